@@ -1,0 +1,1 @@
+export { flor } from './runtime/index.js';

@@ -1,0 +1,238 @@
+/**
+ * The only door to Git: the canonical `git` binary. DESIGN.md records why (isomorphic-git loses
+ * concurrent ref updates, cannot read fanned-out notes, and is quadratic on large trees).
+ * One-shot plumbing goes through `git()` / `gitSync()`; object reads go through one long-lived
+ * `cat-file --batch` per repository (`CatFile`).
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { FlorError } from '../errors.js';
+
+export interface GitOptions {
+  cwd: string;
+  input?: string | Buffer;
+  env?: Record<string, string | undefined>;
+  /** Exit codes that are not errors (e.g. 1 for `update-ref` CAS misses is NOT here: it exits 128). */
+  okCodes?: number[];
+}
+
+export interface GitResult {
+  stdout: Buffer;
+  stderr: string;
+  code: number;
+}
+
+/** Identity for flor's own commits: the user's may be unset, and flor's commits are not theirs. */
+export const FLOR_IDENT: Record<string, string> = {
+  GIT_AUTHOR_NAME: 'git flor',
+  GIT_AUTHOR_EMAIL: 'flor@localhost',
+  GIT_COMMITTER_NAME: 'git flor',
+  GIT_COMMITTER_EMAIL: 'flor@localhost',
+};
+
+function gitEnv(extra?: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  // Hooks run git with GIT_DIR/GIT_INDEX_FILE set for the *user's* operation; a flor
+  // subprocess must not inherit an index path it did not ask for.
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
+  delete env.GIT_INDEX_FILE;
+  if (extra) for (const [k, v] of Object.entries(extra)) v === undefined ? delete env[k] : (env[k] = v);
+  return env;
+}
+
+function failure(args: string[], code: number, stderr: string): FlorError {
+  const first = stderr.trim().split('\n')[0] ?? '';
+  return new FlorError('GIT_FAILED', `git ${args[0]} failed (exit ${code}): ${first}`, {
+    hint: 'check that this is a healthy Git repository (`git fsck`)',
+    data: { args, code, stderr },
+  });
+}
+
+export function git(args: string[], opts: GitOptions): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = spawn('git', args, { cwd: opts.cwd, env: gitEnv(opts.env) });
+    } catch (e) {
+      reject(new FlorError('GIT_MISSING', 'could not start git', { hint: 'install git and put it on PATH', cause: e }));
+      return;
+    }
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) =>
+      reject(new FlorError('GIT_MISSING', `could not start git: ${e.message}`, { hint: 'install git and put it on PATH', cause: e })),
+    );
+    child.on('close', (code) => {
+      const res = { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), code: code ?? -1 };
+      if (res.code === 0 || opts.okCodes?.includes(res.code)) resolve(res);
+      else reject(failure(args, res.code, res.stderr));
+    });
+    child.stdin.on('error', () => {}); // git may exit before reading all input; its exit code tells
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Text output of a git command, trailing newline removed. */
+export async function gitText(args: string[], opts: GitOptions): Promise<string> {
+  return (await git(args, opts)).stdout.toString().replace(/\n$/, '');
+}
+
+/** Synchronous form, for process-exit paths where the event loop will not turn again. */
+export function gitSync(args: string[], opts: GitOptions & { timeoutMs?: number }): GitResult {
+  const r = spawnSync('git', args, {
+    cwd: opts.cwd,
+    env: gitEnv(opts.env),
+    input: opts.input ?? '',
+    maxBuffer: 1 << 30,
+    timeout: opts.timeoutMs,
+  });
+  if (r.error) throw new FlorError('GIT_MISSING', `could not run git: ${r.error.message}`, { hint: 'install git and put it on PATH', cause: r.error });
+  const res = { stdout: r.stdout, stderr: r.stderr.toString(), code: r.status ?? -1 };
+  if (res.code !== 0 && !opts.okCodes?.includes(res.code)) throw failure(args, res.code, res.stderr);
+  return res;
+}
+
+export interface GitObject {
+  oid: string;
+  type: 'blob' | 'tree' | 'commit' | 'tag';
+  data: Buffer;
+}
+
+/**
+ * One long-lived `git cat-file --batch`: reading N objects costs one process, not N.
+ * Requests are answered strictly in order, so a FIFO of pending reads is enough.
+ * The child is unref'd so it never keeps a user's script alive at exit.
+ */
+export class CatFile {
+  private child: ChildProcessWithoutNullStreams;
+  private buf: Buffer = Buffer.alloc(0);
+  private pending: Array<{ spec: string; resolve: (o: GitObject | null) => void; reject: (e: Error) => void }> = [];
+  private closed = false;
+
+  constructor(readonly cwd: string) {
+    this.child = spawn('git', ['cat-file', '--batch'], { cwd, env: gitEnv() });
+    this.child.stdout.on('data', (d: Buffer) => this.onData(d));
+    this.child.on('error', (e) => this.failAll(e));
+    this.child.on('close', () => this.failAll(new Error('git cat-file exited')));
+    this.child.stdin.on('error', () => {});
+    this.unref();
+  }
+
+  private unref(): void {
+    this.child.unref();
+    (this.child.stdout as unknown as { unref?: () => void }).unref?.();
+    (this.child.stdin as unknown as { unref?: () => void }).unref?.();
+    (this.child.stderr as unknown as { unref?: () => void }).unref?.();
+  }
+
+  /** Reads an object by oid or by any revision spec (`<commit>:path`). null when missing. */
+  read(spec: string): Promise<GitObject | null> {
+    if (this.closed) return Promise.reject(new FlorError('GIT_FAILED', 'object reader is closed'));
+    if (/[\n]/.test(spec)) return Promise.reject(new FlorError('BAD_REVISION', `bad object name: ${JSON.stringify(spec)}`));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ spec, resolve, reject });
+      this.child.stdin.write(spec + '\n');
+    });
+  }
+
+  /** Like read, but a missing object or a wrong type is a typed error. */
+  async readAs(spec: string, type: GitObject['type']): Promise<GitObject> {
+    const o = await this.read(spec);
+    if (!o) throw new FlorError('OBJECT_MISSING', `object ${spec} is missing`, { hint: 'run `git flor doctor`', data: { spec } });
+    if (o.type !== type) throw new FlorError('OBJECT_TYPE', `object ${spec} is a ${o.type}, expected a ${type}`, { hint: 'run `git flor doctor`', data: { spec } });
+    return o;
+  }
+
+  private onData(d: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    for (;;) {
+      const head = this.pending[0];
+      if (!head) return;
+      const nl = this.buf.indexOf(10);
+      if (nl < 0) return;
+      const line = this.buf.subarray(0, nl).toString();
+      if (line.endsWith(' missing') || line.endsWith(' ambiguous')) {
+        this.buf = this.buf.subarray(nl + 1);
+        this.pending.shift();
+        head.resolve(null);
+        continue;
+      }
+      const [oid, type, sizeStr] = line.split(' ');
+      const size = Number(sizeStr);
+      if (this.buf.length < nl + 1 + size + 1) return; // wait for the whole object and its LF
+      const data = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size));
+      this.buf = this.buf.subarray(nl + 1 + size + 1);
+      this.pending.shift();
+      head.resolve({ oid: oid!, type: type as GitObject['type'], data });
+    }
+  }
+
+  private failAll(e: Error): void {
+    this.closed = true;
+    for (const p of this.pending.splice(0)) p.reject(new FlorError('GIT_FAILED', `git cat-file: ${e.message}`, { cause: e }));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.child.stdin.end();
+  }
+}
+
+export interface TreeEntry {
+  mode: string;
+  type: 'blob' | 'tree' | 'commit';
+  oid: string;
+  name: string;
+}
+
+/** Parses Git's binary tree format: `<mode> <name>\0<20-byte oid>` repeated. */
+export function parseTree(data: Buffer): TreeEntry[] {
+  const out: TreeEntry[] = [];
+  let i = 0;
+  while (i < data.length) {
+    const sp = data.indexOf(32, i);
+    const nul = data.indexOf(0, sp);
+    if (sp < 0 || nul < 0 || nul + 21 > data.length) throw new FlorError('CORRUPT_TREE', 'malformed tree object');
+    const mode = data.subarray(i, sp).toString();
+    const name = data.subarray(sp + 1, nul).toString();
+    const oid = data.subarray(nul + 1, nul + 21).toString('hex');
+    const type = mode === '40000' ? 'tree' : mode === '160000' ? 'commit' : 'blob';
+    out.push({ mode: mode === '40000' ? '040000' : mode, type, oid, name });
+    i = nul + 21;
+  }
+  return out;
+}
+
+export interface RepoInfo {
+  /** Top of the work tree (null for a bare repository). */
+  top: string | null;
+  /** The repository's git dir (per-worktree). */
+  gitDir: string;
+  /** Shared git dir: where refs/flor, .git/flor and config live. */
+  commonDir: string;
+}
+
+/** Locates the repository containing `cwd`; null when `cwd` is not inside one. */
+export function findRepoSync(cwd: string): RepoInfo | null {
+  const r = spawnSync('git', ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-dir', '--git-common-dir'], {
+    cwd,
+    env: gitEnv(),
+  });
+  if (r.error) throw new FlorError('GIT_MISSING', `could not run git: ${r.error.message}`, { hint: 'install git and put it on PATH' });
+  if (r.status !== 0) {
+    // A bare repository has no top level: ask again without it.
+    const b = spawnSync('git', ['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'], { cwd, env: gitEnv() });
+    if (b.status !== 0) return null;
+    const [gitDir, commonDir] = b.stdout.toString().trim().split('\n');
+    return { top: null, gitDir: gitDir!, commonDir: commonDir! };
+  }
+  const [top, gitDir, commonDir] = r.stdout.toString().trim().split('\n');
+  return { top: top!, gitDir: gitDir!, commonDir: commonDir! };
+}
+
+export function requireRepoSync(cwd: string): RepoInfo {
+  const info = findRepoSync(cwd);
+  if (!info) throw new FlorError('NOT_A_REPO', `not inside a Git repository: ${cwd}`, { hint: 'run this inside a Git work tree (`git init` makes one)' });
+  return info;
+}

@@ -1,0 +1,68 @@
+import type { Value, RecordColumns } from './records.js';
+
+export type RunStatus = 'running' | 'ok' | 'failed' | 'interrupted' | 'crashed';
+
+/** One flor.loop seen in the run: its name, the loop it was nested in, iterations seen. */
+export interface LoopInfo {
+  name: string;
+  parent: string | null;
+  /** Most iterations seen in one pass of this loop. */
+  iterations: number;
+}
+
+/** `runs/<aa>/<id>/run.msgpack`. Validated by the store's schema on every read. */
+export interface RunMeta {
+  format: 'flor-run';
+  version: 1;
+  id: string; // ULID
+  writer: string; // the clone that captured it
+  start: string; // ISO time
+  end: string | null;
+  script: string; // entry script, relative to the work tree top, '/'-separated
+  cwd: string; // working directory relative to the work tree top ('' = top)
+  argv: string[]; // process.argv.slice(2)
+  execArgv: string[]; // e.g. ['--import', 'tsx'], reused by replay
+  args: Record<string, Value>; // flor.arg values as the run used them
+  commit: string | null; // HEAD at start (null on an unborn branch)
+  branch: string | null;
+  dirty: boolean; // the code that ran differs from `commit`
+  node: string; // process.version
+  status: RunStatus;
+  exitCode: number | null;
+  error: string | null; // first line of an uncaught error, when status is 'failed'
+  loops: LoopInfo[];
+  /** Wall-clock ms of each iteration of the outermost loop (for replay cost estimates). */
+  outerMs: number[];
+  checkpointing: string[]; // names registered with flor.checkpointing
+  records: number; // forward records
+}
+
+/** Checkpoint manifest, `runs/<aa>/<id>/ckpt.msgpack`: end-of-iteration k of the outer loop -> key. */
+export interface CheckpointManifest {
+  format: 'flor-ckpt';
+  version: 1;
+  loop: string; // the outermost loop's name
+  iters: number[]; // iteration k whose END state was saved
+  keys: string[]; // content key in the local checkpoint store, same order as iters
+  bytes: number[]; // uncompressed size of each
+}
+
+export type SegmentKind = 'forward' | 'replay';
+
+/** Where a replay segment came from: enough to redo or audit it. */
+export interface Provenance {
+  statements: string[]; // names requested
+  code: string; // tree of the propagated code that ran
+  time: string; // ISO
+  writer: string;
+  segments: Array<[number, number]>; // outer-iteration ranges replayed
+}
+
+/** `runs/<aa>/<id>/logs/<name>.msgpack`. */
+export interface Segment extends RecordColumns {
+  format: 'flor-segment';
+  version: 1;
+  run: string;
+  kind: SegmentKind;
+  provenance: Provenance | null;
+}
