@@ -1,0 +1,124 @@
+/**
+ * msgpack encoding shared by log segments and journals. Everything written is *standard*
+ * msgpack (maps, arrays, str, bin, float64, int) so any decoder in another language reads it:
+ * msgpackr's own extensions (records, typed-array ext types) are switched off, and typed arrays
+ * are written as `{ dtype, data: bin }` (little-endian bytes). User values keep their types through
+ * tagged maps (`{ "$flor": "<tag>", ... }`); docs/format.md lists the tags.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { FlorError } from '../errors.js';
+import type { TypedArray, Value } from './records.js';
+
+const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+const CTORS = {
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+} as const;
+export type DType = keyof typeof CTORS;
+
+export interface PackedTyped {
+  dtype: DType;
+  data: Uint8Array;
+}
+
+function bytesOf(a: TypedArray): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** A column: typed array -> { dtype, data }. */
+export function packTyped(a: TypedArray): PackedTyped {
+  return { dtype: a.constructor.name as DType, data: bytesOf(a) };
+}
+
+/** { dtype, data } -> a typed array on its own, aligned buffer. */
+export function unpackTyped(p: unknown, expect?: DType): TypedArray {
+  const o = p as PackedTyped | null;
+  if (!o || typeof o !== 'object' || !(o.data instanceof Uint8Array) || !(o.dtype in CTORS)) {
+    throw new FlorError('CORRUPT_DATA', 'malformed typed column', { hint: 'run `git flor doctor`' });
+  }
+  if (expect && o.dtype !== expect) throw new FlorError('CORRUPT_DATA', `column has dtype ${o.dtype}, expected ${expect}`);
+  const Ctor = CTORS[o.dtype];
+  if (o.data.byteLength % Ctor.BYTES_PER_ELEMENT !== 0) throw new FlorError('CORRUPT_DATA', `column of ${o.dtype} has a partial element`);
+  const copy = new Uint8Array(o.data.byteLength);
+  copy.set(o.data);
+  return new Ctor(copy.buffer, 0, o.data.byteLength / Ctor.BYTES_PER_ELEMENT);
+}
+
+const TAG = '$flor';
+
+function isTyped(v: unknown): v is TypedArray {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView);
+}
+
+/** A user value -> something plain msgpack carries without loss of type. */
+export function encodeValue(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  switch (typeof v) {
+    case 'number':
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'bigint':
+      return { [TAG]: 'bigint', v: v.toString() };
+    case 'function':
+    case 'symbol':
+      return { [TAG]: 'unsupported', v: String(v) };
+  }
+  if (isTyped(v)) return { [TAG]: 'typed', dtype: v.constructor.name, data: bytesOf(v) };
+  if (Array.isArray(v)) return v.map(encodeValue);
+  if (v instanceof Date) return { [TAG]: 'date', v: v.toISOString() };
+  if (v instanceof Map) return { [TAG]: 'map', v: [...v].map(([k, x]) => [encodeValue(k), encodeValue(x)]) };
+  if (v instanceof Set) return { [TAG]: 'set', v: [...v].map(encodeValue) };
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v as object)) out[k] = encodeValue((v as Record<string, unknown>)[k]);
+  if (TAG in out) return { [TAG]: 'escaped', v: out }; // a user object that happens to use our tag key
+  return out;
+}
+
+/** Inverse of encodeValue. */
+export function decodeValue(v: unknown): Value {
+  if (v === null || typeof v !== 'object') return v as Value;
+  if (v instanceof Uint8Array) return new Uint8Array(v) as Value;
+  if (Array.isArray(v)) return v.map(decodeValue);
+  const o = v as Record<string, unknown>;
+  const tag = o[TAG];
+  if (typeof tag === 'string') {
+    switch (tag) {
+      case 'bigint':
+        return BigInt(o.v as string);
+      case 'typed':
+        return unpackTyped({ dtype: o.dtype, data: o.data });
+      case 'date':
+        return o.v as string; // Dates are logged as their ISO text: a stable, comparable value
+      case 'map':
+        return Object.fromEntries((o.v as unknown[][]).map(([k, x]) => [String(decodeValue(k)), decodeValue(x)]));
+      case 'set':
+        return (o.v as unknown[]).map(decodeValue);
+      case 'unsupported':
+        return o.v as string;
+      case 'escaped': {
+        const inner = o.v as Record<string, unknown>;
+        const out: Record<string, Value> = {};
+        for (const k of Object.keys(inner)) out[k] = decodeValue(inner[k]);
+        return out;
+      }
+    }
+  }
+  const out: Record<string, Value> = {};
+  for (const k of Object.keys(o)) out[k] = decodeValue(o[k]);
+  return out;
+}
+
+export function pack(obj: unknown): Buffer {
+  return packr.pack(obj);
+}
+
+export function unpack(buf: Uint8Array, what = 'data'): unknown {
+  try {
+    return unpackr.unpack(buf);
+  } catch (e) {
+    throw new FlorError('CORRUPT_DATA', `cannot decode ${what}: ${(e as Error).message}`, { hint: 'run `git flor doctor`', cause: e });
+  }
+}
