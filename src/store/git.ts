@@ -125,11 +125,18 @@ export class CatFile {
     (this.child.stderr as unknown as { unref?: () => void }).unref?.();
   }
 
+  /** While a read is pending the process must stay alive for the answer; idle, it must not. */
+  private ref(): void {
+    this.child.ref();
+    (this.child.stdout as unknown as { ref?: () => void }).ref?.();
+  }
+
   /** Reads an object by oid or by any revision spec (`<commit>:path`). null when missing. */
   read(spec: string): Promise<GitObject | null> {
     if (this.closed) return Promise.reject(new FlorError('GIT_FAILED', 'object reader is closed'));
     if (/[\n]/.test(spec)) return Promise.reject(new FlorError('BAD_REVISION', `bad object name: ${JSON.stringify(spec)}`));
     return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) this.ref();
       this.pending.push({ spec, resolve, reject });
       this.child.stdin.write(spec + '\n');
     });
@@ -147,7 +154,7 @@ export class CatFile {
     this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
     for (;;) {
       const head = this.pending[0];
-      if (!head) return;
+      if (!head) return this.unref();
       const nl = this.buf.indexOf(10);
       if (nl < 0) return;
       const line = this.buf.subarray(0, nl).toString();

@@ -63,6 +63,7 @@ export interface Segment extends RecordColumns {
   format: 'flor-segment';
   version: 1;
   run: string;
-  kind: SegmentKind;
+  /** forward or replay. Not `kind`: that name is the per-record kind column of RecordColumns. */
+  source: SegmentKind;
   provenance: Provenance | null;
 }

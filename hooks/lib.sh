@@ -1,0 +1,37 @@
+# Sourced by git flor's hook stubs (sh). Everything here is cheap: node starts only when a stub
+# has found something to do, so an idle hook costs a couple of `git` calls, not a Node start.
+# A hook never blocks the user's Git operation because flor failed: stubs exit 0 on any error
+# (exit 3 is reserved for a deliberate refusal, see pre-push).
+
+flor_root=$(cd "$(dirname "$0")/.." 2>/dev/null && pwd) || exit 0
+flor_common=$(git rev-parse --git-common-dir 2>/dev/null) || exit 0
+
+# Runs the lean hook entry (dist/sync/hook-main.js), never the whole CLI: a hook must start fast.
+flor_node() {
+  flor_bin=${FLOR_NODE:-node}
+  [ -x "$flor_bin" ] || flor_bin=node
+  "$flor_bin" "$flor_root/dist/sync/hook-main.js" "$@"
+  flor_rc=$?
+  if [ "$flor_rc" = 3 ]; then exit 3; fi
+  if [ "$flor_rc" != 0 ]; then
+    echo "git flor: the $1 hook failed (exit $flor_rc); your Git operation is not affected" >&2
+    echo "hint: run \`git flor doctor\`; \`git flor init\` reinstalls the hooks" >&2
+  fi
+  return 0
+}
+
+# A journal file means a run is in progress or died before capture (an orphan to recover).
+flor_has_journals() {
+  for flor_f in "$flor_common"/flor/journal/*.jrnl; do
+    [ -e "$flor_f" ] && return 0
+  done
+  return 1
+}
+
+# A plain `git fetch` (through the refspec `git flor init` adds) moves refs/flor/remotes/* but
+# runs no hook; the notes index is rebuilt when those refs differ from the last rebuild's stamp.
+flor_remotes_changed() {
+  flor_cur=$(git for-each-ref --format='%(objectname) %(refname)' refs/flor/remotes/ 2>/dev/null)
+  flor_old=$(cat "$flor_common/flor/sync/remotes.stamp" 2>/dev/null)
+  [ "$flor_cur" != "$flor_old" ]
+}

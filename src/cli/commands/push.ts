@@ -1,0 +1,19 @@
+import type { CommandModule } from 'yargs';
+import { requireRepoSync } from '../../store/git.js';
+import { out } from '../print.js';
+
+export const command: CommandModule<object, { remote?: string; json?: boolean }> = {
+  command: 'push [remote]',
+  describe: "Push this clone's run history (its ledger ref) to a remote; `git push` does it too once `git flor init` ran",
+  builder: (y) =>
+    y
+      .positional('remote', { type: 'string', describe: 'remote name, path or URL (default: where `git push` goes)' })
+      .option('json', { type: 'boolean', describe: 'print the result as JSON' })
+      .example('$0 push origin', "send this clone's runs to origin"),
+  handler: async (argv) => {
+    const r = await (await import('../../sync/transport.js')).pushLedger(requireRepoSync(process.cwd()), argv.remote);
+    if (argv.json) return out(JSON.stringify(r) + '\n');
+    const msg = { pushed: `pushed ${r.ref} to ${r.remote}`, 'up-to-date': `${r.remote} already has ${r.ref}`, nothing: 'no run recorded in this clone yet: nothing to push' };
+    await out(msg[r.status] + '\n');
+  },
+};

@@ -1,0 +1,71 @@
+import type { CommandModule } from 'yargs';
+import { requireRepoSync } from '../../store/git.js';
+import { FlorError } from '../../errors.js';
+import { replayMissing, type ReplayReport, type ReplayProgress } from '../../replay/replay.js';
+import { describePlan, describeReport, describeProgress, hasFindings } from '../../replay/describe.js';
+import { ExitError, out } from '../print.js';
+
+interface Args {
+  names: string[];
+  run: string[] | undefined;
+  workers: number | undefined;
+  'dry-run': boolean;
+  'accept-mismatch': boolean;
+}
+
+/** Progress on one self-rewriting stderr line, only when stderr is a terminal. */
+export function progressPrinter(): ((p: ReplayProgress) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (p) => {
+    process.stderr.write(`\r\x1b[K${describeProgress(p)}`);
+    if (p.done === p.total) process.stderr.write('\r\x1b[K');
+  };
+}
+
+/** Prints a replay's outcome to stderr; the exit status it deserves. Shared with `log --replay`. */
+export function reportReplay(r: ReplayReport, stream: NodeJS.WritableStream = process.stderr): number {
+  for (const l of describeReport(r)) stream.write(l + '\n');
+  return hasFindings(r) ? 1 : 0;
+}
+
+export const command: CommandModule<object, Args> = {
+  command: 'replay <names..>',
+  describe: 'Fill in names old runs never logged: propagate today\'s statements into each version and replay it from its checkpoints',
+  builder: (y) =>
+    y
+      .positional('names', { type: 'string', array: true, demandOption: true, describe: 'names logged by flor.log in today\'s code' })
+      .option('run', { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' })
+      .option('workers', { type: 'number', describe: 'worker threads (default: number of cores)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and its estimated cost; run nothing' })
+      .option('accept-mismatch', { type: 'boolean', default: false, describe: 'write replayed values even when re-executed statements differ from the recorded ones' })
+      .example('$0 replay grad_norm', 'every run lacking grad_norm gets it, replayed from its checkpoints')
+      .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run'),
+  handler: async (argv) => {
+    const repo = requireRepoSync(process.cwd());
+    if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1)) {
+      throw new FlorError('BAD_WORKERS', `--workers must be a whole number >= 1, not ${argv.workers}`, { hint: 'e.g. --workers 4' });
+    }
+    const r = await replayMissing(repo, argv.names.map(String), {
+      runs: argv.run, workers: argv.workers, dryRun: argv['dry-run'], acceptMismatch: argv['accept-mismatch'], onProgress: progressPrinter(),
+    });
+    if (argv['dry-run']) {
+      await out(describePlan(r.plan).join('\n') + '\n');
+      for (const o of r.outcomes) if (o.status === 'not-propagated') process.stderr.write(`run ${o.run.slice(0, 10)}: cannot take ${o.names.join(', ')}: ${o.reason}\n`);
+      if (r.complete.length) process.stderr.write(`${r.complete.length} run(s) already have ${r.names.join(', ')}\n`);
+      return;
+    }
+    const lines = describeReport(r);
+    await out(lines.length ? lines.join('\n') + '\n' : '');
+    if (hasFindings(r)) throw new ExitError(1);
+  },
+};
+
+/**
+ * `git flor log NAME... --replay`: replays what is missing before the table is built. Names today's
+ * code does not log (args, names every run has) are left to the query. Reports go to stderr so the
+ * table on stdout stays clean; returns the exit status the replay deserves.
+ */
+export async function replayForLog(repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; workers?: number }): Promise<number> {
+  const r = await replayMissing(repo, names, { runs: opts.runs, workers: opts.workers, skipUnknown: true, onProgress: progressPrinter() });
+  return reportReplay(r);
+}

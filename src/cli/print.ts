@@ -1,0 +1,68 @@
+/**
+ * The CLI's only path to the terminal for errors, and the exit-code policy:
+ * 0 ok, 1 findings (doctor damage, fidelity mismatch), 2 error of any kind.
+ */
+import { FlorError } from '../errors.js';
+import type { Table } from '../query/table.js';
+
+/**
+ * Thrown by a handler that has already printed its findings and wants a non-zero exit
+ * (like changesets' ExitError). main turns it into the exit code and prints nothing more.
+ */
+export class ExitError extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.name = 'ExitError';
+  }
+}
+
+/** Usage errors from yargs (unknown option, missing argument): the user's to fix, not a crash. */
+export class UsageError extends Error {
+  constructor(message: string, readonly command: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function errorLines(e: unknown): string {
+  if (e instanceof FlorError) {
+    return `git flor: ${e.message}\n` + (e.hint ? `hint: ${e.hint}\n` : '');
+  }
+  if (e instanceof UsageError) {
+    return `git flor: ${e.message}\nhint: see \`git flor ${e.command ? e.command + ' ' : ''}--help\`\n`;
+  }
+  const stack = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
+  return `git flor: unexpected error (a bug in git flor)\n${stack}\n`;
+}
+
+/** Prints an error as the user should see it and returns the exit code it deserves. */
+export function reportError(e: unknown): number {
+  if (e instanceof ExitError) return e.exitCode;
+  process.stderr.write(errorLines(e));
+  return 2;
+}
+
+/** Writes text to stdout, resolving once it is handed to the OS, so large outputs are not cut at exit. */
+export function out(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+export function warn(text: string): void {
+  process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+/** Streams a formatted table to stdout chunk by chunk, honouring backpressure. */
+export async function writeFormatted(f: (t: Table) => Iterable<string | Uint8Array>, t: Table): Promise<void> {
+  for (const chunk of f(t)) {
+    if (!process.stdout.write(chunk)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+  }
+  await out('');
+}
+
+/** Runs that could not be read are named on stderr; the rest of the answer still prints. */
+export function warnBroken(broken: ReadonlyArray<{ id: string; error: string }>): void {
+  for (const b of broken) process.stderr.write(`git flor: run ${b.id} is unreadable: ${b.error}\n`);
+  if (broken.length) process.stderr.write('hint: run `git flor doctor`\n');
+}

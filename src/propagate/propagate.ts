@@ -1,0 +1,426 @@
+/**
+ * Propagation of one file: today's log statements into an old version of the same file.
+ * Pure: text in, text and a report out.
+ *
+ * Placement rule (issue 4): a statement goes right after the old image of the nearest preceding
+ * line both versions share, inside the block that corresponds to its block today; indentation
+ * follows the old code there. When no preceding line of its block is shared, the nearest following
+ * shared line of the block is used (insert before it). Safety rule: every name the statement uses
+ * that today's code declares in scope must be declared in scope at the insertion point of the old
+ * code, or the statement is not inserted.
+ */
+import type { Statement } from '@babel/types';
+import { FlorError } from '../errors.js';
+import { alignLines } from './align.js';
+import {
+  ancestorUp,
+  firstCodeOffset,
+  indexAst,
+  isAncestorOrSelf,
+  levelAt,
+  lineOfOffset,
+  openersOn,
+  stmtOf,
+  type AstIndex,
+  type Container,
+} from './blocks.js';
+import { ownScopeNames, statementNames, visibleAt, type Binding } from './scope.js';
+import { extensionOf, leadingWhitespace, normalise, parseSource, type Source } from './source.js';
+import { findLogStatements, type LogStatement } from './statements.js';
+
+export interface Stmt {
+  name: string | null;
+  /** The statement as written today. */
+  text: string;
+  /** Its first line in today's file. */
+  line: number;
+  /** Its first line in the result (inserted) or in the old version (existing); 0 when unknown. */
+  at: number;
+}
+
+export type FailureCode = 'UNDECLARED' | 'REDECLARED' | 'NO_ANCHOR' | 'NO_BLOCK' | 'NOT_IN_BLOCK' | 'SHARED_LINE' | 'OLD_PARSE' | 'FLOR_UNAVAILABLE';
+
+export interface Failure {
+  statement: string;
+  name: string | null;
+  line: number;
+  code: FailureCode;
+  reason: string;
+  /** The identifier that made it unsafe, for UNDECLARED / REDECLARED / FLOR_UNAVAILABLE. */
+  identifier?: string;
+}
+
+export interface PropagateResult {
+  /** The old version with the statements inserted (byte-identical to oldText when nothing was). */
+  text: string;
+  inserted: Stmt[];
+  existing: Stmt[];
+  failed: Failure[];
+  /** An import of `flor` had to be added for the inserted statements. */
+  importAdded: boolean;
+}
+
+export interface PropagateInput {
+  /** Today's version of the file. */
+  newText: string;
+  /** The old version. */
+  oldText: string;
+  /** Today's path: picks the parser (JS, TS, JSX). */
+  path: string;
+  /** The old version's path when the file was renamed (defaults to path). */
+  oldPath?: string;
+  /** Only statements logging one of these names (first argument). All log statements when omitted. */
+  names?: readonly string[] | undefined;
+}
+
+interface Placement {
+  /** Insert after this old line (0 = at the top of the file). */
+  after: number;
+  target: Container;
+  indent: string;
+}
+
+type Placed = Placement | { fail: FailureCode; reason: string };
+
+export function propagate(input: PropagateInput): PropagateResult {
+  const oldPath = input.oldPath ?? input.path;
+  const nNew = normalise(input.newText);
+  const nOld = normalise(input.oldText);
+  const newSrc = parseSource(input.path, nNew.text);
+  const newIx = indexAst(newSrc);
+  const newLogs = findLogStatements(newIx);
+  const wanted = input.names ? new Set(input.names) : null;
+  const requested = newLogs.filter((l) => !wanted || (l.name !== null && wanted.has(l.name)));
+  const unchanged = (failed: Failure[], existing: Stmt[] = []): PropagateResult => ({ text: input.oldText, inserted: [], existing, failed, importAdded: false });
+  if (requested.length === 0) return unchanged([]);
+
+  let oldSrc: Source;
+  try {
+    oldSrc = parseSource(oldPath, nOld.text);
+  } catch (e) {
+    const reason = e instanceof FlorError ? e.message : String(e);
+    return unchanged(requested.map((l) => failure(l, 'OLD_PARSE', `the old version does not parse: ${reason}`)));
+  }
+  const oldIx = indexAst(oldSrc);
+  const oldLogs = findLogStatements(oldIx);
+
+  const align = alignLines(newSrc.lines, oldSrc.lines, { new: ownedLines(newLogs), old: ownedLines(oldLogs) });
+  const { image } = align;
+
+  // "Already there": in place (every line an unchanged line, the same statement at its image) first,
+  // then anywhere else in the old version (moved or reformatted), counting duplicates.
+  const oldByNorm = new Map<string, LogStatement[]>();
+  for (const o of oldLogs) oldByNorm.set(o.norm, [...(oldByNorm.get(o.norm) ?? []), o]);
+  const existingAt = new Map<LogStatement, number>();
+  const claim = (l: LogStatement, pick: (o: LogStatement) => boolean): boolean => {
+    const list = oldByNorm.get(l.norm);
+    const idx = list?.findIndex(pick) ?? -1;
+    if (!list || idx < 0) return false;
+    const twin = list[idx]!;
+    existingAt.set(l, twin.startLine);
+    list.splice(idx, 1);
+    // A reformatted or moved twin still marks the place: statements after it anchor to it.
+    for (let ln = l.startLine; ln <= l.endLine; ln++) {
+      if (image[ln]) continue;
+      image[ln] = Math.min(twin.startLine + (ln - l.startLine), twin.endLine);
+      align.kind[ln] = 'moved';
+    }
+    return true;
+  };
+  for (const l of newLogs) {
+    let inPlace = image[l.startLine]! > 0;
+    for (let ln = l.startLine; ln <= l.endLine && inPlace; ln++) inPlace = align.kind[ln] === 'equal' && image[ln] === image[l.startLine]! + (ln - l.startLine);
+    if (inPlace) claim(l, (o) => o.startLine === image[l.startLine]);
+  }
+  for (const l of newLogs) if (!existingAt.has(l)) claim(l, () => true);
+
+  // Lines of statements that are not in the old version are what we insert, never anchors.
+  for (const l of newLogs) {
+    if (existingAt.has(l)) continue;
+    for (const ln of linesOwned(l)) image[ln] = 0;
+  }
+
+  const inserted: Array<{ log: LogStatement; placement: Placement }> = [];
+  const existing: Stmt[] = [];
+  const failed: Failure[] = [];
+  let florImportPiece: { after: number; text: string } | null = null;
+  const oldProgramNames = visibleAt(oldIx, oldIx.program, oldSrc.text.length + 1);
+
+  for (const l of requested) {
+    const at = existingAt.get(l);
+    if (at !== undefined) {
+      existing.push({ name: l.name, text: l.text, line: l.startLine, at });
+      continue;
+    }
+    if (!l.container) {
+      failed.push(failure(l, 'NOT_IN_BLOCK', 'it is the body of an if/loop without braces; put it in a { } block'));
+      continue;
+    }
+    const placed = place(l, l.container, newIx, oldIx, image);
+    if ('fail' in placed) {
+      failed.push(failure(l, placed.fail, placed.reason));
+      continue;
+    }
+    const insertPos = oldSrc.lineStart[placed.after + 1] ?? oldSrc.text.length;
+    const { uses, declares } = statementNames(l.node);
+    const newVisible = visibleAt(newIx, l.container, l.start);
+    const oldVisible = visibleAt(oldIx, placed.target, insertPos);
+    let problem: Failure | null = null;
+    for (const name of uses) {
+      const today = newVisible.get(name);
+      if (!today || oldVisible.has(name)) continue;
+      if (name === 'flor' && !oldProgramNames.has('flor')) {
+        const imp: { after: number; text: string } | null = florImportPiece ?? florImport(today, newSrc, oldIx);
+        if (imp) {
+          florImportPiece = imp;
+          continue;
+        }
+        problem = failure(l, 'FLOR_UNAVAILABLE', 'the old version does not import `flor`, and today\'s import of it cannot be copied', 'flor');
+        break;
+      }
+      problem = failure(l, 'UNDECLARED', `\`${name}\` is not declared at the insertion point in the old version (line ${placed.after})`, name);
+      break;
+    }
+    if (!problem && declares.length) {
+      const taken = ownScopeNames(oldIx, placed.target);
+      const clash = declares.find((d) => taken.has(d));
+      if (clash) problem = failure(l, 'REDECLARED', `\`${clash}\` is already declared in that block of the old version`, clash);
+    }
+    if (problem) {
+      failed.push(problem);
+      continue;
+    }
+    inserted.push({ log: l, placement: placed });
+  }
+
+  if (inserted.length === 0) return unchanged(failed, existing);
+  const built = assemble(oldSrc, newSrc, inserted, florImportPiece, nOld);
+  return { text: built.text, inserted: built.inserted, existing, failed, importAdded: florImportPiece !== null };
+}
+
+function failure(l: LogStatement, code: FailureCode, reason: string, identifier?: string): Failure {
+  return { statement: l.text, name: l.name, line: l.startLine, code, reason, ...(identifier ? { identifier } : {}) };
+}
+
+function linesOwned(l: LogStatement): number[] {
+  const out: number[] = [];
+  for (let ln = l.ownsFirstLine ? l.startLine : l.startLine + 1; ln <= (l.ownsLastLine ? l.endLine : l.endLine - 1); ln++) out.push(ln);
+  return out;
+}
+
+function ownedLines(logs: LogStatement[]): Set<number> {
+  const s = new Set<number>();
+  for (const l of logs) for (const ln of linesOwned(l)) s.add(ln);
+  return s;
+}
+
+/** The old container matching today's `c`: found through the image of its opening line. */
+function correspond(c: Container, newIx: AstIndex, oldIx: AstIndex, image: Int32Array): Container | null {
+  if (c === newIx.program) return oldIx.program;
+  const o = image[c.openerLine]!;
+  if (!o) return null;
+  const candidates = openersOn(oldIx, o).filter((x) => x.node.type === c.node.type || (x.node.type !== 'SwitchCase' && c.node.type !== 'SwitchCase'));
+  if (candidates.length === 0) return null;
+  const mine = openersOn(newIx, c.openerLine);
+  const idx = mine.indexOf(c);
+  return mine.length === candidates.length && idx >= 0 ? candidates[idx]! : candidates[candidates.length - 1]!;
+}
+
+function closerLine(c: Container, ix: AstIndex): number {
+  return c === ix.program ? ix.src.lines.length : lineOfOffset(ix.src, c.interiorEnd);
+}
+
+function place(l: LogStatement, c: Container, newIx: AstIndex, oldIx: AstIndex, image: Int32Array): Placed {
+  const newSrc = newIx.src;
+  const oldSrc = oldIx.src;
+  const expected = correspond(c, newIx, oldIx, image);
+  const isProgram = c === newIx.program;
+
+  // Where the anchor line `a` (today) with image `o` (old) puts a statement of block `c`, or null
+  // when the image lies outside the corresponding block.
+  const targetFor = (a: number, o: number): { target: Container; stmt: Statement | null } | null => {
+    const pos = firstCodeOffset(newSrc, a);
+    const oPos = firstCodeOffset(oldSrc, o);
+    if (pos === null || oPos === null) return null;
+    const lvNew = levelAt(newIx, pos);
+    if (!isAncestorOrSelf(c, lvNew.container)) return null;
+    const lvOld = levelAt(oldIx, oPos);
+    let target: Container | null;
+    if (expected) target = isAncestorOrSelf(expected, lvOld.container) ? expected : null;
+    else target = ancestorUp(lvOld.container, lvNew.container.depth - c.depth);
+    if (!target) return null;
+    return { target, stmt: target === lvOld.container ? lvOld.stmt : stmtOf(target, oPos) };
+  };
+
+  const lower = isProgram ? 1 : c.openerLine;
+  for (let a = l.ownsFirstLine ? l.startLine - 1 : l.startLine; a >= lower; a--) {
+    const o = image[a]!;
+    if (!o || newSrc.lines[a]!.trim() === '') continue;
+    if (!isProgram && a === c.openerLine) {
+      if (!expected) break;
+      return atBlockStart(expected, oldIx);
+    }
+    const t = targetFor(a, o);
+    if (!t) continue;
+    const after = t.stmt ? t.stmt.loc!.end.line : o;
+    return { after, target: t.target, indent: indentAt(t.target, after, oldIx) };
+  }
+
+  const upper = closerLine(c, newIx);
+  for (let a = l.ownsLastLine ? l.endLine + 1 : l.endLine; a <= upper; a++) {
+    const o = image[a]!;
+    if (!o || newSrc.lines[a]!.trim() === '') continue;
+    if (!isProgram && a === upper) {
+      if (!expected) break;
+      return atBlockEnd(expected, oldIx);
+    }
+    const t = targetFor(a, o);
+    if (!t) continue;
+    const after = (t.stmt ? t.stmt.loc!.start.line : o) - 1;
+    return { after, target: t.target, indent: indentAt(t.target, after, oldIx) };
+  }
+
+  if (!expected) {
+    const opener = newSrc.lines[c.openerLine]!.trim();
+    return { fail: 'NO_BLOCK', reason: `its block (\`${opener}\`, line ${c.openerLine}) does not exist in the old version` };
+  }
+  return { fail: 'NO_ANCHOR', reason: 'no line near it exists in the old version' };
+}
+
+function atBlockStart(t: Container, oldIx: AstIndex): Placed {
+  const first = t.list[0];
+  if (first && first.loc!.start.line === t.openerLine) {
+    return { fail: 'SHARED_LINE', reason: `in the old version its block opens on the same line as code (line ${t.openerLine})` };
+  }
+  return { after: t.openerLine, target: t, indent: indentAt(t, t.openerLine, oldIx) };
+}
+
+function atBlockEnd(t: Container, oldIx: AstIndex): Placed {
+  const last = t.list[t.list.length - 1];
+  const after = last ? last.loc!.end.line : t.openerLine;
+  if (closerLine(t, oldIx) <= after) {
+    return { fail: 'SHARED_LINE', reason: `in the old version its block closes on the same line as code (line ${after})` };
+  }
+  return { after, target: t, indent: indentAt(t, after, oldIx) };
+}
+
+/** Indentation of the statements around the insertion point, or one step deeper than the opener. */
+function indentAt(t: Container, after: number, oldIx: AstIndex): string {
+  const src = oldIx.src;
+  const startsLine = (s: Statement): boolean => firstCodeOffset(src, s.loc!.start.line) === s.start;
+  let before: Statement | undefined;
+  let next: Statement | undefined;
+  for (const s of t.list) {
+    if (s.loc!.end.line <= after) before = s;
+    else if (!next && s.loc!.start.line > after) next = s;
+  }
+  for (const s of [before, next]) if (s && startsLine(s)) return leadingWhitespace(src.lines[s.loc!.start.line]!);
+  if (t === oldIx.program) return '';
+  return leadingWhitespace(src.lines[t.openerLine]!) + indentUnit(src);
+}
+
+/** The old file's indentation step: the most common increase between consecutive code lines. */
+function indentUnit(src: Source): string {
+  const counts = new Map<string, number>();
+  let prev: string | null = null;
+  for (let i = 1; i < src.lines.length; i++) {
+    const line = src.lines[i]!;
+    if (line.trim() === '') continue;
+    const ind = leadingWhitespace(line);
+    if (prev !== null && ind.length > prev.length && ind.startsWith(prev)) {
+      const step = ind.slice(prev.length);
+      counts.set(step, (counts.get(step) ?? 0) + 1);
+    }
+    prev = ind;
+  }
+  let best = '  ';
+  let n = 0;
+  for (const [step, c] of counts) if (c > n) [best, n] = [step, c];
+  return best;
+}
+
+/** An import of `flor` for the old file, copied from today's binding; null when it is not an import. */
+function florImport(b: Binding, newSrc: Source, oldIx: AstIndex): { after: number; text: string } | null {
+  const oldSrc = oldIx.src;
+  const body = oldIx.program.list;
+  let after = 0;
+  for (const s of body) if (s.type === 'ImportDeclaration') after = s.loc!.end.line;
+  if (after === 0) {
+    const directives = (oldIx.program.node as { directives?: Array<{ loc?: { end: { line: number } } | null }> }).directives ?? [];
+    const lastDirective = directives[directives.length - 1];
+    if (lastDirective?.loc) after = lastDirective.loc.end.line;
+    else if (oldSrc.lines[1]?.startsWith('#!')) after = 1;
+  }
+  const script = ['.cjs', '.cts'].includes(extensionOf(oldSrc.path));
+  const n = b.node;
+  if (n.type === 'ImportDeclaration') {
+    const from = newSrc.text.slice(n.source.start!, n.source.end!);
+    const sp = n.specifiers.find((x) => x.local.name === 'flor');
+    if (!sp) return null;
+    if (sp.type === 'ImportSpecifier') {
+      const imported = sp.imported.type === 'Identifier' ? sp.imported.name : sp.imported.value;
+      if (script) return imported === 'flor' ? { after, text: `const { flor } = require(${from});` } : null;
+      return { after, text: imported === 'flor' ? `import { flor } from ${from};` : `import { ${imported} as flor } from ${from};` };
+    }
+    if (script) return null;
+    return { after, text: sp.type === 'ImportDefaultSpecifier' ? `import flor from ${from};` : `import * as flor from ${from};` };
+  }
+  if (n.type === 'VariableDeclaration' && n.declarations.length === 1) {
+    const init = n.declarations[0]!.init;
+    const isRequire = init?.type === 'CallExpression' && init.callee.type === 'Identifier' && init.callee.name === 'require';
+    if (isRequire && newIxTopLevel(n, newSrc)) return { after, text: newSrc.text.slice(n.start!, n.end!) };
+  }
+  return null;
+}
+
+function newIxTopLevel(n: Statement, src: Source): boolean {
+  return src.ast.program.body.includes(n);
+}
+
+function assemble(
+  oldSrc: Source,
+  newSrc: Source,
+  items: Array<{ log: LogStatement; placement: Placement }>,
+  imp: { after: number; text: string } | null,
+  fmt: { eol: string; finalNewline: boolean },
+): { text: string; inserted: Stmt[] } {
+  type Piece = { after: number; order: number; lines: string[]; log: LogStatement | null };
+  const pieces: Piece[] = [];
+  if (imp) pieces.push({ after: imp.after, order: -1, lines: [imp.text], log: null });
+  for (const { log, placement } of items) pieces.push({ after: placement.after, order: log.start, lines: reindent(log, newSrc, placement.indent), log });
+  pieces.sort((a, b) => a.after - b.after || a.order - b.order);
+
+  const out: string[] = [];
+  const inserted: Stmt[] = [];
+  let p = 0;
+  const flush = (after: number): void => {
+    while (p < pieces.length && pieces[p]!.after === after) {
+      const piece = pieces[p++]!;
+      if (piece.log) inserted.push({ name: piece.log.name, text: piece.log.text, line: piece.log.startLine, at: out.length + 1 });
+      out.push(...piece.lines);
+    }
+  };
+  flush(0);
+  const n = oldSrc.lines.length - 1;
+  for (let i = 1; i <= n; i++) {
+    out.push(oldSrc.lines[i]!);
+    flush(i);
+  }
+  let text = out.join(fmt.eol);
+  if (fmt.finalNewline) text += fmt.eol;
+  inserted.sort((a, b) => a.line - b.line);
+  return { text, inserted };
+}
+
+/** The statement's lines with its first-line indentation replaced by the old code's. */
+function reindent(l: LogStatement, newSrc: Source, indent: string): string[] {
+  const lines = l.text.split('\n');
+  const base = leadingWhitespace(newSrc.lines[l.startLine]!);
+  // A template literal spanning lines carries its line starts in its value: leave those alone.
+  const multilineString = /`[^`]*\n[^`]*`/.test(l.text);
+  return lines.map((line, i) => {
+    if (i === 0) return indent + line;
+    if (multilineString || line.trim() === '') return line;
+    return line.startsWith(base) ? indent + line.slice(base.length) : line;
+  });
+}

@@ -1,0 +1,334 @@
+/**
+ * Output formats: a map of formatter functions over the same Table (adding a format is adding a
+ * function). Formatters yield chunks rather than one string, so a million-row result streams to
+ * stdout without building a 100 MB string.
+ */
+import { FlorError } from '../errors.js';
+import type { Value } from '../store/records.js';
+import { cellAt, type Column, type Table } from './table.js';
+
+export type Formatter = (t: Table) => Iterable<string | Uint8Array>;
+
+const CHUNK = 1 << 20;
+
+/** JSON has no bigint, typed array, NaN or Infinity: numbers stay numbers, the rest degrade plainly. */
+export function toJson(v: Value): unknown {
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+    return v;
+  }
+  if (ArrayBuffer.isView(v)) return Array.from(v as ArrayLike<number | bigint>, (x) => toJson(x as Value));
+  if (Array.isArray(v)) return v.map(toJson);
+  const o: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) o[k] = toJson(v[k]!);
+  return o;
+}
+
+function jsonCell(v: Value): string {
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null) return 'null';
+  return JSON.stringify(toJson(v));
+}
+
+/** One stretch of a JSON row: adjacent dictionary columns sharing an index collapse into one. */
+type Part =
+  | { t: 0; index: Int32Array; enc: Buffer[] } // pre-encoded `"k":v,"k2":v2` per dictionary entry
+  | { t: 1; key: Buffer; ints: Int32Array }
+  | { t: 2; key: Buffer; kind: Uint8Array; other: Map<number, Value>; text: Buffer }
+  | { t: 3; key: Buffer; col: Column };
+
+function jsonParts(t: Table): Part[] {
+  const parts: Part[] = [];
+  t.cols.forEach((col, c) => {
+    const key = JSON.stringify(t.columns[c]!) + ':';
+    const comma = c ? ',' : '';
+    const last = parts[parts.length - 1];
+    switch (col.type) {
+      case 'dict': {
+        const enc = col.dict.map((v) => comma + key + jsonCell(v));
+        if (last && last.t === 0 && last.index === col.index) {
+          last.enc = last.enc.map((b, j) => Buffer.concat([b, Buffer.from(enc[j]!)]));
+        } else parts.push({ t: 0, index: col.index, enc: enc.map((e) => Buffer.from(e)) });
+        return;
+      }
+      case 'int':
+        parts.push({ t: 1, key: Buffer.from(comma + key), ints: col.ints });
+        return;
+      case 'num': {
+        // Every number of the column as one JSON array text, cut at the commas while writing.
+        const nums: number[] = [];
+        for (let i = 0; i < t.length; i++) if (col.kind[i] === 1) nums.push(col.num[i]!);
+        parts.push({ t: 2, key: Buffer.from(comma + key), kind: col.kind, other: col.other, text: Buffer.from(JSON.stringify(nums).slice(1), 'latin1') });
+        return;
+      }
+      case 'values':
+        parts.push({ t: 3, key: Buffer.from(comma + key), col });
+    }
+  });
+  return parts;
+}
+
+/**
+ * JSON rows written as bytes into 1 MB buffers. A million rows through string concatenation cost
+ * ~3x more (ropes, then flattening); numbers are converted in bulk by one JSON.stringify per
+ * column (V8's native double-to-text), then copied up to their separator. The row loop is a plain
+ * function filling one buffer (a generator around it would not be optimised as well).
+ */
+function* jsonRows(t: Table, open: string, sep: string, close: string, empty: string): Generator<Uint8Array> {
+  if (t.length === 0) {
+    if (empty) yield Buffer.from(empty);
+    return;
+  }
+  const w = new JsonWriter(t, sep);
+  let buf: Buffer = Buffer.allocUnsafe(CHUNK);
+  let o = buf.write(open, 0);
+  while (w.row < t.length) {
+    const r = w.fill(buf, o);
+    buf = r.buf;
+    o = r.o;
+    if (w.row < t.length) {
+      yield buf.subarray(0, o);
+      buf = Buffer.allocUnsafe(CHUNK);
+      o = 0;
+    }
+  }
+  const end = Buffer.from('}' + close);
+  if (o + end.length > buf.length) {
+    yield buf.subarray(0, o);
+    buf = Buffer.allocUnsafe(end.length);
+    o = 0;
+  }
+  buf.set(end, o);
+  yield buf.subarray(0, o + end.length);
+}
+
+class JsonWriter {
+  row = 0;
+  private parts: Part[];
+  private pos: Int32Array;
+  private sepB: Buffer;
+  private NULL = Buffer.from('null');
+
+  constructor(private t: Table, sep: string) {
+    this.parts = jsonParts(t);
+    this.pos = new Int32Array(this.parts.length);
+    this.sepB = Buffer.from('}' + sep);
+  }
+
+  /** Writes whole rows from `row` on while they fit; returns the (possibly grown) buffer and end. */
+  fill(buf: Buffer, o: number): { buf: Buffer; o: number } {
+    const { parts, pos, sepB, NULL, t } = this;
+    const P = parts.length;
+    const n = t.length;
+    let i = this.row;
+    const ensure = (extra: number): void => {
+      if (o + extra + 4096 <= buf.length) return;
+      const bigger = Buffer.allocUnsafe(o + extra + CHUNK);
+      buf.copy(bigger, 0, 0, o);
+      buf = bigger;
+    };
+    // 4 KB of headroom covers any row without structured values; those call ensure() themselves.
+    for (; i < n && o + 4096 <= CHUNK; i++) {
+      if (i > 0) {
+        buf.set(sepB, o);
+        o += sepB.length;
+      }
+      buf[o++] = 123; // {
+      for (let p = 0; p < P; p++) {
+        const part = parts[p]!;
+        if (part.t === 0) {
+          const b = part.enc[part.index[i]!]!;
+          ensure(b.length);
+          buf.set(b, o);
+          o += b.length;
+          continue;
+        }
+        buf.set(part.key, o);
+        o += part.key.length;
+        if (part.t === 1) {
+          const v = part.ints[i]!;
+          if (v < 0) {
+            buf.set(NULL, o);
+            o += 4;
+          } else o += writeUint(buf, o, v);
+        } else if (part.t === 2) {
+          const k = part.kind[i];
+          if (k === 1) {
+            const text = part.text;
+            let q = pos[p]!;
+            let ch = text[q++]!;
+            while (ch !== 44 && ch !== 93) {
+              buf[o++] = ch;
+              ch = text[q++]!;
+            }
+            pos[p] = q;
+          } else if (k === 2) {
+            const b = Buffer.from(jsonCell(part.other.get(i) ?? null));
+            ensure(b.length);
+            buf.set(b, o);
+            o += b.length;
+          } else {
+            buf.set(NULL, o);
+            o += 4;
+          }
+        } else {
+          const b = Buffer.from(jsonCell(cellAt(part.col, i)));
+          ensure(b.length);
+          buf.set(b, o);
+          o += b.length;
+        }
+      }
+    }
+    this.row = i;
+    return { buf, o };
+  }
+}
+
+function writeUint(buf: Buffer, o: number, v: number): number {
+  if (v < 10) {
+    buf[o] = 48 + v;
+    return 1;
+  }
+  const s = String(v);
+  for (let j = 0; j < s.length; j++) buf[o + j] = s.charCodeAt(j);
+  return s.length;
+}
+
+/** Plain text of a cell for csv/md/table: null is empty, structured values are compact JSON. */
+function text(v: Value): string {
+  if (v === null) return '';
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'number':
+      return String(v);
+    case 'boolean':
+    case 'bigint':
+      return String(v);
+  }
+  return JSON.stringify(toJson(v));
+}
+
+function csvField(s: string): string {
+  return /[",\r\n]/.test(s) || s !== s.trim() ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+function* csv(t: Table): Generator<string> {
+  let buf = t.columns.map(csvField).join(',') + '\n';
+  for (let i = 0; i < t.length; i++) {
+    let line = '';
+    for (let c = 0; c < t.columns.length; c++) line += (c ? ',' : '') + csvField(text(cellAt(t.cols[c]!, i)));
+    buf += line + '\n';
+    if (buf.length > CHUNK) {
+      yield buf;
+      buf = '';
+    }
+  }
+  yield buf;
+}
+
+/** A column is right-aligned when every non-null cell in it is a number. */
+function numericColumns(t: Table): boolean[] {
+  return t.cols.map((col) => {
+    if (col.type === 'int') return true;
+    let any = false;
+    for (let i = 0; i < t.length; i++) {
+      const v = cellAt(col, i);
+      if (v === null) continue;
+      if (typeof v !== 'number' && typeof v !== 'bigint') return false;
+      any = true;
+    }
+    return any;
+  });
+}
+
+function mdCell(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+function* md(t: Table): Generator<string> {
+  const num = numericColumns(t);
+  let buf = '| ' + t.columns.map(mdCell).join(' | ') + ' |\n';
+  buf += '|' + num.map((n) => (n ? ' ---: ' : ' --- ')).join('|') + '|\n';
+  for (let i = 0; i < t.length; i++) {
+    const cells: string[] = [];
+    for (let c = 0; c < t.columns.length; c++) cells.push(mdCell(text(cellAt(t.cols[c]!, i))));
+    buf += '| ' + cells.join(' | ') + ' |\n';
+    if (buf.length > CHUNK) {
+      yield buf;
+      buf = '';
+    }
+  }
+  yield buf;
+}
+
+const MAX_WIDTH = 40;
+
+/** For a person at a terminal: short numbers, no line breaks, long values cut. */
+function humanText(v: Value): string {
+  let s: string;
+  if (typeof v === 'number' && !Number.isInteger(v) && Number.isFinite(v)) {
+    s = String(v);
+    if (s.length > 10) s = String(Number(v.toPrecision(6)));
+  } else s = text(v);
+  s = s.replace(/[\r\n\t]+/g, ' ');
+  return s.length > MAX_WIDTH ? s.slice(0, MAX_WIDTH - 1) + '…' : s;
+}
+
+function* table(t: Table): Generator<string> {
+  if (t.length === 0) return; // a bare header says nothing to a person; stderr explains why
+  const C = t.columns.length;
+  const num = numericColumns(t);
+  const cols: string[][] = t.cols.map((col) => {
+    const out = new Array<string>(t.length);
+    for (let i = 0; i < t.length; i++) out[i] = humanText(cellAt(col, i));
+    return out;
+  });
+  const width = t.columns.map((h, c) => {
+    let w = h.length;
+    for (const s of cols[c]!) if (s.length > w) w = s.length;
+    return w;
+  });
+  const line = (cells: (c: number) => string): string => {
+    let s = '';
+    for (let c = 0; c < C; c++) {
+      const v = cells(c);
+      const pad = ' '.repeat(width[c]! - v.length);
+      s += (c ? '  ' : '') + (num[c] ? pad + v : c === C - 1 ? v : v + pad);
+    }
+    return s.trimEnd() + '\n';
+  };
+  let buf = line((c) => t.columns[c]!);
+  for (let i = 0; i < t.length; i++) {
+    buf += line((c) => cols[c]![i]!);
+    if (buf.length > CHUNK) {
+      yield buf;
+      buf = '';
+    }
+  }
+  yield buf;
+}
+
+export const formats: Record<string, Formatter> = {
+  table,
+  csv,
+  md,
+  json: (t) => jsonRows(t, '[\n', ',\n', '\n]\n', '[]\n'),
+  ndjson: (t) => jsonRows(t, '', '\n', '\n', ''),
+};
+
+export function formatter(name: string, allowed: readonly string[] = Object.keys(formats)): Formatter {
+  const f = formats[name];
+  if (!f || !allowed.includes(name)) {
+    throw new FlorError('BAD_FORMAT', `unknown format '${name}'`, { hint: `use one of: ${allowed.join(', ')}` });
+  }
+  return f;
+}
+
+/** The whole output as one string (tests, small results). */
+export function render(name: string, t: Table): string {
+  let s = '';
+  for (const chunk of formatter(name)(t)) s += typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString();
+  return s;
+}

@@ -1,0 +1,425 @@
+/**
+ * The relational view of DESIGN.md, as a pure function: log segments of runs in, one table out.
+ *
+ * A run's records hang on a tree of loop iterations (frames). Each requested name is a column.
+ * A row is a deepest iteration that holds a value of some requested name; values logged at an
+ * outer level are inherited by every inner row of the same iteration (the outer join on common
+ * loop keys that FlorDB's dataframe does); an outer iteration whose inner loops logged none of the
+ * names gets a row of its own, with the inner loop columns null.
+ *
+ * Replay segments of a run are merged onto the same tree by loop path (loop name + iteration,
+ * level by level). A forward value is never replaced: replays only fill names the forward segment
+ * lacks at that iteration (DESIGN.md: replay never overwrites forward records); between replays the
+ * newest wins. Rows holding a replayed value list those names in a `replayed` column, which exists
+ * only when some value came from a replay, so plain results keep exactly the documented keys.
+ */
+import { FlorError } from '../errors.js';
+import { KIND_NUMBER } from '../store/records.js';
+import type { Value } from '../store/records.js';
+import type { RunMeta, Segment } from '../store/types.js';
+import type { Column, Table } from './table.js';
+
+export const KEY_COLUMNS = ['run', 'version', 'time', 'file'] as const;
+export const REPLAYED_COLUMN = 'replayed';
+
+export interface PivotRun {
+  meta: Pick<RunMeta, 'id' | 'start' | 'commit' | 'script' | 'args'>;
+  segments: Segment[];
+}
+
+export interface PivotResult {
+  table: Table;
+  /** Requested names that no run logged (nor has as an arg). */
+  missing: string[];
+  /** Every name logged by the given runs, plus their args, sorted: for "did you mean" hints. */
+  known: string[];
+}
+
+/** Segment precedence: forward first, then replays newest first. */
+function ordered(segments: Segment[]): Segment[] {
+  const time = (s: Segment) => s.provenance?.time ?? '';
+  return [...segments].sort((a, b) => {
+    if (a.source !== b.source) return a.source === 'forward' ? -1 : 1;
+    return time(a) < time(b) ? 1 : time(a) > time(b) ? -1 : 0;
+  });
+}
+
+/** Growable typed arrays: the run tree gains nodes when a replay segment adds iterations. */
+function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  const b = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+/** Values of one requested name on the nodes of one run's tree. */
+class NameValues {
+  num = new Float64Array(16);
+  /** 0 none, 1 number in num, 2 value in other */
+  kind = new Uint8Array(16);
+  /** index of the segment that gave the value; meaningful where kind > 0 */
+  src = new Int32Array(16);
+  other = new Map<number, Value>();
+  any = false;
+
+  reserve(n: number): void {
+    this.num = grow(this.num, n);
+    this.kind = grow(this.kind, n);
+    this.src = grow(this.src, n);
+  }
+
+  get(node: number): Value {
+    const k = this.kind[node];
+    return k === 1 ? this.num[node]! : k === 2 ? (this.other.get(node) ?? null) : null;
+  }
+
+  put(node: number, v: Value, seg: number): void {
+    if (typeof v === 'number') {
+      this.kind[node] = 1;
+      this.num[node] = v;
+    } else {
+      this.kind[node] = 2;
+      this.other.set(node, v);
+    }
+    this.src[node] = seg;
+    this.any = true;
+  }
+}
+
+/** One run's iteration tree with the requested names' values on it. Node 0 is the top level. */
+class RunTree {
+  size = 1;
+  parent = new Int32Array(16).fill(-1);
+  /** Run-local loop id (index into loopNames); -1 for the top level. */
+  loop = new Int32Array(16).fill(-1);
+  iter = new Int32Array(16).fill(-1);
+  loopNames: string[] = [];
+  private loopIds = new Map<string, number>();
+  names: NameValues[];
+  /** Repeated logs of one name in one iteration: node -> per-name list of all occurrences. */
+  multi = new Map<number, Value[][]>();
+  private index: Map<string, number> | null = null;
+
+  constructor(readonly k: number) {
+    this.names = Array.from({ length: k }, () => new NameValues());
+  }
+
+  loopId(name: string): number {
+    let id = this.loopIds.get(name);
+    if (id === undefined) {
+      id = this.loopNames.push(name) - 1;
+      this.loopIds.set(name, id);
+    }
+    return id;
+  }
+
+  reserve(n: number): void {
+    if (n <= this.parent.length) return;
+    this.parent = grow(this.parent, n);
+    this.loop = grow(this.loop, n);
+    this.iter = grow(this.iter, n);
+    for (const nv of this.names) nv.reserve(this.parent.length);
+  }
+
+  add(parent: number, loop: number, iter: number): number {
+    const n = this.size++;
+    if (this.size > this.parent.length) this.reserve(this.size);
+    this.parent[n] = parent;
+    this.loop[n] = loop;
+    this.iter[n] = iter;
+    this.index?.set(`${parent},${loop},${iter}`, n);
+    return n;
+  }
+
+  /** The node for (parent, loop, iter), made when absent; only needed once a second segment merges in. */
+  find(parent: number, loop: number, iter: number): number {
+    if (!this.index) {
+      this.index = new Map();
+      for (let n = 1; n < this.size; n++) {
+        const key = `${this.parent[n]},${this.loop[n]},${this.iter[n]}`;
+        if (!this.index.has(key)) this.index.set(key, n);
+      }
+    }
+    return this.index.get(`${parent},${loop},${iter}`) ?? this.add(parent, loop, iter);
+  }
+
+  set(k: number, node: number, v: Value, seg: number): void {
+    const nv = this.names[k]!;
+    if (nv.kind[node] === 0) {
+      nv.put(node, v, seg);
+    } else if (nv.src[node] === seg) {
+      let lists = this.multi.get(node);
+      if (!lists) {
+        lists = this.names.map((x) => (x.kind[node] === 0 ? [] : [x.get(node)]));
+        this.multi.set(node, lists);
+      }
+      if (lists[k]!.length === 0) lists[k]!.push(nv.get(node));
+      lists[k]!.push(v);
+      nv.put(node, v, seg);
+    }
+    // else: an earlier segment (forward, or a newer replay) already gave this value; keep it.
+  }
+
+  has(node: number): boolean {
+    for (let k = 0; k < this.k; k++) if (this.names[k]!.kind[node] !== 0) return true;
+    return false;
+  }
+}
+
+function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<string, number>): void {
+  const nameToK = new Int32Array(seg.names.length).fill(-1);
+  let any = false;
+  for (let i = 0; i < seg.names.length; i++) {
+    const k = want.get(seg.names[i]!);
+    if (k !== undefined) {
+      nameToK[i] = k;
+      any = true;
+    }
+  }
+  if (!any) return;
+  const frames = seg.frames;
+  const nf = frames.parent.length;
+  const loopIds = seg.loops.map((l) => tree.loopId(l));
+  // frame -> node. Into an empty tree frames become nodes 1:1, in order (no lookups: this is the
+  // hot path of a large query); a later segment is matched by loop path.
+  const fresh = tree.size === 1;
+  if (fresh) tree.reserve(nf + 1);
+  const node = new Int32Array(nf);
+  for (let f = 0; f < nf; f++) {
+    const p = frames.parent[f]!;
+    const pn = p < 0 ? 0 : node[p]!;
+    const loop = loopIds[frames.loop[f]!] ?? tree.loopId('?');
+    node[f] = fresh ? tree.add(pn, loop, frames.iter[f]!) : tree.find(pn, loop, frames.iter[f]!);
+  }
+  // `other` holds the non-number values in record order.
+  let o = 0;
+  const n = seg.name.length;
+  for (let r = 0; r < n; r++) {
+    const isNum = seg.kind[r] === KIND_NUMBER;
+    const k = nameToK[seg.name[r]!]!;
+    if (k >= 0) {
+      const f = seg.frame[r]!;
+      const v: Value = isNum ? seg.num[r]! : (seg.other[o] ?? null);
+      tree.set(k, f < 0 ? 0 : node[f]!, v, segIndex);
+    }
+    if (!isNum) o++;
+  }
+}
+
+/** Leaf-most nodes holding values, in iteration order, and which nodes lie on their paths. */
+function rowNodes(tree: RunTree, sorted: boolean): { rows: Int32Array; onPath: Uint8Array } {
+  const count = tree.size;
+  const below = new Uint8Array(count); // 1: some descendant holds a value
+  const has = new Uint8Array(count);
+  const onPath = new Uint8Array(count);
+  let nRows = 0;
+  for (let n = count - 1; n >= 0; n--) {
+    if (tree.has(n)) has[n] = 1;
+    if (has[n] || below[n]) {
+      onPath[n] = 1;
+      const p = tree.parent[n]!;
+      if (p >= 0) below[p] = 1;
+    }
+    if (has[n] && !below[n]) nRows++;
+  }
+  const rows = new Int32Array(nRows);
+  let r = 0;
+  if (sorted) {
+    for (let n = 0; n < count; n++) if (has[n] && !below[n]) rows[r++] = n;
+    return { rows, onPath };
+  }
+  const children: number[][] = Array.from({ length: count }, () => []);
+  for (let n = 1; n < count; n++) if (onPath[n]) children[tree.parent[n]!]!.push(n);
+  const stack = [0];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (has[n] && !below[n]) rows[r++] = n;
+    // Sibling loops keep the order they first ran in; within a loop, iterations ascend.
+    const ch = children[n]!;
+    const rank = new Map<number, number>();
+    for (const c of ch) if (!rank.has(tree.loop[c]!)) rank.set(tree.loop[c]!, rank.size);
+    ch.sort((a, b) => rank.get(tree.loop[a]!)! - rank.get(tree.loop[b]!)! || tree.iter[a]! - tree.iter[b]! || a - b);
+    for (let i = ch.length - 1; i >= 0; i--) stack.push(ch[i]!);
+  }
+  return { rows, onPath };
+}
+
+/** Is node order already iteration order? (true for any real forward segment on its own) */
+function inOrder(tree: RunTree): boolean {
+  const lastChild = new Int32Array(tree.size).fill(-1);
+  for (let n = 1; n < tree.size; n++) {
+    const p = tree.parent[n]!;
+    const prev = lastChild[p]!;
+    if (prev >= 0 && tree.loop[prev] === tree.loop[n] && tree.iter[prev]! > tree.iter[n]!) return false;
+    lastChild[p] = n;
+  }
+  return true;
+}
+
+export function pivot(runs: PivotRun[], names: string[]): PivotResult {
+  const want = new Map<string, number>();
+  for (const name of names) if (!want.has(name)) want.set(name, want.size);
+  const wanted = [...want.keys()];
+  for (const name of wanted) {
+    if ((KEY_COLUMNS as readonly string[]).includes(name) || name === REPLAYED_COLUMN) {
+      throw new FlorError('NAME_CLASH', `'${name}' is a key column of the view, not a logged name`, {
+        hint: `the view always has the columns ${KEY_COLUMNS.join(', ')}; ask for logged names`,
+      });
+    }
+  }
+  const K = wanted.length;
+  const known = new Set<string>();
+  const found = new Set<string>();
+
+  const sortedRuns = [...runs].sort((a, b) => (a.meta.start < b.meta.start ? -1 : a.meta.start > b.meta.start ? 1 : a.meta.id < b.meta.id ? -1 : 1));
+
+  // Rows are gathered per run first (loop columns are known only at the end).
+  const perRun: Array<{ run: PivotRun; tree: RunTree; rows: Int32Array; segs: Segment[]; copies: number }> = [];
+  const loopDepth = new Map<string, number>(); // loop column -> shallowest depth seen, for ordering
+  const loopOrder: string[] = [];
+
+  for (const run of sortedRuns) {
+    for (const seg of run.segments) for (const nm of seg.names) known.add(nm);
+    for (const a of Object.keys(run.meta.args ?? {})) known.add(a);
+    const segs = ordered(run.segments);
+    const tree = new RunTree(K);
+    segs.forEach((seg, i) => loadSegment(tree, seg, i, want));
+    // An arg reads as a top-level value of its run, so `log lr loss` puts lr beside loss.
+    const args = run.meta.args ?? {};
+    for (const [name, k] of want) {
+      if (tree.names[k]!.kind[0] === 0 && Object.prototype.hasOwnProperty.call(args, name)) tree.set(k, 0, args[name]!, 0);
+    }
+    const { rows, onPath } = rowNodes(tree, segs.length <= 1 && inOrder(tree));
+    if (rows.length === 0) continue;
+    // Loop columns: every loop on a row's path, ordered by the shallowest depth it occurs at.
+    const depth = new Int32Array(tree.size);
+    const minDepth = new Int32Array(tree.loopNames.length).fill(-1);
+    for (let n = 1; n < tree.size; n++) {
+      if (!onPath[n]) continue;
+      const d = (depth[n] = depth[tree.parent[n]!]! + 1);
+      const l = tree.loop[n]!;
+      if (minDepth[l]! < 0 || d < minDepth[l]!) minDepth[l] = d;
+    }
+    minDepth.forEach((d, l) => {
+      if (d < 0) return;
+      const name = tree.loopNames[l]!;
+      const seen = loopDepth.get(name);
+      if (seen === undefined) loopOrder.push(name);
+      if (seen === undefined || d < seen) loopDepth.set(name, d);
+    });
+    for (let k = 0; k < K; k++) if (tree.names[k]!.any) found.add(wanted[k]!);
+    let copies = rows.length;
+    for (const lists of tree.multi.values()) copies += Math.max(1, ...lists.map((l) => l.length)) - 1;
+    perRun.push({ run, tree, rows, segs, copies });
+  }
+
+  const loops = loopOrder
+    .map((l, i) => ({ l, i }))
+    .sort((a, b) => loopDepth.get(a.l)! - loopDepth.get(b.l)! || a.i - b.i)
+    .map((x) => x.l);
+  for (const l of loops) {
+    if ((KEY_COLUMNS as readonly string[]).includes(l) || want.has(l) || l === REPLAYED_COLUMN) {
+      throw new FlorError('NAME_CLASH', `loop '${l}' has the same name as a column of the view`, {
+        hint: 'rename the loop (flor.loop name) or ask for other names',
+      });
+    }
+  }
+  const loopCol = new Map(loops.map((l, i) => [l, i] as const));
+  const L = loops.length;
+
+  let total = 0;
+  for (const p of perRun) total += p.copies;
+  // Key columns are dictionary-encoded by run: one entry per run, not per row.
+  const runIndex = new Int32Array(total);
+  const ids: Value[] = [];
+  const versions: Value[] = [];
+  const times: Value[] = [];
+  const files: Value[] = [];
+  const loopCells = Array.from({ length: L }, () => new Int32Array(total).fill(-1));
+  const nameCols = Array.from({ length: K }, () => ({ num: new Float64Array(total), kind: new Uint8Array(total), other: new Map<number, Value>() }));
+  const replayedCol: Value[] = [];
+  let anyReplayed = false;
+  let out = 0;
+
+  for (const { run, tree, rows, segs } of perRun) {
+    const ri = ids.length;
+    ids.push(run.meta.id);
+    versions.push(run.meta.commit ? run.meta.commit.slice(0, 7) : null);
+    times.push(run.meta.start);
+    files.push(run.meta.script);
+    const isReplay = segs.map((s) => s.source === 'replay');
+    const colOf = tree.loopNames.map((l) => loopCol.get(l) ?? -1);
+    const nvs = tree.names;
+    const at = new Int32Array(K); // per name: the node (self or ancestor) holding the row's value, -1 none
+    for (let j = 0; j < rows.length; j++) {
+      const n = rows[j]!;
+      for (let k = 0; k < K; k++) {
+        const kind = nvs[k]!.kind;
+        let a = n;
+        while (a > 0 && kind[a] === 0) a = tree.parent[a]!;
+        at[k] = kind[a] === 0 ? -1 : a;
+      }
+      const lists = tree.multi.size ? tree.multi.get(n) : undefined;
+      const copies = lists ? Math.max(1, ...lists.map((l) => l.length)) : 1;
+      for (let c = 0; c < copies; c++, out++) {
+        runIndex[out] = ri;
+        for (let a = n; a > 0; a = tree.parent[a]!) {
+          const lc = loopCells[colOf[tree.loop[a]!]!]!;
+          if (lc[out] === -1) lc[out] = tree.iter[a]!;
+        }
+        let replayed: string[] | null = null;
+        for (let k = 0; k < K; k++) {
+          const col = nameCols[k]!;
+          const own = lists?.[k];
+          const a = at[k]!;
+          if (own && own.length > 1) {
+            // Repeated logs of one name in one iteration: one row per occurrence, in log order.
+            const v = own[c];
+            if (v === undefined || v === null) continue;
+            if (typeof v === 'number') {
+              col.kind[out] = 1;
+              col.num[out] = v;
+            } else {
+              col.kind[out] = 2;
+              col.other.set(out, v);
+            }
+          } else if (a >= 0) {
+            const nv = nvs[k]!;
+            const kind = nv.kind[a]!;
+            if (kind === 1) col.num[out] = nv.num[a]!;
+            else col.other.set(out, nv.other.get(a) ?? null);
+            col.kind[out] = kind;
+          } else continue;
+          if (a >= 0 && isReplay[nvs[k]!.src[a]!]) (replayed ??= []).push(wanted[k]!);
+        }
+        if (replayed) {
+          if (!anyReplayed) {
+            anyReplayed = true;
+            replayedCol.length = total;
+            replayedCol.fill(null);
+          }
+          replayedCol[out] = replayed;
+        }
+      }
+    }
+  }
+
+  const columns = [...KEY_COLUMNS, ...loops, ...wanted];
+  const cols: Column[] = [
+    { type: 'dict', dict: ids, index: runIndex },
+    { type: 'dict', dict: versions, index: runIndex },
+    { type: 'dict', dict: times, index: runIndex },
+    { type: 'dict', dict: files, index: runIndex },
+    ...loopCells.map((ints) => ({ type: 'int' as const, ints })),
+    ...nameCols.map((c) => ({ type: 'num' as const, ...c })),
+  ];
+  if (anyReplayed) {
+    columns.push(REPLAYED_COLUMN);
+    cols.push({ type: 'values', values: replayedCol });
+  }
+  return {
+    table: { columns, cols, length: total },
+    missing: wanted.filter((n) => !found.has(n)),
+    known: [...known].sort(),
+  };
+}

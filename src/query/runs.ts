@@ -1,0 +1,98 @@
+/**
+ * Gathering for queries: which runs, their segments, the `runs` listing and the `log` view.
+ * All I/O of the query part is here; pivot.ts and formats.ts stay pure.
+ */
+import { FlorError } from '../errors.js';
+import { listRunsChecked, readSegment, resolveRun, type BrokenRun, type RunEntry } from '../store/ledger.js';
+import type { RepoInfo } from '../store/git.js';
+import type { Value } from '../store/records.js';
+import type { Segment } from '../store/types.js';
+import { pivot, type PivotResult, type PivotRun } from './pivot.js';
+import type { Table } from './table.js';
+
+export type { BrokenRun, RunEntry };
+
+export const RUN_COLUMNS = ['run', 'time', 'commit', 'branch', 'dirty', 'script', 'args', 'status', 'records'] as const;
+
+function byTime(a: RunEntry, b: RunEntry): number {
+  return a.meta.start < b.meta.start ? -1 : a.meta.start > b.meta.start ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** One row per run, oldest first. */
+export function runsTable(runs: RunEntry[]): Table {
+  const sorted = [...runs].sort(byTime);
+  const cells: Value[][] = RUN_COLUMNS.map(() => []);
+  for (const r of sorted) {
+    const m = r.meta;
+    const row: Value[] = [r.id, m.start, m.commit, m.branch, m.dirty, m.script, m.args as Value, m.status, m.records];
+    row.forEach((v, c) => cells[c]!.push(v));
+  }
+  return { columns: [...RUN_COLUMNS], cols: cells.map((values) => ({ type: 'values' as const, values })), length: sorted.length };
+}
+
+export async function listRuns(repo: RepoInfo): Promise<{ table: Table; broken: BrokenRun[] }> {
+  const { runs, broken } = await listRunsChecked(repo);
+  return { table: runsTable(runs), broken };
+}
+
+export interface LogOptions {
+  names: string[];
+  /** Run ids or unique prefixes; all runs when empty. */
+  runs?: string[];
+  /** Only runs started at or after this time (ms since epoch). */
+  since?: number;
+}
+
+export interface LogView extends PivotResult {
+  broken: BrokenRun[];
+  runCount: number;
+}
+
+/** Segments are read in parallel: each is one object from the same long-lived `cat-file`. */
+async function segmentsOf(repo: RepoInfo, run: RunEntry): Promise<Segment[]> {
+  return Promise.all(run.segments.map((s) => readSegment(repo, s.oid)));
+}
+
+export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView> {
+  if (opts.names.length === 0) throw new FlorError('NO_NAMES', 'name at least one logged value', { hint: 'e.g. `git flor log loss acc`' });
+  const { runs, broken } = await listRunsChecked(repo);
+  let chosen = runs;
+  if (opts.runs && opts.runs.length > 0) {
+    const ids = new Set<string>();
+    for (const p of opts.runs) ids.add((await resolveRun(repo, p)).id);
+    chosen = chosen.filter((r) => ids.has(r.id));
+  }
+  if (opts.since !== undefined) chosen = chosen.filter((r) => Date.parse(r.meta.start) >= opts.since!);
+  const loaded: PivotRun[] = [];
+  const unreadable: BrokenRun[] = [...broken];
+  await Promise.all(
+    chosen.map(async (r) => {
+      try {
+        loaded.push({ meta: r.meta, segments: await segmentsOf(repo, r) });
+      } catch (e) {
+        // One bad segment hides one run, never the whole view.
+        unreadable.push({ id: r.id, ledger: r.ledgers[0] ?? '', code: e instanceof FlorError ? e.code : 'UNREADABLE', error: e instanceof Error ? e.message : String(e) });
+      }
+    }),
+  );
+  return { ...pivot(loaded, opts.names), broken: unreadable, runCount: loaded.length };
+}
+
+export interface RunDetail {
+  run: RunEntry;
+  /** Names logged per segment, with record counts. */
+  segments: Array<{ name: string; source: string; records: number; names: string[]; provenance: Segment['provenance'] }>;
+}
+
+export async function runDetail(repo: RepoInfo, idOrPrefix: string): Promise<RunDetail> {
+  const run = await resolveRun(repo, idOrPrefix);
+  const segs = await segmentsOf(repo, run);
+  return {
+    run,
+    segments: segs.map((s, i) => {
+      const used = new Uint8Array(s.names.length);
+      for (let r = 0; r < s.name.length; r++) used[s.name[r]!] = 1;
+      return { name: run.segments[i]!.name, source: s.source, records: s.name.length, names: s.names.filter((_, j) => used[j]), provenance: s.provenance };
+    }),
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * From the records of a run's replay tasks to one replay segment, and the fidelity check against
+ * the forward records. Pure.
+ */
+import { KIND_NUMBER, type RecordColumns, type Value } from '../store/records.js';
+
+/** A record's identity across forward and replay: name, loop iterations outermost first, occurrence. */
+function contextKey(c: RecordColumns, frame: number): string {
+  const parts: string[] = [];
+  for (let f = frame; f >= 0; f = c.frames.parent[f]!) parts.push(`${c.loops[c.frames.loop[f]!]}=${c.frames.iter[f]}`);
+  return parts.reverse().join('/');
+}
+
+function valueAt(c: RecordColumns, i: number, otherIdx: number[]): Value {
+  return c.kind[i] === KIND_NUMBER ? c.num[i]! : c.other[otherIdx[i]!]!;
+}
+
+/** Index into `other` for each record (-1 for numbers). */
+function otherIndex(c: RecordColumns): number[] {
+  const out = new Array<number>(c.name.length);
+  let k = 0;
+  for (let i = 0; i < c.name.length; i++) out[i] = c.kind[i] === KIND_NUMBER ? -1 : k++;
+  return out;
+}
+
+export interface KeyedRecord {
+  name: string;
+  ctx: string;
+  occurrence: number;
+  value: Value;
+}
+
+/** Every record of `c` whose name passes `keep`, with its identity. */
+export function keyed(c: RecordColumns, keep: (name: string) => boolean = () => true): KeyedRecord[] {
+  const oi = otherIndex(c);
+  const seen = new Map<string, number>();
+  const out: KeyedRecord[] = [];
+  for (let i = 0; i < c.name.length; i++) {
+    const name = c.names[c.name[i]!]!;
+    if (!keep(name)) continue;
+    const ctx = c.frame[i]! < 0 ? '' : contextKey(c, c.frame[i]!);
+    const k = `${name}\u0000${ctx}`;
+    const occurrence = seen.get(k) ?? 0;
+    seen.set(k, occurrence + 1);
+    out.push({ name, ctx, occurrence, value: valueAt(c, i, oi) });
+  }
+  return out;
+}
+
+/** Exact equality of logged values (NaN equals NaN; typed arrays by type and content). */
+export function sameValue(a: Value, b: Value): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return Object.is(a, b) || a === b;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b;
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
+    if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.constructor !== b.constructor) return false;
+    const x = a as unknown as ArrayLike<number | bigint>;
+    const y = b as unknown as ArrayLike<number | bigint>;
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
+    return true;
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => sameValue(v, b[i]!));
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b as object);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => k in (b as object) && sameValue((a as Record<string, Value>)[k]!, (b as Record<string, Value>)[k]!));
+}
+
+export interface Mismatch {
+  run: string;
+  name: string;
+  /** Loop iterations, e.g. `epoch=3/step=7` ('' at top level). */
+  at: string;
+  occurrence: number;
+  recorded: Value | undefined;
+  replayed: Value;
+}
+
+/**
+ * RULE: "Statements that already existed are re-executed too: their values are compared with the
+ * recorded ones (fidelity check); mismatches are reported, never silently mixed."
+ * Every replayed record of a name the run already logged must equal the recorded record with the
+ * same (name, loop iterations, occurrence); a replayed record with no recorded twin is a mismatch too.
+ */
+export function checkFidelity(run: string, recorded: RecordColumns, replayed: RecordColumns): Mismatch[] {
+  const existing = new Set(recorded.names);
+  const rec = new Map<string, Value>();
+  for (const r of keyed(recorded)) rec.set(`${r.name}\u0000${r.ctx}\u0000${r.occurrence}`, r.value);
+  const out: Mismatch[] = [];
+  for (const r of keyed(replayed, (n) => existing.has(n))) {
+    const k = `${r.name}\u0000${r.ctx}\u0000${r.occurrence}`;
+    const have = rec.has(k);
+    const v = rec.get(k);
+    if (!have || !sameValue(v!, r.value)) out.push({ run, name: r.name, at: r.ctx, occurrence: r.occurrence, recorded: have ? v : undefined, replayed: r.value });
+  }
+  return out;
+}
+
+/**
+ * Concatenates task outputs (in segment order) into one set of columns holding only the records
+ * whose name passes `keep`, with fresh tables: each task numbered its names, loops and frames on
+ * its own.
+ */
+export function concatRecords(parts: RecordColumns[], keep: (name: string) => boolean): RecordColumns {
+  const names: string[] = [];
+  const nameIdx = new Map<string, number>();
+  const loops: string[] = [];
+  const loopIdx = new Map<string, number>();
+  const fParent: number[] = [];
+  const fLoop: number[] = [];
+  const fIter: number[] = [];
+  const frameIdx = new Map<string, number>();
+  const rName: number[] = [];
+  const rFrame: number[] = [];
+  const rNum: number[] = [];
+  const rKind: number[] = [];
+  const other: Value[] = [];
+  for (const c of parts) {
+    const local = new Map<number, number>(); // task frame -> output frame
+    const mapFrame = (f: number): number => {
+      if (f < 0) return -1;
+      const hit = local.get(f);
+      if (hit !== undefined) return hit;
+      const parent = mapFrame(c.frames.parent[f]!);
+      const loopName = c.loops[c.frames.loop[f]!]!;
+      let li = loopIdx.get(loopName);
+      if (li === undefined) {
+        li = loops.push(loopName) - 1;
+        loopIdx.set(loopName, li);
+      }
+      const iter = c.frames.iter[f]!;
+      // The same iteration seen by two tasks (a segment boundary) is one frame.
+      const key = `${parent}:${li}:${iter}`;
+      let out = frameIdx.get(key);
+      if (out === undefined) {
+        out = fParent.length;
+        fParent.push(parent);
+        fLoop.push(li);
+        fIter.push(iter);
+        frameIdx.set(key, out);
+      }
+      local.set(f, out);
+      return out;
+    };
+    const oi = otherIndex(c);
+    for (let i = 0; i < c.name.length; i++) {
+      const name = c.names[c.name[i]!]!;
+      if (!keep(name)) continue;
+      let ni = nameIdx.get(name);
+      if (ni === undefined) {
+        ni = names.push(name) - 1;
+        nameIdx.set(name, ni);
+      }
+      rName.push(ni);
+      rFrame.push(mapFrame(c.frame[i]!));
+      if (c.kind[i] === KIND_NUMBER) {
+        rNum.push(c.num[i]!);
+        rKind.push(KIND_NUMBER);
+      } else {
+        rNum.push(NaN);
+        rKind.push(c.kind[i]!);
+        other.push(c.other[oi[i]!]!);
+      }
+    }
+  }
+  return {
+    names,
+    loops,
+    frames: { parent: Int32Array.from(fParent), loop: Int32Array.from(fLoop), iter: Int32Array.from(fIter) },
+    name: Int32Array.from(rName),
+    frame: Int32Array.from(rFrame),
+    num: Float64Array.from(rNum),
+    kind: Uint8Array.from(rKind),
+    other,
+  };
+}
+
+/** Names that have at least one record in `c`. */
+export function namesLogged(c: RecordColumns): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i < c.name.length; i++) out.add(c.names[c.name[i]!]!);
+  return out;
+}

@@ -1,0 +1,347 @@
+/**
+ * What replay needs to know about one version's code, read from its syntax tree (never guessed
+ * from text): the `flor.loop` loops and their nesting, where each requested `flor.log` sits, and
+ * which identifiers each loop body assigns and what reads them afterwards. Pure.
+ *
+ * The analysis is by name, not by binding: shadowing a name inside an inner loop makes it look
+ * local. Everything else errs towards "runs", which is only slower.
+ */
+import { parse } from '@babel/parser';
+
+interface AstNode {
+  type: string;
+  start?: number | null;
+  loc?: { start: { line: number } } | null;
+  [k: string]: unknown;
+}
+
+const SKIP_KEYS = new Set(['loc', 'start', 'end', 'range', 'extra', 'leadingComments', 'trailingComments', 'innerComments', 'comments', 'tokens', 'errors']);
+
+function children(n: AstNode): AstNode[] {
+  const out: AstNode[] = [];
+  for (const k of Object.keys(n)) {
+    if (SKIP_KEYS.has(k)) continue;
+    const v = n[k];
+    if (Array.isArray(v)) {
+      for (const x of v) if (x && typeof x === 'object' && typeof (x as AstNode).type === 'string') out.push(x as AstNode);
+    } else if (v && typeof v === 'object' && typeof (v as AstNode).type === 'string') out.push(v as AstNode);
+  }
+  return out;
+}
+
+function walk(n: AstNode, visit: (n: AstNode, parent: AstNode | null) => boolean | void, parent: AstNode | null = null): void {
+  if (visit(n, parent) === false) return;
+  for (const c of children(n)) walk(c, visit, n);
+}
+
+const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression', 'ObjectMethod', 'ClassMethod', 'ClassPrivateMethod']);
+
+/** A `for (… of flor.loop('name', …))` loop. */
+export interface LoopSite {
+  name: string | null; // null: the name is not a string literal
+  file: string;
+  line: number;
+  isAwait: boolean;
+  node: AstNode;
+  /** Enclosing flor.loop, lexically, without crossing a function boundary. */
+  parent: LoopSite | null;
+  /** Inside a function body (its dynamic context is unknown). */
+  inFunction: boolean;
+}
+
+/** A `flor.log('name', …)` call for a requested name. */
+export interface LogSite {
+  name: string;
+  file: string;
+  line: number;
+  loop: LoopSite | null;
+  inFunction: boolean;
+}
+
+export interface CodeShape {
+  loops: LoopSite[];
+  logs: LogSite[];
+  /** Files that did not parse, with the parser's message. */
+  unparsed: Array<{ file: string; error: string }>;
+  /** Per file: its root node, for the assignment/read analysis. */
+  roots: Map<string, AstNode>;
+  /** flor.loop calls whose shape we do not understand (not the iterable of a for-of). */
+  strayLoops: number;
+}
+
+function parseFile(file: string, text: string): AstNode {
+  const plugins: Array<'typescript' | 'jsx'> = /\.[cm]?tsx?$/.test(file) ? ['typescript'] : [];
+  if (/\.(tsx|jsx)$/.test(file)) plugins.push('jsx');
+  return parse(text, {
+    sourceType: 'unambiguous',
+    allowAwaitOutsideFunction: true,
+    allowReturnOutsideFunction: true,
+    allowImportExportEverywhere: true,
+    errorRecovery: false,
+    plugins,
+  }) as unknown as AstNode;
+}
+
+/** `<x>.loop(...)` / `<x>.log(...)` with a string-literal first argument. */
+function florCall(n: AstNode, method: string): { name: string | null } | null {
+  if (n.type !== 'CallExpression') return null;
+  const callee = n.callee as AstNode;
+  if (callee.type !== 'MemberExpression' && callee.type !== 'OptionalMemberExpression') return null;
+  const prop = callee.property as AstNode;
+  if (callee.computed || prop.type !== 'Identifier' || prop.name !== method) return null;
+  const obj = callee.object as AstNode;
+  if (obj.type !== 'Identifier' || obj.name !== 'flor') return null;
+  const first = (n.arguments as AstNode[])[0];
+  if (first && first.type === 'StringLiteral') return { name: first.value as string };
+  if (first && first.type === 'TemplateLiteral' && (first.expressions as unknown[]).length === 0) {
+    return { name: ((first.quasis as AstNode[])[0]!.value as { cooked: string }).cooked };
+  }
+  return { name: null };
+}
+
+function lineOf(n: AstNode): number {
+  return n.loc?.start.line ?? 0;
+}
+
+export function readCodeShape(files: Record<string, string>, names: string[]): CodeShape {
+  const wanted = new Set(names);
+  const shape: CodeShape = { loops: [], logs: [], unparsed: [], roots: new Map(), strayLoops: 0 };
+  for (const [file, text] of Object.entries(files)) {
+    let root: AstNode;
+    try {
+      root = parseFile(file, text);
+    } catch (e) {
+      shape.unparsed.push({ file, error: (e as Error).message.split('\n')[0]! });
+      continue;
+    }
+    shape.roots.set(file, root);
+    const loopCalls = new Set<AstNode>();
+    const visit = (n: AstNode, loop: LoopSite | null, inFunction: boolean): void => {
+      if (n.type === 'ForOfStatement') {
+        const call = florCall(n.right as AstNode, 'loop');
+        if (call) {
+          loopCalls.add(n.right as AstNode);
+          const site: LoopSite = { name: call.name, file, line: lineOf(n), isAwait: n.await === true, node: n, parent: loop, inFunction };
+          shape.loops.push(site);
+          visit(n.left as AstNode, loop, inFunction);
+          visit(n.right as AstNode, loop, inFunction);
+          visit(n.body as AstNode, site, inFunction);
+          return;
+        }
+      }
+      if (FUNCTION_TYPES.has(n.type)) {
+        // A function's body runs wherever it is called from: its lexical loop says nothing.
+        for (const c of children(n)) visit(c, null, true);
+        return;
+      }
+      const log = florCall(n, 'log');
+      if (log && log.name !== null && wanted.has(log.name)) {
+        shape.logs.push({ name: log.name, file, line: lineOf(n), loop, inFunction });
+      }
+      if (florCall(n, 'loop') && !loopCalls.has(n)) shape.strayLoops++;
+      for (const c of children(n)) visit(c, loop, inFunction);
+    };
+    visit(root, null, false);
+  }
+  return shape;
+}
+
+// ---- assignments and reads -------------------------------------------------------------
+
+function patternNames(p: AstNode | null | undefined, out: Set<string>): void {
+  if (!p) return;
+  switch (p.type) {
+    case 'Identifier':
+      out.add(p.name as string);
+      break;
+    case 'ObjectPattern':
+      for (const prop of p.properties as AstNode[]) patternNames(prop.type === 'RestElement' ? (prop.argument as AstNode) : (prop.value as AstNode), out);
+      break;
+    case 'ArrayPattern':
+      for (const el of p.elements as Array<AstNode | null>) patternNames(el, out);
+      break;
+    case 'RestElement':
+      patternNames(p.argument as AstNode, out);
+      break;
+    case 'AssignmentPattern':
+      patternNames(p.left as AstNode, out);
+      break;
+    case 'TSParameterProperty':
+      patternNames(p.parameter as AstNode, out);
+      break;
+  }
+}
+
+/** Names declared anywhere inside `n` (var/let/const, functions, classes, params, catch). */
+export function declaredIn(n: AstNode): Set<string> {
+  const out = new Set<string>();
+  walk(n, (x) => {
+    if (x.type === 'VariableDeclarator') patternNames(x.id as AstNode, out);
+    else if ((x.type === 'FunctionDeclaration' || x.type === 'ClassDeclaration') && x.id) patternNames(x.id as AstNode, out);
+    else if (FUNCTION_TYPES.has(x.type)) for (const p of (x.params as AstNode[]) ?? []) patternNames(p, out);
+    else if (x.type === 'CatchClause') patternNames(x.param as AstNode, out);
+  });
+  return out;
+}
+
+/** Names that are targets of `=`, `op=`, `++`/`--`, or of a for-in/of head inside `n`. */
+export function assignedIn(n: AstNode): Set<string> {
+  const out = new Set<string>();
+  walk(n, (x) => {
+    if (x.type === 'AssignmentExpression') patternNames(x.left as AstNode, out);
+    else if (x.type === 'UpdateExpression') patternNames(x.argument as AstNode, out);
+    else if ((x.type === 'ForOfStatement' || x.type === 'ForInStatement') && (x.left as AstNode).type !== 'VariableDeclaration') patternNames(x.left as AstNode, out);
+  });
+  return out;
+}
+
+/**
+ * Identifier reads inside `nodes`, not descending into `exclude`. Declaration ids, property keys
+ * and member names are not reads; an assignment target is counted (conservative).
+ */
+export function readsIn(nodes: AstNode[], exclude: AstNode | null = null): Set<string> {
+  const out = new Set<string>();
+  for (const n of nodes) {
+    walk(n, (x, parent) => {
+      if (x === exclude) return false;
+      if (x.type === 'VariableDeclarator') {
+        if (x.init) for (const r of readsIn([x.init as AstNode], exclude)) out.add(r);
+        return false;
+      }
+      if (x.type !== 'Identifier') return;
+      if (parent && (parent.type === 'MemberExpression' || parent.type === 'OptionalMemberExpression') && parent.property === x && !parent.computed) return;
+      if (parent && (parent.type === 'ObjectProperty' || parent.type === 'ObjectMethod' || parent.type === 'ClassMethod' || parent.type === 'ClassProperty') && parent.key === x && !parent.computed) {
+        if (!(parent.type === 'ObjectProperty' && parent.shorthand)) return;
+      }
+      if (parent && (parent.type === 'FunctionDeclaration' || parent.type === 'ClassDeclaration') && parent.id === x) return;
+      out.add(x.name as string);
+    });
+  }
+  return out;
+}
+
+export function referencedIn(n: AstNode): Set<string> {
+  return readsIn([n]);
+}
+
+/** Root identifier of a member chain (`a.b[c].d` -> a). */
+function memberRoot(n: AstNode): string | null {
+  let x = n;
+  while (x.type === 'MemberExpression' || x.type === 'OptionalMemberExpression') x = x.object as AstNode;
+  return x.type === 'Identifier' ? (x.name as string) : null;
+}
+
+/**
+ * Names among `watched` that `nodes` may mutate in place: member assignments/updates rooted at
+ * them, and method calls on them (`opt.step()`), not descending into `exclude`.
+ */
+export function mutatedIn(nodes: AstNode[], watched: Set<string>, exclude: AstNode | null = null): Set<string> {
+  const out = new Set<string>();
+  for (const n of nodes) {
+    walk(n, (x) => {
+      if (x === exclude) return false;
+      let target: AstNode | null = null;
+      if (x.type === 'AssignmentExpression') target = x.left as AstNode;
+      else if (x.type === 'UpdateExpression') target = x.argument as AstNode;
+      else if (x.type === 'UnaryExpression' && x.operator === 'delete') target = x.argument as AstNode;
+      else if ((x.type === 'CallExpression' || x.type === 'OptionalCallExpression') && /MemberExpression$/.test((x.callee as AstNode).type)) target = x.callee as AstNode;
+      if (target && /MemberExpression$/.test(target.type)) {
+        const r = memberRoot(target);
+        if (r && watched.has(r)) out.add(r);
+      }
+    });
+  }
+  return out;
+}
+
+/** Names of identifiers called directly (`f(…)`, `new F(…)`) inside `n`. */
+export function calledIn(n: AstNode, exclude: AstNode | null = null): Set<string> {
+  const out = new Set<string>();
+  walk(n, (x) => {
+    if (x === exclude) return false;
+    if ((x.type === 'CallExpression' || x.type === 'NewExpression') && (x.callee as AstNode).type === 'Identifier') out.add((x.callee as AstNode).name as string);
+  });
+  return out;
+}
+
+/**
+ * For each named function of a file (declarations and `const f = () => …`): the outer names it
+ * assigns and reads, closed over the local functions it calls, so a call in a loop body counts as
+ * the assignments that call makes.
+ */
+export function functionEffects(root: AstNode): Map<string, { assigns: Set<string>; reads: Set<string> }> {
+  const fns = new Map<string, { node: AstNode; assigns: Set<string>; reads: Set<string>; calls: Set<string> }>();
+  walk(root, (x) => {
+    let name: string | null = null;
+    let fn: AstNode | null = null;
+    if (x.type === 'FunctionDeclaration' && x.id) {
+      name = (x.id as AstNode).name as string;
+      fn = x;
+    } else if (x.type === 'VariableDeclarator' && (x.id as AstNode).type === 'Identifier' && x.init && FUNCTION_TYPES.has((x.init as AstNode).type)) {
+      name = (x.id as AstNode).name as string;
+      fn = x.init as AstNode;
+    }
+    if (name && fn) {
+      const local = declaredIn(fn);
+      const minus = (s: Set<string>) => new Set([...s].filter((v) => !local.has(v)));
+      fns.set(name, { node: fn, assigns: minus(assignedIn(fn)), reads: minus(referencedIn(fn)), calls: calledIn(fn) });
+    }
+  });
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const f of fns.values()) {
+      for (const c of f.calls) {
+        const g = fns.get(c);
+        if (!g || g === f) continue;
+        for (const v of g.assigns) if (!f.assigns.has(v)) (f.assigns.add(v), (changed = true));
+        for (const v of g.reads) if (!f.reads.has(v)) (f.reads.add(v), (changed = true));
+      }
+    }
+  }
+  const out = new Map<string, { assigns: Set<string>; reads: Set<string> }>();
+  for (const [k, v] of fns) out.set(k, { assigns: v.assigns, reads: v.reads });
+  return out;
+}
+
+/** Statements of `body` (a block or a single statement) in order. */
+function statementsOf(body: AstNode): AstNode[] {
+  return body.type === 'BlockStatement' ? (body.body as AstNode[]) : [body];
+}
+
+/**
+ * The code that may run after `inner` within the same pass of `outer`'s body: the later siblings of
+ * `inner` and of each statement enclosing it, up to the outer body. Code before the inner loop in
+ * an enclosing loop (a plain `for`/`while` between the two) runs again after it, so such a loop
+ * counts whole.
+ */
+export function codeAfter(outer: AstNode, inner: AstNode): AstNode[] {
+  const path: AstNode[] = [];
+  const find = (n: AstNode): boolean => {
+    if (n === inner) return true;
+    for (const c of children(n)) {
+      if (find(c)) {
+        path.push(n);
+        return true;
+      }
+    }
+    return false;
+  };
+  find(outer.body as AstNode);
+  // path: innermost ancestor first, ending with outer.body
+  const out: AstNode[] = [];
+  let child: AstNode = inner;
+  for (const anc of path) {
+    if (anc.type === 'BlockStatement' || anc.type === 'Program' || anc.type === 'SwitchCase') {
+      const list = (anc.type === 'SwitchCase' ? anc.consequent : anc.body) as AstNode[];
+      const i = list.indexOf(child);
+      if (i >= 0) out.push(...list.slice(i + 1));
+    } else if (/^(For|ForIn|ForOf|While|DoWhile)Statement$/.test(anc.type)) {
+      out.push(anc);
+    }
+    child = anc;
+  }
+  return out;
+}
+
+export { statementsOf, children as astChildren };
+export type { AstNode };

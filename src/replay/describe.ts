@@ -1,0 +1,79 @@
+/** Plain-text renderings of a plan and of a replay's outcome (the CLI prints them). Pure. */
+import type { Plan } from './plan.js';
+import type { ReplayReport, ReplayProgress } from './replay.js';
+import type { Value } from '../store/records.js';
+
+export function ms(n: number): string {
+  if (!Number.isFinite(n)) return '?';
+  if (n < 1000) return `${Math.round(n)} ms`;
+  if (n < 120_000) return `${(n / 1000).toFixed(1)} s`;
+  return `${Math.floor(n / 60_000)} min ${Math.round((n % 60_000) / 1000)} s`;
+}
+
+function short(id: string): string {
+  return id.slice(0, 10);
+}
+
+export function describePlan(plan: Plan): string[] {
+  const lines: string[] = [];
+  let rerun = 0;
+  for (const r of plan.runs) {
+    rerun += r.rerunMs;
+    const where = r.statements.map((s) => `${s.name} (${s.where}${s.loop ? ` '${s.loop}'` : ''}, ${s.file}:${s.line})`).join(', ');
+    lines.push(`run ${short(r.run)}: ${r.iterations} iteration(s) of '${r.outerLoop ?? '-'}', ${r.checkpoints} checkpoint(s), ${r.segments.length} segment(s), ~${ms(r.estMs)} (re-run: ${ms(r.rerunMs)})`);
+    lines.push(`  statements: ${where || '(none found in this version)'}`);
+    if (r.skipInner.length) lines.push(`  skipped loops: ${r.skipInner.join(', ')}`);
+    for (const k of r.kept) lines.push(`  loop '${k.loop}' runs: ${k.reason}`);
+    for (const n of r.notes) lines.push(`  note: ${n}`);
+    lines.push(`  segments: ${r.segments.map((s) => `[${s.start}..${s.end})${s.restoreFrom ? '*' : ''}${s.runToEnd ? '+' : ''}`).join(' ')}`);
+  }
+  lines.push(`${plan.runs.length} run(s), ${plan.tasks} task(s) on ${plan.workers} worker(s): ~${ms(plan.estWallMs)} (serial ~${ms(plan.estSerialMs)}; re-running them all: ${ms(rerun)})`);
+  if (plan.tasks) lines.push('(* restores a checkpoint, + runs to the end of the script)');
+  return lines;
+}
+
+function show(v: Value | undefined): string {
+  if (v === undefined) return '(none)';
+  if (typeof v === 'bigint') return `${v}n`;
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<unknown>).length})`;
+  const s = JSON.stringify(v);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+export function describeReport(r: ReplayReport): string[] {
+  const lines: string[] = [];
+  for (const o of r.outcomes) {
+    const id = short(o.run);
+    switch (o.status) {
+      case 'replayed':
+        lines.push(`run ${id}: replayed ${o.names.join(', ')} — ${o.records} record(s) in ${o.tasks} task(s)${o.reusedTasks ? ` (${o.reusedTasks} reused)` : ''}, ${ms(o.ms)}`);
+        break;
+      case 'planned':
+        break;
+      case 'not-propagated':
+        lines.push(`run ${id}: cannot take ${o.names.join(', ')}: ${o.reason}`);
+        break;
+      case 'failed':
+        lines.push(`run ${id}: replay failed: ${o.reason}`);
+        break;
+      case 'mismatch':
+        lines.push(`run ${id}: NOT written: ${o.mismatches} replayed value(s) differ from the recorded ones (fidelity check)`);
+        break;
+    }
+  }
+  const shown = r.mismatches.slice(0, 20);
+  for (const m of shown) lines.push(`  mismatch run ${short(m.run)} ${m.name} at ${m.at || '(top)'}${m.occurrence ? ` #${m.occurrence + 1}` : ''}: recorded ${show(m.recorded)}, replayed ${show(m.replayed)}`);
+  if (r.mismatches.length > shown.length) lines.push(`  … and ${r.mismatches.length - shown.length} more mismatch(es)`);
+  if (r.complete.length) lines.push(`${r.complete.length} run(s) already have ${r.names.join(', ')}`);
+  if (r.outcomes.length === 0 && r.complete.length === 0) lines.push('no runs to replay');
+  return lines;
+}
+
+export function describeProgress(p: ReplayProgress): string {
+  return `replay: ${p.done}/${p.total} task(s)${p.failed ? `, ${p.failed} failed` : ''}${p.etaMs !== null && p.done < p.total ? `, ETA ${ms(p.etaMs)}` : ''}`;
+}
+
+/** Whether the report deserves a findings exit status (1). */
+export function hasFindings(r: ReplayReport): boolean {
+  return r.outcomes.some((o) => o.status === 'failed' || o.status === 'not-propagated' || o.status === 'mismatch') || r.mismatches.length > 0;
+}

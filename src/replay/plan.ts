@@ -1,0 +1,270 @@
+/**
+ * The replay planner: pure (no I/O). From each run's propagated code, its recorded timings and its
+ * usable checkpoints it decides which inner loops may be skipped, how outer iterations are cut into
+ * segments, and what it will cost. The replay rules of DESIGN.md are kept here and in
+ * ./replay.ts; each is quoted next to the code that keeps it ("RULE: …").
+ */
+import type { RunMeta } from '../store/types.js';
+import {
+  readCodeShape, assignedIn, declaredIn, readsIn, mutatedIn, calledIn, functionEffects, codeAfter,
+  type LoopSite, type LogSite, type AstNode,
+} from './code-shape.js';
+
+export interface PlanRun {
+  id: string;
+  meta: Pick<RunMeta, 'script' | 'loops' | 'outerMs' | 'checkpointing' | 'status'>;
+  /** Names to replay for this run (default: all requested). */
+  names?: string[];
+  /** Propagated code of this version: at least the entry script and every file holding a requested statement. */
+  files: Record<string, string>;
+}
+
+/** Checkpoints of one run that are usable here (manifest present AND files in the local store). */
+export interface RunCheckpoints {
+  iters: number[];
+  keys: string[];
+}
+
+export interface PlannedSegment {
+  run: string;
+  index: number;
+  start: number;
+  end: number;
+  runToEnd: boolean;
+  restoreFrom: string | null;
+  skipInner: string[];
+  ckptKeys: Record<string, string>;
+  estMs: number;
+}
+
+export type StatementWhere = 'before' | 'after' | 'outer' | 'inner' | 'unknown';
+
+export interface RunPlan {
+  run: string;
+  outerLoop: string | null;
+  iterations: number;
+  statements: Array<{ name: string; file: string; line: number; where: StatementWhere; loop: string | null }>;
+  skipInner: string[];
+  /** Inner loops that must run, each with the reason. */
+  kept: Array<{ loop: string; reason: string }>;
+  checkpoints: number;
+  segments: PlannedSegment[];
+  estMs: number;
+  /** What re-running the whole run costs (sum of recorded outer iterations). */
+  rerunMs: number;
+  /** Why the plan fell back to running everything, when it did. */
+  notes: string[];
+}
+
+export interface Plan {
+  runs: RunPlan[];
+  tasks: number;
+  workers: number;
+  /** Sum of task costs. */
+  estSerialMs: number;
+  /** Expected wall time on `workers` (longest-first schedule). */
+  estWallMs: number;
+}
+
+export interface PlanOptions {
+  workers: number;
+  /** Cost of starting one replay child (node + user imports). Measured: see docs/replay.md. */
+  startupMs?: number;
+  /** Cost of one skipped outer iteration (restore a checkpoint, run the rest of the body). */
+  skippedIterMs?: number;
+}
+
+/** Measured on this project's fixture (docs/replay.md): node start + git-flor import + tsx hooks. */
+export const DEFAULT_STARTUP_MS = 120;
+const DEFAULT_SKIPPED_MS = 2;
+
+interface LoopVerdict {
+  skip: boolean;
+  reason: string;
+}
+
+/**
+ * RULE: "An inner loop may be skipped (restore the end-of-iteration checkpoint instead) only when
+ * no requested statement lies inside it and nothing after it in the same iteration reads a
+ * variable it assigns. Otherwise it runs."
+ * Kept conservatively: assignments include those made by local functions the loop calls; a
+ * variable that outlives the outer iteration and is read anywhere else also keeps the loop; and
+ * because the restored state is the END of the iteration, code after the loop that mutates
+ * checkpointed objects (member writes, method calls) would apply twice, so it keeps the loop too.
+ */
+function judgeInner(inner: LoopSite, outer: LoopSite, logs: LogSite[], root: AstNode, checkpointed: Set<string>): LoopVerdict {
+  if (inner.name === null) return { skip: false, reason: 'loop name is not a string literal' };
+  for (const l of logs) {
+    for (let p = l.loop; p; p = p.parent) if (p === inner) return { skip: false, reason: `requested statement ${l.name} (line ${l.line}) is inside` };
+  }
+  const effects = functionEffects(root);
+  const body = inner.node;
+  const local = declaredIn(body);
+  const assigns = new Set<string>();
+  for (const v of assignedIn(body)) assigns.add(v);
+  for (const f of calledIn(body)) for (const v of effects.get(f)?.assigns ?? []) assigns.add(v);
+  for (const v of local) assigns.delete(v);
+
+  const after = codeAfter(outer.node, inner.node);
+  const reads = readsIn(after, inner.node);
+  for (const f of [...reads]) for (const v of effects.get(f)?.reads ?? []) reads.add(v);
+  const perIteration = declaredIn(outer.node.body as AstNode);
+  const readEverywhere = readsIn([root], inner.node);
+  for (const v of assigns) {
+    if (reads.has(v)) return { skip: false, reason: `\`${v}\` is assigned inside and read after it` };
+    if (!perIteration.has(v) && readEverywhere.has(v)) return { skip: false, reason: `\`${v}\` is assigned inside and outlives the iteration` };
+  }
+  const mutated = mutatedIn(after, checkpointed, inner.node);
+  if (mutated.size) return { skip: false, reason: `checkpointed \`${[...mutated][0]}\` is modified after it` };
+  return { skip: true, reason: '' };
+}
+
+function whereOf(l: LogSite, outer: LoopSite | null): StatementWhere {
+  if (l.inFunction || !outer) return 'unknown';
+  if (!l.loop) {
+    if (l.file !== outer.file) return 'unknown';
+    return l.line < (outer.node.loc?.start.line ?? 0) ? 'before' : 'after';
+  }
+  if (l.loop === outer) return 'outer';
+  for (let p: LoopSite | null = l.loop; p; p = p.parent) if (p === outer) return 'inner';
+  return 'unknown';
+}
+
+interface Draft {
+  plan: Omit<RunPlan, 'segments' | 'estMs'>;
+  iterCost: (i: number) => number;
+  ck: Map<number, string>;
+  wanted: number;
+  finished: boolean;
+}
+
+function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefined, opts: Required<PlanOptions>): Draft {
+  const notes: string[] = [];
+  const shape = readCodeShape(run.files, names);
+  const outerInfo = run.meta.loops.find((l) => l.parent === null) ?? null;
+  const outerName = outerInfo?.name ?? null;
+  const iterations = run.meta.outerMs.length;
+  for (const u of shape.unparsed) notes.push(`${u.file} does not parse (${u.error}): nothing is skipped`);
+  if (shape.strayLoops) notes.push('a flor.loop is used outside a for-of: nothing is skipped');
+
+  // The outer loop as code: a top-level (not in a function) flor.loop of the recorded outer name.
+  const outerSites = shape.loops.filter((l) => l.name === outerName && l.parent === null && !l.inFunction);
+  const outer = outerSites.length === 1 ? outerSites[0]! : null;
+  if (outerName && !outer) notes.push(`outer loop '${outerName}' not found once at top level: nothing is skipped`);
+
+  const statements = shape.logs.map((l) => ({ name: l.name, file: l.file, line: l.line, where: whereOf(l, outer), loop: l.loop?.name ?? null }));
+  const canSkip = outer !== null && shape.unparsed.length === 0 && shape.strayLoops === 0 && statements.every((s) => s.where !== 'unknown');
+  if (outer && statements.some((s) => s.where === 'unknown')) notes.push('a requested statement is inside a function: nothing is skipped');
+
+  const skipInner: string[] = [];
+  const kept: Array<{ loop: string; reason: string }> = [];
+  if (outer) {
+    const root = shape.roots.get(outer.file)!;
+    const checkpointed = new Set(run.meta.checkpointing);
+    const direct = shape.loops.filter((l) => l.parent === outer);
+    const verdicts = new Map<string, LoopVerdict>();
+    for (const inner of direct) {
+      const v = canSkip ? judgeInner(inner, outer, shape.logs, root, checkpointed) : { skip: false, reason: 'nothing is skipped in this version' };
+      const key = inner.name ?? `<line ${inner.line}>`;
+      const prev = verdicts.get(key);
+      // One name, two loops: the runtime skips by name, so both must be skippable.
+      if (!prev || (prev.skip && !v.skip)) verdicts.set(key, v);
+    }
+    for (const [name, v] of verdicts) (v.skip ? skipInner.push(name) : kept.push({ loop: name, reason: v.reason }));
+  }
+
+  // RULE: "A run without usable checkpoints is replayed from the start: slower, still correct."
+  if (!ckpts || ckpts.iters.length === 0) {
+    if (iterations > 0) notes.push('no usable checkpoints: replayed from the start in one segment');
+    for (const name of skipInner.splice(0)) kept.push({ loop: name, reason: 'no checkpoints to restore' });
+  }
+
+  // Statements logged only before the outer loop need just its first iteration.
+  const onlyBefore = statements.length > 0 && statements.every((s) => s.where === 'before');
+  const wanted = onlyBefore ? Math.min(1, iterations) : iterations;
+
+  const ck = new Map<number, string>();
+  if (ckpts) ckpts.iters.forEach((it, i) => ck.set(it, ckpts.keys[i]!));
+  const iterCost = (i: number): number => {
+    const full = run.meta.outerMs[i] ?? 0;
+    return skipInner.length && ck.has(i) ? Math.min(full, opts.skippedIterMs) : full;
+  };
+  const rerunMs = run.meta.outerMs.reduce((a, b) => a + b, 0);
+  return {
+    plan: { run: run.id, outerLoop: outerName, iterations, statements, skipInner, kept, checkpoints: ck.size, rerunMs, notes },
+    iterCost, ck, wanted, finished: run.meta.status === 'ok',
+  };
+}
+
+/**
+ * RULE: "Outer iterations are split into segments at checkpointed boundaries; each segment is one
+ * task; tasks of all runs share one pool." A segment may start only at 0 or right after an
+ * iteration whose END state was checkpointed ("a checkpoint taken at the end of iteration k seeds
+ * iteration k+1"). The cut size balances two costs: too few tasks leave workers idle, too many pay
+ * a process start each. Tasks are sized to about a third of one worker's share, but never below
+ * four process starts.
+ */
+function cutSegments(d: Draft, targetMs: number, startupMs: number): PlannedSegment[] {
+  const p = d.plan;
+  const n = d.wanted;
+  const segs: PlannedSegment[] = [];
+  const make = (start: number, end: number, cost: number): PlannedSegment => {
+    const ckptKeys: Record<string, string> = {};
+    if (p.skipInner.length) for (let i = start; i < end; i++) { const k = d.ck.get(i); if (k) ckptKeys[String(i)] = k; }
+    return {
+      run: p.run, index: segs.length, start, end, runToEnd: false,
+      restoreFrom: start === 0 ? null : d.ck.get(start - 1)!,
+      skipInner: p.skipInner, ckptKeys, estMs: cost + startupMs,
+    };
+  };
+  let start = 0;
+  let acc = 0;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += d.iterCost(i);
+  let left = total;
+  for (let i = 0; i < n; i++) {
+    const c = d.iterCost(i);
+    acc += c;
+    left -= c;
+    if (i < n - 1 && d.ck.has(i) && acc >= targetMs && left >= targetMs / 2) {
+      segs.push(make(start, i + 1, acc));
+      start = i + 1;
+      acc = 0;
+    }
+  }
+  segs.push(make(start, Math.max(n, start), acc));
+  // Code after the outer loop runs only in the last segment; a run that only needs its first
+  // iteration still stops there.
+  // A run that did not finish stops where it stopped: its code after the loop never ran.
+  const last = segs[segs.length - 1]!;
+  last.runToEnd = p.iterations === 0 || (d.wanted === p.iterations && d.finished);
+  return segs;
+}
+
+export function planReplay(runs: PlanRun[], names: string[], checkpoints: Map<string, RunCheckpoints>, options: PlanOptions): Plan {
+  const workers = Math.max(1, Math.floor(options.workers));
+  const opts: Required<PlanOptions> = { workers, startupMs: options.startupMs ?? DEFAULT_STARTUP_MS, skippedIterMs: options.skippedIterMs ?? DEFAULT_SKIPPED_MS };
+  const drafts = runs.map((r) => planRun(r, r.names ?? names, checkpoints.get(r.id), opts));
+  let totalMs = 0;
+  for (const d of drafts) for (let i = 0; i < d.wanted; i++) totalMs += d.iterCost(i);
+  // One worker gains nothing from cuts: each would only add a process start.
+  const target = workers === 1 ? Infinity : Math.max(4 * opts.startupMs, totalMs / (workers * 3));
+  const out: RunPlan[] = drafts.map((d) => {
+    const segments = cutSegments(d, target, opts.startupMs);
+    return { ...d.plan, segments, estMs: segments.reduce((a, s) => a + s.estMs, 0) };
+  });
+  const tasks = out.flatMap((r) => r.segments);
+  const estSerialMs = tasks.reduce((a, s) => a + s.estMs, 0);
+  return { runs: out, tasks: tasks.length, workers, estSerialMs, estWallMs: scheduleMs(tasks.map((t) => t.estMs), workers) };
+}
+
+/** Longest-first list schedule: the finishing time of the busiest worker. */
+export function scheduleMs(costs: number[], workers: number): number {
+  const load = new Array<number>(Math.max(1, workers)).fill(0);
+  for (const c of [...costs].sort((a, b) => b - a)) {
+    let m = 0;
+    for (let i = 1; i < load.length; i++) if (load[i]! < load[m]!) m = i;
+    load[m]! += c;
+  }
+  return Math.max(...load);
+}

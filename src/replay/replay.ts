@@ -1,0 +1,352 @@
+/**
+ * `replayMissing`: fills in names that old runs never logged. Finds the runs lacking them,
+ * propagates today's statements into each run's code, plans, runs every task of every run on one
+ * pool, checks fidelity and writes one replay segment per run. Runs fail or succeed on their own:
+ * one version that cannot take the statements, or whose replay throws, is reported and the others
+ * complete.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { FlorError } from '../errors.js';
+import { CatFile, type RepoInfo } from '../store/git.js';
+import { listRuns, resolveRun, readSegment, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry } from '../store/ledger.js';
+import { encodeSegment, makeSegment } from '../store/segment.js';
+import { hasCheckpoint } from '../store/checkpoints.js';
+import type { RecordColumns } from '../store/records.js';
+import type { Segment } from '../store/types.js';
+import type { ReplaySpec } from '../runtime/replay-spec.js';
+import { planReplay, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
+import { propagateRun, readTodayFiles, type TodayFiles } from './propagation.js';
+import { materialise, propagatedTree, removeSnapshot, type Snapshot } from './snapshot.js';
+import { createPool, defaultWorkers } from './pool.js';
+import type { ReplayTask, ReplayTaskResult } from './worker.js';
+import { checkFidelity, concatRecords, namesLogged, type Mismatch } from './assemble.js';
+
+export interface ReplayProgress {
+  done: number;
+  total: number;
+  failed: number;
+  /** Estimated ms left (from the plan's estimates, corrected by how long finished tasks took). */
+  etaMs: number | null;
+}
+
+export interface ReplayOptions {
+  /** Only these runs (ids or unique prefixes). Default: every run lacking a name. */
+  runs?: string[];
+  workers?: number;
+  dryRun?: boolean;
+  /** Write the replay segment even when the fidelity check found differences. */
+  acceptMismatch?: boolean;
+  onProgress?: (p: ReplayProgress) => void;
+  /** Extra environment for the replay children. */
+  env?: Record<string, string>;
+  /** Per-task time limit. */
+  timeoutMs?: number;
+  /** What one replay child's start costs, for sizing tasks (default: plan.ts DEFAULT_STARTUP_MS). */
+  startupMs?: number;
+  /**
+   * Leave out names today's code does not log instead of failing (`log NAME --replay`, where a
+   * column may be an arg or a name every run has).
+   */
+  skipUnknown?: boolean;
+}
+
+export interface TaskFailure {
+  segment: number;
+  start: number;
+  end: number;
+  error: string;
+  stderrTail: string;
+}
+
+export type RunOutcome =
+  /** ms: summed task time (the work done for this run, not wall time). */
+  | { run: string; status: 'replayed'; names: string[]; segment: string; records: number; tasks: number; reusedTasks: number; ms: number }
+  | { run: string; status: 'planned'; names: string[] }
+  | { run: string; status: 'not-propagated'; names: string[]; reason: string }
+  | { run: string; status: 'failed'; names: string[]; reason: string; failures: TaskFailure[] }
+  | { run: string; status: 'mismatch'; names: string[]; mismatches: number };
+
+export interface ReplayReport {
+  names: string[];
+  /** Runs that already have every name (nothing to do). */
+  complete: string[];
+  plan: Plan;
+  outcomes: RunOutcome[];
+  mismatches: Mismatch[];
+}
+
+/** Checkpoints of `run` whose files are in this clone's store (a fetched run has none). */
+async function usableCheckpoints(repo: RepoInfo, run: RunEntry): Promise<RunCheckpoints> {
+  if (!run.ckpt) return { iters: [], keys: [] };
+  let m;
+  try {
+    m = await readCheckpointManifest(repo, run.ckpt);
+  } catch {
+    return { iters: [], keys: [] }; // an unreadable manifest only costs speed
+  }
+  const iters: number[] = [];
+  const keys: string[] = [];
+  m.iters.forEach((it, i) => {
+    const k = m.keys[i]!;
+    if (hasCheckpoint(repo.commonDir, k)) {
+      iters.push(it);
+      keys.push(k);
+    }
+  });
+  return { iters, keys };
+}
+
+function segmentName(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `replay-${t}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Ids of the runs to consider: all, or the ones named (each must resolve). */
+async function selectRuns(repo: RepoInfo, ids: string[] | undefined): Promise<RunEntry[]> {
+  if (!ids || ids.length === 0) return listRuns(repo);
+  const out = new Map<string, RunEntry>();
+  for (const id of ids) {
+    const r = await resolveRun(repo, id);
+    out.set(r.id, r);
+  }
+  return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+interface Prepared {
+  entry: RunEntry;
+  names: string[];
+  files: Record<string, string>;
+  existing: RecordColumns;
+  ckpts: RunCheckpoints;
+}
+
+export async function replayMissing(repo: RepoInfo, names: string[], opts: ReplayOptions = {}): Promise<ReplayReport> {
+  if (names.length === 0) throw new FlorError('REPLAY_NO_NAMES', 'name at least one logged name to replay', { hint: 'git flor replay grad_norm' });
+  if (!repo.top) throw new FlorError('BARE_REPO', 'replay needs a work tree: today\'s statements come from it', { hint: 'run inside a clone with a work tree' });
+  const workers = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
+  const today: TodayFiles = await readTodayFiles(repo, names);
+  const unknown = names.filter((n) => !today.namesFound.has(n));
+  if (unknown.length && opts.skipUnknown) names = names.filter((n) => today.namesFound.has(n));
+  else if (unknown.length) {
+    throw new FlorError('REPLAY_NOT_IN_CODE', `today's code does not log ${unknown.map((n) => `'${n}'`).join(', ')}`, {
+      hint: `add flor.log('${unknown[0]}', …) to the script in the working tree first; replay propagates it into each old version`,
+    });
+  }
+
+  if (names.length === 0) return { names, complete: [], plan: planReplay([], [], new Map(), { workers }), outcomes: [], mismatches: [] };
+
+  const entries = await selectRuns(repo, opts.runs);
+  const outcomes: RunOutcome[] = [];
+  const complete: string[] = [];
+  const prepared: Prepared[] = [];
+  const cat = new CatFile(gitCwd(repo));
+  try {
+    for (const entry of entries) {
+      const segs: Segment[] = [];
+      for (const s of entry.segments) segs.push(await readSegment(repo, s.oid));
+      const existing = concatRecords(segs, () => true);
+      const have = namesLogged(existing);
+      const missing = names.filter((n) => !have.has(n));
+      if (missing.length === 0) {
+        complete.push(entry.id);
+        continue;
+      }
+      const prop = await propagateRun(repo, cat, entry.codeTree, today, missing);
+      if (prop.failed.length) {
+        outcomes.push({ run: entry.id, status: 'not-propagated', names: prop.failed.map((f) => f.name), reason: prop.failed.map((f) => `${f.name}: ${f.reason}`).join('; ') });
+      }
+      const ok = missing.filter((n) => !prop.failed.some((f) => f.name === n));
+      if (ok.length === 0) continue;
+      prepared.push({ entry, names: ok, files: prop.files, existing, ckpts: await usableCheckpoints(repo, entry) });
+    }
+  } finally {
+    cat.close();
+  }
+
+  const planRuns: PlanRun[] = prepared.map((p) => ({ id: p.entry.id, meta: p.entry.meta, files: p.files, names: p.names }));
+  const plan = planReplay(planRuns, names, new Map(prepared.map((p) => [p.entry.id, p.ckpts])), { workers, startupMs: opts.startupMs });
+  if (opts.dryRun) {
+    for (const p of prepared) outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
+    return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches: [] };
+  }
+
+  const mismatches: Mismatch[] = [];
+  if (prepared.length === 0) return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches };
+  const writer = await ensureWriter(repo);
+  const progress = tracker(plan, opts.onProgress);
+
+  // Snapshots first (git is quick), so every task of every run can be queued at once.
+  const staged: Staged[] = [];
+  for (const [i, p] of prepared.entries()) {
+    const segments = plan.runs[i]!.segments;
+    try {
+      const meta = p.entry.meta;
+      const tree = await propagatedTree(repo, p.entry.codeTree, p.files);
+      const snap = await materialise(repo, p.entry.id, tree, [meta.cwd, posixDir(meta.script)]);
+      const outDir = `${snap.dir}.out`;
+      mkdirSync(outDir, { recursive: true });
+      staged.push({ p, segments, snap, outDir, results: [] });
+    } catch (e) {
+      for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
+      outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
+    }
+  }
+
+  const pool = createPool(workers);
+  try {
+    // Longest tasks first, whatever run they belong to: the pool's queue is first-in first-out,
+    // and a long task started last would leave the other workers idle at the end.
+    const jobs = staged.flatMap((st) => st.segments.map((seg) => ({ st, seg })));
+    jobs.sort((a, b) => b.seg.estMs - a.seg.estMs);
+    for (const { st, seg } of jobs) {
+      const task = taskFor(repo, st, seg, opts);
+      st.results[seg.index] = pool.run(task).then(
+        (r) => r,
+        (e: unknown): ReplayTaskResult => ({ ok: false, run: st.p.entry.id, segment: seg.index, error: `worker died: ${(e as Error).message}`, exitCode: null, signal: null, stderrTail: '', ms: 0 }),
+      ).then((r) => {
+        progress.finished(seg, r);
+        return r;
+      });
+    }
+    // Each run is assembled as soon as its own tasks are done; ledger appends go one at a time.
+    let writing: Promise<unknown> = Promise.resolve();
+    await Promise.all(staged.map(async (st) => {
+      const results = await Promise.all(st.results);
+      const done = writing.then(() => finishRun(repo, st, results, writer, opts)).catch((e: unknown) => ({
+        outcome: { run: st.p.entry.id, status: 'failed' as const, names: st.p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
+        mismatches: [] as Mismatch[],
+      }));
+      writing = done;
+      const r = await done;
+      outcomes.push(r.outcome);
+      mismatches.push(...r.mismatches);
+    }));
+  } finally {
+    await pool.close();
+  }
+  return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches };
+}
+
+interface Staged {
+  p: Prepared;
+  segments: PlannedSegment[];
+  snap: Snapshot;
+  outDir: string;
+  results: Array<Promise<ReplayTaskResult>>;
+}
+
+function sortOutcomes(o: RunOutcome[]): RunOutcome[] {
+  return o.sort((a, b) => (a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
+}
+
+function gitCwd(repo: RepoInfo): string {
+  return repo.top ?? repo.gitDir;
+}
+
+function tracker(plan: Plan, onProgress: ReplayOptions['onProgress']) {
+  const total = plan.tasks;
+  let done = 0;
+  let failed = 0;
+  let estDone = 0;
+  const t0 = Date.now();
+  const emit = () => {
+    if (!onProgress) return;
+    const share = estDone / Math.max(1, plan.estSerialMs); // of the planned work, done
+    // Before any task finishes the plan's estimate is all there is; after, the observed pace.
+    const etaMs = done === total ? 0 : share > 0 ? ((Date.now() - t0) * (1 - share)) / share : plan.estWallMs;
+    onProgress({ done, total, failed, etaMs: Math.max(0, Math.round(etaMs)) });
+  };
+  emit();
+  return {
+    finished(seg: PlannedSegment, r: ReplayTaskResult): void {
+      done++;
+      if (!r.ok) failed++;
+      estDone += seg.estMs;
+      emit();
+    },
+  };
+}
+
+function specKey(s: PlannedSegment, names: string[]): string {
+  return createHash('sha256').update(JSON.stringify([s.start, s.end, s.runToEnd, s.restoreFrom, s.skipInner, s.ckptKeys, names])).digest('hex').slice(0, 16);
+}
+
+function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOptions): ReplayTask {
+  const run = st.p.entry.id;
+  const meta = st.p.entry.meta;
+  const key = specKey(s, st.p.names);
+  const spec: ReplaySpec = {
+    runId: run,
+    // RULE: "Args come from the original run, not from today's defaults or the CLI."
+    args: meta.args,
+    start: s.start,
+    end: s.end,
+    runToEnd: s.runToEnd,
+    // RULE: "A checkpoint taken at the end of iteration k seeds iteration k+1": the plan set
+    // restoreFrom to the key of iteration start-1.
+    restoreFrom: s.restoreFrom,
+    skipInner: s.skipInner,
+    ckptKeys: s.ckptKeys,
+    ckptDir: repo.commonDir,
+    out: join(st.outDir, `seg-${s.start}-${s.end}-${key}.jrnl`),
+  };
+  return {
+    run, segment: s.index, spec, specPath: join(st.outDir, `spec-${s.index}-${key}.json`),
+    // RULE (issue 3): started the way it was originally started: recorded execArgv and argv, cwd.
+    node: process.execPath, execArgv: meta.execArgv, script: join(st.snap.dir, meta.script), argv: meta.argv,
+    cwd: join(st.snap.dir, meta.cwd), env: opts.env, timeoutMs: opts.timeoutMs,
+  };
+}
+
+async function finishRun(
+  repo: RepoInfo, st: Staged, results: ReplayTaskResult[], writer: string, opts: ReplayOptions,
+): Promise<{ outcome: RunOutcome; mismatches: Mismatch[] }> {
+  const { p, segments, snap, outDir } = st;
+  const run = p.entry.id;
+  const ms = results.reduce((a, r) => a + r.ms, 0);
+  const failures: TaskFailure[] = [];
+  results.forEach((r, i) => {
+    if (!r.ok) failures.push({ segment: r.segment, start: segments[i]!.start, end: segments[i]!.end, error: r.error, stderrTail: r.stderrTail });
+  });
+  if (failures.length) {
+    const f = failures[0]!;
+    const lastLine = f.stderrTail.trim().split('\n').filter((l) => /\S/.test(l)).find((l) => /Error|error/.test(l)) ?? f.stderrTail.trim().split('\n').at(-1) ?? '';
+    return {
+      outcome: { run, status: 'failed', names: p.names, reason: `segment ${f.segment} (iterations ${f.start}..${f.end - 1}) ${f.error}${lastLine ? `: ${lastLine.trim()}` : ''}`, failures },
+      mismatches: [],
+    };
+  }
+
+  const parts = results.map((r) => (r as Extract<ReplayTaskResult, { ok: true }>).records);
+  const replayed = concatRecords(parts, () => true);
+  const mismatches = checkFidelity(run, p.existing, replayed);
+  if (mismatches.length && !opts.acceptMismatch) {
+    return { outcome: { run, status: 'mismatch', names: p.names, mismatches: mismatches.length }, mismatches };
+  }
+  // RULE: "Replay never overwrites forward records; replay rows are marked as such." Only the
+  // names this run lacked go into a new segment of source 'replay', next to the forward one.
+  const wanted = new Set(p.names);
+  const cols = concatRecords(parts, (n) => wanted.has(n));
+  const seg = makeSegment(run, 'replay', cols, {
+    statements: p.names, code: snap.tree, time: new Date().toISOString(), writer,
+    segments: segments.map((s) => [s.start, s.end] as [number, number]),
+  });
+  const name = segmentName();
+  await appendSegment(repo, run, name, encodeSegment(seg));
+  removeSnapshot(snap);
+  rmSync(outDir, { recursive: true, force: true });
+  return {
+    outcome: {
+      run, status: 'replayed', names: p.names, segment: name, records: cols.name.length, tasks: segments.length,
+      reusedTasks: results.filter((r) => r.ok && r.reused).length, ms,
+    },
+    mismatches,
+  };
+}
+
+function posixDir(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? '' : p.slice(0, i);
+}

@@ -1,0 +1,126 @@
+/**
+ * Materialised code of one old version, with today's statements propagated into it: a Git tree
+ * (the replay's provenance) checked out under `<commonDir>/flor/replay/<run>-<tree>/`.
+ *
+ * RULE (issue 3): "Each old version runs from its own materialised snapshot (never the user's
+ * working tree, index or HEAD), resolving imports to the user's current node_modules." The tree is
+ * built in a private index file and checked out with `checkout-index --prefix`, so the user's
+ * index and work tree are never touched; node_modules is a symlink to today's install.
+ */
+import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { join, dirname, posix } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { git, gitText, type RepoInfo } from '../store/git.js';
+import { FlorError } from '../errors.js';
+
+export interface Snapshot {
+  /** Tree of the propagated code that runs (provenance `code`). */
+  tree: string;
+  /** Directory holding it. */
+  dir: string;
+}
+
+function gitCwd(repo: RepoInfo): string {
+  return repo.top ?? repo.gitDir;
+}
+
+export function replayRoot(repo: RepoInfo): string {
+  return join(repo.commonDir, 'flor', 'replay');
+}
+
+/** Tree `codeTree` with `files` written over it (paths '/'-separated, relative to the top). */
+export async function propagatedTree(repo: RepoInfo, codeTree: string, files: Record<string, string>): Promise<string> {
+  const paths = Object.keys(files);
+  if (paths.length === 0) return codeTree;
+  const tmp = join(repo.commonDir, 'flor', 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const idx = join(tmp, `replay-index-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const env = { GIT_INDEX_FILE: idx };
+  const cwd = gitCwd(repo);
+  try {
+    await git(['read-tree', codeTree], { cwd, env });
+    const staged = await gitText(['ls-files', '-s', '-z', '--', ...paths.map((p) => `:(literal)${p}`)], { cwd, env });
+    const modes = new Map<string, string>();
+    for (const entry of staged.split('\0')) {
+      const m = /^(\d+) [0-9a-f]+ \d\t(.*)$/s.exec(entry);
+      if (m) modes.set(m[2]!, m[1]!);
+    }
+    const lines: string[] = [];
+    for (const p of paths) {
+      const oid = await gitText(['hash-object', '-w', '--stdin'], { cwd, input: files[p]! });
+      lines.push(`${modes.get(p) ?? '100644'} ${oid}\t${p}`);
+    }
+    await git(['update-index', '--index-info'], { cwd, env, input: lines.join('\n') + '\n' });
+    return await gitText(['write-tree'], { cwd, env });
+  } finally {
+    rmSync(idx, { force: true });
+  }
+}
+
+/**
+ * Checks `tree` out for run `runId` (reused when a previous replay already did) and links
+ * node_modules of the work tree into it, at the top and at every directory on the way to the
+ * script and the run's cwd that has its own node_modules today.
+ */
+export async function materialise(repo: RepoInfo, runId: string, tree: string, linkDirs: string[]): Promise<Snapshot> {
+  const root = replayRoot(repo);
+  const dir = join(root, `${runId}-${tree.slice(0, 12)}`);
+  const done = join(dir, '.flor-snapshot');
+  if (!existsSync(done)) {
+    rmSync(dir, { recursive: true, force: true });
+    const part = `${dir}.part-${process.pid}-${randomBytes(3).toString('hex')}`;
+    mkdirSync(part, { recursive: true });
+    const tmp = join(repo.commonDir, 'flor', 'tmp');
+    mkdirSync(tmp, { recursive: true });
+    const idx = join(tmp, `replay-index-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const env = { GIT_INDEX_FILE: idx };
+    try {
+      await git(['read-tree', tree], { cwd: gitCwd(repo), env });
+      await git([`--work-tree=${part}`, 'checkout-index', '-a', '-f', `--prefix=${part}/`], { cwd: gitCwd(repo), env });
+      linkNodeModules(repo, part, linkDirs);
+      writeFileSync(join(part, '.flor-snapshot'), `${runId} ${tree}\n`);
+      renameSync(part, dir);
+    } catch (e) {
+      rmSync(part, { recursive: true, force: true });
+      if (e instanceof FlorError) throw e;
+      throw new FlorError('REPLAY_SNAPSHOT', `cannot materialise the code of run ${runId}: ${(e as Error).message}`, {
+        hint: 'check free disk space under .git/flor/replay', cause: e,
+      });
+    } finally {
+      rmSync(idx, { force: true });
+    }
+  }
+  return { tree, dir };
+}
+
+function linkNodeModules(repo: RepoInfo, dir: string, linkDirs: string[]): void {
+  if (!repo.top) return;
+  const rels = new Set<string>(['']);
+  for (const d of linkDirs) {
+    let cur = d === '.' ? '' : d;
+    while (cur && cur !== '.') {
+      rels.add(cur);
+      cur = posix.dirname(cur) === '.' ? '' : posix.dirname(cur);
+    }
+  }
+  for (const rel of rels) {
+    const src = join(repo.top, rel, 'node_modules');
+    const dst = join(dir, rel, 'node_modules');
+    if (!existsSync(src) || lstatExists(dst)) continue;
+    mkdirSync(dirname(dst), { recursive: true });
+    symlinkSync(src, dst, 'dir');
+  }
+}
+
+function lstatExists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function removeSnapshot(s: Snapshot): void {
+  rmSync(s.dir, { recursive: true, force: true });
+}

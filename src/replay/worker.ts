@@ -1,0 +1,101 @@
+/**
+ * Piscina worker: runs one replay task. The old version runs in a child process (its own Node, its
+ * own execArgv, its own module graph — a worker thread could not give it that); this thread
+ * supervises it and decodes its journal, so the main thread only gathers results.
+ *
+ * The task's journal is written to `<out>.part` and renamed to `<out>` only after the child exited
+ * cleanly: a later replay finding `<out>` reuses it instead of running the segment again.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readJournal } from '../store/journal.js';
+import type { RecordColumns } from '../store/records.js';
+import type { ReplaySpec } from '../runtime/replay-spec.js';
+
+export interface ReplayTask {
+  run: string;
+  segment: number;
+  spec: ReplaySpec;
+  specPath: string;
+  node: string;
+  execArgv: string[];
+  script: string; // absolute
+  argv: string[];
+  cwd: string; // absolute
+  /** Extra environment (tests inject failures through it). */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export type ReplayTaskResult =
+  | { ok: true; run: string; segment: number; records: RecordColumns; ms: number; reused: boolean }
+  | { ok: false; run: string; segment: number; error: string; exitCode: number | null; signal: string | null; stderrTail: string; ms: number };
+
+const TAIL = 4000;
+
+function tail(chunks: Buffer[]): string {
+  const s = Buffer.concat(chunks).toString();
+  return s.length > TAIL ? s.slice(s.length - TAIL) : s;
+}
+
+export default async function runTask(task: ReplayTask): Promise<ReplayTaskResult> {
+  const t0 = Date.now();
+  const final = task.spec.out;
+  if (existsSync(final)) {
+    try {
+      const j = readJournal(final);
+      return { ok: true, run: task.run, segment: task.segment, records: j.records, ms: Date.now() - t0, reused: true };
+    } catch {
+      rmSync(final, { force: true }); // unreadable leftovers are simply redone
+    }
+  }
+  const part = final + '.part';
+  rmSync(part, { force: true });
+  const spec: ReplaySpec = { ...task.spec, out: part };
+  writeFileSync(task.specPath, JSON.stringify(spec));
+
+  const env: NodeJS.ProcessEnv = { ...process.env, ...task.env, FLOR_REPLAY: task.specPath };
+  // The replay child must not believe it is part of a Git hook of the user's.
+  delete env.GIT_DIR;
+  delete env.GIT_INDEX_FILE;
+  delete env.GIT_WORK_TREE;
+
+  const err: Buffer[] = [];
+  let errBytes = 0;
+  const outcome = await new Promise<{ code: number | null; signal: string | null; spawnError: string | null }>((resolve) => {
+    const child = spawn(task.node, [...task.execArgv, task.script, ...task.argv], {
+      cwd: task.cwd,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: task.timeoutMs,
+      killSignal: 'SIGKILL',
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err.push(d);
+      errBytes += d.length;
+      // keep memory bounded: only the tail is ever reported
+      while (errBytes > 4 * TAIL && err.length > 1) errBytes -= err.shift()!.length;
+    });
+    child.on('error', (e) => resolve({ code: null, signal: null, spawnError: e.message }));
+    child.on('close', (code, signal) => resolve({ code, signal, spawnError: null }));
+  });
+  const ms = Date.now() - t0;
+  const failed = (error: string) => ({
+    ok: false as const, run: task.run, segment: task.segment, error, exitCode: outcome.code, signal: outcome.signal, stderrTail: tail(err), ms,
+  });
+  if (outcome.spawnError) return failed(`could not start ${task.node}: ${outcome.spawnError}`);
+  if (outcome.code !== 0) {
+    rmSync(part, { force: true });
+    return failed(outcome.signal ? `killed by ${outcome.signal}` : `exited with code ${outcome.code}`);
+  }
+  if (!existsSync(part)) return failed('exited without writing its replay journal (is the script using git-flor?)');
+  let records: RecordColumns;
+  try {
+    records = readJournal(part).records;
+  } catch (e) {
+    return failed(`unreadable replay journal: ${(e as Error).message}`);
+  }
+  renameSync(part, final);
+  rmSync(task.specPath, { force: true });
+  return { ok: true, run: task.run, segment: task.segment, records, ms, reused: false };
+}

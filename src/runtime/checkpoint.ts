@@ -1,0 +1,202 @@
+/**
+ * What flor.checkpointing registers, how it is snapshotted, restored in place, and how often.
+ *
+ * A snapshot is `v8.serialize({ name: state })` where state is the entry itself (plain objects,
+ * arrays, typed arrays, Maps, Sets, class instances' own fields) or `entry.state()` for objects
+ * that bring their own. Restore writes INTO the live objects (typed arrays via set(), objects
+ * key by key, arrays element by element) so references the user's code holds stay valid.
+ */
+import { serialize, deserialize } from 'node:v8';
+import { FlorError } from '../errors.js';
+
+export interface Stateful {
+  state(): unknown;
+  restore(s: unknown): void;
+}
+
+function isStateful(x: unknown): x is Stateful {
+  return typeof x === 'object' && x !== null && typeof (x as Stateful).state === 'function' && typeof (x as Stateful).restore === 'function';
+}
+
+function isTyped(v: unknown): v is ArrayBufferView & { length: number; set(a: ArrayLike<number | bigint>): void } {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView);
+}
+
+function unsupported(name: string, why: string): FlorError {
+  return new FlorError('CKPT_UNSUPPORTED', `checkpoint entry "${name}" ${why}`, {
+    hint: 'register plain objects, arrays, typed arrays, or objects with state() and restore(s) methods',
+    data: { name },
+  });
+}
+
+export class CheckpointState {
+  private readonly entries = new Map<string, unknown>();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** Registers entries; a name registered again is replaced. Returns the cost (ms) of a trial snapshot. */
+  register(state: Record<string, unknown>): number {
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+      throw new FlorError('CKPT_UNSUPPORTED', 'flor.checkpointing expects an object of named entries', {
+        hint: 'call it as flor.checkpointing({ model, optimizer })',
+      });
+    }
+    for (const [name, v] of Object.entries(state)) {
+      if (typeof v !== 'object' || v === null) throw unsupported(name, `is a ${v === null ? 'null' : typeof v}, which cannot be restored in place`);
+      if (!isStateful(v) && (typeof (v as { state?: unknown }).state === 'function' || typeof (v as { restore?: unknown }).restore === 'function')) {
+        throw unsupported(name, 'has only one of state() and restore(s)');
+      }
+    }
+    for (const [name, v] of Object.entries(state)) this.entries.set(name, v);
+    // A trial snapshot now turns a value v8 cannot serialise into an error at the call site,
+    // instead of at the end of some iteration, and gives the first cost estimate.
+    const t0 = performance.now();
+    for (const [name, v] of Object.entries(state)) {
+      try {
+        serialize(isStateful(v) ? v.state() : v);
+      } catch (e) {
+        this.entries.delete(name);
+        throw unsupported(name, `cannot be serialised: ${(e as Error).message}`);
+      }
+    }
+    return performance.now() - t0;
+  }
+
+  /** The bytes of one checkpoint (the main-thread stall: state() calls and v8.serialize). */
+  snapshot(): Buffer {
+    const out: Record<string, unknown> = {};
+    for (const [name, v] of this.entries) out[name] = isStateful(v) ? v.state() : v;
+    return serialize(out);
+  }
+
+  /** Restores a snapshot into the registered objects; entries absent from it are left alone. */
+  restore(bytes: Uint8Array): void {
+    let snap: unknown;
+    try {
+      snap = deserialize(bytes);
+    } catch (e) {
+      throw new FlorError('CKPT_CORRUPT', `checkpoint cannot be decoded: ${(e as Error).message}`, { hint: 'delete it; replay recomputes from the start' });
+    }
+    if (typeof snap !== 'object' || snap === null) throw new FlorError('CKPT_CORRUPT', 'checkpoint is not a map of entries');
+    const saved = snap as Record<string, unknown>;
+    for (const [name, live] of this.entries) {
+      if (!(name in saved)) continue;
+      if (isStateful(live)) live.restore(saved[name]);
+      else if (!restoreInto(live, saved[name])) {
+        throw new FlorError('CKPT_RESTORE', `checkpoint entry "${name}" no longer has the shape it was saved with`, {
+          hint: 'the code registers a different object under this name than the run that saved it',
+          data: { name },
+        });
+      }
+    }
+  }
+}
+
+/** Writes `saved` into `live` in place when their shapes allow it; false when they do not. */
+export function restoreInto(live: unknown, saved: unknown): boolean {
+  if (typeof live !== 'object' || live === null || typeof saved !== 'object' || saved === null) return false;
+  if (isTyped(live)) {
+    if (!isTyped(saved) || live.constructor !== saved.constructor || live.length !== (saved as { length: number }).length) return false;
+    live.set(saved as unknown as ArrayLike<number>);
+    return true;
+  }
+  if (Array.isArray(live)) {
+    if (!Array.isArray(saved)) return false;
+    for (let i = 0; i < saved.length; i++) live[i] = child(live[i], saved[i]);
+    live.length = saved.length;
+    return true;
+  }
+  if (live instanceof Map) {
+    if (!(saved instanceof Map)) return false;
+    const old = new Map(live);
+    live.clear();
+    for (const [k, v] of saved) live.set(k, child(old.get(k), v));
+    return true;
+  }
+  if (live instanceof Set) {
+    if (!(saved instanceof Set)) return false;
+    live.clear();
+    for (const v of saved) live.add(v);
+    return true;
+  }
+  if (Array.isArray(saved) || isTyped(saved) || saved instanceof Map || saved instanceof Set) return false;
+  const l = live as Record<string, unknown>;
+  const s = saved as Record<string, unknown>;
+  for (const k of Object.keys(l)) if (!(k in s) && typeof l[k] !== 'function') delete l[k];
+  for (const k of Object.keys(s)) l[k] = child(l[k], s[k]);
+  return true;
+}
+
+/** A nested value: restored in place when possible (keeps identity), else replaced. */
+function child(live: unknown, saved: unknown): unknown {
+  return restoreInto(live, saved) ? live : saved;
+}
+
+/**
+ * When to checkpoint: at the end of an outer iteration, take one when the cost spent so far plus
+ * the expected cost of this one stays within `share` of the outer loop's elapsed time. The cost
+ * counts the main-thread snapshot and the writer thread's deflate+hash+write: on a machine with
+ * few cores (2 here, shared) the writer competes with the training loop, so its time is not free.
+ * The last iteration is always taken (replay of code after the loop starts from it); a share of 0
+ * turns checkpointing off.
+ */
+export class CheckpointPolicy {
+  /** Main-thread snapshot time plus writer time so far (ms). */
+  spentMs = 0;
+  /** Main-thread snapshot time alone (ms): the stall the training loop sees. */
+  stallMs = 0;
+  /** Most expensive checkpoint so far, snapshot + write (ms). */
+  maxMs = 0;
+  taken = 0;
+  private lastMain: number;
+  private lastWrite = 0;
+
+  constructor(readonly share: number, firstEstimateMs = 0) {
+    this.lastMain = firstEstimateMs;
+  }
+
+  shouldTake(elapsedMs: number, last: boolean): boolean {
+    if (this.share <= 0) return false;
+    // A share of 1 (100%) puts no bound on the cost: every iteration (tests, tiny runs).
+    if (last || this.share >= 1) return true;
+    return this.spentMs + this.lastMain + this.lastWrite <= this.share * elapsedMs;
+  }
+
+  /** A snapshot was taken on the main thread. */
+  record(mainMs: number): void {
+    this.spentMs += mainMs;
+    this.stallMs += mainMs;
+    this.taken++;
+    this.lastMain = mainMs;
+    if (mainMs + this.lastWrite > this.maxMs) this.maxMs = mainMs + this.lastWrite;
+  }
+
+  /** The writer thread finished one (reported later, off the hot path). */
+  written(writeMs: number): void {
+    this.spentMs += writeMs;
+    this.lastWrite = writeMs;
+    if (this.lastMain + writeMs > this.maxMs) this.maxMs = this.lastMain + writeMs;
+  }
+
+  estimate(ms: number): void {
+    this.lastMain = Math.max(this.lastMain, ms);
+  }
+}
+
+/** Parses a share given as `0.05` or `5%`; null when unusable. */
+export function parseShare(text: string | undefined | null): number | null {
+  if (text === undefined || text === null) return null;
+  const t = text.trim();
+  if (t === '') return null;
+  const n = t.endsWith('%') ? Number(t.slice(0, -1)) / 100 : Number(t);
+  if (!Number.isFinite(n) || n < 0 || n > 1) return null;
+  return n;
+}
+
+export const DEFAULT_SHARE = 0.05;

@@ -1,0 +1,565 @@
+/**
+ * One process's flor session: started lazily by the first flor.* call, in one of three modes.
+ * - record: the run is journaled under `<commonDir>/flor/journal/` and captured into the ledger
+ *   by a child process when it finishes (commit(), normal exit, uncaught error, SIGINT/SIGTERM);
+ * - replay: FLOR_REPLAY names a ReplaySpec; only the requested outer iterations run, records go to
+ *   the spec's `out` journal, nothing is captured and no checkpoint is taken;
+ * - off: outside a Git repository (or after commit()): the script runs, nothing is recorded.
+ */
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { relative, dirname, resolve, sep } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { FlorError } from '../errors.js';
+import { findRepoSync, gitSync, type RepoInfo } from '../store/git.js';
+import { snapshotWorkTreeSync, headSync } from '../store/worktree.js';
+import { openJournal, openJournalAt, type JournalWriter, type EndFrame } from '../store/journal.js';
+import { getCheckpoint } from '../store/checkpoints.js';
+import type { RunMeta, RunStatus, LoopInfo } from '../store/types.js';
+import type { Value } from '../store/records.js';
+import { RecordBuffer } from './buffer.js';
+import { parseArg, recordableArg } from './args.js';
+import { ulid } from './ulid.js';
+import { CheckpointState, CheckpointPolicy, parseShare, DEFAULT_SHARE } from './checkpoint.js';
+import { CheckpointSaver } from './checkpoint-saver.js';
+import { REPLAY_ENV, readReplaySpec, type ReplaySpec } from './replay-spec.js';
+
+export type Mode = 'record' | 'replay' | 'off';
+
+/** Records reach the journal at least this often while the process runs (bounds SIGKILL loss). */
+export const FLUSH_MS = 100;
+/** The capture child may take this long at exit; after that the journal waits for recovery. */
+const CAPTURE_TIMEOUT_MS = 60_000;
+/** Exit waits at most this long for checkpoint writes still in flight. */
+const CKPT_DRAIN_MS = 30_000;
+/**
+ * Without an event-loop turn for this long the script is in a synchronous stretch, where a JS
+ * signal handler would not run until the stretch ends: the handlers are detached so Ctrl-C keeps
+ * killing at once (the journal is then recovered as crashed) instead of being deferred.
+ */
+const SYNC_STRETCH_MS = 1000;
+
+export interface LoopCtx {
+  name: string;
+  loopId: number;
+  parentFrame: number;
+  parent: LoopCtx | null;
+  outer: boolean;
+  info: LoopInfo;
+  /** First iteration to yield (replay of the outer loop skips earlier items). */
+  first: number;
+  /** Stop after this many iterations (replay segment end). */
+  stop: number;
+  /** Checkpoint restored before `first` (outer) or instead of the loop (skipped inner). */
+  restoreKey: string | null;
+  /** Skipped inner loop: yields nothing. */
+  skip: boolean;
+  loopStart: number;
+  iterStart: number;
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return msg.split('\n')[0]!.slice(0, 500);
+}
+
+function toSlash(p: string): string {
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+function signalNumber(sig: NodeJS.Signals): number {
+  return (osConstants.signals as Record<string, number>)[sig] ?? 0;
+}
+
+function moduleSibling(rel: string): { path: string; execArgv: string[] } {
+  // Under tsx (tests of src/) modules are .ts and need the loader; the built package is plain JS.
+  const ts = import.meta.url.endsWith('.ts');
+  const url = new URL(rel + (ts ? '.ts' : '.js'), import.meta.url);
+  return { path: decodeURIComponent(url.pathname), execArgv: ts ? ['--import', 'tsx'] : [] };
+}
+
+export class Session {
+  mode: Mode = 'off';
+  /** False once finished or when off: flor.log only returns its value. */
+  recording = false;
+  /** Top-level records are kept (replay drops them outside the requested part). */
+  topEnabled = true;
+  readonly buf = new RecordBuffer();
+
+  runId: string | null = null;
+  repo: RepoInfo | null = null;
+  journal: JournalWriter | null = null;
+  spec: ReplaySpec | null = null;
+
+  private meta: RunMeta | null = null;
+  private readonly args: Record<string, Value> = {};
+  private pendingArgs: Record<string, Value> | null = null;
+  private readonly loops: LoopInfo[] = [];
+  private readonly loopInfos = new Map<string, LoopInfo>();
+  readonly outerMs: number[] = [];
+  private outerSeen = false;
+  private outerCtx: LoopCtx | null = null;
+  /** Innermost loop whose iteration is running. */
+  private curCtx: LoopCtx | null = null;
+
+  readonly ckpt = new CheckpointState();
+  private policy: CheckpointPolicy | null = null;
+  private saver: CheckpointSaver | null = null;
+  readonly ckptFrames: Array<{ iter: number; key: string; bytes: number }> = [];
+
+  private lastFlush = performance.now();
+  private lastTurn = performance.now();
+  private timer: NodeJS.Timeout | null = null;
+  private finished = false;
+  private error: string | null = null;
+  private interruptedBy: NodeJS.Signals | null = null;
+  private signalsAttached = false;
+  private hooksInstalled = false;
+
+  /** The session for this process, by environment: replay, record, or off outside a repository. */
+  static boot(): Session {
+    const s = new Session();
+    const specPath = process.env[REPLAY_ENV];
+    if (specPath) s.startReplay(readReplaySpec(specPath));
+    else s.startRecord();
+    return s;
+  }
+
+  // ---------------------------------------------------------------- start
+
+  private locateRepo(): RepoInfo | null {
+    // The code that runs is the script's; its repository is the one to snapshot. A script given
+    // by a path outside any repository falls back to the working directory's.
+    const script = process.argv[1];
+    const fromScript = script ? findRepoSync(dirname(real(script))) : null;
+    const repo = fromScript ?? findRepoSync(process.cwd());
+    return repo && repo.top ? repo : null;
+  }
+
+  startRecord(): void {
+    let repo: RepoInfo | null;
+    try {
+      repo = this.locateRepo();
+    } catch (e) {
+      process.stderr.write(`git flor: cannot look for a Git repository (${firstLine(e)}); this run is not recorded\n`);
+      return;
+    }
+    if (!repo) {
+      process.stderr.write('git flor: not inside a Git repository; this run is not recorded\n');
+      return;
+    }
+    try {
+      const top = repo.top!;
+      const runId = ulid();
+      const codeTree = snapshotWorkTreeSync(repo);
+      const head = headSync(repo);
+      const script = process.argv[1] ? toSlash(relative(top, real(process.argv[1]))) : '';
+      const meta: RunMeta = {
+        format: 'flor-run',
+        version: 1,
+        id: runId,
+        writer: '',
+        start: new Date().toISOString(),
+        end: null,
+        script,
+        cwd: toSlash(relative(top, real(process.cwd()))),
+        argv: process.argv.slice(2),
+        execArgv: [...process.execArgv],
+        args: {},
+        commit: head.commit,
+        branch: head.branch,
+        dirty: codeTree !== head.tree,
+        node: process.version,
+        status: 'running',
+        exitCode: null,
+        error: null,
+        loops: [],
+        outerMs: [],
+        checkpointing: [],
+        records: 0,
+      };
+      const journal = openJournal(repo.commonDir, runId);
+      journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
+      this.repo = repo;
+      this.runId = runId;
+      this.meta = meta;
+      this.journal = journal;
+    } catch (e) {
+      process.stderr.write(`git flor: cannot start recording (${firstLine(e)}); this run is not recorded\n`);
+      return;
+    }
+    this.mode = 'record';
+    this.recording = true;
+    this.installHooks();
+  }
+
+  startReplay(spec: ReplaySpec): void {
+    this.spec = spec;
+    this.runId = spec.runId;
+    this.journal = openJournalAt(spec.out);
+    const meta: RunMeta = {
+      format: 'flor-run',
+      version: 1,
+      id: spec.runId,
+      writer: '',
+      start: new Date().toISOString(),
+      end: null,
+      script: process.argv[1] ? toSlash(relative(process.cwd(), real(process.argv[1]))) : '',
+      cwd: '',
+      argv: process.argv.slice(2),
+      execArgv: [...process.execArgv],
+      args: {},
+      commit: null,
+      branch: null,
+      dirty: false,
+      node: process.version,
+      status: 'running',
+      exitCode: null,
+      error: null,
+      loops: [],
+      outerMs: [],
+      checkpointing: [],
+      records: 0,
+    };
+    this.meta = meta;
+    this.journal.append({ t: 'start', meta, codeTree: '', pid: process.pid, host: hostname() });
+    this.mode = 'replay';
+    this.recording = true;
+    this.topEnabled = spec.start === 0;
+    this.installHooks();
+  }
+
+  // ---------------------------------------------------------------- lifecycle hooks
+
+  private readonly onExit = (code: number): void => {
+    const status: RunStatus = this.interruptedBy ? 'interrupted' : code === 0 ? 'ok' : 'failed';
+    this.finish(status, code, code === 0 ? null : this.error);
+  };
+
+  private readonly onUncaught = (err: unknown): void => {
+    this.error = firstLine(err);
+  };
+
+  private readonly onSignal = (sig: NodeJS.Signals): void => {
+    this.interruptedBy = sig;
+    // The user's own handler decides what a signal means; the run ends when the process does.
+    if (process.listenerCount(sig) > 1) return;
+    const code = 128 + signalNumber(sig);
+    this.finish('interrupted', code, null);
+    // Default semantics: die of the signal, so the parent sees how the process ended.
+    process.kill(process.pid, sig);
+    process.exit(code);
+  };
+
+  private installHooks(): void {
+    if (this.hooksInstalled) return;
+    this.hooksInstalled = true;
+    process.on('exit', this.onExit);
+    process.on('uncaughtExceptionMonitor', this.onUncaught);
+    this.attachSignals();
+    this.lastTurn = performance.now();
+    // Flushes records of async code, and marks that the event loop turns (signal handlers work).
+    this.timer = setInterval(() => {
+      this.lastTurn = performance.now();
+      if (!this.signalsAttached) this.attachSignals();
+      if (this.lastTurn - this.lastFlush >= FLUSH_MS) this.flush();
+    }, FLUSH_MS);
+    this.timer.unref();
+  }
+
+  private attachSignals(): void {
+    if (this.signalsAttached || this.finished) return;
+    // First in line, so the run knows it was interrupted even when the user's handler exits.
+    process.prependListener('SIGINT', this.onSignal);
+    process.prependListener('SIGTERM', this.onSignal);
+    this.signalsAttached = true;
+  }
+
+  private detachSignals(): void {
+    if (!this.signalsAttached) return;
+    process.removeListener('SIGINT', this.onSignal);
+    process.removeListener('SIGTERM', this.onSignal);
+    this.signalsAttached = false;
+  }
+
+  private removeHooks(): void {
+    process.removeListener('exit', this.onExit);
+    process.removeListener('uncaughtExceptionMonitor', this.onUncaught);
+    this.detachSignals();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Cheap periodic check from hot paths: flush when due; detach signal handlers in long sync stretches. */
+  tick(): void {
+    const now = performance.now();
+    if (now - this.lastFlush >= FLUSH_MS) this.flush();
+    if (this.signalsAttached && now - this.lastTurn > SYNC_STRETCH_MS) this.detachSignals();
+  }
+
+  // ---------------------------------------------------------------- records
+
+  flush(): void {
+    this.lastFlush = performance.now();
+    const j = this.journal;
+    if (!j || this.mode === 'off') return;
+    this.collectCheckpoints();
+    if (this.pendingArgs) {
+      j.append({ t: 'args', args: this.pendingArgs });
+      this.pendingArgs = null;
+    }
+    if (this.buf.dirty()) j.append(this.buf.takeChunk());
+  }
+
+  arg<T>(name: string, def: T): T {
+    let v: T;
+    if (this.mode === 'replay' && Object.prototype.hasOwnProperty.call(this.spec!.args, name)) v = this.spec!.args[name] as T;
+    else v = parseArg(name, def, process.argv.slice(2));
+    if (this.recording) {
+      const rec = recordableArg(v);
+      this.args[name] = rec;
+      (this.pendingArgs ??= {})[name] = rec;
+    }
+    return v;
+  }
+
+  // ---------------------------------------------------------------- loops
+
+  enterLoop(name: string): LoopCtx {
+    if (typeof name !== 'string' || name === '') {
+      throw new FlorError('BAD_LOOP', `flor.loop needs a non-empty name, got ${JSON.stringify(name)}`, { hint: "write flor.loop('epoch', iterable)" });
+    }
+    const parent = this.curCtx;
+    const outer = this.buf.curFrame === -1 && !this.outerSeen;
+    const key = `${parent ? parent.name : ''}\u0000${name}`;
+    let info = this.loopInfos.get(key);
+    if (!info) {
+      info = { name, parent: parent ? parent.name : null, iterations: 0 };
+      this.loopInfos.set(key, info);
+      this.loops.push(info);
+    }
+    const now = performance.now();
+    const ctx: LoopCtx = {
+      name,
+      loopId: this.buf.loopId(name),
+      parentFrame: this.buf.curFrame,
+      parent,
+      outer,
+      info,
+      first: 0,
+      stop: Infinity,
+      restoreKey: null,
+      skip: false,
+      loopStart: now,
+      iterStart: now,
+    };
+    if (outer) {
+      this.outerSeen = true;
+      this.outerCtx = ctx;
+    }
+    const spec = this.spec;
+    if (this.mode === 'replay' && spec) {
+      if (outer) {
+        ctx.first = spec.start;
+        if (!spec.runToEnd) ctx.stop = spec.end;
+        ctx.restoreKey = spec.restoreFrom;
+      } else if (this.outerCtx && spec.skipInner.includes(name)) {
+        const k = spec.ckptKeys[String(this.outerIter())];
+        if (k) {
+          ctx.skip = true;
+          ctx.restoreKey = k;
+        }
+      }
+    }
+    return ctx;
+  }
+
+  /** Iteration of the outer loop that is running, -1 outside it. */
+  private outerIter(): number {
+    return this.outerCtx ? this.curOuterIter : -1;
+  }
+
+  private curOuterIter = -1;
+
+  beginIter(ctx: LoopCtx, i: number): void {
+    // Frames are kept only while recording: unflushed frames would otherwise pile up in memory.
+    if (this.recording) this.buf.curFrame = this.buf.newFrame(ctx.parentFrame, ctx.loopId, i);
+    this.curCtx = ctx;
+    if (i + 1 > ctx.info.iterations) ctx.info.iterations = i + 1;
+    const now = performance.now();
+    if (ctx.outer) {
+      this.curOuterIter = i;
+      ctx.iterStart = now;
+    }
+    if (now - this.lastFlush >= FLUSH_MS) this.flush();
+    if (this.signalsAttached && now - this.lastTurn > SYNC_STRETCH_MS) this.detachSignals();
+  }
+
+  /** End of iteration `i` (the next item, if any, has been taken). */
+  endIter(ctx: LoopCtx, i: number, last: boolean): void {
+    if (!ctx.outer) return;
+    const now = performance.now();
+    this.outerMs[i] = now - ctx.iterStart;
+    if (this.mode === 'record') this.maybeCheckpoint(ctx, i, last, now);
+    else if (this.mode === 'replay' && i + 1 >= ctx.stop) this.replayDone();
+  }
+
+  exitLoop(ctx: LoopCtx): void {
+    this.buf.curFrame = ctx.parentFrame;
+    this.curCtx = ctx.parent;
+    if (ctx.outer) {
+      this.outerCtx = null;
+      if (this.mode === 'replay') this.topEnabled = this.spec!.runToEnd;
+    }
+  }
+
+  /** Restores checkpoint `key` into the registered state (replay only). */
+  restore(key: string): void {
+    const spec = this.spec!;
+    const bytes = getCheckpoint(spec.ckptDir, key);
+    if (!bytes) {
+      throw new FlorError('CKPT_MISSING', `checkpoint ${key.slice(0, 12)} is not in ${spec.ckptDir}`, {
+        hint: 'replay without it (from an earlier checkpoint or the start)',
+        data: { key },
+      });
+    }
+    this.ckpt.restore(bytes);
+  }
+
+  private replayDone(): never {
+    this.finish('ok', 0, null);
+    process.exit(0);
+  }
+
+  // ---------------------------------------------------------------- checkpoints
+
+  register(state: Record<string, unknown>): void {
+    const cost = this.ckpt.register(state);
+    if (this.meta) this.meta.checkpointing = this.ckpt.names();
+    if (this.mode !== 'record' || !this.repo) return;
+    if (!this.policy) {
+      this.policy = new CheckpointPolicy(this.share(), cost);
+      this.saver = new CheckpointSaver(this.repo.commonDir);
+      if (this.policy.share > 0) this.saver.start();
+    } else this.policy.estimate(cost);
+  }
+
+  private share(): number {
+    const fromEnv = parseShare(process.env.FLOR_CKPT_SHARE);
+    if (fromEnv !== null) return fromEnv;
+    try {
+      const r = gitSync(['config', '--get', 'flor.checkpointShare'], { cwd: this.repo!.top!, okCodes: [1] });
+      return parseShare(r.stdout.toString()) ?? DEFAULT_SHARE;
+    } catch {
+      return DEFAULT_SHARE;
+    }
+  }
+
+  private maybeCheckpoint(ctx: LoopCtx, i: number, last: boolean, now: number): void {
+    const policy = this.policy;
+    const saver = this.saver;
+    if (!policy || !saver || this.ckpt.size === 0) return;
+    // A writer that is behind would queue snapshots in memory: skip this one unless it is the last.
+    if (policy.shouldTake(now - ctx.loopStart, last) && (last || policy.share >= 1 || saver.pending() < 2)) {
+      const t0 = performance.now();
+      let snap: Buffer;
+      try {
+        snap = this.ckpt.snapshot();
+      } catch {
+        // State that stopped being serialisable mid-run: the run goes on without checkpoints.
+        this.policy = null;
+        return;
+      }
+      policy.record(performance.now() - t0);
+      saver.submit(i, snap);
+    }
+    this.collectCheckpoints();
+  }
+
+  /** Journals the checkpoints the writer thread has finished (only finished ones: the manifest never names a missing file). */
+  private collectCheckpoints(): void {
+    if (!this.saver || !this.journal) return;
+    for (const r of this.saver.drain()) {
+      this.policy?.written(r.ms);
+      if ('error' in r) continue;
+      const f = { iter: r.iter, key: r.key, bytes: r.bytes };
+      this.ckptFrames.push(f);
+      this.journal.append({ t: 'ckpt', ...f });
+    }
+  }
+
+  /** Checkpointing statistics (tests and benchmarks). */
+  checkpointStats(): { share: number; spentMs: number; stallMs: number; maxMs: number; taken: number; written: number } | null {
+    const p = this.policy;
+    return p ? { share: p.share, spentMs: p.spentMs, stallMs: p.stallMs, maxMs: p.maxMs, taken: p.taken, written: this.ckptFrames.length } : null;
+  }
+
+  // ---------------------------------------------------------------- finish
+
+  /** Ends the session: flush, end frame, capture. Idempotent; never throws at exit. */
+  finish(status: RunStatus, exitCode: number | null, error: string | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.removeHooks();
+    const mode = this.mode;
+    this.recording = false;
+    if (mode === 'off' || !this.journal) return;
+    const journal = this.journal;
+    try {
+      if (this.saver) {
+        this.saver.waitIdle(CKPT_DRAIN_MS);
+        this.collectCheckpoints();
+        this.saver.close();
+      }
+      this.flush();
+      const end: EndFrame = {
+        t: 'end',
+        status,
+        exitCode,
+        error,
+        end: new Date().toISOString(),
+        loops: this.loops.map((l) => ({ ...l })),
+        outerMs: Array.from(this.outerMs, (x) => (x === undefined ? 0 : Math.round(x * 1000) / 1000)),
+        checkpointing: this.ckpt.names(),
+      };
+      journal.append(end);
+      journal.close();
+    } catch (e) {
+      process.stderr.write(`git flor: could not finish the journal of run ${this.runId} (${firstLine(e)})\n`);
+      return;
+    } finally {
+      this.mode = 'off';
+    }
+    if (mode === 'record') this.capture(journal.path);
+  }
+
+  private capture(journalPath: string): void {
+    const main = moduleSibling('../store/capture-main');
+    // capture-main prints its own one-line diagnostics on stderr; stdout stays the user's.
+    const r = spawnSync(process.execPath, [...main.execArgv, main.path, journalPath], {
+      cwd: this.repo!.top!,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      timeout: CAPTURE_TIMEOUT_MS,
+      env: { ...process.env, [REPLAY_ENV]: undefined } as NodeJS.ProcessEnv,
+    });
+    if (r.error) {
+      process.stderr.write(`git flor: run ${this.runId} is journaled but not captured yet (${r.error.message}); \`git flor doctor\` or the next run captures it\n`);
+    }
+  }
+
+  /** flor.commit(): finishes now, as a successful run; later flor calls record nothing. */
+  commit(): string | null {
+    const id = this.mode === 'record' ? this.runId : null;
+    this.finish('ok', null, null);
+    return id;
+  }
+}

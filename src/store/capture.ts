@@ -1,0 +1,252 @@
+/**
+ * Journal -> ledger. A journal is claimed by renaming it (`<id>.jrnl` -> `<id>.jrnl.claim.<pid>`):
+ * rename(2) is atomic, so of two processes capturing at once exactly one gets it. A claim whose
+ * process died is claimed again by the next recovery. On a transient failure the journal goes back
+ * to its name for a later retry; on a journal that can never be captured it moves to `bad/`,
+ * where `git flor doctor` reports it.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { hostname } from 'node:os';
+import { FlorError, isFlorError } from '../errors.js';
+import type { RepoInfo } from './git.js';
+import { journalDir, listJournals, readJournal, readJournalStart, JOURNAL_EXT, type JournalContents } from './journal.js';
+import { appendRun } from './ledger.js';
+import { addNoteLines, noteLine } from './notes.js';
+import { pack } from './pack.js';
+import { encodeSegment, makeSegment } from './segment.js';
+import { check, startFrameSchema, endFrameSchema } from './schema.js';
+import { recordCount, type RecordColumns } from './records.js';
+import type { CheckpointManifest, LoopInfo, RunMeta } from './types.js';
+
+const CLAIM = '.claim.';
+
+export interface CaptureResult {
+  id: string;
+  status: RunMeta['status'];
+  records: number;
+  /** The ledger commit that holds the run. */
+  commit: string;
+  /** Set when the run landed but the derived notes index could not be updated (doctor repairs it). */
+  notesError: string | null;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function claimPath(path: string): string {
+  const base = basename(path).split(CLAIM)[0]!;
+  return join(dirname(path), `${base}${CLAIM}${process.pid}`);
+}
+
+function originalPath(claimed: string): string {
+  return join(dirname(claimed), basename(claimed).split(CLAIM)[0]!);
+}
+
+/** Loop structure recovered from the frames, for runs that died before writing it. */
+export function loopsFromRecords(c: RecordColumns): LoopInfo[] {
+  const info = new Map<string, LoopInfo>();
+  const n = c.frames.parent.length;
+  for (let f = 0; f < n; f++) {
+    const name = c.loops[c.frames.loop[f]!]!;
+    const p = c.frames.parent[f]!;
+    const parent = p < 0 ? null : c.loops[c.frames.loop[p]!]!;
+    const seen = c.frames.iter[f]! + 1;
+    const cur = info.get(name);
+    if (!cur) info.set(name, { name, parent, iterations: seen });
+    else if (seen > cur.iterations) cur.iterations = seen;
+  }
+  return [...info.values()];
+}
+
+/** A checkpoint named by a manifest must exist: replay restores from it (runtime's store layout). */
+function checkpointExists(commonDir: string, key: string): boolean {
+  return /^[0-9a-f]{64}$/.test(key) && existsSync(join(commonDir, 'flor', 'ckpt', key.slice(0, 2), key.slice(2)));
+}
+
+/** RunMeta, forward segment and manifest from a journal. `orphan`: its process died without an end frame. */
+export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean): { meta: RunMeta; codeTree: string; forward: Buffer; ckpt: Buffer | undefined } {
+  if (!j.start) throw new FlorError('CORRUPT_JOURNAL', `journal ${j.path} has no start frame`, { hint: 'it cannot be captured; see `git flor doctor`' });
+  const start = check<typeof j.start>(startFrameSchema, j.start, `journal ${j.path} start frame`, 'CORRUPT_JOURNAL');
+  const end = j.end ? check<NonNullable<typeof j.end>>(endFrameSchema, j.end, `journal ${j.path} end frame`, 'CORRUPT_JOURNAL') : null;
+  // Defaults for what a start frame may leave out; appendRun validates the finished metadata.
+  const m: RunMeta = { format: 'flor-run', version: 1, writer: '', end: null, loops: [], outerMs: [], checkpointing: [], exitCode: null, error: null, records: 0, ...(start.meta as Partial<RunMeta>) } as RunMeta;
+  const loops = end?.loops.length ? end.loops : m.loops.length ? m.loops : loopsFromRecords(j.records);
+  const meta: RunMeta = {
+    ...m,
+    args: { ...m.args, ...j.args },
+    status: end ? end.status : 'crashed',
+    end: end?.end ?? (orphan ? safeMtime(j.path) : new Date().toISOString()),
+    exitCode: end ? end.exitCode : null,
+    error: end ? end.error : orphan ? 'the process ended without finishing its run (killed?)' : null,
+    loops,
+    outerMs: end?.outerMs ?? m.outerMs,
+    checkpointing: end?.checkpointing.length ? end.checkpointing : m.checkpointing,
+    records: recordCount(j.records),
+  };
+  const forward = encodeSegment(makeSegment(meta.id, 'forward', j.records));
+  let ckpt: Buffer | undefined;
+  const usable = j.ckpts.filter((c) => checkpointExists(repo.commonDir, c.key));
+  if (usable.length) {
+    const outer = loops.find((l) => l.parent === null)?.name ?? '';
+    const manifest: CheckpointManifest = {
+      format: 'flor-ckpt',
+      version: 1,
+      loop: outer,
+      iters: usable.map((c) => c.iter),
+      keys: usable.map((c) => c.key),
+      bytes: usable.map((c) => c.bytes),
+    };
+    ckpt = pack(manifest);
+  }
+  return { meta, codeTree: start.codeTree, forward, ckpt };
+}
+
+function safeMtime(path: string): string {
+  try {
+    return statSync(path).mtime.toISOString();
+  } catch {
+    return new Date().toISOString();
+  }
+}
+
+/** Errors that retrying cannot fix: the journal itself is bad. */
+function permanent(e: unknown): boolean {
+  return isFlorError(e) && /^(CORRUPT_|BAD_)/.test(e.code);
+}
+
+/**
+ * Captures one journal into this clone's ledger and the notes index, then deletes it. `path` may
+ * be a journal or a dead process's claim on one. JOURNAL_CLAIMED when another process has it.
+ */
+export async function captureJournal(repo: RepoInfo, path: string, opts: { orphan?: boolean } = {}): Promise<CaptureResult> {
+  const claimed = claimPath(path);
+  try {
+    renameSync(path, claimed);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new FlorError('JOURNAL_CLAIMED', `journal ${path} is gone (another process captured it)`, { hint: 'nothing to do', data: { path } });
+    }
+    throw e;
+  }
+  let landed: string;
+  let meta: RunMeta;
+  try {
+    const j = readJournal(claimed);
+    const built = buildCapture(repo, j, opts.orphan === true);
+    meta = built.meta;
+    landed = await appendRun(repo, { meta, codeTree: built.codeTree, segments: { forward: built.forward }, ckpt: built.ckpt });
+  } catch (e) {
+    if (permanent(e)) {
+      const bad = join(dirname(path), 'bad');
+      mkdirSync(bad, { recursive: true });
+      try {
+        renameSync(claimed, join(bad, basename(originalPath(claimed))));
+      } catch {
+        // leave the claim: recovery retries it once this process is gone
+      }
+    } else {
+      try {
+        renameSync(claimed, originalPath(claimed));
+      } catch {
+        // a recovery will find the claim of a dead process
+      }
+    }
+    throw e;
+  }
+  rmSync(claimed, { force: true });
+  let notesError: string | null = null;
+  if (meta.commit) {
+    try {
+      await addNoteLines(repo, [{ commit: meta.commit, line: noteLine(meta) }]);
+    } catch (e) {
+      notesError = e instanceof Error ? e.message : String(e);
+    }
+  }
+  return { id: meta.id, status: meta.status, records: meta.records, commit: landed, notesError };
+}
+
+/** Journals and claims that belong to no living process on this host. */
+export function orphanedJournals(repo: RepoInfo): string[] {
+  const host = hostname();
+  const out: string[] = [];
+  for (const path of listJournals(repo.commonDir)) {
+    let start;
+    try {
+      start = readJournalStart(path);
+    } catch {
+      out.push(path); // undecodable start: capture reports it and moves it to bad/
+      continue;
+    }
+    if (!start) {
+      // No start frame yet: a process is between creating the file and its first write, or died
+      // there. Only an old, empty-of-start file is an orphan.
+      if (Date.now() - statSafe(path) > 60_000) out.push(path);
+      continue;
+    }
+    if (start.host === host && !pidAlive(start.pid)) out.push(path);
+  }
+  let names: string[] = [];
+  try {
+    names = readdirSync(journalDir(repo.commonDir));
+  } catch {
+    // no journal directory yet
+  }
+  for (const n of names) {
+    const i = n.indexOf(JOURNAL_EXT + CLAIM);
+    if (i < 0) continue;
+    const pid = Number(n.slice(i + JOURNAL_EXT.length + CLAIM.length));
+    if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) out.push(join(journalDir(repo.commonDir), n));
+  }
+  return out;
+}
+
+function statSafe(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return Date.now();
+  }
+}
+
+export interface Recovery {
+  recovered: CaptureResult[];
+  failed: Array<{ path: string; code: string; error: string }>;
+}
+
+/** Captures every orphaned journal: `crashed` when it has no end frame, else the status it recorded. */
+export async function recoverJournals(repo: RepoInfo): Promise<Recovery> {
+  const out: Recovery = { recovered: [], failed: [] };
+  for (const path of orphanedJournals(repo)) {
+    try {
+      out.recovered.push(await captureJournal(repo, path, { orphan: true }));
+    } catch (e) {
+      if (isFlorError(e, 'JOURNAL_CLAIMED')) continue;
+      out.failed.push({ path, code: isFlorError(e) ? e.code : 'INTERNAL', error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Ids of the runs recovered from orphaned journals. A journal that fails does not stop the others;
+ * failures are thrown together afterwards (JOURNAL_RECOVERY, `data.recovered` keeps the ids).
+ */
+export async function recoverOrphans(repo: RepoInfo): Promise<string[]> {
+  const r = await recoverJournals(repo);
+  const ids = r.recovered.map((c) => c.id);
+  if (r.failed.length) {
+    const f = r.failed[0]!;
+    throw new FlorError('JOURNAL_RECOVERY', `could not capture ${r.failed.length} orphaned journal(s): ${f.error}`, {
+      hint: 'run `git flor doctor` for details',
+      data: { recovered: ids, failed: r.failed },
+    });
+  }
+  return ids;
+}

@@ -1,0 +1,99 @@
+/**
+ * The local checkpoint store: `<commonDir>/flor/ckpt/<k[0:2]>/<k[2:]>`, key = sha256 hex of the
+ * uncompressed snapshot, content deflated. Content addressing makes saving the same state twice
+ * free and lets any number of processes write concurrently (write to a temp name, then rename).
+ * Never pushed: checkpoints are a local accelerator, replay works without them.
+ * Synchronous on purpose: the runtime's writer thread and a replay child both want plain calls.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { deflateSync, inflateSync, constants } from 'node:zlib';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FlorError } from '../errors.js';
+
+const KEY = /^[0-9a-f]{64}$/;
+
+export function checkpointDir(commonDir: string): string {
+  return join(commonDir, 'flor', 'ckpt');
+}
+
+export function checkpointPath(commonDir: string, key: string): string {
+  if (!KEY.test(key)) throw new FlorError('BAD_CKPT_KEY', `not a checkpoint key: ${JSON.stringify(key)}`, { hint: 'keys are 64 hex digits (sha256)' });
+  return join(checkpointDir(commonDir), key.slice(0, 2), key.slice(2));
+}
+
+export function checkpointKey(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function hasCheckpoint(commonDir: string, key: string): boolean {
+  return existsSync(checkpointPath(commonDir, key));
+}
+
+/**
+ * Stores `bytes` and returns its key. Deflate level 1: snapshots are mostly float arrays that
+ * compress little, so a higher level costs time for almost no space.
+ */
+export function putCheckpoint(commonDir: string, bytes: Uint8Array, opts: { level?: number } = {}): string {
+  const key = checkpointKey(bytes);
+  const file = checkpointPath(commonDir, key);
+  if (existsSync(file)) return key;
+  const dir = join(checkpointDir(commonDir), key.slice(0, 2));
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    writeFileSync(tmp, deflateSync(bytes, { level: opts.level ?? constants.Z_BEST_SPEED }));
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new FlorError('CKPT_WRITE', `cannot write checkpoint ${key.slice(0, 12)}: ${(e as Error).message}`, {
+      hint: 'check free space and permissions under .git/flor/ckpt',
+      cause: e,
+    });
+  }
+  return key;
+}
+
+/** The snapshot stored under `key`, verified against it; null when this clone does not have it. */
+export function getCheckpoint(commonDir: string, key: string): Buffer | null {
+  const file = checkpointPath(commonDir, key);
+  let packed: Buffer;
+  try {
+    packed = readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  let bytes: Buffer;
+  try {
+    bytes = inflateSync(packed);
+  } catch (e) {
+    throw corrupt(key, file, (e as Error).message);
+  }
+  if (checkpointKey(bytes) !== key) throw corrupt(key, file, 'content does not match its key');
+  return bytes;
+}
+
+function corrupt(key: string, file: string, why: string): FlorError {
+  return new FlorError('CKPT_CORRUPT', `checkpoint ${key.slice(0, 12)} is damaged: ${why}`, {
+    hint: `delete ${file}; replay then recomputes from an earlier checkpoint`,
+    data: { key, file },
+  });
+}
+
+/** Every key in the store (for doctor and tests). */
+export function listCheckpoints(commonDir: string): string[] {
+  const root = checkpointDir(commonDir);
+  const out: string[] = [];
+  let fans: string[];
+  try {
+    fans = readdirSync(root);
+  } catch {
+    return out;
+  }
+  for (const fan of fans) {
+    if (!/^[0-9a-f]{2}$/.test(fan) || !statSync(join(root, fan)).isDirectory()) continue;
+    for (const rest of readdirSync(join(root, fan))) if (KEY.test(fan + rest)) out.push(fan + rest);
+  }
+  return out.sort();
+}

@@ -1,0 +1,118 @@
+/**
+ * `git flor doctor`'s engine: recover orphaned journals, verify every run of every ledger
+ * (objects present, every blob decodes and matches its schema), and check the derived notes
+ * index against the ledgers. It repairs what is derived or recoverable (journals, notes) and
+ * reports the rest; history in a ledger is never rewritten.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { git, type RepoInfo } from './git.js';
+import { recoverJournals } from './capture.js';
+import { journalDir } from './journal.js';
+import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment } from './ledger.js';
+import { addNoteLines, missingNoteLines, rebuildNotes, NOTES_REF } from './notes.js';
+import { repoCwd } from './objects.js';
+
+export interface Problem {
+  run?: string;
+  ref?: string;
+  path?: string;
+  problem: string;
+}
+
+export interface DoctorReport {
+  /** Run ids captured from orphaned journals. */
+  recovered: string[];
+  /** Damage found and not repaired. */
+  problems: Problem[];
+  /** What was repaired, one line each. */
+  repaired: string[];
+  /** Runs that were checked and are sound. */
+  checked: number;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Objects reachable from flor refs that are missing from the object store. */
+async function missingObjects(repo: RepoInfo, refs: string[]): Promise<string[]> {
+  if (!refs.length) return [];
+  const r = await git(['rev-list', '--objects', '--missing=print', ...refs, '--'], { cwd: repoCwd(repo), okCodes: [128] });
+  if (r.code !== 0) return [`(cannot walk flor refs: ${r.stderr.trim().split('\n')[0]})`];
+  return r.stdout
+    .toString()
+    .split('\n')
+    .filter((l) => l.startsWith('?'))
+    .map((l) => l.slice(1).trim());
+}
+
+export async function doctor(repo: RepoInfo): Promise<DoctorReport> {
+  const report: DoctorReport = { recovered: [], problems: [], repaired: [], checked: 0 };
+
+  const rec = await recoverJournals(repo);
+  report.recovered = rec.recovered.map((r) => r.id);
+  for (const f of rec.failed) report.problems.push({ path: f.path, problem: `orphaned journal not captured: ${f.error}` });
+  for (const r of rec.recovered) if (r.notesError) report.problems.push({ run: r.id, problem: `notes not updated: ${r.notesError}` });
+  let bad: string[] = [];
+  try {
+    bad = readdirSync(join(journalDir(repo.commonDir), 'bad'));
+  } catch {
+    // none ever set aside
+  }
+  for (const n of bad) {
+    report.problems.push({ path: join(journalDir(repo.commonDir), 'bad', n), problem: 'journal that cannot be captured (set aside; inspect or delete it)' });
+  }
+
+  const ledgers = await listLedgers(repo);
+  for (const miss of await missingObjects(repo, ledgers.map((l) => l.ref))) {
+    report.problems.push({ ref: 'refs/flor', problem: `missing object ${miss}` });
+  }
+
+  const { runs, broken } = await listRunsChecked(repo);
+  for (const b of broken) report.problems.push({ run: b.id || undefined, ref: b.ledger, problem: b.error });
+  await Promise.all(
+    runs.map(async (run) => {
+      let ok = true;
+      for (const s of run.segments) {
+        try {
+          const seg = await readSegment(repo, s.oid);
+          if (seg.run !== run.id) throw new Error(`segment ${s.name} belongs to run ${seg.run}`);
+          if (s.name === 'forward' && seg.name.length !== run.meta.records) {
+            throw new Error(`forward segment has ${seg.name.length} records, run.msgpack says ${run.meta.records}`);
+          }
+        } catch (e) {
+          ok = false;
+          report.problems.push({ run: run.id, ref: s.ledger, problem: message(e) });
+        }
+      }
+      if (run.ckpt) {
+        try {
+          await readCheckpointManifest(repo, run.ckpt);
+        } catch (e) {
+          ok = false;
+          report.problems.push({ run: run.id, ref: run.ledgers[0], problem: message(e) });
+        }
+      }
+      if (ok) report.checked++;
+    }),
+  );
+
+  try {
+    const missing = await missingNoteLines(repo);
+    if (missing.length) {
+      await addNoteLines(repo, missing);
+      report.repaired.push(`notes index: added ${missing.length} missing line(s)`);
+    }
+  } catch (e) {
+    // An unreadable notes index is derived data: rebuild it from the ledgers.
+    try {
+      const n = await rebuildNotes(repo);
+      report.repaired.push(`notes index: rebuilt ${NOTES_REF} from the ledgers (${n} commits) after: ${message(e)}`);
+    } catch (e2) {
+      report.problems.push({ ref: NOTES_REF, problem: `cannot repair the notes index: ${message(e2)}` });
+    }
+  }
+  report.problems.sort((a, b) => ((a.run ?? a.path ?? a.ref ?? '') < (b.run ?? b.path ?? b.ref ?? '') ? -1 : 1));
+  return report;
+}

@@ -1,0 +1,433 @@
+/**
+ * Run ledgers: `refs/flor/ledgers/<writer>` (this clone's, the only one it writes) and
+ * `refs/flor/remotes/<remote>/ledgers/<writer>` (fetched). Each commit's tree is cumulative:
+ * `runs/<id[0:2]>/<id>/{run.msgpack, code, logs/<segment>.msgpack, ckpt.msgpack}`.
+ * Readers take the union of all ledgers by run id. Reads go through the one long-lived
+ * `cat-file` of the repository, issued all at once level by level, so listing hundreds of runs
+ * costs a few round trips, not a process per run.
+ */
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FlorError, isFlorError } from '../errors.js';
+import { git, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
+import { pack, unpack, encodeValue, decodeValue } from './pack.js';
+import { validateRunMeta, validateCheckpointManifest, ULID_PATTERN } from './schema.js';
+import { decodeSegment } from './segment.js';
+import { blobEntry, treeEntry, editTree, reader, readTree, repoCwd, updateRefWithRetry, writeBlob, commitTreeOf, type TreeEdits } from './objects.js';
+import type { CheckpointManifest, RunMeta, Segment } from './types.js';
+import type { Value } from './records.js';
+
+export const LEDGERS = 'refs/flor/ledgers/';
+export const REMOTES = 'refs/flor/remotes/';
+
+export interface SegmentRef {
+  name: string;
+  oid: string;
+  /** The ledger ref it was found in. */
+  ledger: string;
+}
+
+export interface RunEntry {
+  id: string;
+  meta: RunMeta;
+  codeTree: string;
+  /** `forward` first, then the others by name. */
+  segments: SegmentRef[];
+  ckpt: string | null;
+  /** Every ledger ref holding part of this run, own ledger first. */
+  ledgers: string[];
+}
+
+export interface BrokenRun {
+  /** The run id, or '' when a whole ledger could not be read. */
+  id: string;
+  ledger: string;
+  code: string;
+  error: string;
+}
+
+const ULID = new RegExp(ULID_PATTERN);
+const SEGMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export function runDir(id: string): string {
+  return `runs/${id.slice(0, 2)}/${id}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer id
+
+function validWriter(w: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(w);
+}
+
+async function configWriter(repo: RepoInfo): Promise<string | null> {
+  const r = await git(['config', '--get', 'flor.writer'], { cwd: repoCwd(repo), okCodes: [1] });
+  const w = r.stdout.toString().trim();
+  return r.code === 0 && w ? w : null;
+}
+
+/**
+ * This clone's writer id (`flor.writer` in config), made when missing. Concurrent first runs must
+ * agree on one id, so the id is first claimed with an atomic link(2) of a file under
+ * `.git/flor/`; every racer then writes the same value into config.
+ */
+export async function ensureWriter(repo: RepoInfo): Promise<string> {
+  const have = await configWriter(repo);
+  if (have) {
+    if (!validWriter(have)) {
+      throw new FlorError('BAD_WRITER', `flor.writer ${JSON.stringify(have)} is not a valid writer id`, {
+        hint: 'use letters, digits, - and _ (`git config flor.writer <id>`), or unset it to get a new one',
+      });
+    }
+    return have;
+  }
+  const dir = join(repo.commonDir, 'flor');
+  mkdirSync(dir, { recursive: true });
+  const claim = join(dir, 'writer');
+  const tmp = join(dir, `writer.${process.pid}.${randomBytes(4).toString('hex')}`);
+  writeFileSync(tmp, randomBytes(8).toString('hex') + '\n');
+  try {
+    linkSync(tmp, claim);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  const id = readFileSync(claim, 'utf8').trim();
+  if (!validWriter(id)) throw new FlorError('BAD_WRITER', `${claim} holds an invalid writer id`, { hint: `remove ${claim} and run again` });
+  for (let i = 0; ; i++) {
+    try {
+      await git(['config', 'flor.writer', id], { cwd: repoCwd(repo) });
+      return id;
+    } catch (e) {
+      // Another process holds config.lock for a moment; same value either way.
+      if (i >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
+      const now = await configWriter(repo);
+      if (now === id) return id;
+    }
+  }
+}
+
+export function ownLedgerRef(writer: string): string {
+  return LEDGERS + writer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export function encodeRunMeta(meta: RunMeta): Buffer {
+  return pack({ ...meta, args: encodeValue(meta.args) });
+}
+
+export function decodeRunMeta(buf: Uint8Array, where: string): RunMeta {
+  const raw = unpack(buf, where);
+  const meta = validateRunMeta(raw, where);
+  return { ...meta, args: decodeValue(meta.args) as Record<string, Value> };
+}
+
+export interface RunCapture {
+  meta: RunMeta;
+  codeTree: string;
+  /** segment name -> encoded segment (`forward` for a captured run). */
+  segments: Record<string, Buffer>;
+  ckpt?: Buffer;
+}
+
+/** Adds one captured run to this clone's ledger; returns the new ledger commit. */
+export async function appendRun(repo: RepoInfo, run: RunCapture): Promise<string> {
+  const writer = await ensureWriter(repo);
+  // The runtime starts a run synchronously and may not know the writer yet: the ledger decides it.
+  const meta = validateRunMeta({ ...run.meta, writer }, `run ${run.meta?.id}`);
+  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(run.codeTree)) throw new FlorError('BAD_TREE', `run ${meta.id}: code tree ${run.codeTree} is not an object id`);
+  for (const name of Object.keys(run.segments)) checkSegmentName(name);
+  const dir = runDir(meta.id);
+  const [metaOid, ckptOid, ...segOids] = await Promise.all([
+    writeBlob(repo, encodeRunMeta(meta)),
+    run.ckpt ? writeBlob(repo, run.ckpt) : Promise.resolve(null),
+    ...Object.values(run.segments).map((b) => writeBlob(repo, b)),
+  ]);
+  const edits: TreeEdits = new Map();
+  edits.set(`${dir}/run.msgpack`, blobEntry(metaOid!));
+  edits.set(`${dir}/code`, treeEntry(run.codeTree));
+  Object.keys(run.segments).forEach((name, i) => edits.set(`${dir}/logs/${name}.msgpack`, blobEntry(segOids[i]!)));
+  if (ckptOid) edits.set(`${dir}/ckpt.msgpack`, blobEntry(ckptOid));
+  const message = `run ${meta.id} ${meta.status} ${meta.script} (${meta.records} records)`;
+  const commit = await updateRefWithRetry(repo, ownLedgerRef(writer), {
+    message,
+    tree: (root, { cat, mk }) => editTree(cat, mk, root, edits),
+  });
+  return commit!;
+}
+
+function checkSegmentName(name: string): void {
+  if (!SEGMENT_NAME.test(name)) {
+    throw new FlorError('BAD_SEGMENT_NAME', `segment name ${JSON.stringify(name)} is not allowed`, { hint: 'use letters, digits, ".", "-" and "_"' });
+  }
+}
+
+/**
+ * Adds a segment (a replay's records) to run `runId` in this clone's ledger, even when another
+ * clone captured the run: readers join them by run id. Never replaces an existing segment.
+ */
+export async function appendSegment(repo: RepoInfo, runId: string, segName: string, buf: Buffer): Promise<string> {
+  if (!ULID.test(runId)) throw new FlorError('BAD_RUN_ID', `${JSON.stringify(runId)} is not a run id`);
+  checkSegmentName(segName);
+  const writer = await ensureWriter(repo);
+  const oid = await writeBlob(repo, buf);
+  const path = `${runDir(runId)}/logs/${segName}.msgpack`;
+  const commit = await updateRefWithRetry(repo, ownLedgerRef(writer), {
+    message: `segment ${segName} of run ${runId}`,
+    tree: async (root, { cat, mk }) => {
+      if (root && (await lookupPath(cat, root, path))) {
+        throw new FlorError('SEGMENT_EXISTS', `run ${runId} already has a segment ${segName}`, { hint: 'segments are never overwritten; use a new name' });
+      }
+      return editTree(cat, mk, root, new Map([[path, blobEntry(oid)]]));
+    },
+  });
+  return commit!;
+}
+
+async function lookupPath(cat: CatFile, root: string, path: string): Promise<TreeEntry | null> {
+  let tree = root;
+  const parts = path.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    const e = (await readTree(cat, tree)).find((x) => x.name === parts[i]);
+    if (!e) return null;
+    if (i === parts.length - 1) return e;
+    if (e.type !== 'tree') return null;
+    tree = e.oid;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+export interface LedgerRef {
+  ref: string;
+  tip: string;
+  /** 'local' for this clone's own namespace, else the remote's name. */
+  remote: string;
+  writer: string;
+}
+
+/** Every ledger ref: own namespace first, then fetched ones by remote. */
+export async function listLedgers(repo: RepoInfo): Promise<LedgerRef[]> {
+  const r = await git(['for-each-ref', '--format=%(objectname) %(refname)', LEDGERS, REMOTES], { cwd: repoCwd(repo) });
+  const out: LedgerRef[] = [];
+  for (const line of r.stdout.toString().split('\n')) {
+    if (!line) continue;
+    const sp = line.indexOf(' ');
+    const tip = line.slice(0, sp);
+    const ref = line.slice(sp + 1);
+    if (ref.startsWith(LEDGERS)) {
+      const writer = ref.slice(LEDGERS.length);
+      if (!writer.includes('/')) out.push({ ref, tip, remote: 'local', writer });
+    } else {
+      const m = /^refs\/flor\/remotes\/([^/]+)\/ledgers\/([^/]+)$/.exec(ref);
+      if (m) out.push({ ref, tip, remote: m[1]!, writer: m[2]! });
+    }
+  }
+  return out.sort((a, b) => (a.remote === b.remote ? (a.ref < b.ref ? -1 : 1) : a.remote === 'local' ? -1 : b.remote === 'local' ? 1 : a.remote < b.remote ? -1 : 1));
+}
+
+/** One `runs/<aa>/<id>` directory of one ledger, before the union. */
+interface RunDirRef {
+  id: string;
+  ledger: string;
+  meta: string | null;
+  code: string | null;
+  ckpt: string | null;
+  logs: string | null;
+  /** Anything in the directory that the format does not allow. */
+  problem: string | null;
+}
+
+/** The run directories of one ledger tip; throws only when the ledger's own skeleton is unreadable. */
+async function runDirsOf(cat: CatFile, l: LedgerRef, broken: BrokenRun[]): Promise<RunDirRef[]> {
+  const commit = await cat.readAs(l.tip, 'commit');
+  const root = commitTreeOf(commit.data);
+  if (!root) throw new FlorError('CORRUPT_REF', `ledger ${l.ref}: tip ${l.tip} has no tree`);
+  const runs = (await readTree(cat, root)).find((e) => e.name === 'runs');
+  if (!runs) return [];
+  if (runs.type !== 'tree') throw new FlorError('CORRUPT_REF', `ledger ${l.ref}: runs is not a tree`);
+  const fans = (await readTree(cat, runs.oid)).filter((e) => {
+    if (e.type === 'tree' && /^[0-9A-Z]{2}$/.test(e.name)) return true;
+    broken.push({ id: e.name, ledger: l.ref, code: 'CORRUPT_RUN', error: `ledger ${l.ref}: unexpected entry runs/${e.name}` });
+    return false;
+  });
+  const perFan = await Promise.all(fans.map((f) => readTree(cat, f.oid).then((es) => es.map((e) => ({ fan: f.name, e })))));
+  const dirs = perFan.flat();
+  return Promise.all(
+    dirs.map(async ({ fan, e }): Promise<RunDirRef> => {
+      const d: RunDirRef = { id: e.name, ledger: l.ref, meta: null, code: null, ckpt: null, logs: null, problem: null };
+      if (!ULID.test(e.name) || e.name.slice(0, 2) !== fan || e.type !== 'tree') {
+        d.problem = `unexpected entry runs/${fan}/${e.name}`;
+        return d;
+      }
+      let entries: TreeEntry[];
+      try {
+        entries = await readTree(cat, e.oid);
+      } catch (err) {
+        d.problem = (err as Error).message;
+        return d;
+      }
+      for (const x of entries) {
+        if (x.name === 'run.msgpack' && x.type === 'blob') d.meta = x.oid;
+        else if (x.name === 'code' && x.type === 'tree') d.code = x.oid;
+        else if (x.name === 'ckpt.msgpack' && x.type === 'blob') d.ckpt = x.oid;
+        else if (x.name === 'logs' && x.type === 'tree') d.logs = x.oid;
+        else d.problem = `unexpected entry ${x.name} (${x.type})`;
+      }
+      return d;
+    }),
+  );
+}
+
+/** Content-addressed, so never stale: decoded metadata and log-tree listings by oid. */
+const metaCache = new Map<string, RunMeta>();
+const logsCache = new Map<string, TreeEntry[]>();
+/** oid -> "run X segment Y", so a corrupt segment read by oid alone is still named. */
+const segmentLabels = new Map<string, string>();
+
+async function readMeta(cat: CatFile, oid: string, where: string): Promise<RunMeta> {
+  const hit = metaCache.get(oid);
+  if (hit) return hit;
+  const meta = decodeRunMeta((await cat.readAs(oid, 'blob')).data, where);
+  metaCache.set(oid, meta);
+  return meta;
+}
+
+async function readLogs(cat: CatFile, oid: string): Promise<TreeEntry[]> {
+  const hit = logsCache.get(oid);
+  if (hit) return hit;
+  const es = await readTree(cat, oid);
+  logsCache.set(oid, es);
+  return es;
+}
+
+function errText(e: unknown): { code: string; error: string } {
+  return isFlorError(e) ? { code: e.code, error: e.message } : { code: 'INTERNAL', error: e instanceof Error ? e.message : String(e) };
+}
+
+/** The union of every ledger: valid runs, and every run that could not be read with its reason. */
+export async function listRunsChecked(repo: RepoInfo): Promise<{ runs: RunEntry[]; broken: BrokenRun[] }> {
+  const cat = reader(repo);
+  const broken: BrokenRun[] = [];
+  const ledgers = await listLedgers(repo);
+  const dirLists = await Promise.all(
+    ledgers.map((l) =>
+      runDirsOf(cat, l, broken).catch((e) => {
+        broken.push({ id: '', ledger: l.ref, ...errText(e) });
+        return [] as RunDirRef[];
+      }),
+    ),
+  );
+  const byId = new Map<string, RunDirRef[]>();
+  for (const list of dirLists) {
+    for (const d of list) {
+      if (d.problem && !ULID.test(d.id)) {
+        broken.push({ id: d.id, ledger: d.ledger, code: 'CORRUPT_RUN', error: `ledger ${d.ledger}: ${d.problem}` });
+        continue;
+      }
+      let a = byId.get(d.id);
+      if (!a) byId.set(d.id, (a = []));
+      a.push(d);
+    }
+  }
+  const ids = [...byId.keys()].sort();
+  const results = await Promise.all(ids.map((id) => unionRun(cat, id, byId.get(id)!)));
+  const runs: RunEntry[] = [];
+  for (const r of results) {
+    if ('meta' in r) runs.push(r);
+    else broken.push(r);
+  }
+  return { runs, broken };
+}
+
+/** One run from its directories in several ledgers: metadata from the first that has it. */
+async function unionRun(cat: CatFile, id: string, dirs: RunDirRef[]): Promise<RunEntry | BrokenRun> {
+  const bad = dirs.find((d) => d.problem);
+  if (bad) return { id, ledger: bad.ledger, code: 'CORRUPT_RUN', error: `run ${id} in ${bad.ledger}: ${bad.problem}` };
+  const main = dirs.find((d) => d.meta);
+  if (!main) {
+    return {
+      id,
+      ledger: dirs[0]!.ledger,
+      code: 'RUN_INCOMPLETE',
+      error: `run ${id}: ${dirs[0]!.ledger} has segments for it but no ledger has its metadata (fetch the clone that captured it)`,
+    };
+  }
+  try {
+    if (!main.code) throw new FlorError('CORRUPT_RUN', `run ${id} in ${main.ledger}: no code tree`);
+    const meta = await readMeta(cat, main.meta!, `run ${id} (${main.ledger})`);
+    if (meta.id !== id) throw new FlorError('CORRUPT_RUN', `run ${id} in ${main.ledger}: run.msgpack names run ${meta.id}`);
+    const segments: SegmentRef[] = [];
+    const seen = new Set<string>();
+    for (const d of dirs) {
+      if (!d.logs) continue;
+      for (const e of await readLogs(cat, d.logs)) {
+        if (e.type !== 'blob' || !e.name.endsWith('.msgpack')) throw new FlorError('CORRUPT_RUN', `run ${id} in ${d.ledger}: unexpected entry logs/${e.name}`);
+        const name = e.name.slice(0, -'.msgpack'.length);
+        if (seen.has(name)) continue; // the same segment seen again in a fetched copy of a ledger
+        seen.add(name);
+        segments.push({ name, oid: e.oid, ledger: d.ledger });
+        segmentLabels.set(e.oid, `run ${id} segment ${name}`);
+      }
+    }
+    segments.sort((a, b) => (a.name === 'forward' ? -1 : b.name === 'forward' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const ckpt = dirs.find((d) => d.ckpt)?.ckpt ?? null;
+    if (ckpt) segmentLabels.set(ckpt, `run ${id} checkpoint manifest`);
+    return { id, meta, codeTree: main.code, segments, ckpt, ledgers: [...new Set(dirs.map((d) => d.ledger))] };
+  } catch (e) {
+    return { id, ledger: main.ledger, ...errText(e) };
+  }
+}
+
+/** Every readable run, oldest first (broken ones are left out; see listRunsChecked). */
+export async function listRuns(repo: RepoInfo): Promise<RunEntry[]> {
+  return (await listRunsChecked(repo)).runs;
+}
+
+export async function readSegment(repo: RepoInfo, oid: string): Promise<Segment> {
+  const label = segmentLabels.get(oid) ?? `segment ${oid}`;
+  const o = await reader(repo).read(oid);
+  if (!o || o.type !== 'blob') {
+    throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : 'missing'}`, { hint: 'run `git flor doctor`' });
+  }
+  return decodeSegment(o.data, label);
+}
+
+export async function readCheckpointManifest(repo: RepoInfo, oid: string): Promise<CheckpointManifest> {
+  const label = segmentLabels.get(oid) ?? `checkpoint manifest ${oid}`;
+  const o = await reader(repo).read(oid);
+  if (!o || o.type !== 'blob') {
+    throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : 'missing'}`, { hint: 'run `git flor doctor`' });
+  }
+  return validateCheckpointManifest(unpack(o.data, label), label);
+}
+
+/** A run by full id or unique prefix (case-insensitive: ids are upper-case Crockford base32). */
+export async function resolveRun(repo: RepoInfo, idOrPrefix: string): Promise<RunEntry> {
+  const want = idOrPrefix.trim().toUpperCase();
+  if (!want) throw new FlorError('RUN_NOT_FOUND', 'no run id given', { hint: 'list runs with `git flor runs`' });
+  const { runs, broken } = await listRunsChecked(repo);
+  const exact = runs.find((r) => r.id === want);
+  if (exact) return exact;
+  const hurt = broken.find((b) => b.id === want);
+  if (hurt) throw new FlorError(hurt.code, hurt.error, { hint: 'run `git flor doctor`', data: { id: want } });
+  const matches = runs.filter((r) => r.id.startsWith(want));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    const shown = matches.slice(0, 5).map((r) => r.id).join(', ');
+    throw new FlorError('RUN_AMBIGUOUS', `run prefix ${idOrPrefix} matches ${matches.length} runs: ${shown}${matches.length > 5 ? ', …' : ''}`, {
+      hint: 'give more characters of the id',
+      data: { candidates: matches.map((r) => r.id) },
+    });
+  }
+  const hurtPrefix = broken.filter((b) => b.id && b.id.startsWith(want));
+  if (hurtPrefix.length === 1) throw new FlorError(hurtPrefix[0]!.code, hurtPrefix[0]!.error, { hint: 'run `git flor doctor`' });
+  throw new FlorError('RUN_NOT_FOUND', `no run matches ${idOrPrefix}`, { hint: 'list runs with `git flor runs`' });
+}

@@ -1,0 +1,229 @@
+/**
+ * Writing Git objects and moving refs, through the `git` binary only: blobs with
+ * `hash-object -w`, trees with one long-lived `mktree --batch` (it validates every entry exists
+ * and sorts them Git's way), commits with `commit-tree`, and refs only with
+ * `update-ref REF NEW OLD` — Git's own compare-and-swap. `editTree` rewrites just the trees on the
+ * edited paths, so appending to a ledger never walks the code trees it holds.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FlorError } from '../errors.js';
+import { CatFile, FLOR_IDENT, git, parseTree, type RepoInfo, type TreeEntry } from './git.js';
+
+export const ZERO_OID = '0000000000000000000000000000000000000000';
+
+/** Where git commands for this repository run (inside hooks GIT_DIR may be relative to the top). */
+export function repoCwd(repo: RepoInfo): string {
+  return repo.top ?? repo.gitDir;
+}
+
+const readers = new Map<string, CatFile>();
+
+/** The process-wide object reader of a repository (one `cat-file --batch`, unref'd). */
+export function reader(repo: RepoInfo): CatFile {
+  const cwd = repoCwd(repo);
+  let r = readers.get(cwd);
+  if (!r || (r as unknown as { closed: boolean }).closed) {
+    r = new CatFile(cwd);
+    readers.set(cwd, r);
+  }
+  return r;
+}
+
+/** Ends every reader this process opened (tests and short-lived tools call it before exiting). */
+export function closeReaders(): void {
+  for (const r of readers.values()) r.close();
+  readers.clear();
+}
+
+export async function writeBlob(repo: RepoInfo, data: Uint8Array): Promise<string> {
+  const r = await git(['hash-object', '-w', '--stdin'], { cwd: repoCwd(repo), input: Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
+  return r.stdout.toString().trim();
+}
+
+/**
+ * Many blobs with one process: `hash-object --stdin-paths` over temp files (a process per blob
+ * costs ~6 ms, which a notes rebuild over hundreds of commits would feel).
+ */
+export async function writeBlobs(repo: RepoInfo, blobs: Uint8Array[]): Promise<string[]> {
+  if (blobs.length <= 2) return Promise.all(blobs.map((b) => writeBlob(repo, b)));
+  const dir = join(repo.commonDir, 'flor', 'tmp', `blobs-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const paths = blobs.map((b, i) => {
+      const p = join(dir, String(i));
+      writeFileSync(p, b);
+      return p;
+    });
+    const r = await git(['hash-object', '-w', '--no-filters', '--stdin-paths'], { cwd: repoCwd(repo), input: paths.join('\n') + '\n' });
+    const oids = r.stdout.toString().trim().split('\n');
+    if (oids.length !== blobs.length) throw new FlorError('GIT_FAILED', `git hash-object wrote ${oids.length} of ${blobs.length} blobs`);
+    return oids;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One `git mktree --batch`: each tree is its entries then a blank line; Git answers one oid per tree. */
+export class TreeWriter {
+  private child: ChildProcessWithoutNullStreams;
+  private buf = '';
+  private err = '';
+  private pending: Array<{ resolve: (oid: string) => void; reject: (e: Error) => void }> = [];
+  private dead: Error | null = null;
+
+  constructor(cwd: string) {
+    this.child = spawn('git', ['mktree', '--batch'], { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (d: string) => {
+      this.buf += d;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        this.pending.shift()?.resolve(line.trim());
+      }
+    });
+    this.child.stderr.on('data', (d: Buffer) => (this.err += d.toString()));
+    this.child.stdin.on('error', () => {});
+    const fail = (why: string) => {
+      this.dead = new FlorError('GIT_FAILED', `git mktree ${why}: ${this.err.trim().split('\n')[0] ?? ''}`, {
+        hint: 'a tree entry names an object that is missing; run `git flor doctor`',
+      });
+      for (const p of this.pending.splice(0)) p.reject(this.dead);
+    };
+    this.child.on('error', (e) => fail(e.message));
+    this.child.on('close', (code) => fail(`exited (${code})`));
+  }
+
+  write(entries: TreeEntry[]): Promise<string> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (entries.length === 0) return Promise.reject(new FlorError('INTERNAL', 'refusing to write an empty tree'));
+    let text = '';
+    for (const e of entries) {
+      if (/[\n\t\0/]/.test(e.name) || e.name === '' || e.name === '.' || e.name === '..') {
+        return Promise.reject(new FlorError('BAD_NAME', `invalid tree entry name ${JSON.stringify(e.name)}`));
+      }
+      text += `${e.mode} ${e.type} ${e.oid}\t${e.name}\n`;
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.child.stdin.write(text + '\n');
+    });
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+export type EntryValue = Omit<TreeEntry, 'name'>;
+
+export const blobEntry = (oid: string): EntryValue => ({ mode: '100644', type: 'blob', oid });
+export const treeEntry = (oid: string): EntryValue => ({ mode: '040000', type: 'tree', oid });
+
+/** path (split on '/') -> new entry, or null to remove it. */
+export type TreeEdits = Map<string, EntryValue | null>;
+
+export async function readTree(cat: CatFile, oid: string): Promise<TreeEntry[]> {
+  return parseTree((await cat.readAs(oid, 'tree')).data);
+}
+
+/**
+ * Applies `edits` to tree `base` (null = empty) and returns the new root, or null when nothing is
+ * left. Only trees on edited paths are read and rewritten; directories emptied by removals vanish.
+ */
+export async function editTree(cat: CatFile, mk: TreeWriter, base: string | null, edits: TreeEdits): Promise<string | null> {
+  const here = new Map<string, EntryValue | null>();
+  const below = new Map<string, TreeEdits>();
+  for (const [path, v] of edits) {
+    const slash = path.indexOf('/');
+    if (slash < 0) here.set(path, v);
+    else {
+      const head = path.slice(0, slash);
+      let sub = below.get(head);
+      if (!sub) below.set(head, (sub = new Map()));
+      sub.set(path.slice(slash + 1), v);
+    }
+  }
+  const entries = new Map<string, TreeEntry>();
+  if (base) for (const e of await readTree(cat, base)) entries.set(e.name, e);
+  await Promise.all(
+    [...below].map(async ([name, sub]) => {
+      const cur = entries.get(name);
+      const oid = await editTree(cat, mk, cur?.type === 'tree' ? cur.oid : null, sub);
+      if (oid) entries.set(name, { name, ...treeEntry(oid) });
+      else entries.delete(name);
+    }),
+  );
+  for (const [name, v] of here) {
+    if (v) entries.set(name, { name, ...v });
+    else entries.delete(name);
+  }
+  if (entries.size === 0) return null;
+  return mk.write([...entries.values()]);
+}
+
+export async function commitTree(repo: RepoInfo, tree: string, parents: string[], message: string): Promise<string> {
+  const args = ['commit-tree', tree];
+  for (const p of parents) args.push('-p', p);
+  const r = await git(args, { cwd: repoCwd(repo), input: message + '\n', env: FLOR_IDENT });
+  return r.stdout.toString().trim();
+}
+
+/** Current oid of `ref`, or null when it does not exist. */
+export async function readRef(repo: RepoInfo, ref: string): Promise<string | null> {
+  const r = await git(['rev-parse', '--verify', '-q', ref], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  return r.code === 0 ? r.stdout.toString().trim() : null;
+}
+
+/** `update-ref ref new old`: false when another writer moved the ref (or held its lock) first. */
+export async function casRef(repo: RepoInfo, ref: string, next: string, prev: string | null, message: string): Promise<boolean> {
+  const r = await git(['update-ref', '-m', message, ref, next, prev ?? ZERO_OID], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  if (r.code === 0) return true;
+  // A lost race shows as "is at X but expected Y", "reference already exists", or a held .lock;
+  // anything else (permissions, a broken repository) would fail forever, so it is not retried.
+  if (/expected|already exists|\.lock|unable to resolve reference|cannot lock/i.test(r.stderr)) return false;
+  throw new FlorError('GIT_FAILED', `git update-ref ${ref} failed: ${r.stderr.trim().split('\n')[0]}`, { hint: 'check that this is a healthy Git repository (`git fsck`)' });
+}
+
+export interface Update {
+  /** The new root tree from the current root (null when the ref is new); null means "no change". */
+  tree(root: string | null, io: { cat: CatFile; mk: TreeWriter; tip: string | null }): Promise<string | null>;
+  message: string;
+}
+
+/**
+ * Moves `ref` to a new commit whose tree `u.tree` computes from the current tip, retrying from a
+ * fresh tip whenever another process got there first — so N concurrent writers all land.
+ * Returns the new commit (or the unchanged tip when `u.tree` made no change).
+ */
+export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update, attempts = 200): Promise<string | null> {
+  const cat = reader(repo);
+  const mk = new TreeWriter(repoCwd(repo));
+  try {
+    for (let i = 0; i < attempts; i++) {
+      const tip = await readRef(repo, ref);
+      const root = tip ? commitTreeOf((await cat.readAs(tip, 'commit')).data) : null;
+      if (tip && !root) throw new FlorError('CORRUPT_REF', `${ref} points at a commit without a tree`, { hint: 'run `git flor doctor`' });
+      const tree = await u.tree(root, { cat, mk, tip });
+      if (tree === null || tree === root) return tip;
+      const commit = await commitTree(repo, tree, tip ? [tip] : [], u.message);
+      if (await casRef(repo, ref, commit, tip, u.message)) return commit;
+      // Lost the race: back off a little (jittered, growing) so contenders spread out, then rebuild.
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 + i * 5, 100)));
+    }
+  } finally {
+    mk.close();
+  }
+  throw new FlorError('REF_CONTENDED', `could not update ${ref}: it kept changing under ${attempts} attempts`, {
+    hint: 'another process is writing it continuously; try again',
+  });
+}
+
+/** The tree a commit object names. */
+export function commitTreeOf(data: Buffer): string | null {
+  return /^tree ([0-9a-f]{40,64})/.exec(data.toString('latin1', 0, 80))?.[1] ?? null;
+}

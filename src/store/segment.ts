@@ -1,0 +1,172 @@
+/**
+ * Log segments: `runs/<aa>/<id>/logs/<name>.msgpack`. One standard msgpack map; each column is one
+ * `{dtype, data}` (little-endian bytes), user values in `other` as pack.ts's tagged values, so a
+ * decoder in any language reads it (docs/format.md). Decoding validates everything an index
+ * points at, so a corrupt segment fails here with its name, never later as a wrong row.
+ */
+import { FlorError } from '../errors.js';
+import { pack, unpack, packTyped, encodeValue, decodeValue } from './pack.js';
+import { KIND_NUMBER, KIND_OTHER, type RecordColumns } from './records.js';
+import { validateSegmentHeader } from './schema.js';
+import type { Segment, SegmentKind, Provenance } from './types.js';
+
+export function encodeSegment(seg: Segment): Buffer {
+  return pack({
+    format: 'flor-segment',
+    version: 1,
+    run: seg.run,
+    source: seg.source,
+    provenance: seg.provenance,
+    names: seg.names,
+    loops: seg.loops,
+    frames: { parent: packTyped(seg.frames.parent), loop: packTyped(seg.frames.loop), iter: packTyped(seg.frames.iter) },
+    name: packTyped(seg.name),
+    frame: packTyped(seg.frame),
+    num: packTyped(seg.num),
+    kind: packTyped(seg.kind),
+    other: seg.other.map(encodeValue),
+  });
+}
+
+/** A segment from records (the header fields a capture or a replay knows). */
+export function makeSegment(run: string, source: SegmentKind, records: RecordColumns, provenance: Provenance | null = null): Segment {
+  return { format: 'flor-segment', version: 1, run, source, provenance, ...records };
+}
+
+function corrupt(what: string, msg: string): FlorError {
+  return new FlorError('CORRUPT_SEGMENT', `${what}: ${msg}`, { hint: 'run `git flor doctor`; other runs are unaffected', data: { what } });
+}
+
+const CTOR = { Int32Array, Float64Array, Uint8Array } as const;
+
+/** A column as a typed array on its own aligned buffer (the msgpack bytes may sit at any offset). */
+function column<D extends keyof typeof CTOR>(p: unknown, dtype: D, what: string, field: string): InstanceType<(typeof CTOR)[D]> {
+  const o = p as { dtype?: unknown; data?: unknown } | null;
+  if (!o || typeof o !== 'object' || o.dtype !== dtype || !(o.data instanceof Uint8Array)) {
+    throw corrupt(what, `column ${field} is not a ${dtype}`);
+  }
+  const Ctor = CTOR[dtype];
+  const size = Ctor.BYTES_PER_ELEMENT;
+  if (o.data.byteLength % size !== 0) throw corrupt(what, `column ${field} has a partial element`);
+  const copy = new Uint8Array(o.data.byteLength);
+  copy.set(o.data);
+  return new Ctor(copy.buffer, 0, o.data.byteLength / size) as InstanceType<(typeof CTOR)[D]>;
+}
+
+/** Checks that every index in the columns points inside its table. */
+export function checkColumns(c: RecordColumns, what: string): void {
+  const nFrames = c.frames.parent.length;
+  if (c.frames.loop.length !== nFrames || c.frames.iter.length !== nFrames) throw corrupt(what, 'frame columns differ in length');
+  const n = c.name.length;
+  if (c.frame.length !== n || c.num.length !== n || c.kind.length !== n) throw corrupt(what, 'record columns differ in length');
+  const nLoops = c.loops.length;
+  for (let f = 0; f < nFrames; f++) {
+    const p = c.frames.parent[f]!;
+    // Parents precede children (a frame is made when its loop iteration starts), which also rules out cycles.
+    if (p < -1 || p >= f) throw corrupt(what, `frame ${f} has parent ${p}`);
+    const l = c.frames.loop[f]!;
+    if (l < 0 || l >= nLoops) throw corrupt(what, `frame ${f} names loop ${l} of ${nLoops}`);
+    if (c.frames.iter[f]! < 0) throw corrupt(what, `frame ${f} has a negative iteration`);
+  }
+  const nNames = c.names.length;
+  let others = 0;
+  for (let r = 0; r < n; r++) {
+    const nm = c.name[r]!;
+    if (nm < 0 || nm >= nNames) throw corrupt(what, `record ${r} names ${nm} of ${nNames}`);
+    const f = c.frame[r]!;
+    if (f < -1 || f >= nFrames) throw corrupt(what, `record ${r} is in frame ${f} of ${nFrames}`);
+    const k = c.kind[r]!;
+    if (k === KIND_OTHER) others++;
+    else if (k !== KIND_NUMBER) throw corrupt(what, `record ${r} has kind ${k}`);
+  }
+  if (others !== c.other.length) throw corrupt(what, `${others} non-numeric records but ${c.other.length} values`);
+}
+
+/** Decodes and validates a segment; `what` names it in errors (e.g. `run 01J… segment forward`). */
+export function decodeSegment(buf: Uint8Array, what: string): Segment {
+  const raw = unpack(buf, what) as Record<string, unknown>;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw corrupt(what, 'not a msgpack map');
+  const head = validateSegmentHeader(raw, what) as unknown as {
+    run: string; source: SegmentKind; provenance: Provenance | null; names: string[]; loops: string[];
+    frames: Record<string, unknown>; other: unknown[];
+  };
+  const seg: Segment = {
+    format: 'flor-segment',
+    version: 1,
+    run: head.run,
+    source: head.source,
+    provenance: head.provenance,
+    names: head.names,
+    loops: head.loops,
+    frames: {
+      parent: column(head.frames.parent, 'Int32Array', what, 'frames.parent'),
+      loop: column(head.frames.loop, 'Int32Array', what, 'frames.loop'),
+      iter: column(head.frames.iter, 'Int32Array', what, 'frames.iter'),
+    },
+    name: column(raw.name, 'Int32Array', what, 'name'),
+    frame: column(raw.frame, 'Int32Array', what, 'frame'),
+    num: column(raw.num, 'Float64Array', what, 'num'),
+    kind: column(raw.kind, 'Uint8Array', what, 'kind'),
+    other: head.other.map(decodeValue),
+  };
+  checkColumns(seg, what);
+  return seg;
+}
+
+/** Concatenates record sets whose tables are independent: indices are remapped, tables merged by value. */
+export function concatColumns(parts: RecordColumns[]): RecordColumns {
+  const names: string[] = [];
+  const loops: string[] = [];
+  const nameIx = new Map<string, number>();
+  const loopIx = new Map<string, number>();
+  const intern = (tbl: string[], ix: Map<string, number>, s: string): number => {
+    let i = ix.get(s);
+    if (i === undefined) {
+      i = tbl.length;
+      tbl.push(s);
+      ix.set(s, i);
+    }
+    return i;
+  };
+  let nFrames = 0;
+  let n = 0;
+  for (const p of parts) {
+    nFrames += p.frames.parent.length;
+    n += p.name.length;
+  }
+  const out: RecordColumns = {
+    names,
+    loops,
+    frames: { parent: new Int32Array(nFrames), loop: new Int32Array(nFrames), iter: new Int32Array(nFrames) },
+    name: new Int32Array(n),
+    frame: new Int32Array(n),
+    num: new Float64Array(n),
+    kind: new Uint8Array(n),
+    other: [],
+  };
+  let f0 = 0;
+  let r0 = 0;
+  for (const p of parts) {
+    const nameMap = Int32Array.from(p.names, (s) => intern(names, nameIx, s));
+    const loopMap = Int32Array.from(p.loops, (s) => intern(loops, loopIx, s));
+    const pf = p.frames.parent.length;
+    for (let f = 0; f < pf; f++) {
+      const par = p.frames.parent[f]!;
+      out.frames.parent[f0 + f] = par < 0 ? -1 : par + f0;
+      out.frames.loop[f0 + f] = loopMap[p.frames.loop[f]!]!;
+      out.frames.iter[f0 + f] = p.frames.iter[f]!;
+    }
+    const pn = p.name.length;
+    for (let r = 0; r < pn; r++) {
+      out.name[r0 + r] = nameMap[p.name[r]!]!;
+      const fr = p.frame[r]!;
+      out.frame[r0 + r] = fr < 0 ? -1 : fr + f0;
+    }
+    out.num.set(p.num, r0);
+    out.kind.set(p.kind, r0);
+    for (const v of p.other) out.other.push(v);
+    f0 += pf;
+    r0 += pn;
+  }
+  return out;
+}

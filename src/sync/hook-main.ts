@@ -1,0 +1,104 @@
+/**
+ * Entry the hook stubs run: `node dist/sync/hook-main.js <hook> [args…]` (stdin as Git gave it).
+ * Not the CLI: loading yargs and every command would cost a hook more than its whole budget, so
+ * each hook imports only the modules it uses. Exit 0 always, except 3 = deliberate refusal
+ * (pre-push of local-only refs); a failure is one warning on stderr, never a blocked Git operation.
+ * This is a process entry (like the CLI), so it is the one place in src/sync that prints and exits.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findRepoSync } from '../store/git.js';
+import type { RepoInfo } from '../store/git.js';
+import { FlorError } from '../errors.js';
+
+const REFUSED = 3;
+
+function readStdin(): string {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch {
+    return ''; // no stdin (a TTY, or closed)
+  }
+}
+
+function hasJournals(repo: RepoInfo): boolean {
+  const dir = join(repo.commonDir, 'flor', 'journal');
+  return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.jrnl'));
+}
+
+async function afterCommitOrMerge(repo: RepoInfo): Promise<void> {
+  const { remotesStamp, remotesStampPath, refreshNotes } = await import('./transport.js');
+  let recovered = false;
+  if (hasJournals(repo)) {
+    const { recoverOrphans } = await import('../store/capture.js');
+    const r: unknown = await recoverOrphans(repo);
+    recovered = Array.isArray(r) ? r.length > 0 : true;
+  }
+  let old = '';
+  try {
+    old = readFileSync(remotesStampPath(repo), 'utf8');
+  } catch {
+    // never rebuilt: the stamp is empty, like refs/flor/remotes in a clone that never fetched
+  }
+  if ((await remotesStamp(repo)) !== old) {
+    await refreshNotes(repo);
+  } else if (recovered) {
+    // A capture wrote notes for the run's original commit; rewritten commits get them too.
+    const { reapplyRewrites } = await import('./rewrite.js');
+    await reapplyRewrites(repo);
+  }
+}
+
+async function postRewrite(repo: RepoInfo): Promise<void> {
+  const { parseRewrites, recordRewrites, carryNotes } = await import('./rewrite.js');
+  const pairs = parseRewrites(readStdin());
+  recordRewrites(repo, pairs);
+  await carryNotes(repo, pairs);
+}
+
+async function prePush(repo: RepoInfo, args: string[]): Promise<number> {
+  const [remoteName = '', url = ''] = args;
+  const { parsePushLines, checkPush } = await import('./prepush.js');
+  const { configValue, configuredRemotes } = await import('./refspecs.js');
+  const writer = configValue(repo, 'flor.writer');
+  const configured = configuredRemotes(repo).includes(remoteName);
+  const mirror = configured && configValue(repo, `remote.${remoteName}.mirror`) === 'true';
+  const refusal = checkPush(parsePushLines(readStdin()), writer, mirror);
+  if (refusal) {
+    process.stderr.write(`git flor: ${refusal.message}\nhint: ${refusal.hint}\n`);
+    return REFUSED;
+  }
+  const { pushLedger } = await import('./transport.js');
+  const r = await pushLedger(repo, configured ? remoteName : url || remoteName);
+  if (r.status === 'pushed') process.stderr.write(`git flor: run history (${r.ref}) pushed to ${r.remote}\n`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [hook = '', ...args] = argv;
+  const repo = findRepoSync(process.cwd());
+  if (!repo) return 0;
+  switch (hook) {
+    case 'post-commit':
+    case 'post-merge':
+      await afterCommitOrMerge(repo);
+      return 0;
+    case 'post-rewrite':
+      await postRewrite(repo);
+      return 0;
+    case 'pre-push':
+      return prePush(repo, args);
+    default:
+      throw new FlorError('UNKNOWN_HOOK', `unknown hook: ${hook}`, { hint: 'run `git flor init` to reinstall the hooks' });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    const what = process.argv[2] ?? 'hook';
+    const msg = e instanceof FlorError ? e.message + (e.hint ? `\nhint: ${e.hint}` : '') : e instanceof Error ? (e.stack ?? e.message) : String(e);
+    process.stderr.write(`git flor: ${what} hook: ${msg}\ngit flor: (your Git operation is not affected)\n`);
+    process.exit(0);
+  },
+);

@@ -1,0 +1,50 @@
+/**
+ * The pre-push guard, pure: given what Git is about to push, is it safe for flor's refs?
+ *
+ * Only this clone's ledger may go to a remote, and only under its own name. Anything else under
+ * refs/flor/ is local to this clone (fetched copies of other ledgers, the derived notes index) or
+ * someone else's ledger; `git push --mirror` would send the former and delete the latter on the
+ * remote. So such a push is refused as a whole: Git offers no way to drop refs from it.
+ */
+import { LEDGERS } from './refspecs.js';
+
+export interface PushLine {
+  localRef: string;
+  localSha: string;
+  remoteRef: string;
+  remoteSha: string;
+}
+
+/** Parses pre-push's stdin: `<local ref> SP <local sha> SP <remote ref> SP <remote sha>` per line. */
+export function parsePushLines(text: string): PushLine[] {
+  const out: PushLine[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(' ');
+    if (f.length !== 4) continue;
+    out.push({ localRef: f[0]!, localSha: f[1]!, remoteRef: f[2]!, remoteSha: f[3]! });
+  }
+  return out;
+}
+
+export interface Refusal {
+  message: string;
+  hint: string;
+  refs: string[];
+}
+
+export function checkPush(lines: PushLine[], writer: string | null, mirrorRemote: boolean): Refusal | null {
+  const own = writer ? LEDGERS + writer : null;
+  const bad = lines
+    .filter((l) => l.localRef.startsWith('refs/flor/') || l.remoteRef.startsWith('refs/flor/'))
+    .filter((l) => !(own && l.localRef === own && l.remoteRef === own))
+    .map((l) => (l.localRef === '(delete)' ? `delete ${l.remoteRef}` : l.localRef === l.remoteRef ? l.localRef : `${l.localRef} -> ${l.remoteRef}`));
+  if (!bad.length && !mirrorRemote) return null;
+  const shown = bad.slice(0, 3).join(', ') + (bad.length > 3 ? `, and ${bad.length - 3} more` : '');
+  return {
+    message: mirrorRemote
+      ? 'refusing to push to a mirror remote: it would copy refs/flor/* that are local to this clone and delete other clones\' run history there'
+      : `refusing to push ${shown}: only this clone's ledger may leave it (\`git push --mirror\` sends and deletes every ref)`,
+    hint: 'push branches and tags as usual (`git push`, `git push --tags`) — the run history goes along; `--no-verify` skips this check if you really mean it',
+    refs: bad,
+  };
+}

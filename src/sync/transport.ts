@@ -1,0 +1,151 @@
+/**
+ * `git flor push` / `git flor fetch`, through the canonical `git` binary so every transport Git
+ * knows (local paths, ssh, smart HTTP, credential helpers, insteadOf, pushurl) just works.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { git } from '../store/git.js';
+import type { RepoInfo } from '../store/git.js';
+import { FlorError, isFlorError } from '../errors.js';
+import { configuredRemotes, configValue, fetchRefspecs, ownLedgerRef, pushRefspec, REMOTES, resolveRemote } from './refspecs.js';
+import { reapplyRewrites } from './rewrite.js';
+
+function cwdOf(repo: RepoInfo): string {
+  return repo.top ?? repo.gitDir;
+}
+
+function syncDir(repo: RepoInfo): string {
+  return join(repo.commonDir, 'flor', 'sync');
+}
+
+/** Same key the pre-push stub computes in shell (`tr -c 'A-Za-z0-9._-' '_'`). */
+export function pushedMarkerPath(repo: RepoInfo, remoteArg: string): string {
+  return join(syncDir(repo), 'pushed', remoteArg.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+export interface PushResult {
+  remote: string;
+  ref: string | null;
+  /** 'nothing': this clone has no ledger yet (no run captured). */
+  status: 'pushed' | 'up-to-date' | 'nothing';
+  tip: string | null;
+}
+
+function gitErrorLine(e: unknown): string {
+  if (isFlorError(e) && typeof e.data.stderr === 'string') {
+    const lines = e.data.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+    return lines.find((l) => /^(fatal|error):/.test(l)) ?? lines[0] ?? e.message;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Pushes this clone's ledger (only it: see refspecs.ts) to `remote` (default: where `git push` goes). */
+export async function pushLedger(repo: RepoInfo, remote?: string): Promise<PushResult> {
+  const r = resolveRemote(repo, remote, 'push');
+  const writer = configValue(repo, 'flor.writer');
+  const cwd = cwdOf(repo);
+  const tipRes = writer ? await git(['rev-parse', '-q', '--verify', ownLedgerRef(writer)], { cwd, okCodes: [1] }) : null;
+  if (!writer || !tipRes || tipRes.code !== 0) return { remote: r.arg, ref: null, status: 'nothing', tip: null };
+  const tip = tipRes.stdout.toString().trim();
+  // --no-verify: this push must not run the pre-push hook again (it is how that hook pushes).
+  const res = await git(['push', '--no-verify', '--porcelain', r.arg, pushRefspec(writer)], { cwd, okCodes: [1, 128] });
+  const out = res.stdout.toString();
+  const line = out.split('\n').find((l) => l.includes(`\t${ownLedgerRef(writer)}:`));
+  const flag = line?.[0];
+  if (res.code !== 0 || !line || flag === '!') {
+    const why = line?.split('\t')[2] ?? res.stderr.trim().split('\n').find((l) => /^(fatal|error):/.test(l)) ?? res.stderr.trim();
+    throw new FlorError('PUSH_FAILED', `could not push ${ownLedgerRef(writer)} to ${r.arg}: ${why}`, {
+      hint: /non-fast-forward|fetch first|stale/.test(why)
+        ? 'another clone pushed under this clone\'s writer id (a copied .git?): give this clone its own with `git config --unset flor.writer && git flor init`'
+        : 'check the remote with `git push --dry-run`; your branches were not affected',
+      data: { stderr: res.stderr },
+    });
+  }
+  if (r.configured) {
+    // Git's push updates the remote-tracking ref its fetch refspecs map to, ignoring the negative
+    // refspec that keeps this clone's own ledger out of refs/flor/remotes/ (seen with git 2.39).
+    const tracking = `${REMOTES}${r.key}/ledgers/${writer}`;
+    await git(['update-ref', '-d', tracking], { cwd, okCodes: [1] });
+  }
+  mkdirSync(join(syncDir(repo), 'pushed'), { recursive: true });
+  writeFileSync(pushedMarkerPath(repo, r.arg), tip);
+  return { remote: r.arg, ref: ownLedgerRef(writer), status: flag === '=' ? 'up-to-date' : 'pushed', tip };
+}
+
+export interface LedgerUpdate {
+  ref: string;
+  old: string | null;
+  new: string | null;
+}
+
+export interface FetchResult {
+  remote: string;
+  namespace: string;
+  updated: LedgerUpdate[];
+}
+
+async function refsUnder(repo: RepoInfo, prefix: string): Promise<Map<string, string>> {
+  const out = await git(['for-each-ref', '--format=%(objectname) %(refname)', prefix], { cwd: cwdOf(repo) });
+  const m = new Map<string, string>();
+  for (const l of out.stdout.toString().split('\n')) {
+    const i = l.indexOf(' ');
+    if (i > 0) m.set(l.slice(i + 1), l.slice(0, i));
+  }
+  return m;
+}
+
+/** Fetches other clones' ledgers from one remote into refs/flor/remotes/<remote>/ledgers/*. */
+async function fetchOne(repo: RepoInfo, remote: string | undefined): Promise<FetchResult> {
+  const r = resolveRemote(repo, remote, 'fetch');
+  const ns = `${REMOTES}${r.key}/ledgers/`;
+  const before = await refsUnder(repo, ns);
+  const specs = fetchRefspecs(r.key, configValue(repo, 'flor.writer'));
+  try {
+    // No tags, no FETCH_HEAD: this fetch must not change anything a user's `git pull` relies on.
+    await git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', r.arg, ...specs], { cwd: cwdOf(repo) });
+  } catch (e) {
+    throw new FlorError('FETCH_FAILED', `could not fetch run history from ${r.arg}: ${gitErrorLine(e)}`, {
+      hint: 'check the remote with `git ls-remote ' + r.arg + '`',
+      cause: e,
+    });
+  }
+  const after = await refsUnder(repo, ns);
+  const updated: LedgerUpdate[] = [];
+  for (const [ref, oid] of after) if (before.get(ref) !== oid) updated.push({ ref, old: before.get(ref) ?? null, new: oid });
+  for (const [ref, oid] of before) if (!after.has(ref)) updated.push({ ref, old: oid, new: null });
+  return { remote: r.arg, namespace: ns, updated };
+}
+
+export function remotesStampPath(repo: RepoInfo): string {
+  return join(syncDir(repo), 'remotes.stamp');
+}
+
+/** The shell stubs compare this with `git for-each-ref` output to know a rebuild is due. */
+export async function remotesStamp(repo: RepoInfo): Promise<string> {
+  const out = await git(['for-each-ref', '--format=%(objectname) %(refname)', REMOTES], { cwd: cwdOf(repo) });
+  return out.stdout.toString().replace(/\n$/, '');
+}
+
+/**
+ * Rebuilds refs/flor/notes from the union of ledgers (store), puts rewritten commits back, and
+ * records which remote ledgers the index now reflects.
+ */
+export async function refreshNotes(repo: RepoInfo): Promise<void> {
+  const stamp = await remotesStamp(repo);
+  const { rebuildNotes } = await import('../store/notes.js');
+  await rebuildNotes(repo);
+  await reapplyRewrites(repo);
+  mkdirSync(syncDir(repo), { recursive: true });
+  // The stub reads it with $(cat), which drops trailing newlines: store it without one.
+  writeFileSync(remotesStampPath(repo), stamp);
+}
+
+/** `git flor fetch [REMOTE] [--all]`: fetch, then rebuild the notes index once. */
+export async function fetchLedgers(repo: RepoInfo, opts: { remote?: string; all?: boolean } = {}): Promise<FetchResult[]> {
+  const remotes = opts.all ? configuredRemotes(repo) : [opts.remote];
+  if (opts.all && !remotes.length) throw new FlorError('NO_REMOTE', 'this repository has no remote', { hint: 'add one with `git remote add origin <url>`' });
+  const results: FetchResult[] = [];
+  for (const rm of remotes) results.push(await fetchOne(repo, rm));
+  await refreshNotes(repo);
+  return results;
+}

@@ -1,0 +1,280 @@
+/**
+ * Checkpoints (snapshot, in-place restore, the local store, the adaptive period) and replay mode
+ * of the runtime (FLOR_REPLAY). Scripts import the built dist/ (`npx tsc` first).
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, readdirSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { CheckpointState, CheckpointPolicy, restoreInto, parseShare } from '../src/runtime/checkpoint.js';
+import { putCheckpoint, getCheckpoint, hasCheckpoint, checkpointPath, listCheckpoints } from '../src/store/checkpoints.js';
+import { readJournal } from '../src/store/journal.js';
+import { listRuns, readCheckpointManifest, readSegment } from '../src/store/ledger.js';
+import { requireRepoSync } from '../src/store/git.js';
+import { KIND_NUMBER, type RecordColumns, type Value } from '../src/store/records.js';
+import type { ReplaySpec } from '../src/runtime/replay-spec.js';
+import { validateReplaySpec } from '../src/runtime/replay-spec.js';
+import { isFlorError } from '../src/errors.js';
+import { makeRepo, runNode, tempDir, cleanup, sh, testEnv, ROOT } from './helpers/repo.js';
+
+after(cleanup);
+
+/** runNode drops FLOR_REPLAY from the environment (so a parent's never leaks); replay children need it. */
+function runReplayChild(dir: string, script: string, specPath: string, allowFail = false) {
+  return sh(process.execPath, [script], dir, { env: { ...testEnv(), FLOR_REPLAY: specPath }, allowFail });
+}
+
+test('snapshot then restore writes back into the live objects (references stay valid)', () => {
+  const w = new Float64Array([1, 2, 3]);
+  const opt = { m: new Float32Array([0.5]), t: 1, hist: [1, 2], nested: { k: 'a' } };
+  const lst = [new Int32Array([7]), 'x'];
+  class Rng {
+    s = 42;
+    state() {
+      return { s: this.s };
+    }
+    restore(st: { s: number }) {
+      this.s = st.s;
+    }
+  }
+  const rng = new Rng();
+  const tbl = new Map<string, number>([['a', 1]]);
+  const st = new CheckpointState();
+  st.register({ w, opt, lst, rng, tbl });
+  assert.deepEqual(st.names(), ['w', 'opt', 'lst', 'rng', 'tbl']);
+  const snap = st.snapshot();
+
+  const m = opt.m;
+  const nested = opt.nested;
+  const inner = lst[0];
+  w.fill(0);
+  m[0] = 9;
+  opt.t = 99;
+  opt.hist.push(3);
+  (opt as Record<string, unknown>).extra = true;
+  nested.k = 'b';
+  (inner as Int32Array)[0] = -1;
+  lst.push('y');
+  rng.s = 0;
+  tbl.set('b', 2);
+
+  st.restore(snap);
+  assert.deepEqual([...w], [1, 2, 3]);
+  assert.equal(opt.m, m, 'nested typed array kept its identity');
+  assert.equal(m[0], 0.5);
+  assert.equal(opt.t, 1);
+  assert.deepEqual(opt.hist, [1, 2]);
+  assert.equal('extra' in opt, false, 'keys added after the snapshot are removed');
+  assert.equal(opt.nested, nested);
+  assert.equal(nested.k, 'a');
+  assert.equal(lst[0], inner);
+  assert.deepEqual(lst, [new Int32Array([7]), 'x']);
+  assert.equal(rng.s, 42);
+  assert.deepEqual([...tbl], [['a', 1]]);
+});
+
+test('registration refuses what cannot be checkpointed, at the call', () => {
+  const st = new CheckpointState();
+  const code = (e: unknown) => isFlorError(e, 'CKPT_UNSUPPORTED');
+  assert.throws(() => st.register({ lr: 0.1 }), code);
+  assert.throws(() => st.register({ half: { state: () => 1 } }), code);
+  assert.throws(() => st.register({ fn: { f: () => 1 } }), code);
+  assert.throws(() => st.register([1] as unknown as Record<string, unknown>), code);
+  assert.equal(st.size, 0);
+  assert.equal(restoreInto(new Float64Array(2), new Float64Array(3)), false, 'a typed array of another length cannot be restored in place');
+});
+
+test('the local store: content-addressed, deflated, deduplicated, verified', () => {
+  const common = tempDir();
+  const bytes = Buffer.alloc(100_000, 7);
+  const key = putCheckpoint(common, bytes);
+  assert.match(key, /^[0-9a-f]{64}$/);
+  assert.equal(putCheckpoint(common, bytes), key);
+  assert.deepEqual(listCheckpoints(common), [key]);
+  const file = checkpointPath(common, key);
+  assert.equal(file, join(common, 'flor', 'ckpt', key.slice(0, 2), key.slice(2)));
+  assert.ok(statSync(file).size < 1000, 'stored deflated');
+  assert.deepEqual(getCheckpoint(common, key), bytes);
+  assert.ok(hasCheckpoint(common, key));
+  const other = 'f'.repeat(64);
+  assert.equal(getCheckpoint(common, other), null);
+  writeFileSync(file, deflateSync(Buffer.from('not the same bytes')));
+  assert.throws(() => getCheckpoint(common, key), (e: unknown) => isFlorError(e, 'CKPT_CORRUPT'));
+  assert.throws(() => checkpointPath(common, '../x'), (e: unknown) => isFlorError(e, 'BAD_CKPT_KEY'));
+});
+
+test('the period adapts so the snapshot cost stays within the share', () => {
+  assert.equal(parseShare('5%'), 0.05);
+  assert.equal(parseShare('0.2'), 0.2);
+  assert.equal(parseShare('2'), null);
+  assert.equal(parseShare('x'), null);
+  // 100 iterations of 10 ms, snapshots of 2 ms, share 5%: about one every 4 iterations.
+  const p = new CheckpointPolicy(0.05, 2);
+  let elapsed = 0;
+  const taken: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    elapsed += 10;
+    if (p.shouldTake(elapsed, i === 99)) {
+      p.record(2);
+      elapsed += 2;
+      taken.push(i);
+    }
+  }
+  assert.equal(taken.at(-1), 99, 'the last iteration is always taken');
+  assert.ok(p.spentMs <= 0.05 * elapsed + 2, `spent ${p.spentMs} of ${elapsed}`);
+  assert.ok(taken.length >= 20 && taken.length <= 30, `taken ${taken.length}`);
+  const off = new CheckpointPolicy(0, 0);
+  assert.equal(off.shouldTake(1e9, true), false, 'share 0 turns checkpointing off');
+  const all = new CheckpointPolicy(1, 1e9);
+  assert.equal(all.shouldTake(0, false), true, 'share 1 takes every iteration');
+});
+
+const SHARE_SCRIPT = `import { flor } from 'git-flor';
+import { florSession } from ${JSON.stringify(join(ROOT, 'dist', 'runtime', 'index.js'))};
+const big = new Float64Array(400_000);
+flor.checkpointing({ big });
+const t0 = performance.now();
+for (const e of flor.loop('epoch', Array.from({ length: 40 }, (_, i) => i))) {
+  const t = performance.now();
+  while (performance.now() - t < 8) big[(Math.random() * big.length) | 0] += 1;
+}
+const elapsed = performance.now() - t0;
+console.log(JSON.stringify({ elapsed, ...florSession().checkpointStats() }));
+`;
+
+test('a recorded run checkpoints within the configured share, the last iteration included', async () => {
+  const dir = makeRepo({ files: { 'share.mjs': SHARE_SCRIPT } });
+  const r = runNode(dir, 'share.mjs', [], { env: { FLOR_CKPT_SHARE: '5%' } });
+  const s = JSON.parse(r.stdout) as { elapsed: number; share: number; spentMs: number; maxMs: number; taken: number; written: number };
+  assert.equal(s.share, 0.05);
+  assert.ok(s.taken >= 2 && s.taken < 40, `adaptive, not every iteration: ${s.taken}`);
+  assert.ok(s.spentMs <= s.share * s.elapsed + 2 * s.maxMs, `spent ${s.spentMs.toFixed(1)} ms of ${s.elapsed.toFixed(0)} ms`);
+  const repo = requireRepoSync(dir);
+  const [run] = await listRuns(repo);
+  assert.ok(run?.ckpt, 'the run has a checkpoint manifest');
+  const man = await readCheckpointManifest(repo, run.ckpt);
+  assert.equal(man.loop, 'epoch');
+  assert.equal(man.iters.length, s.taken, 'every snapshot taken was written before exit');
+  assert.equal(man.iters.at(-1), 39);
+  assert.deepEqual(man.bytes.map((b) => b > 3_200_000), man.iters.map(() => true));
+  for (const k of man.keys) assert.ok(hasCheckpoint(repo.commonDir, k));
+  assert.deepEqual(run.meta.checkpointing, ['big']);
+  // git config sets the share when the environment does not
+  const d2 = makeRepo({ files: { 'share.mjs': SHARE_SCRIPT } });
+  sh('git', ['config', 'flor.checkpointShare', '0'], d2);
+  const r2 = runNode(d2, 'share.mjs');
+  const s2 = JSON.parse(r2.stdout) as { share: number; taken: number };
+  assert.equal(s2.share, 0);
+  assert.equal(s2.taken, 0);
+});
+
+// ------------------------------------------------------------------------------------- replay mode
+
+const REPLAYED = `import { flor } from 'git-flor';
+const scale = flor.arg('scale', 1);
+const w = new Float64Array(2);
+const st = { n: 0, seen: [] };
+flor.checkpointing({ w, st });
+flor.log('pre', scale);
+for (const e of flor.loop('epoch', [0, 1, 2, 3, 4])) {
+  // state changed before the inner loop is in its end-of-iteration checkpoint too; changing it
+  // after the inner loop would make that loop unskippable (the planner's rule, not the runtime's)
+  st.seen.push(e);
+  for (const s of flor.loop('step', [0, 1, 2])) {
+    w[0] += scale;
+    st.n += 1;
+    flor.log('n', st.n);
+  }
+  flor.log('w0', w[0]);
+  flor.log('seen', st.seen.length);
+  const t = performance.now();
+  while (performance.now() - t < 3);
+}
+flor.log('post', w[0] + st.n);
+console.log('after the loop');
+`;
+
+type Rows = Array<[string, string, Value]>;
+
+function rowsOf(c: RecordColumns): Rows {
+  const out: Rows = [];
+  let o = 0;
+  for (let i = 0; i < c.name.length; i++) {
+    const parts: string[] = [];
+    for (let f = c.frame[i]!; f >= 0; f = c.frames.parent[f]!) parts.unshift(`${c.loops[c.frames.loop[f]!]}=${c.frames.iter[f]}`);
+    out.push([c.names[c.name[i]!]!, parts.join('/'), c.kind[i] === KIND_NUMBER ? c.num[i]! : c.other[o++]!]);
+  }
+  return out;
+}
+
+test('replay mode runs only the requested iterations from checkpoints, with the recorded args', async () => {
+  const dir = makeRepo({ files: { 'train.mjs': REPLAYED } });
+  runNode(dir, 'train.mjs', ['--scale', '3'], { env: { FLOR_CKPT_SHARE: '1' } });
+  const repo = requireRepoSync(dir);
+  const [run] = await listRuns(repo);
+  assert.ok(run && run.ckpt);
+  const man = await readCheckpointManifest(repo, run.ckpt);
+  assert.deepEqual(man.iters, [0, 1, 2, 3, 4], 'share 1: every iteration');
+  const key = (i: number) => man.keys[man.iters.indexOf(i)]!;
+  const forward = rowsOf(await readSegment(repo, run.segments[0]!.oid));
+  const ckptFiles = listCheckpoints(repo.commonDir).length;
+  const spool = tempDir();
+
+  const replay = (name: string, over: Partial<ReplaySpec>) => {
+    const spec: ReplaySpec = {
+      runId: run.id, args: run.meta.args, start: 0, end: 5, runToEnd: true, restoreFrom: null,
+      skipInner: [], ckptKeys: {}, ckptDir: repo.commonDir, out: join(spool, `${name}.jrnl`), ...over,
+    };
+    validateReplaySpec(spec);
+    const specPath = join(spool, `${name}.json`);
+    writeFileSync(specPath, JSON.stringify(spec));
+    // no --scale on the command line: the value must come from the spec
+    const r = runReplayChild(dir, 'train.mjs', specPath);
+    const j = readJournal(spec.out);
+    assert.equal(j.end?.status, 'ok');
+    return { stdout: r.stdout, rows: rowsOf(j.records), end: j.end! };
+  };
+  const pick = (pred: (r: [string, string, Value]) => boolean) => forward.filter(pred);
+  const epochOf = (ctx: string) => (ctx.startsWith('epoch=') ? Number(ctx.split('/')[0]!.slice(6)) : -1);
+
+  // A middle segment: no top-level records, exits after its last iteration.
+  const mid = replay('mid', { start: 2, end: 4, runToEnd: false, restoreFrom: key(1) });
+  assert.deepEqual(mid.rows, pick(([, ctx]) => epochOf(ctx) === 2 || epochOf(ctx) === 3));
+  assert.equal(mid.stdout, '', 'the child exits before code after the loop');
+  assert.ok(mid.end.outerMs[2]! > 0 && mid.end.outerMs[3]! > 0);
+
+  // The first segment keeps records before the loop.
+  const first = replay('first', { start: 0, end: 1, runToEnd: false });
+  assert.deepEqual(first.rows, pick(([name, ctx]) => name === 'pre' || epochOf(ctx) === 0));
+
+  // The last segment with the inner loop skipped: its end-of-iteration checkpoint stands in for it.
+  const last = replay('last', {
+    start: 3, end: 5, runToEnd: true, restoreFrom: key(2), skipInner: ['step'],
+    ckptKeys: Object.fromEntries(man.iters.map((i, k) => [String(i), man.keys[k]!])),
+  });
+  assert.deepEqual(last.rows, pick(([name, ctx]) => name !== 'n' && (epochOf(ctx) >= 3 || name === 'post')));
+  assert.equal(last.stdout.trim(), 'after the loop');
+
+  assert.deepEqual(forward.find(([n]) => n === 'pre'), ['pre', '', 3]);
+  assert.equal((await listRuns(repo)).length, 1, 'replay captures nothing');
+  assert.equal(listCheckpoints(repo.commonDir).length, ckptFiles, 'replay takes no checkpoints');
+  const jd = join(repo.commonDir, 'flor', 'journal');
+  assert.deepEqual(existsSync(jd) ? readdirSync(jd) : [], [], 'replay writes no journal under .git/flor');
+});
+
+test('replay of a failing segment ends its journal as failed', () => {
+  const dir = makeRepo({ files: { 'bad.mjs': `import { flor } from 'git-flor';
+for (const e of flor.loop('epoch', [0, 1, 2])) { flor.log('e', e); if (e === 1) throw new Error('boom ' + e); }
+` } });
+  const spool = tempDir();
+  const spec: ReplaySpec = { runId: '01J00000000000000000000000', args: {}, start: 1, end: 3, runToEnd: true, restoreFrom: null, skipInner: [], ckptKeys: {}, ckptDir: join(dir, '.git'), out: join(spool, 'o.jrnl') };
+  writeFileSync(join(spool, 's.json'), JSON.stringify(spec));
+  const r = runReplayChild(dir, 'bad.mjs', join(spool, 's.json'), true);
+  assert.equal(r.status, 1);
+  const j = readJournal(spec.out);
+  assert.equal(j.end?.status, 'failed');
+  assert.equal(j.end?.error, 'Error: boom 1');
+  assert.deepEqual(rowsOf(j.records), [['e', 'epoch=1', 1]]);
+  assert.ok(readFileSync(spec.out).length > 0);
+});

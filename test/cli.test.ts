@@ -1,0 +1,187 @@
+/**
+ * The built CLI (bin/git-flor) on a real repository where a fixture script ran a few times:
+ * two commits, one dirty run. Rebuild (npx tsc) before running.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeRepo, runNode, flor, gitIn, cleanup, fsckClean, tempDir } from './helpers/repo.js';
+
+// Deterministic values, so the expected rows can be computed here.
+const SCRIPT = (lossScale: number) => `import { flor } from 'git-flor';
+const lr = flor.arg('lr', 0.5);
+flor.log('tag', { v: ${lossScale}, ok: true });
+for (const epoch of flor.loop('epoch', [0, 1])) {
+  for (const step of flor.loop('step', [0, 1])) {
+    flor.log('loss', ${lossScale} * lr / (1 + epoch * 2 + step));
+  }
+  flor.log('acc', epoch === 0 ? 0.25 : 0.75);
+}
+`;
+
+let dir = '';
+interface RunRow {
+  run: string;
+  time: string;
+  commit: string;
+  branch: string | null;
+  dirty: boolean;
+  script: string;
+  args: Record<string, unknown>;
+  status: string;
+  records: number;
+}
+let runs: RunRow[] = [];
+let c1 = '';
+let c2 = '';
+
+before(() => {
+  dir = makeRepo({ files: { 'train.mjs': SCRIPT(1) } });
+  c1 = gitIn(dir, 'rev-parse', 'HEAD');
+  runNode(dir, 'train.mjs', ['--lr', '0.1']);
+  runNode(dir, 'train.mjs');
+  writeFileSync(join(dir, 'train.mjs'), SCRIPT(2));
+  gitIn(dir, 'commit', '-qam', 'v2');
+  c2 = gitIn(dir, 'rev-parse', 'HEAD');
+  writeFileSync(join(dir, 'train.mjs'), SCRIPT(2) + '// experiment\n');
+  runNode(dir, 'train.mjs', ['--lr=0.2']); // dirty: uncommitted edit
+  const r = flor(dir, ['runs', '--format', 'json']);
+  runs = JSON.parse(r.stdout) as RunRow[];
+});
+
+after(() => cleanup());
+
+test('runs --format json: one object per run with the documented fields and values, oldest first', () => {
+  assert.equal(runs.length, 3);
+  for (const r of runs) {
+    assert.deepEqual(Object.keys(r), ['run', 'time', 'commit', 'branch', 'dirty', 'script', 'args', 'status', 'records']);
+    assert.match(r.run, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+    assert.ok(!Number.isNaN(Date.parse(r.time)));
+    assert.equal(r.branch, 'main');
+    assert.equal(r.script, 'train.mjs');
+    assert.equal(r.status, 'ok');
+    assert.equal(r.records, 1 + 2 * (2 + 1)); // tag + 2 epochs x (2 losses + acc)
+  }
+  assert.deepEqual(runs.map((r) => [r.commit, r.dirty, r.args.lr]), [[c1, false, 0.1], [c1, false, 0.5], [c2, true, 0.2]]);
+  assert.ok(runs[0]!.time <= runs[1]!.time && runs[1]!.time <= runs[2]!.time);
+});
+
+test('runs table and csv list the same runs', () => {
+  const table = flor(dir, ['runs']).stdout.trimEnd().split('\n');
+  assert.equal(table.length, 4);
+  assert.match(table[0]!, /^run\s+time\s+commit\s+branch\s+dirty\s+script\s+args\s+status\s+records$/);
+  assert.ok(table[3]!.startsWith(runs[2]!.run));
+  assert.match(table[3]!, /\{"lr":0\.2\}\s+ok\s+7$/);
+  const csv = flor(dir, ['runs', '--format', 'csv']).stdout.trimEnd().split('\n');
+  assert.equal(csv[0], 'run,time,commit,branch,dirty,script,args,status,records');
+  assert.equal(csv[1], `${runs[0]!.run},${runs[0]!.time},${c1},main,false,train.mjs,"{""lr"":0.1}",ok,7`);
+});
+
+test('log json: exact rows, outer-level acc and top-level tag joined onto step rows', () => {
+  const r = flor(dir, ['log', 'loss', 'acc', 'tag', '--format', 'json']);
+  assert.equal(r.stderr, '');
+  const rows = JSON.parse(r.stdout) as unknown[];
+  const expected: unknown[] = [];
+  for (const [i, run] of runs.entries()) {
+    const scale = i < 2 ? 1 : 2;
+    const lr = run.args.lr as number;
+    for (const epoch of [0, 1]) {
+      for (const step of [0, 1]) {
+        expected.push({
+          run: run.run,
+          version: (i < 2 ? c1 : c2).slice(0, 7),
+          time: run.time,
+          file: 'train.mjs',
+          epoch,
+          step,
+          loss: (scale * lr) / (1 + epoch * 2 + step),
+          acc: epoch === 0 ? 0.25 : 0.75,
+          tag: { v: scale, ok: true },
+        });
+      }
+    }
+  }
+  assert.deepEqual(rows, expected);
+});
+
+test('log ndjson, csv and --run by prefix select one run', () => {
+  const prefix = runs[1]!.run.slice(0, 20);
+  const nd = flor(dir, ['log', 'acc', '--run', prefix, '--format', 'ndjson']).stdout;
+  const v = runs[1]!.run;
+  const base = `{"run":"${v}","version":"${c1.slice(0, 7)}","time":"${runs[1]!.time}","file":"train.mjs"`;
+  assert.equal(nd, `${base},"epoch":0,"acc":0.25}\n${base},"epoch":1,"acc":0.75}\n`);
+  const csv = flor(dir, ['log', 'lr', 'acc', '--run', prefix, '--format', 'csv']).stdout;
+  assert.equal(csv, `run,version,time,file,epoch,lr,acc\n${v},${c1.slice(0, 7)},${runs[1]!.time},train.mjs,0,0.5,0.25\n${v},${c1.slice(0, 7)},${runs[1]!.time},train.mjs,1,0.5,0.75\n`);
+});
+
+test('log --since in the future gives nothing; a bad date is exit 2 with a hint', () => {
+  assert.equal(flor(dir, ['log', 'loss', '--since', '2999-01-01', '--format', 'json']).stdout, '[]\n');
+  const bad = flor(dir, ['log', 'loss', '--since', 'someday'], { allowFail: true });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^git flor: cannot read the date 'someday'\nhint: /);
+});
+
+test('a name never logged: empty result, exit 0, hint listing the known names', () => {
+  const r = flor(dir, ['log', 'grad_norm', '--format', 'json'], { allowFail: true });
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout, '[]\n');
+  assert.match(r.stderr, /'grad_norm' was never logged by these 3 runs/);
+  assert.match(r.stderr, /hint: known names: acc, loss, lr, tag\n/);
+});
+
+test('show by unique prefix: metadata, args, loops and names; a dirty run shows its code diff', () => {
+  const clean = flor(dir, ['show', runs[0]!.run.slice(0, 22)]).stdout;
+  assert.match(clean, new RegExp(`^run\\s+${runs[0]!.run}$`, 'm'));
+  assert.match(clean, /^args\s+lr=0\.1$/m);
+  assert.match(clean, /^loops\s+epoch \(2 iterations\), step \(2 iterations, inside epoch\)$/m);
+  assert.match(clean, /^names\s+.*\bacc\b/m);
+  for (const n of ['loss', 'acc', 'tag']) assert.match(clean, new RegExp(`^names\\s+.*\\b${n}\\b`, 'm'));
+  assert.match(clean, new RegExp(`^commit\\s+${c1} \\(main\\)$`, 'm'));
+  assert.doesNotMatch(clean, /code that ran vs/);
+  const dirty = flor(dir, ['show', runs[2]!.run]).stdout;
+  assert.match(dirty, /dirty: code differs from the commit/);
+  assert.match(dirty, new RegExp(`code that ran vs ${c2.slice(0, 7)}:\\n train.mjs \\| 1 \\+\\n`));
+  assert.match(dirty, /^\+\/\/ experiment$/m);
+});
+
+test('show of an unknown run: exit 2, one-line error and a hint', () => {
+  const r = flor(dir, ['show', 'ZZZZ'], { allowFail: true });
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^git flor: .*ZZZZ.*\nhint: .+\n$/);
+  const l = flor(dir, ['log', 'loss', '--run', 'ZZZZ'], { allowFail: true });
+  assert.equal(l.status, 2);
+  assert.match(l.stderr, /^git flor: .*ZZZZ/);
+});
+
+test('usage errors exit 2 with a pointer to --help', () => {
+  const r = flor(dir, ['log'], { allowFail: true });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /hint: see `git flor log --help`/);
+  const f = flor(dir, ['runs', '--format', 'xml'], { allowFail: true });
+  assert.equal(f.status, 2);
+  assert.match(f.stderr, /Invalid values/);
+  const u = flor(dir, ['frobnicate'], { allowFail: true });
+  assert.equal(u.status, 2);
+});
+
+test('--help of every command shows an example', () => {
+  for (const cmd of ['runs', 'show', 'log', 'doctor']) {
+    const r = flor(dir, [cmd, '--help']);
+    assert.match(r.stdout, /Examples:\n\s+git flor /, cmd);
+  }
+  const top = flor(dir, ['--help']).stdout;
+  for (const cmd of ['runs', 'show', 'log', 'doctor']) assert.match(top, new RegExp(`git flor ${cmd}`));
+});
+
+test('doctor on a healthy repo: exit 0; outside a repo every command is exit 2 with a hint', () => {
+  const d = flor(dir, ['doctor']);
+  assert.equal(d.status, 0);
+  assert.match(d.stdout, /^ok: /m);
+  const nowhere = tempDir();
+  const outside = flor(nowhere, ['runs'], { allowFail: true });
+  assert.equal(outside.status, 2);
+  assert.match(outside.stderr, /^git flor: not inside a Git repository: .*\nhint: /);
+  fsckClean(dir);
+});

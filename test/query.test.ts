@@ -1,0 +1,231 @@
+/** The pivot and the formats, pure: segments built in memory, exact outputs. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pivot, type PivotRun } from '../src/query/pivot.js';
+import { render } from '../src/query/formats.js';
+import { rowObjects, tableFromObjects } from '../src/query/table.js';
+import { parseSince } from '../src/query/since.js';
+import { KIND_NUMBER, KIND_OTHER, type Value } from '../src/store/records.js';
+import type { Segment, SegmentKind } from '../src/store/types.js';
+import { isFlorError } from '../src/errors.js';
+
+type Rec = [ctx: Array<[string, number]>, name: string, value: Value];
+
+/** A segment as the runtime would write it: frames made in execution order, parents first. */
+function segment(run: string, recs: Rec[], source: SegmentKind = 'forward', time = ''): Segment {
+  const names: string[] = [];
+  const loops: string[] = [];
+  const fp: number[] = [];
+  const fl: number[] = [];
+  const fi: number[] = [];
+  const frameIds = new Map<string, number>();
+  const name: number[] = [];
+  const frame: number[] = [];
+  const num: number[] = [];
+  const kind: number[] = [];
+  const other: Value[] = [];
+  const idx = (arr: string[], s: string) => (arr.includes(s) ? arr.indexOf(s) : arr.push(s) - 1);
+  for (const [ctx, n, v] of recs) {
+    let parent = -1;
+    let key = '';
+    for (const [loop, iter] of ctx) {
+      key += `/${loop}:${iter}`;
+      let f = frameIds.get(key);
+      if (f === undefined) {
+        f = fp.length;
+        fp.push(parent);
+        fl.push(idx(loops, loop));
+        fi.push(iter);
+        frameIds.set(key, f);
+      }
+      parent = f;
+    }
+    name.push(idx(names, n));
+    frame.push(parent);
+    if (typeof v === 'number') {
+      num.push(v);
+      kind.push(KIND_NUMBER);
+    } else {
+      num.push(NaN);
+      kind.push(KIND_OTHER);
+      other.push(v);
+    }
+  }
+  return {
+    format: 'flor-segment',
+    version: 1,
+    run,
+    source,
+    provenance: source === 'replay' ? { statements: [], code: '', time, writer: 'w', segments: [] } : null,
+    names,
+    loops,
+    frames: { parent: Int32Array.from(fp), loop: Int32Array.from(fl), iter: Int32Array.from(fi) },
+    name: Int32Array.from(name),
+    frame: Int32Array.from(frame),
+    num: Float64Array.from(num),
+    kind: Uint8Array.from(kind),
+    other,
+  };
+}
+
+function run(id: string, start: string, segments: Segment[], args: Record<string, Value> = {}, commit = 'abcdef0123456789abcdef0123456789abcdef01'): PivotRun {
+  return { meta: { id, start, commit, script: 'train.mjs', args }, segments };
+}
+
+const E = (e: number): [string, number] => ['epoch', e];
+const S = (s: number): [string, number] => ['step', s];
+
+test('outer-level names join onto the inner rows of the same iteration; missing is null', () => {
+  const seg = segment('R1', [
+    [[E(0), S(0)], 'loss', 1.5],
+    [[E(0), S(1)], 'loss', 1.25],
+    [[E(0)], 'acc', 0.5],
+    [[E(1), S(0)], 'loss', 1.0],
+    [[E(1), S(1)], 'loss', 0.75],
+  ]);
+  const { table, missing } = pivot([run('R1', '2026-01-01T00:00:00.000Z', [seg])], ['loss', 'acc']);
+  assert.deepEqual(missing, []);
+  assert.deepEqual(table.columns, ['run', 'version', 'time', 'file', 'epoch', 'step', 'loss', 'acc']);
+  const base = { run: 'R1', version: 'abcdef0', time: '2026-01-01T00:00:00.000Z', file: 'train.mjs' };
+  assert.deepEqual(rowObjects(table), [
+    { ...base, epoch: 0, step: 0, loss: 1.5, acc: 0.5 },
+    { ...base, epoch: 0, step: 1, loss: 1.25, acc: 0.5 },
+    { ...base, epoch: 1, step: 0, loss: 1.0, acc: null },
+    { ...base, epoch: 1, step: 1, loss: 0.75, acc: null },
+  ]);
+});
+
+test('an outer iteration whose inner loop logged nothing gets its own row; top-level values and args join every row', () => {
+  const seg = segment('R1', [
+    [[], 'final', 'done'],
+    [[E(0), S(0)], 'loss', 2],
+    [[E(0)], 'acc', 0.1],
+    [[E(1)], 'acc', 0.2],
+  ]);
+  const { table } = pivot([run('R1', 't1', [seg], { lr: 0.01 })], ['lr', 'loss', 'acc', 'final']);
+  assert.deepEqual(
+    rowObjects(table).map((r) => [r.epoch, r.step, r.lr, r.loss, r.acc, r.final]),
+    [
+      [0, 0, 0.01, 2, 0.1, 'done'],
+      [1, null, 0.01, null, 0.2, 'done'],
+    ],
+  );
+});
+
+test('asking only for an outer name gives one row per outer iteration, without inner loop columns', () => {
+  const seg = segment('R1', [
+    [[E(0), S(0)], 'loss', 2],
+    [[E(0)], 'acc', 0.1],
+    [[E(1), S(0)], 'loss', 1],
+    [[E(1)], 'acc', 0.2],
+  ]);
+  const { table } = pivot([run('R1', 't1', [seg])], ['acc']);
+  assert.deepEqual(table.columns, ['run', 'version', 'time', 'file', 'epoch', 'acc']);
+  assert.deepEqual(rowObjects(table).map((r) => [r.epoch, r.acc]), [[0, 0.1], [1, 0.2]]);
+});
+
+test('values keep their types; runs sort by start time; a name never logged is reported with the known ones', () => {
+  const typed = new Float32Array([1.5, 2.5]);
+  const a = segment('A', [[[E(0)], 'v', { k: [1, 'x', true, null] }], [[E(1)], 'v', typed]]);
+  const b = segment('B', [[[E(0)], 'v', 'text'], [[E(1)], 'v', false]]);
+  const r = pivot([run('A', '2026-02-01', [a]), run('B', '2026-01-01', [b], { seed: 7 }, null as unknown as string)], ['v', 'nope']);
+  assert.deepEqual(r.missing, ['nope']);
+  assert.deepEqual(r.known, ['seed', 'v']);
+  const rows = rowObjects(r.table);
+  assert.deepEqual(rows.map((x) => [x.run, x.version, x.epoch, x.nope]), [['B', null, 0, null], ['B', null, 1, null], ['A', 'abcdef0', 0, null], ['A', 'abcdef0', 1, null]]);
+  assert.equal(rows[0]!.v, 'text');
+  assert.equal(rows[1]!.v, false);
+  assert.deepEqual(rows[2]!.v, { k: [1, 'x', true, null] });
+  assert.ok(rows[3]!.v instanceof Float32Array);
+  assert.equal(render('json', r.table).split('\n')[4], '{"run":"A","version":"abcdef0","time":"2026-02-01","file":"train.mjs","epoch":1,"v":[1.5,2.5],"nope":null}');
+});
+
+test('a name logged nowhere gives an empty table', () => {
+  const { table, missing, known } = pivot([run('A', 't', [segment('A', [[[E(0)], 'loss', 1]])])], ['acc']);
+  assert.equal(table.length, 0);
+  assert.deepEqual(missing, ['acc']);
+  assert.deepEqual(known, ['loss']);
+  assert.equal(render('json', table), '[]\n');
+  assert.equal(render('ndjson', table), '');
+});
+
+test('replay segments merge by loop path, never replace forward values, and mark the rows they fill', () => {
+  const fwd = segment('R', [
+    [[E(0), S(0)], 'loss', 3],
+    [[E(1), S(0)], 'loss', 2],
+  ]);
+  // The replay re-executed loss (fidelity check) with a different value and added grad_norm.
+  const old = segment('R', [[[E(1), S(0)], 'grad_norm', 99]], 'replay', '2026-01-01T00:00:00Z');
+  const rep = segment('R', [
+    [[E(1), S(0)], 'loss', 2.5],
+    [[E(1), S(0)], 'grad_norm', 0.5],
+    [[E(2), S(0)], 'grad_norm', 0.25],
+  ], 'replay', '2026-02-01T00:00:00Z');
+  const { table } = pivot([run('R', 't', [old, rep, fwd])], ['loss', 'grad_norm']);
+  assert.deepEqual(table.columns, ['run', 'version', 'time', 'file', 'epoch', 'step', 'loss', 'grad_norm', 'replayed']);
+  assert.deepEqual(
+    rowObjects(table).map((r) => [r.epoch, r.step, r.loss, r.grad_norm, r.replayed]),
+    [
+      [0, 0, 3, null, null],
+      [1, 0, 2, 0.5, ['grad_norm']],
+      [2, 0, null, 0.25, ['grad_norm']],
+    ],
+  );
+});
+
+test('a name logged twice in one iteration gives one row per occurrence', () => {
+  const seg = segment('R', [
+    [[E(0)], 'loss', 1],
+    [[E(0)], 'loss', 2],
+    [[E(0)], 'acc', 9],
+  ]);
+  const { table } = pivot([run('R', 't', [seg])], ['loss', 'acc']);
+  assert.deepEqual(rowObjects(table).map((r) => [r.epoch, r.loss, r.acc]), [[0, 1, 9], [0, 2, 9]]);
+});
+
+test('a name that is a key column is refused with a hint', () => {
+  assert.throws(() => pivot([], ['time']), (e) => isFlorError(e, 'NAME_CLASH') && /key column/.test(e.message));
+});
+
+const small = tableFromObjects(['run', 'epoch', 'loss', 'note'], [
+  { run: 'A', epoch: 0, loss: 0.5, note: 'a, "b"' },
+  { run: 'B', epoch: 10, loss: null, note: [1, 2] },
+]);
+
+test('csv: header, quoting, null empty, structured values as JSON', () => {
+  assert.equal(render('csv', small), 'run,epoch,loss,note\nA,0,0.5,"a, ""b"""\nB,10,,"[1,2]"\n');
+});
+
+test('json and ndjson: one object per row, numbers stay numbers', () => {
+  assert.equal(render('json', small), '[\n{"run":"A","epoch":0,"loss":0.5,"note":"a, \\"b\\""},\n{"run":"B","epoch":10,"loss":null,"note":[1,2]}\n]\n');
+  assert.equal(render('ndjson', small), '{"run":"A","epoch":0,"loss":0.5,"note":"a, \\"b\\""}\n{"run":"B","epoch":10,"loss":null,"note":[1,2]}\n');
+  assert.deepEqual(JSON.parse(render('json', small)), [
+    { run: 'A', epoch: 0, loss: 0.5, note: 'a, "b"' },
+    { run: 'B', epoch: 10, loss: null, note: [1, 2] },
+  ]);
+});
+
+test('md: numeric columns right-aligned, pipes escaped', () => {
+  const t = tableFromObjects(['run', 'loss', 'note'], [{ run: 'A', loss: 1, note: 'x|y' }]);
+  assert.equal(render('md', t), '| run | loss | note |\n| --- | ---: | --- |\n| A | 1 | x\\|y |\n');
+});
+
+test('table: aligned columns, numbers right, long floats shortened, null blank', () => {
+  const t = tableFromObjects(['run', 'epoch', 'loss'], [
+    { run: 'A', epoch: 0, loss: 0.123456789123 },
+    { run: 'BBB', epoch: 10, loss: null },
+  ]);
+  assert.equal(render('table', t), 'run  epoch      loss\nA        0  0.123457\nBBB     10\n');
+});
+
+test('unknown format is a typed error naming the choices', () => {
+  assert.throws(() => render('xml', small), (e) => isFlorError(e, 'BAD_FORMAT') && /table, csv/.test(e.hint ?? ''));
+});
+
+test('--since reads ISO and relative dates and refuses nonsense', () => {
+  const now = Date.parse('2026-03-10T12:00:00Z');
+  assert.equal(parseSince('2026-03-01', now), Date.parse('2026-03-01'));
+  assert.equal(parseSince('2 days ago', now), now - 2 * 864e5);
+  assert.equal(parseSince('3.hours.ago', now), now - 3 * 36e5);
+  assert.throws(() => parseSince('whenever', now), (e) => isFlorError(e, 'BAD_DATE'));
+});

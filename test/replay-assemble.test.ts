@@ -1,0 +1,95 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, lstatSync, readlinkSync, mkdirSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkFidelity, concatRecords, keyed, sameValue } from '../src/replay/assemble.js';
+import { materialise, propagatedTree } from '../src/replay/snapshot.js';
+import { KIND_NUMBER, KIND_OTHER, type RecordColumns, type Value } from '../src/store/records.js';
+import { requireRepoSync } from '../src/store/git.js';
+import { makeRepo, gitIn, cleanup } from './helpers/repo.js';
+
+after(cleanup);
+
+/** Columns from (name, [loop, iter][] outermost first, value) triples, numbered the way a task would. */
+function cols(recs: Array<[string, Array<[string, number]>, Value]>): RecordColumns {
+  const names: string[] = [];
+  const loops: string[] = [];
+  const fp: number[] = [], fl: number[] = [], fi: number[] = [];
+  const frameOf = new Map<string, number>();
+  const name: number[] = [], frame: number[] = [], num: number[] = [], kind: number[] = [];
+  const other: Value[] = [];
+  for (const [n, ctx, v] of recs) {
+    if (!names.includes(n)) names.push(n);
+    let parent = -1;
+    for (const [l, it] of ctx) {
+      if (!loops.includes(l)) loops.push(l);
+      const k = `${parent}:${l}:${it}`;
+      let f = frameOf.get(k);
+      if (f === undefined) {
+        f = fp.length;
+        fp.push(parent); fl.push(loops.indexOf(l)); fi.push(it);
+        frameOf.set(k, f);
+      }
+      parent = f;
+    }
+    name.push(names.indexOf(n));
+    frame.push(parent);
+    if (typeof v === 'number') { num.push(v); kind.push(KIND_NUMBER); } else { num.push(NaN); kind.push(KIND_OTHER); other.push(v); }
+  }
+  return {
+    names, loops, frames: { parent: Int32Array.from(fp), loop: Int32Array.from(fl), iter: Int32Array.from(fi) },
+    name: Int32Array.from(name), frame: Int32Array.from(frame), num: Float64Array.from(num), kind: Uint8Array.from(kind), other,
+  };
+}
+
+test('segments concatenate in order into one set of columns with shared frames', () => {
+  const a = cols([['loss', [['epoch', 0], ['step', 0]], 1], ['acc', [['epoch', 0]], 0.5], ['new', [['epoch', 0]], 'x']]);
+  const b = cols([['new', [['epoch', 1]], 'y'], ['loss', [['epoch', 1], ['step', 0]], 2], ['acc', [['epoch', 1]], 0.75]]);
+  const c = concatRecords([a, b], (n) => n !== 'loss');
+  assert.deepEqual(keyed(c).map((r) => [r.name, r.ctx, r.value]), [
+    ['acc', 'epoch=0', 0.5], ['new', 'epoch=0', 'x'], ['new', 'epoch=1', 'y'], ['acc', 'epoch=1', 0.75],
+  ]);
+  assert.deepEqual(c.loops, ['epoch']);
+  assert.equal(c.frames.parent.length, 2);
+});
+
+test('fidelity: equal values pass, a different value or a record with no recorded twin is reported', () => {
+  const recorded = cols([['acc', [['epoch', 0]], 0.5], ['acc', [['epoch', 1]], 0.75], ['tag', [], 'v1'], ['w', [], new Float64Array([1, 2])]]);
+  const same = cols([['acc', [['epoch', 1]], 0.75], ['wnorm', [['epoch', 1]], 3], ['w', [], new Float64Array([1, 2])]]);
+  assert.deepEqual(checkFidelity('R', recorded, same), []);
+  const diff = cols([['acc', [['epoch', 1]], 0.7500001], ['acc', [['epoch', 2]], 1], ['tag', [], 'v1'], ['w', [], new Float32Array([1, 2])]]);
+  const m = checkFidelity('R', recorded, diff);
+  assert.deepEqual(m.map((x) => [x.name, x.at, x.recorded === undefined ? 'none' : x.recorded instanceof Float64Array ? 'f64' : x.recorded]), [
+    ['acc', 'epoch=1', 0.75], ['acc', 'epoch=2', 'none'], ['w', '', 'f64'],
+  ]);
+  assert.equal(sameValue(NaN, NaN), true);
+  assert.equal(sameValue({ a: [1, 'x'] }, { a: [1, 'x'] }), true);
+  assert.equal(sameValue({ a: [1, 'x'] }, { a: [1, 'y'] }), false);
+});
+
+test('the snapshot is the run\'s code with the propagated files written over it, node_modules linked, user index untouched', async () => {
+  const dir = makeRepo({ files: { 'src/train.mjs': 'old\n', 'run.sh': '#!/bin/sh\n', 'README': 'r\n' } });
+  chmodSync(join(dir, 'run.sh'), 0o755);
+  gitIn(dir, 'commit', '-q', '-am', 'x');
+  mkdirSync(join(dir, 'src', 'node_modules'), { recursive: true });
+  const repo = requireRepoSync(dir);
+  const base = gitIn(dir, 'rev-parse', 'HEAD^{tree}');
+  const indexBefore = readFileSync(join(dir, '.git', 'index'));
+  const tree = await propagatedTree(repo, base, { 'src/train.mjs': 'new\n', 'run.sh': '#!/bin/sh\necho\n' });
+  assert.notEqual(tree, base);
+  assert.equal(gitIn(dir, 'cat-file', 'blob', `${tree}:src/train.mjs`), 'new');
+  assert.match(gitIn(dir, 'ls-tree', tree, 'run.sh'), /^100755 /);
+  const snap = await materialise(repo, 'RUN1', tree, ['src']);
+  assert.equal(readFileSync(join(snap.dir, 'src', 'train.mjs'), 'utf8'), 'new\n');
+  assert.equal(readFileSync(join(snap.dir, 'README'), 'utf8'), 'r\n');
+  assert.ok(lstatSync(join(snap.dir, 'node_modules')).isSymbolicLink());
+  assert.equal(readlinkSync(join(snap.dir, 'node_modules')), join(dir, 'node_modules'));
+  assert.equal(readlinkSync(join(snap.dir, 'src', 'node_modules')), join(dir, 'src', 'node_modules'));
+  assert.ok(snap.dir.startsWith(join(dir, '.git', 'flor', 'replay')));
+  assert.deepEqual(readFileSync(join(dir, '.git', 'index')), indexBefore);
+  assert.equal(gitIn(dir, 'status', '--porcelain'), '');
+  // a second materialisation of the same tree reuses the directory
+  const again = await materialise(repo, 'RUN1', tree, ['src']);
+  assert.equal(again.dir, snap.dir);
+  assert.ok(existsSync(join(snap.dir, '.flor-snapshot')));
+});

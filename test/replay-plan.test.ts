@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planReplay, scheduleMs, type PlanRun, type RunCheckpoints } from '../src/replay/plan.js';
+import { trainSource } from '../fixtures/train/source.js';
+
+const LOOPS = [{ name: 'epoch', parent: null, iterations: 6 }, { name: 'step', parent: 'epoch', iterations: 10 }];
+
+function run(id: string, text: string, outerMs = [100, 100, 100, 100, 100, 100]): PlanRun {
+  return { id, meta: { script: 'train.mjs', loops: LOOPS, outerMs, checkpointing: ['w', 'opt', 'rng'], status: 'ok' as const }, files: { 'train.mjs': text } };
+}
+function every(n: number): RunCheckpoints {
+  return { iters: Array.from({ length: n }, (_, i) => i), keys: Array.from({ length: n }, (_, i) => `k${i}`) };
+}
+
+test('an outer-level statement skips the inner loop; each segment restores the previous end-of-iteration checkpoint', () => {
+  const p = planReplay([run('A', trainSource(1, { withNew: true, only: ['wnorm'] }))], ['wnorm'], new Map([['A', every(6)]]), { workers: 2, startupMs: 10 });
+  const r = p.runs[0]!;
+  assert.deepEqual(r.statements.map((s) => [s.name, s.where]), [['wnorm', 'outer']]);
+  assert.deepEqual(r.skipInner, ['step']);
+  assert.equal(r.segments[0]!.start, 0);
+  assert.equal(r.segments[0]!.restoreFrom, null);
+  for (let i = 1; i < r.segments.length; i++) {
+    assert.equal(r.segments[i]!.start, r.segments[i - 1]!.end);
+    assert.equal(r.segments[i]!.restoreFrom, `k${r.segments[i]!.start - 1}`);
+  }
+  assert.equal(r.segments.at(-1)!.end, 6);
+  assert.equal(r.segments.at(-1)!.runToEnd, true);
+  assert.equal(r.segments[0]!.ckptKeys['0'], 'k0');
+});
+
+test('a statement inside the inner loop keeps it running', () => {
+  const r = planReplay([run('A', trainSource(2, { withNew: true }))], ['gnorm'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
+  assert.deepEqual(r.statements.map((s) => [s.name, s.where, s.loop]), [['gnorm', 'inner', 'step']]);
+  assert.deepEqual(r.skipInner, []);
+  assert.match(r.kept[0]!.reason, /gnorm/);
+  assert.equal(r.segments.length, 1); // one worker: cuts would only add process starts
+});
+
+test('a statement after the inner loop that reads a variable it assigns keeps it running', () => {
+  const r = planReplay([run('A', trainSource(3, { withNew: true }))], ['avg_loss'], new Map([['A', every(6)]]), { workers: 2 }).runs[0]!;
+  assert.deepEqual(r.skipInner, []);
+  assert.equal(r.kept[0]!.loop, 'step');
+  assert.match(r.kept[0]!.reason, /sumLoss/);
+});
+
+test('variables that outlive the iteration, calls into local functions and mutations after the loop keep it', () => {
+  const base = (inner: string, after: string, pre = '') => `import { flor } from 'git-flor';
+${pre}
+let gstep = 0;
+const opt = { lr: 1 };
+flor.checkpointing({ opt });
+for (const e of flor.loop('epoch', [1, 2])) {
+  for (const s of flor.loop('step', [1, 2])) {
+    ${inner}
+  }
+  ${after}
+  flor.log('x', e);
+}
+flor.log('last', gstep);`;
+  const plan = (text: string) => planReplay([run('A', text)], ['x'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
+  assert.match(plan(base('gstep++;', '')).kept[0]!.reason, /gstep.*outlives/);
+  assert.match(plan(base('bump();', '', 'function bump() { gstep += 1; }')).kept[0]!.reason, /gstep/);
+  assert.match(plan(base('', 'opt.lr *= 0.5;')).kept[0]!.reason, /checkpointed `opt`/);
+  assert.deepEqual(plan(base('const t = s * 2;', 'console.log(opt.lr);')).skipInner, ['step']);
+});
+
+test('a requested statement inside a function, or unparsable code, skips nothing', () => {
+  const fn = `import { flor } from 'git-flor';
+function report(v) { flor.log('x', v); }
+for (const e of flor.loop('epoch', [1, 2])) {
+  for (const s of flor.loop('step', [1, 2])) { }
+  report(e);
+}`;
+  const r = planReplay([run('A', fn)], ['x'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
+  assert.equal(r.statements[0]!.where, 'unknown');
+  assert.deepEqual(r.skipInner, []);
+  const bad = planReplay([run('B', 'for (const e of flor.loop(')], ['x'], new Map(), { workers: 1 }).runs[0]!;
+  assert.deepEqual(bad.skipInner, []);
+  assert.match(bad.notes.join('\n'), /does not parse/);
+});
+
+test('for await loops are found', () => {
+  const r = planReplay([run('A', trainSource(4, { async: true, only: ['wnorm'] }))], ['wnorm'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
+  assert.deepEqual(r.skipInner, ['step']);
+  assert.equal(r.statements[0]!.where, 'outer');
+});
+
+test('no checkpoints: one segment from the start, nothing skipped', () => {
+  const r = planReplay([run('A', trainSource(1, { withNew: true }))], ['wnorm'], new Map(), { workers: 4, startupMs: 1 }).runs[0]!;
+  assert.equal(r.segments.length, 1);
+  assert.deepEqual(r.segments[0]!.skipInner, []);
+  assert.equal(r.segments[0]!.restoreFrom, null);
+  assert.equal(r.segments[0]!.runToEnd, true);
+  assert.equal(r.estMs, 600 + 1);
+});
+
+test('segments are cut only at checkpointed iterations and sized to keep the workers busy', () => {
+  const outerMs = Array.from({ length: 20 }, () => 1000);
+  const ck: RunCheckpoints = { iters: [4, 9, 14, 19], keys: ['a', 'b', 'c', 'd'] };
+  const runs = [run('A', trainSource(2, { withNew: true }), outerMs), run('B', trainSource(3, { withNew: true }), outerMs)];
+  const p = planReplay(runs, ['gnorm'], new Map([['A', ck], ['B', ck]]), { workers: 2, startupMs: 100 });
+  for (const r of p.runs) {
+    // 40 s of work on 2 workers: tasks of at least a third of a worker's share (6.7 s), cut at
+    // the first checkpoint past it
+    assert.deepEqual(r.segments.map((s) => [s.start, s.end]), [[0, 10], [10, 20]]);
+    assert.deepEqual(r.segments.map((s) => s.restoreFrom), [null, 'b']);
+  }
+  assert.equal(p.tasks, 4);
+  assert.equal(p.estWallMs, 2 * 10100);
+  assert.equal(scheduleMs([5, 4, 3, 3], 2), 8);
+});

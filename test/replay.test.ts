@@ -1,0 +1,214 @@
+/**
+ * End to end: real repositories, real runs of the fixture training script (fixtures/train), replay
+ * through the pool and child processes, values compared with runs that had the statements from the
+ * start. Needs the built dist/ (`npx tsc`).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { trainSource, type Version, type SourceOptions } from '../fixtures/train/source.js';
+import { replayMissing, type ReplayReport } from '../src/replay/replay.js';
+import { keyed } from '../src/replay/assemble.js';
+import { listRuns, readSegment } from '../src/store/ledger.js';
+import { requireRepoSync } from '../src/store/git.js';
+import type { Value } from '../src/store/records.js';
+import { spawn } from 'node:child_process';
+import { makeRepo, runNode, writeFiles, gitIn, flor, fsckClean, cleanup, testEnv } from './helpers/repo.js';
+
+after(cleanup);
+
+const ARGS = ['--epochs', '4', '--steps', '6'];
+/** Every outer iteration checkpointed, so segments and skips are exercised on a tiny run. */
+const CKPT_ENV = { FLOR_CKPT_SHARE: '1' };
+
+type Values = Map<string, Value>; // `${name}@${ctx}#${occurrence}` -> value
+
+async function valuesOf(dir: string, names: string[]): Promise<Map<string, Values>> {
+  const repo = requireRepoSync(dir);
+  const out = new Map<string, Values>();
+  for (const run of await listRuns(repo)) {
+    const m: Values = new Map();
+    for (const s of run.segments) {
+      const seg = await readSegment(repo, s.oid);
+      for (const r of keyed(seg, (n) => names.includes(n))) m.set(`${r.name}@${r.ctx}#${r.occurrence}`, r.value);
+    }
+    out.set(run.id, m);
+  }
+  return out;
+}
+
+/** The run ids of `dir`, oldest first. */
+async function runIds(dir: string): Promise<string[]> {
+  return (await listRuns(requireRepoSync(dir))).map((r) => r.id);
+}
+
+/** runNode without blocking, so independent runs overlap (the suite has a time budget). */
+function runNodeAsync(cwd: string, script: string, args: string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { cwd, env: testEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${script} exited ${code}: ${err}`))));
+  });
+}
+
+/** Values of `names` from running version `v` with today's statements present from the start. */
+async function truth(v: Version, names: string[], opts: SourceOptions = {}): Promise<Values> {
+  const dir = makeRepo({ files: { 'train.mjs': trainSource(v, { ...opts, withNew: true }) } });
+  await runNodeAsync(dir, 'train.mjs', ARGS, CKPT_ENV);
+  const all = await valuesOf(dir, names);
+  assert.equal(all.size, 1);
+  return [...all.values()][0]!;
+}
+
+function ok(r: ReplayReport): string[] {
+  return r.outcomes.filter((o) => o.status === 'replayed').map((o) => o.run);
+}
+
+function assertSame(actual: Values, expected: Values, what: string): void {
+  assert.ok(expected.size > 0, `${what}: ground truth is empty`);
+  assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort(), `${what}: same records`);
+  for (const [k, v] of expected) assert.deepEqual(actual.get(k), v, `${what}: ${k}`);
+}
+
+// The main history: v1 committed and run; v2 run while dirty (uncommitted on top of v1); v3 committed
+// and run; today's v4 in the work tree.
+let main = '';
+let ids: string[] = [];
+const truths = new Map<Version, Values>();
+
+before(async () => {
+  const pending = ([1, 2, 3] as Version[]).map(async (v) => truths.set(v, await truth(v, ['wnorm', 'gnorm', 'avg_loss'])));
+  main = makeRepo({ files: { 'train.mjs': trainSource(1) } });
+  runNode(main, 'train.mjs', ARGS, { env: CKPT_ENV });
+  writeFiles(main, { 'train.mjs': trainSource(2) });
+  runNode(main, 'train.mjs', ARGS, { env: CKPT_ENV });
+  gitIn(main, 'commit', '-qam', 'v2');
+  writeFiles(main, { 'train.mjs': trainSource(3) });
+  gitIn(main, 'commit', '-qam', 'v3');
+  runNode(main, 'train.mjs', ARGS, { env: CKPT_ENV });
+  writeFiles(main, { 'train.mjs': trainSource(4) });
+  ids = await runIds(main);
+  assert.equal(ids.length, 3);
+  await Promise.all(pending);
+});
+
+function only(values: Values, names: string[]): Values {
+  return new Map([...values].filter(([k]) => names.includes(k.slice(0, k.indexOf('@')))));
+}
+
+test('dry run: the plan skips the inner loop for an outer-level statement and writes nothing', async () => {
+  const r = flor(main, ['replay', 'wnorm', '--dry-run', '--workers', '2']);
+  assert.match(r.stdout, /skipped loops: step/);
+  assert.match(r.stdout, /3 run\(s\), \d+ task\(s\) on 2 worker\(s\)/);
+  const runs = await listRuns(requireRepoSync(main));
+  assert.ok(runs.every((x) => x.segments.length === 1));
+});
+
+test('an outer-level statement: replayed values equal a run that had it from the start, for each version', async () => {
+  // a child start priced at 0 ms lets the planner cut these tiny runs into several segments
+  const r = await replayMissing(requireRepoSync(main), ['wnorm'], { workers: 2, startupMs: 0 });
+  assert.deepEqual(r.mismatches, []);
+  assert.deepEqual(ok(r), ids);
+  for (const p of r.plan.runs) assert.deepEqual(p.skipInner, ['step']);
+  assert.ok(r.plan.runs.some((p) => p.segments.length > 1), 'some run was cut into segments');
+  const got = await valuesOf(main, ['wnorm']);
+  ids.forEach((id, i) => assertSame(got.get(id)!, only(truths.get((i + 1) as Version)!, ['wnorm']), `v${i + 1} wnorm`));
+  const dirty = (await listRuns(requireRepoSync(main)))[1]!;
+  assert.equal(dirty.meta.dirty, true);
+});
+
+test('an inner-level statement and one after the inner loop reading what it assigns: inner loop runs, values equal', async () => {
+  const r = await replayMissing(requireRepoSync(main), ['gnorm', 'avg_loss'], { workers: 2, startupMs: 0 });
+  assert.deepEqual(r.mismatches, []);
+  assert.deepEqual(ok(r), ids);
+  for (const p of r.plan.runs) {
+    assert.deepEqual(p.skipInner, []);
+    assert.equal(p.kept[0]!.loop, 'step');
+  }
+  const got = await valuesOf(main, ['gnorm', 'avg_loss']);
+  ids.forEach((id, i) => assertSame(got.get(id)!, only(truths.get((i + 1) as Version)!, ['gnorm', 'avg_loss']), `v${i + 1} gnorm+avg_loss`));
+  // forward records untouched, replay rows in their own segments with provenance
+  const runs = await listRuns(requireRepoSync(main));
+  for (const run of runs) {
+    assert.equal(run.segments.length, 3);
+    const segs = await Promise.all(run.segments.map((s) => readSegment(requireRepoSync(main), s.oid)));
+    assert.equal(segs.filter((s) => s.source === 'forward').length, 1);
+    const rep = segs.filter((s) => s.source === 'replay');
+    assert.deepEqual(rep.map((s) => s.provenance!.statements.join(',')).sort(), ['gnorm,avg_loss', 'wnorm']);
+  }
+  fsckClean(main);
+});
+
+test('re-running replays nothing new; replay leaves no snapshot behind', async () => {
+  const r = await replayMissing(requireRepoSync(main), ['wnorm', 'gnorm', 'avg_loss'], { workers: 2 });
+  assert.deepEqual(r.outcomes, []);
+  assert.deepEqual(r.complete, ids);
+  assert.equal(r.plan.tasks, 0);
+  const dir = join(main, '.git', 'flor', 'replay');
+  assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], []);
+});
+
+test('no checkpoints, a failing task, an async loop: the failing version is reported, the others complete', async () => {
+  const asyncTruth = truth(3, ['wnorm', 'gnorm'], { async: true });
+  const dir = makeRepo({ files: { 'train.mjs': trainSource(1) } });
+  runNode(dir, 'train.mjs', ARGS, { env: CKPT_ENV });
+  rmSync(join(dir, '.git', 'flor', 'ckpt'), { recursive: true, force: true }); // as on a clone that fetched the run
+  writeFiles(dir, { 'train.mjs': trainSource(2, { throwAt: 2 }) });
+  gitIn(dir, 'commit', '-qam', 'throws under replay');
+  runNode(dir, 'train.mjs', ARGS, { env: CKPT_ENV });
+  writeFiles(dir, { 'train.mjs': trainSource(3, { async: true }) });
+  gitIn(dir, 'commit', '-qam', 'async');
+  runNode(dir, 'train.mjs', ARGS, { env: CKPT_ENV });
+  writeFiles(dir, { 'train.mjs': trainSource(4, { async: true }) });
+  const [noCk, throws, async_] = await runIds(dir);
+
+  const r = await replayMissing(requireRepoSync(dir), ['wnorm'], { workers: 2 });
+  const by = new Map(r.outcomes.map((o) => [o.run, o]));
+  assert.equal(by.get(noCk!)!.status, 'replayed');
+  assert.equal(by.get(async_!)!.status, 'replayed');
+  const failed = by.get(throws!)!;
+  assert.equal(failed.status, 'failed');
+  assert.match(failed.status === 'failed' ? failed.reason : '', /segment \d+ \(iterations \d+\.\.\d+\) exited with code 1: .*boom in epoch 2/);
+
+  const noCkPlan = r.plan.runs.find((p) => p.run === noCk)!;
+  assert.equal(noCkPlan.segments.length, 1);
+  assert.deepEqual(noCkPlan.segments[0]!.skipInner, []);
+  assert.match(noCkPlan.notes.join('\n'), /no usable checkpoints/);
+
+  const got = await valuesOf(dir, ['wnorm']);
+  assertSame(got.get(noCk!)!, only(truths.get(1)!, ['wnorm']), 'no checkpoints');
+  assertSame(got.get(async_!)!, only(await asyncTruth, ['wnorm']), 'async loop');
+
+  // Only the failed run is tried again.
+  const again = await replayMissing(requireRepoSync(dir), ['wnorm'], { workers: 2 });
+  assert.deepEqual(again.outcomes.map((o) => [o.run, o.status]), [[throws, 'failed']]);
+  assert.deepEqual(again.complete, [noCk, async_]);
+
+  // The CLI reports the failing version by name and exits 1.
+  const cli = flor(dir, ['replay', 'wnorm'], { allowFail: true });
+  assert.equal(cli.status, 1);
+  assert.match(cli.stdout, new RegExp(`run ${throws!.slice(0, 10)}: replay failed: .*boom in epoch 2`));
+
+  // `log NAME --replay`: replays what is missing, then shows it; the failure is on stderr, exit 1.
+  const log = flor(dir, ['log', 'gnorm', '--replay', '--workers', '2', '--format', 'json'], { allowFail: true });
+  assert.equal(log.status, 1, log.stderr);
+  assert.match(log.stderr, /replay failed: .*boom in epoch 2/);
+  const rows = JSON.parse(log.stdout) as Array<Record<string, Value>>;
+  const fromCli = (run: string): Values => {
+    const m: Values = new Map();
+    for (const r of rows.filter((x) => x.run === run)) m.set(`gnorm@epoch=${r.epoch}/step=${r.step}#0`, r.gnorm!);
+    return m;
+  };
+  assertSame(fromCli(noCk!), only(truths.get(1)!, ['gnorm']), 'log --replay, no checkpoints');
+  assertSame(fromCli(async_!), only(await asyncTruth, ['gnorm']), 'log --replay, async loop');
+});
+
+test('a name today\'s code does not log is an error with a hint', async () => {
+  const r = flor(main, ['replay', 'nope'], { allowFail: true });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /today's code does not log 'nope'/);
+  assert.match(r.stderr, /hint: add flor\.log\('nope'/);
+});
+
