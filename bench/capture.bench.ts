@@ -5,13 +5,12 @@
  * bytes (the unavoidable cost of putting that many bytes into Git).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openJournal, journalPath } from '../src/store/journal.js';
+import { openJournal, journalPath, readJournal } from '../src/store/journal.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
-import { readJournal } from '../src/store/journal.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET_MS = 1500;
@@ -32,7 +31,7 @@ function ulid(): string {
 }
 
 /** 100 epochs x 10,000 steps, one `loss` per step: 1M records, 1,000,100 frames, 10 chunks. */
-export function writeJournal(commonDir: string, id: string, tree: string, commit: string): void {
+function writeJournal(commonDir: string, id: string, tree: string, commit: string): void {
   const w = openJournal(commonDir, id);
   w.append({
     t: 'start',
@@ -90,8 +89,6 @@ export async function run(): Promise<void> {
     const commit = sh('git', ['rev-parse', 'HEAD'], dir);
     const tree = sh('git', ['rev-parse', 'HEAD^{tree}'], dir);
     const commonDir = join(dir, '.git');
-    mkdirSync(join(dir, 'node_modules'), { recursive: true });
-    symlinkSync(ROOT, join(dir, 'node_modules', 'git-flor'));
 
     // Baseline: the segment bytes this journal becomes, written by plain `git hash-object -w`.
     const baseId = ulid();

@@ -99,43 +99,43 @@ function median(xs: number[]): number {
 export async function buildBenchRepo(): Promise<{ dir: string; buildMs: number }> {
   const dir = makeRepo({ files: { 'train.mjs': '// bench\n' } });
   const repo = requireRepoSync(dir);
-    const writer = await ensureWriter(repo);
-    const codeTree = await snapshotWorkTree(repo);
-    const commit = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).stdout.trim();
-    const t0 = Date.parse('2026-01-01T00:00:00Z');
-    const tBuild = performance.now();
-    for (let i = 0; i < RUNS; i++) {
-      const id = ulid(t0 + i * 60_000, i);
-      const meta: RunMeta = {
-        format: 'flor-run',
-        version: 1,
-        id,
-        writer,
-        start: new Date(t0 + i * 60_000).toISOString(),
-        end: new Date(t0 + i * 60_000 + 30_000).toISOString(),
-        script: 'train.mjs',
-        cwd: '',
-        argv: ['--lr', String(0.01 * (1 + (i % 5)))],
-        execArgv: [],
-        args: { lr: 0.01 * (1 + (i % 5)) },
-        commit,
-        branch: 'main',
-        dirty: false,
-        node: process.version,
-        status: 'ok',
-        exitCode: 0,
-        error: null,
-        loops: [
-          { name: 'epoch', parent: null, iterations: EPOCHS },
-          { name: 'step', parent: 'epoch', iterations: STEPS },
-        ],
-        outerMs: new Array(EPOCHS).fill(600),
-        checkpointing: [],
-        records: EPOCHS * (STEPS + 1),
-      };
-      await appendRun(repo, { meta, codeTree, segments: { forward: encodeSegment(forwardSegment(id, i)) } });
-    }
-    return { dir, buildMs: performance.now() - tBuild };
+  const writer = await ensureWriter(repo);
+  const codeTree = await snapshotWorkTree(repo);
+  const commit = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).stdout.trim();
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  const tBuild = performance.now();
+  for (let i = 0; i < RUNS; i++) {
+    const id = ulid(t0 + i * 60_000, i);
+    const meta: RunMeta = {
+      format: 'flor-run',
+      version: 1,
+      id,
+      writer,
+      start: new Date(t0 + i * 60_000).toISOString(),
+      end: new Date(t0 + i * 60_000 + 30_000).toISOString(),
+      script: 'train.mjs',
+      cwd: '',
+      argv: ['--lr', String(0.01 * (1 + (i % 5)))],
+      execArgv: [],
+      args: { lr: 0.01 * (1 + (i % 5)) },
+      commit,
+      branch: 'main',
+      dirty: false,
+      node: process.version,
+      status: 'ok',
+      exitCode: 0,
+      error: null,
+      loops: [
+        { name: 'epoch', parent: null, iterations: EPOCHS },
+        { name: 'step', parent: 'epoch', iterations: STEPS },
+      ],
+      outerMs: new Array(EPOCHS).fill(600),
+      checkpointing: [],
+      records: EPOCHS * (STEPS + 1),
+    };
+    await appendRun(repo, { meta, codeTree, segments: { forward: encodeSegment(forwardSegment(id, i)) } });
+  }
+  return { dir, buildMs: performance.now() - tBuild };
 }
 
 export async function run(): Promise<void> {

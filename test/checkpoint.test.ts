@@ -244,6 +244,10 @@ test('replay mode runs only the requested iterations from checkpoints, with the 
   assert.equal(mid.stdout, '', 'the child exits before code after the loop');
   assert.ok(mid.end.outerMs[2]! > 0 && mid.end.outerMs[3]! > 0);
 
+  // No checkpoint to start from: earlier iterations run muted to rebuild the state.
+  const cold = replay('cold', { start: 2, end: 4, runToEnd: false, restoreFrom: null });
+  assert.deepEqual(cold.rows, mid.rows);
+
   // The first segment keeps records before the loop.
   const first = replay('first', { start: 0, end: 1, runToEnd: false });
   assert.deepEqual(first.rows, pick(([name, ctx]) => name === 'pre' || epochOf(ctx) === 0));

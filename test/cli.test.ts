@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, runNode, flor, gitIn, cleanup, fsckClean, tempDir } from './helpers/repo.js';
+import { requireRepoSync } from '../src/store/git.js';
+import { appendSegment } from '../src/store/ledger.js';
+import { encodeSegment, makeSegment } from '../src/store/segment.js';
+import { KIND_NUMBER } from '../src/store/records.js';
 
 // Deterministic values, so the expected rows can be computed here.
 const SCRIPT = (lossScale: number) => `import { flor } from 'git-flor';
@@ -143,6 +147,15 @@ test('show by unique prefix: metadata, args, loops and names; a dirty run shows 
   assert.match(dirty, /dirty: code differs from the commit/);
   assert.match(dirty, new RegExp(`code that ran vs ${c2.slice(0, 7)}:\\n train.mjs \\| 1 \\+\\n`));
   assert.match(dirty, /^\+\/\/ experiment$/m);
+  const json = JSON.parse(flor(dir, ['show', runs[1]!.run, '--format', 'json']).stdout) as {
+    id: string;
+    meta: { args: unknown; commit: string };
+    segments: Array<{ name: string; source: string; records: number; names: string[] }>;
+  };
+  assert.equal(json.id, runs[1]!.run);
+  assert.deepEqual(json.meta.args, { lr: 0.5 });
+  assert.equal(json.meta.commit, c1);
+  assert.deepEqual(json.segments.map((x) => [x.name, x.source, x.records, [...x.names].sort()]), [['forward', 'forward', 7, ['acc', 'loss', 'tag']]]);
 });
 
 test('show of an unknown run: exit 2, one-line error and a hint', () => {
@@ -184,4 +197,36 @@ test('doctor on a healthy repo: exit 0; outside a repo every command is exit 2 w
   assert.equal(outside.status, 2);
   assert.match(outside.stderr, /^git flor: not inside a Git repository: .*\nhint: /);
   fsckClean(dir);
+});
+
+test('a replay segment merges into the view: new name filled, recorded values kept, rows marked', async () => {
+  const d = makeRepo({ files: { 'train.mjs': SCRIPT(1) } });
+  runNode(d, 'train.mjs', ['--lr', '1']);
+  const [run] = JSON.parse(flor(d, ['runs', '--format', 'json']).stdout) as RunRow[];
+  // What a replay of epoch 1 would write: grad_norm (new) and loss re-executed with another value.
+  const records = {
+    names: ['loss', 'grad_norm'],
+    loops: ['epoch', 'step'],
+    frames: { parent: Int32Array.from([-1, 0]), loop: Int32Array.from([0, 1]), iter: Int32Array.from([1, 0]) },
+    name: Int32Array.from([0, 1]),
+    frame: Int32Array.from([1, 1]),
+    num: Float64Array.from([999, 0.5]),
+    kind: Uint8Array.from([KIND_NUMBER, KIND_NUMBER]),
+    other: [],
+  };
+  const prov = { statements: ['grad_norm'], code: run!.commit, time: '2026-11-23T00:00:00.000Z', writer: 'test', segments: [[1, 2]] as Array<[number, number]> };
+  await appendSegment(requireRepoSync(d), run!.run, 'replay-1', encodeSegment(makeSegment(run!.run, 'replay', records, prov)));
+  const rows = JSON.parse(flor(d, ['log', 'loss', 'grad_norm', '--format', 'json']).stdout) as Array<Record<string, unknown>>;
+  assert.deepEqual(
+    rows.map((r) => [r.epoch, r.step, r.loss, r.grad_norm, r.replayed]),
+    [
+      [0, 0, 1, null, null],
+      [0, 1, 0.5, null, null],
+      [1, 0, 1 / 3, 0.5, ['grad_norm']],
+      [1, 1, 1 / 4, null, null],
+    ],
+  );
+  const show = flor(d, ['show', run!.run]).stdout;
+  assert.match(show, /^  replay-1 \(replay\)  2 records: loss, grad_norm  replayed 2026-11-23T00:00:00.000Z for grad_norm$/m);
+  fsckClean(d);
 });

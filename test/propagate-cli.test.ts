@@ -106,7 +106,7 @@ test('run id REV (full and prefix): the run\'s captured code is the old version'
   }
 });
 
-test('errors: bad REV, PATH missing today, PATH missing in REV, no PATH — exit 2 with message and hint', () => {
+test('errors: bad REV, PATH missing today or in REV, no PATH, not a source, today\'s file broken — exit 2 with message and hint', () => {
   const dir = repoWithHistory();
   writeFiles(dir, { 'new.js': "import { flor } from 'git-flor';\nflor.log('a', 1);\n" });
   const cases: Array<[string[], RegExp]> = [
@@ -122,4 +122,8 @@ test('errors: bad REV, PATH missing today, PATH missing in REV, no PATH — exit
     assert.equal(r.stdout, '');
     assert.match(r.stderr, message);
   }
+  writeFiles(dir, { 'train.js': TODAY.replace("flor.log('loss', loss);", "flor.log('loss', loss;") });
+  const r = flor(dir, ['propagate', 'HEAD', '--', 'train.js'], { allowFail: true });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^git flor: train\.js does not parse: .* \(line 9\)\nhint: /);
 });

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './helpers/repo.js';
 import { propagate } from '../src/propagate/index.js';
+import { parseSource, normalise } from '../src/propagate/source.js';
 
 interface Expected {
   names?: string[];
@@ -47,6 +48,44 @@ for (const name of cases) {
     passed++;
   });
 }
+
+function load(name: string) {
+  const dir = join(FIXTURES, name);
+  const read = (base: string) => {
+    const f = file(dir, base);
+    return { path: f, text: readFileSync(join(dir, f), 'utf8') };
+  };
+  const rp = join(dir, 'report.json');
+  const want: Expected = existsSync(rp) ? JSON.parse(readFileSync(rp, 'utf8')) : {};
+  return { new: read('new'), old: read('old'), expected: read('expected'), names: want.names };
+}
+
+test('propagating again into a result changes nothing', () => {
+  for (const name of cases) {
+    const c = load(name);
+    const r = propagate({ newText: c.new.text, oldText: c.expected.text, path: c.new.path, oldPath: c.expected.path, names: c.names });
+    assert.equal(r.text, c.expected.text, name);
+    assert.deepEqual(r.inserted, [], name);
+  }
+});
+
+test('into unrelated old versions: never throws, and whatever it inserts still parses', () => {
+  // Every case's statements into every third case's old file: the placement and safety rules must
+  // hold up on code that has nothing in common with today's.
+  let inserted = 0;
+  for (const a of cases) {
+    const c = load(a);
+    for (const b of cases.filter((_, i) => i % 3 === 0)) {
+      const o = load(b).old;
+      const r = propagate({ newText: c.new.text, oldText: o.text, path: c.new.path, oldPath: o.path });
+      if (r.inserted.length === 0) continue;
+      inserted += r.inserted.length;
+      const errors = (t: string) => parseSource(o.path, normalise(t).text).ast.errors?.length ?? 0;
+      assert.equal(errors(r.text), errors(o.text), `${a} into ${b}`);
+    }
+  }
+  assert.ok(inserted > 50, `only ${inserted} statements were inserted across the pairs`);
+});
 
 test('corpus accuracy', { skip: cases.length === 0 }, () => {
   // Runs after the cases (node:test runs top-level tests in order); prints the figure for the report.

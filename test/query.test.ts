@@ -183,6 +183,14 @@ test('a name logged twice in one iteration gives one row per occurrence', () => 
   assert.deepEqual(rowObjects(table).map((r) => [r.epoch, r.loss, r.acc]), [[0, 1, 9], [0, 2, 9]]);
 });
 
+test('asking for a loop name adds no column (the loop already is one) and is not reported missing', () => {
+  const seg = segment('R', [[[E(0), S(0)], 'loss', 1], [[E(0), S(1)], 'loss', 2]]);
+  const { table, missing } = pivot([run('R', 't', [seg])], ['epoch', 'loss', 'step']);
+  assert.deepEqual(table.columns, ['run', 'version', 'time', 'file', 'epoch', 'step', 'loss']);
+  assert.deepEqual(missing, []);
+  assert.equal(table.length, 2);
+});
+
 test('a name that is a key column is refused with a hint', () => {
   assert.throws(() => pivot([], ['time']), (e) => isFlorError(e, 'NAME_CLASH') && /key column/.test(e.message));
 });

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, lstatSync, readlinkSync, mkdirSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync, lstatSync, readlinkSync, mkdirSync, chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkFidelity, concatRecords, keyed, sameValue } from '../src/replay/assemble.js';
 import { materialise, propagatedTree } from '../src/replay/snapshot.js';
@@ -75,12 +75,14 @@ test('the snapshot is the run\'s code with the propagated files written over it,
   const repo = requireRepoSync(dir);
   const base = gitIn(dir, 'rev-parse', 'HEAD^{tree}');
   const indexBefore = readFileSync(join(dir, '.git', 'index'));
-  const tree = await propagatedTree(repo, base, { 'src/train.mjs': 'new\n', 'run.sh': '#!/bin/sh\necho\n' });
+  const files = { 'src/train.mjs': 'new\n', 'run.sh': '#!/bin/sh\necho\n' };
+  const tree = await propagatedTree(repo, base, files);
   assert.notEqual(tree, base);
   assert.equal(gitIn(dir, 'cat-file', 'blob', `${tree}:src/train.mjs`), 'new');
   assert.match(gitIn(dir, 'ls-tree', tree, 'run.sh'), /^100755 /);
-  const snap = await materialise(repo, 'RUN1', tree, ['src']);
+  const snap = await materialise(repo, 'RUN1', base, files, ['src']);
   assert.equal(readFileSync(join(snap.dir, 'src', 'train.mjs'), 'utf8'), 'new\n');
+  assert.equal(statSync(join(snap.dir, 'run.sh')).mode & 0o111, 0o111);
   assert.equal(readFileSync(join(snap.dir, 'README'), 'utf8'), 'r\n');
   assert.ok(lstatSync(join(snap.dir, 'node_modules')).isSymbolicLink());
   assert.equal(readlinkSync(join(snap.dir, 'node_modules')), join(dir, 'node_modules'));
@@ -89,7 +91,7 @@ test('the snapshot is the run\'s code with the propagated files written over it,
   assert.deepEqual(readFileSync(join(dir, '.git', 'index')), indexBefore);
   assert.equal(gitIn(dir, 'status', '--porcelain'), '');
   // a second materialisation of the same tree reuses the directory
-  const again = await materialise(repo, 'RUN1', tree, ['src']);
+  const again = await materialise(repo, 'RUN1', base, files, ['src']);
   assert.equal(again.dir, snap.dir);
   assert.ok(existsSync(join(snap.dir, '.flor-snapshot')));
 });

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, existsSync, readdirSync } from 'node:fs';
+import { rmSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainSource, type Version, type SourceOptions } from '../fixtures/train/source.js';
 import { replayMissing, type ReplayReport } from '../src/replay/replay.js';
@@ -14,7 +14,7 @@ import { listRuns, readSegment } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
 import type { Value } from '../src/store/records.js';
 import { spawn } from 'node:child_process';
-import { makeRepo, runNode, writeFiles, gitIn, flor, fsckClean, cleanup, testEnv } from './helpers/repo.js';
+import { makeRepo, runNode, writeFiles, gitIn, flor, fsckClean, cleanup, testEnv, ROOT } from './helpers/repo.js';
 
 after(cleanup);
 
@@ -203,6 +203,20 @@ test('no checkpoints, a failing task, an async loop: the failing version is repo
   };
   assertSame(fromCli(noCk!), only(truths.get(1)!, ['gnorm']), 'log --replay, no checkpoints');
   assertSame(fromCli(async_!), only(await asyncTruth, ['gnorm']), 'log --replay, async loop');
+});
+
+test('a TypeScript script started with a loader is replayed with the same execArgv', async () => {
+  const dir = makeRepo({ files: { 'src/train.mts': trainSource(1) } });
+  symlinkSync(join(ROOT, 'node_modules', 'tsx'), join(dir, 'node_modules', 'tsx'), 'dir');
+  runNode(join(dir, 'src'), 'train.mts', ARGS, { env: CKPT_ENV, execArgv: ['--import', 'tsx'] });
+  writeFiles(dir, { 'src/train.mts': trainSource(4) });
+  const [id] = await runIds(dir);
+  const run = (await listRuns(requireRepoSync(dir)))[0]!;
+  assert.deepEqual(run.meta.execArgv, ['--import', 'tsx']);
+  assert.equal(run.meta.cwd, 'src');
+  const r = await replayMissing(requireRepoSync(dir), ['wnorm'], { workers: 1 });
+  assert.deepEqual(ok(r), [id]);
+  assertSame((await valuesOf(dir, ['wnorm'])).get(id!)!, only(truths.get(1)!, ['wnorm']), 'tsx');
 });
 
 test('a name today\'s code does not log is an error with a hint', async () => {

@@ -322,6 +322,36 @@ test("SIGINT with the user's own handler: their handler decides, the run is inte
   assert.equal(run.meta.exitCode, 3);
 });
 
+test('Ctrl-C still kills a long synchronous loop at once (the journal is recovered as crashed)', async () => {
+  const dir = makeRepo({
+    files: {
+      'busy.mjs': `import { flor } from 'git-flor';
+const t0 = performance.now();
+let said = false;
+function* forever() { for (let i = 0; ; i++) yield i; }
+for (const i of flor.loop('step', forever())) {
+  flor.log('i', i);
+  if (!said && performance.now() - t0 > 1500) { console.log('ready'); said = true; }
+  const t = performance.now();
+  while (performance.now() - t < 0.5);
+}
+`,
+    },
+  });
+  const child = startNode(dir, 'busy.mjs');
+  const done = exited(child);
+  await waitFor(child, 'ready');
+  const sent = Date.now();
+  child.kill('SIGINT');
+  const e = await done;
+  assert.equal(e.signal, 'SIGINT');
+  assert.ok(Date.now() - sent < 2000, 'not deferred until the loop ends');
+  await recoverOrphans(requireRepoSync(dir));
+  const { run, rows } = await onlyRun(dir);
+  assert.equal(run.meta.status, 'crashed');
+  assert.ok(rows.length > 100);
+});
+
 test('flor.commit() finishes the run early; later calls record nothing', async () => {
   const dir = makeRepo({
     files: {

@@ -16,9 +16,8 @@ import { makeMeta, writeRunJournal } from './store-fixtures.js';
 const CAPTURE_MAIN = join(ROOT, 'dist', 'store', 'capture-main.js');
 
 before(() => {
-  // capture-main runs from dist/, as the runtime spawns it.
-  sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], ROOT, { allowFail: true });
-  assert.ok(existsSync(CAPTURE_MAIN), 'dist/store/capture-main.js is built');
+  // capture-main runs from dist/, as the runtime spawns it (`npm test` builds first).
+  assert.ok(existsSync(CAPTURE_MAIN), 'dist/store/capture-main.js is built: run `npx tsc` first');
 });
 after(cleanup);
 
@@ -164,4 +163,20 @@ test('rebuildNotes reproduces what captures wrote, for several commits', async (
   const shown = gitIn(dir, '-c', `notes.displayRef=${NOTES_REF}`, 'log', '--format=%H%n%N');
   for (const m of metas) assert.ok(shown.includes(`flor run ${m.id}`), `git log shows run ${m.id}`);
   fsckClean(dir);
+});
+
+test('capture-main: a journal that cannot be captured exits 1 with one line and is set aside; a gone one is fine', () => {
+  const { dir, repo, tree, commit } = setup();
+  const meta = makeMeta({ commit, status: 'running' });
+  writeRunJournal(repo.commonDir, { ...meta, script: 42 as unknown as string }, tree, { epochs: 1, steps: 1 });
+  const r = sh(process.execPath, [CAPTURE_MAIN, journalPath(repo.commonDir, meta.id)], dir, { allowFail: true });
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, new RegExp(`^git flor: run not captured: run ${meta.id}: /script must be string`));
+  assert.deepEqual(readdirSync(join(repo.commonDir, 'flor', 'journal', 'bad')), [`${meta.id}.jrnl`]);
+  assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/ledgers'), '', 'nothing half-written');
+  const gone = sh(process.execPath, [CAPTURE_MAIN, journalPath(repo.commonDir, meta.id)], dir, { allowFail: true });
+  assert.equal(gone.status, 0, 'already captured or set aside by another process: nothing to do');
+  assert.equal(gone.stderr, '');
 });

@@ -9,13 +9,9 @@ import type { RunMeta } from '../src/store/types.js';
 import type { Value } from '../src/store/records.js';
 
 const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-let lastMs = 0;
-let seq = 0;
 
-/** A ULID: 10 chars of time, 16 of randomness (time-ordered within a test process). */
+/** A ULID: 10 chars of time, 16 of randomness. */
 export function ulid(ms = Date.now()): string {
-  if (ms <= lastMs) ms = lastMs + (++seq > 0 ? 0 : 0);
-  lastMs = ms;
   let t = '';
   let x = ms;
   for (let i = 0; i < 10; i++) {

@@ -1,5 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeRepo, gitIn, fsckClean, cleanup, sh } from './helpers/repo.js';
 import { findRepoSync, type RepoInfo } from '../src/store/git.js';
 import { snapshotWorkTreeSync, headSync } from '../src/store/worktree.js';
@@ -7,7 +10,7 @@ import {
   appendRun, appendSegment, ensureWriter, listRuns, listRunsChecked, readSegment, resolveRun, readCheckpointManifest, runDir,
 } from '../src/store/ledger.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
-import { blobEntry, editTree, updateRefWithRetry, writeBlob } from '../src/store/objects.js';
+import { blobEntry, editTree, updateRefWithRetry, writeBlob, writeBlobs } from '../src/store/objects.js';
 import { pack } from '../src/store/pack.js';
 import { doctor } from '../src/store/doctor.js';
 import { isFlorError } from '../src/errors.js';
@@ -15,6 +18,10 @@ import type { RecordColumns } from '../src/store/records.js';
 import { makeMeta, ulid } from './store-fixtures.js';
 
 after(cleanup);
+
+function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '']).pid!;
+}
 
 function records(n: number, base = 0): RecordColumns {
   return {
@@ -181,10 +188,26 @@ test('doctor reports missing objects and repairs a deleted notes index', async (
   assert.match(gitIn(dir, '-c', 'notes.displayRef=refs/flor/notes', 'log', '-1'), new RegExp(`flor run ${id} ok train.js`));
   report = await doctor(repo);
   assert.deepEqual(report.repaired, [], 'nothing left to repair');
+  // Scratch left by a dead process goes; a live one's stays.
+  const tmp = join(repo.commonDir, 'flor', 'tmp');
+  mkdirSync(join(tmp, `blobs-${deadPid()}-abcd`), { recursive: true });
+  writeFileSync(join(tmp, `index-${process.pid}-beef`), '');
+  report = await doctor(repo);
+  assert.equal(report.repaired.length, 1, JSON.stringify(report.repaired));
+  assert.deepEqual(readdirSync(tmp), [`index-${process.pid}-beef`]);
   // Delete a segment blob from the object store: doctor must notice.
   const seg = (await resolveRun(repo, id)).segments[0]!.oid;
   sh('rm', ['-f', `${repo.commonDir}/objects/${seg.slice(0, 2)}/${seg.slice(2)}`], dir);
   report = await doctor(repo);
   assert.ok(report.problems.some((p) => p.problem.includes(seg)), JSON.stringify(report.problems));
   assert.ok(report.problems.some((p) => p.run === id));
+});
+
+test('writeBlobs (batched through --stdin-paths) writes exactly what hash-object would', async () => {
+  const { dir, repo } = setup();
+  const bufs = ['one', 'two\n', '', 'one', 'ünï'].map((s) => Buffer.from(s));
+  const oids = await writeBlobs(repo, bufs);
+  assert.deepEqual(oids, bufs.map((b) => sh('git', ['hash-object', '--stdin'], dir, { input: b.toString() }).stdout.trim()));
+  assert.equal(gitIn(dir, 'cat-file', '-p', oids[4]!), 'ünï');
+  assert.deepEqual(readdirSync(join(repo.commonDir, 'flor', 'tmp')), [], 'staging files removed');
 });

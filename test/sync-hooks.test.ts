@@ -122,8 +122,11 @@ test("the user's own hooks (shell, other interpreter, not executable) keep runni
   // flor's block read stdin first and gave it back: the user's hook saw the whole of it.
   assert.equal(readFileSync(join(dir, 'pushed-stdin.txt'), 'utf8'), `refs/heads/main ${amended} refs/heads/main ${'0'.repeat(40)}\n`);
   gitIn(dir, 'checkout', '-q', '-b', 'side', 'HEAD~1');
+  writeFileSync(join(dir, 'side.txt'), 's\n');
+  gitIn(dir, 'add', 'side.txt');
+  gitIn(dir, 'commit', '-qm', 'side');
   gitIn(dir, 'checkout', '-q', 'main');
-  gitIn(dir, 'merge', '-q', '--no-edit', 'side');
+  gitIn(dir, 'merge', '-q', '--no-edit', 'side'); // a real merge: Git runs post-merge (flor's stub)
   assert.equal(existsSync(join(dir, 'merge.log')), false, 'a non-executable hook stays ignored');
 
   flor(dir, ['uninstall']);
@@ -188,6 +191,22 @@ test('husky v9 (core.hooksPath=.husky/_): the flor block lives in .husky/<hook>,
   assert.equal(existsSync(join(dir, '.husky', 'pre-push')), false);
 });
 
+test('husky 4-8 (core.hooksPath=.husky): the files there are the hooks; the block goes after their shebang', async () => {
+  const userHook = '#!/usr/bin/env sh\n. "$(dirname -- "$0")/_/husky.sh"\n\necho v8 >> v8.log\n';
+  const dir = makeRepo({ files: { 'a.txt': 'a\n', '.husky/_/husky.sh': '#!/usr/bin/env sh\n', '.husky/post-commit': userHook } });
+  chmodSync(join(dir, '.husky', 'post-commit'), 0o755);
+  gitIn(dir, 'config', 'core.hooksPath', '.husky');
+  assert.match(flor(dir, ['init']).stdout, /husky detected/);
+  const text = readFileSync(join(dir, '.husky', 'post-commit'), 'utf8');
+  assert.ok(text.startsWith('#!/usr/bin/env sh\n' + BEGIN));
+  writeFileSync(join(dir, 'a.txt'), 'b\n');
+  gitIn(dir, 'commit', '-qam', 'second');
+  assert.equal(readFileSync(join(dir, 'v8.log'), 'utf8'), 'v8\n');
+  flor(dir, ['uninstall']);
+  assert.equal(readFileSync(join(dir, '.husky', 'post-commit'), 'utf8'), userHook);
+  assert.deepEqual(readdirSync(join(dir, '.husky')).sort(), ['_', 'post-commit']);
+});
+
 test('a relative core.hooksPath is honoured', async () => {
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
   gitIn(dir, 'config', 'core.hooksPath', '.githooks');
@@ -216,6 +235,14 @@ test('pre-push: a plain git push carries the ledger (and nothing else of refs/fl
   assert.deepEqual(lsRemote(dir, remote).sort(), [`refs/flor/ledgers/${writer}`, 'refs/heads/main']);
   assert.equal(gitIn(remote, 'rev-parse', `refs/flor/ledgers/${writer}`), gitIn(dir, 'rev-parse', `refs/flor/ledgers/${writer}`));
 
+  // `git push --dry-run` runs pre-push too: flor must not really push then.
+  const tipBefore = gitIn(remote, 'rev-parse', `refs/flor/ledgers/${writer}`);
+  await addRun(dir);
+  const dry = sh('git', ['push', '--dry-run', 'origin', 'main'], dir);
+  assert.doesNotMatch(dry.stderr, /git flor/);
+  assert.equal(gitIn(remote, 'rev-parse', `refs/flor/ledgers/${writer}`), tipBefore);
+  flor(dir, ['push']);
+
   // Nothing new: the stub decides in shell and node never starts (no "pushed" line).
   writeFileSync(join(dir, 'a.txt'), 'b\n');
   gitIn(dir, 'commit', '-qam', 'second');
@@ -224,9 +251,15 @@ test('pre-push: a plain git push carries the ledger (and nothing else of refs/fl
 
   const mirror = sh('git', ['push', '--mirror', remote], dir, { allowFail: true });
   assert.notEqual(mirror.status, 0);
-  assert.match(mirror.stderr, /git flor: refusing to push refs\/flor\/notes/);
+  assert.match(mirror.stderr, /git flor: refusing `git push --mirror`: it would copy refs\/flor\/\* that are local to this clone/);
   assert.match(mirror.stderr, /hint: push branches and tags as usual/);
   assert.deepEqual(lsRemote(dir, remote).sort(), [`refs/flor/ledgers/${writer}`, 'refs/heads/main']);
+  const backup = bareRemote();
+  gitIn(dir, 'remote', 'add', '--mirror=push', 'backup', backup);
+  const toMirror = sh('git', ['push', 'backup'], dir, { allowFail: true });
+  assert.notEqual(toMirror.status, 0);
+  assert.match(toMirror.stderr, /git flor: refusing to push to a mirror remote/);
+  assert.deepEqual(lsRemote(dir, backup), []);
 
   // The remote refuses refs/flor/*: flor warns, the user's push still goes through.
   writeFileSync(join(remote, 'hooks', 'pre-receive'), '#!/bin/sh\nif grep -q refs/flor/; then echo "no flor here" >&2; exit 1; fi\n', { mode: 0o755 });

@@ -2,8 +2,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
-import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, fsckClean } from './helpers/repo.js';
+import { existsSync, writeFileSync } from 'node:fs';
+import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, fsckClean, linkFlor } from './helpers/repo.js';
+
+const TRAIN = `import { flor } from 'git-flor';
+const lr = flor.arg('lr', 0.01);
+for (const epoch of flor.loop('epoch', [0, 1])) flor.log('loss', lr / (epoch + 1));
+`;
 import { addRun, repoOf, serveHttp } from './sync-support.js';
 import { listRuns } from '../src/store/ledger.js';
 import { closeReaders } from '../src/store/objects.js';
@@ -36,18 +41,24 @@ async function runIds(dir: string): Promise<string[]> {
  * other's after a fetch, the remote is fsck-clean and holds nothing local-only.
  */
 async function scenario(url: string, bareDir: string): Promise<void> {
-  const seed = makeRepo({ files: { 'train.js': 'console.log("train")\n' } });
+  const seed = makeRepo({ files: { 'train.mjs': TRAIN } });
   gitIn(seed, 'push', '-q', url, 'main');
 
   const clones = ['a', 'b'].map((n) => {
     const d = join(tempDir(`flor-clone-${n}-`), 'w');
     gitIn(tempDir(), 'clone', '-q', url, d);
+    linkFlor(d);
     flor(d, ['init']);
     return d;
   });
   const [a, b] = clones as [string, string];
-  const aRuns = [await addRun(a, { loss: 1 }), await addRun(a, { loss: 2 })];
-  const bRuns = [await addRun(b, { loss: 3 })];
+  // Real runs of the user's script in both clones at once, plus one written directly.
+  const scripts = await Promise.all([run(process.execPath, ['train.mjs', '--lr', '0.1'], a), run(process.execPath, ['train.mjs', '--lr', '0.2'], b)]);
+  for (const p of scripts) assert.equal(p.code, 0, p.stderr);
+  const aRuns = [...(await runIds(a)), await addRun(a, { loss: 1 })];
+  const bRuns = await runIds(b);
+  assert.equal(aRuns.length, 2);
+  assert.equal(bRuns.length, 1);
   for (const [i, d] of clones.entries()) {
     writeFileSync(join(d, `c${i}.txt`), String(i));
     gitIn(d, 'add', '-A');
@@ -67,6 +78,12 @@ async function scenario(url: string, bareDir: string): Promise<void> {
   assert.deepEqual(await runIds(fresh), []);
   gitIn(fresh, 'fetch', '-q');
   assert.deepEqual(await runIds(fresh), [...aRuns, ...bRuns].sort());
+  // Git has no post-fetch hook: the next commit's hook notices the moved ledgers and indexes them.
+  assert.doesNotMatch(gitIn(fresh, 'log', '-1'), /Notes \(flor\/notes\)/);
+  writeFileSync(join(fresh, 'f.txt'), 'f');
+  gitIn(fresh, 'add', '-A');
+  gitIn(fresh, 'commit', '-qm', 'fresh');
+  assert.match(gitIn(fresh, 'log', '-1', 'HEAD~1'), new RegExp(`Notes \\(flor/notes\\):[\\s\\S]*${aRuns[0]}`));
   assert.deepEqual(
     gitIn(fresh, 'for-each-ref', '--format=%(refname)', 'refs/flor/remotes/').split('\n').sort(),
     [`refs/flor/remotes/origin/ledgers/${wa}`, `refs/flor/remotes/origin/ledgers/${wb}`].sort(),
@@ -80,6 +97,9 @@ async function scenario(url: string, bareDir: string): Promise<void> {
   assert.deepEqual(await runIds(a), [...aRuns, ...bRuns].sort());
   flor(b, ['fetch']);
   assert.deepEqual(await runIds(b), [...aRuns, ...bRuns].sort());
+  // The fetched run's records are there to query: a's script logged loss = lr / (epoch + 1).
+  const rows = JSON.parse(flor(b, ['log', 'loss', '--format', 'json']).stdout) as Array<{ run: string; loss: number }>;
+  assert.deepEqual(rows.filter((r) => r.run === aRuns[0]).map((r) => r.loss), [0.1, 0.05]);
   // `git log` in b shows a's run on the commit it ran on (notes rebuilt after the fetch).
   assert.match(gitIn(b, 'log', '-1', 'origin/main'), new RegExp(`Notes \\(flor/notes\\):[\\s\\S]*${aRuns[0]}`));
 
@@ -133,7 +153,63 @@ test('the same run seen through two remotes counts once; git flor push/fetch nam
   assert.deepEqual(await runIds(c), ids.sort(), 'two copies of one ledger: each run once');
   assert.match(flor(c, ['fetch', 'origin']).stdout, /origin: up to date/);
 
+  // Someone else's history under a's writer id on backup (a copied .git): a's own ledger is never
+  // fetched over, and pushing to it is refused with the way out in the hint.
+  const wa = gitIn(a, 'config', 'flor.writer');
+  gitIn(c, 'push', '-q', '--no-verify', '--force', 'backup', `HEAD:refs/flor/ledgers/${wa}`);
+  const own = gitIn(a, 'rev-parse', `refs/flor/ledgers/${wa}`);
+  gitIn(a, 'config', '--add', 'remote.backup.fetch', '+refs/flor/ledgers/*:refs/flor/remotes/backup/ledgers/*');
+  gitIn(a, 'config', '--add', 'remote.backup.fetch', `^refs/flor/ledgers/${wa}`);
+  gitIn(a, 'fetch', '-q', 'backup');
+  flor(a, ['fetch', 'backup']);
+  assert.equal(gitIn(a, 'rev-parse', `refs/flor/ledgers/${wa}`), own);
+  assert.equal(gitIn(a, 'for-each-ref', 'refs/flor/remotes/'), '');
+  await addRun(a);
+  const clash = flor(a, ['push', 'backup'], { allowFail: true });
+  assert.equal(clash.status, 2);
+  assert.match(clash.stderr, /git flor: could not push refs\/flor\/ledgers\/\S+ to backup/);
+  assert.match(clash.stderr, /hint: another clone pushed under this clone's writer id/);
+
   const bad = flor(c, ['fetch', 'nowhere'], { allowFail: true });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /git flor: could not fetch run history from nowhere/);
+});
+
+test("a clone that fetched a run without its checkpoints replays it from the start; the replay travels back through the replayer's ledger", async () => {
+  const root = tempDir('flor-replay-remote-');
+  const bare = join(root, 'r.git');
+  gitIn(root, 'init', '-q', '--bare', '-b', 'main', bare);
+  const script = `import { flor } from 'git-flor';
+const lr = flor.arg('lr', 0.01);
+const state = { w: 1 };
+flor.checkpointing({ state });
+for (const epoch of flor.loop('epoch', [0, 1, 2])) {
+  state.w = state.w * (1 - lr);
+  flor.log('loss', state.w);
+}
+`;
+  const a = makeRepo({ files: { 'train.mjs': script } });
+  gitIn(a, 'remote', 'add', 'origin', bare);
+  flor(a, ['init']);
+  sh(process.execPath, ['train.mjs', '--lr', '0.5'], a);
+  assert.ok(existsSync(join(a, '.git', 'flor', 'ckpt')), 'the run took checkpoints locally');
+  sh('git', ['push', '-q', '-u', 'origin', 'main'], a);
+
+  const b = join(tempDir('flor-replayer-'), 'w');
+  gitIn(tempDir(), 'clone', '-q', bare, b);
+  linkFlor(b);
+  flor(b, ['init']);
+  flor(b, ['fetch']);
+  assert.equal(existsSync(join(b, '.git', 'flor', 'ckpt')), false, 'checkpoints never travel');
+  writeFileSync(join(b, 'train.mjs'), script.replace("flor.log('loss', state.w);", "flor.log('loss', state.w);\n  flor.log('w2', state.w * 2);"));
+  flor(b, ['replay', 'w2']);
+  const rows = (dir: string): Array<[number, number | null]> =>
+    (JSON.parse(flor(dir, ['log', 'loss', 'w2', '--format', 'json']).stdout) as Array<{ loss: number; w2: number | null }>).map((r) => [r.loss, r.w2]);
+  assert.deepEqual(rows(b), [[0.5, 1], [0.25, 0.5], [0.125, 0.25]]);
+
+  // The replay segment is in b's own ledger; a plain push and fetch bring it to a.
+  gitIn(b, 'commit', '-qam', 'log w2');
+  sh('git', ['push', '-q', 'origin', 'main'], b);
+  flor(a, ['fetch']);
+  assert.deepEqual(rows(a), [[0.5, 1], [0.25, 0.5], [0.125, 0.25]]);
 });

@@ -62,7 +62,7 @@ export async function writeFormatted(f: (t: Table) => Iterable<string | Uint8Arr
 }
 
 /** Runs that could not be read are named on stderr; the rest of the answer still prints. */
-export function warnBroken(broken: ReadonlyArray<{ id: string; error: string }>): void {
-  for (const b of broken) process.stderr.write(`git flor: run ${b.id} is unreadable: ${b.error}\n`);
+export function warnBroken(broken: ReadonlyArray<{ id: string; ledger: string; error: string }>): void {
+  for (const b of broken) process.stderr.write(`git flor: ${b.id ? `run ${b.id}` : `ledger ${b.ledger}`} is unreadable: ${b.error}\n`);
   if (broken.length) process.stderr.write('hint: run `git flor doctor`\n');
 }

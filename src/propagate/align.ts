@@ -11,7 +11,8 @@
  *   match, so all of those share one character per side). Past 63,487 shared distinct lines (the
  *   UTF-16 code units outside the surrogate range) we stop with a clear error.
  * - replace hunks: a run of deletions then insertions is a set of *changed* lines; we pair them in
- *   order so a statement after a changed line anchors after that line's old image, not before it.
+ *   order so a statement after a changed line anchors after that line's old image, not before it
+ *   (see pairInOrder for how added lines in the same hunk are kept from shifting the pairs).
  * Lines are compared with surrounding whitespace trimmed, so re-indented code (wrapped in a new
  * block) still aligns; placement checks blocks separately, so a brace matched across depths cannot
  * move a statement into the wrong block.
@@ -121,12 +122,70 @@ export function alignLines(newLines: string[], oldLines: string[], exclude: { ne
   for (const h of hunks) {
     const dels = h.dels.filter((jj) => !oldTaken[jj] && !exclude.old.has(jj) && oldLines[jj]!.trim() !== '');
     const ins = h.ins.filter((ii) => !image[ii] && !exclude.new.has(ii) && newLines[ii]!.trim() !== '');
-    const n = Math.min(dels.length, ins.length);
-    for (let t = 0; t < n; t++) {
-      image[ins[t]!] = dels[t]!;
+    for (const [t, u] of pairInOrder(ins.map((ii) => newLines[ii]!), dels.map((jj) => oldLines[jj]!))) {
+      image[ins[t]!] = dels[u]!;
       kind[ins[t]!] = 'changed';
-      oldTaken[dels[t]!] = 1;
+      oldTaken[dels[u]!] = 1;
     }
   }
   return { image, kind };
+}
+
+function tokens(line: string): string[] {
+  return line.match(/[A-Za-z_$][\w$]*|\d+(?:\.\d+)?/g) ?? [];
+}
+
+/** Dice coefficient of the lines' identifier/number tokens (as multisets). */
+function similarity(a: string, b: string): number {
+  const ta = tokens(a);
+  const tb = tokens(b);
+  if (ta.length === 0 || tb.length === 0) return a.trim() === b.trim() ? 1 : 0;
+  const counts = new Map<string, number>();
+  for (const t of ta) counts.set(t, (counts.get(t) ?? 0) + 1);
+  let common = 0;
+  for (const t of tb) {
+    const c = counts.get(t);
+    if (c) {
+      common++;
+      counts.set(t, c - 1);
+    }
+  }
+  return (2 * common) / (ta.length + tb.length);
+}
+
+/** Past this many cells the hunk is paired purely by position (the matching below is quadratic). */
+const MAX_PAIRING_CELLS = 40_000;
+
+/**
+ * Pairs the changed lines of one hunk, keeping their order (DESIGN.md: pair in order before
+ * anchoring). Every pair is worth something, so as many lines as possible are paired, but similar
+ * lines are preferred: when today's hunk adds a line before a changed one, the changed line still
+ * pairs with its old self rather than with the newcomer. Returns [insIndex, delIndex] pairs.
+ */
+function pairInOrder(ins: string[], dels: string[]): Array<[number, number]> {
+  const n = ins.length;
+  const m = dels.length;
+  if (n === 0 || m === 0) return [];
+  if (n * m > MAX_PAIRING_CELLS) return Array.from({ length: Math.min(n, m) }, (_, t) => [t, t] as [number, number]);
+  // Monotone maximum-weight matching (a weighted LCS), weight 0.1 + similarity.
+  const w = m + 1;
+  const best = new Float64Array((n + 1) * w);
+  for (let i = 1; i <= n; i++) {
+    for (let j = 1; j <= m; j++) {
+      const diag = best[(i - 1) * w + j - 1]! + 0.1 + similarity(ins[i - 1]!, dels[j - 1]!);
+      best[i * w + j] = Math.max(diag, best[(i - 1) * w + j]!, best[i * w + j - 1]!);
+    }
+  }
+  const pairs: Array<[number, number]> = [];
+  for (let i = n, j = m; i > 0 && j > 0; ) {
+    const here = best[i * w + j]!;
+    if (here === best[(i - 1) * w + j]) i--;
+    else if (here === best[i * w + j - 1]) j--;
+    else {
+      pairs.push([i - 1, j - 1]);
+      i--;
+      j--;
+    }
+  }
+  return pairs.reverse();
 }

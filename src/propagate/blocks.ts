@@ -10,7 +10,6 @@ export interface Container {
   node: Node;
   list: Statement[];
   parent: Container | null;
-  children: Container[];
   depth: number;
   /** Line of the `{` (or of `case …:`); 0 for the program. */
   openerLine: number;
@@ -22,7 +21,10 @@ export interface Container {
 export interface AstIndex {
   src: Source;
   program: Container;
-  /** Containers met so far, made lazily on the way down from the program (a full walk of a large AST costs more than the rest of propagation). */
+  /**
+   * Containers met so far. They are made lazily, on the way down from the program towards a
+   * position: a full walk of a 2,000-line AST cost more than all the rest of propagation.
+   */
   byNode: Map<Node, Container>;
 }
 
@@ -80,7 +82,6 @@ export function indexAst(src: Source): AstIndex {
     node: program,
     list: program.body,
     parent: null,
-    children: [],
     depth: 0,
     openerLine: 0,
     interiorStart: 0,
@@ -102,13 +103,11 @@ function containerFor(ix: AstIndex, node: Node, parent: Container): Container | 
     node,
     list,
     parent,
-    children: [],
     depth: parent.depth + 1,
     openerLine: node.type === 'SwitchCase' ? node.loc!.start.line : lineOfOffset(src, interiorStart - 1),
     interiorStart,
     interiorEnd: node.type === 'SwitchCase' ? node.end! : node.end! - 1,
   };
-  parent.children.push(c);
   ix.byNode.set(node, c);
   return c;
 }

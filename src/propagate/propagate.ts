@@ -86,7 +86,7 @@ export function propagate(input: PropagateInput): PropagateResult {
   const oldPath = input.oldPath ?? input.path;
   const nNew = normalise(input.newText);
   const nOld = normalise(input.oldText);
-  const newSrc = parseSource(input.path, nNew.text);
+  const newSrc = parseToday(input.path, nNew.text);
   const newIx = indexAst(newSrc);
   const newLogs = findLogStatements(newIx);
   const wanted = input.names ? new Set(input.names) : null;
@@ -153,7 +153,7 @@ export function propagate(input: PropagateInput): PropagateResult {
       continue;
     }
     if (!l.container) {
-      failed.push(failure(l, 'NOT_IN_BLOCK', 'it is the body of an if/loop without braces; put it in a { } block'));
+      failed.push(failure(l, 'NOT_IN_BLOCK', 'it is not a statement of its own in a block (the body of a brace-less if/loop, or part of an export); put it in a { } block on its own'));
       continue;
     }
     const placed = place(l, l.container, newIx, oldIx, image);
@@ -166,19 +166,17 @@ export function propagate(input: PropagateInput): PropagateResult {
     const newVisible = visibleAt(newIx, l.container, l.start);
     const oldVisible = visibleAt(oldIx, placed.target, insertPos);
     let problem: Failure | null = null;
+    let needsImport: { after: number; text: string } | null = null;
     for (const name of uses) {
       const today = newVisible.get(name);
       if (!today || oldVisible.has(name)) continue;
       if (name === 'flor' && !oldProgramNames.has('flor')) {
-        const imp: { after: number; text: string } | null = florImportPiece ?? florImport(today, newSrc, oldIx);
-        if (imp) {
-          florImportPiece = imp;
-          continue;
-        }
+        needsImport = florImportPiece ?? florImport(today, newSrc, oldIx);
+        if (needsImport) continue;
         problem = failure(l, 'FLOR_UNAVAILABLE', 'the old version does not import `flor`, and today\'s import of it cannot be copied', 'flor');
         break;
       }
-      problem = failure(l, 'UNDECLARED', `\`${name}\` is not declared at the insertion point in the old version (line ${placed.after})`, name);
+      problem = failure(l, 'UNDECLARED', `\`${name}\` is not declared at the insertion point in the old version (after its line ${placed.after})`, name);
       break;
     }
     if (!problem && declares.length) {
@@ -190,12 +188,33 @@ export function propagate(input: PropagateInput): PropagateResult {
       failed.push(problem);
       continue;
     }
+    if (needsImport) florImportPiece = needsImport;
     inserted.push({ log: l, placement: placed });
   }
 
   if (inserted.length === 0) return unchanged(failed, existing);
   const built = assemble(oldSrc, newSrc, inserted, florImportPiece, nOld);
   return { text: built.text, inserted: built.inserted, existing, failed, importAdded: florImportPiece !== null };
+}
+
+// Replay propagates the same files of today into every old version: parse each of them once.
+// (Sources are never mutated after parsing, so sharing them is safe.) A few entries suffice: the
+// callers go file by file.
+const todayCache = new Map<string, Source>();
+const TODAY_CACHE_SIZE = 8;
+
+function parseToday(path: string, text: string): Source {
+  const key = path + '\0' + text;
+  const hit = todayCache.get(key);
+  if (hit) {
+    todayCache.delete(key);
+    todayCache.set(key, hit);
+    return hit;
+  }
+  const src = parseSource(path, text);
+  todayCache.set(key, src);
+  if (todayCache.size > TODAY_CACHE_SIZE) todayCache.delete(todayCache.keys().next().value!);
+  return src;
 }
 
 function failure(l: LogStatement, code: FailureCode, reason: string, identifier?: string): Failure {
@@ -270,7 +289,8 @@ function place(l: LogStatement, c: Container, newIx: AstIndex, oldIx: AstIndex, 
   for (let a = l.ownsLastLine ? l.endLine + 1 : l.endLine; a <= upper; a++) {
     const o = image[a]!;
     if (!o || newSrc.lines[a]!.trim() === '') continue;
-    if (!isProgram && a === upper) {
+    // A closing brace of its own block: the statement is the block's last. (A switch case has none.)
+    if (!isProgram && c.node.type !== 'SwitchCase' && a === upper) {
       if (!expected) break;
       return atBlockEnd(expected, oldIx);
     }
@@ -368,13 +388,9 @@ function florImport(b: Binding, newSrc: Source, oldIx: AstIndex): { after: numbe
   if (n.type === 'VariableDeclaration' && n.declarations.length === 1) {
     const init = n.declarations[0]!.init;
     const isRequire = init?.type === 'CallExpression' && init.callee.type === 'Identifier' && init.callee.name === 'require';
-    if (isRequire && newIxTopLevel(n, newSrc)) return { after, text: newSrc.text.slice(n.start!, n.end!) };
+    if (isRequire && newSrc.ast.program.body.includes(n)) return { after, text: newSrc.text.slice(n.start!, n.end!) };
   }
   return null;
-}
-
-function newIxTopLevel(n: Statement, src: Source): boolean {
-  return src.ast.program.body.includes(n);
 }
 
 function assemble(

@@ -10,6 +10,7 @@ import { cellAt, type Column, type Table } from './table.js';
 export type Formatter = (t: Table) => Iterable<string | Uint8Array>;
 
 const CHUNK = 1 << 20;
+const ROOM = 16 << 10;
 
 /** JSON has no bigint, typed array, NaN or Infinity: numbers stay numbers, the rest degrade plainly. */
 export function toJson(v: Value): unknown {
@@ -31,39 +32,65 @@ function jsonCell(v: Value): string {
   return JSON.stringify(toJson(v));
 }
 
-/** One stretch of a JSON row: adjacent dictionary columns sharing an index collapse into one. */
-type Part =
-  | { t: 0; index: Int32Array; enc: Buffer[] } // pre-encoded `"k":v,"k2":v2` per dictionary entry
-  | { t: 1; key: Buffer; ints: Int32Array }
-  | { t: 2; key: Buffer; kind: Uint8Array; other: Map<number, Value>; text: Buffer }
-  | { t: 3; key: Buffer; col: Column };
+/**
+ * One stretch of a JSON row: adjacent dictionary columns sharing an index collapse into one.
+ * One class for every kind, so the row loop's property reads see a single object shape.
+ */
+class Part {
+  index: Int32Array = new Int32Array(0); // t 0: row -> entry of enc
+  enc: Buffer[] = []; // t 0: pre-encoded `,"k":v,"k2":v2` per dictionary entry
+  key: Buffer = Buffer.alloc(0); // t 1-3: `,"k":`
+  ints: Int32Array = new Int32Array(0); // t 1
+  kind: Uint8Array = new Uint8Array(0); // t 2
+  other = new Map<number, Value>(); // t 2
+  text: Buffer = Buffer.alloc(0); // t 2: the column's numbers as JSON text, read in order
+  col: Column | null = null; // t 3
+  constructor(readonly t: 0 | 1 | 2 | 3) {}
+}
 
 function jsonParts(t: Table): Part[] {
   const parts: Part[] = [];
   t.cols.forEach((col, c) => {
-    const key = JSON.stringify(t.columns[c]!) + ':';
-    const comma = c ? ',' : '';
+    const key = (c ? ',' : '') + JSON.stringify(t.columns[c]!) + ':';
     const last = parts[parts.length - 1];
     switch (col.type) {
       case 'dict': {
-        const enc = col.dict.map((v) => comma + key + jsonCell(v));
+        const enc = col.dict.map((v) => Buffer.from(key + jsonCell(v)));
         if (last && last.t === 0 && last.index === col.index) {
-          last.enc = last.enc.map((b, j) => Buffer.concat([b, Buffer.from(enc[j]!)]));
-        } else parts.push({ t: 0, index: col.index, enc: enc.map((e) => Buffer.from(e)) });
+          last.enc = last.enc.map((b, j) => Buffer.concat([b, enc[j]!]));
+        } else {
+          const p = new Part(0);
+          p.index = col.index;
+          p.enc = enc;
+          parts.push(p);
+        }
         return;
       }
-      case 'int':
-        parts.push({ t: 1, key: Buffer.from(comma + key), ints: col.ints });
+      case 'int': {
+        const p = new Part(1);
+        p.key = Buffer.from(key);
+        p.ints = col.ints;
+        parts.push(p);
         return;
+      }
       case 'num': {
         // Every number of the column as one JSON array text, cut at the commas while writing.
         const nums: number[] = [];
         for (let i = 0; i < t.length; i++) if (col.kind[i] === 1) nums.push(col.num[i]!);
-        parts.push({ t: 2, key: Buffer.from(comma + key), kind: col.kind, other: col.other, text: Buffer.from(JSON.stringify(nums).slice(1), 'latin1') });
+        const p = new Part(2);
+        p.key = Buffer.from(key);
+        p.kind = col.kind;
+        p.other = col.other;
+        p.text = Buffer.from(JSON.stringify(nums).slice(1), 'latin1');
+        parts.push(p);
         return;
       }
-      case 'values':
-        parts.push({ t: 3, key: Buffer.from(comma + key), col });
+      case 'values': {
+        const p = new Part(3);
+        p.key = Buffer.from(key);
+        p.col = col;
+        parts.push(p);
+      }
     }
   });
   return parts;
@@ -122,14 +149,15 @@ class JsonWriter {
     const P = parts.length;
     const n = t.length;
     let i = this.row;
+    // Room for a variable-length cell plus the fixed-size rest of its row; the loop below starts a
+    // row only with ROOM to spare, so ordinary rows never copy.
     const ensure = (extra: number): void => {
-      if (o + extra + 4096 <= buf.length) return;
+      if (o + extra + 1024 <= buf.length) return;
       const bigger = Buffer.allocUnsafe(o + extra + CHUNK);
       buf.copy(bigger, 0, 0, o);
       buf = bigger;
     };
-    // 4 KB of headroom covers any row without structured values; those call ensure() themselves.
-    for (; i < n && o + 4096 <= CHUNK; i++) {
+    for (; i < n && o + ROOM <= CHUNK; i++) {
       if (i > 0) {
         buf.set(sepB, o);
         o += sepB.length;
@@ -173,7 +201,7 @@ class JsonWriter {
             o += 4;
           }
         } else {
-          const b = Buffer.from(jsonCell(cellAt(part.col, i)));
+          const b = Buffer.from(jsonCell(cellAt(part.col!, i)));
           ensure(b.length);
           buf.set(b, o);
           o += b.length;

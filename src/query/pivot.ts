@@ -54,13 +54,19 @@ function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, need: numb
 
 /** Values of one requested name on the nodes of one run's tree. */
 class NameValues {
-  num = new Float64Array(16);
+  num: Float64Array;
   /** 0 none, 1 number in num, 2 value in other */
-  kind = new Uint8Array(16);
+  kind: Uint8Array;
   /** index of the segment that gave the value; meaningful where kind > 0 */
-  src = new Int32Array(16);
+  src: Int32Array;
   other = new Map<number, Value>();
   any = false;
+
+  constructor(capacity: number) {
+    this.num = new Float64Array(capacity);
+    this.kind = new Uint8Array(capacity);
+    this.src = new Int32Array(capacity);
+  }
 
   reserve(n: number): void {
     this.num = grow(this.num, n);
@@ -89,10 +95,10 @@ class NameValues {
 /** One run's iteration tree with the requested names' values on it. Node 0 is the top level. */
 class RunTree {
   size = 1;
-  parent = new Int32Array(16).fill(-1);
+  parent: Int32Array;
   /** Run-local loop id (index into loopNames); -1 for the top level. */
-  loop = new Int32Array(16).fill(-1);
-  iter = new Int32Array(16).fill(-1);
+  loop: Int32Array;
+  iter: Int32Array;
   loopNames: string[] = [];
   private loopIds = new Map<string, number>();
   names: NameValues[];
@@ -100,8 +106,14 @@ class RunTree {
   multi = new Map<number, Value[][]>();
   private index: Map<string, number> | null = null;
 
-  constructor(readonly k: number) {
-    this.names = Array.from({ length: k }, () => new NameValues());
+  /** capacity: nodes expected (grows past it when a replay adds iterations). */
+  constructor(readonly k: number, capacity: number) {
+    capacity = Math.max(16, capacity);
+    this.parent = new Int32Array(capacity);
+    this.loop = new Int32Array(capacity);
+    this.iter = new Int32Array(capacity);
+    this.parent[0] = this.loop[0] = this.iter[0] = -1;
+    this.names = Array.from({ length: k }, () => new NameValues(capacity));
   }
 
   loopId(name: string): number {
@@ -166,7 +178,8 @@ class RunTree {
   }
 }
 
-function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<string, number>): void {
+/** Adds a segment's values of the wanted names; false when it holds none of them. */
+function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<string, number>): boolean {
   const nameToK = new Int32Array(seg.names.length).fill(-1);
   let any = false;
   for (let i = 0; i < seg.names.length; i++) {
@@ -176,7 +189,7 @@ function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<st
       any = true;
     }
   }
-  if (!any) return;
+  if (!any) return false;
   const frames = seg.frames;
   const nf = frames.parent.length;
   const loopIds = seg.loops.map((l) => tree.loopId(l));
@@ -204,6 +217,7 @@ function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<st
     }
     if (!isNum) o++;
   }
+  return true;
 }
 
 /** Leaf-most nodes holding values, in iteration order, and which nodes lie on their paths. */
@@ -244,21 +258,88 @@ function rowNodes(tree: RunTree, sorted: boolean): { rows: Int32Array; onPath: U
   return { rows, onPath };
 }
 
-/** Is node order already iteration order? (true for any real forward segment on its own) */
-function inOrder(tree: RunTree): boolean {
-  const lastChild = new Int32Array(tree.size).fill(-1);
-  for (let n = 1; n < tree.size; n++) {
-    const p = tree.parent[n]!;
-    const prev = lastChild[p]!;
-    if (prev >= 0 && tree.loop[prev] === tree.loop[n] && tree.iter[prev]! > tree.iter[n]!) return false;
-    lastChild[p] = n;
+interface OutColumns {
+  runIndex: Int32Array;
+  loopCells: Int32Array[];
+  nameCols: Array<{ num: Float64Array; kind: Uint8Array; other: Map<number, Value> }>;
+  /** Made on the first replayed value. */
+  replayed: Value[] | null;
+}
+
+/** Writes one run's rows into the output columns from row `out` on; returns the next free row. */
+function emitRun(tree: RunTree, rows: Int32Array, segs: Segment[], ri: number, colOf: Int32Array, wanted: string[], cols: OutColumns, out: number, total: number): number {
+  const K = wanted.length;
+  const isReplay = segs.map((s) => s.source === 'replay');
+  const { runIndex, loopCells, nameCols } = cols;
+  const nvs = tree.names;
+  const parent = tree.parent;
+  const loop = tree.loop;
+  const iter = tree.iter;
+  const at = new Int32Array(K); // per name: the node (self or ancestor) holding the row's value, -1 none
+  for (let j = 0; j < rows.length; j++) {
+    const n = rows[j]!;
+    for (let k = 0; k < K; k++) {
+      const kind = nvs[k]!.kind;
+      let a = n;
+      while (a > 0 && kind[a] === 0) a = parent[a]!;
+      at[k] = kind[a] === 0 ? -1 : a;
+    }
+    const lists = tree.multi.size ? tree.multi.get(n) : undefined;
+    const copies = lists ? Math.max(1, ...lists.map((l) => l.length)) : 1;
+    for (let c = 0; c < copies; c++, out++) {
+      runIndex[out] = ri;
+      for (let a = n; a > 0; a = parent[a]!) {
+        const lc = loopCells[colOf[loop[a]!]!]!;
+        if (lc[out] === -1) lc[out] = iter[a]!;
+      }
+      let replayed: string[] | null = null;
+      for (let k = 0; k < K; k++) {
+        const col = nameCols[k]!;
+        const own = lists?.[k];
+        const a = at[k]!;
+        if (own && own.length > 1) {
+          // Repeated logs of one name in one iteration: one row per occurrence, in log order.
+          const v = own[c];
+          if (v === undefined || v === null) continue;
+          if (typeof v === 'number') {
+            col.kind[out] = 1;
+            col.num[out] = v;
+          } else {
+            col.kind[out] = 2;
+            col.other.set(out, v);
+          }
+        } else if (a >= 0) {
+          const nv = nvs[k]!;
+          const kind = nv.kind[a]!;
+          if (kind === 1) col.num[out] = nv.num[a]!;
+          else col.other.set(out, nv.other.get(a) ?? null);
+          col.kind[out] = kind;
+        } else continue;
+        if (a >= 0 && isReplay[nvs[k]!.src[a]!]) (replayed ??= []).push(wanted[k]!);
+      }
+      if (replayed) {
+        cols.replayed ??= new Array<Value>(total).fill(null);
+        cols.replayed[out] = replayed;
+      }
+    }
   }
-  return true;
+  return out;
 }
 
 export function pivot(runs: PivotRun[], names: string[]): PivotResult {
+  // A loop's name (`log epoch loss`) already is a column: asking for it adds nothing, unless some
+  // run also logged a value under that name.
+  const loopNames = new Set<string>();
+  const logged = new Set<string>();
+  for (const r of runs) {
+    for (const seg of r.segments) {
+      for (const l of seg.loops) loopNames.add(l);
+      for (const n of seg.names) logged.add(n);
+    }
+    for (const a of Object.keys(r.meta.args ?? {})) logged.add(a);
+  }
   const want = new Map<string, number>();
-  for (const name of names) if (!want.has(name)) want.set(name, want.size);
+  for (const name of names) if (!want.has(name) && !(loopNames.has(name) && !logged.has(name))) want.set(name, want.size);
   const wanted = [...want.keys()];
   for (const name of wanted) {
     if ((KEY_COLUMNS as readonly string[]).includes(name) || name === REPLAYED_COLUMN) {
@@ -282,14 +363,17 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
     for (const seg of run.segments) for (const nm of seg.names) known.add(nm);
     for (const a of Object.keys(run.meta.args ?? {})) known.add(a);
     const segs = ordered(run.segments);
-    const tree = new RunTree(K);
-    segs.forEach((seg, i) => loadSegment(tree, seg, i, want));
+    const tree = new RunTree(K, 1 + (segs[0]?.frames.parent.length ?? 0));
+    let loaded = 0;
+    segs.forEach((seg, i) => (loaded += loadSegment(tree, seg, i, want) ? 1 : 0));
     // An arg reads as a top-level value of its run, so `log lr loss` puts lr beside loss.
     const args = run.meta.args ?? {};
     for (const [name, k] of want) {
       if (tree.names[k]!.kind[0] === 0 && Object.prototype.hasOwnProperty.call(args, name)) tree.set(k, 0, args[name]!, 0);
     }
-    const { rows, onPath } = rowNodes(tree, segs.length <= 1 && inOrder(tree));
+    // One segment: its frames are in execution order, which is iteration order (and keeps a loop
+    // entered twice as two passes rather than interleaving them).
+    const { rows, onPath } = rowNodes(tree, loaded <= 1);
     if (rows.length === 0) continue;
     // Loop columns: every loop on a row's path, ordered by the shallowest depth it occurs at.
     const depth = new Int32Array(tree.size);
@@ -337,72 +421,19 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
   const files: Value[] = [];
   const loopCells = Array.from({ length: L }, () => new Int32Array(total).fill(-1));
   const nameCols = Array.from({ length: K }, () => ({ num: new Float64Array(total), kind: new Uint8Array(total), other: new Map<number, Value>() }));
-  const replayedCol: Value[] = [];
-  let anyReplayed = false;
   let out = 0;
 
+  const outCols: OutColumns = { runIndex, loopCells, nameCols, replayed: null };
   for (const { run, tree, rows, segs } of perRun) {
     const ri = ids.length;
     ids.push(run.meta.id);
     versions.push(run.meta.commit ? run.meta.commit.slice(0, 7) : null);
     times.push(run.meta.start);
     files.push(run.meta.script);
-    const isReplay = segs.map((s) => s.source === 'replay');
-    const colOf = tree.loopNames.map((l) => loopCol.get(l) ?? -1);
-    const nvs = tree.names;
-    const at = new Int32Array(K); // per name: the node (self or ancestor) holding the row's value, -1 none
-    for (let j = 0; j < rows.length; j++) {
-      const n = rows[j]!;
-      for (let k = 0; k < K; k++) {
-        const kind = nvs[k]!.kind;
-        let a = n;
-        while (a > 0 && kind[a] === 0) a = tree.parent[a]!;
-        at[k] = kind[a] === 0 ? -1 : a;
-      }
-      const lists = tree.multi.size ? tree.multi.get(n) : undefined;
-      const copies = lists ? Math.max(1, ...lists.map((l) => l.length)) : 1;
-      for (let c = 0; c < copies; c++, out++) {
-        runIndex[out] = ri;
-        for (let a = n; a > 0; a = tree.parent[a]!) {
-          const lc = loopCells[colOf[tree.loop[a]!]!]!;
-          if (lc[out] === -1) lc[out] = tree.iter[a]!;
-        }
-        let replayed: string[] | null = null;
-        for (let k = 0; k < K; k++) {
-          const col = nameCols[k]!;
-          const own = lists?.[k];
-          const a = at[k]!;
-          if (own && own.length > 1) {
-            // Repeated logs of one name in one iteration: one row per occurrence, in log order.
-            const v = own[c];
-            if (v === undefined || v === null) continue;
-            if (typeof v === 'number') {
-              col.kind[out] = 1;
-              col.num[out] = v;
-            } else {
-              col.kind[out] = 2;
-              col.other.set(out, v);
-            }
-          } else if (a >= 0) {
-            const nv = nvs[k]!;
-            const kind = nv.kind[a]!;
-            if (kind === 1) col.num[out] = nv.num[a]!;
-            else col.other.set(out, nv.other.get(a) ?? null);
-            col.kind[out] = kind;
-          } else continue;
-          if (a >= 0 && isReplay[nvs[k]!.src[a]!]) (replayed ??= []).push(wanted[k]!);
-        }
-        if (replayed) {
-          if (!anyReplayed) {
-            anyReplayed = true;
-            replayedCol.length = total;
-            replayedCol.fill(null);
-          }
-          replayedCol[out] = replayed;
-        }
-      }
-    }
+    const colOf = Int32Array.from(tree.loopNames, (l) => loopCol.get(l) ?? -1);
+    out = emitRun(tree, rows, segs, ri, colOf, wanted, outCols, out, total);
   }
+  const replayedCol = outCols.replayed;
 
   const columns = [...KEY_COLUMNS, ...loops, ...wanted];
   const cols: Column[] = [
@@ -413,7 +444,7 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
     ...loopCells.map((ints) => ({ type: 'int' as const, ints })),
     ...nameCols.map((c) => ({ type: 'num' as const, ...c })),
   ];
-  if (anyReplayed) {
+  if (replayedCol) {
     columns.push(REPLAYED_COLUMN);
     cols.push({ type: 'values', values: replayedCol });
   }

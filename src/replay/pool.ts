@@ -21,7 +21,11 @@ export function createPool(workers: number): TaskPool {
   // Under tsx (tests, benches) this module is the .ts source and so is its worker; built, the .js.
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   const filename = fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
-  const pool = new Piscina<ReplayTask, ReplayTaskResult>({ filename, minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
+  // A built worker needs no loader: threads inherit process.execArgv (a `--import tsx` costs each
+  // thread a few hundred ms on a busy machine), so they are started without it.
+  const pool = new Piscina<ReplayTask, ReplayTaskResult>({
+    filename, minThreads: workers, maxThreads: workers, idleTimeout: 1000, ...(ext === '.js' ? { execArgv: [] } : {}),
+  });
   return {
     run: (task) => pool.run(task),
     close: () => pool.destroy(),

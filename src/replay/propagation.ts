@@ -19,8 +19,11 @@ export interface TodayFiles {
   files: Record<string, string>;
   /** Requested names some file logs with a literal name. */
   namesFound: Set<string>;
-  /** Tree of the work tree as it is now (rename detection compares each run's code with it). */
-  tree: string;
+  /**
+   * Tree of the work tree as it is now, for rename detection against a run's code. Made on first
+   * use: most runs have today's files at the same paths and need no rename detection at all.
+   */
+  tree: () => Promise<string>;
 }
 
 export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<TodayFiles> {
@@ -40,12 +43,15 @@ export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<T
   }
   const shape = readCodeShape(files, names);
   const namesFound = new Set(shape.logs.map((l) => l.name));
-  return { files, namesFound, tree: await snapshotWorkTree(repo) };
+  let tree: Promise<string> | null = null;
+  return { files, namesFound, tree: () => (tree ??= snapshotWorkTree(repo)) };
 }
 
 export interface PropagatedRun {
   /** Old files with today's statements inserted (only the files that changed, by old path). */
   files: Record<string, string>;
+  /** The old version's files that today's statement files map to (before propagation). */
+  oldFiles: Record<string, string>;
   failed: Array<{ name: string; reason: string }>;
 }
 
@@ -60,10 +66,18 @@ async function readBlob(cat: CatFile, tree: string, path: string): Promise<strin
  * placed (replaying only some of them would give a column with holes nobody asked for).
  */
 export async function propagateRun(repo: RepoInfo, cat: CatFile, codeTree: string, today: TodayFiles, names: string[]): Promise<PropagatedRun> {
-  const renames = await findRenames(repo, codeTree, today.tree);
   const oldFiles = new Map<string, string>();
+  const absent: string[] = [];
   for (const p of Object.keys(today.files)) {
-    const oldPath = renames.get(p) ?? p;
+    const t = await readBlob(cat, codeTree, p);
+    if (t !== null) oldFiles.set(p, t);
+    else absent.push(p);
+  }
+  // Only a file missing at today's path can have been renamed.
+  const renames = absent.length ? await findRenames(repo, codeTree, await today.tree()) : new Map<string, string>();
+  for (const p of absent) {
+    const oldPath = renames.get(p);
+    if (oldPath === undefined) continue;
     const t = await readBlob(cat, codeTree, oldPath);
     if (t !== null) oldFiles.set(oldPath, t);
   }
@@ -79,6 +93,7 @@ export async function propagateRun(repo: RepoInfo, cat: CatFile, codeTree: strin
   }
   return {
     files: Object.fromEntries(res.files),
+    oldFiles: Object.fromEntries(oldFiles),
     failed: [...reasons].map(([name, rs]) => ({ name, reason: rs.join('; ') })),
   };
 }

@@ -19,7 +19,7 @@ import type { ReplaySpec } from '../runtime/replay-spec.js';
 import { planReplay, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
 import { propagateRun, readTodayFiles, type TodayFiles } from './propagation.js';
 import { materialise, propagatedTree, removeSnapshot, type Snapshot } from './snapshot.js';
-import { createPool, defaultWorkers } from './pool.js';
+import { createPool, defaultWorkers, type TaskPool } from './pool.js';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
 import { checkFidelity, concatRecords, namesLogged, type Mismatch } from './assemble.js';
 
@@ -117,7 +117,10 @@ async function selectRuns(repo: RepoInfo, ids: string[] | undefined): Promise<Ru
 interface Prepared {
   entry: RunEntry;
   names: string[];
+  /** Propagated files (old path -> text), written over the run's code. */
   files: Record<string, string>;
+  /** What the planner parses: those files, the other statement files and the entry script. */
+  code: Record<string, string>;
   existing: RecordColumns;
   ckpts: RunCheckpoints;
 }
@@ -137,6 +140,16 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
 
   if (names.length === 0) return { names, complete: [], plan: planReplay([], [], new Map(), { workers }), outcomes: [], mismatches: [] };
 
+  // Started first: its threads boot while the runs are read and their snapshots checked out.
+  const pool = opts.dryRun ? null : createPool(workers);
+  try {
+    return await replayWith(repo, names, today, workers, pool, opts);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function replayWith(repo: RepoInfo, names: string[], today: TodayFiles, workers: number, pool: TaskPool | null, opts: ReplayOptions): Promise<ReplayReport> {
   const entries = await selectRuns(repo, opts.runs);
   const outcomes: RunOutcome[] = [];
   const complete: string[] = [];
@@ -159,15 +172,21 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
       }
       const ok = missing.filter((n) => !prop.failed.some((f) => f.name === n));
       if (ok.length === 0) continue;
-      prepared.push({ entry, names: ok, files: prop.files, existing, ckpts: await usableCheckpoints(repo, entry) });
+      // The planner reads the entry script (the outer loop) and every file a statement went into.
+      const code = { ...prop.oldFiles, ...prop.files };
+      if (code[entry.meta.script] === undefined) {
+        const o = await cat.read(`${entry.codeTree}:${entry.meta.script}`);
+        if (o && o.type === 'blob') code[entry.meta.script] = o.data.toString('utf8');
+      }
+      prepared.push({ entry, names: ok, files: prop.files, code, existing, ckpts: await usableCheckpoints(repo, entry) });
     }
   } finally {
     cat.close();
   }
 
-  const planRuns: PlanRun[] = prepared.map((p) => ({ id: p.entry.id, meta: p.entry.meta, files: p.files, names: p.names }));
+  const planRuns: PlanRun[] = prepared.map((p) => ({ id: p.entry.id, meta: p.entry.meta, files: p.code, names: p.names }));
   const plan = planReplay(planRuns, names, new Map(prepared.map((p) => [p.entry.id, p.ckpts])), { workers, startupMs: opts.startupMs });
-  if (opts.dryRun) {
+  if (!pool) {
     for (const p of prepared) outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
     return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches: [] };
   }
@@ -183,8 +202,7 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
     const segments = plan.runs[i]!.segments;
     try {
       const meta = p.entry.meta;
-      const tree = await propagatedTree(repo, p.entry.codeTree, p.files);
-      const snap = await materialise(repo, p.entry.id, tree, [meta.cwd, posixDir(meta.script)]);
+      const snap = await materialise(repo, p.entry.id, p.entry.codeTree, p.files, [meta.cwd, posixDir(meta.script)]);
       const outDir = `${snap.dir}.out`;
       mkdirSync(outDir, { recursive: true });
       staged.push({ p, segments, snap, outDir, results: [] });
@@ -194,38 +212,36 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
     }
   }
 
-  const pool = createPool(workers);
-  try {
-    // Longest tasks first, whatever run they belong to: the pool's queue is first-in first-out,
-    // and a long task started last would leave the other workers idle at the end.
-    const jobs = staged.flatMap((st) => st.segments.map((seg) => ({ st, seg })));
-    jobs.sort((a, b) => b.seg.estMs - a.seg.estMs);
-    for (const { st, seg } of jobs) {
-      const task = taskFor(repo, st, seg, opts);
-      st.results[seg.index] = pool.run(task).then(
-        (r) => r,
-        (e: unknown): ReplayTaskResult => ({ ok: false, run: st.p.entry.id, segment: seg.index, error: `worker died: ${(e as Error).message}`, exitCode: null, signal: null, stderrTail: '', ms: 0 }),
-      ).then((r) => {
-        progress.finished(seg, r);
-        return r;
-      });
-    }
-    // Each run is assembled as soon as its own tasks are done; ledger appends go one at a time.
-    let writing: Promise<unknown> = Promise.resolve();
-    await Promise.all(staged.map(async (st) => {
-      const results = await Promise.all(st.results);
-      const done = writing.then(() => finishRun(repo, st, results, writer, opts)).catch((e: unknown) => ({
-        outcome: { run: st.p.entry.id, status: 'failed' as const, names: st.p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
-        mismatches: [] as Mismatch[],
-      }));
-      writing = done;
-      const r = await done;
-      outcomes.push(r.outcome);
-      mismatches.push(...r.mismatches);
-    }));
-  } finally {
-    await pool.close();
+  // Longest tasks first, whatever run they belong to: the pool's queue is first-in first-out,
+  // and a long task started last would leave the other workers idle at the end.
+  const jobs = staged.flatMap((st) => st.segments.map((seg) => ({ st, seg })));
+  jobs.sort((a, b) => b.seg.estMs - a.seg.estMs);
+  for (const { st, seg } of jobs) {
+    const task = taskFor(repo, st, seg, opts);
+    st.results[seg.index] = pool.run(task).then(
+      (r) => r,
+      (e: unknown): ReplayTaskResult => ({ ok: false, run: st.p.entry.id, segment: seg.index, error: `worker died: ${(e as Error).message}`, exitCode: null, signal: null, stderrTail: '', ms: 0 }),
+    ).then((r) => {
+      progress.finished(seg, r);
+      return r;
+    });
   }
+  // Each run is assembled as soon as its own tasks are done; ledger appends go one at a time.
+  let writing: Promise<unknown> = Promise.resolve();
+  await Promise.all(staged.map(async (st) => {
+    // The provenance tree is made while the tasks run.
+    const tree = propagatedTree(repo, st.p.entry.codeTree, st.p.files);
+    tree.catch(() => undefined); // awaited below; a rejection must not count as unhandled meanwhile
+    const results = await Promise.all(st.results);
+    const done = writing.then(async () => finishRun(repo, st, await tree, results, writer, opts)).catch((e: unknown) => ({
+      outcome: { run: st.p.entry.id, status: 'failed' as const, names: st.p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
+      mismatches: [] as Mismatch[],
+    }));
+    writing = done;
+    const r = await done;
+    outcomes.push(r.outcome);
+    mismatches.push(...r.mismatches);
+  }));
   return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches };
 }
 
@@ -301,7 +317,7 @@ function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOpti
 }
 
 async function finishRun(
-  repo: RepoInfo, st: Staged, results: ReplayTaskResult[], writer: string, opts: ReplayOptions,
+  repo: RepoInfo, st: Staged, tree: string, results: ReplayTaskResult[], writer: string, opts: ReplayOptions,
 ): Promise<{ outcome: RunOutcome; mismatches: Mismatch[] }> {
   const { p, segments, snap, outDir } = st;
   const run = p.entry.id;
@@ -330,7 +346,7 @@ async function finishRun(
   const wanted = new Set(p.names);
   const cols = concatRecords(parts, (n) => wanted.has(n));
   const seg = makeSegment(run, 'replay', cols, {
-    statements: p.names, code: snap.tree, time: new Date().toISOString(), writer,
+    statements: p.names, code: tree, time: new Date().toISOString(), writer,
     segments: segments.map((s) => [s.start, s.end] as [number, number]),
   });
   const name = segmentName();

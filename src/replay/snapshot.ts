@@ -9,15 +9,22 @@
  */
 import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { join, dirname, posix } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
 import { git, gitText, type RepoInfo } from '../store/git.js';
 import { FlorError } from '../errors.js';
 
 export interface Snapshot {
-  /** Tree of the propagated code that runs (provenance `code`). */
-  tree: string;
+  /** Content key of (code tree, propagated files): names the directory, so a re-run reuses it. */
+  key: string;
   /** Directory holding it. */
   dir: string;
+}
+
+/** Key of the code a replay runs: the run's tree plus the files written over it. */
+export function snapshotKey(codeTree: string, files: Record<string, string>): string {
+  const h = createHash('sha256').update(codeTree);
+  for (const p of Object.keys(files).sort()) h.update('\0').update(p).update('\0').update(files[p]!);
+  return h.digest('hex').slice(0, 16);
 }
 
 function gitCwd(repo: RepoInfo): string {
@@ -58,13 +65,15 @@ export async function propagatedTree(repo: RepoInfo, codeTree: string, files: Re
 }
 
 /**
- * Checks `tree` out for run `runId` (reused when a previous replay already did) and links
- * node_modules of the work tree into it, at the top and at every directory on the way to the
- * script and the run's cwd that has its own node_modules today.
+ * Checks the run's code tree out for run `runId` with `files` written over it (reused when a
+ * previous replay already did), and links node_modules of the work tree into it, at the top and
+ * at every directory on the way to the script and the run's cwd that has its own node_modules
+ * today. The Git tree of the same content (provenance) is made separately by propagatedTree, off
+ * the path to the first task.
  */
-export async function materialise(repo: RepoInfo, runId: string, tree: string, linkDirs: string[]): Promise<Snapshot> {
-  const root = replayRoot(repo);
-  const dir = join(root, `${runId}-${tree.slice(0, 12)}`);
+export async function materialise(repo: RepoInfo, runId: string, codeTree: string, files: Record<string, string>, linkDirs: string[]): Promise<Snapshot> {
+  const key = snapshotKey(codeTree, files);
+  const dir = join(replayRoot(repo), `${runId}-${key}`);
   const done = join(dir, '.flor-snapshot');
   if (!existsSync(done)) {
     rmSync(dir, { recursive: true, force: true });
@@ -75,10 +84,15 @@ export async function materialise(repo: RepoInfo, runId: string, tree: string, l
     const idx = join(tmp, `replay-index-${process.pid}-${randomBytes(4).toString('hex')}`);
     const env = { GIT_INDEX_FILE: idx };
     try {
-      await git(['read-tree', tree], { cwd: gitCwd(repo), env });
+      await git(['read-tree', codeTree], { cwd: gitCwd(repo), env });
       await git([`--work-tree=${part}`, 'checkout-index', '-a', '-f', `--prefix=${part}/`], { cwd: gitCwd(repo), env });
+      for (const [p, text] of Object.entries(files)) {
+        const f = join(part, ...p.split('/'));
+        mkdirSync(dirname(f), { recursive: true });
+        writeFileSync(f, text);
+      }
       linkNodeModules(repo, part, linkDirs);
-      writeFileSync(join(part, '.flor-snapshot'), `${runId} ${tree}\n`);
+      writeFileSync(join(part, '.flor-snapshot'), `${runId} ${codeTree} ${key}\n`);
       renameSync(part, dir);
     } catch (e) {
       rmSync(part, { recursive: true, force: true });
@@ -90,7 +104,7 @@ export async function materialise(repo: RepoInfo, runId: string, tree: string, l
       rmSync(idx, { force: true });
     }
   }
-  return { tree, dir };
+  return { key, dir };
 }
 
 function linkNodeModules(repo: RepoInfo, dir: string, linkDirs: string[]): void {

@@ -25,7 +25,13 @@ export class CheckpointSaver {
   start(): void {
     if (this.worker || this.failedToStart) return;
     const { port1, port2 } = new MessageChannel();
-    const workerData: WriterData = { florCheckpointWriter: true, commonDir: this.commonDir, results: port2, done: this.done.buffer as SharedArrayBuffer };
+    const workerData: WriterData = {
+      florCheckpointWriter: true,
+      commonDir: this.commonDir,
+      results: port2,
+      done: this.done.buffer as SharedArrayBuffer,
+      spawnedAt: performance.timeOrigin + performance.now(),
+    };
     try {
       this.worker = new Worker(writerUrl(), { workerData, transferList: [port2] });
     } catch (e) {

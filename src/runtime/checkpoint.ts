@@ -40,8 +40,8 @@ export class CheckpointState {
     return [...this.entries.keys()];
   }
 
-  /** Registers entries; a name registered again is replaced. Returns the cost (ms) of a trial snapshot. */
-  register(state: Record<string, unknown>): number {
+  /** Registers entries; a name registered again is replaced. Returns the cost (ms) and size of a trial snapshot. */
+  register(state: Record<string, unknown>): { ms: number; bytes: number } {
     if (typeof state !== 'object' || state === null || Array.isArray(state)) {
       throw new FlorError('CKPT_UNSUPPORTED', 'flor.checkpointing expects an object of named entries', {
         hint: 'call it as flor.checkpointing({ model, optimizer })',
@@ -57,15 +57,16 @@ export class CheckpointState {
     // A trial snapshot now turns a value v8 cannot serialise into an error at the call site,
     // instead of at the end of some iteration, and gives the first cost estimate.
     const t0 = performance.now();
+    let bytes = 0;
     for (const [name, v] of Object.entries(state)) {
       try {
-        serialize(isStateful(v) ? v.state() : v);
+        bytes += serialize(isStateful(v) ? v.state() : v).byteLength;
       } catch (e) {
         this.entries.delete(name);
         throw unsupported(name, `cannot be serialised: ${(e as Error).message}`);
       }
     }
-    return performance.now() - t0;
+    return { ms: performance.now() - t0, bytes };
   }
 
   /** The bytes of one checkpoint (the main-thread stall: state() calls and v8.serialize). */

@@ -37,6 +37,7 @@ export interface ReplaySpec {
 /** What the runtime does with a ReplaySpec: the rules, in one place, for both sides of the contract. */
 export const REPLAY_RULES: readonly string[] = [
   'the outer loop is the first flor.loop entered at top level; its items before `start` are consumed and discarded, then `restoreFrom` is restored in place, then items start..end-1 run',
+  'when `restoreFrom` is null and start > 0, iterations before `start` run (to rebuild the state) but record nothing',
   'the restore happens after item `start` is taken from the iterable, as in record mode, where the end-of-iteration-k checkpoint is taken after item k+1 was taken',
   'an inner loop named in `skipInner` yields nothing and restores ckptKeys[k] (k = current outer iteration) in its place; when that key is missing the loop runs normally',
   'records at top level are kept before the outer loop only when start === 0, after it only when runToEnd',

@@ -15,7 +15,7 @@ import { FlorError } from '../errors.js';
 import { findRepoSync, gitSync, type RepoInfo } from '../store/git.js';
 import { snapshotWorkTreeSync, headSync } from '../store/worktree.js';
 import { openJournal, openJournalAt, type JournalWriter, type EndFrame } from '../store/journal.js';
-import { getCheckpoint } from '../store/checkpoints.js';
+import { getCheckpoint, putCheckpoint } from '../store/checkpoints.js';
 import type { RunMeta, RunStatus, LoopInfo } from '../store/types.js';
 import type { Value } from '../store/records.js';
 import { RecordBuffer } from './buffer.js';
@@ -29,6 +29,13 @@ export type Mode = 'record' | 'replay' | 'off';
 
 /** Records reach the journal at least this often while the process runs (bounds SIGKILL loss). */
 export const FLUSH_MS = 100;
+/**
+ * Chunks are also cut at this many records: a chunk that stays around 1 MB keeps the buffers in
+ * cache and lets the msgpack encoder reuse its output buffer instead of growing it every flush.
+ */
+const CHUNK_RECORDS = 1 << 16;
+/** Snapshots up to this size are written on the main thread (about a millisecond), larger ones by the writer thread. */
+const INLINE_CKPT_BYTES = 256 * 1024;
 /** The capture child may take this long at exit; after that the journal waits for recovery. */
 const CAPTURE_TIMEOUT_MS = 60_000;
 /** Exit waits at most this long for checkpoint writes still in flight. */
@@ -57,6 +64,10 @@ export interface LoopCtx {
   skip: boolean;
   loopStart: number;
   iterStart: number;
+  /** Inner loops: clock reads every `stride` iterations (see innerClock). */
+  stride: number;
+  countdown: number;
+  lastClock: number;
 }
 
 function firstLine(e: unknown): string {
@@ -85,6 +96,34 @@ function moduleSibling(rel: string): { path: string; execArgv: string[] } {
   const ts = import.meta.url.endsWith('.ts');
   const url = new URL(rel + (ts ? '.ts' : '.js'), import.meta.url);
   return { path: decodeURIComponent(url.pathname), execArgv: ts ? ['--import', 'tsx'] : [] };
+}
+
+/** Metadata of a run as it starts; capture completes it from the journal. */
+function baseMeta(id: string): RunMeta {
+  return {
+    format: 'flor-run',
+    version: 1,
+    id,
+    writer: '', // the capturing clone's writer id, filled in by capture
+    start: new Date().toISOString(),
+    end: null,
+    script: '',
+    cwd: '',
+    argv: process.argv.slice(2),
+    execArgv: [...process.execArgv],
+    args: {},
+    commit: null,
+    branch: null,
+    dirty: false,
+    node: process.version,
+    status: 'running',
+    exitCode: null,
+    error: null,
+    loops: [],
+    outerMs: [],
+    checkpointing: [],
+    records: 0,
+  };
 }
 
 export class Session {
@@ -162,30 +201,13 @@ export class Session {
       const runId = ulid();
       const codeTree = snapshotWorkTreeSync(repo);
       const head = headSync(repo);
-      const script = process.argv[1] ? toSlash(relative(top, real(process.argv[1]))) : '';
       const meta: RunMeta = {
-        format: 'flor-run',
-        version: 1,
-        id: runId,
-        writer: '',
-        start: new Date().toISOString(),
-        end: null,
-        script,
+        ...baseMeta(runId),
+        script: process.argv[1] ? toSlash(relative(top, real(process.argv[1]))) : '',
         cwd: toSlash(relative(top, real(process.cwd()))),
-        argv: process.argv.slice(2),
-        execArgv: [...process.execArgv],
-        args: {},
         commit: head.commit,
         branch: head.branch,
         dirty: codeTree !== head.tree,
-        node: process.version,
-        status: 'running',
-        exitCode: null,
-        error: null,
-        loops: [],
-        outerMs: [],
-        checkpointing: [],
-        records: 0,
       };
       const journal = openJournal(repo.commonDir, runId);
       journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
@@ -206,29 +228,10 @@ export class Session {
     this.spec = spec;
     this.runId = spec.runId;
     this.journal = openJournalAt(spec.out);
+    // Where the old code came from is the orchestrator's business; the start frame only opens `out`.
     const meta: RunMeta = {
-      format: 'flor-run',
-      version: 1,
-      id: spec.runId,
-      writer: '',
-      start: new Date().toISOString(),
-      end: null,
+      ...baseMeta(spec.runId),
       script: process.argv[1] ? toSlash(relative(process.cwd(), real(process.argv[1]))) : '',
-      cwd: '',
-      argv: process.argv.slice(2),
-      execArgv: [...process.execArgv],
-      args: {},
-      commit: null,
-      branch: null,
-      dirty: false,
-      node: process.version,
-      status: 'running',
-      exitCode: null,
-      error: null,
-      loops: [],
-      outerMs: [],
-      checkpointing: [],
-      records: 0,
     };
     this.meta = meta;
     this.journal.append({ t: 'start', meta, codeTree: '', pid: process.pid, host: hostname() });
@@ -302,7 +305,7 @@ export class Session {
   /** Cheap periodic check from hot paths: flush when due; detach signal handlers in long sync stretches. */
   tick(): void {
     const now = performance.now();
-    if (now - this.lastFlush >= FLUSH_MS) this.flush();
+    if (now - this.lastFlush >= FLUSH_MS || this.buf.count >= CHUNK_RECORDS) this.flush();
     if (this.signalsAttached && now - this.lastTurn > SYNC_STRETCH_MS) this.detachSignals();
   }
 
@@ -312,12 +315,28 @@ export class Session {
     this.lastFlush = performance.now();
     const j = this.journal;
     if (!j || this.mode === 'off') return;
-    this.collectCheckpoints();
-    if (this.pendingArgs) {
-      j.append({ t: 'args', args: this.pendingArgs });
-      this.pendingArgs = null;
+    try {
+      this.collectCheckpoints();
+      if (this.pendingArgs) {
+        j.append({ t: 'args', args: this.pendingArgs });
+        this.pendingArgs = null;
+      }
+      if (this.buf.dirty()) j.append(this.buf.takeChunk());
+    } catch (e) {
+      // A journal that cannot be written (disk full, file removed) must not break the training:
+      // say so once, stop recording, leave what was written for recovery.
+      process.stderr.write(`git flor: cannot write the journal of run ${this.runId} (${firstLine(e)}); recording stops here\n`);
+      this.recording = false;
+      this.mode = 'off';
+      this.finished = true;
+      this.removeHooks();
+      this.saver?.close();
+      try {
+        j.close();
+      } catch {
+        // already unusable
+      }
     }
-    if (this.buf.dirty()) j.append(this.buf.takeChunk());
   }
 
   arg<T>(name: string, def: T): T {
@@ -339,7 +358,7 @@ export class Session {
       throw new FlorError('BAD_LOOP', `flor.loop needs a non-empty name, got ${JSON.stringify(name)}`, { hint: "write flor.loop('epoch', iterable)" });
     }
     const parent = this.curCtx;
-    const outer = this.buf.curFrame === -1 && !this.outerSeen;
+    const outer = parent === null && !this.outerSeen;
     const key = `${parent ? parent.name : ''}\u0000${name}`;
     let info = this.loopInfos.get(key);
     if (!info) {
@@ -361,6 +380,9 @@ export class Session {
       skip: false,
       loopStart: now,
       iterStart: now,
+      stride: 1,
+      countdown: 1,
+      lastClock: now,
     };
     if (outer) {
       this.outerSeen = true;
@@ -369,7 +391,9 @@ export class Session {
     const spec = this.spec;
     if (this.mode === 'replay' && spec) {
       if (outer) {
-        ctx.first = spec.start;
+        // Without a checkpoint to start from, earlier iterations must run to rebuild the state;
+        // they run muted (see beginIter). With one, their items are only taken and dropped.
+        ctx.first = spec.restoreFrom ? spec.start : 0;
         if (!spec.runToEnd) ctx.stop = spec.end;
         ctx.restoreKey = spec.restoreFrom;
       } else if (this.outerCtx && spec.skipInner.includes(name)) {
@@ -391,17 +415,31 @@ export class Session {
   private curOuterIter = -1;
 
   beginIter(ctx: LoopCtx, i: number): void {
+    if (ctx.outer && this.mode === 'replay') this.recording = i >= this.spec!.start;
     // Frames are kept only while recording: unflushed frames would otherwise pile up in memory.
     if (this.recording) this.buf.curFrame = this.buf.newFrame(ctx.parentFrame, ctx.loopId, i);
     this.curCtx = ctx;
     if (i + 1 > ctx.info.iterations) ctx.info.iterations = i + 1;
-    const now = performance.now();
     if (ctx.outer) {
       this.curOuterIter = i;
-      ctx.iterStart = now;
-    }
-    if (now - this.lastFlush >= FLUSH_MS) this.flush();
-    if (this.signalsAttached && now - this.lastTurn > SYNC_STRETCH_MS) this.detachSignals();
+      ctx.iterStart = performance.now();
+      this.tick();
+    } else if (--ctx.countdown <= 0) this.innerClock(ctx);
+  }
+
+  /**
+   * Reading the clock costs about as much as a tiny loop iteration, so an inner loop reads it
+   * every `stride` iterations, the stride adapting (per pass of the loop, starting at 1) so that
+   * reads stay a few ms apart: fast loops pay almost nothing, slow ones still flush in time.
+   */
+  private innerClock(ctx: LoopCtx): void {
+    const now = performance.now();
+    const dt = now - ctx.lastClock;
+    ctx.lastClock = now;
+    if (dt < 2 && ctx.stride < 256) ctx.stride *= 2;
+    else if (dt > 10 && ctx.stride > 1) ctx.stride >>= 1;
+    ctx.countdown = ctx.stride;
+    this.tick();
   }
 
   /** End of iteration `i` (the next item, if any, has been taken). */
@@ -443,14 +481,15 @@ export class Session {
   // ---------------------------------------------------------------- checkpoints
 
   register(state: Record<string, unknown>): void {
-    const cost = this.ckpt.register(state);
+    const trial = this.ckpt.register(state);
     if (this.meta) this.meta.checkpointing = this.ckpt.names();
     if (this.mode !== 'record' || !this.repo) return;
     if (!this.policy) {
-      this.policy = new CheckpointPolicy(this.share(), cost);
+      this.policy = new CheckpointPolicy(this.share(), trial.ms);
       this.saver = new CheckpointSaver(this.repo.commonDir);
-      if (this.policy.share > 0) this.saver.start();
-    } else this.policy.estimate(cost);
+    } else this.policy.estimate(trial.ms);
+    // Booting the writer thread early lets it be ready by the first checkpoint; small state never needs it.
+    if (this.policy.share > 0 && trial.bytes > INLINE_CKPT_BYTES) this.saver!.start();
   }
 
   private share(): number {
@@ -479,10 +518,24 @@ export class Session {
         this.policy = null;
         return;
       }
+      if (snap.byteLength <= INLINE_CKPT_BYTES) this.writeInline(i, snap);
+      else saver.submit(i, snap);
       policy.record(performance.now() - t0);
-      saver.submit(i, snap);
     }
     this.collectCheckpoints();
+  }
+
+  /** Small snapshot: deflate, hash and write here; cheaper than a hand-off (and than booting a thread). */
+  private writeInline(iter: number, snap: Buffer): void {
+    let key: string;
+    try {
+      key = putCheckpoint(this.repo!.commonDir, snap);
+    } catch {
+      return; // a checkpoint that cannot be written is skipped: replay recomputes from an earlier one
+    }
+    const f = { iter, key, bytes: snap.byteLength };
+    this.ckptFrames.push(f);
+    this.journal!.append({ t: 'ckpt', ...f });
   }
 
   /** Journals the checkpoints the writer thread has finished (only finished ones: the manifest never names a missing file). */
@@ -521,6 +574,7 @@ export class Session {
         this.saver.close();
       }
       this.flush();
+      if ((this.mode as Mode) === 'off') return; // the journal failed; flush said so
       const end: EndFrame = {
         t: 'end',
         status,

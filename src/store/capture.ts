@@ -5,17 +5,18 @@
  * to its name for a later retry; on a journal that can never be captured it moves to `bad/`,
  * where `git flor doctor` reports it.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import { FlorError, isFlorError } from '../errors.js';
 import type { RepoInfo } from './git.js';
 import { journalDir, listJournals, readJournal, readJournalStart, JOURNAL_EXT, type JournalContents } from './journal.js';
 import { appendRun } from './ledger.js';
+import { hasCheckpoint } from './checkpoints.js';
 import { addNoteLines, noteLine } from './notes.js';
 import { pack } from './pack.js';
 import { encodeSegment, makeSegment } from './segment.js';
-import { check, startFrameSchema, endFrameSchema } from './schema.js';
+import { check, validateRunMeta } from './schema.js';
 import { recordCount, type RecordColumns } from './records.js';
 import type { CheckpointManifest, LoopInfo, RunMeta } from './types.js';
 
@@ -65,16 +66,16 @@ export function loopsFromRecords(c: RecordColumns): LoopInfo[] {
   return [...info.values()];
 }
 
-/** A checkpoint named by a manifest must exist: replay restores from it (runtime's store layout). */
+/** A checkpoint named by a manifest must exist: replay restores from it. */
 function checkpointExists(commonDir: string, key: string): boolean {
-  return /^[0-9a-f]{64}$/.test(key) && existsSync(join(commonDir, 'flor', 'ckpt', key.slice(0, 2), key.slice(2)));
+  return /^[0-9a-f]{64}$/.test(key) && hasCheckpoint(commonDir, key);
 }
 
 /** RunMeta, forward segment and manifest from a journal. `orphan`: its process died without an end frame. */
 export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean): { meta: RunMeta; codeTree: string; forward: Buffer; ckpt: Buffer | undefined } {
   if (!j.start) throw new FlorError('CORRUPT_JOURNAL', `journal ${j.path} has no start frame`, { hint: 'it cannot be captured; see `git flor doctor`' });
-  const start = check<typeof j.start>(startFrameSchema, j.start, `journal ${j.path} start frame`, 'CORRUPT_JOURNAL');
-  const end = j.end ? check<NonNullable<typeof j.end>>(endFrameSchema, j.end, `journal ${j.path} end frame`, 'CORRUPT_JOURNAL') : null;
+  const start = check<typeof j.start>('startFrame', j.start, `journal ${j.path} start frame`, 'CORRUPT_JOURNAL');
+  const end = j.end ? check<NonNullable<typeof j.end>>('endFrame', j.end, `journal ${j.path} end frame`, 'CORRUPT_JOURNAL') : null;
   // Defaults for what a start frame may leave out; appendRun validates the finished metadata.
   const m: RunMeta = { format: 'flor-run', version: 1, writer: '', end: null, loops: [], outerMs: [], checkpointing: [], exitCode: null, error: null, records: 0, ...(start.meta as Partial<RunMeta>) } as RunMeta;
   const loops = end?.loops.length ? end.loops : m.loops.length ? m.loops : loopsFromRecords(j.records);
@@ -90,6 +91,7 @@ export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean
     checkpointing: end?.checkpointing.length ? end.checkpointing : m.checkpointing,
     records: recordCount(j.records),
   };
+  validateRunMeta({ ...meta, writer: meta.writer || 'w' }, `run ${meta.id}`);
   const forward = encodeSegment(makeSegment(meta.id, 'forward', j.records));
   let ckpt: Buffer | undefined;
   const usable = j.ckpts.filter((c) => checkpointExists(repo.commonDir, c.key));
@@ -135,41 +137,48 @@ export async function captureJournal(repo: RepoInfo, path: string, opts: { orpha
     }
     throw e;
   }
-  let landed: string;
-  let meta: RunMeta;
+  let built: ReturnType<typeof buildCapture>;
   try {
-    const j = readJournal(claimed);
-    const built = buildCapture(repo, j, opts.orphan === true);
-    meta = built.meta;
+    built = buildCapture(repo, readJournal(claimed), opts.orphan === true);
+  } catch (e) {
+    release(claimed, path, e);
+    throw e;
+  }
+  const { meta } = built;
+  // The notes index is derived and its line depends only on the (validated) metadata, so it is
+  // written alongside the ledger append rather than after it. Should the append fail, the
+  // journal is captured again later and the line, already there, is not repeated.
+  const notes = meta.commit
+    ? addNoteLines(repo, [{ commit: meta.commit, line: noteLine(meta) }]).then(
+        () => null,
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      )
+    : Promise.resolve(null);
+  let landed: string;
+  try {
     landed = await appendRun(repo, { meta, codeTree: built.codeTree, segments: { forward: built.forward }, ckpt: built.ckpt });
   } catch (e) {
-    if (permanent(e)) {
-      const bad = join(dirname(path), 'bad');
-      mkdirSync(bad, { recursive: true });
-      try {
-        renameSync(claimed, join(bad, basename(originalPath(claimed))));
-      } catch {
-        // leave the claim: recovery retries it once this process is gone
-      }
-    } else {
-      try {
-        renameSync(claimed, originalPath(claimed));
-      } catch {
-        // a recovery will find the claim of a dead process
-      }
-    }
+    await notes;
+    release(claimed, path, e);
     throw e;
   }
   rmSync(claimed, { force: true });
-  let notesError: string | null = null;
-  if (meta.commit) {
-    try {
-      await addNoteLines(repo, [{ commit: meta.commit, line: noteLine(meta) }]);
-    } catch (e) {
-      notesError = e instanceof Error ? e.message : String(e);
+  return { id: meta.id, status: meta.status, records: meta.records, commit: landed, notesError: await notes };
+}
+
+/** Gives up a claim after a failure: back to its name for a retry, or into bad/ when retrying cannot help. */
+function release(claimed: string, path: string, e: unknown): void {
+  try {
+    if (permanent(e)) {
+      const bad = join(dirname(path), 'bad');
+      mkdirSync(bad, { recursive: true });
+      renameSync(claimed, join(bad, basename(originalPath(claimed))));
+    } else {
+      renameSync(claimed, originalPath(claimed));
     }
+  } catch {
+    // leave the claim: a recovery takes it over once this process is gone
   }
-  return { id: meta.id, status: meta.status, records: meta.records, commit: landed, notesError };
 }
 
 /** Journals and claims that belong to no living process on this host. */

@@ -4,10 +4,10 @@
  * index against the ledgers. It repairs what is derived or recoverable (journals, notes) and
  * reports the rest; history in a ledger is never rewritten.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { git, type RepoInfo } from './git.js';
-import { recoverJournals } from './capture.js';
+import { pidAlive, recoverJournals } from './capture.js';
 import { journalDir } from './journal.js';
 import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment } from './ledger.js';
 import { addNoteLines, missingNoteLines, rebuildNotes, NOTES_REF } from './notes.js';
@@ -47,6 +47,26 @@ async function missingObjects(repo: RepoInfo, refs: string[]): Promise<string[]>
     .map((l) => l.slice(1).trim());
 }
 
+/**
+ * Scratch files (`<name>-<pid>-<random>` under `.git/flor/tmp`: private index files, blob
+ * staging) left by processes that died; a living process's files are never touched.
+ */
+function removeDeadScratch(repo: RepoInfo): string[] {
+  const dir = join(repo.commonDir, 'flor', 'tmp');
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const dead = names.filter((n) => {
+    const pid = Number(/^[a-z]+-(\d+)-[0-9a-f]+$/.exec(n)?.[1]);
+    return Number.isInteger(pid) && pid > 0 && !pidAlive(pid);
+  });
+  for (const n of dead) rmSync(join(dir, n), { recursive: true, force: true });
+  return dead.length ? [`removed ${dead.length} scratch file(s) of dead processes from ${dir}`] : [];
+}
+
 export async function doctor(repo: RepoInfo): Promise<DoctorReport> {
   const report: DoctorReport = { recovered: [], problems: [], repaired: [], checked: 0 };
 
@@ -63,6 +83,8 @@ export async function doctor(repo: RepoInfo): Promise<DoctorReport> {
   for (const n of bad) {
     report.problems.push({ path: join(journalDir(repo.commonDir), 'bad', n), problem: 'journal that cannot be captured (set aside; inspect or delete it)' });
   }
+
+  report.repaired.push(...removeDeadScratch(repo));
 
   const ledgers = await listLedgers(repo);
   for (const miss of await missingObjects(repo, ledgers.map((l) => l.ref))) {

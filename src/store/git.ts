@@ -106,6 +106,9 @@ export interface GitObject {
 export class CatFile {
   private child: ChildProcessWithoutNullStreams;
   private buf: Buffer = Buffer.alloc(0);
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  private need = 0;
   private pending: Array<{ spec: string; resolve: (o: GitObject | null) => void; reject: (e: Error) => void }> = [];
   private closed = false;
 
@@ -151,7 +154,19 @@ export class CatFile {
   }
 
   private onData(d: Buffer): void {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    // While a large object's body arrives, only collect the pieces: concatenating the growing
+    // buffer on every 64 KiB pipe read is quadratic (a 29 MB blob took 6.5 s instead of 0.2 s).
+    if (this.need > 0 && this.buf.length + this.partsLen + d.length < this.need) {
+      this.parts.push(d);
+      this.partsLen += d.length;
+      return;
+    }
+    if (this.parts.length) {
+      this.buf = Buffer.concat([this.buf, ...this.parts, d]);
+      this.parts = [];
+      this.partsLen = 0;
+    } else this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    this.need = 0;
     for (;;) {
       const head = this.pending[0];
       if (!head) return this.unref();
@@ -166,7 +181,10 @@ export class CatFile {
       }
       const [oid, type, sizeStr] = line.split(' ');
       const size = Number(sizeStr);
-      if (this.buf.length < nl + 1 + size + 1) return; // wait for the whole object and its LF
+      if (this.buf.length < nl + 1 + size + 1) {
+        this.need = nl + 1 + size + 1; // wait for the whole object and its LF
+        return;
+      }
       const data = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size));
       this.buf = this.buf.subarray(nl + 1 + size + 1);
       this.pending.shift();

@@ -77,7 +77,7 @@ export async function ensureWriter(repo: RepoInfo): Promise<string> {
   if (have) {
     if (!validWriter(have)) {
       throw new FlorError('BAD_WRITER', `flor.writer ${JSON.stringify(have)} is not a valid writer id`, {
-        hint: 'use letters, digits, - and _ (`git config flor.writer <id>`), or unset it to get a new one',
+        hint: 'use letters, digits, - and _ (`git config flor.writer <id>`), or unset it and delete .git/flor/writer to get a new one',
       });
     }
     return have;
@@ -137,19 +137,21 @@ export interface RunCapture {
 
 /** Adds one captured run to this clone's ledger; returns the new ledger commit. */
 export async function appendRun(repo: RepoInfo, run: RunCapture): Promise<string> {
+  // Everything but the writer is checked before any object is written.
+  validateRunMeta({ ...run.meta, writer: run.meta?.writer || 'w' }, `run ${run.meta?.id}`);
+  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(run.codeTree)) throw new FlorError('BAD_TREE', `run ${run.meta.id}: code tree ${run.codeTree} is not an object id`);
+  for (const name of Object.keys(run.segments)) checkSegmentName(name);
+  // The segments are the big objects (zlib in `git hash-object` is most of a capture): start them
+  // first, while the writer id is looked up.
+  const blobs = Promise.all([run.ckpt ? writeBlob(repo, run.ckpt) : Promise.resolve(null), ...Object.values(run.segments).map((b) => writeBlob(repo, b))]);
+  blobs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
   const writer = await ensureWriter(repo);
   // The runtime starts a run synchronously and may not know the writer yet: the ledger decides it.
-  const meta = validateRunMeta({ ...run.meta, writer }, `run ${run.meta?.id}`);
-  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(run.codeTree)) throw new FlorError('BAD_TREE', `run ${meta.id}: code tree ${run.codeTree} is not an object id`);
-  for (const name of Object.keys(run.segments)) checkSegmentName(name);
+  const meta = validateRunMeta({ ...run.meta, writer }, `run ${run.meta.id}`);
+  const [metaOid, [ckptOid, ...segOids]] = await Promise.all([writeBlob(repo, encodeRunMeta(meta)), blobs]);
   const dir = runDir(meta.id);
-  const [metaOid, ckptOid, ...segOids] = await Promise.all([
-    writeBlob(repo, encodeRunMeta(meta)),
-    run.ckpt ? writeBlob(repo, run.ckpt) : Promise.resolve(null),
-    ...Object.values(run.segments).map((b) => writeBlob(repo, b)),
-  ]);
   const edits: TreeEdits = new Map();
-  edits.set(`${dir}/run.msgpack`, blobEntry(metaOid!));
+  edits.set(`${dir}/run.msgpack`, blobEntry(metaOid));
   edits.set(`${dir}/code`, treeEntry(run.codeTree));
   Object.keys(run.segments).forEach((name, i) => edits.set(`${dir}/logs/${name}.msgpack`, blobEntry(segOids[i]!)));
   if (ckptOid) edits.set(`${dir}/ckpt.msgpack`, blobEntry(ckptOid));
@@ -253,12 +255,12 @@ async function runDirsOf(cat: CatFile, l: LedgerRef, broken: BrokenRun[]): Promi
   const runs = (await readTree(cat, root)).find((e) => e.name === 'runs');
   if (!runs) return [];
   if (runs.type !== 'tree') throw new FlorError('CORRUPT_REF', `ledger ${l.ref}: runs is not a tree`);
-  const fans = (await readTree(cat, runs.oid)).filter((e) => {
+  const fans = (await skeletonTree(cat, runs.oid)).filter((e) => {
     if (e.type === 'tree' && /^[0-9A-Z]{2}$/.test(e.name)) return true;
     broken.push({ id: e.name, ledger: l.ref, code: 'CORRUPT_RUN', error: `ledger ${l.ref}: unexpected entry runs/${e.name}` });
     return false;
   });
-  const perFan = await Promise.all(fans.map((f) => readTree(cat, f.oid).then((es) => es.map((e) => ({ fan: f.name, e })))));
+  const perFan = await Promise.all(fans.map((f) => skeletonTree(cat, f.oid).then((es) => es.map((e) => ({ fan: f.name, e })))));
   const dirs = perFan.flat();
   return Promise.all(
     dirs.map(async ({ fan, e }): Promise<RunDirRef> => {
@@ -269,7 +271,7 @@ async function runDirsOf(cat: CatFile, l: LedgerRef, broken: BrokenRun[]): Promi
       }
       let entries: TreeEntry[];
       try {
-        entries = await readTree(cat, e.oid);
+        entries = await skeletonTree(cat, e.oid);
       } catch (err) {
         d.problem = (err as Error).message;
         return d;
@@ -286,25 +288,28 @@ async function runDirsOf(cat: CatFile, l: LedgerRef, broken: BrokenRun[]): Promi
   );
 }
 
-/** Content-addressed, so never stale: decoded metadata and log-tree listings by oid. */
+/** Content-addressed, so never stale: decoded metadata and the ledger's own small trees by oid. */
 const metaCache = new Map<string, RunMeta>();
-const logsCache = new Map<string, TreeEntry[]>();
+const treeCache = new Map<string, TreeEntry[]>();
 /** oid -> "run X segment Y", so a corrupt segment read by oid alone is still named. */
 const segmentLabels = new Map<string, string>();
 
 async function readMeta(cat: CatFile, oid: string, where: string): Promise<RunMeta> {
-  const hit = metaCache.get(oid);
+  const key = `${cat.cwd}\0${oid}`;
+  const hit = metaCache.get(key);
   if (hit) return hit;
   const meta = decodeRunMeta((await cat.readAs(oid, 'blob')).data, where);
-  metaCache.set(oid, meta);
+  metaCache.set(key, meta);
   return meta;
 }
 
-async function readLogs(cat: CatFile, oid: string): Promise<TreeEntry[]> {
-  const hit = logsCache.get(oid);
+/** A ledger skeleton tree (runs/, runs/<aa>/, a run directory, logs/); never a code tree. */
+async function skeletonTree(cat: CatFile, oid: string): Promise<TreeEntry[]> {
+  const key = `${cat.cwd}\0${oid}`; // same content everywhere, but presence is per repository
+  const hit = treeCache.get(key);
   if (hit) return hit;
   const es = await readTree(cat, oid);
-  logsCache.set(oid, es);
+  treeCache.set(key, es);
   return es;
 }
 
@@ -368,7 +373,7 @@ async function unionRun(cat: CatFile, id: string, dirs: RunDirRef[]): Promise<Ru
     const seen = new Set<string>();
     for (const d of dirs) {
       if (!d.logs) continue;
-      for (const e of await readLogs(cat, d.logs)) {
+      for (const e of await skeletonTree(cat, d.logs)) {
         if (e.type !== 'blob' || !e.name.endsWith('.msgpack')) throw new FlorError('CORRUPT_RUN', `run ${id} in ${d.ledger}: unexpected entry logs/${e.name}`);
         const name = e.name.slice(0, -'.msgpack'.length);
         if (seen.has(name)) continue; // the same segment seen again in a fetched copy of a ledger

@@ -48,11 +48,19 @@ async function findNote(cat: CatFile, tree: string, hex: string, prefix = ''): P
   return null;
 }
 
+/**
+ * A note's text is canonical: distinct lines, sorted (so by run id). Incremental updates and a
+ * rebuild then write identical blobs, whatever order captures landed in.
+ */
+function noteText(lines: Iterable<string>): string {
+  return [...new Set(lines)].filter(Boolean).sort().join('\n') + '\n';
+}
+
 function merged(existing: string, add: string[]): string {
   const have = existing.split('\n').filter(Boolean);
   const seen = new Set(have);
-  for (const l of add) if (!seen.has(l)) (have.push(l), seen.add(l));
-  return have.join('\n') + '\n';
+  if (add.every((l) => seen.has(l))) return existing;
+  return noteText([...have, ...add]);
 }
 
 /**
@@ -138,7 +146,7 @@ export async function readNotes(repo: RepoInfo): Promise<Map<string, string>> {
 export async function rebuildNotes(repo: RepoInfo): Promise<number> {
   const want = await expectedNotes(repo);
   const commits = [...want.keys()].sort();
-  const texts = commits.map((c) => want.get(c)!.join('\n') + '\n');
+  const texts = commits.map((c) => noteText(want.get(c)!));
   const oids = await writeBlobs(repo, texts.map((t) => Buffer.from(t)));
   const edits: TreeEdits = new Map();
   commits.forEach((c, i) => edits.set(notePath(c), blobEntry(oids[i]!)));

@@ -179,13 +179,16 @@ export async function readRef(repo: RepoInfo, ref: string): Promise<string | nul
   return r.code === 0 ? r.stdout.toString().trim() : null;
 }
 
-/** `update-ref ref new old`: false when another writer moved the ref (or held its lock) first. */
+/**
+ * `update-ref ref new old`: false when another writer moved the ref first or holds its lock for
+ * the moment (both worth retrying). Any other failure (permissions, a name clash with another ref)
+ * would fail forever, so it is thrown at once.
+ */
 export async function casRef(repo: RepoInfo, ref: string, next: string, prev: string | null, message: string): Promise<boolean> {
   const r = await git(['update-ref', '-m', message, ref, next, prev ?? ZERO_OID], { cwd: repoCwd(repo), okCodes: [1, 128] });
   if (r.code === 0) return true;
-  // A lost race shows as "is at X but expected Y", "reference already exists", or a held .lock;
-  // anything else (permissions, a broken repository) would fail forever, so it is not retried.
-  if (/expected|already exists|\.lock|unable to resolve reference|cannot lock/i.test(r.stderr)) return false;
+  if (/\.lock': File exists/.test(r.stderr)) return false;
+  if ((await readRef(repo, ref)) !== prev) return false;
   throw new FlorError('GIT_FAILED', `git update-ref ${ref} failed: ${r.stderr.trim().split('\n')[0]}`, { hint: 'check that this is a healthy Git repository (`git fsck`)' });
 }
 
@@ -219,7 +222,7 @@ export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update,
     mk.close();
   }
   throw new FlorError('REF_CONTENDED', `could not update ${ref}: it kept changing under ${attempts} attempts`, {
-    hint: 'another process is writing it continuously; try again',
+    hint: `try again; if no other git or flor process is running, a crashed git may have left ${ref}.lock under the git dir: remove it`,
   });
 }
 

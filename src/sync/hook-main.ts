@@ -26,21 +26,22 @@ function hasJournals(repo: RepoInfo): boolean {
   return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.jrnl'));
 }
 
+function readStamp(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return ''; // never rebuilt: empty, like refs/flor/remotes in a clone that never fetched
+  }
+}
+
 async function afterCommitOrMerge(repo: RepoInfo): Promise<void> {
   const { remotesStamp, remotesStampPath, refreshNotes } = await import('./transport.js');
   let recovered = false;
   if (hasJournals(repo)) {
     const { recoverOrphans } = await import('../store/capture.js');
-    const r: unknown = await recoverOrphans(repo);
-    recovered = Array.isArray(r) ? r.length > 0 : true;
+    recovered = (await recoverOrphans(repo)).length > 0;
   }
-  let old = '';
-  try {
-    old = readFileSync(remotesStampPath(repo), 'utf8');
-  } catch {
-    // never rebuilt: the stamp is empty, like refs/flor/remotes in a clone that never fetched
-  }
-  if ((await remotesStamp(repo)) !== old) {
+  if ((await remotesStamp(repo)) !== readStamp(remotesStampPath(repo))) {
     await refreshNotes(repo);
   } else if (recovered) {
     // A capture wrote notes for the run's original commit; rewritten commits get them too.
@@ -53,21 +54,27 @@ async function postRewrite(repo: RepoInfo): Promise<void> {
   const { parseRewrites, recordRewrites, carryNotes } = await import('./rewrite.js');
   const pairs = parseRewrites(readStdin());
   recordRewrites(repo, pairs);
-  await carryNotes(repo, pairs);
+  const { remotesStamp, remotesStampPath, refreshNotes } = await import('./transport.js');
+  // A rebuild re-applies every recorded rewrite, these included; otherwise carry just these.
+  if ((await remotesStamp(repo)) !== readStamp(remotesStampPath(repo))) await refreshNotes(repo);
+  else await carryNotes(repo, pairs);
 }
 
 async function prePush(repo: RepoInfo, args: string[]): Promise<number> {
   const [remoteName = '', url = ''] = args;
-  const { parsePushLines, checkPush } = await import('./prepush.js');
+  const { parsePushLines, checkPush, pushFlags } = await import('./prepush.js');
   const { configValue, configuredRemotes } = await import('./refspecs.js');
+  const { gitPushArgs } = await import('./gitproc.js');
   const writer = configValue(repo, 'flor.writer');
   const configured = configuredRemotes(repo).includes(remoteName);
-  const mirror = configured && configValue(repo, `remote.${remoteName}.mirror`) === 'true';
-  const refusal = checkPush(parsePushLines(readStdin()), writer, mirror);
+  const mirrorRemote = configured && ['true', 'yes', 'on', '1'].includes((configValue(repo, `remote.${remoteName}.mirror`) ?? '').toLowerCase());
+  const flags = pushFlags(gitPushArgs() ?? []);
+  const refusal = checkPush(parsePushLines(readStdin()), writer, flags.mirror ? 'flag' : mirrorRemote ? 'remote' : null);
   if (refusal) {
     process.stderr.write(`git flor: ${refusal.message}\nhint: ${refusal.hint}\n`);
     return REFUSED;
   }
+  if (flags.dryRun) return 0; // `git push --dry-run` runs this hook too: push nothing
   const { pushLedger } = await import('./transport.js');
   const r = await pushLedger(repo, configured ? remoteName : url || remoteName);
   if (r.status === 'pushed') process.stderr.write(`git flor: run history (${r.ref}) pushed to ${r.remote}\n`);

@@ -52,7 +52,7 @@ export function hookBlock(name: HookName, opts: BlockOptions): string {
       '__flor_rc=0',
       `for __flor_h in ${cands}; do`,
       '  if [ -f "$__flor_h" ] && __flor_in=$(mktemp "${TMPDIR:-/tmp}/git-flor-hook.XXXXXX"); then',
-      '    cat >"$__flor_in"',
+      '    cat >"$__flor_in" || :',
       `    ${run} <"$__flor_in" || __flor_rc=$?`,
       '    exec <"$__flor_in"',
       '    rm -f "$__flor_in"',

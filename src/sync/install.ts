@@ -142,6 +142,12 @@ export async function init(repo: RepoInfo, opts: { nodePath?: string } = {}): Pr
     const missing = HOOK_NAMES.filter((n) => !existsSync(join(place.dir, '_', n)));
     if (missing.length) notes.push(`husky has not generated .husky/_/${missing.join(', .husky/_/')}: run \`npx husky\` so they run`);
   }
+  if (place.hooksPath) {
+    const scope = gitSync(['config', '--show-scope', '--get', 'core.hooksPath'], { cwd: repo.top, okCodes: [1] }).stdout.toString().split('\t')[0];
+    if (scope === 'global' || scope === 'system') {
+      notes.push(`core.hooksPath comes from your ${scope} config: flor's hooks in ${place.dir} run in every repository using it (they do nothing where flor has not run), and \`git flor uninstall\` anywhere removes them for all`);
+    }
+  }
   if (place.inWorkTree) {
     notes.push(`hooks live in the work tree (${place.dir}): commit the flor block so teammates get it, or leave it uncommitted; it does nothing on a machine without git-flor`);
   }

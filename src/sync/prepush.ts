@@ -32,18 +32,39 @@ export interface Refusal {
   refs: string[];
 }
 
-export function checkPush(lines: PushLine[], writer: string | null, mirrorRemote: boolean): Refusal | null {
+/** Options of `git push` that matter here, from its arguments (after `push`). */
+export function pushFlags(args: string[]): { dryRun: boolean; mirror: boolean } {
+  let dryRun = false;
+  let mirror = false;
+  for (const a of args) {
+    if (a === '--') break;
+    if (a === '--dry-run') dryRun = true;
+    else if (a === '--mirror') mirror = true;
+    // short options that take no argument, clustered (`-nv`); `-o` takes one, so stop at it
+    else if (/^-[fuvqnd46]+$/.test(a) && a.includes('n')) dryRun = true;
+  }
+  return { dryRun, mirror };
+}
+
+/**
+ * `mirror`: 'remote' when the remote is configured as a mirror, 'flag' for `git push --mirror`.
+ */
+export function checkPush(lines: PushLine[], writer: string | null, mirror: 'remote' | 'flag' | null): Refusal | null {
   const own = writer ? LEDGERS + writer : null;
   const bad = lines
     .filter((l) => l.localRef.startsWith('refs/flor/') || l.remoteRef.startsWith('refs/flor/'))
     .filter((l) => !(own && l.localRef === own && l.remoteRef === own))
     .map((l) => (l.localRef === '(delete)' ? `delete ${l.remoteRef}` : l.localRef === l.remoteRef ? l.localRef : `${l.localRef} -> ${l.remoteRef}`));
-  if (!bad.length && !mirrorRemote) return null;
+  if (!bad.length && !mirror) return null;
   const shown = bad.slice(0, 3).join(', ') + (bad.length > 3 ? `, and ${bad.length - 3} more` : '');
+  const why = "it would copy refs/flor/* that are local to this clone and delete other clones' run history there";
   return {
-    message: mirrorRemote
-      ? 'refusing to push to a mirror remote: it would copy refs/flor/* that are local to this clone and delete other clones\' run history there'
-      : `refusing to push ${shown}: only this clone's ledger may leave it (\`git push --mirror\` sends and deletes every ref)`,
+    message:
+      mirror === 'flag'
+        ? `refusing \`git push --mirror\`: ${why}`
+        : mirror === 'remote'
+          ? `refusing to push to a mirror remote: ${why}`
+          : `refusing to push ${shown}: only this clone's ledger may leave it (\`git push --mirror\` sends and deletes every ref)`,
     hint: 'push branches and tags as usual (`git push`, `git push --tags`) — the run history goes along; `--no-verify` skips this check if you really mean it',
     refs: bad,
   };

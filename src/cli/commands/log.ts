@@ -42,7 +42,9 @@ export const command: CommandModule<object, Args> = {
       const which = view.missing.map((n) => `'${n}'`).join(', ');
       process.stderr.write(
         view.runCount === 0
-          ? `git flor: no runs to show${argv.run || argv.since ? ' (after --run/--since)' : ''}\n`
+          ? argv.run || argv.since
+            ? 'git flor: no run matches --run/--since\nhint: `git flor runs` lists them all\n'
+            : "git flor: no runs recorded yet\nhint: run a script that does `import { flor } from 'git-flor'`\n"
           : `git flor: ${which} ${view.missing.length === 1 ? 'was' : 'were'} never logged by ${view.runCount === 1 ? 'this run' : `these ${view.runCount} runs`}\n` +
               `hint: known names: ${view.known.length ? view.known.join(', ') : '(none)'}\n`,
       );
