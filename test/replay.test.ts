@@ -63,7 +63,9 @@ async function truth(v: Version, names: string[], opts: SourceOptions = {}): Pro
 }
 
 function ok(r: ReplayReport): string[] {
-  return r.outcomes.filter((o) => o.status === 'replayed').map((o) => o.run);
+  const bad = r.outcomes.filter((o) => o.status !== 'replayed');
+  assert.deepEqual(bad, [], 'every run replayed');
+  return r.outcomes.map((o) => o.run);
 }
 
 function assertSame(actual: Values, expected: Values, what: string): void {
@@ -150,49 +152,49 @@ test('re-running replays nothing new; replay leaves no snapshot behind', async (
   assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], []);
 });
 
-test('no checkpoints, a failing task, an async loop: the failing version is reported, the others complete', async () => {
+test('no checkpoints, a failing task, an async loop: the failing version is reported, the others complete; a retry reuses finished segments', async () => {
   const asyncTruth = truth(3, ['wnorm', 'gnorm'], { async: true });
   const dir = makeRepo({ files: { 'train.mjs': trainSource(1) } });
   runNode(dir, 'train.mjs', ARGS, { env: CKPT_ENV });
   rmSync(join(dir, '.git', 'flor', 'ckpt'), { recursive: true, force: true }); // as on a clone that fetched the run
-  writeFiles(dir, { 'train.mjs': trainSource(2, { throwAt: 2 }) });
-  gitIn(dir, 'commit', '-qam', 'throws under replay');
+  writeFiles(dir, { 'train.mjs': trainSource(2, { failOnDemand: true }) });
+  gitIn(dir, 'commit', '-qam', 'can fail');
   runNode(dir, 'train.mjs', ARGS, { env: CKPT_ENV });
   writeFiles(dir, { 'train.mjs': trainSource(3, { async: true }) });
   gitIn(dir, 'commit', '-qam', 'async');
   runNode(dir, 'train.mjs', ARGS, { env: CKPT_ENV });
   writeFiles(dir, { 'train.mjs': trainSource(4, { async: true }) });
-  const [noCk, throws, async_] = await runIds(dir);
+  const [noCk, fails, async_] = await runIds(dir);
+  const FAIL = { FLOR_TEST_FAIL_EPOCH: '2' };
 
-  const r = await replayMissing(requireRepoSync(dir), ['wnorm'], { workers: 2 });
-  const by = new Map(r.outcomes.map((o) => [o.run, o]));
-  assert.equal(by.get(noCk!)!.status, 'replayed');
-  assert.equal(by.get(async_!)!.status, 'replayed');
-  const failed = by.get(throws!)!;
-  assert.equal(failed.status, 'failed');
-  assert.match(failed.status === 'failed' ? failed.reason : '', /segment \d+ \(iterations \d+\.\.\d+\) exited with code 1: .*boom in epoch 2/);
+  const dry = flor(dir, ['replay', 'wnorm', '--dry-run']);
+  assert.match(dry.stdout, new RegExp(`run ${noCk!.slice(0, 10)}: 4 iteration\\(s\\) of 'epoch', 0 checkpoint\\(s\\), 1 segment`));
+  assert.match(dry.stdout, /note: no usable checkpoints: replayed from the start in one segment/);
 
-  const noCkPlan = r.plan.runs.find((p) => p.run === noCk)!;
-  assert.equal(noCkPlan.segments.length, 1);
-  assert.deepEqual(noCkPlan.segments[0]!.skipInner, []);
-  assert.match(noCkPlan.notes.join('\n'), /no usable checkpoints/);
-
+  // The CLI reports the failing version by name, the others complete, exit 1.
+  const cli = flor(dir, ['replay', 'wnorm', '--workers', '2'], { allowFail: true, env: FAIL });
+  assert.equal(cli.status, 1, cli.stderr);
+  assert.match(cli.stdout, new RegExp(`run ${fails!.slice(0, 10)}: replay failed: segment \\d+ \\(iterations \\d+\\.\\.\\d+\\) exited with code 1: .*boom in epoch 2`));
+  assert.match(cli.stdout, new RegExp(`run ${noCk!.slice(0, 10)}: replayed wnorm`));
   const got = await valuesOf(dir, ['wnorm']);
   assertSame(got.get(noCk!)!, only(truths.get(1)!, ['wnorm']), 'no checkpoints');
   assertSame(got.get(async_!)!, only(await asyncTruth, ['wnorm']), 'async loop');
+  assert.equal(got.get(fails!)!.size, 0);
 
-  // Only the failed run is tried again.
-  const again = await replayMissing(requireRepoSync(dir), ['wnorm'], { workers: 2 });
-  assert.deepEqual(again.outcomes.map((o) => [o.run, o.status]), [[throws, 'failed']]);
+  // Only the failed run is tried again; once it passes, the segments that had finished are reused.
+  const again = await replayMissing(requireRepoSync(dir), ['wnorm'], { workers: 2, startupMs: 0, env: FAIL });
+  assert.deepEqual(again.outcomes.map((o) => [o.run, o.status]), [[fails, 'failed']]);
   assert.deepEqual(again.complete, [noCk, async_]);
+  const segments = again.plan.runs[0]!.segments.length;
+  assert.ok(segments > 1);
+  const fixed = await replayMissing(requireRepoSync(dir), ['wnorm'], { workers: 2, startupMs: 0 });
+  const o = fixed.outcomes[0]!;
+  assert.equal(o.status, 'replayed');
+  assert.equal(o.status === 'replayed' ? o.reusedTasks : -1, segments - 1);
+  assertSame((await valuesOf(dir, ['wnorm'])).get(fails!)!, only(truths.get(2)!, ['wnorm']), 'after the retry');
 
-  // The CLI reports the failing version by name and exits 1.
-  const cli = flor(dir, ['replay', 'wnorm'], { allowFail: true });
-  assert.equal(cli.status, 1);
-  assert.match(cli.stdout, new RegExp(`run ${throws!.slice(0, 10)}: replay failed: .*boom in epoch 2`));
-
-  // `log NAME --replay`: replays what is missing, then shows it; the failure is on stderr, exit 1.
-  const log = flor(dir, ['log', 'gnorm', '--replay', '--workers', '2', '--format', 'json'], { allowFail: true });
+  // `log NAME --replay`: replays what is missing, then shows it; a failure is on stderr, exit 1.
+  const log = flor(dir, ['log', 'gnorm', '--replay', '--workers', '2', '--format', 'json'], { allowFail: true, env: FAIL });
   assert.equal(log.status, 1, log.stderr);
   assert.match(log.stderr, /replay failed: .*boom in epoch 2/);
   const rows = JSON.parse(log.stdout) as Array<Record<string, Value>>;
@@ -217,6 +219,38 @@ test('a TypeScript script started with a loader is replayed with the same execAr
   const r = await replayMissing(requireRepoSync(dir), ['wnorm'], { workers: 1 });
   assert.deepEqual(ok(r), [id]);
   assertSame((await valuesOf(dir, ['wnorm'])).get(id!)!, only(truths.get(1)!, ['wnorm']), 'tsx');
+});
+
+test('a version that cannot take the statement is reported by name; a fidelity mismatch is reported and not written', async () => {
+  const script = (body: string) => `import { flor } from 'git-flor';
+const base = flor.arg('base', 10);
+${body}
+for (const e of flor.loop('epoch', [0, 1, 2])) {
+  const noise = e === 1 ? Math.random() : e;
+  flor.log('noise', noise);
+}
+`;
+  const dir = makeRepo({ files: { 'run.mjs': script('const scale = 2;') } });
+  runNode(dir, 'run.mjs', ['--base', '5'], { env: CKPT_ENV });
+  writeFiles(dir, { 'run.mjs': script('const other = 2;') });
+  gitIn(dir, 'commit', '-qam', 'no scale');
+  runNode(dir, 'run.mjs', [], { env: CKPT_ENV });
+  // today: logs x, which needs `scale`, a name the second version does not have
+  writeFiles(dir, { 'run.mjs': script('const scale = 2;').replace("  flor.log('noise', noise);", "  flor.log('noise', noise);\n  flor.log('x', e * scale + base);") });
+  const [withScale, without] = await runIds(dir);
+
+  const r = flor(dir, ['replay', 'x'], { allowFail: true });
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, new RegExp(`run ${without!.slice(0, 10)}: cannot take x: x: run\\.mjs:\\d+: .*scale`));
+  assert.match(r.stdout, new RegExp(`run ${withScale!.slice(0, 10)}: NOT written: 1 replayed value\\(s\\) differ`));
+  assert.match(r.stdout, new RegExp(`mismatch run ${withScale!.slice(0, 10)} noise at epoch=1: recorded 0\\.\\d+, replayed 0\\.\\d+`));
+  assert.equal((await valuesOf(dir, ['x'])).get(withScale!)!.size, 0);
+
+  const accepted = await replayMissing(requireRepoSync(dir), ['x'], { acceptMismatch: true, workers: 1 });
+  assert.equal(accepted.mismatches.length, 1);
+  assert.deepEqual(accepted.outcomes.map((o) => [o.run, o.status]), [[withScale, 'replayed'], [without, 'not-propagated']]);
+  const x = (await valuesOf(dir, ['x'])).get(withScale!)!;
+  assert.deepEqual([...x.values()], [5, 7, 9]); // the run's args (--base 5), not today's default
 });
 
 test('a name today\'s code does not log is an error with a hint', async () => {

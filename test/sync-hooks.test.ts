@@ -348,3 +348,15 @@ test('post-commit recovers an orphaned journal; the idle stub does not start nod
   assert.deepEqual(readdirSync(join(dir, '.git', 'flor', 'journal')).filter((f) => f.endsWith('.jrnl')), []);
   assert.match(gitIn(dir, 'log', '-1', ran), new RegExp(meta.id));
 });
+
+test("re-running init after the writer id changed drops the old id's negative fetch refspec", async () => {
+  const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
+  gitIn(dir, 'remote', 'add', 'origin', bareRemote());
+  flor(dir, ['init']);
+  const old = gitIn(dir, 'config', 'flor.writer');
+  gitIn(dir, 'config', 'flor.writer', 'fresh-writer');
+  flor(dir, ['init']);
+  const specs = gitIn(dir, 'config', '--get-all', 'remote.origin.fetch').split('\n');
+  assert.deepEqual(specs, ['+refs/heads/*:refs/remotes/origin/*', '+refs/flor/ledgers/*:refs/flor/remotes/origin/ledgers/*', '^refs/flor/ledgers/fresh-writer']);
+  assert.ok(!specs.includes(`^refs/flor/ledgers/${old}`));
+});

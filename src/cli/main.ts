@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
 import { reportError, UsageError } from './print.js';
+import { closeReaders } from '../store/objects.js';
 
 type Loader = () => Promise<{ command: CommandModule<any, any> }>;
 
@@ -73,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   const code = await run(argv);
   process.exitCode = code;
+  closeReaders(); // the store's long-lived `git cat-file` processes end with their stdin
   // Flush what is queued, then leave even if a pool or a child process someone forgot still holds
   // the event loop: a CLI that lingers after printing its answer looks hung.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

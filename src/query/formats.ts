@@ -75,8 +75,14 @@ function jsonParts(t: Table): Part[] {
       }
       case 'num': {
         // Every number of the column as one JSON array text, cut at the commas while writing.
-        const nums: number[] = [];
-        for (let i = 0; i < t.length; i++) if (col.kind[i] === 1) nums.push(col.num[i]!);
+        let count = 0;
+        for (let i = 0; i < t.length; i++) if (col.kind[i] === 1) count++;
+        let nums: number[];
+        if (count === t.length) nums = Array.from(col.num.subarray(0, t.length));
+        else {
+          nums = new Array<number>(count);
+          for (let i = 0, j = 0; i < t.length; i++) if (col.kind[i] === 1) nums[j++] = col.num[i]!;
+        }
         const p = new Part(2);
         p.key = Buffer.from(key);
         p.kind = col.kind;
@@ -299,6 +305,8 @@ function humanText(v: Value): string {
   if (typeof v === 'number' && !Number.isInteger(v) && Number.isFinite(v)) {
     s = String(v);
     if (s.length > 10) s = String(Number(v.toPrecision(6)));
+  } else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && !x.includes(','))) {
+    s = v.join(','); // lists of names (the `replayed` column) read better bare
   } else s = text(v);
   s = s.replace(/[\r\n\t]+/g, ' ');
   return s.length > MAX_WIDTH ? s.slice(0, MAX_WIDTH - 1) + '…' : s;

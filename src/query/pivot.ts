@@ -195,14 +195,25 @@ function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<st
   const loopIds = seg.loops.map((l) => tree.loopId(l));
   // frame -> node. Into an empty tree frames become nodes 1:1, in order (no lookups: this is the
   // hot path of a large query); a later segment is matched by loop path.
-  const fresh = tree.size === 1;
-  if (fresh) tree.reserve(nf + 1);
   const node = new Int32Array(nf);
-  for (let f = 0; f < nf; f++) {
-    const p = frames.parent[f]!;
-    const pn = p < 0 ? 0 : node[p]!;
-    const loop = loopIds[frames.loop[f]!] ?? tree.loopId('?');
-    node[f] = fresh ? tree.add(pn, loop, frames.iter[f]!) : tree.find(pn, loop, frames.iter[f]!);
+  if (tree.size === 1) {
+    // Frame f is node f + 1 (the top level, parent -1, becomes node 0).
+    tree.reserve(nf + 1);
+    const { parent, loop, iter } = tree;
+    for (let f = 0; f < nf; f++) {
+      parent[f + 1] = frames.parent[f]! + 1;
+      loop[f + 1] = loopIds[frames.loop[f]!] ?? tree.loopId('?');
+      iter[f + 1] = frames.iter[f]!;
+      node[f] = f + 1;
+    }
+    tree.size = nf + 1;
+  } else {
+    for (let f = 0; f < nf; f++) {
+      const p = frames.parent[f]!;
+      const pn = p < 0 ? 0 : node[p]!;
+      const loop = loopIds[frames.loop[f]!] ?? tree.loopId('?');
+      node[f] = tree.find(pn, loop, frames.iter[f]!);
+    }
   }
   // `other` holds the non-number values in record order.
   let o = 0;

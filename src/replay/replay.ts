@@ -4,6 +4,17 @@
  * pool, checks fidelity and writes one replay segment per run. Runs fail or succeed on their own:
  * one version that cannot take the statements, or whose replay throws, is reported and the others
  * complete.
+ *
+ * The replay rules of DESIGN.md, and where each is kept (search for "RULE:"):
+ * - checkpoint at the end of iteration k seeds k+1 ........ plan.ts cutSegments, taskFor below
+ * - args come from the original run ....................... taskFor below
+ * - an inner loop is skipped only when … ................... plan.ts judgeInner
+ * - segments at checkpointed boundaries, one shared pool .. plan.ts cutSegments, pool.ts
+ * - existing statements re-executed and compared .......... assemble.ts checkFidelity, finishRun below
+ * - replay never overwrites forward records ............... finishRun below
+ * - a version that cannot take a statement or fails is
+ *   reported by name, the others complete ................. propagation.ts propagateRun, finishRun below
+ * - no usable checkpoints: from the start, still correct .. plan.ts planRun
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -326,9 +337,14 @@ async function finishRun(
   results.forEach((r, i) => {
     if (!r.ok) failures.push({ segment: r.segment, start: segments[i]!.start, end: segments[i]!.end, error: r.error, stderrTail: r.stderrTail });
   });
+  // RULE: "A version … whose replay fails is reported by name with the reason; the others still
+  // complete." Nothing of a failed run is written; its finished task journals stay for a retry.
   if (failures.length) {
     const f = failures[0]!;
-    const lastLine = f.stderrTail.trim().split('\n').filter((l) => /\S/.test(l)).find((l) => /Error|error/.test(l)) ?? f.stderrTail.trim().split('\n').at(-1) ?? '';
+    // Node prints an uncaught error as `<Name>Error: message` at the start of a line, after the
+    // source excerpt; that line says more than the stack under it.
+    const lines = f.stderrTail.split('\n').filter((l) => /\S/.test(l));
+    const lastLine = lines.find((l) => /^\w*(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? '';
     return {
       outcome: { run, status: 'failed', names: p.names, reason: `segment ${f.segment} (iterations ${f.start}..${f.end - 1}) ${f.error}${lastLine ? `: ${lastLine.trim()}` : ''}`, failures },
       mismatches: [],
@@ -338,6 +354,8 @@ async function finishRun(
   const parts = results.map((r) => (r as Extract<ReplayTaskResult, { ok: true }>).records);
   const replayed = concatRecords(parts, () => true);
   const mismatches = checkFidelity(run, p.existing, replayed);
+  // RULE: "mismatches are reported, never silently mixed": a run whose re-executed statements
+  // differ is not written (unless the user accepts it), so its new column cannot look trustworthy.
   if (mismatches.length && !opts.acceptMismatch) {
     return { outcome: { run, status: 'mismatch', names: p.names, mismatches: mismatches.length }, mismatches };
   }

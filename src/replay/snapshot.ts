@@ -96,6 +96,8 @@ export async function materialise(repo: RepoInfo, runId: string, codeTree: strin
       renameSync(part, dir);
     } catch (e) {
       rmSync(part, { recursive: true, force: true });
+      // A concurrent replay of the same run made the same snapshot first: same key, same content.
+      if (existsSync(done)) return { key, dir };
       if (e instanceof FlorError) throw e;
       throw new FlorError('REPLAY_SNAPSHOT', `cannot materialise the code of run ${runId}: ${(e as Error).message}`, {
         hint: 'check free disk space under .git/flor/replay', cause: e,

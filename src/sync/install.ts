@@ -119,6 +119,8 @@ export async function init(repo: RepoInfo, opts: { nodePath?: string } = {}): Pr
       continue;
     }
     const specs = fetchRefspecs(remoteKey(remote, true), writer);
+    // A negative refspec for a former writer id of this clone would now hide another clone's ledger.
+    for (const s of have) if (/^\^refs\/flor\/ledgers\/[^/*]+$/.test(s) && !specs.includes(s)) config(repo, ['--fixed-value', '--unset-all', `remote.${remote}.fetch`, s]);
     const missing = specs.filter((s) => !have.includes(s));
     for (const s of missing) config(repo, ['--add', `remote.${remote}.fetch`, s]);
     fetch.push({ remote, refspecs: specs, added: missing.length > 0 });

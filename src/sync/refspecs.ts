@@ -10,6 +10,8 @@ import { gitSync } from '../store/git.js';
 import type { RepoInfo } from '../store/git.js';
 import { FlorError } from '../errors.js';
 
+// Same values as the store's (ledger.ts, notes.ts), restated so the pre-push hook does not load the
+// store's schema and codec modules just to name three refs.
 export const LEDGERS = 'refs/flor/ledgers/';
 export const REMOTES = 'refs/flor/remotes/';
 export const NOTES_REF = 'refs/flor/notes';

@@ -56,7 +56,7 @@ export async function pushLedger(repo: RepoInfo, remote?: string): Promise<PushR
     const why = line?.split('\t')[2] ?? res.stderr.trim().split('\n').find((l) => /^(fatal|error):/.test(l)) ?? res.stderr.trim();
     throw new FlorError('PUSH_FAILED', `could not push ${ownLedgerRef(writer)} to ${r.arg}: ${why}`, {
       hint: /non-fast-forward|fetch first|stale/.test(why)
-        ? 'another clone pushed under this clone\'s writer id (a copied .git?): give this clone its own with `git config --unset flor.writer && git flor init`'
+        ? "another clone pushed under this clone's writer id (a copied .git?): see \"Writer id clash\" in git-flor's docs/sync.md"
         : 'check the remote with `git push --dry-run`; your branches were not affected',
       data: { stderr: res.stderr },
     });
