@@ -61,6 +61,8 @@ flor.log('last', gstep);`;
   assert.match(plan(base('gstep++;', '')).kept[0]!.reason, /gstep.*outlives/);
   assert.match(plan(base('bump();', '', 'function bump() { gstep += 1; }')).kept[0]!.reason, /gstep/);
   assert.match(plan(base('', 'opt.lr *= 0.5;')).kept[0]!.reason, /checkpointed `opt`/);
+  assert.match(plan(base('', 'decay(opt);', 'function decay(o) { o.lr *= 0.5; }')).kept[0]!.reason, /checkpointed `opt`/);
+  assert.deepEqual(plan(base('', 'show(opt);', 'function show(o) { return o.lr; }')).skipInner, ['step']);
   assert.deepEqual(plan(base('const t = s * 2;', 'console.log(opt.lr);')).skipInner, ['step']);
 });
 
@@ -108,4 +110,29 @@ test('segments are cut only at checkpointed iterations and sized to keep the wor
   assert.equal(p.tasks, 4);
   assert.equal(p.estWallMs, 2 * 10100);
   assert.equal(scheduleMs([5, 4, 3, 3], 2), 8);
+});
+
+test('an outer loop inside main() is planned like one at top level; aliased checkpointed state is watched', () => {
+  const text = `import { flor } from 'git-flor';
+async function main() {
+  const net = { lr: 1, w: [0] };
+  flor.checkpointing({ model: net });
+  flor.log('setup', net.lr);
+  for (const e of flor.loop('epoch', [1, 2])) {
+    for (const s of flor.loop('step', [1, 2])) { net.w[0] += s; }
+    AFTER
+    flor.log('x', net.w[0]);
+  }
+  flor.log('final', net.w[0]);
+}
+main();`;
+  const plan = (after: string, names: string[]) =>
+    planReplay([{ ...run('A', text.replace('AFTER', after)), meta: { ...run('A', '').meta, checkpointing: ['model'] } }], names, new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
+  const p = plan('', ['x', 'setup', 'final']);
+  assert.deepEqual(p.statements.map((s) => [s.name, s.where]), [['setup', 'before'], ['x', 'outer'], ['final', 'after']]);
+  assert.deepEqual(p.skipInner, ['step']);
+  assert.match(plan('net.lr *= 0.5;', ['x']).kept[0]!.reason, /checkpointed `net`/);
+  // only a statement before the loop: the first iteration is enough
+  const before = plan('', ['setup']);
+  assert.deepEqual(before.segments.map((s) => [s.start, s.end, s.runToEnd]), [[0, 1, false]]);
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { trainSource, type Version, type SourceOptions } from '../fixtures/train/source.js';
 import { replayMissing, type ReplayReport } from '../src/replay/replay.js';
 import { keyed } from '../src/replay/assemble.js';
-import { listRuns, readSegment } from '../src/store/ledger.js';
+import { listRuns, listRunsChecked, readSegment } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
 import type { Value } from '../src/store/records.js';
 import { spawn } from 'node:child_process';
@@ -27,7 +27,9 @@ type Values = Map<string, Value>; // `${name}@${ctx}#${occurrence}` -> value
 async function valuesOf(dir: string, names: string[]): Promise<Map<string, Values>> {
   const repo = requireRepoSync(dir);
   const out = new Map<string, Values>();
-  for (const run of await listRuns(repo)) {
+  const { runs, broken } = await listRunsChecked(repo);
+  assert.deepEqual(broken, [], 'no run is unreadable');
+  for (const run of runs) {
     const m: Values = new Map();
     for (const s of run.segments) {
       const seg = await readSegment(repo, s.oid);
@@ -104,6 +106,9 @@ test('dry run: the plan skips the inner loop for an outer-level statement and wr
   const r = flor(main, ['replay', 'wnorm', '--dry-run', '--workers', '2']);
   assert.match(r.stdout, /skipped loops: step/);
   assert.match(r.stdout, /3 run\(s\), \d+ task\(s\) on 2 worker\(s\)/);
+  const one = flor(main, ['replay', 'wnorm', '--dry-run', '--run', ids[1]!.slice(0, 12)]);
+  assert.match(one.stdout, new RegExp(`^run ${ids[1]!.slice(0, 10)}: 4 iteration\\(s\\) of 'epoch', 4 checkpoint\\(s\\)`));
+  assert.match(one.stdout, /^1 run\(s\)/m);
   const runs = await listRuns(requireRepoSync(main));
   assert.ok(runs.every((x) => x.segments.length === 1));
 });
@@ -245,6 +250,12 @@ for (const e of flor.loop('epoch', [0, 1, 2])) {
   assert.match(r.stdout, new RegExp(`run ${withScale!.slice(0, 10)}: NOT written: 1 replayed value\\(s\\) differ`));
   assert.match(r.stdout, new RegExp(`mismatch run ${withScale!.slice(0, 10)} noise at epoch=1: recorded 0\\.\\d+, replayed 0\\.\\d+`));
   assert.equal((await valuesOf(dir, ['x'])).get(withScale!)!.size, 0);
+
+  // a child that dies (here: killed at its time limit) fails its task with a report
+  const killed = await replayMissing(requireRepoSync(dir), ['x'], { timeoutMs: 1, workers: 1 });
+  const k = killed.outcomes.find((o) => o.run === withScale)!;
+  assert.equal(k.status, 'failed');
+  assert.match(k.status === 'failed' ? k.reason : '', /^segment 0 \(iterations 0\.\.2\) killed by SIGKILL/);
 
   const accepted = await replayMissing(requireRepoSync(dir), ['x'], { acceptMismatch: true, workers: 1 });
   assert.equal(accepted.mismatches.length, 1);

@@ -24,7 +24,7 @@ export class UsageError extends Error {
   }
 }
 
-export function errorLines(e: unknown): string {
+function errorLines(e: unknown): string {
   if (e instanceof FlorError) {
     return `git flor: ${e.message}\n` + (e.hint ? `hint: ${e.hint}\n` : '');
   }
@@ -47,10 +47,6 @@ export function out(text: string): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
   });
-}
-
-export function warn(text: string): void {
-  process.stderr.write(text.endsWith('\n') ? text : text + '\n');
 }
 
 /** Streams a formatted table to stdout chunk by chunk, honouring backpressure. */

@@ -45,8 +45,11 @@ export interface LoopSite {
   node: AstNode;
   /** Enclosing flor.loop, lexically, without crossing a function boundary. */
   parent: LoopSite | null;
-  /** Inside a function body (its dynamic context is unknown). */
-  inFunction: boolean;
+  /** Innermost enclosing function (null: module top level). Code in another function than the
+   * outer loop's runs wherever it is called from: its loop context is unknown. */
+  fn: AstNode | null;
+  /** Offset in the file. */
+  pos: number;
 }
 
 /** A `flor.log('name', …)` call for a requested name. */
@@ -55,7 +58,8 @@ export interface LogSite {
   file: string;
   line: number;
   loop: LoopSite | null;
-  inFunction: boolean;
+  fn: AstNode | null;
+  pos: number;
 }
 
 export interface CodeShape {
@@ -67,6 +71,8 @@ export interface CodeShape {
   roots: Map<string, AstNode>;
   /** flor.loop calls whose shape we do not understand (not the iterable of a for-of). */
   strayLoops: number;
+  /** Names of what flor.checkpointing registers: its keys and the variables given as values. */
+  checkpointed: Set<string>;
 }
 
 function parseFile(file: string, text: string): AstNode {
@@ -105,7 +111,7 @@ function lineOf(n: AstNode): number {
 
 export function readCodeShape(files: Record<string, string>, names: string[]): CodeShape {
   const wanted = new Set(names);
-  const shape: CodeShape = { loops: [], logs: [], unparsed: [], roots: new Map(), strayLoops: 0 };
+  const shape: CodeShape = { loops: [], logs: [], unparsed: [], roots: new Map(), strayLoops: 0, checkpointed: new Set() };
   for (const [file, text] of Object.entries(files)) {
     let root: AstNode;
     try {
@@ -116,32 +122,40 @@ export function readCodeShape(files: Record<string, string>, names: string[]): C
     }
     shape.roots.set(file, root);
     const loopCalls = new Set<AstNode>();
-    const visit = (n: AstNode, loop: LoopSite | null, inFunction: boolean): void => {
+    const visit = (n: AstNode, loop: LoopSite | null, fn: AstNode | null): void => {
       if (n.type === 'ForOfStatement') {
         const call = florCall(n.right as AstNode, 'loop');
         if (call) {
           loopCalls.add(n.right as AstNode);
-          const site: LoopSite = { name: call.name, file, line: lineOf(n), isAwait: n.await === true, node: n, parent: loop, inFunction };
+          const site: LoopSite = { name: call.name, file, line: lineOf(n), isAwait: n.await === true, node: n, parent: loop, fn, pos: n.start ?? 0 };
           shape.loops.push(site);
-          visit(n.left as AstNode, loop, inFunction);
-          visit(n.right as AstNode, loop, inFunction);
-          visit(n.body as AstNode, site, inFunction);
+          visit(n.left as AstNode, loop, fn);
+          visit(n.right as AstNode, loop, fn);
+          visit(n.body as AstNode, site, fn);
           return;
         }
       }
       if (FUNCTION_TYPES.has(n.type)) {
-        // A function's body runs wherever it is called from: its lexical loop says nothing.
-        for (const c of children(n)) visit(c, null, true);
+        for (const c of children(n)) visit(c, null, n);
         return;
       }
       const log = florCall(n, 'log');
       if (log && log.name !== null && wanted.has(log.name)) {
-        shape.logs.push({ name: log.name, file, line: lineOf(n), loop, inFunction });
+        shape.logs.push({ name: log.name, file, line: lineOf(n), loop, fn, pos: n.start ?? 0 });
       }
       if (florCall(n, 'loop') && !loopCalls.has(n)) shape.strayLoops++;
-      for (const c of children(n)) visit(c, loop, inFunction);
+      if (florCall(n, 'checkpointing')) {
+        const arg = (n.arguments as AstNode[])[0];
+        for (const prop of arg && arg.type === 'ObjectExpression' ? (arg.properties as AstNode[]) : []) {
+          const key = prop.key as AstNode | undefined;
+          if (key && key.type === 'Identifier') shape.checkpointed.add(key.name as string);
+          const value = prop.value as AstNode | undefined;
+          if (value && value.type === 'Identifier') shape.checkpointed.add(value.name as string);
+        }
+      }
+      for (const c of children(n)) visit(c, loop, fn);
     };
-    visit(root, null, false);
+    visit(root, null, null);
   }
   return shape;
 }
@@ -303,9 +317,39 @@ export function functionEffects(root: AstNode): Map<string, { assigns: Set<strin
   return out;
 }
 
-/** Statements of `body` (a block or a single statement) in order. */
-function statementsOf(body: AstNode): AstNode[] {
-  return body.type === 'BlockStatement' ? (body.body as AstNode[]) : [body];
+/** Named functions of a file: declarations and `const f = (…) => …`. */
+export function localFunctions(root: AstNode): Map<string, AstNode> {
+  const out = new Map<string, AstNode>();
+  walk(root, (x) => {
+    if (x.type === 'FunctionDeclaration' && x.id) out.set((x.id as AstNode).name as string, x);
+    else if (x.type === 'VariableDeclarator' && (x.id as AstNode).type === 'Identifier' && x.init && FUNCTION_TYPES.has((x.init as AstNode).type)) {
+      out.set((x.id as AstNode).name as string, x.init as AstNode);
+    }
+  });
+  return out;
+}
+
+/**
+ * Checkpointed objects that `nodes` pass to a local function which modifies that parameter in
+ * place (`function decay(opt) { opt.lr *= 0.9 }` … `decay(opt)`). Functions from other modules
+ * are taken to leave their arguments alone: the syntax cannot see into them.
+ */
+export function mutatedThroughCalls(nodes: AstNode[], watched: Set<string>, fns: Map<string, AstNode>, exclude: AstNode | null = null): Set<string> {
+  const out = new Set<string>();
+  for (const n of nodes) {
+    walk(n, (x) => {
+      if (x === exclude) return false;
+      if (x.type !== 'CallExpression' || (x.callee as AstNode).type !== 'Identifier') return;
+      const fn = fns.get((x.callee as AstNode).name as string);
+      if (!fn) return;
+      (x.arguments as AstNode[]).forEach((arg, i) => {
+        if (arg.type !== 'Identifier' || !watched.has(arg.name as string)) return;
+        const param = (fn.params as AstNode[])[i];
+        if (param && param.type === 'Identifier' && mutatedIn([fn.body as AstNode], new Set([param.name as string])).size) out.add(arg.name as string);
+      });
+    });
+  }
+  return out;
 }
 
 /**
@@ -343,5 +387,4 @@ export function codeAfter(outer: AstNode, inner: AstNode): AstNode[] {
   return out;
 }
 
-export { statementsOf, children as astChildren };
 export type { AstNode };

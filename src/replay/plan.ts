@@ -6,7 +6,7 @@
  */
 import type { RunMeta } from '../store/types.js';
 import {
-  readCodeShape, assignedIn, declaredIn, readsIn, mutatedIn, calledIn, functionEffects, codeAfter,
+  readCodeShape, assignedIn, declaredIn, readsIn, mutatedIn, mutatedThroughCalls, localFunctions, calledIn, functionEffects, codeAfter,
   type LoopSite, type LogSite, type AstNode,
 } from './code-shape.js';
 
@@ -90,7 +90,8 @@ interface LoopVerdict {
  * Kept conservatively: assignments include those made by local functions the loop calls; a
  * variable that outlives the outer iteration and is read anywhere else also keeps the loop; and
  * because the restored state is the END of the iteration, code after the loop that mutates
- * checkpointed objects (member writes, method calls) would apply twice, so it keeps the loop too.
+ * checkpointed objects (member writes, method calls, passing them to a local function that writes
+ * into that parameter) would apply twice, so it keeps the loop too.
  */
 function judgeInner(inner: LoopSite, outer: LoopSite, logs: LogSite[], root: AstNode, checkpointed: Set<string>): LoopVerdict {
   if (inner.name === null) return { skip: false, reason: 'loop name is not a string literal' };
@@ -115,15 +116,20 @@ function judgeInner(inner: LoopSite, outer: LoopSite, logs: LogSite[], root: Ast
     if (!perIteration.has(v) && readEverywhere.has(v)) return { skip: false, reason: `\`${v}\` is assigned inside and outlives the iteration` };
   }
   const mutated = mutatedIn(after, checkpointed, inner.node);
+  for (const v of mutatedThroughCalls(after, checkpointed, localFunctions(root), inner.node)) mutated.add(v);
   if (mutated.size) return { skip: false, reason: `checkpointed \`${[...mutated][0]}\` is modified after it` };
   return { skip: true, reason: '' };
 }
 
+/**
+ * Where a requested statement runs relative to the outer loop. Only code in the same function as
+ * the outer loop (often the module top level, or a `main()`) has a context the syntax shows.
+ */
 function whereOf(l: LogSite, outer: LoopSite | null): StatementWhere {
-  if (l.inFunction || !outer) return 'unknown';
+  if (!outer || l.fn !== outer.fn || l.file !== outer.file) return 'unknown';
   if (!l.loop) {
-    if (l.file !== outer.file) return 'unknown';
-    return l.line < (outer.node.loc?.start.line ?? 0) ? 'before' : 'after';
+    const end = (outer.node.end as number | undefined) ?? outer.pos;
+    return l.pos < outer.pos ? 'before' : l.pos >= end ? 'after' : 'unknown';
   }
   if (l.loop === outer) return 'outer';
   for (let p: LoopSite | null = l.loop; p; p = p.parent) if (p === outer) return 'inner';
@@ -147,20 +153,20 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
   for (const u of shape.unparsed) notes.push(`${u.file} does not parse (${u.error}): nothing is skipped`);
   if (shape.strayLoops) notes.push('a flor.loop is used outside a for-of: nothing is skipped');
 
-  // The outer loop as code: a top-level (not in a function) flor.loop of the recorded outer name.
-  const outerSites = shape.loops.filter((l) => l.name === outerName && l.parent === null && !l.inFunction);
+  // The outer loop as code: the one flor.loop of the recorded outer name not nested in another.
+  const outerSites = shape.loops.filter((l) => l.name === outerName && l.parent === null);
   const outer = outerSites.length === 1 ? outerSites[0]! : null;
-  if (outerName && !outer) notes.push(`outer loop '${outerName}' not found once at top level: nothing is skipped`);
+  if (outerName && !outer) notes.push(`outer loop '${outerName}' not found exactly once: nothing is skipped`);
 
   const statements = shape.logs.map((l) => ({ name: l.name, file: l.file, line: l.line, where: whereOf(l, outer), loop: l.loop?.name ?? null }));
   const canSkip = outer !== null && shape.unparsed.length === 0 && shape.strayLoops === 0 && statements.every((s) => s.where !== 'unknown');
-  if (outer && statements.some((s) => s.where === 'unknown')) notes.push('a requested statement is inside a function: nothing is skipped');
+  if (outer && statements.some((s) => s.where === 'unknown')) notes.push('a requested statement is in another function than the outer loop: nothing is skipped');
 
   const skipInner: string[] = [];
   const kept: Array<{ loop: string; reason: string }> = [];
   if (outer) {
     const root = shape.roots.get(outer.file)!;
-    const checkpointed = new Set(run.meta.checkpointing);
+    const checkpointed = new Set([...run.meta.checkpointing, ...shape.checkpointed]);
     const direct = shape.loops.filter((l) => l.parent === outer);
     const verdicts = new Map<string, LoopVerdict>();
     for (const inner of direct) {

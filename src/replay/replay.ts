@@ -357,6 +357,8 @@ async function finishRun(
   // RULE: "mismatches are reported, never silently mixed": a run whose re-executed statements
   // differ is not written (unless the user accepts it), so its new column cannot look trustworthy.
   if (mismatches.length && !opts.acceptMismatch) {
+    // Differences often mean the code is not deterministic: a retry runs again, reusing nothing.
+    rmSync(outDir, { recursive: true, force: true });
     return { outcome: { run, status: 'mismatch', names: p.names, mismatches: mismatches.length }, mismatches };
   }
   // RULE: "Replay never overwrites forward records; replay rows are marked as such." Only the

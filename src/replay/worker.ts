@@ -91,7 +91,11 @@ export default async function runTask(task: ReplayTask): Promise<ReplayTaskResul
   if (!existsSync(part)) return failed('exited without writing its replay journal (is the script using git-flor?)');
   let records: RecordColumns;
   try {
-    records = readJournal(part).records;
+    const j = readJournal(part);
+    // Exit status 0 is not enough: a script may swallow an error and exit cleanly mid-segment.
+    if (!j.end) return failed('exited without closing its replay journal (the segment did not finish)');
+    if (j.end.status !== 'ok') return failed(`ended ${j.end.status}${j.end.error ? `: ${j.end.error}` : ''}`);
+    records = j.records;
   } catch (e) {
     return failed(`unreadable replay journal: ${(e as Error).message}`);
   }

@@ -7,10 +7,10 @@
  * - off: outside a Git repository (or after commit()): the script runs, nothing is recorded.
  */
 import { spawnSync } from 'node:child_process';
-import { hostname } from 'node:os';
+import { hostname, constants as osConstants } from 'node:os';
 import { relative, dirname, resolve, sep } from 'node:path';
 import { realpathSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { FlorError } from '../errors.js';
 import { findRepoSync, gitSync, type RepoInfo } from '../store/git.js';
 import { snapshotWorkTreeSync, headSync } from '../store/worktree.js';
@@ -95,7 +95,7 @@ function moduleSibling(rel: string): { path: string; execArgv: string[] } {
   // Under tsx (tests of src/) modules are .ts and need the loader; the built package is plain JS.
   const ts = import.meta.url.endsWith('.ts');
   const url = new URL(rel + (ts ? '.ts' : '.js'), import.meta.url);
-  return { path: decodeURIComponent(url.pathname), execArgv: ts ? ['--import', 'tsx'] : [] };
+  return { path: fileURLToPath(url), execArgv: ts ? ['--import', 'tsx'] : [] };
 }
 
 /** Metadata of a run as it starts; capture completes it from the journal. */

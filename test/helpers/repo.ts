@@ -22,13 +22,12 @@ export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     GIT_COMMITTER_EMAIL: 'test@example.com',
     GIT_CONFIG_NOSYSTEM: '1',
     NO_COLOR: '1',
-    ...extra,
   };
   delete env.GIT_DIR;
   delete env.GIT_INDEX_FILE;
   delete env.GIT_WORK_TREE;
-  delete env.FLOR_REPLAY;
-  return env;
+  delete env.FLOR_REPLAY; // inherited replay mode would silently change what a test's script does
+  return { ...env, ...extra };
 }
 
 export function sh(cmd: string, args: string[], cwd: string, opts: { env?: NodeJS.ProcessEnv; input?: string; allowFail?: boolean } = {}): SpawnSyncReturns<string> {

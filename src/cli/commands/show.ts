@@ -55,6 +55,7 @@ function render(d: RunDetail): string {
     ['code', d.run.codeTree],
     ['node', m.node],
     ['writer', m.writer],
+    ['ledgers', d.run.ledgers.join(', ')],
   ];
   const argNames = Object.keys(m.args);
   rows.push(['args', argNames.length ? argNames.map((k) => `${k}=${valueText(m.args[k]!)}`).join('  ') : '(none)']);
