@@ -96,19 +96,28 @@ test('no checkpoints: one segment from the start, nothing skipped', () => {
   assert.equal(r.estMs, 600 + 1);
 });
 
-test('segments are cut only at checkpointed iterations and sized to keep the workers busy', () => {
+test('segments are cut only at checkpointed iterations, and only when the cut shortens the schedule', () => {
   const outerMs = Array.from({ length: 20 }, () => 1000);
   const ck: RunCheckpoints = { iters: [4, 9, 14, 19], keys: ['a', 'b', 'c', 'd'] };
-  const runs = [run('A', trainSource(2, { withNew: true }), outerMs), run('B', trainSource(3, { withNew: true }), outerMs)];
-  const p = planReplay(runs, ['gnorm'], new Map([['A', ck], ['B', ck]]), { workers: 2, startupMs: 100 });
-  for (const r of p.runs) {
-    // 40 s of work on 2 workers: tasks of at least a third of a worker's share (6.7 s), cut at
-    // the first checkpoint past it
-    assert.deepEqual(r.segments.map((s) => [s.start, s.end]), [[0, 10], [10, 20]]);
-    assert.deepEqual(r.segments.map((s) => s.restoreFrom), [null, 'b']);
-  }
-  assert.equal(p.tasks, 4);
-  assert.equal(p.estWallMs, 2 * 10100);
+  const mk = (id: string) => run(id, trainSource(2, { withNew: true }), outerMs);
+  const cks = new Map(['A', 'B', 'C'].map((id) => [id, ck]));
+  const spans = (p: ReturnType<typeof planReplay>) => p.runs.map((r) => r.segments.map((s) => [s.start, s.end]));
+  // two equal runs on two workers: whole runs keep both busy; a cut would only add process starts
+  const two = planReplay([mk('A'), mk('B')], ['gnorm'], cks, { workers: 2, startupMs: 100 });
+  assert.deepEqual(spans(two), [[[0, 20]], [[0, 20]]]);
+  assert.equal(two.estWallMs, 20100);
+  // one run on two workers: cut at the checkpoint nearest the middle, the second half restores it
+  const one = planReplay([mk('A')], ['gnorm'], cks, { workers: 2, startupMs: 100 });
+  assert.deepEqual(spans(one), [[[0, 10], [10, 20]]]);
+  assert.deepEqual(one.runs[0]!.segments.map((s) => s.restoreFrom), [null, 'b']);
+  assert.equal(one.estWallMs, 10100);
+  // three runs on two workers: halves balance (30 s + starts) where whole runs would take 40 s
+  const three = planReplay([mk('A'), mk('B'), mk('C')], ['gnorm'], cks, { workers: 2, startupMs: 100 });
+  assert.ok(three.estWallMs < 31000, String(three.estWallMs));
+  assert.ok(three.tasks > 3);
+  for (const r of three.runs) for (const sg of r.segments) assert.ok(sg.start === 0 || ck.iters.includes(sg.start - 1));
+  // one worker: never cut
+  assert.equal(planReplay([mk('A'), mk('B')], ['gnorm'], cks, { workers: 1 }).tasks, 2);
   assert.equal(scheduleMs([5, 4, 3, 3], 2), 8);
 });
 

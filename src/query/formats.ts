@@ -75,14 +75,9 @@ function jsonParts(t: Table): Part[] {
       }
       case 'num': {
         // Every number of the column as one JSON array text, cut at the commas while writing.
-        let count = 0;
-        for (let i = 0; i < t.length; i++) if (col.kind[i] === 1) count++;
-        let nums: number[];
-        if (count === t.length) nums = Array.from(col.num.subarray(0, t.length));
-        else {
-          nums = new Array<number>(count);
-          for (let i = 0, j = 0; i < t.length; i++) if (col.kind[i] === 1) nums[j++] = col.num[i]!;
-        }
+        // Built by push: a packed array of doubles stringifies ~1.7x faster than a holey one.
+        const nums: number[] = [];
+        for (let i = 0; i < t.length; i++) if (col.kind[i] === 1) nums.push(col.num[i]!);
         const p = new Part(2);
         p.key = Buffer.from(key);
         p.kind = col.kind;
@@ -155,63 +150,56 @@ class JsonWriter {
     const P = parts.length;
     const n = t.length;
     let i = this.row;
-    // Room for a variable-length cell plus the fixed-size rest of its row; the loop below starts a
-    // row only with ROOM to spare, so ordinary rows never copy.
-    const ensure = (extra: number): void => {
-      if (o + extra + 1024 <= buf.length) return;
-      const bigger = Buffer.allocUnsafe(o + extra + CHUNK);
-      buf.copy(bigger, 0, 0, o);
-      buf = bigger;
-    };
-    // Short byte runs (keys, separators, the per-run prefix) are copied by hand: a
-    // TypedArray#set call per cell cost more than the bytes it moved (measured in the profile).
-    const put = (b: Uint8Array): void => {
-      const len = b.length;
-      for (let j = 0; j < len; j++) buf[o + j] = b[j]!;
-      o += len;
-    };
-    for (; i < n && o + ROOM <= CHUNK; i++) {
-      if (i > 0) put(sepB);
+    // No closures over buf/o in this loop: captured variables live in a context object and every
+    // `buf[o++]` would go through it. Short byte runs (keys, separators, small cells) are copied
+    // by hand, longer ones (the per-run prefix) with set(): measured, either way round is slower.
+    for (; i < n && o + ROOM <= buf.length; i++) {
+      if (i > 0) for (let j = 0; j < sepB.length; j++) buf[o++] = sepB[j]!;
       buf[o++] = 123; // {
       for (let p = 0; p < P; p++) {
         const part = parts[p]!;
+        let b: Uint8Array;
         if (part.t === 0) {
-          const b = part.enc[part.index[i]!]!;
-          ensure(b.length);
-          if (b.length > 256) {
-            buf.set(b, o);
-            o += b.length;
-          } else put(b);
-          continue;
-        }
-        put(part.key);
-        if (part.t === 1) {
-          const v = part.ints[i]!;
-          if (v < 0) put(NULL);
-          else o += writeUint(buf, o, v);
-        } else if (part.t === 2) {
-          const k = part.kind[i];
-          if (k === 1) {
-            const text = part.text;
-            let q = pos[p]!;
-            let ch = text[q++]!;
-            while (ch !== 44 && ch !== 93) {
-              buf[o++] = ch;
-              ch = text[q++]!;
-            }
-            pos[p] = q;
-          } else if (k === 2) {
-            const b = Buffer.from(jsonCell(part.other.get(i) ?? null));
-            ensure(b.length);
-            buf.set(b, o);
-            o += b.length;
-          } else put(NULL);
+          b = part.enc[part.index[i]!]!;
         } else {
-          const b = Buffer.from(jsonCell(cellAt(part.col!, i)));
-          ensure(b.length);
+          const key = part.key;
+          for (let j = 0; j < key.length; j++) buf[o++] = key[j]!;
+          if (part.t === 1) {
+            const v = part.ints[i]!;
+            if (v >= 0) {
+              o += writeUint(buf, o, v);
+              continue;
+            }
+            b = NULL;
+          } else if (part.t === 2) {
+            const k = part.kind[i];
+            if (k === 1) {
+              const text = part.text;
+              let q = pos[p]!;
+              let ch = text[q++]!;
+              while (ch !== 44 && ch !== 93) {
+                buf[o++] = ch;
+                ch = text[q++]!;
+              }
+              pos[p] = q;
+              continue;
+            }
+            b = k === 2 ? Buffer.from(jsonCell(part.other.get(i) ?? null)) : NULL;
+          } else {
+            b = Buffer.from(jsonCell(cellAt(part.col!, i)));
+          }
+        }
+        // A variable-length cell: make room for it plus the fixed-size rest of its row (rows start
+        // only with ROOM to spare, so ordinary cells never get here with too little).
+        if (o + b.length + 1024 > buf.length) {
+          const bigger = Buffer.allocUnsafe(o + b.length + CHUNK);
+          buf.copy(bigger, 0, 0, o);
+          buf = bigger;
+        }
+        if (b.length > 32) {
           buf.set(b, o);
           o += b.length;
-        }
+        } else for (let j = 0; j < b.length; j++) buf[o++] = b[j]!;
       }
     }
     this.row = i;

@@ -207,8 +207,7 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
  * task; tasks of all runs share one pool." A segment may start only at 0 or right after an
  * iteration whose END state was checkpointed ("a checkpoint taken at the end of iteration k seeds
  * iteration k+1"). The cut size balances two costs: too few tasks leave workers idle, too many pay
- * a process start each. Tasks are sized to about a third of one worker's share, but never below
- * four process starts.
+ * a process start each (planReplay tries several sizes and keeps the best schedule).
  */
 function cutSegments(d: Draft, targetMs: number, startupMs: number): PlannedSegment[] {
   const p = d.plan;
@@ -253,12 +252,23 @@ export function planReplay(runs: PlanRun[], names: string[], checkpoints: Map<st
   const drafts = runs.map((r) => planRun(r, r.names ?? names, checkpoints.get(r.id), opts));
   let totalMs = 0;
   for (const d of drafts) for (let i = 0; i < d.wanted; i++) totalMs += d.iterCost(i);
-  // One worker gains nothing from cuts: each would only add a process start.
-  const target = workers === 1 ? Infinity : Math.max(4 * opts.startupMs, totalMs / (workers * 3));
-  const out: RunPlan[] = drafts.map((d) => {
-    const segments = cutSegments(d, target, opts.startupMs);
-    return { ...d.plan, segments, estMs: segments.reduce((a, s) => a + s.estMs, 0) };
-  });
+  // Candidate task sizes, from whole runs down to a quarter of one worker's share (never below
+  // four process starts); the one whose longest-first schedule finishes first wins, fewer tasks
+  // on a tie. Whole runs win when there are enough of them to keep every worker busy; one worker
+  // never gains from a cut, which only adds a process start.
+  const share = totalMs / workers;
+  const targets = [Infinity, ...[1, 2, 3, 4].map((k) => Math.max(4 * opts.startupMs, share / k))];
+  let best: { runs: RunPlan[]; wall: number; tasks: number } | null = null;
+  for (const target of workers === 1 ? [Infinity] : targets) {
+    const runsPlanned: RunPlan[] = drafts.map((d) => {
+      const segments = cutSegments(d, target, opts.startupMs);
+      return { ...d.plan, segments, estMs: segments.reduce((a, s) => a + s.estMs, 0) };
+    });
+    const costs = runsPlanned.flatMap((r) => r.segments.map((s) => s.estMs));
+    const wall = scheduleMs(costs, workers);
+    if (!best || wall < best.wall - 1e-9 || (Math.abs(wall - best.wall) <= 1e-9 && costs.length < best.tasks)) best = { runs: runsPlanned, wall, tasks: costs.length };
+  }
+  const out = best!.runs;
   const tasks = out.flatMap((r) => r.segments);
   const estSerialMs = tasks.reduce((a, s) => a + s.estMs, 0);
   return { runs: out, tasks: tasks.length, workers, estSerialMs, estWallMs: scheduleMs(tasks.map((t) => t.estMs), workers) };
