@@ -50,7 +50,7 @@ test('segments concatenate in order into one set of columns with shared frames',
     ['acc', 'epoch=0', 0.5], ['new', 'epoch=0', 'x'], ['new', 'epoch=1', 'y'], ['acc', 'epoch=1', 0.75],
   ]);
   assert.deepEqual(c.loops, ['epoch']);
-  assert.equal(c.frames.parent.length, 2);
+  assert.equal(c.frames.parent.length, 2); // the step frames of the dropped 'loss' records are not carried
 });
 
 test('fidelity: equal values pass, a different value or a record with no recorded twin is reported', () => {

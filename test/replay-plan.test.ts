@@ -145,3 +145,11 @@ main();`;
   const before = plan('', ['setup']);
   assert.deepEqual(before.segments.map((s) => [s.start, s.end, s.runToEnd]), [[0, 1, false]]);
 });
+
+test('a run that did not finish is replayed up to where it stopped, not past its outer loop', () => {
+  const crashed = run('A', trainSource(1, { withNew: true, only: ['wnorm'] }), [100, 100, 100]);
+  const p = planReplay([{ ...crashed, meta: { ...crashed.meta, status: 'crashed' } }], ['wnorm'], new Map([['A', every(3)]]), { workers: 1 }).runs[0]!;
+  assert.deepEqual(p.segments.map((s) => [s.start, s.end, s.runToEnd]), [[0, 3, false]]);
+  const ok = planReplay([crashed], ['wnorm'], new Map([['A', every(3)]]), { workers: 1 }).runs[0]!;
+  assert.deepEqual(ok.segments.map((s) => [s.start, s.end, s.runToEnd]), [[0, 3, true]]);
+});

@@ -107,7 +107,7 @@ test('dry run: the plan skips the inner loop for an outer-level statement and wr
   assert.match(r.stdout, /skipped loops: step/);
   assert.match(r.stdout, /3 run\(s\), \d+ task\(s\) on 2 worker\(s\)/);
   const one = flor(main, ['replay', 'wnorm', '--dry-run', '--run', ids[1]!.slice(0, 12)]);
-  assert.match(one.stdout, new RegExp(`^run ${ids[1]!.slice(0, 10)}: 4 iteration\\(s\\) of 'epoch', 4 checkpoint\\(s\\)`));
+  assert.match(one.stdout, new RegExp(`^run ${ids[1]}: 4 iteration\\(s\\) of 'epoch', 4 checkpoint\\(s\\)`));
   assert.match(one.stdout, /^1 run\(s\)/m);
   const runs = await listRuns(requireRepoSync(main));
   assert.ok(runs.every((x) => x.segments.length === 1));
@@ -127,7 +127,11 @@ test('an outer-level statement: replayed values equal a run that had it from the
 });
 
 test('an inner-level statement and one after the inner loop reading what it assigns: inner loop runs, values equal', async () => {
-  const r = await replayMissing(requireRepoSync(main), ['gnorm', 'avg_loss'], { workers: 2, startupMs: 0 });
+  const progress: Array<[number, number, number | null]> = [];
+  const r = await replayMissing(requireRepoSync(main), ['gnorm', 'avg_loss'], { workers: 2, startupMs: 0, onProgress: (p) => progress.push([p.done, p.total, p.etaMs]) });
+  assert.deepEqual(progress.map(([d]) => d), Array.from({ length: r.plan.tasks + 1 }, (_, i) => i));
+  assert.ok(progress.every(([, t]) => t === r.plan.tasks));
+  assert.equal(progress.at(-1)![2], 0);
   assert.deepEqual(r.mismatches, []);
   assert.deepEqual(ok(r), ids);
   for (const p of r.plan.runs) {
@@ -173,14 +177,14 @@ test('no checkpoints, a failing task, an async loop: the failing version is repo
   const FAIL = { FLOR_TEST_FAIL_EPOCH: '2' };
 
   const dry = flor(dir, ['replay', 'wnorm', '--dry-run']);
-  assert.match(dry.stdout, new RegExp(`run ${noCk!.slice(0, 10)}: 4 iteration\\(s\\) of 'epoch', 0 checkpoint\\(s\\), 1 segment`));
+  assert.match(dry.stdout, new RegExp(`run ${noCk}: 4 iteration\\(s\\) of 'epoch', 0 checkpoint\\(s\\), 1 segment`));
   assert.match(dry.stdout, /note: no usable checkpoints: replayed from the start in one segment/);
 
   // The CLI reports the failing version by name, the others complete, exit 1.
   const cli = flor(dir, ['replay', 'wnorm', '--workers', '2'], { allowFail: true, env: FAIL });
   assert.equal(cli.status, 1, cli.stderr);
-  assert.match(cli.stdout, new RegExp(`run ${fails!.slice(0, 10)}: replay failed: segment \\d+ \\(iterations \\d+\\.\\.\\d+\\) exited with code 1: .*boom in epoch 2`));
-  assert.match(cli.stdout, new RegExp(`run ${noCk!.slice(0, 10)}: replayed wnorm`));
+  assert.match(cli.stdout, new RegExp(`run ${fails}: replay failed: segment \\d+ \\(iterations \\d+\\.\\.\\d+\\) exited with code 1: .*boom in epoch 2`));
+  assert.match(cli.stdout, new RegExp(`run ${noCk}: replayed wnorm`));
   const got = await valuesOf(dir, ['wnorm']);
   assertSame(got.get(noCk!)!, only(truths.get(1)!, ['wnorm']), 'no checkpoints');
   assertSame(got.get(async_!)!, only(await asyncTruth, ['wnorm']), 'async loop');
@@ -246,9 +250,9 @@ for (const e of flor.loop('epoch', [0, 1, 2])) {
 
   const r = flor(dir, ['replay', 'x'], { allowFail: true });
   assert.equal(r.status, 1);
-  assert.match(r.stdout, new RegExp(`run ${without!.slice(0, 10)}: cannot take x: x: run\\.mjs:\\d+: .*scale`));
-  assert.match(r.stdout, new RegExp(`run ${withScale!.slice(0, 10)}: NOT written: 1 replayed value\\(s\\) differ`));
-  assert.match(r.stdout, new RegExp(`mismatch run ${withScale!.slice(0, 10)} noise at epoch=1: recorded 0\\.\\d+, replayed 0\\.\\d+`));
+  assert.match(r.stdout, new RegExp(`run ${without}: cannot take x: x: run\\.mjs:\\d+: .*scale`));
+  assert.match(r.stdout, new RegExp(`run ${withScale}: NOT written: 1 replayed value\\(s\\) differ`));
+  assert.match(r.stdout, new RegExp(`mismatch run ${withScale} noise at epoch=1: recorded 0\\.\\d+, replayed 0\\.\\d+`));
   assert.equal((await valuesOf(dir, ['x'])).get(withScale!)!.size, 0);
 
   // a child that dies (here: killed at its time limit) fails its task with a report

@@ -102,7 +102,7 @@ export function checkFidelity(run: string, recorded: RecordColumns, replayed: Re
 /**
  * Concatenates task outputs (in segment order) into one set of columns holding only the records
  * whose name passes `keep`, with fresh tables: each task numbered its names, loops and frames on
- * its own.
+ * its own. Only frames that some kept record uses are carried.
  */
 export function concatRecords(parts: RecordColumns[], keep: (name: string) => boolean): RecordColumns {
   const names: string[] = [];
@@ -112,7 +112,6 @@ export function concatRecords(parts: RecordColumns[], keep: (name: string) => bo
   const fParent: number[] = [];
   const fLoop: number[] = [];
   const fIter: number[] = [];
-  const frameIdx = new Map<string, number>();
   const rName: number[] = [];
   const rFrame: number[] = [];
   const rNum: number[] = [];
@@ -131,17 +130,12 @@ export function concatRecords(parts: RecordColumns[], keep: (name: string) => bo
         li = loops.push(loopName) - 1;
         loopIdx.set(loopName, li);
       }
-      const iter = c.frames.iter[f]!;
-      // The same iteration seen by two tasks (a segment boundary) is one frame.
-      const key = `${parent}:${li}:${iter}`;
-      let out = frameIdx.get(key);
-      if (out === undefined) {
-        out = fParent.length;
-        fParent.push(parent);
-        fLoop.push(li);
-        fIter.push(iter);
-        frameIdx.set(key, out);
-      }
+      // Tasks cover disjoint outer iterations, so their frames never coincide: each is copied as
+      // is, keeping the runtime's structure (two passes of one inner loop stay two frames).
+      const out = fParent.length;
+      fParent.push(parent);
+      fLoop.push(li);
+      fIter.push(c.frames.iter[f]!);
       local.set(f, out);
       return out;
     };

@@ -10,17 +10,13 @@ export function ms(n: number): string {
   return `${Math.floor(n / 60_000)} min ${Math.round((n % 60_000) / 1000)} s`;
 }
 
-function short(id: string): string {
-  return id.slice(0, 10);
-}
-
 export function describePlan(plan: Plan): string[] {
   const lines: string[] = [];
   let rerun = 0;
   for (const r of plan.runs) {
     rerun += r.rerunMs;
     const where = r.statements.map((s) => `${s.name} (${s.where}${s.loop ? ` '${s.loop}'` : ''}, ${s.file}:${s.line})`).join(', ');
-    lines.push(`run ${short(r.run)}: ${r.iterations} iteration(s) of '${r.outerLoop ?? '-'}', ${r.checkpoints} checkpoint(s), ${r.segments.length} segment(s), ~${ms(r.estMs)} (re-run: ${ms(r.rerunMs)})`);
+    lines.push(`run ${r.run}: ${r.iterations} iteration(s) of '${r.outerLoop ?? '-'}', ${r.checkpoints} checkpoint(s), ${r.segments.length} segment(s), ~${ms(r.estMs)} (re-run: ${ms(r.rerunMs)})`);
     lines.push(`  statements: ${where || '(none found in this version)'}`);
     if (r.skipInner.length) lines.push(`  skipped loops: ${r.skipInner.join(', ')}`);
     for (const k of r.kept) lines.push(`  loop '${k.loop}' runs: ${k.reason}`);
@@ -43,7 +39,8 @@ function show(v: Value | undefined): string {
 export function describeReport(r: ReplayReport): string[] {
   const lines: string[] = [];
   for (const o of r.outcomes) {
-    const id = short(o.run);
+    // whole ids: they are what `--run` takes (a ULID's first 10 characters are only its time)
+    const id = o.run;
     switch (o.status) {
       case 'replayed':
         lines.push(`run ${id}: replayed ${o.names.join(', ')} — ${o.records} record(s) in ${o.tasks} task(s)${o.reusedTasks ? ` (${o.reusedTasks} reused)` : ''}, ${ms(o.ms)}`);
@@ -62,7 +59,7 @@ export function describeReport(r: ReplayReport): string[] {
     }
   }
   const shown = r.mismatches.slice(0, 20);
-  for (const m of shown) lines.push(`  mismatch run ${short(m.run)} ${m.name} at ${m.at || '(top)'}${m.occurrence ? ` #${m.occurrence + 1}` : ''}: recorded ${show(m.recorded)}, replayed ${show(m.replayed)}`);
+  for (const m of shown) lines.push(`  mismatch run ${m.run} ${m.name} at ${m.at || '(top)'}${m.occurrence ? ` #${m.occurrence + 1}` : ''}: recorded ${show(m.recorded)}, replayed ${show(m.replayed)}`);
   if (r.mismatches.length > shown.length) lines.push(`  … and ${r.mismatches.length - shown.length} more mismatch(es)`);
   if (r.complete.length) lines.push(`${r.complete.length} run(s) already have ${r.names.join(', ')}`);
   if (r.outcomes.length === 0 && r.complete.length === 0) lines.push('no runs to replay');

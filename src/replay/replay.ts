@@ -29,7 +29,7 @@ import type { Segment } from '../store/types.js';
 import type { ReplaySpec } from '../runtime/replay-spec.js';
 import { planReplay, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
 import { propagateRun, readTodayFiles, type TodayFiles } from './propagation.js';
-import { materialise, propagatedTree, removeSnapshot, type Snapshot } from './snapshot.js';
+import { materialise, propagatedTree, removeRunSnapshots, type Snapshot } from './snapshot.js';
 import { createPool, defaultWorkers, type TaskPool } from './pool.js';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
 import { checkFidelity, concatRecords, namesLogged, type Mismatch } from './assemble.js';
@@ -166,31 +166,44 @@ async function replayWith(repo: RepoInfo, names: string[], today: TodayFiles, wo
   const complete: string[] = [];
   const prepared: Prepared[] = [];
   const cat = new CatFile(gitCwd(repo));
-  try {
-    for (const entry of entries) {
-      const segs: Segment[] = [];
-      for (const s of entry.segments) segs.push(await readSegment(repo, s.oid));
-      const existing = concatRecords(segs, () => true);
-      const have = namesLogged(existing);
-      const missing = names.filter((n) => !have.has(n));
-      if (missing.length === 0) {
-        complete.push(entry.id);
-        continue;
-      }
-      const prop = await propagateRun(repo, cat, entry.codeTree, today, missing);
-      if (prop.failed.length) {
-        outcomes.push({ run: entry.id, status: 'not-propagated', names: prop.failed.map((f) => f.name), reason: prop.failed.map((f) => `${f.name}: ${f.reason}`).join('; ') });
-      }
-      const ok = missing.filter((n) => !prop.failed.some((f) => f.name === n));
-      if (ok.length === 0) continue;
-      // The planner reads the entry script (the outer loop) and every file a statement went into.
-      const code = { ...prop.oldFiles, ...prop.files };
-      if (code[entry.meta.script] === undefined) {
-        const o = await cat.read(`${entry.codeTree}:${entry.meta.script}`);
-        if (o && o.type === 'blob') code[entry.meta.script] = o.data.toString('utf8');
-      }
-      prepared.push({ entry, names: ok, files: prop.files, code, existing, ckpts: await usableCheckpoints(repo, entry) });
+
+  async function prepareRun(entry: RunEntry): Promise<Prepared | null> {
+    const segs: Segment[] = [];
+    for (const s of entry.segments) segs.push(await readSegment(repo, s.oid));
+    const existing = concatRecords(segs, () => true);
+    const have = namesLogged(existing);
+    const missing = names.filter((n) => !have.has(n));
+    if (missing.length === 0) {
+      complete.push(entry.id);
+      return null;
     }
+    const prop = await propagateRun(repo, cat, entry.codeTree, today, missing);
+    if (prop.failed.length) {
+      outcomes.push({ run: entry.id, status: 'not-propagated', names: prop.failed.map((f) => f.name), reason: prop.failed.map((f) => `${f.name}: ${f.reason}`).join('; ') });
+    }
+    const ok = missing.filter((n) => !prop.failed.some((f) => f.name === n));
+    if (ok.length === 0) return null;
+    // The planner reads the entry script (the outer loop) and every file a statement went into.
+    const code = { ...prop.oldFiles, ...prop.files };
+    if (code[entry.meta.script] === undefined) {
+      const o = await cat.read(`${entry.codeTree}:${entry.meta.script}`);
+      if (o && o.type === 'blob') code[entry.meta.script] = o.data.toString('utf8');
+    }
+    return { entry, names: ok, files: prop.files, code, existing, ckpts: await usableCheckpoints(repo, entry) };
+  }
+
+  try {
+    const slots: Array<Prepared | null> = new Array(entries.length).fill(null);
+    await eachLimited(entries, PARALLEL_GIT, async (entry, i) => {
+      try {
+        slots[i] = await prepareRun(entry);
+      } catch (e) {
+        // One unreadable run (a corrupt segment, a missing code tree) does not stop the others.
+        outcomes.push({ run: entry.id, status: 'failed', names, reason: (e as Error).message, failures: [] });
+      }
+    });
+    for (const p of slots) if (p) prepared.push(p);
+    complete.sort();
   } finally {
     cat.close();
   }
@@ -207,21 +220,24 @@ async function replayWith(repo: RepoInfo, names: string[], today: TodayFiles, wo
   const writer = await ensureWriter(repo);
   const progress = tracker(plan, opts.onProgress);
 
-  // Snapshots first (git is quick), so every task of every run can be queued at once.
+  // Snapshots first (git is quick), so every task of every run can be queued at once; a few at a
+  // time, since each is a couple of git processes that mostly wait.
   const staged: Staged[] = [];
-  for (const [i, p] of prepared.entries()) {
+  const slots: Array<Staged | null> = new Array(prepared.length).fill(null);
+  await eachLimited(prepared, PARALLEL_GIT, async (p, i) => {
     const segments = plan.runs[i]!.segments;
     try {
       const meta = p.entry.meta;
       const snap = await materialise(repo, p.entry.id, p.entry.codeTree, p.files, [meta.cwd, posixDir(meta.script)]);
       const outDir = `${snap.dir}.out`;
       mkdirSync(outDir, { recursive: true });
-      staged.push({ p, segments, snap, outDir, results: [] });
+      slots[i] = { p, segments, snap, outDir, results: [] };
     } catch (e) {
       for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
       outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
     }
-  }
+  });
+  for (const st of slots) if (st) staged.push(st);
 
   // Longest tasks first, whatever run they belong to: the pool's queue is first-in first-out,
   // and a long task started last would leave the other workers idle at the end.
@@ -262,6 +278,21 @@ interface Staged {
   snap: Snapshot;
   outDir: string;
   results: Array<Promise<ReplayTaskResult>>;
+}
+
+/** Git plumbing calls in flight at once while preparing runs: they mostly wait on the disk. */
+const PARALLEL_GIT = 4;
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
 function sortOutcomes(o: RunOutcome[]): RunOutcome[] {
@@ -330,7 +361,7 @@ function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOpti
 async function finishRun(
   repo: RepoInfo, st: Staged, tree: string, results: ReplayTaskResult[], writer: string, opts: ReplayOptions,
 ): Promise<{ outcome: RunOutcome; mismatches: Mismatch[] }> {
-  const { p, segments, snap, outDir } = st;
+  const { p, segments, outDir } = st;
   const run = p.entry.id;
   const ms = results.reduce((a, r) => a + r.ms, 0);
   const failures: TaskFailure[] = [];
@@ -371,8 +402,7 @@ async function finishRun(
   });
   const name = segmentName();
   await appendSegment(repo, run, name, encodeSegment(seg));
-  removeSnapshot(snap);
-  rmSync(outDir, { recursive: true, force: true });
+  removeRunSnapshots(repo, run);
   return {
     outcome: {
       run, status: 'replayed', names: p.names, segment: name, records: cols.name.length, tasks: segments.length,

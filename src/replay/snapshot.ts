@@ -7,7 +7,7 @@
  * built in a private index file and checked out with `checkout-index --prefix`, so the user's
  * index and work tree are never touched; node_modules is a symlink to today's install.
  */
-import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync, readdirSync } from 'node:fs';
 import { join, dirname, posix } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { git, gitText, type RepoInfo } from '../store/git.js';
@@ -137,6 +137,16 @@ function lstatExists(p: string): boolean {
   }
 }
 
-export function removeSnapshot(s: Snapshot): void {
-  rmSync(s.dir, { recursive: true, force: true });
+/**
+ * Once a run's replay segment is written, every snapshot of that run goes, with its task journals:
+ * this one and those left by earlier failed attempts on code that has changed since.
+ */
+export function removeRunSnapshots(repo: RepoInfo, runId: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(replayRoot(repo));
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith(`${runId}-`)) rmSync(join(replayRoot(repo), n), { recursive: true, force: true });
 }

@@ -50,8 +50,8 @@ export const command: CommandModule<object, Args> = {
     });
     if (argv['dry-run']) {
       await out(describePlan(r.plan).join('\n') + '\n');
-      for (const o of r.outcomes) if (o.status === 'not-propagated') process.stderr.write(`run ${o.run.slice(0, 10)}: cannot take ${o.names.join(', ')}: ${o.reason}\n`);
-      if (r.complete.length) process.stderr.write(`${r.complete.length} run(s) already have ${r.names.join(', ')}\n`);
+      // runs that cannot take a statement or cannot be read, and the ones already complete
+      for (const l of describeReport(r)) process.stderr.write(l + '\n');
       return;
     }
     const lines = describeReport(r);
