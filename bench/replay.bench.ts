@@ -57,13 +57,14 @@ function timeRun(dir: string, args: string[], extraEnv: Record<string, string> =
   return performance.now() - t0;
 }
 
-async function timeReplay(dir: string, names: string[], workers: number, runs?: string[]): Promise<{ ms: number; checkpoints: number; tasks: number }> {
+async function timeReplay(dir: string, names: string[], workers: number, runs?: string[]): Promise<{ ms: number; checkpoints: number; tasks: number; taskMs: number }> {
   const t0 = performance.now();
   const r = await replayMissing(requireRepoSync(dir), names, { workers, runs });
   const ms = performance.now() - t0;
   const bad = r.outcomes.filter((o) => o.status !== 'replayed');
   if (bad.length || r.outcomes.length === 0) throw new Error(`replay did not complete: ${JSON.stringify(r.outcomes)}`);
-  return { ms, checkpoints: r.plan.runs.reduce((a, p) => a + p.checkpoints, 0), tasks: r.plan.tasks };
+  const taskMs = r.outcomes.reduce((a, o) => a + (o.status === 'replayed' ? o.ms : 0), 0);
+  return { ms, checkpoints: r.plan.runs.reduce((a, p) => a + p.checkpoints, 0), tasks: r.plan.tasks, taskMs };
 }
 
 function line(name: string, figure: string, ratio: number, baseline: string, target: number): void {
@@ -103,6 +104,9 @@ export async function run(): Promise<void> {
     const w1 = await timeReplay(one, ['gnorm'], 1);
     const w2 = await timeReplay(two, ['gnorm'], 2);
     line('CPU-bound replay (inner loop runs), 2 runs x 10x150, 2 workers vs 1', `${Math.round(w2.ms)} ms (${w2.tasks} tasks) vs ${Math.round(w1.ms)} ms (${w1.tasks} tasks)`, w1.ms / w2.ms, '1 worker', 1.6);
+    // With one worker the tasks run one after the other: the rest of the wall time is the replay's
+    // own serial cost (listing, propagation, checkout, plan, fidelity, ledger append, pool).
+    console.log(`INFO serial cost outside the tasks with 1 worker: ${Math.round(w1.ms - w1.taskMs)} ms of ${Math.round(w1.ms)} ms (tasks ${Math.round(w1.taskMs)} ms)`);
     // What this machine gives two independent processes right now: the ceiling for the line above.
     const plain = mkdtempSync(join(tmpdir(), 'flor-bench-plain-'));
     dirs.push(plain);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { trainSource, type Version, type SourceOptions } from '../fixtures/train/source.js';
 import { replayMissing, type ReplayReport } from '../src/replay/replay.js';
 import { keyed } from '../src/replay/assemble.js';
-import { listRuns, listRunsChecked, readSegment } from '../src/store/ledger.js';
+import { listRuns, listRunsChecked, readSegment, replayCodePath } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
 import type { Value } from '../src/store/records.js';
 import { spawn } from 'node:child_process';
@@ -114,8 +114,9 @@ test('dry run: the plan skips the inner loop for an outer-level statement and wr
 });
 
 test('an outer-level statement: replayed values equal a run that had it from the start, for each version', async () => {
-  // a child start priced at 0 ms lets the planner cut these tiny runs into several segments
-  const r = await replayMissing(requireRepoSync(main), ['wnorm'], { workers: 2, startupMs: 0 });
+  // A child start priced at 0 ms lets the planner cut these tiny runs into several segments; with
+  // more workers than runs a cut wins whatever the recorded timings (with 2, near-equal runs tie).
+  const r = await replayMissing(requireRepoSync(main), ['wnorm'], { workers: 4, startupMs: 0 });
   assert.deepEqual(r.mismatches, []);
   assert.deepEqual(ok(r), ids);
   for (const p of r.plan.runs) assert.deepEqual(p.skipInner, ['step']);
@@ -150,6 +151,19 @@ test('an inner-level statement and one after the inner loop reading what it assi
     assert.deepEqual(rep.map((s) => s.provenance!.statements.join(',')).sort(), ['gnorm,avg_loss', 'wnorm']);
   }
   fsckClean(main);
+  // The propagated code each replay ran is in the ledger beside its segment, so gc kept it.
+  const ledger = gitIn(main, 'for-each-ref', '--format=%(refname)', 'refs/flor/ledgers/').trim();
+  for (const run of runs) {
+    for (const s of run.segments.filter((x) => x.name !== 'forward')) {
+      const seg = await readSegment(requireRepoSync(main), s.oid);
+      const code = seg.provenance!.code;
+      assert.notEqual(code, run.codeTree, 'the replay ran propagated code');
+      gitIn(main, 'cat-file', '-e', code);
+      assert.equal(gitIn(main, 'rev-parse', `${ledger}:${replayCodePath(run.id, s.name)}`).trim(), code);
+      const text = gitIn(main, 'cat-file', 'blob', `${code}:train.mjs`);
+      for (const n of seg.provenance!.statements) assert.ok(text.includes(`flor.log('${n}'`), `${n} is in the code the replay ran`);
+    }
+  }
 });
 
 test('re-running replays nothing new; replay leaves no snapshot behind', async () => {
@@ -266,6 +280,52 @@ for (const e of flor.loop('epoch', [0, 1, 2])) {
   assert.deepEqual(accepted.outcomes.map((o) => [o.run, o.status]), [[withScale, 'replayed'], [without, 'not-propagated']]);
   const x = (await valuesOf(dir, ['x'])).get(withScale!)!;
   assert.deepEqual([...x.values()], [5, 7, 9]); // the run's args (--base 5), not today's default
+});
+
+test('a `git gc --prune=now` while the tasks run: the segment is written with its provenance intact', async () => {
+  // During replay the script waits until the replay has written the propagated copy of itself (its
+  // provenance, referenced by nothing yet), then prunes every unreferenced object.
+  const script = (today: boolean) => `import { flor } from 'git-flor';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+for (const e of flor.loop('epoch', [0, 1, 2])) {
+  flor.log('v', e * 2);${today ? "\n  flor.log('w', e * 3);" : ''}
+}
+const top = process.env.FLOR_TEST_REPO;
+if (process.env.FLOR_REPLAY && top) {
+  const self = readFileSync(new URL(import.meta.url), 'utf8');
+  const oid = execFileSync('git', ['hash-object', '--stdin'], { cwd: top, input: self }).toString().trim();
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  for (let i = 0; i < 250; i++) {
+    try {
+      execFileSync('git', ['cat-file', '-e', oid], { cwd: top, stdio: 'ignore' });
+      break;
+    } catch {
+      nap(20);
+    }
+  }
+  nap(200); // the tree follows its blob within milliseconds
+  execFileSync('git', ['gc', '-q', '--prune=now'], { cwd: top });
+  let kept = true;
+  try {
+    execFileSync('git', ['cat-file', '-e', oid], { cwd: top, stdio: 'ignore' });
+  } catch {
+    kept = false;
+  }
+  if (kept) throw new Error('gc kept the propagated blob: this test did not prune anything');
+}
+`;
+  const dir = makeRepo({ files: { 'run.mjs': script(false) } });
+  runNode(dir, 'run.mjs', [], { env: CKPT_ENV });
+  writeFiles(dir, { 'run.mjs': script(true) });
+  const [id] = await runIds(dir);
+  const r = await replayMissing(requireRepoSync(dir), ['w'], { workers: 1, env: { FLOR_TEST_REPO: dir } });
+  assert.deepEqual(ok(r), [id]);
+  assert.deepEqual([...(await valuesOf(dir, ['w'])).get(id!)!.values()], [0, 3, 6]);
+  fsckClean(dir);
+  const run = (await listRuns(requireRepoSync(dir)))[0]!;
+  const seg = await readSegment(requireRepoSync(dir), run.segments.find((s) => s.name !== 'forward')!.oid);
+  assert.ok(gitIn(dir, 'cat-file', 'blob', `${seg.provenance!.code}:run.mjs`).includes("flor.log('w'"));
 });
 
 test('a name today\'s code does not log is an error with a hint', async () => {

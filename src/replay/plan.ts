@@ -7,7 +7,7 @@
 import type { RunMeta } from '../store/types.js';
 import {
   readCodeShape, assignedIn, declaredIn, readsIn, mutatedIn, mutatedThroughCalls, localFunctions, calledIn, functionEffects, codeAfter,
-  type LoopSite, type LogSite, type AstNode,
+  type LoopSite, type LogSite, type AstNode, type CodeShape,
 } from './code-shape.js';
 
 export interface PlanRun {
@@ -144,9 +144,9 @@ interface Draft {
   finished: boolean;
 }
 
-function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefined, opts: Required<PlanOptions>): Draft {
+function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefined, opts: Required<PlanOptions>, shapeOf: typeof readCodeShape): Draft {
   const notes: string[] = [];
-  const shape = readCodeShape(run.files, names);
+  const shape = shapeOf(run.files, names);
   const outerInfo = run.meta.loops.find((l) => l.parent === null) ?? null;
   const outerName = outerInfo?.name ?? null;
   const iterations = run.meta.outerMs.length;
@@ -249,7 +249,15 @@ function cutSegments(d: Draft, targetMs: number, startupMs: number): PlannedSegm
 export function planReplay(runs: PlanRun[], names: string[], checkpoints: Map<string, RunCheckpoints>, options: PlanOptions): Plan {
   const workers = Math.max(1, Math.floor(options.workers));
   const opts: Required<PlanOptions> = { workers, startupMs: options.startupMs ?? DEFAULT_STARTUP_MS, skippedIterMs: options.skippedIterMs ?? DEFAULT_SKIPPED_MS };
-  const drafts = runs.map((r) => planRun(r, r.names ?? names, checkpoints.get(r.id), opts));
+  // Runs of one version carry the same code: it is parsed once (the shape is only read afterwards).
+  const shapes = new Map<string, CodeShape>();
+  const shapeOf = (files: Record<string, string>, ns: string[]): CodeShape => {
+    const key = JSON.stringify([ns, Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    let shape = shapes.get(key);
+    if (!shape) shapes.set(key, (shape = readCodeShape(files, ns)));
+    return shape;
+  };
+  const drafts = runs.map((r) => planRun(r, r.names ?? names, checkpoints.get(r.id), opts, shapeOf));
   let totalMs = 0;
   for (const d of drafts) for (let i = 0; i < d.wanted; i++) totalMs += d.iterCost(i);
   // Candidate task sizes, from whole runs down to a quarter of one worker's share (never below

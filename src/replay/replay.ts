@@ -10,17 +10,18 @@
  * - args come from the original run ....................... taskFor below
  * - an inner loop is skipped only when … ................... plan.ts judgeInner
  * - segments at checkpointed boundaries, one shared pool .. plan.ts cutSegments, pool.ts
- * - existing statements re-executed and compared .......... assemble.ts checkFidelity, finishRun below
- * - replay never overwrites forward records ............... finishRun below
+ * - existing statements re-executed and compared .......... assemble.ts checkFidelity, checkRun below
+ * - replay never overwrites forward records ............... checkRun below
  * - a version that cannot take a statement or fails is
- *   reported by name, the others complete ................. propagation.ts propagateRun, finishRun below
+ *   reported by name, the others complete ................. propagation.ts propagateRun, checkRun below
  * - no usable checkpoints: from the start, still correct .. plan.ts planRun
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
-import { CatFile, type RepoInfo } from '../store/git.js';
+import type { RepoInfo } from '../store/git.js';
+import { reader } from '../store/objects.js';
 import { listRuns, resolveRun, readSegment, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry } from '../store/ledger.js';
 import { encodeSegment, makeSegment } from '../store/segment.js';
 import { hasCheckpoint } from '../store/checkpoints.js';
@@ -28,9 +29,10 @@ import type { RecordColumns } from '../store/records.js';
 import type { Segment } from '../store/types.js';
 import type { ReplaySpec } from '../runtime/replay-spec.js';
 import { planReplay, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
-import { propagateRun, readTodayFiles, type TodayFiles } from './propagation.js';
+import { propagateRun, readTodayFiles, type PropagatedRun, type TodayFiles } from './propagation.js';
 import { materialise, propagatedTree, removeRunSnapshots, type Snapshot } from './snapshot.js';
 import { createPool, defaultWorkers, type TaskPool } from './pool.js';
+import { dispatcher, limiter } from './dispatch.js';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
 import { checkFidelity, concatRecords, namesLogged, type Mismatch } from './assemble.js';
 
@@ -134,12 +136,33 @@ interface Prepared {
   code: Record<string, string>;
   existing: RecordColumns;
   ckpts: RunCheckpoints;
+  /** Checked out as soon as the run is propagated, while the others are still read (null in a dry run). */
+  snap: Promise<Snapshot> | null;
 }
+
+/**
+ * The pool, started the first time a run turns out to need replaying: its threads boot while the
+ * other runs are read, propagated and checked out, and a replay with nothing to do starts none.
+ */
+function lazyPool(workers: number): { get(): TaskPool; close(): Promise<void> } {
+  let pool: TaskPool | null = null;
+  return {
+    get: () => (pool ??= createPool(workers)),
+    close: async () => {
+      await pool?.close();
+    },
+  };
+}
+
+const ignore = (): void => undefined;
 
 export async function replayMissing(repo: RepoInfo, names: string[], opts: ReplayOptions = {}): Promise<ReplayReport> {
   if (names.length === 0) throw new FlorError('REPLAY_NO_NAMES', 'name at least one logged name to replay', { hint: 'git flor replay grad_norm' });
   if (!repo.top) throw new FlorError('BARE_REPO', 'replay needs a work tree: today\'s statements come from it', { hint: 'run inside a clone with a work tree' });
   const workers = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
+  // The runs are listed while today's files are read: neither needs the other.
+  const listing = selectRuns(repo, opts.runs);
+  listing.catch(ignore); // awaited below, unless today's code already fails the request
   const today: TodayFiles = await readTodayFiles(repo, names);
   const unknown = names.filter((n) => !today.namesFound.has(n));
   if (unknown.length && opts.skipUnknown) names = names.filter((n) => today.namesFound.has(n));
@@ -151,25 +174,35 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
 
   if (names.length === 0) return { names, complete: [], plan: planReplay([], [], new Map(), { workers }), outcomes: [], mismatches: [] };
 
-  // Started first: its threads boot while the runs are read and their snapshots checked out.
-  const pool = opts.dryRun ? null : createPool(workers);
+  const pool = opts.dryRun ? null : lazyPool(workers);
   try {
-    return await replayWith(repo, names, today, workers, pool, opts);
+    return await replayWith(repo, names, today, await listing, workers, pool, opts);
   } finally {
     await pool?.close();
   }
 }
 
-async function replayWith(repo: RepoInfo, names: string[], today: TodayFiles, workers: number, pool: TaskPool | null, opts: ReplayOptions): Promise<ReplayReport> {
-  const entries = await selectRuns(repo, opts.runs);
+async function replayWith(
+  repo: RepoInfo, names: string[], today: TodayFiles, entries: RunEntry[], workers: number, lazy: { get(): TaskPool } | null, opts: ReplayOptions,
+): Promise<ReplayReport> {
   const outcomes: RunOutcome[] = [];
   const complete: string[] = [];
   const prepared: Prepared[] = [];
-  const cat = new CatFile(gitCwd(repo));
+  const cat = reader(repo);
+  let writer: Promise<string> | null = null;
+  // Checkouts and provenance trees run in the background, but never more than a few at once.
+  const gitSlots = limiter(PARALLEL_GIT);
+  // Runs of one version (same code tree, same missing names) get the same propagated code.
+  const propagations = new Map<string, Promise<PropagatedRun>>();
+  const propagate = (codeTree: string, missing: string[]): Promise<PropagatedRun> => {
+    const key = `${codeTree}\0${missing.join('\0')}`;
+    let p = propagations.get(key);
+    if (!p) propagations.set(key, (p = propagateRun(repo, cat, codeTree, today, missing)));
+    return p;
+  };
 
   async function prepareRun(entry: RunEntry): Promise<Prepared | null> {
-    const segs: Segment[] = [];
-    for (const s of entry.segments) segs.push(await readSegment(repo, s.oid));
+    const segs: Segment[] = await Promise.all(entry.segments.map((s) => readSegment(repo, s.oid)));
     const existing = concatRecords(segs, () => true);
     const have = namesLogged(existing);
     const missing = names.filter((n) => !have.has(n));
@@ -177,7 +210,13 @@ async function replayWith(repo: RepoInfo, names: string[], today: TodayFiles, wo
       complete.push(entry.id);
       return null;
     }
-    const prop = await propagateRun(repo, cat, entry.codeTree, today, missing);
+    if (lazy) {
+      lazy.get();
+      writer ??= ensureWriter(repo);
+      writer.catch(ignore); // awaited before the first task
+    }
+    const ckpts = usableCheckpoints(repo, entry);
+    const prop = await propagate(entry.codeTree, missing);
     if (prop.failed.length) {
       outcomes.push({ run: entry.id, status: 'not-propagated', names: prop.failed.map((f) => f.name), reason: prop.failed.map((f) => `${f.name}: ${f.reason}`).join('; ') });
     }
@@ -189,83 +228,79 @@ async function replayWith(repo: RepoInfo, names: string[], today: TodayFiles, wo
       const o = await cat.read(`${entry.codeTree}:${entry.meta.script}`);
       if (o && o.type === 'blob') code[entry.meta.script] = o.data.toString('utf8');
     }
-    return { entry, names: ok, files: prop.files, code, existing, ckpts: await usableCheckpoints(repo, entry) };
+    const meta = entry.meta;
+    const snap = lazy ? gitSlots(() => materialise(repo, entry.id, entry.codeTree, prop.files, [meta.cwd, posixDir(meta.script)])) : null;
+    snap?.catch(ignore); // awaited once the plan is made
+    return { entry, names: ok, files: prop.files, code, existing, ckpts: await ckpts, snap };
   }
 
-  try {
-    const slots: Array<Prepared | null> = new Array(entries.length).fill(null);
-    await eachLimited(entries, PARALLEL_GIT, async (entry, i) => {
-      try {
-        slots[i] = await prepareRun(entry);
-      } catch (e) {
-        // One unreadable run (a corrupt segment, a missing code tree) does not stop the others.
-        outcomes.push({ run: entry.id, status: 'failed', names, reason: (e as Error).message, failures: [] });
-      }
-    });
-    for (const p of slots) if (p) prepared.push(p);
-    complete.sort();
-  } finally {
-    cat.close();
-  }
+  const ready: Array<Prepared | null> = new Array(entries.length).fill(null);
+  await eachLimited(entries, PARALLEL_GIT, async (entry, i) => {
+    try {
+      ready[i] = await prepareRun(entry);
+    } catch (e) {
+      // One unreadable run (a corrupt segment, a missing code tree) does not stop the others.
+      outcomes.push({ run: entry.id, status: 'failed', names, reason: (e as Error).message, failures: [] });
+    }
+  });
+  for (const p of ready) if (p) prepared.push(p);
+  complete.sort();
 
   const planRuns: PlanRun[] = prepared.map((p) => ({ id: p.entry.id, meta: p.entry.meta, files: p.code, names: p.names }));
   const plan = planReplay(planRuns, names, new Map(prepared.map((p) => [p.entry.id, p.ckpts])), { workers, startupMs: opts.startupMs });
-  if (!pool) {
+  if (!lazy) {
     for (const p of prepared) outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
     return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches: [] };
   }
 
   const mismatches: Mismatch[] = [];
   if (prepared.length === 0) return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches };
-  const writer = await ensureWriter(repo);
+  const pool = lazy.get();
+  const writerId = await writer!;
   const progress = tracker(plan, opts.onProgress);
 
-  // Snapshots first (git is quick), so every task of every run can be queued at once; a few at a
-  // time, since each is a couple of git processes that mostly wait.
-  const staged: Staged[] = [];
-  const slots: Array<Staged | null> = new Array(prepared.length).fill(null);
-  await eachLimited(prepared, PARALLEL_GIT, async (p, i) => {
+  // Each run's tasks go to the dispatcher as soon as its snapshot is checked out (started while
+  // the runs were prepared); it is checked as soon as its own tasks are done, and only the ledger
+  // appends go one at a time.
+  const dispatch = dispatcher(workers);
+  let writing: Promise<unknown> = Promise.resolve();
+  const trees = new Map<string, Promise<string>>();
+  await Promise.all(prepared.map(async (p, i) => {
     const segments = plan.runs[i]!.segments;
+    let st: Staged;
     try {
-      const meta = p.entry.meta;
-      const snap = await materialise(repo, p.entry.id, p.entry.codeTree, p.files, [meta.cwd, posixDir(meta.script)]);
+      const snap = await p.snap!;
       const outDir = `${snap.dir}.out`;
       mkdirSync(outDir, { recursive: true });
-      slots[i] = { p, segments, snap, outDir, results: [] };
+      st = { p, segments, snap, outDir };
     } catch (e) {
       for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
       outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
+      return;
     }
-  });
-  for (const st of slots) if (st) staged.push(st);
-
-  // Longest tasks first, whatever run they belong to: the pool's queue is first-in first-out,
-  // and a long task started last would leave the other workers idle at the end.
-  const jobs = staged.flatMap((st) => st.segments.map((seg) => ({ st, seg })));
-  jobs.sort((a, b) => b.seg.estMs - a.seg.estMs);
-  for (const { st, seg } of jobs) {
-    const task = taskFor(repo, st, seg, opts);
-    st.results[seg.index] = pool.run(task).then(
-      (r) => r,
-      (e: unknown): ReplayTaskResult => ({ ok: false, run: st.p.entry.id, segment: seg.index, error: `worker died: ${(e as Error).message}`, exitCode: null, signal: null, stderrTail: '', ms: 0 }),
-    ).then((r) => {
-      progress.finished(seg, r);
-      return r;
-    });
-  }
-  // Each run is assembled as soon as its own tasks are done; ledger appends go one at a time.
-  let writing: Promise<unknown> = Promise.resolve();
-  await Promise.all(staged.map(async (st) => {
-    // The provenance tree is made while the tasks run.
-    const tree = propagatedTree(repo, st.p.entry.codeTree, st.p.files);
-    tree.catch(() => undefined); // awaited below; a rejection must not count as unhandled meanwhile
-    const results = await Promise.all(st.results);
-    const done = writing.then(async () => finishRun(repo, st, await tree, results, writer, opts)).catch((e: unknown) => ({
-      outcome: { run: st.p.entry.id, status: 'failed' as const, names: st.p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
-      mismatches: [] as Mismatch[],
-    }));
-    writing = done;
-    const r = await done;
+    // The provenance tree is made while the tasks run, once per distinct code.
+    let tree = trees.get(st.snap.key);
+    if (!tree) trees.set(st.snap.key, (tree = gitSlots(() => propagatedTree(repo, p.entry.codeTree, p.files))));
+    tree.catch(ignore); // awaited below; a rejection must not count as unhandled meanwhile
+    const results = await Promise.all(segments.map((seg) =>
+      dispatch(seg.estMs, () => pool.run(taskFor(repo, st, seg, opts))).then(
+        (r) => r,
+        (e: unknown): ReplayTaskResult => ({ ok: false, run: p.entry.id, segment: seg.index, error: `worker died: ${(e as Error).message}`, exitCode: null, signal: null, stderrTail: '', ms: 0 }),
+      ).then((r) => {
+        progress.finished(seg, r);
+        return r;
+      })));
+    const checked = checkRun(st, results, opts);
+    let r: { outcome: RunOutcome; mismatches: Mismatch[] };
+    if ('outcome' in checked) r = checked;
+    else {
+      const done = writing.then(async () => writeRun(repo, st, checked, await tree, writerId)).catch((e: unknown) => ({
+        outcome: { run: p.entry.id, status: 'failed' as const, names: p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
+        mismatches: checked.mismatches,
+      }));
+      writing = done;
+      r = await done;
+    }
     outcomes.push(r.outcome);
     mismatches.push(...r.mismatches);
   }));
@@ -277,7 +312,6 @@ interface Staged {
   segments: PlannedSegment[];
   snap: Snapshot;
   outDir: string;
-  results: Array<Promise<ReplayTaskResult>>;
 }
 
 /** Git plumbing calls in flight at once while preparing runs: they mostly wait on the disk. */
@@ -295,12 +329,9 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T, index: nu
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
+
 function sortOutcomes(o: RunOutcome[]): RunOutcome[] {
   return o.sort((a, b) => (a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
-}
-
-function gitCwd(repo: RepoInfo): string {
-  return repo.top ?? repo.gitDir;
 }
 
 function tracker(plan: Plan, onProgress: ReplayOptions['onProgress']) {
@@ -358,9 +389,16 @@ function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOpti
   };
 }
 
-async function finishRun(
-  repo: RepoInfo, st: Staged, tree: string, results: ReplayTaskResult[], writer: string, opts: ReplayOptions,
-): Promise<{ outcome: RunOutcome; mismatches: Mismatch[] }> {
+/** A run whose tasks all passed and whose fidelity check allows writing it. */
+interface Checked {
+  cols: RecordColumns;
+  mismatches: Mismatch[];
+  ms: number;
+  reused: number;
+}
+
+/** The outcome of a run that is not written (a task failed, or fidelity), or what to write. */
+function checkRun(st: Staged, results: ReplayTaskResult[], opts: ReplayOptions): { outcome: RunOutcome; mismatches: Mismatch[] } | Checked {
   const { p, segments, outDir } = st;
   const run = p.entry.id;
   const ms = results.reduce((a, r) => a + r.ms, 0);
@@ -396,19 +434,35 @@ async function finishRun(
   // names this run lacked go into a new segment of source 'replay', next to the forward one.
   const wanted = new Set(p.names);
   const cols = concatRecords(parts, (n) => wanted.has(n));
-  const seg = makeSegment(run, 'replay', cols, {
+  return { cols, mismatches, ms, reused: results.filter((r) => r.ok && r.reused).length };
+}
+
+/**
+ * The provenance tree, present at the moment of the append. It was made while the tasks ran, and
+ * nothing references it before the append: a `git gc --prune=now` meanwhile deletes it with the
+ * propagated blobs. Checked through the shared object reader (no process), made again when gone.
+ */
+async function provenanceTree(repo: RepoInfo, p: Prepared, tree: string): Promise<string> {
+  const cat = reader(repo);
+  const found = await Promise.all([cat.read(tree), ...Object.keys(p.files).map((f) => cat.read(`${tree}:${f}`))]);
+  return found.every((o) => o !== null) ? tree : propagatedTree(repo, p.entry.codeTree, p.files);
+}
+
+async function writeRun(repo: RepoInfo, st: Staged, c: Checked, made: string, writer: string): Promise<{ outcome: RunOutcome; mismatches: Mismatch[] }> {
+  const { p, segments } = st;
+  const run = p.entry.id;
+  const tree = await provenanceTree(repo, p, made);
+  const seg = makeSegment(run, 'replay', c.cols, {
     statements: p.names, code: tree, time: new Date().toISOString(), writer,
     segments: segments.map((s) => [s.start, s.end] as [number, number]),
   });
   const name = segmentName();
-  await appendSegment(repo, run, name, encodeSegment(seg));
+  // The code tree goes into the ledger with the segment: provenance that `git gc` cannot prune.
+  await appendSegment(repo, run, name, encodeSegment(seg), { code: tree });
   removeRunSnapshots(repo, run);
   return {
-    outcome: {
-      run, status: 'replayed', names: p.names, segment: name, records: cols.name.length, tasks: segments.length,
-      reusedTasks: results.filter((r) => r.ok && r.reused).length, ms,
-    },
-    mismatches,
+    outcome: { run, status: 'replayed', names: p.names, segment: name, records: c.cols.name.length, tasks: segments.length, reusedTasks: c.reused, ms: c.ms },
+    mismatches: c.mismatches,
   };
 }
 

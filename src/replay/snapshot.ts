@@ -10,7 +10,8 @@
 import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync, readdirSync } from 'node:fs';
 import { join, dirname, posix } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
-import { git, gitText, type RepoInfo } from '../store/git.js';
+import { git, type CatFile, type RepoInfo } from '../store/git.js';
+import { blobEntry, editTree, reader, readTree, TreeWriter, writeBlobs, type TreeEdits } from '../store/objects.js';
 import { FlorError } from '../errors.js';
 
 export interface Snapshot {
@@ -35,33 +36,42 @@ export function replayRoot(repo: RepoInfo): string {
   return join(repo.commonDir, 'flor', 'replay');
 }
 
-/** Tree `codeTree` with `files` written over it (paths '/'-separated, relative to the top). */
+/**
+ * Tree `codeTree` with `files` written over it (paths '/'-separated, relative to the top), each
+ * keeping its mode. Two git processes (one `hash-object` for the blobs, one `mktree --batch`) and
+ * the shared object reader: it is made while the tasks run, on the cores they use.
+ */
 export async function propagatedTree(repo: RepoInfo, codeTree: string, files: Record<string, string>): Promise<string> {
   const paths = Object.keys(files);
   if (paths.length === 0) return codeTree;
-  const tmp = join(repo.commonDir, 'flor', 'tmp');
-  mkdirSync(tmp, { recursive: true });
-  const idx = join(tmp, `replay-index-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const env = { GIT_INDEX_FILE: idx };
-  const cwd = gitCwd(repo);
+  const cat = reader(repo);
+  const [oids, modes] = await Promise.all([
+    writeBlobs(repo, paths.map((p) => Buffer.from(files[p]!, 'utf8'))),
+    Promise.all(paths.map((p) => modeAt(cat, codeTree, p))),
+  ]);
+  const edits: TreeEdits = new Map(paths.map((p, i) => [p, { ...blobEntry(oids[i]!), mode: modes[i] ?? '100644' }]));
+  const mk = new TreeWriter(gitCwd(repo));
   try {
-    await git(['read-tree', codeTree], { cwd, env });
-    const staged = await gitText(['ls-files', '-s', '-z', '--', ...paths.map((p) => `:(literal)${p}`)], { cwd, env });
-    const modes = new Map<string, string>();
-    for (const entry of staged.split('\0')) {
-      const m = /^(\d+) [0-9a-f]+ \d\t(.*)$/s.exec(entry);
-      if (m) modes.set(m[2]!, m[1]!);
-    }
-    const lines: string[] = [];
-    for (const p of paths) {
-      const oid = await gitText(['hash-object', '-w', '--stdin'], { cwd, input: files[p]! });
-      lines.push(`${modes.get(p) ?? '100644'} ${oid}\t${p}`);
-    }
-    await git(['update-index', '--index-info'], { cwd, env, input: lines.join('\n') + '\n' });
-    return await gitText(['write-tree'], { cwd, env });
+    const tree = await editTree(cat, mk, codeTree, edits);
+    if (!tree) throw new FlorError('INTERNAL', `propagated code of tree ${codeTree} came out empty`);
+    return tree;
   } finally {
-    rmSync(idx, { force: true });
+    mk.close();
   }
+}
+
+/** Mode of the blob at `path` in `tree`, or null when there is none. */
+async function modeAt(cat: CatFile, tree: string, path: string): Promise<string | null> {
+  const parts = path.split('/');
+  let cur = tree;
+  for (let i = 0; i < parts.length; i++) {
+    const e = (await readTree(cat, cur)).find((x) => x.name === parts[i]);
+    if (!e) return null;
+    if (i === parts.length - 1) return e.type === 'blob' ? e.mode : null;
+    if (e.type !== 'tree') return null;
+    cur = e.oid;
+  }
+  return null;
 }
 
 /**

@@ -169,23 +169,39 @@ function checkSegmentName(name: string): void {
   }
 }
 
+/** Where a replay segment's code tree is kept reachable (format.md §3): outside `runs/`, which v1 readers check strictly. */
+export function replayCodePath(runId: string, segName: string): string {
+  return `replays/${runId.slice(0, 2)}/${runId}/${segName}/code`;
+}
+
+export interface SegmentOptions {
+  /**
+   * Tree the replay ran (its provenance `code`). Stored in the same commit at
+   * replayCodePath(runId, segName), so `git gc` never prunes it and a push carries it.
+   */
+  code?: string;
+}
+
 /**
  * Adds a segment (a replay's records) to run `runId` in this clone's ledger, even when another
  * clone captured the run: readers join them by run id. Never replaces an existing segment.
  */
-export async function appendSegment(repo: RepoInfo, runId: string, segName: string, buf: Buffer): Promise<string> {
+export async function appendSegment(repo: RepoInfo, runId: string, segName: string, buf: Buffer, opts: SegmentOptions = {}): Promise<string> {
   if (!ULID.test(runId)) throw new FlorError('BAD_RUN_ID', `${JSON.stringify(runId)} is not a run id`);
   checkSegmentName(segName);
+  if (opts.code !== undefined && !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(opts.code)) throw new FlorError('BAD_TREE', `segment ${segName} of run ${runId}: code tree ${opts.code} is not an object id`);
   const writer = await ensureWriter(repo);
   const oid = await writeBlob(repo, buf);
   const path = `${runDir(runId)}/logs/${segName}.msgpack`;
+  const edits: TreeEdits = new Map([[path, blobEntry(oid)]]);
+  if (opts.code) edits.set(replayCodePath(runId, segName), treeEntry(opts.code));
   const commit = await updateRefWithRetry(repo, ownLedgerRef(writer), {
     message: `segment ${segName} of run ${runId}`,
     tree: async (root, { cat, mk }) => {
       if (root && (await lookupPath(cat, root, path))) {
         throw new FlorError('SEGMENT_EXISTS', `run ${runId} already has a segment ${segName}`, { hint: 'segments are never overwritten; use a new name' });
       }
-      return editTree(cat, mk, root, new Map([[path, blobEntry(oid)]]));
+      return editTree(cat, mk, root, edits);
     },
   });
   return commit!;

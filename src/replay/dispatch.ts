@@ -1,0 +1,68 @@
+/**
+ * Ordering work: the dispatcher that feeds the shared pool longest task first, and a limiter for
+ * the background git work (checkouts, provenance trees) so a replay of many runs never starts a
+ * process per run at once.
+ */
+
+/**
+ * Hands tasks to the pool only as workers free up, always the longest of those ready, whatever run
+ * it belongs to: the pool's own queue is first-in first-out, and a long task started last would
+ * leave the other workers idle at the end. Tasks offered in the same turn of the event loop (all
+ * runs whose snapshots are ready) are ordered together.
+ */
+export function dispatcher(workers: number): <T>(estMs: number, start: () => Promise<T>) => Promise<T> {
+  const ready: Array<{ estMs: number; go: () => void }> = [];
+  let running = 0;
+  let scheduled = false;
+  const pump = (): void => {
+    scheduled = false;
+    while (running < workers && ready.length) {
+      let m = 0;
+      for (let i = 1; i < ready.length; i++) if (ready[i]!.estMs > ready[m]!.estMs) m = i;
+      const [job] = ready.splice(m, 1);
+      running++;
+      job!.go();
+    }
+  };
+  const later = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(pump);
+  };
+  return <T>(estMs: number, start: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      ready.push({
+        estMs,
+        go: () => {
+          let p: Promise<T>;
+          try {
+            p = start();
+          } catch (e) {
+            p = Promise.reject(e);
+          }
+          p.then(resolve, reject).finally(() => {
+            running--;
+            later();
+          });
+        },
+      });
+      later();
+    });
+}
+
+/** Runs the functions given to it at most `limit` at a time, in the order given. */
+export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active < limit) active++;
+    else await new Promise<void>((r) => waiting.push(r)); // the slot is handed over, never re-counted
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
