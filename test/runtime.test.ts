@@ -251,6 +251,7 @@ for (const i of flor.loop('step', forever())) {
   const e = await done;
   assert.equal(e.signal, 'SIGKILL');
   assert.equal(journals(dir).length, 1, 'the journal outlives the process');
+  assert.equal(gitIn(dir, 'for-each-ref', '--format=%(objecttype)', 'refs/flor/tmp/'), 'tree', 'its code stays pinned until recovery');
   const ids = await recoverOrphans(requireRepoSync(dir));
   assert.equal(ids.length, 1);
   const { run, rows } = await onlyRun(dir);
@@ -259,6 +260,7 @@ for (const i of flor.loop('step', forever())) {
   assert.ok(rows.length > 300, `records up to the last ~100 ms are kept (got ${rows.length})`);
   rows.forEach((r, i) => assert.deepEqual(r, { name: 'i', ctx: `step=${i}`, value: i }));
   assert.deepEqual(journals(dir), []);
+  assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/tmp/'), '', 'recovery dropped the pin');
 });
 
 test('an uncaught exception ends the run as failed, keeping the error and the records', async () => {

@@ -4,7 +4,8 @@
  * Atomics.wait, bounded, for the exit path where the event loop will not turn again.
  */
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { WriteJob, WriteResult, WriterData } from './checkpoint-writer.js';
+import type { WriteJob, WriterMessage, WriterData } from './checkpoint-writer.js';
+import { cpuMark, cpuSince } from './thread-cpu.js';
 
 function writerUrl(): URL {
   // Under tsx (tests of src/) this module is .ts and so is its sibling.
@@ -18,6 +19,10 @@ export class CheckpointSaver {
   private readonly done = new Int32Array(new SharedArrayBuffer(4));
   private submitted = 0;
   private failedToStart: Error | null = null;
+  /** The thread sent its ready message. */
+  private up = false;
+  /** Main-thread CPU of creating the thread (ms); the thread reports its own boot in its ready message. */
+  startMs = 0;
 
   constructor(private readonly commonDir: string) {}
 
@@ -32,17 +37,35 @@ export class CheckpointSaver {
       done: this.done.buffer as SharedArrayBuffer,
       spawnedAt: performance.timeOrigin + performance.now(),
     };
+    const m = cpuMark();
     try {
       this.worker = new Worker(writerUrl(), { workerData, transferList: [port2] });
     } catch (e) {
       this.failedToStart = e as Error;
       return;
+    } finally {
+      this.startMs = cpuSince(m);
     }
     // A worker error must not become the user's uncaught exception; pending writes just never land.
     this.worker.on('error', () => {});
     this.worker.unref();
     port1.unref();
     this.port = port1;
+  }
+
+  /** The thread-creation cost not yet charged (once). */
+  takeStartMs(): number {
+    const ms = this.startMs;
+    this.startMs = 0;
+    return ms;
+  }
+
+  /**
+   * True while a started thread has not said it is up: its boot cost is not known yet, so the
+   * policy must not spend on a checkpoint that the boot may already have used up.
+   */
+  booting(): boolean {
+    return this.worker !== null && !this.up;
   }
 
   pending(): number {
@@ -62,14 +85,16 @@ export class CheckpointSaver {
     return true;
   }
 
-  /** Results ready now, in completion order. */
-  drain(): WriteResult[] {
-    const out: WriteResult[] = [];
+  /** Messages ready now (the thread's ready note, then results in completion order). */
+  drain(): WriterMessage[] {
+    const out: WriterMessage[] = [];
     if (!this.port) return out;
     for (;;) {
       const m = receiveMessageOnPort(this.port);
       if (!m) return out;
-      out.push(m.message as WriteResult);
+      const msg = m.message as WriterMessage;
+      if ('ready' in msg) this.up = true;
+      out.push(msg);
     }
   }
 

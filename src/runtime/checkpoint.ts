@@ -58,6 +58,7 @@ export class CheckpointState {
     for (const [name, v] of Object.entries(state)) this.entries.set(name, v);
     // A trial snapshot now turns a value v8 cannot serialise into an error at the call site,
     // instead of at the end of some iteration, and gives the first cost estimate.
+    // Wall time: a sub-millisecond trial is rarely preempted, and per-thread CPU comes in ticks.
     const t0 = performance.now();
     let bytes = 0;
     for (const [name, v] of Object.entries(state)) {
@@ -142,54 +143,89 @@ function child(live: unknown, saved: unknown): unknown {
 }
 
 /**
- * When to checkpoint: at the end of an outer iteration, take one when the cost spent so far plus
- * the expected cost of this one stays within `share` of the outer loop's elapsed time. The cost
- * counts the main-thread snapshot and the writer thread's deflate+hash+write: on a machine with
- * few cores (2 here, shared) the writer competes with the training loop, so its time is not free.
- * The last iteration is always taken (replay of code after the loop starts from it); a share of 0
- * turns checkpointing off.
+ * When to checkpoint. Invariant: everything checkpointing costs — one-off startup (the writer
+ * thread's boot, first-use initialisation), main-thread snapshots, the writer's hash+deflate+write
+ * — stays within `share` of the outer loop's own time, the last iteration's checkpoint included.
+ *
+ * - Costs are CPU time (thread-cpu.ts), so machine load neither inflates a checkpoint's cost nor
+ *   lets one preempted snapshot poison the period; the caller measures elapsed time the same way.
+ * - An iteration is taken when `spent + 2 × estimate <= share × elapsed`: the second estimate is
+ *   the reserve for the last iteration, which is always taken, so the run ends within its share
+ *   whenever the estimate holds.
+ * - The estimate of one checkpoint (main part + writer part, each its own decaying average) starts
+ *   from the registration's trial snapshot (the writer's from its first measurement), then follows
+ *   measurements with weight 1/3, a single one counting at most 3× the current estimate: an
+ *   outlier (a slow first write, a GC pause, a CPU-time tick landing inside a 0.1 ms checkpoint)
+ *   moves the period a little for a few checkpoints instead of for the rest of the run. Startup
+ *   is charged to `spentMs` but never to the estimate. `spentMs` stays the exact sum either way,
+ *   so an estimate that is off only shifts when the budget allows the next checkpoint.
+ * - A share of 0 turns checkpointing off; a share of 1 takes every iteration.
  */
 export class CheckpointPolicy {
-  /** Main-thread snapshot time plus writer time so far (ms). */
+  /** Everything charged so far (ms of CPU): startup, snapshots, writes. */
   spentMs = 0;
-  /** Main-thread snapshot time alone (ms): the stall the training loop sees. */
+  /** Main-thread part (ms): the stall the training loop sees. */
   stallMs = 0;
-  /** Most expensive checkpoint so far, snapshot + write (ms). */
+  /** One-off costs (ms): the writer thread's creation and boot. */
+  startupMs = 0;
+  /** Most expensive single checkpoint so far, main part + its write (ms). */
   maxMs = 0;
   taken = 0;
-  private lastMain: number;
-  private lastWrite = 0;
+  private estMain: number;
+  private estWrite = 0;
+  private lastMain = 0;
 
-  constructor(readonly share: number, firstEstimateMs = 0) {
-    this.lastMain = firstEstimateMs;
+  constructor(
+    readonly share: number,
+    firstEstimateMs = 0,
+  ) {
+    this.estMain = firstEstimateMs;
+  }
+
+  /** Expected cost of the next checkpoint (ms). */
+  get estimateMs(): number {
+    return this.estMain + this.estWrite;
   }
 
   shouldTake(elapsedMs: number, last: boolean): boolean {
     if (this.share <= 0) return false;
-    // A share of 1 (100%) puts no bound on the cost: every iteration (tests, tiny runs).
     if (last || this.share >= 1) return true;
-    return this.spentMs + this.lastMain + this.lastWrite <= this.share * elapsedMs;
+    return this.spentMs + 2 * this.estimateMs <= this.share * elapsedMs;
   }
 
-  /** A snapshot was taken on the main thread. */
+  /** The main-thread part of a checkpoint (snapshot, hand-off or inline write). */
   record(mainMs: number): void {
     this.spentMs += mainMs;
     this.stallMs += mainMs;
     this.taken++;
     this.lastMain = mainMs;
-    if (mainMs + this.lastWrite > this.maxMs) this.maxMs = mainMs + this.lastWrite;
+    this.estMain = follow(this.estMain, mainMs);
+    if (mainMs + this.estWrite > this.maxMs) this.maxMs = mainMs + this.estWrite;
   }
 
-  /** The writer thread finished one (reported later, off the hot path). */
+  /** The writer thread's part of one checkpoint, reported later (off the hot path). */
   written(writeMs: number): void {
     this.spentMs += writeMs;
-    this.lastWrite = writeMs;
+    this.estWrite = follow(this.estWrite, writeMs);
     if (this.lastMain + writeMs > this.maxMs) this.maxMs = this.lastMain + writeMs;
   }
 
-  estimate(ms: number): void {
-    this.lastMain = Math.max(this.lastMain, ms);
+  /** A one-off cost (thread creation, thread boot): charged, never expected again. */
+  startup(ms: number): void {
+    this.spentMs += ms;
+    this.startupMs += ms;
   }
+
+  /** A new trial snapshot (state registered again, maybe larger): the main part is at least that. */
+  estimate(ms: number): void {
+    this.estMain = Math.max(this.estMain, ms);
+  }
+}
+
+/** The decaying estimate after one more sample; the first sample of an estimate-less part replaces it. */
+function follow(est: number, sample: number): number {
+  if (est <= 0) return sample;
+  return est + (Math.min(sample, 3 * est) - est) / 3;
 }
 
 /** Parses a share given as `0.05` or `5%`; null when unusable. */

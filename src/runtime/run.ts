@@ -16,6 +16,7 @@ import { findRepoSync, gitSync, type RepoInfo } from '../store/git.js';
 import { snapshotWorkTreeSync, headSync } from '../store/worktree.js';
 import { openJournal, openJournalAt, type JournalWriter, type EndFrame } from '../store/journal.js';
 import { getCheckpoint, putCheckpoint } from '../store/checkpoints.js';
+import { pinCodeSync } from '../store/code-ref.js';
 import type { RunMeta, RunStatus, LoopInfo } from '../store/types.js';
 import type { Value } from '../store/records.js';
 import { RecordBuffer } from './buffer.js';
@@ -23,6 +24,7 @@ import { parseArg, recordableArg } from './args.js';
 import { ulid } from './ulid.js';
 import { CheckpointState, CheckpointPolicy, parseShare, DEFAULT_SHARE } from './checkpoint.js';
 import { CheckpointSaver } from './checkpoint-saver.js';
+import { cpuMark, cpuSince, processCpuMs } from './thread-cpu.js';
 import { REPLAY_ENV, readReplaySpec, type ReplaySpec } from './replay-spec.js';
 
 export type Mode = 'record' | 'replay' | 'off';
@@ -154,6 +156,10 @@ export class Session {
   private policy: CheckpointPolicy | null = null;
   private saver: CheckpointSaver | null = null;
   readonly ckptFrames: Array<{ iter: number; key: string; bytes: number }> = [];
+  /** Process CPU (ms) when the outer loop started: the policy's clock (see loopTime). */
+  private outerCpu0 = 0;
+  /** The loop's own time at the last end of an outer iteration (ms), as the policy saw it. */
+  private loopMs = 0;
 
   private lastFlush = performance.now();
   private lastTurn = performance.now();
@@ -211,6 +217,12 @@ export class Session {
       };
       const journal = openJournal(repo.commonDir, runId);
       journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
+      try {
+        // Keeps the code tree alive through a `git gc --prune=now` until capture references it.
+        pinCodeSync(repo, runId, codeTree);
+      } catch {
+        // Recording works without the pin; only a gc during the run could then lose its code.
+      }
       this.repo = repo;
       this.runId = runId;
       this.meta = meta;
@@ -387,6 +399,7 @@ export class Session {
     if (outer) {
       this.outerSeen = true;
       this.outerCtx = ctx;
+      this.outerCpu0 = processCpuMs();
     }
     const spec = this.spec;
     if (this.mode === 'replay' && spec) {
@@ -489,7 +502,10 @@ export class Session {
       this.saver = new CheckpointSaver(this.repo.commonDir);
     } else this.policy.estimate(trial.ms);
     // Booting the writer thread early lets it be ready by the first checkpoint; small state never needs it.
-    if (this.policy.share > 0 && trial.bytes > INLINE_CKPT_BYTES) this.saver!.start();
+    if (this.policy.share > 0 && trial.bytes > INLINE_CKPT_BYTES) {
+      this.saver!.start();
+      this.policy.startup(this.saver!.takeStartMs());
+    }
   }
 
   private share(): number {
@@ -503,13 +519,33 @@ export class Session {
     }
   }
 
+  /**
+   * The outer loop's own time so far (ms): the smaller of wall and process CPU time, less what
+   * checkpointing was charged. CPU, because on a loaded machine wall time stretches while the work
+   * (and a checkpoint's cost, measured in CPU) does not; wall, because a loop whose threads keep
+   * several cores busy must not buy checkpoints with CPU its user does not wait for. A loop that
+   * mostly waits (I/O, GPU) thus gets fewer checkpoints, never more than its share.
+   */
+  private loopTime(ctx: LoopCtx, now: number, last: boolean): number {
+    const policy = this.policy!;
+    const wall = now - ctx.loopStart - policy.spentMs;
+    // Wall time bounds the figure from above: when even it affords no checkpoint, the CPU clock
+    // (a syscall) is not read, so a fast outer loop pays nothing extra per iteration.
+    if (!last && policy.share < 1 && !policy.shouldTake(wall, false)) return Math.max(0, wall);
+    return Math.max(0, Math.min(wall, processCpuMs() - this.outerCpu0 - policy.spentMs));
+  }
+
   private maybeCheckpoint(ctx: LoopCtx, i: number, last: boolean, now: number): void {
     const policy = this.policy;
     const saver = this.saver;
     if (!policy || !saver || this.ckpt.size === 0) return;
-    // A writer that is behind would queue snapshots in memory: skip this one unless it is the last.
-    if (policy.shouldTake(now - ctx.loopStart, last) && (last || policy.share >= 1 || saver.pending() < 2)) {
-      const t0 = performance.now();
+    this.collectCheckpoints(); // the writer's latest costs count before deciding
+    this.loopMs = this.loopTime(ctx, now, last);
+    // A writer that is behind would queue snapshots in memory, and one still booting has not
+    // reported what its boot cost: skip this one unless it is the last.
+    const writerFree = saver.pending() < 2 && !saver.booting();
+    if (policy.shouldTake(this.loopMs, last) && (last || policy.share >= 1 || writerFree)) {
+      const m = cpuMark();
       let snap: Buffer;
       try {
         snap = this.ckpt.snapshot();
@@ -520,9 +556,10 @@ export class Session {
       }
       if (snap.byteLength <= INLINE_CKPT_BYTES) this.writeInline(i, snap);
       else saver.submit(i, snap);
-      policy.record(performance.now() - t0);
+      const startup = saver.takeStartMs();
+      policy.record(cpuSince(m) - startup);
+      policy.startup(startup);
     }
-    this.collectCheckpoints();
   }
 
   /** Small snapshot: deflate, hash and write here; cheaper than a hand-off (and than booting a thread). */
@@ -542,6 +579,10 @@ export class Session {
   private collectCheckpoints(): void {
     if (!this.saver || !this.journal) return;
     for (const r of this.saver.drain()) {
+      if ('ready' in r) {
+        this.policy?.startup(r.boot);
+        continue;
+      }
       this.policy?.written(r.ms);
       if ('error' in r) continue;
       const f = { iter: r.iter, key: r.key, bytes: r.bytes };
@@ -550,10 +591,35 @@ export class Session {
     }
   }
 
-  /** Checkpointing statistics (tests and benchmarks). */
-  checkpointStats(): { share: number; spentMs: number; stallMs: number; maxMs: number; taken: number; written: number } | null {
+  /**
+   * Checkpointing statistics (tests and benchmarks): the policy's charges (ms of CPU) and
+   * `loopMs`, the loop's own time at the last outer iteration as the policy measured it.
+   */
+  checkpointStats(): {
+    share: number;
+    spentMs: number;
+    stallMs: number;
+    startupMs: number;
+    maxMs: number;
+    estimateMs: number;
+    loopMs: number;
+    taken: number;
+    written: number;
+  } | null {
     const p = this.policy;
-    return p ? { share: p.share, spentMs: p.spentMs, stallMs: p.stallMs, maxMs: p.maxMs, taken: p.taken, written: this.ckptFrames.length } : null;
+    if (!p) return null;
+    this.collectCheckpoints();
+    return {
+      share: p.share,
+      spentMs: p.spentMs,
+      stallMs: p.stallMs,
+      startupMs: p.startupMs,
+      maxMs: p.maxMs,
+      estimateMs: p.estimateMs,
+      loopMs: this.loopMs,
+      taken: p.taken,
+      written: this.ckptFrames.length,
+    };
   }
 
   // ---------------------------------------------------------------- finish

@@ -13,6 +13,7 @@ import type { RepoInfo } from './git.js';
 import { journalDir, listJournals, readJournal, readJournalStart, JOURNAL_EXT, type JournalContents } from './journal.js';
 import { appendRun } from './ledger.js';
 import { hasCheckpoint } from './checkpoints.js';
+import { sweepCodeRefs, unpinCode } from './code-ref.js';
 import { addNoteLines, noteLine } from './notes.js';
 import { pack } from './pack.js';
 import { encodeSegment, makeSegment } from './segment.js';
@@ -162,6 +163,8 @@ export async function captureJournal(repo: RepoInfo, path: string, opts: { orpha
     release(claimed, path, e);
     throw e;
   }
+  // The ledger now references the code tree; the pin goes before the journal (see code-ref.ts).
+  await unpinCode(repo, meta.id).catch(() => {});
   rmSync(claimed, { force: true });
   return { id: meta.id, status: meta.status, records: meta.records, commit: landed, notesError: await notes };
 }
@@ -240,6 +243,7 @@ export async function recoverJournals(repo: RepoInfo): Promise<Recovery> {
       out.failed.push({ path, code: isFlorError(e) ? e.code : 'INTERNAL', error: e instanceof Error ? e.message : String(e) });
     }
   }
+  await sweepCodeRefs(repo).catch(() => {}); // pins of journals set aside or removed
   return out;
 }
 

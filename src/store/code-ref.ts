@@ -1,0 +1,65 @@
+/**
+ * `refs/flor/tmp/<runId>` -> the code tree of a run that is still running. The tree is written at
+ * run start but referenced by the ledger only at capture, possibly hours later; in between
+ * `git gc --prune=now` (or an auto gc after the grace period) would delete it and the capture
+ * would fail. The ref keeps it reachable (a ref may name a tree; `git log --all` skips it).
+ *
+ * Lifetime: pinned right after the run's journal has its start frame, unpinned by capture before
+ * the journal is deleted, so a pin always has a journal beside it (waiting, claimed) except for a
+ * pin whose journal was set aside as bad or removed by hand: `sweepCodeRefs` drops those.
+ * Never pushed or fetched: the pre-push guard refuses every refs/flor/ ref but the own ledger,
+ * and fetch refspecs name only refs/flor/ledgers/*.
+ */
+import { readdirSync } from 'node:fs';
+import { git, gitSync, type RepoInfo } from './git.js';
+import { journalDir, JOURNAL_EXT } from './journal.js';
+
+export const CODE_REFS = 'refs/flor/tmp/';
+
+export function codeRef(runId: string): string {
+  return CODE_REFS + runId;
+}
+
+function cwdOf(repo: RepoInfo): string {
+  return repo.top ?? repo.gitDir;
+}
+
+/** Pins `tree` for run `runId` (synchronous: run start). */
+export function pinCodeSync(repo: RepoInfo, runId: string, tree: string): void {
+  gitSync(['update-ref', '-m', 'git flor: code of a running run', codeRef(runId), tree], { cwd: cwdOf(repo) });
+}
+
+/** Drops the pin of a captured run; a pin already gone is fine. */
+export async function unpinCode(repo: RepoInfo, runId: string): Promise<void> {
+  await git(['update-ref', '-d', codeRef(runId)], { cwd: cwdOf(repo), okCodes: [1] });
+}
+
+/** Run ids that have a pin. */
+export async function pinnedRuns(repo: RepoInfo): Promise<string[]> {
+  const r = await git(['for-each-ref', '--format=%(refname)', CODE_REFS], { cwd: cwdOf(repo) });
+  return r.stdout
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((ref) => ref.slice(CODE_REFS.length));
+}
+
+/**
+ * Drops pins whose run has no journal waiting or claimed. Refs are listed before the journal
+ * directory is read: a run pins after creating its journal, so a pin seen first and then found
+ * without a journal belongs to no run in progress. Returns the dropped run ids.
+ */
+export async function sweepCodeRefs(repo: RepoInfo): Promise<string[]> {
+  const pinned = await pinnedRuns(repo);
+  if (!pinned.length) return [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(journalDir(repo.commonDir));
+  } catch {
+    // no journal directory: every pin is stale
+  }
+  const live = new Set(names.filter((n) => n.includes(JOURNAL_EXT)).map((n) => n.slice(0, n.indexOf(JOURNAL_EXT))));
+  const stale = pinned.filter((id) => !live.has(id));
+  for (const id of stale) await unpinCode(repo, id);
+  return stale;
+}
