@@ -9,7 +9,7 @@ import { openSync, writevSync, closeSync, mkdirSync, readFileSync, readdirSync, 
 import { join, dirname } from 'node:path';
 import { FlorError } from '../errors.js';
 import { pack, unpack, packTyped, encodeValue, decodeValue, type DType } from './pack.js';
-import { emptyColumns, type RecordColumns, type Value, type TypedArray } from './records.js';
+import { allocColumns, emptyColumns, type RecordColumns, type Value, type TypedArray } from './records.js';
 import type { RunMeta, RunStatus, LoopInfo } from './types.js';
 
 export const JOURNAL_EXT = '.jrnl';
@@ -238,16 +238,7 @@ function mergeChunks(chunks: RawChunk[]): RecordColumns {
     nFrames += c.nFrames;
     n += c.n;
   }
-  const out: RecordColumns = {
-    names: [],
-    loops: [],
-    frames: { parent: new Int32Array(nFrames), loop: new Int32Array(nFrames), iter: new Int32Array(nFrames) },
-    name: new Int32Array(n),
-    frame: new Int32Array(n),
-    num: new Float64Array(n),
-    kind: new Uint8Array(n),
-    other: [],
-  };
+  const out: RecordColumns = allocColumns(nFrames, n, [], []);
   const put = (dst: TypedArray, src: Uint8Array, atElem: number): void => {
     new Uint8Array(dst.buffer, dst.byteOffset + atElem * dst.BYTES_PER_ELEMENT, src.byteLength).set(src);
   };

@@ -49,3 +49,17 @@ export function emptyColumns(): RecordColumns {
 export function recordCount(c: RecordColumns): number {
   return c.name.length;
 }
+
+/** Columns sized for `nFrames` frames and `n` records, to be filled in place. */
+export function allocColumns(nFrames: number, n: number, names: string[] = [], loops: string[] = []): RecordColumns {
+  return {
+    names,
+    loops,
+    frames: { parent: new Int32Array(nFrames), loop: new Int32Array(nFrames), iter: new Int32Array(nFrames) },
+    name: new Int32Array(n),
+    frame: new Int32Array(n),
+    num: new Float64Array(n),
+    kind: new Uint8Array(n),
+    other: [],
+  };
+}

@@ -6,7 +6,7 @@
  */
 import { FlorError } from '../errors.js';
 import { pack, unpack, packTyped, encodeValue, decodeValue } from './pack.js';
-import { KIND_NUMBER, KIND_OTHER, type RecordColumns } from './records.js';
+import { allocColumns, KIND_NUMBER, KIND_OTHER, type RecordColumns } from './records.js';
 import { validateSegmentHeader } from './schema.js';
 import type { Segment, SegmentKind, Provenance } from './types.js';
 
@@ -134,16 +134,7 @@ export function concatColumns(parts: RecordColumns[]): RecordColumns {
     nFrames += p.frames.parent.length;
     n += p.name.length;
   }
-  const out: RecordColumns = {
-    names,
-    loops,
-    frames: { parent: new Int32Array(nFrames), loop: new Int32Array(nFrames), iter: new Int32Array(nFrames) },
-    name: new Int32Array(n),
-    frame: new Int32Array(n),
-    num: new Float64Array(n),
-    kind: new Uint8Array(n),
-    other: [],
-  };
+  const out: RecordColumns = allocColumns(nFrames, n, names, loops);
   let f0 = 0;
   let r0 = 0;
   for (const p of parts) {
