@@ -372,3 +372,25 @@ test('incompressible snapshots are stored, not deflated; both read back verified
   assert.ok(statSync(checkpointPath(common, putCheckpoint(common, noise))).size > 200_000, 'stored as is (plus deflate framing)');
   assert.ok(statSync(checkpointPath(common, putCheckpoint(common, sparse))).size < 20_000);
 });
+
+test('a checkpoint writer thread that dies never holds the exit: waitIdle returns at once', () => {
+  const dir = tempDir();
+  const script = join(dir, 'dead-writer.mjs');
+  writeFileSync(script, `
+import { CheckpointSaver } from ${JSON.stringify(join(ROOT, 'dist', 'runtime', 'checkpoint-saver.js'))};
+const saver = new CheckpointSaver(${JSON.stringify(dir)});
+saver.start();
+// A write queued, then the thread dies before it boots (as on an out-of-memory kill).
+saver.submit(1, Buffer.alloc(1 << 20));
+void saver.worker.terminate();
+await new Promise((r) => setTimeout(r, 300));
+const t0 = Date.now();
+const idle = saver.waitIdle(20000);
+console.log(JSON.stringify({ idle, ms: Date.now() - t0, more: saver.submit(2, Buffer.alloc(10)) }));
+`);
+  const r = sh(process.execPath, [script], dir);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(out.idle, false, 'the queued write never finished');
+  assert.ok(out.ms < 2000, `waitIdle returned in ${out.ms} ms`);
+  assert.equal(out.more, false, 'no new jobs for a dead writer');
+});

@@ -231,3 +231,11 @@ test('a replay segment merges into the view: new name filled, recorded values ke
   assert.match(show, /^  replay-1 \(replay\)  2 records: loss, grad_norm  replayed 2026-11-23T00:00:00.000Z for grad_norm$/m);
   fsckClean(d);
 });
+
+test('log --replay checks --workers like replay does: exit 2 with a hint, before any work', () => {
+  for (const args of [['log', 'loss', '--replay', '--workers', '0'], ['replay', 'loss', '--workers', '1.5']]) {
+    const r = flor(dir, args, { allowFail: true });
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr, /^git flor: --workers must be a whole number >= 1, not (0|1\.5)\nhint: e\.g\. --workers 4\n$/);
+  }
+});

@@ -153,3 +153,16 @@ test('a run that did not finish is replayed up to where it stopped, not past its
   const ok = planReplay([crashed], ['wnorm'], new Map([['A', every(3)]]), { workers: 1 }).runs[0]!;
   assert.deepEqual(ok.segments.map((s) => [s.start, s.end, s.runToEnd]), [[0, 3, true]]);
 });
+
+test('the planner reads what propagation reads: TS decorators and JSX in .js do not make a file unparsed', async () => {
+  const { readCodeShape } = await import('../src/replay/code-shape.js');
+  const shape = readCodeShape(
+    {
+      'model.ts': "import { flor } from 'git-flor';\nfunction dec(..._a: unknown[]) {}\nclass A { @dec m() {} }\nfor (const e of flor.loop('epoch', [1])) { flor.log('x', e); }\n",
+      'view.js': "import { flor } from 'git-flor';\nconst el = <div />;\nflor.log('y', 2);\n",
+    },
+    ['x', 'y'],
+  );
+  assert.deepEqual(shape.unparsed, []);
+  assert.deepEqual(shape.logs.map((l) => [l.file, l.name, l.loop?.name ?? null]), [['model.ts', 'x', 'epoch'], ['view.js', 'y', null]]);
+});

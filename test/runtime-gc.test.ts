@@ -82,7 +82,7 @@ async function midRun(dir: string): Promise<void> {
   assert.equal(readJournalStart(journalPath(requireRepoSync(dir).commonDir, runId))?.codeTree, tree, 'the pin names the run and its code');
 }
 
-test('recovery drops pins whose run has no journal left, and keeps the others', async () => {
+test('doctor\'s recovery drops pins whose run has no journal left, and keeps the others', async () => {
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
   const repo = requireRepoSync(dir);
   const tree = gitIn(dir, 'rev-parse', 'HEAD^{tree}');
@@ -92,6 +92,6 @@ test('recovery drops pins whose run has no journal left, and keeps the others', 
   pinCodeSync(repo, gone, tree);
   // a journal of a process that is alive (this one) is not an orphan: its pin stays
   openJournal(repo.commonDir, live).append({ t: 'start', meta: { id: live } as never, codeTree: tree, pid: process.pid, host: hostname() });
-  await recoverJournals(repo);
+  await recoverJournals(repo, { sweep: true });
   assert.deepEqual(await pinnedRuns(repo), [live]);
 });

@@ -180,3 +180,20 @@ test('capture-main: a journal that cannot be captured exits 1 with one line and 
   assert.equal(gone.status, 0, 'already captured or set aside by another process: nothing to do');
   assert.equal(gone.stderr, '');
 });
+
+test('a ledger problem (bad flor.writer) keeps the journal for a later capture; it is never set aside as bad', async () => {
+  const { dir, repo, tree, commit } = setup();
+  gitIn(dir, 'config', 'flor.writer', 'my name');
+  const meta = makeMeta({ commit });
+  writeRunJournal(repo.commonDir, meta, tree, { epochs: 1, steps: 2, chunks: 1 });
+  const jp = journalPath(repo.commonDir, meta.id);
+  const r = sh(process.execPath, [CAPTURE_MAIN, jp], dir, { allowFail: true });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /writer/i);
+  assert.ok(existsSync(jp), 'journal given back under its own name');
+  assert.ok(!existsSync(join(repo.commonDir, 'flor', 'journal', 'bad')), 'nothing set aside');
+  gitIn(dir, 'config', '--unset', 'flor.writer');
+  const ok = sh(process.execPath, [CAPTURE_MAIN, jp], dir, { allowFail: true });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual((await listRuns(repo)).map((x) => x.id), [meta.id]);
+});

@@ -6,7 +6,7 @@ import { Unpackr } from 'msgpackr';
 import { tempDir, cleanup } from './helpers/repo.js';
 import { encodeSegment, decodeSegment, makeSegment, concatColumns } from '../src/store/segment.js';
 import { openJournalAt, readJournal, readJournalStart, listJournals, openJournal } from '../src/store/journal.js';
-import { pack } from '../src/store/pack.js';
+import { pack, unpack, encodeValue, decodeValue } from '../src/store/pack.js';
 import { isFlorError } from '../src/errors.js';
 import type { RecordColumns, Value } from '../src/store/records.js';
 import { makeMeta, ulid } from './store-fixtures.js';
@@ -65,6 +65,17 @@ test('segment round-trips every value type with its type', () => {
   });
   assert.equal(seg.other.filter((x) => typeof x === 'bigint').length, 2);
   assert.ok(seg.other.some((x) => x instanceof Float32Array));
+});
+
+test('a Node Buffer or a typed-array subclass is stored as its base typed array and reads back', () => {
+  class Scaled extends Float32Array {}
+  const back = (v: unknown) => decodeValue(unpack(pack(encodeValue(v))));
+  const buf = back(Buffer.from('ab'));
+  assert.ok(buf instanceof Uint8Array && !Buffer.isBuffer(buf));
+  assert.deepEqual([...(buf as Uint8Array)], [97, 98]);
+  const f = back(new Scaled([1.5, -2]));
+  assert.equal((f as object).constructor, Float32Array);
+  assert.deepEqual([...(f as Float32Array)], [1.5, -2]);
 });
 
 test('a segment is standard msgpack: a plain decoder sees columns as dtype + bytes', () => {

@@ -1,4 +1,4 @@
 /** Propagation of log statements into old versions of the code: pure, text in, text and report out. */
 export { propagate, type PropagateInput, type PropagateResult, type Stmt, type Failure, type FailureCode } from './propagate.js';
 export { propagateProject, type ProjectInput, type ProjectResult, type StatementReport, type StatementStatus } from './project.js';
-export { isSourcePath, SOURCE_EXTENSIONS } from './source.js';
+export { isSourcePath, parserOptions, SOURCE_EXTENSIONS } from './source.js';

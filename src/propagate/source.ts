@@ -17,7 +17,8 @@ export function isSourcePath(path: string): boolean {
   return (SOURCE_EXTENSIONS as readonly string[]).includes(extensionOf(path));
 }
 
-function parserOptions(path: string): ParserOptions {
+/** Babel options for a source file by extension: shared by propagation and the replay planner. */
+export function parserOptions(path: string): ParserOptions {
   const ext = extensionOf(path);
   const ts = ext === '.ts' || ext === '.mts' || ext === '.cts' || ext === '.tsx';
   // `.ts` cannot take the jsx plugin: `<T>x` casts would parse as elements.

@@ -7,6 +7,7 @@
  * local. Everything else errs towards "runs", which is only slower.
  */
 import { parse } from '@babel/parser';
+import { parserOptions } from '../propagate/index.js';
 
 interface AstNode {
   type: string;
@@ -76,15 +77,15 @@ export interface CodeShape {
 }
 
 function parseFile(file: string, text: string): AstNode {
-  const plugins: Array<'typescript' | 'jsx'> = /\.[cm]?tsx?$/.test(file) ? ['typescript'] : [];
-  if (/\.(tsx|jsx)$/.test(file)) plugins.push('jsx');
+  // The same plugins propagation parses with (decorators, JSX in .js), so a file propagation can
+  // read is never "unparsed" here; but no error recovery: the planner must not reason about a
+  // half-understood tree.
   return parse(text, {
+    ...parserOptions(file),
     sourceType: 'unambiguous',
-    allowAwaitOutsideFunction: true,
     allowReturnOutsideFunction: true,
     allowImportExportEverywhere: true,
     errorRecovery: false,
-    plugins,
   }) as unknown as AstNode;
 }
 

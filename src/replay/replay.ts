@@ -23,7 +23,7 @@ import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import { reader } from '../store/objects.js';
 import { listRuns, resolveRun, readSegment, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry } from '../store/ledger.js';
-import { encodeSegment, makeSegment } from '../store/segment.js';
+import { concatColumns, encodeSegment, makeSegment } from '../store/segment.js';
 import { hasCheckpoint } from '../store/checkpoints.js';
 import type { RecordColumns } from '../store/records.js';
 import type { Segment } from '../store/types.js';
@@ -47,6 +47,8 @@ export interface ReplayProgress {
 export interface ReplayOptions {
   /** Only these runs (ids or unique prefixes). Default: every run lacking a name. */
   runs?: string[];
+  /** Only runs started at or after this time (ms since epoch), as `git flor log --since`. */
+  since?: number;
   workers?: number;
   dryRun?: boolean;
   /** Write the replay segment even when the fidelity check found differences. */
@@ -159,9 +161,14 @@ const ignore = (): void => undefined;
 export async function replayMissing(repo: RepoInfo, names: string[], opts: ReplayOptions = {}): Promise<ReplayReport> {
   if (names.length === 0) throw new FlorError('REPLAY_NO_NAMES', 'name at least one logged name to replay', { hint: 'git flor replay grad_norm' });
   if (!repo.top) throw new FlorError('BARE_REPO', 'replay needs a work tree: today\'s statements come from it', { hint: 'run inside a clone with a work tree' });
-  const workers = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
+  // Checked here, not in one command: `replay --workers` and `log --replay --workers` both land here.
+  if (opts.workers !== undefined && !(Number.isInteger(opts.workers) && opts.workers >= 1)) {
+    throw new FlorError('BAD_WORKERS', `--workers must be a whole number >= 1, not ${opts.workers}`, { hint: 'e.g. --workers 4' });
+  }
+  const workers = opts.workers ?? Math.max(1, defaultWorkers());
   // The runs are listed while today's files are read: neither needs the other.
-  const listing = selectRuns(repo, opts.runs);
+  const since = opts.since;
+  const listing = selectRuns(repo, opts.runs).then((rs) => (since === undefined ? rs : rs.filter((r) => Date.parse(r.meta.start) >= since)));
   listing.catch(ignore); // awaited below, unless today's code already fails the request
   const today: TodayFiles = await readTodayFiles(repo, names);
   const unknown = names.filter((n) => !today.namesFound.has(n));
@@ -203,7 +210,7 @@ async function replayWith(
 
   async function prepareRun(entry: RunEntry): Promise<Prepared | null> {
     const segs: Segment[] = await Promise.all(entry.segments.map((s) => readSegment(repo, s.oid)));
-    const existing = concatRecords(segs, () => true);
+    const existing = concatColumns(segs);
     const have = namesLogged(existing);
     const missing = names.filter((n) => !have.has(n));
     if (missing.length === 0) {
@@ -421,7 +428,7 @@ function checkRun(st: Staged, results: ReplayTaskResult[], opts: ReplayOptions):
   }
 
   const parts = results.map((r) => (r as Extract<ReplayTaskResult, { ok: true }>).records);
-  const replayed = concatRecords(parts, () => true);
+  const replayed = concatColumns(parts);
   const mismatches = checkFidelity(run, p.existing, replayed);
   // RULE: "mismatches are reported, never silently mixed": a run whose re-executed statements
   // differ is not written (unless the user accepts it), so its new column cannot look trustworthy.

@@ -16,7 +16,8 @@ function writerUrl(): URL {
 export class CheckpointSaver {
   private worker: Worker | null = null;
   private port: MessagePort | null = null;
-  private readonly done = new Int32Array(new SharedArrayBuffer(4));
+  /** [0] = jobs finished; [1] = 1 once the thread is gone (so a wait never outlives it). */
+  private readonly done = new Int32Array(new SharedArrayBuffer(8));
   private submitted = 0;
   private failedToStart: Error | null = null;
   /** The thread sent its ready message. */
@@ -47,7 +48,8 @@ export class CheckpointSaver {
       this.startMs = cpuSince(m);
     }
     // A worker error must not become the user's uncaught exception; pending writes just never land.
-    this.worker.on('error', () => {});
+    this.worker.on('error', () => this.gone());
+    this.worker.on('exit', () => this.gone());
     this.worker.unref();
     port1.unref();
     this.port = port1;
@@ -98,12 +100,20 @@ export class CheckpointSaver {
     }
   }
 
+  /** A dead writer finishes nothing more: no new jobs, and no exit waits on it. */
+  private gone(): void {
+    Atomics.store(this.done, 1, 1);
+    this.worker = null;
+    this.failedToStart ??= new Error('checkpoint writer thread exited');
+  }
+
   /** Blocks until every submitted write finished or `timeoutMs` passed; true when idle. */
   waitIdle(timeoutMs: number): boolean {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const d = Atomics.load(this.done, 0);
       if (d >= this.submitted) return true;
+      if (Atomics.load(this.done, 1) === 1) return false;
       const left = deadline - Date.now();
       if (left <= 0) return false;
       Atomics.wait(this.done, 0, d, left);

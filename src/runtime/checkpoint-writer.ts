@@ -12,7 +12,7 @@ export interface WriterData {
   florCheckpointWriter: true;
   commonDir: string;
   results: MessagePort;
-  /** Int32Array over a SharedArrayBuffer: [0] = jobs finished (ok or failed). */
+  /** Int32Array over a SharedArrayBuffer: [0] = jobs finished (ok or failed), [1] = thread gone. */
   done: SharedArrayBuffer;
   /** Epoch ms (performance.timeOrigin + now()) when the main thread asked for the thread. */
   spawnedAt: number;
@@ -47,6 +47,12 @@ export type WriterMessage = WriteResult | WriterReady;
 const data = workerData as WriterData | null;
 if (parentPort && data && data.florCheckpointWriter === true) {
   const done = new Int32Array(data.done);
+  // However this thread ends (even an uncaught error), tell a main thread blocked in waitIdle,
+  // which cannot receive the 'exit' event while it blocks.
+  process.on('exit', () => {
+    Atomics.store(done, 1, 1);
+    Atomics.notify(done, 0);
+  });
   // Thread CPU where the kernel gives it (see thread-cpu.ts); else wall time, from the main
   // thread's request for the thread (boot) and around each job.
   const cpu0 = threadCpuMs();

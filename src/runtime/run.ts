@@ -155,6 +155,7 @@ export class Session {
   readonly ckpt = new CheckpointState();
   private policy: CheckpointPolicy | null = null;
   private saver: CheckpointSaver | null = null;
+  private ckptOff = false;
   readonly ckptFrames: Array<{ iter: number; key: string; bytes: number }> = [];
   /** Process CPU (ms) when the outer loop started: the policy's clock (see loopTime). */
   private outerCpu0 = 0;
@@ -496,7 +497,9 @@ export class Session {
   register(state: Record<string, unknown>): void {
     const trial = this.ckpt.register(state);
     if (this.meta) this.meta.checkpointing = this.ckpt.names();
-    if (this.mode !== 'record' || !this.repo) return;
+    // After a snapshot failed the run goes on without checkpoints: registering again must not
+    // start a fresh budget (and a second writer thread) as if nothing had been spent.
+    if (this.mode !== 'record' || !this.repo || this.ckptOff) return;
     if (!this.policy) {
       this.policy = new CheckpointPolicy(this.share(), trial.ms);
       this.saver = new CheckpointSaver(this.repo.commonDir);
@@ -552,6 +555,7 @@ export class Session {
       } catch {
         // State that stopped being serialisable mid-run: the run goes on without checkpoints.
         this.policy = null;
+        this.ckptOff = true;
         return;
       }
       if (snap.byteLength <= INLINE_CKPT_BYTES) this.writeInline(i, snap);

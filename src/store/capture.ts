@@ -142,7 +142,7 @@ export async function captureJournal(repo: RepoInfo, path: string, opts: { orpha
   try {
     built = buildCapture(repo, readJournal(claimed), opts.orphan === true);
   } catch (e) {
-    release(claimed, path, e);
+    release(claimed, path, permanent(e));
     throw e;
   }
   const { meta } = built;
@@ -160,7 +160,9 @@ export async function captureJournal(repo: RepoInfo, path: string, opts: { orpha
     landed = await appendRun(repo, { meta, codeTree: built.codeTree, segments: { forward: built.forward }, ckpt: built.ckpt });
   } catch (e) {
     await notes;
-    release(claimed, path, e);
+    // A failed append says nothing about the journal (a bad flor.writer, a damaged ref, a full
+    // disk): keep it for the next capture or doctor, never set it aside as bad.
+    release(claimed, path, false);
     throw e;
   }
   // The ledger now references the code tree; the pin goes before the journal (see code-ref.ts).
@@ -170,9 +172,10 @@ export async function captureJournal(repo: RepoInfo, path: string, opts: { orpha
 }
 
 /** Gives up a claim after a failure: back to its name for a retry, or into bad/ when retrying cannot help. */
-function release(claimed: string, path: string, e: unknown): void {
+/** Gives a claimed journal back, or sets it aside under bad/ when its own content is unusable. */
+function release(claimed: string, path: string, journalIsBad: boolean): void {
   try {
-    if (permanent(e)) {
+    if (journalIsBad) {
       const bad = join(dirname(path), 'bad');
       mkdirSync(bad, { recursive: true });
       renameSync(claimed, join(bad, basename(originalPath(claimed))));
@@ -233,7 +236,7 @@ export interface Recovery {
 }
 
 /** Captures every orphaned journal: `crashed` when it has no end frame, else the status it recorded. */
-export async function recoverJournals(repo: RepoInfo): Promise<Recovery> {
+export async function recoverJournals(repo: RepoInfo, opts: { sweep?: boolean } = {}): Promise<Recovery> {
   const out: Recovery = { recovered: [], failed: [] };
   for (const path of orphanedJournals(repo)) {
     try {
@@ -243,7 +246,9 @@ export async function recoverJournals(repo: RepoInfo): Promise<Recovery> {
       out.failed.push({ path, code: isFlorError(e) ? e.code : 'INTERNAL', error: e instanceof Error ? e.message : String(e) });
     }
   }
-  await sweepCodeRefs(repo).catch(() => {}); // pins of journals set aside or removed
+  // Pins of journals set aside or removed by hand. Not on every run's exit (one more git process
+  // each time for a rare case): only when a recovery happened, and always for doctor.
+  if (opts.sweep || out.recovered.length || out.failed.length) await sweepCodeRefs(repo).catch(() => {});
   return out;
 }
 

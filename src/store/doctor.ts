@@ -70,7 +70,7 @@ function removeDeadScratch(repo: RepoInfo): string[] {
 export async function doctor(repo: RepoInfo): Promise<DoctorReport> {
   const report: DoctorReport = { recovered: [], problems: [], repaired: [], checked: 0 };
 
-  const rec = await recoverJournals(repo);
+  const rec = await recoverJournals(repo, { sweep: true });
   report.recovered = rec.recovered.map((r) => r.id);
   for (const f of rec.failed) report.problems.push({ path: f.path, problem: `orphaned journal not captured: ${f.error}` });
   for (const r of rec.recovered) if (r.notesError) report.problems.push({ run: r.id, problem: `notes not updated: ${r.notesError}` });

@@ -27,9 +27,15 @@ function bytesOf(a: TypedArray): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/** The base typed-array class: a Node Buffer (or any subclass) is stored as what it is underneath. */
+function dtypeOf(a: TypedArray): DType {
+  for (const name of Object.keys(CTORS) as DType[]) if (a instanceof CTORS[name]) return name;
+  return a.constructor.name as DType;
+}
+
 /** A column: typed array -> { dtype, data }. */
 export function packTyped(a: TypedArray): PackedTyped {
-  return { dtype: a.constructor.name as DType, data: bytesOf(a) };
+  return { dtype: dtypeOf(a), data: bytesOf(a) };
 }
 
 /** { dtype, data } -> a typed array on its own, aligned buffer. */
@@ -66,7 +72,7 @@ export function encodeValue(v: unknown): unknown {
     case 'symbol':
       return { [TAG]: 'unsupported', v: String(v) };
   }
-  if (isTyped(v)) return { [TAG]: 'typed', dtype: v.constructor.name, data: bytesOf(v) };
+  if (isTyped(v)) return { [TAG]: 'typed', dtype: dtypeOf(v), data: bytesOf(v) };
   if (Array.isArray(v)) return v.map(encodeValue);
   if (v instanceof Date) return { [TAG]: 'date', v: v.toISOString() };
   if (v instanceof Map) return { [TAG]: 'map', v: [...v].map(([k, x]) => [encodeValue(k), encodeValue(x)]) };

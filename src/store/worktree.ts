@@ -58,9 +58,13 @@ export async function snapshotWorkTree(repo: RepoInfo): Promise<string> {
 /** HEAD's commit and tree, or nulls on an unborn branch. */
 export function headSync(repo: RepoInfo): { commit: string | null; tree: string | null; branch: string | null } {
   const cwd = repo.top ?? repo.gitDir;
-  const r = gitSync(['rev-parse', 'HEAD', 'HEAD^{tree}'], { cwd, okCodes: [128] });
-  const [commit, tree] = r.code === 0 ? r.stdout.toString().trim().split('\n') : [null, null];
+  // One process at every run start: commit, tree and branch together ('HEAD' when detached).
+  const r = gitSync(['rev-parse', 'HEAD', 'HEAD^{tree}', '--abbrev-ref', 'HEAD'], { cwd, okCodes: [128] });
+  if (r.code === 0) {
+    const [commit, tree, abbrev] = r.stdout.toString().trim().split('\n');
+    return { commit: commit ?? null, tree: tree ?? null, branch: abbrev && abbrev !== 'HEAD' ? abbrev : null };
+  }
+  // Unborn branch: no commit yet, but HEAD already names the branch.
   const b = gitSync(['symbolic-ref', '-q', '--short', 'HEAD'], { cwd, okCodes: [1, 128] });
-  const branch = b.code === 0 ? b.stdout.toString().trim() : null;
-  return { commit: commit ?? null, tree: tree ?? null, branch };
+  return { commit: null, tree: null, branch: b.code === 0 ? b.stdout.toString().trim() : null };
 }

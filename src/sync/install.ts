@@ -95,8 +95,8 @@ function gitAtLeast(repo: RepoInfo, major: number, minor: number): boolean {
 
 export async function init(repo: RepoInfo, opts: { nodePath?: string } = {}): Promise<InitReport> {
   if (!repo.top) throw new FlorError('BARE_REPO', 'git flor init needs a work tree; this repository is bare', { hint: 'run it in a clone; a bare remote needs no setup' });
-  if (!gitAtLeast(repo, 2, 29)) {
-    throw new FlorError('GIT_TOO_OLD', 'git flor needs git 2.29 or newer (negative refspecs, fetch --no-write-fetch-head)', { hint: 'upgrade git' });
+  if (!gitAtLeast(repo, 2, 31)) {
+    throw new FlorError('GIT_TOO_OLD', 'git flor needs git 2.31 or newer (rev-parse --path-format, negative refspecs)', { hint: 'upgrade git' });
   }
   const notes: string[] = [];
   const prev = readState(repo);

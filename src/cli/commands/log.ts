@@ -35,7 +35,7 @@ export const command: CommandModule<object, Args> = {
     const since = argv.since === undefined ? undefined : parseSince(argv.since);
     const repo = requireRepoSync(process.cwd());
     // Loaded only when asked for: the replay machinery would add to every `git flor log` start.
-    const replayStatus = argv.replay ? await (await import('./replay.js')).replayForLog(repo, argv.names.map(String), { runs: argv.run, workers: argv.workers }) : 0;
+    const replayStatus = argv.replay ? await (await import('./replay.js')).replayForLog(repo, argv.names.map(String), { runs: argv.run, since, workers: argv.workers }) : 0;
     const view = await logView(repo, { names: argv.names.map(String), runs: argv.run, since });
     warnBroken(view.broken);
     if (view.missing.length > 0) {

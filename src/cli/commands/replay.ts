@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
-import { FlorError } from '../../errors.js';
 import { replayMissing, type ReplayReport, type ReplayProgress } from '../../replay/replay.js';
 import { describePlan, describeReport, describeProgress, hasFindings } from '../../replay/describe.js';
 import { ExitError, out } from '../print.js';
@@ -42,9 +41,6 @@ export const command: CommandModule<object, Args> = {
       .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run'),
   handler: async (argv) => {
     const repo = requireRepoSync(process.cwd());
-    if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1)) {
-      throw new FlorError('BAD_WORKERS', `--workers must be a whole number >= 1, not ${argv.workers}`, { hint: 'e.g. --workers 4' });
-    }
     const r = await replayMissing(repo, argv.names.map(String), {
       runs: argv.run, workers: argv.workers, dryRun: argv['dry-run'], acceptMismatch: argv['accept-mismatch'], onProgress: progressPrinter(),
     });
@@ -65,7 +61,7 @@ export const command: CommandModule<object, Args> = {
  * code does not log (args, names every run has) are left to the query. Reports go to stderr so the
  * table on stdout stays clean; returns the exit status the replay deserves.
  */
-export async function replayForLog(repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; workers?: number }): Promise<number> {
-  const r = await replayMissing(repo, names, { runs: opts.runs, workers: opts.workers, skipUnknown: true, onProgress: progressPrinter() });
+export async function replayForLog(repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; since?: number; workers?: number }): Promise<number> {
+  const r = await replayMissing(repo, names, { runs: opts.runs, since: opts.since, workers: opts.workers, skipUnknown: true, onProgress: progressPrinter() });
   return reportReplay(r);
 }
