@@ -62,6 +62,16 @@ export class CheckpointSaver {
     return ms;
   }
 
+  /** The thread was asked for and has not failed or exited (it may still be booting). */
+  alive(): boolean {
+    return this.worker !== null;
+  }
+
+  /** The thread could not start, or died: nothing can be handed to it any more. */
+  failed(): boolean {
+    return this.failedToStart !== null;
+  }
+
   /**
    * True while a started thread has not said it is up: its boot cost is not known yet, so the
    * policy must not spend on a checkpoint that the boot may already have used up.

@@ -22,7 +22,7 @@ import type { Value } from '../store/records.js';
 import { RecordBuffer } from './buffer.js';
 import { parseArg, recordableArg } from './args.js';
 import { ulid } from './ulid.js';
-import { CheckpointState, CheckpointPolicy, parseShare, DEFAULT_SHARE } from './checkpoint.js';
+import { CheckpointState, CheckpointPolicy, parseShare, writePriorMs, DEFAULT_SHARE } from './checkpoint.js';
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { cpuMark, cpuSince, processCpuMs } from './thread-cpu.js';
 import { REPLAY_ENV, readReplaySpec, type ReplaySpec } from './replay-spec.js';
@@ -40,6 +40,11 @@ const CHUNK_RECORDS = 1 << 16;
 const INLINE_CKPT_BYTES = 256 * 1024;
 /** The capture child may take this long at exit; after that the journal waits for recovery. */
 const CAPTURE_TIMEOUT_MS = 60_000;
+/**
+ * What starting the writer thread is expected to cost (ms of CPU: the thread's creation and boot,
+ * 35–45 ms measured here) before it has said; its actual cost is charged when it does.
+ */
+const WRITER_BOOT_PRIOR_MS = 40;
 /** Exit waits at most this long for checkpoint writes still in flight. */
 const CKPT_DRAIN_MS = 30_000;
 /**
@@ -161,6 +166,8 @@ export class Session {
   private outerCpu0 = 0;
   /** The loop's own time at the last end of an outer iteration (ms), as the policy saw it. */
   private loopMs = 0;
+  /** Size of the latest snapshot (the registration's trial until one is taken): picks inline or thread. */
+  private ckptBytes = 0;
 
   private lastFlush = performance.now();
   private lastTurn = performance.now();
@@ -501,14 +508,13 @@ export class Session {
     // start a fresh budget (and a second writer thread) as if nothing had been spent.
     if (this.mode !== 'record' || !this.repo || this.ckptOff) return;
     if (!this.policy) {
-      this.policy = new CheckpointPolicy(this.share(), trial.ms);
+      this.policy = new CheckpointPolicy(this.share(), trial.ms, writePriorMs(trial.bytes));
       this.saver = new CheckpointSaver(this.repo.commonDir);
-    } else this.policy.estimate(trial.ms);
-    // Booting the writer thread early lets it be ready by the first checkpoint; small state never needs it.
-    if (this.policy.share > 0 && trial.bytes > INLINE_CKPT_BYTES) {
-      this.saver!.start();
-      this.policy.startup(this.saver!.takeStartMs());
-    }
+    } else this.policy.estimate(trial.ms, writePriorMs(trial.bytes));
+    // The trial is checkpointing's cost too. The writer thread is started later, by the first
+    // checkpoint that needs it and that the budget affords with its boot (CheckpointPolicy).
+    this.policy.startup(trial.ms);
+    if (trial.bytes > 0) this.ckptBytes = trial.bytes;
   }
 
   private share(): number {
@@ -529,12 +535,12 @@ export class Session {
    * several cores busy must not buy checkpoints with CPU its user does not wait for. A loop that
    * mostly waits (I/O, GPU) thus gets fewer checkpoints, never more than its share.
    */
-  private loopTime(ctx: LoopCtx, now: number, last: boolean): number {
+  private loopTime(ctx: LoopCtx, now: number, last: boolean, startMs: number): number {
     const policy = this.policy!;
     const wall = now - ctx.loopStart - policy.spentMs;
     // Wall time bounds the figure from above: when even it affords no checkpoint, the CPU clock
     // (a syscall) is not read, so a fast outer loop pays nothing extra per iteration.
-    if (!last && policy.share < 1 && !policy.shouldTake(wall, false)) return Math.max(0, wall);
+    if (!last && policy.share < 1 && !policy.shouldTake(wall, false, startMs)) return Math.max(0, wall);
     return Math.max(0, Math.min(wall, processCpuMs() - this.outerCpu0 - policy.spentMs));
   }
 
@@ -543,11 +549,14 @@ export class Session {
     const saver = this.saver;
     if (!policy || !saver || this.ckpt.size === 0) return;
     this.collectCheckpoints(); // the writer's latest costs count before deciding
-    this.loopMs = this.loopTime(ctx, now, last);
+    // Heavy state goes through the writer thread; a periodic checkpoint that would start it must
+    // afford its boot too (the last one never starts it: see below).
+    const startMs = this.ckptBytes > INLINE_CKPT_BYTES && !saver.alive() && !saver.failed() && !last ? WRITER_BOOT_PRIOR_MS : 0;
+    this.loopMs = this.loopTime(ctx, now, last, startMs);
     // A writer that is behind would queue snapshots in memory, and one still booting has not
     // reported what its boot cost: skip this one unless it is the last.
     const writerFree = saver.pending() < 2 && !saver.booting();
-    if (policy.shouldTake(this.loopMs, last) && (last || policy.share >= 1 || writerFree)) {
+    if (policy.shouldTake(this.loopMs, last, startMs) && (last || policy.share >= 1 || writerFree)) {
       const m = cpuMark();
       let snap: Buffer;
       try {
@@ -558,15 +567,26 @@ export class Session {
         this.ckptOff = true;
         return;
       }
-      if (snap.byteLength <= INLINE_CKPT_BYTES) this.writeInline(i, snap);
-      else saver.submit(i, snap);
-      const startup = saver.takeStartMs();
-      policy.record(cpuSince(m) - startup);
-      policy.startup(startup);
+      this.ckptBytes = snap.byteLength;
+      // Small snapshots are written here: cheaper than a hand-off. So is the last one when no
+      // thread runs yet: starting one (~40 ms) to write a single snapshot costs more CPU than the
+      // write, and the loop it would keep from stalling is over (exit waits for the write anyway).
+      // And any, once the thread could not start or died.
+      if (snap.byteLength <= INLINE_CKPT_BYTES || saver.failed() || (last && !saver.alive())) {
+        const snapMs = cpuSince(m);
+        const w = cpuMark();
+        this.writeInline(i, snap);
+        policy.record(snapMs, cpuSince(w));
+      } else {
+        saver.submit(i, snap);
+        const startup = saver.takeStartMs();
+        policy.record(cpuSince(m) - startup);
+        policy.startup(startup);
+      }
     }
   }
 
-  /** Small snapshot: deflate, hash and write here; cheaper than a hand-off (and than booting a thread). */
+  /** Writes a snapshot on this thread: deflate, hash and write. */
   private writeInline(iter: number, snap: Buffer): void {
     let key: string;
     try {
@@ -609,6 +629,8 @@ export class Session {
     loopMs: number;
     taken: number;
     written: number;
+    /** The writer thread was started (heavy state whose budget afforded its boot). */
+    writer: boolean;
   } | null {
     const p = this.policy;
     if (!p) return null;
@@ -623,6 +645,7 @@ export class Session {
       loopMs: this.loopMs,
       taken: p.taken,
       written: this.ckptFrames.length,
+      writer: this.saver?.alive() === true || this.saver?.failed() === true,
     };
   }
 
