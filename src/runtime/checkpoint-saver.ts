@@ -22,6 +22,7 @@ export class CheckpointSaver {
   private failedToStart: Error | null = null;
   /** The thread sent its ready message. */
   private up = false;
+  private startedOnce = false;
   /** Main-thread CPU of creating the thread (ms); the thread reports its own boot in its ready message. */
   startMs = 0;
 
@@ -39,6 +40,7 @@ export class CheckpointSaver {
       spawnedAt: performance.timeOrigin + performance.now(),
     };
     const m = cpuMark();
+    this.startedOnce = true;
     try {
       this.worker = new Worker(writerUrl(), { workerData, transferList: [port2] });
     } catch (e) {
@@ -65,6 +67,11 @@ export class CheckpointSaver {
   /** The thread was asked for and has not failed or exited (it may still be booting). */
   alive(): boolean {
     return this.worker !== null;
+  }
+
+  /** A thread was asked for at some point (statistics: it may have finished since). */
+  everStarted(): boolean {
+    return this.startedOnce;
   }
 
   /** The thread could not start, or died: nothing can be handed to it any more. */

@@ -645,7 +645,7 @@ export class Session {
       loopMs: this.loopMs,
       taken: p.taken,
       written: this.ckptFrames.length,
-      writer: this.saver?.alive() === true || this.saver?.failed() === true,
+      writer: this.saver?.everStarted() === true,
     };
   }
 
