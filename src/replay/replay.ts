@@ -35,6 +35,7 @@ import { createPool, defaultWorkers, type TaskPool } from './pool.js';
 import { dispatcher, limiter } from './dispatch.js';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
 import { checkFidelity, concatRecords, namesLogged, type Mismatch } from './assemble.js';
+import { acquireReplayLock, type LockHolder } from './lock.js';
 
 export interface ReplayProgress {
   done: number;
@@ -60,6 +61,10 @@ export interface ReplayOptions {
   timeoutMs?: number;
   /** What one replay child's start costs, for sizing tasks (default: plan.ts DEFAULT_STARTUP_MS). */
   startupMs?: number;
+  /** Called when another replay holds this clone's replay lock, before waiting for it (lock.ts). */
+  onWait?: (holder: LockHolder) => void;
+  /** Give up waiting for another replay after this long (REPLAY_LOCKED); default: wait. */
+  lockTimeoutMs?: number;
   /**
    * Leave out names today's code does not log instead of failing (`log NAME --replay`, where a
    * column may be an arg or a name every run has).
@@ -166,6 +171,17 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
     throw new FlorError('BAD_WORKERS', `--workers must be a whole number >= 1, not ${opts.workers}`, { hint: 'e.g. --workers 4' });
   }
   const workers = opts.workers ?? Math.max(1, defaultWorkers());
+  // What is missing is decided under the lock, so a replay that waited sees the other's segments.
+  // A dry run writes nothing and takes no lock.
+  const release = opts.dryRun ? null : await acquireReplayLock(repo, names, { onWait: opts.onWait, timeoutMs: opts.lockTimeoutMs });
+  try {
+    return await replayLocked(repo, names, workers, opts);
+  } finally {
+    await release?.();
+  }
+}
+
+async function replayLocked(repo: RepoInfo, names: string[], workers: number, opts: ReplayOptions): Promise<ReplayReport> {
   // The runs are listed while today's files are read: neither needs the other.
   const since = opts.since;
   const listing = selectRuns(repo, opts.runs).then((rs) => (since === undefined ? rs : rs.filter((r) => Date.parse(r.meta.start) >= since)));

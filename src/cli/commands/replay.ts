@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { replayMissing, type ReplayReport, type ReplayProgress } from '../../replay/replay.js';
+import type { LockHolder } from '../../replay/lock.js';
 import { describePlan, describeReport, describeProgress, hasFindings } from '../../replay/describe.js';
 import { ExitError, out } from '../print.js';
 
@@ -42,7 +43,7 @@ export const command: CommandModule<object, Args> = {
   handler: async (argv) => {
     const repo = requireRepoSync(process.cwd());
     const r = await replayMissing(repo, argv.names.map(String), {
-      runs: argv.run, workers: argv.workers, dryRun: argv['dry-run'], acceptMismatch: argv['accept-mismatch'], onProgress: progressPrinter(),
+      runs: argv.run, workers: argv.workers, dryRun: argv['dry-run'], acceptMismatch: argv['accept-mismatch'], onProgress: progressPrinter(), onWait: printWait,
     });
     if (argv['dry-run']) {
       await out(describePlan(r.plan).join('\n') + '\n');
@@ -62,6 +63,12 @@ export const command: CommandModule<object, Args> = {
  * table on stdout stays clean; returns the exit status the replay deserves.
  */
 export async function replayForLog(repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; since?: number; workers?: number }): Promise<number> {
-  const r = await replayMissing(repo, names, { runs: opts.runs, since: opts.since, workers: opts.workers, skipUnknown: true, onProgress: progressPrinter() });
+  const r = await replayMissing(repo, names, { runs: opts.runs, since: opts.since, workers: opts.workers, skipUnknown: true, onProgress: progressPrinter(), onWait: printWait });
   return reportReplay(r);
+}
+
+/** Another replay holds this clone's lock: say whose, since the wait may be long. */
+function printWait(h: LockHolder): void {
+  const what = h.names.length ? ` of ${h.names.join(', ')}` : '';
+  process.stderr.write(`git flor: waiting for another replay${what} (pid ${h.pid}, started ${h.since}) to finish; then only what is still missing is replayed\n`);
 }

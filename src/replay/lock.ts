@@ -1,0 +1,110 @@
+/**
+ * One replay at a time per clone. Two replays of the same runs at once would both do the work and
+ * both append a replay segment; the second, waiting for the first and only then looking at what is
+ * missing, finds the first's segments and replays nothing twice. Replays of different runs could
+ * overlap, but each already takes every core.
+ *
+ * The lock is the ref `refs/flor/locks/replay` naming a blob that says who holds it. Git's own
+ * compare-and-swap makes both steps atomic: taking it creates the ref only when absent, and
+ * breaking a dead holder's lock deletes the ref only while it still names that holder's blob, so
+ * two processes breaking the same stale lock cannot delete the lock one of them just took. Never
+ * pushed or fetched (the pre-push guard refuses refs/flor/ refs but the own ledger; fetch refspecs
+ * name only ledgers); `git log --all` skips a ref to a blob.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { FlorError } from '../errors.js';
+import { git, type RepoInfo } from '../store/git.js';
+import { casRef, reader, repoCwd, writeBlob } from '../store/objects.js';
+
+export const REPLAY_LOCK_REF = 'refs/flor/locks/replay';
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** ISO time the holder took the lock. */
+  since: string;
+  /** What it replays (names), for the waiting message. */
+  names: string[];
+}
+
+export interface LockOptions {
+  /** Called once when the lock is held by another live process, before waiting for it. */
+  onWait?: (holder: LockHolder) => void;
+  /** Give up after this long (ms); default: wait as long as the holder lives. */
+  timeoutMs?: number;
+  /** How often to look again (ms). */
+  pollMs?: number;
+}
+
+/** A holder on another host cannot be checked; after this long its lock is taken as abandoned. */
+const FOREIGN_STALE_MS = 24 * 3600_000;
+
+function parseHolder(data: Buffer): LockHolder | null {
+  try {
+    const h = JSON.parse(data.toString('utf8')) as Partial<LockHolder>;
+    if (typeof h.pid !== 'number' || typeof h.host !== 'string' || typeof h.since !== 'string') return null;
+    return { pid: h.pid, host: h.host, since: h.since, names: Array.isArray(h.names) ? h.names.map(String) : [] };
+  } catch {
+    return null;
+  }
+}
+
+function alive(h: LockHolder): boolean {
+  if (h.host !== hostname()) return Date.now() - Date.parse(h.since) < FOREIGN_STALE_MS;
+  try {
+    process.kill(h.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/**
+ * Takes the replay lock, waiting while a live process holds it. Returns the release function
+ * (idempotent). A holder that died (killed, crashed) is detected by its pid and its lock broken.
+ */
+export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: LockOptions = {}): Promise<() => Promise<void>> {
+  const me: LockHolder & { nonce: string } = { pid: process.pid, host: hostname(), since: new Date().toISOString(), names, nonce: randomBytes(8).toString('hex') };
+  const mine = await writeBlob(repo, Buffer.from(JSON.stringify(me) + '\n'));
+  const poll = opts.pollMs ?? 250;
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  let told = false;
+  for (;;) {
+    if (await casRef(repo, REPLAY_LOCK_REF, mine, null, 'git flor: replay lock')) break;
+    const cur = await currentHolder(repo);
+    if (cur) {
+      if (!cur.holder || !alive(cur.holder)) {
+        // Deletes only while it still names the dead holder's blob (see the module comment).
+        await git(['update-ref', '-d', REPLAY_LOCK_REF, cur.oid], { cwd: repoCwd(repo), okCodes: [1, 128] });
+        continue;
+      }
+      if (!told) {
+        told = true;
+        opts.onWait?.(cur.holder);
+      }
+      if (Date.now() >= deadline) {
+        throw new FlorError('REPLAY_LOCKED', `another replay (pid ${cur.holder.pid} on ${cur.holder.host}, since ${cur.holder.since}) is still running`, {
+          hint: 'wait for it to finish, then run this again: it replays only what is still missing',
+          data: { ...cur.holder },
+        });
+      }
+    }
+    await new Promise((r) => setTimeout(r, poll));
+  }
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    await git(['update-ref', '-d', REPLAY_LOCK_REF, mine], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  };
+}
+
+/** Who holds the lock now (holder null when its blob is unreadable), or null when nobody does. */
+export async function currentHolder(repo: RepoInfo): Promise<{ oid: string; holder: LockHolder | null } | null> {
+  const r = await git(['rev-parse', '--verify', '-q', REPLAY_LOCK_REF], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  if (r.code !== 0) return null;
+  const oid = r.stdout.toString().trim();
+  const o = await reader(repo).read(oid);
+  return { oid, holder: o && o.type === 'blob' ? parseHolder(o.data) : null };
+}

@@ -1,0 +1,120 @@
+/**
+ * One replay at a time per clone (src/replay/lock.ts): real repositories, real concurrent
+ * `git flor replay` processes, a lock left behind by a dead process. Needs the built dist/.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { acquireReplayLock, currentHolder, REPLAY_LOCK_REF, type LockHolder } from '../src/replay/lock.js';
+import { isFlorError } from '../src/errors.js';
+import { requireRepoSync } from '../src/store/git.js';
+import { listRuns } from '../src/store/ledger.js';
+import { makeRepo, runNode, writeFiles, gitIn, fsckClean, cleanup, testEnv, ROOT } from './helpers/repo.js';
+
+after(cleanup);
+
+test('the lock is exclusive, says who holds it, times out with REPLAY_LOCKED, and is free again once released', async () => {
+  const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
+  const repo = requireRepoSync(dir);
+  const release = await acquireReplayLock(repo, ['loss']);
+  const held = await currentHolder(repo);
+  assert.equal(held?.holder?.pid, process.pid);
+  assert.equal(held?.holder?.host, hostname());
+  assert.deepEqual(held?.holder?.names, ['loss']);
+
+  const waited: LockHolder[] = [];
+  const t0 = Date.now();
+  await assert.rejects(
+    acquireReplayLock(repo, ['acc'], { timeoutMs: 300, pollMs: 50, onWait: (h) => waited.push(h) }),
+    (e: unknown) => isFlorError(e, 'REPLAY_LOCKED') && /pid \d+/.test((e as Error).message),
+  );
+  assert.ok(Date.now() - t0 >= 300);
+  assert.equal(waited.length, 1, 'told once, however long it waits');
+  assert.equal(waited[0]!.pid, process.pid);
+
+  // A waiter gets the lock as soon as the holder lets go.
+  const second = acquireReplayLock(repo, ['acc'], { pollMs: 20 });
+  setTimeout(() => void release(), 100);
+  const release2 = await second;
+  assert.deepEqual((await currentHolder(repo))?.holder?.names, ['acc']);
+  await release(); // idempotent: does not drop the other holder's lock
+  assert.deepEqual((await currentHolder(repo))?.holder?.names, ['acc']);
+  await release2();
+  assert.equal(await currentHolder(repo), null);
+  assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/locks/'), '');
+});
+
+test('a lock whose holder died (kill -9) is broken at once', async () => {
+  const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
+  const repo = requireRepoSync(dir);
+  // A process that takes the lock and is killed before it can release it.
+  const lib = JSON.stringify(join(ROOT, 'dist', 'replay', 'lock.js'));
+  const git = JSON.stringify(join(ROOT, 'dist', 'store', 'git.js'));
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+    const { acquireReplayLock } = await import(${lib});
+    const { requireRepoSync } = await import(${git});
+    await acquireReplayLock(requireRepoSync(process.cwd()), ['x']);
+    process.stdout.write('locked\\n');
+    setInterval(() => {}, 1000);
+  `], { cwd: dir, env: testEnv({}), stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+  const pid = child.pid!;
+  assert.equal((await currentHolder(repo))?.holder?.pid, pid);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+
+  const waited: LockHolder[] = [];
+  const release = await acquireReplayLock(repo, ['y'], { timeoutMs: 2000, onWait: (h) => waited.push(h) });
+  assert.deepEqual(waited, [], 'a dead holder is not waited for');
+  assert.equal((await currentHolder(repo))?.holder?.pid, process.pid);
+  await release();
+
+  // A lock ref naming something that is not a holder's note (damaged) is broken too.
+  const blob = spawnSync('git', ['hash-object', '-w', '--stdin'], { cwd: dir, input: 'not json\n', encoding: 'utf8' }).stdout.trim();
+  gitIn(dir, 'update-ref', REPLAY_LOCK_REF, blob);
+  const r2 = await acquireReplayLock(repo, ['z'], { timeoutMs: 2000 });
+  assert.deepEqual((await currentHolder(repo))?.holder?.names, ['z']);
+  await r2();
+  fsckClean(dir);
+});
+
+test('two `git flor replay` at once: one waits for the other, and the run gets one replay segment', async () => {
+  const script = (today: boolean) => `import { flor } from 'git-flor';
+const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+for (const e of flor.loop('epoch', [0, 1, 2])) {
+  if (process.env.FLOR_REPLAY) nap(300); // a replay long enough for the second command to find it running
+  flor.log('v', e * 2);${today ? "\n  flor.log('w', e * 3);" : ''}
+}
+`;
+  const dir = makeRepo({ files: { 'run.mjs': script(false) } });
+  runNode(dir, 'run.mjs', [], { env: { FLOR_CKPT_SHARE: '1' } });
+  writeFiles(dir, { 'run.mjs': script(true) });
+  const [run] = await listRuns(requireRepoSync(dir));
+
+  const bin = join(ROOT, 'bin', 'git-flor');
+  const start = () =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [bin, 'replay', 'w', '--workers', '1'], { cwd: dir, env: testEnv({}) });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  const [a, b] = await Promise.all([start(), start()]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const outs = [a, b];
+  const waiter = outs.filter((o) => /waiting for another replay of w \(pid \d+, started /.test(o.stderr));
+  assert.equal(waiter.length, 1, `exactly one waited:\n${a.stderr}\n---\n${b.stderr}`);
+  assert.match(waiter[0]!.stdout, /1 run\(s\) already have w/);
+  const other = outs.find((o) => o !== waiter[0])!;
+  assert.match(other.stdout, new RegExp(`run ${run!.id}: replayed w`));
+
+  const [after] = await listRuns(requireRepoSync(dir));
+  assert.equal(after!.segments.length, 2, 'the forward segment and exactly one replay segment');
+  assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/locks/'), '', 'the lock is released');
+  fsckClean(dir);
+});
