@@ -35,3 +35,17 @@ flor_remotes_changed() {
   flor_old=$(cat "$flor_common/flor/sync/remotes.stamp" 2>/dev/null)
   [ "$flor_cur" != "$flor_old" ]
 }
+
+# True when remote $1 (a configured remote's name) lacks flor's fetch refspecs for writer $2: a remote
+# added after `git flor init`. Only where init ran (install.json; uninstall removes it), and never for
+# a remote that fetches every ref (refs/*:refs/*), where flor adds nothing. Node re-checks exactly.
+flor_needs_refspecs() {
+  [ -n "$2" ] && [ -f "$flor_common/flor/install.json" ] || return 1
+  flor_nl='
+'
+  flor_fetch="$flor_nl$(git config --get-all "remote.$1.fetch" 2>/dev/null)$flor_nl"
+  case "$flor_fetch" in *"${flor_nl}refs/*:refs/*$flor_nl"* | *"$flor_nl+refs/*:refs/*$flor_nl"*) return 1 ;; esac
+  case "$flor_fetch" in *"$flor_nl^refs/flor/ledgers/$2$flor_nl"*) ;; *) return 0 ;; esac
+  case "$flor_fetch" in *"$flor_nl+refs/flor/ledgers/*:refs/flor/remotes/"*"/ledgers/*$flor_nl"*) return 1 ;; esac
+  return 0
+}

@@ -75,8 +75,11 @@ async function prePush(repo: RepoInfo, args: string[]): Promise<number> {
     return REFUSED;
   }
   if (flags.dryRun) return 0; // `git push --dry-run` runs this hook too: push nothing
-  const { pushLedger } = await import('./transport.js');
+  const { pushLedger, remoteConfigLine } = await import('./transport.js');
+  // For a configured remote this also gives it flor's fetch refspecs if it was added after init
+  // (the stub starts node for that); silent when that works, one warning when it does not.
   const r = await pushLedger(repo, configured ? remoteName : url || remoteName);
+  if (r.remoteConfig && 'error' in r.remoteConfig) process.stderr.write(remoteConfigLine(r.remote, r.remoteConfig));
   if (r.status === 'pushed') process.stderr.write(`git flor: run history (${r.ref}) pushed to ${r.remote}\n`);
   return 0;
 }

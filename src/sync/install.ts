@@ -6,6 +6,8 @@
  * plain `git push` sends), and the hooks. What init added is recorded in
  * `<commonDir>/flor/install.json`, so uninstall takes out exactly that even if core.hooksPath
  * changed in between. Run history (refs/flor/*, .git/flor) is data, not setup: uninstall keeps it.
+ * A remote added after init gets its refspecs from remote-config.ts when git flor first touches it,
+ * so uninstall finds flor's refspecs by their shape on every remote rather than from install.json.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { dirname, basename, isAbsolute, join, resolve } from 'node:path';
@@ -14,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { gitSync } from '../store/git.js';
 import type { RepoInfo } from '../store/git.js';
 import { FlorError } from '../errors.js';
-import { configuredRemotes, configValue, configValues, fetchRefspecs, LEDGERS, NOTES_REF, remoteKey, REMOTES } from './refspecs.js';
+import { configuredRemotes, configValue, configValues, LEDGERS, NOTES_REF, REMOTES } from './refspecs.js';
+import { ensureFetchRefspecs, installStatePath } from './remote-config.js';
 import { HOOK_NAMES, installHook, uninstallHook } from './hooks.js';
 import type { HookAction, HookName, UninstallAction } from './hooks.js';
 
@@ -27,13 +30,9 @@ interface InstallState {
   hooks: Array<{ name: HookName; path: string }>;
 }
 
-function statePath(repo: RepoInfo): string {
-  return join(repo.commonDir, 'flor', 'install.json');
-}
-
 function readState(repo: RepoInfo): InstallState | null {
   try {
-    return JSON.parse(readFileSync(statePath(repo), 'utf8')) as InstallState;
+    return JSON.parse(readFileSync(installStatePath(repo), 'utf8')) as InstallState;
   } catch {
     return null;
   }
@@ -113,17 +112,9 @@ export async function init(repo: RepoInfo, opts: { nodePath?: string } = {}): Pr
 
   const fetch: InitReport['fetch'] = [];
   for (const remote of configuredRemotes(repo)) {
-    const have = configValues(repo, `remote.${remote}.fetch`);
-    if (configValue(repo, `remote.${remote}.mirror`) === 'true' || have.some((s) => /^\+?refs\/\*:refs\/\*$/.test(s))) {
-      notes.push(`remote ${remote} mirrors every ref (fetch refs/*:refs/*): flor adds no refspec there; a plain fetch from it could overwrite this clone's ledger`);
-      continue;
-    }
-    const specs = fetchRefspecs(remoteKey(remote, true), writer);
-    // A negative refspec for a former writer id of this clone would now hide another clone's ledger.
-    for (const s of have) if (/^\^refs\/flor\/ledgers\/[^/*]+$/.test(s) && !specs.includes(s)) config(repo, ['--fixed-value', '--unset-all', `remote.${remote}.fetch`, s]);
-    const missing = specs.filter((s) => !have.includes(s));
-    for (const s of missing) config(repo, ['--add', `remote.${remote}.fetch`, s]);
-    fetch.push({ remote, refspecs: specs, added: missing.length > 0 });
+    const r = ensureFetchRefspecs(repo, remote, writer);
+    if (r.skipped) notes.push(r.skipped);
+    else fetch.push({ remote, refspecs: r.refspecs, added: r.added });
   }
 
   const place = hookPlace(repo);
@@ -157,8 +148,8 @@ export async function init(repo: RepoInfo, opts: { nodePath?: string } = {}): Pr
   const recorded = new Map((prev?.hooks ?? []).map((h) => [h.path, h]));
   for (const h of hooks) recorded.set(h.path, { name: h.name, path: h.path });
   const state: InstallState = { version: 1, writerCreated, hooks: [...recorded.values()] };
-  mkdirSync(dirname(statePath(repo)), { recursive: true });
-  writeFileSync(statePath(repo), JSON.stringify(state, null, 2) + '\n');
+  mkdirSync(dirname(installStatePath(repo)), { recursive: true });
+  writeFileSync(installStatePath(repo), JSON.stringify(state, null, 2) + '\n');
   return { writer, writerCreated: writerCreated && !hadWriter, displayRef, fetch, place, hooks, notes };
 }
 
@@ -205,7 +196,7 @@ export async function uninstall(repo: RepoInfo): Promise<UninstallReport> {
       writerRemoved = true;
     }
   }
-  rmSync(statePath(repo), { force: true });
+  rmSync(installStatePath(repo), { force: true });
   removeIfEmpty(join(repo.commonDir, 'flor'));
   return { hooks, config: removed, writerRemoved };
 }

@@ -9,6 +9,7 @@ import type { RepoInfo } from '../store/git.js';
 import { FlorError, isFlorError } from '../errors.js';
 import { configuredRemotes, configValue, fetchRefspecs, ownLedgerRef, pushRefspec, REMOTES, resolveRemote } from './refspecs.js';
 import { reapplyRewrites } from './rewrite.js';
+import { configureRemoteIfInitialised } from './remote-config.js';
 
 function cwdOf(repo: RepoInfo): string {
   return repo.top ?? repo.gitDir;
@@ -23,12 +24,40 @@ export function pushedMarkerPath(repo: RepoInfo, remoteArg: string): string {
   return join(syncDir(repo), 'pushed', remoteArg.replace(/[^A-Za-z0-9._-]/g, '_'));
 }
 
+/**
+ * A remote added after `git flor init` gets flor's fetch refspecs the first time git flor talks to
+ * it. `added`: the refspecs now configured; `error`: that failed (the push or fetch went on).
+ */
+export type RemoteConfigNote = { added: string[] } | { error: string };
+
+/**
+ * Never fails the push or fetch it runs in: the refspecs only serve later plain `git fetch`es,
+ * and this command passes its own refspecs explicitly.
+ */
+function configureLaterRemote(repo: RepoInfo, r: { arg: string; configured: boolean }): RemoteConfigNote | undefined {
+  if (!r.configured) return undefined; // a URL or path: no remote section to configure
+  try {
+    const c = configureRemoteIfInitialised(repo, r.arg, { configured: true });
+    return c?.added ? { added: c.addedRefspecs } : undefined;
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** The one stderr line `git flor push` / `fetch` print about it. */
+export function remoteConfigLine(remote: string, note: RemoteConfigNote): string {
+  return 'added' in note
+    ? `git flor: remote ${remote}: added fetch refspecs ${note.added.join(' ')} so a plain \`git fetch ${remote}\` brings other clones' run history\n`
+    : `git flor: warning: could not configure fetch refspecs for remote ${remote} (a plain \`git fetch ${remote}\` will not bring run history; \`git flor init\` retries): ${note.error}\n`;
+}
+
 export interface PushResult {
   remote: string;
   ref: string | null;
   /** 'nothing': this clone has no ledger yet (no run captured). */
   status: 'pushed' | 'up-to-date' | 'nothing';
   tip: string | null;
+  remoteConfig?: RemoteConfigNote;
 }
 
 function gitErrorLine(e: unknown): string {
@@ -42,10 +71,13 @@ function gitErrorLine(e: unknown): string {
 /** Pushes this clone's ledger (only it: see refspecs.ts) to `remote` (default: where `git push` goes). */
 export async function pushLedger(repo: RepoInfo, remote?: string): Promise<PushResult> {
   const r = resolveRemote(repo, remote, 'push');
+  // Before the push: Git's push also updates the tracking ref a fetch refspec maps to (see below).
+  const remoteConfig = configureLaterRemote(repo, r);
+  const extra = remoteConfig ? { remoteConfig } : {};
   const writer = configValue(repo, 'flor.writer');
   const cwd = cwdOf(repo);
   const tipRes = writer ? await git(['rev-parse', '-q', '--verify', ownLedgerRef(writer)], { cwd, okCodes: [1] }) : null;
-  if (!writer || !tipRes || tipRes.code !== 0) return { remote: r.arg, ref: null, status: 'nothing', tip: null };
+  if (!writer || !tipRes || tipRes.code !== 0) return { remote: r.arg, ref: null, status: 'nothing', tip: null, ...extra };
   const tip = tipRes.stdout.toString().trim();
   // --no-verify: this push must not run the pre-push hook again (it is how that hook pushes).
   const res = await git(['push', '--no-verify', '--porcelain', r.arg, pushRefspec(writer)], { cwd, okCodes: [1, 128] });
@@ -69,7 +101,7 @@ export async function pushLedger(repo: RepoInfo, remote?: string): Promise<PushR
   }
   mkdirSync(join(syncDir(repo), 'pushed'), { recursive: true });
   writeFileSync(pushedMarkerPath(repo, r.arg), tip);
-  return { remote: r.arg, ref: ownLedgerRef(writer), status: flag === '=' ? 'up-to-date' : 'pushed', tip };
+  return { remote: r.arg, ref: ownLedgerRef(writer), status: flag === '=' ? 'up-to-date' : 'pushed', tip, ...extra };
 }
 
 export interface LedgerUpdate {
@@ -82,6 +114,7 @@ export interface FetchResult {
   remote: string;
   namespace: string;
   updated: LedgerUpdate[];
+  remoteConfig?: RemoteConfigNote;
 }
 
 async function refsUnder(repo: RepoInfo, prefix: string): Promise<Map<string, string>> {
@@ -97,6 +130,7 @@ async function refsUnder(repo: RepoInfo, prefix: string): Promise<Map<string, st
 /** Fetches other clones' ledgers from one remote into refs/flor/remotes/<remote>/ledgers/*. */
 async function fetchOne(repo: RepoInfo, remote: string | undefined): Promise<FetchResult> {
   const r = resolveRemote(repo, remote, 'fetch');
+  const remoteConfig = configureLaterRemote(repo, r);
   const ns = `${REMOTES}${r.key}/ledgers/`;
   const before = await refsUnder(repo, ns);
   const specs = fetchRefspecs(r.key, configValue(repo, 'flor.writer'));
@@ -113,7 +147,7 @@ async function fetchOne(repo: RepoInfo, remote: string | undefined): Promise<Fet
   const updated: LedgerUpdate[] = [];
   for (const [ref, oid] of after) if (before.get(ref) !== oid) updated.push({ ref, old: before.get(ref) ?? null, new: oid });
   for (const [ref, oid] of before) if (!after.has(ref)) updated.push({ ref, old: oid, new: null });
-  return { remote: r.arg, namespace: ns, updated };
+  return { remote: r.arg, namespace: ns, updated, ...(remoteConfig ? { remoteConfig } : {}) };
 }
 
 export function remotesStampPath(repo: RepoInfo): string {

@@ -12,7 +12,9 @@ export const command: CommandModule<object, { remote?: string; all?: boolean; js
       .option('json', { type: 'boolean', describe: 'print the result as JSON' })
       .example('$0 fetch', "then `git flor runs` lists teammates' runs too"),
   handler: async (argv) => {
-    const rs = await (await import('../../sync/transport.js')).fetchLedgers(requireRepoSync(process.cwd()), { remote: argv.remote, all: argv.all });
+    const { fetchLedgers, remoteConfigLine } = await import('../../sync/transport.js');
+    const rs = await fetchLedgers(requireRepoSync(process.cwd()), { remote: argv.remote, all: argv.all });
+    for (const r of rs) if (r.remoteConfig) process.stderr.write(remoteConfigLine(r.remote, r.remoteConfig));
     if (argv.json) return out(JSON.stringify(rs) + '\n');
     let t = '';
     for (const r of rs) {

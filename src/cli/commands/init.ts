@@ -21,7 +21,7 @@ export const command: CommandModule<object, { json?: boolean }> = {
   builder: (y) =>
     y
       .option('json', { type: 'boolean', describe: 'print what was done as JSON' })
-      .example('$0 init', 'once per clone; safe to re-run (after adding a remote, or moving git-flor)'),
+      .example('$0 init', 'once per clone; safe to re-run (after moving git-flor); remotes added later are set up on their first push or fetch'),
   handler: async (argv) => {
     const r = await (await import('../../sync/install.js')).init(requireRepoSync(process.cwd()));
     await out(argv.json ? JSON.stringify(r, null, 2) + '\n' : initText(r));

@@ -11,7 +11,9 @@ export const command: CommandModule<object, { remote?: string; json?: boolean }>
       .option('json', { type: 'boolean', describe: 'print the result as JSON' })
       .example('$0 push origin', "send this clone's runs to origin"),
   handler: async (argv) => {
-    const r = await (await import('../../sync/transport.js')).pushLedger(requireRepoSync(process.cwd()), argv.remote);
+    const { pushLedger, remoteConfigLine } = await import('../../sync/transport.js');
+    const r = await pushLedger(requireRepoSync(process.cwd()), argv.remote);
+    if (r.remoteConfig) process.stderr.write(remoteConfigLine(r.remote, r.remoteConfig));
     if (argv.json) return out(JSON.stringify(r) + '\n');
     const msg = { pushed: `pushed ${r.ref} to ${r.remote}`, 'up-to-date': `${r.remote} already has ${r.ref}`, nothing: 'no run recorded in this clone yet: nothing to push' };
     await out(msg[r.status] + '\n');
