@@ -182,6 +182,14 @@ test('a recorded run checkpoints within the configured share, the last iteration
   const s2 = JSON.parse(r2.stdout) as { share: number; taken: number };
   assert.equal(s2.share, 0);
   assert.equal(s2.taken, 0);
+  // a share that does not parse is reported, and the run checkpoints at the default
+  sh('git', ['config', 'flor.checkpointShare', '50'], d2);
+  const r3 = runNode(d2, 'share.mjs');
+  assert.equal((JSON.parse(r3.stdout) as { share: number }).share, 0.05);
+  assert.match(r3.stderr, /git flor: git config flor\.checkpointShare is "50", not a share \(0 to 1, or 0% to 100%\); checkpointing at the default 5%/);
+  const r4 = runNode(d2, 'share.mjs', [], { env: { FLOR_CKPT_SHARE: 'lots' } });
+  assert.equal((JSON.parse(r4.stdout) as { share: number }).share, 0.05);
+  assert.match(r4.stderr, /FLOR_CKPT_SHARE is "lots", not a share/);
 });
 
 // ------------------------------------------------------------------------------------- replay mode

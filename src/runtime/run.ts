@@ -29,6 +29,12 @@ import { REPLAY_ENV, readReplaySpec, type ReplaySpec } from './replay-spec.js';
 
 export type Mode = 'record' | 'replay' | 'off';
 
+/** A share that does not parse: the run goes on at the default, and says so (a silent 5% would surprise). */
+function badShare(where: string, text: string): number {
+  process.stderr.write(`git flor: ${where} is ${JSON.stringify(text)}, not a share (0 to 1, or 0% to 100%); checkpointing at the default ${DEFAULT_SHARE * 100}%\n`);
+  return DEFAULT_SHARE;
+}
+
 /** Records reach the journal at least this often while the process runs (bounds SIGKILL loss). */
 export const FLUSH_MS = 100;
 /**
@@ -517,15 +523,23 @@ export class Session {
     if (trial.bytes > 0) this.ckptBytes = trial.bytes;
   }
 
+  /** The checkpoint share: FLOR_CKPT_SHARE, else git config flor.checkpointShare, else 5%. */
   private share(): number {
-    const fromEnv = parseShare(process.env.FLOR_CKPT_SHARE);
-    if (fromEnv !== null) return fromEnv;
+    const env = process.env.FLOR_CKPT_SHARE;
+    if (env !== undefined && env.trim() !== '') {
+      const fromEnv = parseShare(env);
+      if (fromEnv !== null) return fromEnv;
+      return badShare('FLOR_CKPT_SHARE', env);
+    }
+    let text: string;
     try {
       const r = gitSync(['config', '--get', 'flor.checkpointShare'], { cwd: this.repo!.top!, okCodes: [1] });
-      return parseShare(r.stdout.toString()) ?? DEFAULT_SHARE;
+      if (r.code !== 0) return DEFAULT_SHARE;
+      text = r.stdout.toString().trim();
     } catch {
       return DEFAULT_SHARE;
     }
+    return parseShare(text) ?? badShare('git config flor.checkpointShare', text);
   }
 
   /**
