@@ -4,7 +4,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readdirSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { writeFileSync, readdirSync, existsSync, readFileSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +17,7 @@ import { KIND_NUMBER, type RecordColumns, type Value } from '../src/store/record
 import type { ReplaySpec } from '../src/runtime/replay-spec.js';
 import { validateReplaySpec } from '../src/runtime/replay-spec.js';
 import { isFlorError } from '../src/errors.js';
-import { makeRepo, runNode, tempDir, cleanup, sh, testEnv, ROOT } from './helpers/repo.js';
+import { makeRepo, runNode, tempDir, cleanup, sh, flor, testEnv, ROOT } from './helpers/repo.js';
 
 after(cleanup);
 
@@ -377,6 +377,14 @@ test('at the default share, tiny state is checkpointed every iteration; heavy st
   assert.deepEqual(a!.iters, Array.from({ length: 6 }, (_, i) => i));
   assert.equal(b!.iters.length, heavy.taken);
   assert.equal(b!.iters.at(-1), 29, 'the last iteration is always checkpointed');
+  // `git flor show` says what replay can start from, and whether this clone has it
+  const line = (id: string) => /^checkpoint\s+(.*)$/m.exec(flor(dir, ['show', id, '--no-diff']).stdout)?.[1];
+  assert.equal(line(runs[0]!.id), 'w, st; 6 taken at the end of epoch 0, 1, 2, 3, 4, 5 (up to 152 B); all in this clone');
+  assert.equal(line(runs[1]!.id), 'w, st; 1 taken at the end of epoch 29 (up to 3.8 MB); all in this clone');
+  rmSync(join(repo.commonDir, 'flor', 'ckpt'), { recursive: true, force: true }); // as in a clone that fetched the runs
+  assert.equal(line(runs[1]!.id), 'w, st; 1 taken at the end of epoch 29 (up to 3.8 MB); none in this clone: replay starts from the beginning');
+  const json = JSON.parse(flor(dir, ['show', runs[0]!.id, '--format', 'json']).stdout) as { checkpoints: { loop: string; iters: number[]; local: number[] } };
+  assert.deepEqual([json.checkpoints.loop, json.checkpoints.iters, json.checkpoints.local], ['epoch', [0, 1, 2, 3, 4, 5], []]);
 });
 
 test('incompressible snapshots are stored, not deflated; both read back verified', () => {

@@ -4,7 +4,36 @@ import { runDetail, type RunDetail } from '../../query/runs.js';
 import { toJson } from '../../query/formats.js';
 import type { LoopInfo } from '../../store/types.js';
 import type { Value } from '../../store/records.js';
+import { readCheckpointManifest } from '../../store/ledger.js';
+import { hasCheckpoint } from '../../store/checkpoints.js';
 import { out } from '../print.js';
+
+/** What replay can start from: the run's checkpoints, and how many this clone's store holds. */
+interface CheckpointInfo {
+  loop: string;
+  iters: number[];
+  bytes: number[];
+  /** Of `iters`, the ones whose file is in this clone's store (a fetched run has none). */
+  local: number[];
+}
+
+async function checkpointInfo(repo: RepoInfo, d: RunDetail): Promise<CheckpointInfo | null> {
+  if (!d.run.ckpt) return null;
+  const m = await readCheckpointManifest(repo, d.run.ckpt);
+  return { loop: m.loop, iters: m.iters, bytes: m.bytes, local: m.iters.filter((_, i) => hasCheckpoint(repo.commonDir, m.keys[i]!)) };
+}
+
+function sizeText(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KB` : `${n} B`;
+}
+
+function checkpointLine(names: string[], c: CheckpointInfo | null): string {
+  if (!c || c.iters.length === 0) return `${names.join(', ')}; no checkpoint taken`;
+  const its = c.iters.length <= 8 ? c.iters.join(', ') : `${c.iters.slice(0, 3).join(', ')}, … ${c.iters.slice(-3).join(', ')}`;
+  const size = sizeText(Math.max(...c.bytes));
+  const here = c.local.length === c.iters.length ? 'all in this clone' : c.local.length === 0 ? 'none in this clone: replay starts from the beginning' : `${c.local.length} in this clone`;
+  return `${names.join(', ')}; ${c.iters.length} taken at the end of ${c.loop} ${its} (up to ${size}); ${here}`;
+}
 
 interface Args {
   run: string;
@@ -42,7 +71,7 @@ async function codeDiff(repo: RepoInfo, commit: string | null, codeTree: string)
   }
 }
 
-function render(d: RunDetail): string {
+function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
   const m = d.run.meta;
   const rows: Array<[string, string]> = [
     ['run', d.run.id],
@@ -60,7 +89,7 @@ function render(d: RunDetail): string {
   const argNames = Object.keys(m.args);
   rows.push(['args', argNames.length ? argNames.map((k) => `${k}=${valueText(m.args[k]!)}`).join('  ') : '(none)']);
   rows.push(['loops', loopsLine(m.loops)]);
-  if (m.checkpointing.length) rows.push(['checkpoint', m.checkpointing.join(', ')]);
+  if (m.checkpointing.length) rows.push(['checkpoint', checkpointLine(m.checkpointing, ckpt)]);
   const names = new Set<string>();
   for (const s of d.segments) for (const n of s.names) names.add(n);
   rows.push(['names', names.size ? [...names].join(', ') : '(nothing logged)']);
@@ -88,12 +117,13 @@ export const command: CommandModule<object, Args> = {
   handler: async (argv) => {
     const repo = requireRepoSync(process.cwd());
     const d = await runDetail(repo, argv.run);
+    const ckpt = await checkpointInfo(repo, d);
     if (argv.format === 'json') {
-      const o = { id: d.run.id, meta: toJson(d.run.meta as unknown as Value), codeTree: d.run.codeTree, segments: d.segments.map((s) => ({ ...s, provenance: s.provenance })) };
+      const o = { id: d.run.id, meta: toJson(d.run.meta as unknown as Value), codeTree: d.run.codeTree, segments: d.segments.map((s) => ({ ...s, provenance: s.provenance })), checkpoints: ckpt };
       await out(JSON.stringify(o, null, 2) + '\n');
       return;
     }
-    let text = render(d);
+    let text = render(d, ckpt);
     if (d.run.meta.dirty && argv.diff) {
       text += `\ncode that ran vs ${d.run.meta.commit ? d.run.meta.commit.slice(0, 7) : 'an empty tree'}:\n`;
       text += await codeDiff(repo, d.run.meta.commit, d.run.codeTree);
