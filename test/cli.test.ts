@@ -82,12 +82,11 @@ test('runs table and csv list the same runs', () => {
   assert.equal(csv[1], `${runs[0]!.run},${runs[0]!.time},${c1},main,false,train.mjs,"{""lr"":0.1}",ok,7`);
 });
 
-test('log json: exact rows, outer-level acc and top-level tag joined onto step rows', () => {
-  const r = flor(dir, ['log', 'loss', 'acc', 'tag', '--format', 'json']);
-  assert.equal(r.stderr, '');
-  const rows = JSON.parse(r.stdout) as unknown[];
+/** `log loss acc tag --format json` rows of the runs at these indices of `runs`, computed from SCRIPT. */
+function expectedRows(which = [0, 1, 2]): unknown[] {
   const expected: unknown[] = [];
   for (const [i, run] of runs.entries()) {
+    if (!which.includes(i)) continue;
     const scale = i < 2 ? 1 : 2;
     const lr = run.args.lr as number;
     for (const epoch of [0, 1]) {
@@ -106,7 +105,42 @@ test('log json: exact rows, outer-level acc and top-level tag joined onto step r
       }
     }
   }
-  assert.deepEqual(rows, expected);
+  return expected;
+}
+
+test('log json: exact rows, outer-level acc and top-level tag joined onto step rows', () => {
+  const r = flor(dir, ['log', 'loss', 'acc', 'tag', '--format', 'json']);
+  assert.equal(r.stderr, '');
+  assert.deepEqual(JSON.parse(r.stdout), expectedRows());
+});
+
+test('log --replay with nothing to replay: the same rows as log, byte for byte; stderr says why', () => {
+  const plain = flor(dir, ['log', 'loss', 'acc', 'tag', '--format', 'json']).stdout;
+  const r = flor(dir, ['log', 'loss', 'acc', 'tag', '--replay', '--format', 'json']);
+  assert.equal(r.stdout, plain);
+  assert.deepEqual(JSON.parse(r.stdout), expectedRows());
+  // tag and acc are logged by today's code too; every run has all three.
+  assert.equal(r.stderr, '3 run(s) already have loss, acc, tag\n');
+  const csv = flor(dir, ['log', 'loss', 'lr', '--replay', '--format', 'csv']).stdout;
+  assert.equal(csv, flor(dir, ['log', 'loss', 'lr', '--format', 'csv']).stdout);
+  assert.equal(csv.split('\n').length, 1 + 3 * 4 + 1); // header, 3 runs x 4 steps, final newline
+});
+
+test('several --run prefixes are resolved against one listing, with and without --replay; a bad one is exit 2', () => {
+  const [a, , c] = runs.map((r) => r.run);
+  for (const extra of [[], ['--replay']]) {
+    const args = ['log', 'loss', 'acc', 'tag', '--run', a!.slice(0, 21).toLowerCase(), '--run', c!, '--run', a!, '--format', 'json', ...extra];
+    const r = flor(dir, args);
+    assert.deepEqual(JSON.parse(r.stdout), expectedRows([0, 2]), args.join(' '));
+    const bad = flor(dir, ['log', 'loss', '--run', a!, '--run', 'ZZZZZ', ...extra], { allowFail: true });
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr, 'git flor: no run matches ZZZZZ\nhint: list runs with `git flor runs`\n');
+    assert.equal(bad.stdout, '');
+  }
+  // Ids start with their time in base32, '0' until the year 10889: every run matches.
+  const amb = flor(dir, ['log', 'loss', '--run', a!, '--run', '0', '--replay'], { allowFail: true });
+  assert.equal(amb.status, 2);
+  assert.equal(amb.stderr, `git flor: run prefix 0 matches 3 runs: ${runs.map((r) => r.run).sort().join(', ')}\nhint: give more characters of the id\n`);
 });
 
 test('log ndjson, csv and --run by prefix select one run', () => {

@@ -3,7 +3,7 @@
  * All I/O of the query part is here; pivot.ts and formats.ts stay pure.
  */
 import { FlorError } from '../errors.js';
-import { listRunsChecked, readSegment, resolveRun, type BrokenRun, type RunEntry } from '../store/ledger.js';
+import { listRunsChecked, readSegment, resolveIn, resolveRun, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Value } from '../store/records.js';
 import type { Segment } from '../store/types.js';
@@ -41,6 +41,11 @@ export interface LogOptions {
   runs?: string[];
   /** Only runs started at or after this time (ms since epoch). */
   since?: number;
+  /**
+   * Where segments come from: a cache a replay in the same command already filled (`log --replay`),
+   * so runs it left unchanged are not read and decoded again. Default: read each from Git.
+   */
+  segments?: SegmentReader;
 }
 
 export interface LogView extends PivotResult {
@@ -49,8 +54,8 @@ export interface LogView extends PivotResult {
 }
 
 /** Segments are read in parallel: each is one object from the same long-lived `cat-file`. */
-async function segmentsOf(repo: RepoInfo, run: RunEntry): Promise<Segment[]> {
-  return Promise.all(run.segments.map((s) => readSegment(repo, s.oid)));
+async function segmentsOf(repo: RepoInfo, run: RunEntry, from?: SegmentReader): Promise<Segment[]> {
+  return Promise.all(run.segments.map((s) => (from ? from.read(s.oid) : readSegment(repo, s.oid))));
 }
 
 export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView> {
@@ -59,7 +64,7 @@ export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView
   let chosen = runs;
   if (opts.runs && opts.runs.length > 0) {
     const ids = new Set<string>();
-    for (const p of opts.runs) ids.add((await resolveRun(repo, p)).id);
+    for (const p of opts.runs) ids.add(resolveIn(runs, p, broken).id);
     chosen = chosen.filter((r) => ids.has(r.id));
   }
   if (opts.since !== undefined) chosen = chosen.filter((r) => Date.parse(r.meta.start) >= opts.since!);
@@ -68,7 +73,7 @@ export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView
   await Promise.all(
     chosen.map(async (r) => {
       try {
-        loaded.push({ meta: r.meta, segments: await segmentsOf(repo, r) });
+        loaded.push({ meta: r.meta, segments: await segmentsOf(repo, r, opts.segments) });
       } catch (e) {
         // One bad segment hides one run, never the whole view.
         unreadable.push({ id: r.id, ledger: r.ledgers[0] ?? '', code: e instanceof FlorError ? e.code : 'UNREADABLE', error: e instanceof Error ? e.message : String(e) });

@@ -22,7 +22,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import { reader } from '../store/objects.js';
-import { listRuns, resolveRun, readSegment, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry } from '../store/ledger.js';
+import { listRuns, listRunsChecked, resolveIn, readSegment, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import { concatColumns, encodeSegment, makeSegment } from '../store/segment.js';
 import { hasCheckpoint } from '../store/checkpoints.js';
 import type { RecordColumns } from '../store/records.js';
@@ -70,6 +70,8 @@ export interface ReplayOptions {
    * column may be an arg or a name every run has).
    */
   skipUnknown?: boolean;
+  /** Where the runs' segments are read from (a SegmentCache the caller reads again afterwards); default: Git. */
+  segments?: SegmentReader;
 }
 
 export interface TaskFailure {
@@ -126,9 +128,10 @@ function segmentName(): string {
 /** Ids of the runs to consider: all, or the ones named (each must resolve). */
 async function selectRuns(repo: RepoInfo, ids: string[] | undefined): Promise<RunEntry[]> {
   if (!ids || ids.length === 0) return listRuns(repo);
+  const { runs, broken } = await listRunsChecked(repo);
   const out = new Map<string, RunEntry>();
   for (const id of ids) {
-    const r = await resolveRun(repo, id);
+    const r = resolveIn(runs, id, broken);
     out.set(r.id, r);
   }
   return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -225,7 +228,8 @@ async function replayWith(
   };
 
   async function prepareRun(entry: RunEntry): Promise<Prepared | null> {
-    const segs: Segment[] = await Promise.all(entry.segments.map((s) => readSegment(repo, s.oid)));
+    const from = opts.segments;
+    const segs: Segment[] = await Promise.all(entry.segments.map((s) => (from ? from.read(s.oid) : readSegment(repo, s.oid))));
     const existing = concatColumns(segs);
     const have = namesLogged(existing);
     const missing = names.filter((n) => !have.has(n));

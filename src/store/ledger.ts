@@ -413,12 +413,60 @@ export async function listRuns(repo: RepoInfo): Promise<RunEntry[]> {
 }
 
 export async function readSegment(repo: RepoInfo, oid: string): Promise<Segment> {
+  return (await readSegmentSized(repo, oid)).seg;
+}
+
+async function readSegmentSized(repo: RepoInfo, oid: string): Promise<{ seg: Segment; bytes: number }> {
   const label = segmentLabels.get(oid) ?? `segment ${oid}`;
   const o = await reader(repo).read(oid);
   if (!o || o.type !== 'blob') {
     throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : 'missing'}`, { hint: 'run `git flor doctor`' });
   }
-  return decodeSegment(o.data, label);
+  return { seg: decodeSegment(o.data, label), bytes: o.data.byteLength };
+}
+
+/** Where a reader of many runs gets decoded segments: `readSegment`, or a SegmentCache shared with an earlier reader. */
+export interface SegmentReader {
+  read(oid: string): Promise<Segment>;
+}
+
+export interface SegmentCache extends SegmentReader {
+  readonly stats: { hits: number; misses: number; bytes: number; entries: number };
+}
+
+/** Default budget of a SegmentCache, in encoded segment bytes (decoded numeric columns take about as much; `other` values more). */
+export const SEGMENT_CACHE_BYTES = 128 * 1024 * 1024;
+
+/**
+ * Decoded segments of one repository kept by blob oid, for one command that reads the same runs
+ * twice (`log --replay`: the replay decides what is missing, then the table is built). A segment is
+ * content-addressed and never rewritten, so an entry cannot go stale; a segment a replay added is
+ * a new oid. Callers share the returned objects and must not modify them. Memory stays bounded:
+ * once `maxBytes` of segments are held, further ones are read but not kept — not evicting keeps
+ * the earliest runs, which a second pass in the same order reads first, instead of churning.
+ * Failed reads are not kept, so the second reader meets the same error.
+ */
+export function segmentCache(repo: RepoInfo, maxBytes: number = SEGMENT_CACHE_BYTES): SegmentCache {
+  const held = new Map<string, Segment>();
+  const stats = { hits: 0, misses: 0, bytes: 0, entries: 0 };
+  return {
+    stats,
+    async read(oid: string): Promise<Segment> {
+      const hit = held.get(oid);
+      if (hit) {
+        stats.hits++;
+        return hit;
+      }
+      stats.misses++;
+      const { seg, bytes } = await readSegmentSized(repo, oid);
+      if (!held.has(oid) && stats.bytes + bytes <= maxBytes) {
+        held.set(oid, seg);
+        stats.bytes += bytes;
+        stats.entries++;
+      }
+      return seg;
+    },
+  };
 }
 
 export async function readCheckpointManifest(repo: RepoInfo, oid: string): Promise<CheckpointManifest> {
@@ -430,11 +478,26 @@ export async function readCheckpointManifest(repo: RepoInfo, oid: string): Promi
   return validateCheckpointManifest(unpack(o.data, label), label);
 }
 
-/** A run by full id or unique prefix (case-insensitive: ids are upper-case Crockford base32). */
-export async function resolveRun(repo: RepoInfo, idOrPrefix: string): Promise<RunEntry> {
+/** The run id a user typed, as ids are stored (upper-case Crockford base32); empty is an error. */
+function wantedId(idOrPrefix: string): string {
   const want = idOrPrefix.trim().toUpperCase();
   if (!want) throw new FlorError('RUN_NOT_FOUND', 'no run id given', { hint: 'list runs with `git flor runs`' });
+  return want;
+}
+
+/** A run by full id or unique prefix (case-insensitive: ids are upper-case Crockford base32). */
+export async function resolveRun(repo: RepoInfo, idOrPrefix: string): Promise<RunEntry> {
+  wantedId(idOrPrefix); // before listing: an empty id needs no ledger read
   const { runs, broken } = await listRunsChecked(repo);
+  return resolveIn(runs, idOrPrefix, broken);
+}
+
+/**
+ * resolveRun against a listing the caller already has, so several prefixes cost one listing.
+ * `broken` (from listRunsChecked) turns "no such run" into the reason a matching run is unreadable.
+ */
+export function resolveIn(runs: RunEntry[], idOrPrefix: string, broken: BrokenRun[] = []): RunEntry {
+  const want = wantedId(idOrPrefix);
   const exact = runs.find((r) => r.id === want);
   if (exact) return exact;
   const hurt = broken.find((b) => b.id === want);

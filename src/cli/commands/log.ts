@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
+import { segmentCache } from '../../store/ledger.js';
 import { logView } from '../../query/runs.js';
 import { parseSince } from '../../query/since.js';
 import { formatter } from '../../query/formats.js';
@@ -34,9 +35,12 @@ export const command: CommandModule<object, Args> = {
     const f = formatter(argv.format, FORMATS);
     const since = argv.since === undefined ? undefined : parseSince(argv.since);
     const repo = requireRepoSync(process.cwd());
+    // The replay reads every chosen run's segments to see what is missing; the table needs the
+    // same ones again (plus any segment the replay added, which is a new oid).
+    const segments = argv.replay ? segmentCache(repo) : undefined;
     // Loaded only when asked for: the replay machinery would add to every `git flor log` start.
-    const replayStatus = argv.replay ? await (await import('./replay.js')).replayForLog(repo, argv.names.map(String), { runs: argv.run, since, workers: argv.workers }) : 0;
-    const view = await logView(repo, { names: argv.names.map(String), runs: argv.run, since });
+    const replayStatus = argv.replay ? await (await import('./replay.js')).replayForLog(repo, argv.names.map(String), { runs: argv.run, since, workers: argv.workers, segments }) : 0;
+    const view = await logView(repo, { names: argv.names.map(String), runs: argv.run, since, segments });
     warnBroken(view.broken);
     if (view.missing.length > 0) {
       const which = view.missing.map((n) => `'${n}'`).join(', ');

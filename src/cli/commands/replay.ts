@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { replayMissing, type ReplayReport, type ReplayProgress } from '../../replay/replay.js';
 import type { LockHolder } from '../../replay/lock.js';
+import type { SegmentReader } from '../../store/ledger.js';
 import { describePlan, describeReport, describeProgress, hasFindings } from '../../replay/describe.js';
 import { ExitError, out } from '../print.js';
 
@@ -62,8 +63,12 @@ export const command: CommandModule<object, Args> = {
  * code does not log (args, names every run has) are left to the query. Reports go to stderr so the
  * table on stdout stays clean; returns the exit status the replay deserves.
  */
-export async function replayForLog(repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; since?: number; workers?: number }): Promise<number> {
-  const r = await replayMissing(repo, names, { runs: opts.runs, since: opts.since, workers: opts.workers, skipUnknown: true, onProgress: progressPrinter(), onWait: printWait });
+export async function replayForLog(
+  repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; since?: number; workers?: number; segments?: SegmentReader },
+): Promise<number> {
+  const r = await replayMissing(repo, names, {
+    runs: opts.runs, since: opts.since, workers: opts.workers, skipUnknown: true, segments: opts.segments, onProgress: progressPrinter(), onWait: printWait,
+  });
   return reportReplay(r);
 }
 
