@@ -5,6 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { acquireReplayLock, currentHolder, REPLAY_LOCK_REF, type LockHolder } from '../src/replay/lock.js';
@@ -116,5 +117,60 @@ for (const e of flor.loop('epoch', [0, 1, 2])) {
   const [after] = await listRuns(requireRepoSync(dir));
   assert.equal(after!.segments.length, 2, 'the forward segment and exactly one replay segment');
   assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/locks/'), '', 'the lock is released');
+  fsckClean(dir);
+});
+
+test('a replay killed with kill -9: its child stops instead of running on for nobody, and the next replay breaks the lock and completes', async () => {
+  const script = (today: boolean) => `import { flor } from 'git-flor';
+import { writeFileSync } from 'node:fs';
+const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+if (process.env.FLOR_REPLAY && process.env.FLOR_TEST_MARK) writeFileSync(process.env.FLOR_TEST_MARK, String(process.pid));
+for (const e of flor.loop('epoch', Array.from({ length: 30 }, (_, i) => i))) {
+  if (process.env.FLOR_REPLAY && process.env.FLOR_TEST_MARK) nap(300); // a synchronous loop: the event loop never turns
+  flor.log('v', e * 2);${today ? "\n  flor.log('w', e * 3);" : ''}
+}
+`;
+  const dir = makeRepo({ files: { 'run.mjs': script(false) } });
+  runNode(dir, 'run.mjs', [], { env: { FLOR_CKPT_SHARE: '0' } });
+  writeFiles(dir, { 'run.mjs': script(true) });
+  const mark = join(dir, '..', `mark-${process.pid}-${Date.now()}`);
+  const cli = spawn(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'replay', 'w', '--workers', '1'], { cwd: dir, env: testEnv({ FLOR_TEST_MARK: mark }), stdio: 'ignore' });
+  const t0 = Date.now();
+  let child = 0;
+  while (!child && Date.now() - t0 < 20_000) {
+    await new Promise((r) => setTimeout(r, 50));
+    try {
+      child = Number(readFileSync(mark, 'utf8')) || 0;
+    } catch {
+      // not started yet
+    }
+  }
+  assert.ok(child > 0, 'the replay child started');
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  assert.equal(alive(child), true);
+  cli.kill('SIGKILL'); // the CLI alone, as `kill -9 <pid>` does; its child is not signalled
+  await new Promise((r) => cli.on('exit', r));
+  const killedAt = Date.now();
+  while (alive(child) && Date.now() - killedAt < 8000) await new Promise((r) => setTimeout(r, 50));
+  const stoppedIn = Date.now() - killedAt;
+  assert.equal(alive(child), false, 'the orphaned replay child stopped');
+  assert.ok(stoppedIn < 4000, `stopped ${stoppedIn} ms after its orchestrator died (the run had ~9 s left)`);
+  assert.notEqual(await currentHolder(requireRepoSync(dir)), null, 'the dead CLI left its lock behind');
+
+  // The next replay breaks that lock at once and fills in every value.
+  const again = spawnSync(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'replay', 'w', '--workers', '1'], { cwd: dir, env: testEnv({}), encoding: 'utf8' });
+  assert.equal(again.status, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /waiting for another replay/);
+  const [run] = await listRuns(requireRepoSync(dir));
+  assert.match(again.stdout, new RegExp(`run ${run!.id}: replayed w`));
+  const rows = JSON.parse(spawnSync(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'log', 'w', '--format', 'json'], { cwd: dir, env: testEnv({}), encoding: 'utf8' }).stdout) as Array<{ epoch: number; w: number }>;
+  assert.deepEqual(rows.map((r) => [r.epoch, r.w]), Array.from({ length: 30 }, (_, e) => [e, e * 3]));
   fsckClean(dir);
 });

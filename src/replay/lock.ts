@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { git, type RepoInfo } from '../store/git.js';
-import { casRef, reader, repoCwd, writeBlob } from '../store/objects.js';
+import { reader, repoCwd, writeBlob, ZERO_OID } from '../store/objects.js';
 
 export const REPLAY_LOCK_REF = 'refs/flor/locks/replay';
 
@@ -70,25 +70,37 @@ export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: L
   const poll = opts.pollMs ?? 250;
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
   let told = false;
+  let odd = 0;
   for (;;) {
-    if (await casRef(repo, REPLAY_LOCK_REF, mine, null, 'git flor: replay lock')) break;
+    const failure = await tryCreate(repo, mine);
+    if (failure === null) break;
     const cur = await currentHolder(repo);
-    if (cur) {
-      if (!cur.holder || !alive(cur.holder)) {
-        // Deletes only while it still names the dead holder's blob (see the module comment).
-        await git(['update-ref', '-d', REPLAY_LOCK_REF, cur.oid], { cwd: repoCwd(repo), okCodes: [1, 128] });
-        continue;
-      }
-      if (!told) {
-        told = true;
-        opts.onWait?.(cur.holder);
-      }
-      if (Date.now() >= deadline) {
-        throw new FlorError('REPLAY_LOCKED', `another replay (pid ${cur.holder.pid} on ${cur.holder.host}, since ${cur.holder.since}) is still running`, {
-          hint: 'wait for it to finish, then run this again: it replays only what is still missing',
-          data: { ...cur.holder },
+    if (!cur) {
+      // Released between the two looks, or another process's update-ref held the ref's .lock file
+      // for a moment: try again at once. Only a failure that keeps happening with no holder is real.
+      if (++odd >= ODD_FAILURES) {
+        throw new FlorError('GIT_FAILED', `git update-ref ${REPLAY_LOCK_REF} failed: ${failure.trim().split('\n')[0]}`, {
+          hint: 'check that this is a healthy Git repository (`git fsck`) and that .git is writable',
         });
       }
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
+    odd = 0;
+    if (!cur.holder || !alive(cur.holder)) {
+      // Deletes only while it still names the dead holder's blob (see the module comment).
+      await git(['update-ref', '-d', REPLAY_LOCK_REF, cur.oid], { cwd: repoCwd(repo), okCodes: [1, 128] });
+      continue;
+    }
+    if (!told) {
+      told = true;
+      opts.onWait?.(cur.holder);
+    }
+    if (Date.now() >= deadline) {
+      throw new FlorError('REPLAY_LOCKED', `another replay (pid ${cur.holder.pid} on ${cur.holder.host}, since ${cur.holder.since}) is still running`, {
+        hint: 'wait for it to finish, then run this again: it replays only what is still missing',
+        data: { ...cur.holder },
+      });
     }
     await new Promise((r) => setTimeout(r, poll));
   }
@@ -99,6 +111,19 @@ export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: L
     await git(['update-ref', '-d', REPLAY_LOCK_REF, mine], { cwd: repoCwd(repo), okCodes: [1, 128] });
   };
 }
+
+/**
+ * Creates the lock ref only when absent; the failure's stderr when it is not created. Not casRef,
+ * which tells a lost race from a real failure by reading the ref again: a lock ref can be
+ * released (deleted) in between.
+ */
+async function tryCreate(repo: RepoInfo, oid: string): Promise<string | null> {
+  const r = await git(['update-ref', '-m', 'git flor: replay lock', REPLAY_LOCK_REF, oid, ZERO_OID], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  return r.code === 0 ? null : r.stderr;
+}
+
+/** Failed creations with no holder to show for it before giving up (Git's messages are localised, so state decides, not text). */
+const ODD_FAILURES = 20;
 
 /** Who holds the lock now (holder null when its blob is unreadable), or null when nobody does. */
 export async function currentHolder(repo: RepoInfo): Promise<{ oid: string; holder: LockHolder | null } | null> {

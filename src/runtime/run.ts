@@ -51,6 +51,8 @@ const CAPTURE_TIMEOUT_MS = 60_000;
  * 35–45 ms measured here) before it has said; its actual cost is charged when it does.
  */
 const WRITER_BOOT_PRIOR_MS = 40;
+/** Exit status of a replay child that found its orchestrator gone (EX_UNAVAILABLE-like; nobody reads it). */
+const ORPHAN_EXIT = 75;
 /** Exit waits at most this long for checkpoint writes still in flight. */
 const CKPT_DRAIN_MS = 30_000;
 /**
@@ -172,6 +174,8 @@ export class Session {
   private outerCpu0 = 0;
   /** The loop's own time at the last end of an outer iteration (ms), as the policy saw it. */
   private loopMs = 0;
+  /** In a replay child: the pid of the process that started it (see checkOrphaned); 0 otherwise. */
+  private replayParent = 0;
   /** Size of the latest snapshot (the registration's trial until one is taken): picks inline or thread. */
   private ckptBytes = 0;
 
@@ -264,7 +268,21 @@ export class Session {
     this.mode = 'replay';
     this.recording = true;
     this.topEnabled = spec.start === 0;
+    this.replayParent = process.ppid;
     this.installHooks();
+  }
+
+  /**
+   * A replay child whose orchestrator is gone (killed, or a `kill` of the CLI that did not reach
+   * the whole process group) would run to its end for nobody: its supervisor is what turns its
+   * journal into a finished task. Checked at each flush (~100 ms; getppid is a cheap syscall), so
+   * synchronous loops, which never turn the event loop, stop too.
+   */
+  private checkOrphaned(): void {
+    if (this.replayParent === 0 || this.finished || process.ppid === this.replayParent) return;
+    this.finished = true; // nothing to finish: the journal is a .part nobody will rename
+    this.mode = 'off';
+    process.exit(ORPHAN_EXIT);
   }
 
   // ---------------------------------------------------------------- lifecycle hooks
@@ -339,6 +357,7 @@ export class Session {
 
   flush(): void {
     this.lastFlush = performance.now();
+    if (this.mode === 'replay') this.checkOrphaned();
     const j = this.journal;
     if (!j || this.mode === 'off') return;
     try {
