@@ -29,10 +29,13 @@ export const FLOR_IDENT: Record<string, string> = {
   GIT_COMMITTER_EMAIL: 'flor@localhost',
 };
 
-function gitEnv(extra?: Record<string, string | undefined>): NodeJS.ProcessEnv {
+export function gitEnv(extra?: Record<string, string | undefined>): NodeJS.ProcessEnv {
   // Hooks run git with GIT_DIR/GIT_INDEX_FILE set for the *user's* operation; a flor
-  // subprocess must not inherit an index path it did not ask for.
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
+  // subprocess must not inherit an index path it did not ask for. LANGUAGE=en: a few lost races
+  // are told apart by Git's message (a ref's .lock file exists), which gettext would translate
+  // under the user's locale; LANGUAGE picks the (untranslated) messages without touching
+  // LC_CTYPE, so paths and content are read as before.
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', LANGUAGE: 'en' };
   delete env.GIT_INDEX_FILE;
   if (extra) for (const [k, v] of Object.entries(extra)) v === undefined ? delete env[k] : (env[k] = v);
   return env;

@@ -10,7 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
-import { CatFile, FLOR_IDENT, git, parseTree, type RepoInfo, type TreeEntry } from './git.js';
+import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, type RepoInfo, type TreeEntry } from './git.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 
@@ -75,7 +75,7 @@ export class TreeWriter {
   private dead: Error | null = null;
 
   constructor(cwd: string) {
-    this.child = spawn('git', ['mktree', '--batch'], { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+    this.child = spawn('git', ['mktree', '--batch'], { cwd, env: gitEnv() });
     this.child.stdout.setEncoding('utf8');
     this.child.stdout.on('data', (d: string) => {
       this.buf += d;

@@ -1,0 +1,29 @@
+/**
+ * The door to Git (src/store/git.ts): flor reads a few of Git's messages to tell a lost race from
+ * a failure, so they must not arrive translated into the user's language.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { makeRepo, cleanup, gitIn, testEnv, ROOT } from './helpers/repo.js';
+
+after(cleanup);
+
+test("Git's messages reach flor untranslated whatever the user's LANGUAGE", () => {
+  const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
+  const head = gitIn(dir, 'rev-parse', 'HEAD');
+  gitIn(dir, 'update-ref', 'refs/flor/x', head);
+  const create = ['update-ref', 'refs/flor/x', head, '0'.repeat(40)];
+  // What the user would see in German where Git has a German catalog (this machine does).
+  const plain = spawnSync('git', create, { cwd: dir, env: testEnv({ LANGUAGE: 'de', LANG: 'C.UTF-8' }), encoding: 'utf8' });
+  assert.notEqual(plain.status, 0);
+  const viaFlor = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const { git } = await import(${JSON.stringify(join(ROOT, 'dist', 'store', 'git.js'))});
+    const r = await git(${JSON.stringify(create)}, { cwd: process.cwd(), okCodes: [128] });
+    process.stdout.write(r.stderr);
+  `], { cwd: dir, env: testEnv({ LANGUAGE: 'de', LANG: 'C.UTF-8' }), encoding: 'utf8' });
+  assert.equal(viaFlor.status, 0, viaFlor.stderr);
+  assert.match(viaFlor.stdout, /^fatal: update_ref failed for ref 'refs\/flor\/x': cannot lock ref 'refs\/flor\/x': reference already exists/);
+  if (!plain.stderr.startsWith('fatal:')) assert.match(plain.stderr, /Schwerwiegend/, 'the catalog is what made the difference');
+});
