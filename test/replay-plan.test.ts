@@ -66,6 +66,42 @@ flor.log('last', gstep);`;
   assert.deepEqual(plan(base('const t = s * 2;', 'console.log(opt.lr);')).skipInner, ['step']);
 });
 
+test('assignments are judged by the binding they reach, not by name: a shadow elsewhere does not hide them', () => {
+  const base = (inner: string, after: string, before = '') => `import { flor } from 'git-flor';
+let total = 0;
+const opt = { lr: 1 };
+flor.checkpointing({ opt });
+for (const e of flor.loop('epoch', [1, 2])) {
+  ${before}
+  for (const s of flor.loop('step', [1, 2])) {
+    ${inner}
+  }
+  ${after}
+  flor.log('x', e);
+}`;
+  const plan = (text: string) => planReplay([run('A', text)], ['x'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
+  // A block inside the inner loop declares its own \`total\`; the \`total += s\` beside it is the outer one.
+  const shadowInside = plan(base('if (s > 1) { let total = 0; total++; }\n    total += s;', '', 'flor.log(\'t\', total);'));
+  assert.deepEqual(shadowInside.skipInner, []);
+  assert.match(shadowInside.kept[0]!.reason, /`total` is assigned inside and outlives the iteration/);
+  // A block after the inner loop declares a \`total\` of its own: the outer one still outlives the iteration.
+  const shadowAfter = plan(base('total += s;', 'if (e > 5) { const total = 1; }', 'flor.log(\'t\', total);'));
+  assert.deepEqual(shadowAfter.skipInner, []);
+  assert.match(shadowAfter.kept[0]!.reason, /`total` is assigned inside and outlives the iteration/);
+  // \`var\` inside the inner loop belongs to the enclosing function (here the module): read after it, it keeps the loop.
+  const hoisted = plan(base('var seen = s;', 'console.log(seen);'));
+  assert.deepEqual(hoisted.skipInner, []);
+  assert.match(hoisted.kept[0]!.reason, /`seen` is assigned inside and read after it/);
+  // A function the loop calls that assigns the outer \`total\`, though a block of it declares one too.
+  const viaCall = plan(base('bump(s);', '', 'flor.log(\'t\', total);').replace('let total = 0;', 'let total = 0;\nfunction bump(k) { if (k) { let total = 1; total++; } total += k; }'));
+  assert.deepEqual(viaCall.skipInner, []);
+  assert.match(viaCall.kept[0]!.reason, /`total`/);
+  // Still skipped: names that really are local to the inner loop, or fresh each outer iteration.
+  assert.deepEqual(plan(base('{ let acc = 0; acc += s; }', 'console.log(opt.lr);')).skipInner, ['step']);
+  assert.deepEqual(plan(base('part += s;', 'console.log(opt.lr);', 'let part = 0;')).skipInner, ['step']);
+  assert.deepEqual(plan(base('for (let k = 0; k < 2; k++) { const q = k; }', '')).skipInner, ['step']);
+});
+
 test('a requested statement inside a function, or unparsable code, skips nothing', () => {
   const fn = `import { flor } from 'git-flor';
 function report(v) { flor.log('x', v); }

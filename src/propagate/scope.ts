@@ -159,6 +159,11 @@ function scopeDeclarations(n: Node): Binding[] {
 
 const scopeCache = new WeakMap<Node, Binding[]>();
 
+/** What `n` declares for the code inside it, when it makes a scope (program, function, block, loop head, catch, class); [] otherwise. */
+export function scopeBindings(n: Node): Binding[] {
+  return cachedScope(n);
+}
+
 function cachedScope(n: Node): Binding[] {
   let b = scopeCache.get(n);
   if (!b) scopeCache.set(n, (b = scopeDeclarations(n)));

@@ -3,11 +3,14 @@
  * from text): the `flor.loop` loops and their nesting, where each requested `flor.log` sits, and
  * which identifiers each loop body assigns and what reads them afterwards. Pure.
  *
- * The analysis is by name, not by binding: shadowing a name inside an inner loop makes it look
- * local. Everything else errs towards "runs", which is only slower.
+ * Assignments are resolved to the binding they reach (assignmentSites: a `total += s` beside a
+ * block that declares its own `total` still assigns the outer one; a `var` belongs to its
+ * function). Reads are collected by name, which can only keep more loops running: everything
+ * errs towards "runs", which is only slower.
  */
 import { parse } from '@babel/parser';
-import { parserOptions } from '../propagate/index.js';
+import type { Node } from '@babel/types';
+import { parserOptions, scopeBindings } from '../propagate/index.js';
 
 interface AstNode {
   type: string;
@@ -279,13 +282,71 @@ export function calledIn(n: AstNode, exclude: AstNode | null = null): Set<string
   return out;
 }
 
+/** An assignment target (`=`, `op=`, `++`/`--`, a declarator's initialiser, a for-in/of head) and the binding it reaches. */
+export interface AssignSite {
+  name: string;
+  /** Offset of the target in the file. */
+  pos: number;
+  /** The node whose scope declares that binding (program, function, block, loop head, catch); null: nothing in the file does (a global). */
+  scope: AstNode | null;
+}
+
+/** Whether `inner` lies within `outer` (or is it). */
+export function contains(outer: AstNode, inner: AstNode): boolean {
+  return (inner.start ?? -1) >= (outer.start ?? 0) && (inner.end as number) <= (outer.end as number);
+}
+
+function within(n: AstNode, pos: number): boolean {
+  return pos >= (n.start ?? 0) && pos < (n.end as number);
+}
+
+/** Every assignment under `root` (a file's program), each resolved through the scopes around it. */
+export function assignmentSites(root: AstNode): AssignSite[] {
+  const out: AssignSite[] = [];
+  const stack: Array<{ node: AstNode; names: Set<string> }> = [];
+  const resolve = (name: string): AstNode | null => {
+    for (let i = stack.length - 1; i >= 0; i--) if (stack[i]!.names.has(name)) return stack[i]!.node;
+    return null;
+  };
+  const visit = (n: AstNode): void => {
+    // Propagation's scopes list a block's `var`s in the block too (visible there); a var's binding
+    // is its function's or the program's, which list it as well (hoisted).
+    const hoists = n.type === 'Program' || FUNCTION_TYPES.has(n.type);
+    const bound = scopeBindings(n as unknown as Node).filter((b) => hoists || b.kind !== 'var');
+    if (bound.length) stack.push({ node: n, names: new Set(bound.map((b) => b.name)) });
+    let target: AstNode | null = null;
+    if (n.type === 'AssignmentExpression') target = n.left as AstNode;
+    else if (n.type === 'UpdateExpression') target = n.argument as AstNode;
+    else if (n.type === 'ForOfStatement' || n.type === 'ForInStatement') {
+      const left = n.left as AstNode;
+      // A head that declares with let/const binds inside the loop; one with `var` assigns the function's.
+      target = left.type !== 'VariableDeclaration' ? left : left.kind === 'var' ? ((left.declarations as AstNode[])[0]?.id as AstNode) : null;
+    } else if (n.type === 'VariableDeclarator' && n.init) target = n.id as AstNode; // `var x = …` in a loop assigns the function's x
+    if (target) {
+      const names = new Set<string>();
+      patternNames(target, names);
+      for (const name of names) out.push({ name, pos: target.start ?? 0, scope: resolve(name) });
+    }
+    for (const c of children(n)) visit(c);
+    if (bound.length) stack.pop();
+  };
+  visit(root);
+  return out;
+}
+
+/** The sites under `n` that assign a binding declared outside `n`. */
+export function escapingAssigns(sites: AssignSite[], n: AstNode): AssignSite[] {
+  return sites.filter((a) => within(n, a.pos) && !(a.scope && contains(n, a.scope)));
+}
+
 /**
- * For each named function of a file (declarations and `const f = () => …`): the outer names it
- * assigns and reads, closed over the local functions it calls, so a call in a loop body counts as
+ * For each named function of a file (declarations and `const f = () => …`): the assignments it
+ * makes to bindings outside itself, and the names it reads (by name: over-counting only keeps
+ * loops running), closed over the local functions it calls, so a call in a loop body counts as
  * the assignments that call makes.
  */
-export function functionEffects(root: AstNode): Map<string, { assigns: Set<string>; reads: Set<string> }> {
-  const fns = new Map<string, { node: AstNode; assigns: Set<string>; reads: Set<string>; calls: Set<string> }>();
+export function functionEffects(root: AstNode, sites: AssignSite[] = assignmentSites(root)): Map<string, { assigns: AssignSite[]; reads: Set<string> }> {
+  const fns = new Map<string, { node: AstNode; assigns: Set<AssignSite>; reads: Set<string>; calls: Set<string> }>();
   walk(root, (x) => {
     let name: string | null = null;
     let fn: AstNode | null = null;
@@ -296,11 +357,7 @@ export function functionEffects(root: AstNode): Map<string, { assigns: Set<strin
       name = (x.id as AstNode).name as string;
       fn = x.init as AstNode;
     }
-    if (name && fn) {
-      const local = declaredIn(fn);
-      const minus = (s: Set<string>) => new Set([...s].filter((v) => !local.has(v)));
-      fns.set(name, { node: fn, assigns: minus(assignedIn(fn)), reads: minus(referencedIn(fn)), calls: calledIn(fn) });
-    }
+    if (name && fn) fns.set(name, { node: fn, assigns: new Set(escapingAssigns(sites, fn)), reads: referencedIn(fn), calls: calledIn(fn) });
   });
   for (let changed = true; changed; ) {
     changed = false;
@@ -313,8 +370,8 @@ export function functionEffects(root: AstNode): Map<string, { assigns: Set<strin
       }
     }
   }
-  const out = new Map<string, { assigns: Set<string>; reads: Set<string> }>();
-  for (const [k, v] of fns) out.set(k, { assigns: v.assigns, reads: v.reads });
+  const out = new Map<string, { assigns: AssignSite[]; reads: Set<string> }>();
+  for (const [k, v] of fns) out.set(k, { assigns: [...v.assigns], reads: v.reads });
   return out;
 }
 

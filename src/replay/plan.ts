@@ -6,7 +6,7 @@
  */
 import type { RunMeta } from '../store/types.js';
 import {
-  readCodeShape, assignedIn, declaredIn, readsIn, mutatedIn, mutatedThroughCalls, localFunctions, calledIn, functionEffects, codeAfter,
+  readCodeShape, readsIn, mutatedIn, mutatedThroughCalls, localFunctions, calledIn, functionEffects, codeAfter, assignmentSites, escapingAssigns, contains,
   type LoopSite, type LogSite, type AstNode, type CodeShape,
 } from './code-shape.js';
 
@@ -98,22 +98,23 @@ function judgeInner(inner: LoopSite, outer: LoopSite, logs: LogSite[], root: Ast
   for (const l of logs) {
     for (let p = l.loop; p; p = p.parent) if (p === inner) return { skip: false, reason: `requested statement ${l.name} (line ${l.line}) is inside` };
   }
-  const effects = functionEffects(root);
+  // Assignments by the binding they reach: to a binding declared inside the inner loop they are
+  // the loop's own business; a shadow of the same name elsewhere changes nothing.
+  const sites = assignmentSites(root);
+  const effects = functionEffects(root, sites);
   const body = inner.node;
-  const local = declaredIn(body);
-  const assigns = new Set<string>();
-  for (const v of assignedIn(body)) assigns.add(v);
-  for (const f of calledIn(body)) for (const v of effects.get(f)?.assigns ?? []) assigns.add(v);
-  for (const v of local) assigns.delete(v);
+  const assigns = escapingAssigns(sites, body);
+  for (const f of calledIn(body)) assigns.push(...(effects.get(f)?.assigns ?? []));
 
   const after = codeAfter(outer.node, inner.node);
   const reads = readsIn(after, inner.node);
   for (const f of [...reads]) for (const v of effects.get(f)?.reads ?? []) reads.add(v);
-  const perIteration = declaredIn(outer.node.body as AstNode);
   const readEverywhere = readsIn([root], inner.node);
-  for (const v of assigns) {
-    if (reads.has(v)) return { skip: false, reason: `\`${v}\` is assigned inside and read after it` };
-    if (!perIteration.has(v) && readEverywhere.has(v)) return { skip: false, reason: `\`${v}\` is assigned inside and outlives the iteration` };
+  for (const a of assigns) {
+    if (reads.has(a.name)) return { skip: false, reason: `\`${a.name}\` is assigned inside and read after it` };
+    // A binding of the outer loop's head or body is fresh each iteration; any other outlives it.
+    const perIteration = a.scope !== null && contains(outer.node, a.scope);
+    if (!perIteration && readEverywhere.has(a.name)) return { skip: false, reason: `\`${a.name}\` is assigned inside and outlives the iteration` };
   }
   const mutated = mutatedIn(after, checkpointed, inner.node);
   for (const v of mutatedThroughCalls(after, checkpointed, localFunctions(root), inner.node)) mutated.add(v);
