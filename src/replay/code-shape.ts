@@ -190,29 +190,6 @@ function patternNames(p: AstNode | null | undefined, out: Set<string>): void {
   }
 }
 
-/** Names declared anywhere inside `n` (var/let/const, functions, classes, params, catch). */
-export function declaredIn(n: AstNode): Set<string> {
-  const out = new Set<string>();
-  walk(n, (x) => {
-    if (x.type === 'VariableDeclarator') patternNames(x.id as AstNode, out);
-    else if ((x.type === 'FunctionDeclaration' || x.type === 'ClassDeclaration') && x.id) patternNames(x.id as AstNode, out);
-    else if (FUNCTION_TYPES.has(x.type)) for (const p of (x.params as AstNode[]) ?? []) patternNames(p, out);
-    else if (x.type === 'CatchClause') patternNames(x.param as AstNode, out);
-  });
-  return out;
-}
-
-/** Names that are targets of `=`, `op=`, `++`/`--`, or of a for-in/of head inside `n`. */
-export function assignedIn(n: AstNode): Set<string> {
-  const out = new Set<string>();
-  walk(n, (x) => {
-    if (x.type === 'AssignmentExpression') patternNames(x.left as AstNode, out);
-    else if (x.type === 'UpdateExpression') patternNames(x.argument as AstNode, out);
-    else if ((x.type === 'ForOfStatement' || x.type === 'ForInStatement') && (x.left as AstNode).type !== 'VariableDeclaration') patternNames(x.left as AstNode, out);
-  });
-  return out;
-}
-
 /**
  * Identifier reads inside `nodes`, not descending into `exclude`. Declaration ids, property keys
  * and member names are not reads; an assignment target is counted (conservative).
