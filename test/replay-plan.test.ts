@@ -102,6 +102,37 @@ for (const e of flor.loop('epoch', [1, 2])) {
   assert.deepEqual(plan(base('for (let k = 0; k < 2; k++) { const q = k; }', '')).skipInner, ['step']);
 });
 
+test('objects the inner loop changes in place count as written, unless checkpointed', () => {
+  const base = (inner: string, after: string, before = '', pre = '') => `import { flor } from 'git-flor';
+const hist = [];
+const stats = { n: 0 };
+const opt = { lr: 1 };
+${pre}
+flor.checkpointing({ opt });
+for (const e of flor.loop('epoch', [1, 2])) {
+  ${before}
+  for (const s of flor.loop('step', [1, 2])) {
+    ${inner}
+  }
+  ${after}
+  flor.log('x', e);
+}`;
+  const plan = (text: string) => planReplay([run('A', text)], ['x'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
+  const why = (text: string) => plan(text).kept[0]?.reason ?? 'skipped';
+  assert.equal(why(base('hist.push(s);', 'flor.log(\'m\', hist.length);')), '`hist` is changed in place inside and read after it');
+  assert.equal(why(base('stats.n += s;', 'console.log(stats.n);')), '`stats` is changed in place inside and read after it');
+  assert.equal(why(base('delete stats.n;', '', '', 'setInterval(() => console.log(stats), 1000);')), '`stats` is changed in place inside and outlives the iteration');
+  assert.equal(why(base('local.push(s);', 'console.log(local.length);', 'const local = [];')), '`local` is changed in place inside and read after it');
+  assert.equal(why(base('record(hist, s);', '', '', 'function record(h, v) { h.push(v); }\nprocess.on(\'exit\', () => console.log(hist));')), '`hist` is changed in place inside and outlives the iteration');
+  assert.equal(why(base('note(s);', 'console.log(stats);', '', 'function note(v) { stats.n = v; }')), '`stats` is changed in place inside and read after it');
+  // Still skipped: the checkpointed object (restored as it was at the end of the iteration), a
+  // per-iteration object nobody reads after the loop, globals and imports, objects made inside.
+  assert.equal(why(base('opt.lr *= 0.9;', 'console.log(opt.lr);')), 'skipped');
+  assert.equal(why(base('local.push(s);', '', 'const local = [];')), 'skipped');
+  assert.equal(why(base('console.log(Math.max(s, 1)); flor.log(\'y\', s);', 'console.log(Math.PI);')), 'skipped');
+  assert.equal(why(base('const b = []; b.push(s);', 'console.log(opt);')), 'skipped');
+});
+
 test('a requested statement inside a function, or unparsable code, skips nothing', () => {
   const fn = `import { flor } from 'git-flor';
 function report(v) { flor.log('x', v); }

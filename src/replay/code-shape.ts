@@ -259,13 +259,21 @@ export function calledIn(n: AstNode, exclude: AstNode | null = null): Set<string
   return out;
 }
 
-/** An assignment target (`=`, `op=`, `++`/`--`, a declarator's initialiser, a for-in/of head) and the binding it reaches. */
+/**
+ * A write to a variable's value and the binding it reaches: an assignment (`=`, `op=`, `++`/`--`,
+ * a declarator's initialiser, a for-in/of head), or an in-place change of the object it holds (a
+ * member write or delete, a method call: `hist.push(x)`, `stats.n += 1`, `rng.next()`). Only
+ * changes to objects this file declares count: calls on globals (`Math`, `console`) and imports
+ * are another module's business.
+ */
 export interface AssignSite {
   name: string;
   /** Offset of the target in the file. */
   pos: number;
   /** The node whose scope declares that binding (program, function, block, loop head, catch); null: nothing in the file does (a global). */
   scope: AstNode | null;
+  /** In place (through a member or a method call) rather than an assignment of the variable itself. */
+  inPlace: boolean;
 }
 
 /** Whether `inner` lies within `outer` (or is it). */
@@ -277,12 +285,15 @@ function within(n: AstNode, pos: number): boolean {
   return pos >= (n.start ?? 0) && pos < (n.end as number);
 }
 
-/** Every assignment under `root` (a file's program), each resolved through the scopes around it. */
+/** Every write under `root` (a file's program), each resolved through the scopes around it. */
 export function assignmentSites(root: AstNode): AssignSite[] {
   const out: AssignSite[] = [];
-  const stack: Array<{ node: AstNode; names: Set<string> }> = [];
-  const resolve = (name: string): AstNode | null => {
-    for (let i = stack.length - 1; i >= 0; i--) if (stack[i]!.names.has(name)) return stack[i]!.node;
+  const stack: Array<{ node: AstNode; names: Map<string, string> }> = [];
+  const resolve = (name: string): { scope: AstNode; kind: string } | null => {
+    for (let i = stack.length - 1; i >= 0; i--) {
+      const kind = stack[i]!.names.get(name);
+      if (kind !== undefined) return { scope: stack[i]!.node, kind };
+    }
     return null;
   };
   const visit = (n: AstNode): void => {
@@ -290,7 +301,7 @@ export function assignmentSites(root: AstNode): AssignSite[] {
     // is its function's or the program's, which list it as well (hoisted).
     const hoists = n.type === 'Program' || FUNCTION_TYPES.has(n.type);
     const bound = scopeBindings(n as unknown as Node).filter((b) => hoists || b.kind !== 'var');
-    if (bound.length) stack.push({ node: n, names: new Set(bound.map((b) => b.name)) });
+    if (bound.length) stack.push({ node: n, names: new Map(bound.map((b) => [b.name, b.kind])) });
     let target: AstNode | null = null;
     if (n.type === 'AssignmentExpression') target = n.left as AstNode;
     else if (n.type === 'UpdateExpression') target = n.argument as AstNode;
@@ -302,7 +313,13 @@ export function assignmentSites(root: AstNode): AssignSite[] {
     if (target) {
       const names = new Set<string>();
       patternNames(target, names);
-      for (const name of names) out.push({ name, pos: target.start ?? 0, scope: resolve(name) });
+      for (const name of names) out.push({ name, pos: target.start ?? 0, scope: resolve(name)?.scope ?? null, inPlace: false });
+    }
+    const changed = inPlaceTarget(n);
+    if (changed) {
+      const r = memberRoot(changed);
+      const b = r === null ? null : resolve(r);
+      if (r !== null && b && b.kind !== 'import') out.push({ name: r, pos: changed.start ?? 0, scope: b.scope, inPlace: true });
     }
     for (const c of children(n)) visit(c);
     if (bound.length) stack.pop();
@@ -311,7 +328,17 @@ export function assignmentSites(root: AstNode): AssignSite[] {
   return out;
 }
 
-/** The sites under `n` that assign a binding declared outside `n`. */
+/** The member expression `n` writes into or calls a method of, if any. */
+function inPlaceTarget(n: AstNode): AstNode | null {
+  let t: AstNode | null = null;
+  if (n.type === 'AssignmentExpression') t = n.left as AstNode;
+  else if (n.type === 'UpdateExpression') t = n.argument as AstNode;
+  else if (n.type === 'UnaryExpression' && n.operator === 'delete') t = n.argument as AstNode;
+  else if (n.type === 'CallExpression' || n.type === 'OptionalCallExpression') t = n.callee as AstNode;
+  return t && /MemberExpression$/.test(t.type) ? t : null;
+}
+
+/** The sites under `n` that write a binding declared outside `n`. */
 export function escapingAssigns(sites: AssignSite[], n: AstNode): AssignSite[] {
   return sites.filter((a) => within(n, a.pos) && !(a.scope && contains(n, a.scope)));
 }

@@ -98,23 +98,30 @@ function judgeInner(inner: LoopSite, outer: LoopSite, logs: LogSite[], root: Ast
   for (const l of logs) {
     for (let p = l.loop; p; p = p.parent) if (p === inner) return { skip: false, reason: `requested statement ${l.name} (line ${l.line}) is inside` };
   }
-  // Assignments by the binding they reach: to a binding declared inside the inner loop they are
-  // the loop's own business; a shadow of the same name elsewhere changes nothing.
-  const sites = assignmentSites(root);
+  // Writes by the binding they reach: to a binding declared inside the inner loop they are the
+  // loop's own business; a shadow of the same name elsewhere changes nothing. An object changed
+  // in place counts as written unless it is checkpointed: the restored end-of-iteration state
+  // carries those changes, and only those.
+  const sites = assignmentSites(root).filter((a) => !(a.inPlace && checkpointed.has(a.name)));
   const effects = functionEffects(root, sites);
   const body = inner.node;
   const assigns = escapingAssigns(sites, body);
   for (const f of calledIn(body)) assigns.push(...(effects.get(f)?.assigns ?? []));
+  // Objects handed to a local function that changes that parameter (`record(hist, x)`); where
+  // they are declared is not looked up, so they count as outliving the iteration.
+  const handed = new Set([...readsIn([body])].filter((v) => !checkpointed.has(v)));
+  for (const v of mutatedThroughCalls([body], handed, localFunctions(root))) assigns.push({ name: v, pos: body.start ?? 0, scope: null, inPlace: true });
 
   const after = codeAfter(outer.node, inner.node);
   const reads = readsIn(after, inner.node);
   for (const f of [...reads]) for (const v of effects.get(f)?.reads ?? []) reads.add(v);
   const readEverywhere = readsIn([root], inner.node);
   for (const a of assigns) {
-    if (reads.has(a.name)) return { skip: false, reason: `\`${a.name}\` is assigned inside and read after it` };
+    const what = a.inPlace ? 'changed in place' : 'assigned';
+    if (reads.has(a.name)) return { skip: false, reason: `\`${a.name}\` is ${what} inside and read after it` };
     // A binding of the outer loop's head or body is fresh each iteration; any other outlives it.
     const perIteration = a.scope !== null && contains(outer.node, a.scope);
-    if (!perIteration && readEverywhere.has(a.name)) return { skip: false, reason: `\`${a.name}\` is assigned inside and outlives the iteration` };
+    if (!perIteration && readEverywhere.has(a.name)) return { skip: false, reason: `\`${a.name}\` is ${what} inside and outlives the iteration` };
   }
   const mutated = mutatedIn(after, checkpointed, inner.node);
   for (const v of mutatedThroughCalls(after, checkpointed, localFunctions(root), inner.node)) mutated.add(v);
