@@ -34,17 +34,25 @@ export interface ReplaySpec {
   out: string;
 }
 
-/** What the runtime does with a ReplaySpec: the rules, in one place, for both sides of the contract. */
-export const REPLAY_RULES: readonly string[] = [
-  'the outer loop is the first flor.loop entered at top level; its items before `start` are consumed and discarded, then `restoreFrom` is restored in place, then items start..end-1 run',
-  'when `restoreFrom` is null and start > 0, iterations before `start` run (to rebuild the state) but record nothing',
-  'the restore happens after item `start` is taken from the iterable, as in record mode, where the end-of-iteration-k checkpoint is taken after item k+1 was taken',
-  'an inner loop named in `skipInner` yields nothing and restores ckptKeys[k] (k = current outer iteration) in its place; when that key is missing the loop runs normally',
-  'records at top level are kept before the outer loop only when start === 0, after it only when runToEnd',
-  'when iteration end-1 is done and runToEnd is false, the child flushes `out`, writes the end frame and exits with status 0',
-  'nothing is written under .git/flor, no run is captured, no checkpoint is taken',
-  'an uncaught error ends `out` with status failed and the error message, and a non-zero exit status',
-];
+/**
+ * What the runtime does with a ReplaySpec, for both sides of the contract (src/runtime/run.ts
+ * keeps them; src/replay writes specs that rely on them):
+ * - the outer loop is the first flor.loop entered at top level; its items before `start` are
+ *   consumed and discarded, then `restoreFrom` is restored in place, then items start..end-1 run
+ * - when `restoreFrom` is null and start > 0, iterations before `start` run (to rebuild the state)
+ *   but record nothing
+ * - the restore happens after item `start` is taken from the iterable, as in record mode, where
+ *   the end-of-iteration-k checkpoint is taken after item k+1 was taken
+ * - an inner loop named in `skipInner` yields nothing and restores ckptKeys[k] (k = current outer
+ *   iteration) in its place; when that key is missing the loop runs normally
+ * - records at top level are kept before the outer loop only when start === 0, after it only when
+ *   runToEnd
+ * - when iteration end-1 is done and runToEnd is false, the child flushes `out`, writes the end
+ *   frame and exits with status 0
+ * - nothing is written under .git/flor, no run is captured, no checkpoint is taken
+ * - an uncaught error ends `out` with status failed and the error message, and a non-zero exit
+ *   status
+ */
 
 function bad(path: string, what: string): FlorError {
   return new FlorError('BAD_REPLAY_SPEC', `replay spec ${path}: ${what}`, {

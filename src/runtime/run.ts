@@ -155,7 +155,6 @@ export class Session {
   spec: ReplaySpec | null = null;
 
   private meta: RunMeta | null = null;
-  private readonly args: Record<string, Value> = {};
   private pendingArgs: Record<string, Value> | null = null;
   private readonly loops: LoopInfo[] = [];
   private readonly loopInfos = new Map<string, LoopInfo>();
@@ -390,7 +389,6 @@ export class Session {
     else v = parseArg(name, def, process.argv.slice(2));
     if (this.recording) {
       const rec = recordableArg(v);
-      this.args[name] = rec;
       (this.pendingArgs ??= {})[name] = rec;
     }
     return v;

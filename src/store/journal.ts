@@ -5,7 +5,7 @@
  * needs no event loop. A frame cut short by a crash is ignored on read: the length prefix says it
  * is incomplete. docs/format.md specifies the frames.
  */
-import { openSync, writevSync, closeSync, mkdirSync, readFileSync, readdirSync, fsyncSync, readSync } from 'node:fs';
+import { openSync, writevSync, closeSync, mkdirSync, readFileSync, readdirSync, readSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { FlorError } from '../errors.js';
 import { pack, unpack, packTyped, encodeValue, decodeValue, type DType } from './pack.js';
@@ -64,8 +64,6 @@ export interface JournalWriter {
   readonly path: string;
   /** Appends one frame, synchronously. */
   append(frame: JournalFrame): void;
-  /** Flushes to stable storage (used before a capture hands the file on). */
-  sync(): void;
   close(): void;
 }
 
@@ -112,9 +110,6 @@ export function openJournalAt(path: string): JournalWriter {
         const rest = Buffer.concat([header, body]).subarray(written);
         written += writevSync(fd, [rest]);
       }
-    },
-    sync(): void {
-      if (fd !== null) fsyncSync(fd);
     },
     close(): void {
       if (fd === null) return;

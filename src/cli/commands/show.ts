@@ -63,9 +63,8 @@ async function codeDiff(repo: RepoInfo, commit: string | null, codeTree: string)
   if (!base) base = (await git(['mktree'], { cwd, input: '' })).stdout.toString().trim();
   const opts = { cwd, env: { GIT_PAGER: 'cat' } };
   try {
-    const stat = (await git(['diff', '--no-color', '--stat', base, codeTree], opts)).stdout.toString();
-    const patch = (await git(['diff', '--no-color', base, codeTree], opts)).stdout.toString();
-    return stat + (patch ? '\n' + patch : '');
+    // One process: the stat, a blank line, then the patch.
+    return (await git(['diff', '--no-color', '--stat', '--patch', base, codeTree], opts)).stdout.toString();
   } catch {
     return `(commit ${base} is not in this clone: cannot show the difference; \`git fetch\` it first)\n`;
   }
