@@ -40,7 +40,12 @@ export const command: CommandModule<object, Args> = {
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and its estimated cost; run nothing' })
       .option('accept-mismatch', { type: 'boolean', default: false, describe: 'write replayed values even when re-executed statements differ from the recorded ones' })
       .example('$0 replay grad_norm', 'every run lacking grad_norm gets it, replayed from its checkpoints')
-      .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run'),
+      .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run')
+      .epilog(
+        'One replay at a time per clone: a second one says whose replay it waits for, then replays only what is still missing. ' +
+          'Exit status: 0 all replayed or nothing to do; 1 a run failed, could not take a statement, or failed the fidelity check ' +
+          '(the others are still written); 2 bad input. Details: docs/replay.md',
+      ),
   handler: async (argv) => {
     const repo = requireRepoSync(process.cwd());
     const r = await replayMissing(repo, argv.names.map(String), {
