@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { acquireReplayLock, currentHolder, REPLAY_LOCK_REF, type LockHolder } from '../src/replay/lock.js';
@@ -173,4 +173,30 @@ for (const e of flor.loop('epoch', Array.from({ length: 30 }, (_, i) => i))) {
   const rows = JSON.parse(spawnSync(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'log', 'w', '--format', 'json'], { cwd: dir, env: testEnv({}), encoding: 'utf8' }).stdout) as Array<{ epoch: number; w: number }>;
   assert.deepEqual(rows.map((r) => [r.epoch, r.w]), Array.from({ length: 30 }, (_, e) => [e, e * 3]));
   fsckClean(dir);
+});
+
+test('git flor doctor removes the lock of a dead replay, leaves a live one, and reports interrupted work directories', async () => {
+  const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
+  const repo = requireRepoSync(dir);
+  const doctor = () => spawnSync(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'doctor'], { cwd: dir, env: testEnv({}), encoding: 'utf8' });
+  // A live holder (this process) is left alone and named.
+  const release = await acquireReplayLock(repo, ['w']);
+  const live = doctor();
+  assert.equal(live.status, 0, live.stderr);
+  assert.match(live.stdout, new RegExp(`^note: a replay is running \\(pid ${process.pid}, since [0-9T:.Z-]+\\): its work directories were not looked at$`, 'm'));
+  assert.equal((await currentHolder(repo))?.holder?.pid, process.pid);
+  await release();
+  // A dead holder's lock is removed, and what its replay left is reported, not deleted.
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const blob = spawnSync('git', ['hash-object', '-w', '--stdin'], { cwd: dir, input: JSON.stringify({ pid: dead, host: hostname(), since: '2026-01-01T00:00:00.000Z', names: ['w'] }), encoding: 'utf8' }).stdout.trim();
+  gitIn(dir, 'update-ref', REPLAY_LOCK_REF, blob);
+  const work = join(repo.commonDir, 'flor', 'replay', '01ABCDEFGHJKMNPQRSTVWXYZ00-0123456789abcdef.out');
+  mkdirSync(work, { recursive: true });
+  writeFileSync(join(work, 'seg-0.journal'), Buffer.alloc(3000));
+  const r = doctor();
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^repaired: removed the replay lock left by pid ${dead} \\(${hostname()}, since 2026-01-01T00:00:00.000Z\\), which is gone$`, 'm'));
+  assert.match(r.stdout, /^note: 1 work directory of interrupted replays \(3 KB in .*flor\/replay\): a replay of the same names reuses their finished tasks; delete .* to reclaim the space$/m);
+  assert.equal(await currentHolder(repo), null);
+  assert.ok(existsSync(work), 'kept: a retry reuses it');
 });

@@ -133,3 +133,16 @@ export async function currentHolder(repo: RepoInfo): Promise<{ oid: string; hold
   const o = await reader(repo).read(oid);
   return { oid, holder: o && o.type === 'blob' ? parseHolder(o.data) : null };
 }
+
+/**
+ * For `git flor doctor`: removes the lock of a holder that died (as the next replay would), and
+ * says who holds it otherwise. `removed`: the dead holder whose lock was removed.
+ */
+export async function clearDeadLock(repo: RepoInfo): Promise<{ removed: LockHolder | null; live: LockHolder | null }> {
+  const cur = await currentHolder(repo);
+  if (!cur) return { removed: null, live: null };
+  if (cur.holder && alive(cur.holder)) return { removed: null, live: cur.holder };
+  await git(['update-ref', '-d', REPLAY_LOCK_REF, cur.oid], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  const unknown: LockHolder = { pid: 0, host: '?', since: '?', names: [] };
+  return { removed: cur.holder ?? unknown, live: null };
+}
