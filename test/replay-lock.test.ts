@@ -78,6 +78,13 @@ test('a lock whose holder died (kill -9) is broken at once', async () => {
   const r2 = await acquireReplayLock(repo, ['z'], { timeoutMs: 2000 });
   assert.deepEqual((await currentHolder(repo))?.holder?.names, ['z']);
   await r2();
+  // JSON that does not match the holder schema (lockHolder in store/schemas.ts) counts as damaged too.
+  const odd = spawnSync('git', ['hash-object', '-w', '--stdin'], { cwd: dir, input: JSON.stringify({ pid: 'me', host: hostname(), since: 'now', names: [] }), encoding: 'utf8' }).stdout.trim();
+  gitIn(dir, 'update-ref', REPLAY_LOCK_REF, odd);
+  assert.equal((await currentHolder(repo))?.holder, null);
+  const r3 = await acquireReplayLock(repo, ['q'], { timeoutMs: 2000 });
+  assert.deepEqual((await currentHolder(repo))?.holder?.names, ['q']);
+  await r3();
   fsckClean(dir);
 });
 

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { git, type RepoInfo } from '../store/git.js';
 import { reader, repoCwd, writeBlob, ZERO_OID } from '../store/objects.js';
+import { check } from '../store/schema.js';
 
 export const REPLAY_LOCK_REF = 'refs/flor/locks/replay';
 
@@ -40,11 +41,11 @@ export interface LockOptions {
 /** A holder on another host cannot be checked; after this long its lock is taken as abandoned. */
 const FOREIGN_STALE_MS = 24 * 3600_000;
 
+/** The holder a lock blob names, or null when it is not one (damaged: the lock is then broken). */
 function parseHolder(data: Buffer): LockHolder | null {
   try {
-    const h = JSON.parse(data.toString('utf8')) as Partial<LockHolder>;
-    if (typeof h.pid !== 'number' || typeof h.host !== 'string' || typeof h.since !== 'string') return null;
-    return { pid: h.pid, host: h.host, since: h.since, names: Array.isArray(h.names) ? h.names.map(String) : [] };
+    const h = check<LockHolder>('lockHolder', JSON.parse(data.toString('utf8')), REPLAY_LOCK_REF, 'CORRUPT_LOCK');
+    return { pid: h.pid, host: h.host, since: h.since, names: h.names };
   } catch {
     return null;
   }

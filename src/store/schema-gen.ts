@@ -9,7 +9,7 @@ import { Ajv } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
 import * as schemas from './schemas.js';
 
-const NAMES = ['runMeta', 'segmentHeader', 'checkpointManifest', 'startFrame', 'endFrame'] as const;
+const NAMES = ['runMeta', 'segmentHeader', 'checkpointManifest', 'startFrame', 'endFrame', 'lockHolder'] as const;
 
 export const VALIDATORS_FILE = fileURLToPath(new URL('./schema-validators.ts', import.meta.url));
 

@@ -17,7 +17,7 @@ interface ValidationError {
 type Validator = ((x: unknown) => boolean) & { errors?: ValidationError[] | null };
 
 /** Schema name (an export of schemas.ts, minus `Schema`) -> its compiled validator. */
-export type SchemaName = 'runMeta' | 'segmentHeader' | 'checkpointManifest' | 'startFrame' | 'endFrame';
+export type SchemaName = 'runMeta' | 'segmentHeader' | 'checkpointManifest' | 'startFrame' | 'endFrame' | 'lockHolder';
 
 const validators = compiled as unknown as Record<SchemaName, Validator>;
 

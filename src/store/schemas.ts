@@ -123,3 +123,16 @@ export const endFrameSchema = {
     checkpointing: strArray,
   },
 };
+
+/** The blob `refs/flor/locks/replay` names: who holds the clone's replay lock (src/replay/lock.ts). */
+export const lockHolderSchema = {
+  type: 'object',
+  required: ['pid', 'host', 'since', 'names'],
+  properties: {
+    pid: nonNegInt,
+    host: { type: 'string' },
+    since: str,
+    names: strArray,
+    nonce: { type: 'string' },
+  },
+};
