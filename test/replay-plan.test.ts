@@ -66,71 +66,65 @@ flor.log('last', gstep);`;
   assert.deepEqual(plan(base('const t = s * 2;', 'console.log(opt.lr);')).skipInner, ['step']);
 });
 
-test('assignments are judged by the binding they reach, not by name: a shadow elsewhere does not hide them', () => {
-  const base = (inner: string, after: string, before = '') => `import { flor } from 'git-flor';
-let total = 0;
+/** An outer 'epoch' loop around an inner 'step' loop, with code around them; `opt` is checkpointed, 'x' requested. */
+function nested(p: { pre?: string; before?: string; inner: string; after?: string }): string {
+  return `import { flor } from 'git-flor';
+${p.pre ?? ''}
 const opt = { lr: 1 };
 flor.checkpointing({ opt });
 for (const e of flor.loop('epoch', [1, 2])) {
-  ${before}
+  ${p.before ?? ''}
   for (const s of flor.loop('step', [1, 2])) {
-    ${inner}
+    ${p.inner}
   }
-  ${after}
+  ${p.after ?? ''}
   flor.log('x', e);
 }`;
-  const plan = (text: string) => planReplay([run('A', text)], ['x'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
-  // A block inside the inner loop declares its own \`total\`; the \`total += s\` beside it is the outer one.
-  const shadowInside = plan(base('if (s > 1) { let total = 0; total++; }\n    total += s;', '', 'flor.log(\'t\', total);'));
-  assert.deepEqual(shadowInside.skipInner, []);
-  assert.match(shadowInside.kept[0]!.reason, /`total` is assigned inside and outlives the iteration/);
-  // A block after the inner loop declares a \`total\` of its own: the outer one still outlives the iteration.
-  const shadowAfter = plan(base('total += s;', 'if (e > 5) { const total = 1; }', 'flor.log(\'t\', total);'));
-  assert.deepEqual(shadowAfter.skipInner, []);
-  assert.match(shadowAfter.kept[0]!.reason, /`total` is assigned inside and outlives the iteration/);
-  // \`var\` inside the inner loop belongs to the enclosing function (here the module): read after it, it keeps the loop.
-  const hoisted = plan(base('var seen = s;', 'console.log(seen);'));
-  assert.deepEqual(hoisted.skipInner, []);
-  assert.match(hoisted.kept[0]!.reason, /`seen` is assigned inside and read after it/);
-  // A function the loop calls that assigns the outer \`total\`, though a block of it declares one too.
-  const viaCall = plan(base('bump(s);', '', 'flor.log(\'t\', total);').replace('let total = 0;', 'let total = 0;\nfunction bump(k) { if (k) { let total = 1; total++; } total += k; }'));
-  assert.deepEqual(viaCall.skipInner, []);
-  assert.match(viaCall.kept[0]!.reason, /`total`/);
+}
+
+/** Why the inner loop of `nested(p)` is kept, or 'skipped'. */
+function whyKept(p: Parameters<typeof nested>[0]): string {
+  const r = planReplay([run('A', nested(p))], ['x'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
+  return r.kept[0]?.reason ?? 'skipped';
+}
+
+test('assignments are judged by the binding they reach, not by name: a shadow elsewhere does not hide them', () => {
+  const pre = 'let total = 0;';
+  const readAtStart = "flor.log('t', total);";
+  // A block inside the inner loop declares its own `total`; the `total += s` beside it is the outer one.
+  assert.equal(whyKept({ pre, before: readAtStart, inner: 'if (s > 1) { let total = 0; total++; }\n    total += s;' }), '`total` is assigned inside and outlives the iteration');
+  // A block after the inner loop declares a `total` of its own: the outer one still outlives the iteration.
+  assert.equal(whyKept({ pre, before: readAtStart, inner: 'total += s;', after: 'if (e > 5) { const total = 1; }' }), '`total` is assigned inside and outlives the iteration');
+  // `var` inside the inner loop belongs to the enclosing function (here the module): read after it, it keeps the loop.
+  assert.equal(whyKept({ inner: 'var seen = s;', after: 'console.log(seen);' }), '`seen` is assigned inside and read after it');
+  // A function the loop calls that assigns the outer `total`, though a block of it declares one too.
+  assert.equal(
+    whyKept({ pre: `${pre}\nfunction bump(k) { if (k) { let total = 1; total++; } total += k; }`, before: readAtStart, inner: 'bump(s);' }),
+    '`total` is assigned inside and outlives the iteration',
+  );
   // Still skipped: names that really are local to the inner loop, or fresh each outer iteration.
-  assert.deepEqual(plan(base('{ let acc = 0; acc += s; }', 'console.log(opt.lr);')).skipInner, ['step']);
-  assert.deepEqual(plan(base('part += s;', 'console.log(opt.lr);', 'let part = 0;')).skipInner, ['step']);
-  assert.deepEqual(plan(base('for (let k = 0; k < 2; k++) { const q = k; }', '')).skipInner, ['step']);
+  assert.equal(whyKept({ inner: '{ let acc = 0; acc += s; }', after: 'console.log(opt.lr);' }), 'skipped');
+  assert.equal(whyKept({ before: 'let part = 0;', inner: 'part += s;', after: 'console.log(opt.lr);' }), 'skipped');
+  assert.equal(whyKept({ inner: 'for (let k = 0; k < 2; k++) { const q = k; }' }), 'skipped');
 });
 
 test('objects the inner loop changes in place count as written, unless checkpointed', () => {
-  const base = (inner: string, after: string, before = '', pre = '') => `import { flor } from 'git-flor';
-const hist = [];
-const stats = { n: 0 };
-const opt = { lr: 1 };
-${pre}
-flor.checkpointing({ opt });
-for (const e of flor.loop('epoch', [1, 2])) {
-  ${before}
-  for (const s of flor.loop('step', [1, 2])) {
-    ${inner}
-  }
-  ${after}
-  flor.log('x', e);
-}`;
-  const plan = (text: string) => planReplay([run('A', text)], ['x'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
-  const why = (text: string) => plan(text).kept[0]?.reason ?? 'skipped';
-  assert.equal(why(base('hist.push(s);', 'flor.log(\'m\', hist.length);')), '`hist` is changed in place inside and read after it');
-  assert.equal(why(base('stats.n += s;', 'console.log(stats.n);')), '`stats` is changed in place inside and read after it');
-  assert.equal(why(base('delete stats.n;', '', '', 'setInterval(() => console.log(stats), 1000);')), '`stats` is changed in place inside and outlives the iteration');
-  assert.equal(why(base('local.push(s);', 'console.log(local.length);', 'const local = [];')), '`local` is changed in place inside and read after it');
-  assert.equal(why(base('record(hist, s);', '', '', 'function record(h, v) { h.push(v); }\nprocess.on(\'exit\', () => console.log(hist));')), '`hist` is changed in place inside and outlives the iteration');
-  assert.equal(why(base('note(s);', 'console.log(stats);', '', 'function note(v) { stats.n = v; }')), '`stats` is changed in place inside and read after it');
+  const pre = 'const hist = [];\nconst stats = { n: 0 };';
+  assert.equal(whyKept({ pre, inner: 'hist.push(s);', after: "flor.log('m', hist.length);" }), '`hist` is changed in place inside and read after it');
+  assert.equal(whyKept({ pre, inner: 'stats.n += s;', after: 'console.log(stats.n);' }), '`stats` is changed in place inside and read after it');
+  assert.equal(whyKept({ pre: `${pre}\nsetInterval(() => console.log(stats), 1000);`, inner: 'delete stats.n;' }), '`stats` is changed in place inside and outlives the iteration');
+  assert.equal(whyKept({ pre, before: 'const local = [];', inner: 'local.push(s);', after: 'console.log(local.length);' }), '`local` is changed in place inside and read after it');
+  assert.equal(
+    whyKept({ pre: `${pre}\nfunction record(h, v) { h.push(v); }\nprocess.on('exit', () => console.log(hist));`, inner: 'record(hist, s);' }),
+    '`hist` is changed in place inside and outlives the iteration',
+  );
+  assert.equal(whyKept({ pre: `${pre}\nfunction note(v) { stats.n = v; }`, inner: 'note(s);', after: 'console.log(stats);' }), '`stats` is changed in place inside and read after it');
   // Still skipped: the checkpointed object (restored as it was at the end of the iteration), a
   // per-iteration object nobody reads after the loop, globals and imports, objects made inside.
-  assert.equal(why(base('opt.lr *= 0.9;', 'console.log(opt.lr);')), 'skipped');
-  assert.equal(why(base('local.push(s);', '', 'const local = [];')), 'skipped');
-  assert.equal(why(base('console.log(Math.max(s, 1)); flor.log(\'y\', s);', 'console.log(Math.PI);')), 'skipped');
-  assert.equal(why(base('const b = []; b.push(s);', 'console.log(opt);')), 'skipped');
+  assert.equal(whyKept({ pre, inner: 'opt.lr *= 0.9;', after: 'console.log(opt.lr);' }), 'skipped');
+  assert.equal(whyKept({ pre, before: 'const local = [];', inner: 'local.push(s);' }), 'skipped');
+  assert.equal(whyKept({ pre, inner: "console.log(Math.max(s, 1)); flor.log('y', s);", after: 'console.log(Math.PI);' }), 'skipped');
+  assert.equal(whyKept({ pre, inner: 'const b = []; b.push(s);', after: 'console.log(opt);' }), 'skipped');
 });
 
 test('a requested statement inside a function, or unparsable code, skips nothing', () => {
