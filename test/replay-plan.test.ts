@@ -227,3 +227,21 @@ test('the planner reads what propagation reads: TS decorators and JSX in .js do 
   assert.deepEqual(shape.unparsed, []);
   assert.deepEqual(shape.logs.map((l) => [l.file, l.name, l.loop?.name ?? null]), [['model.ts', 'x', 'epoch'], ['view.js', 'y', null]]);
 });
+
+test('a loop name is skipped only when every flor.loop of that name sits directly in the outer loop', () => {
+  const plan = (text: string) => planReplay([run('A', text)], ['x'], new Map([['A', every(6)]]), { workers: 1 }).runs[0]!;
+  // The same name again, nested in another inner loop (where the requested statement is).
+  const nestedAgain = plan(nested({ inner: 'opt.lr *= 0.9;', after: "for (const p of flor.loop('phase', [0])) { for (const s of flor.loop('step', [1])) flor.log('x', s); }" }));
+  assert.deepEqual(nestedAgain.skipInner, []);
+  assert.ok(nestedAgain.kept.some((k) => k.loop === 'step' && /another flor\.loop named 'step' \(train\.mjs:\d+\) is not directly in the outer loop/.test(k.reason)), JSON.stringify(nestedAgain.kept));
+  // The same name in a function the outer loop calls: at run time it is a direct inner loop too.
+  const inFunction = plan(nested({ pre: "function evaluate() { let t = 0; for (const b of flor.loop('step', [1, 2])) t += b; return t; }", inner: 'opt.lr *= 0.9;', after: 'const ev = evaluate(); console.log(ev);' }));
+  assert.deepEqual(inFunction.skipInner, []);
+  assert.match(inFunction.kept[0]!.reason, /another flor\.loop named 'step'/);
+  // A loop whose name is not a literal could be any name at run time.
+  const dynamic = plan(nested({ pre: "const nm = 'step';", inner: 'opt.lr *= 0.9;', after: "for (const q of flor.loop(nm, [1])) console.log(q);" }));
+  assert.deepEqual(dynamic.skipInner, []);
+  assert.ok(dynamic.kept.some((k) => /has no literal name/.test(k.reason)), JSON.stringify(dynamic.kept));
+  // Alone, the same inner loop is skipped.
+  assert.deepEqual(plan(nested({ inner: 'opt.lr *= 0.9;' })).skipInner, ['step']);
+});

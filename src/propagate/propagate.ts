@@ -203,6 +203,17 @@ export function propagate(input: PropagateInput): PropagateResult {
 const todayCache = new Map<string, Source>();
 const TODAY_CACHE_SIZE = 8;
 
+/**
+ * The names today's `text` logs with statements propagation can carry (a `flor.log` that is a
+ * statement of its own, or assigned). Replay asks this, not a looser search, so a name it accepts
+ * is one `propagate` will place. Throws PARSE_FAILED like propagate. Parsed once: propagate reuses it.
+ */
+export function carriedNames(path: string, text: string): string[] {
+  const names: string[] = [];
+  for (const l of findLogStatements(indexAst(parseToday(path, normalise(text).text)))) if (l.name !== null) names.push(l.name);
+  return names;
+}
+
 function parseToday(path: string, text: string): Source {
   const key = path + '\0' + text;
   const hit = todayCache.get(key);

@@ -184,7 +184,18 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
       // One name, two loops: the runtime skips by name, so both must be skippable.
       if (!prev || (prev.skip && !v.skip)) verdicts.set(key, v);
     }
-    for (const [name, v] of verdicts) (v.skip ? skipInner.push(name) : kept.push({ loop: name, reason: v.reason }));
+    // The runtime skips by name the loops entered directly in an outer iteration, which includes a
+    // loop in a function called there: every other flor.loop of that name (nested deeper, in a
+    // function, in another file) must not exist, and neither may a loop whose name the syntax
+    // does not give.
+    const unnamed = shape.loops.find((l) => l.name === null);
+    for (const [name, v] of verdicts) {
+      const elsewhere = shape.loops.find((l) => l.name === name && l.parent !== outer);
+      if (v.skip && unnamed) kept.push({ loop: name, reason: `a flor.loop at ${unnamed.file}:${unnamed.line} has no literal name` });
+      else if (v.skip && elsewhere) kept.push({ loop: name, reason: `another flor.loop named '${name}' (${elsewhere.file}:${elsewhere.line}) is not directly in the outer loop` });
+      else if (v.skip) skipInner.push(name);
+      else kept.push({ loop: name, reason: v.reason });
+    }
   }
 
   // RULE: "A run without usable checkpoints is replayed from the start: slower, still correct."

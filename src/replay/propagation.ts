@@ -10,7 +10,7 @@ import { gitText, type CatFile, type RepoInfo } from '../store/git.js';
 import { propagateProject } from '../propagate/project.js';
 import { isSourcePath } from '../propagate/source.js';
 import { findRenames } from '../store/renames.js';
-import { readCodeShape } from './code-shape.js';
+import { carriedNames } from '../propagate/index.js';
 import { snapshotWorkTree } from '../store/worktree.js';
 
 
@@ -41,8 +41,14 @@ export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<T
     }
     if (text.includes('flor') && quoted.some((q) => text.includes(q))) files[p] = text;
   }
-  const shape = readCodeShape(files, names);
-  const namesFound = new Set(shape.logs.map((l) => l.name));
+  const namesFound = new Set<string>();
+  for (const [p, text] of Object.entries(files)) {
+    try {
+      for (const n of carriedNames(p, text)) if (names.includes(n)) namesFound.add(n);
+    } catch {
+      // a file of today's that does not parse carries nothing; another file may still log the name
+    }
+  }
   let tree: Promise<string> | null = null;
   return { files, namesFound, tree: () => (tree ??= snapshotWorkTree(repo)) };
 }

@@ -232,6 +232,10 @@ async function replayWith(
     const segs: Segment[] = await Promise.all(entry.segments.map((s) => (from ? from.read(s.oid) : readSegment(repo, s.oid))));
     const existing = concatColumns(segs);
     const have = namesLogged(existing);
+    // A name an earlier replay of this run was asked for is done even where it logged nothing (a
+    // statement behind a condition, or after the loop of a run that stopped early): replaying it
+    // again would find the same, and append another empty segment each time.
+    for (const sg of segs) for (const n of sg.provenance?.statements ?? []) have.add(n);
     const missing = names.filter((n) => !have.has(n));
     if (missing.length === 0) {
       complete.push(entry.id);

@@ -440,7 +440,8 @@ export class Session {
         ctx.first = spec.restoreFrom ? spec.start : 0;
         if (!spec.runToEnd) ctx.stop = spec.end;
         ctx.restoreKey = spec.restoreFrom;
-      } else if (this.outerCtx && spec.skipInner.includes(name)) {
+      } else if (parent !== null && parent === this.outerCtx && spec.skipInner.includes(name)) {
+        // Only a loop entered directly in an outer iteration: the planner judged those (plan.ts).
         const k = spec.ckptKeys[String(this.outerIter())];
         if (k) {
           ctx.skip = true;
