@@ -248,6 +248,11 @@ test('pre-push: a plain git push carries the ledger (and nothing else of refs/fl
   gitIn(dir, 'commit', '-qam', 'second');
   const quiet = sh('git', ['push', 'origin', 'main'], dir);
   assert.doesNotMatch(quiet.stderr, /git flor/);
+  // That silence could also be node finding nothing to do: with a node that always fails, a stub
+  // that started it would warn.
+  const stub = sh('sh', [join(ROOT, 'hooks', 'pre-push'), 'origin', remote], dir, { env: testEnv({ FLOR_NODE: '/bin/false' }), input: '' });
+  assert.equal(stub.status, 0);
+  assert.equal(stub.stderr, '', 'the idle stub did not start node');
 
   const mirror = sh('git', ['push', '--mirror', remote], dir, { allowFail: true });
   assert.notEqual(mirror.status, 0);
@@ -314,6 +319,12 @@ test('post-rewrite: runs stay keyed by their commit, and the notes index follows
   await refreshNotes(repoOf(dir));
   check();
   assert.match(gitIn(dir, 'log', '-1', 'main~1'), new RegExp(run1));
+  // So does `git flor doctor` when it rebuilds an index it cannot read.
+  const blob = sh('git', ['hash-object', '-w', '--stdin'], dir, { input: 'not a notes tree\n' }).stdout.trim();
+  gitIn(dir, 'update-ref', 'refs/flor/notes', blob);
+  const doc = flor(dir, ['doctor']);
+  assert.match(doc.stdout, /^repaired: notes index: rebuilt refs\/flor\/notes from the ledgers/m);
+  check();
 });
 
 test('post-commit recovers an orphaned journal; the idle stub does not start node, and a broken node never fails the hook', async () => {
@@ -359,4 +370,13 @@ test("re-running init after the writer id changed drops the old id's negative fe
   const specs = gitIn(dir, 'config', '--get-all', 'remote.origin.fetch').split('\n');
   assert.deepEqual(specs, ['+refs/heads/*:refs/remotes/origin/*', '+refs/flor/ledgers/*:refs/flor/remotes/origin/ledgers/*', '^refs/flor/ledgers/fresh-writer']);
   assert.ok(!specs.includes(`^refs/flor/ledgers/${old}`));
+});
+
+test('post-rewrite in a repository where flor never ran (a global core.hooksPath) keeps nothing', () => {
+  const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
+  const head = gitIn(dir, 'rev-parse', 'HEAD');
+  const r = sh('sh', [join(ROOT, 'hooks', 'post-rewrite'), 'amend'], dir, { env: testEnv({ FLOR_NODE: '/bin/false' }), input: `${head} ${head}\n` });
+  assert.equal(r.status, 0);
+  assert.equal(r.stderr, '');
+  assert.equal(existsSync(join(dir, '.git', 'flor')), false, 'no .git/flor in a repository flor never touched');
 });

@@ -61,7 +61,7 @@ export async function addRun(dir: string, opts: { commit?: string; loss?: number
     format: 'flor-segment',
     version: 1,
     run: id,
-    kind: 'forward',
+    source: 'forward',
     provenance: null,
     names: ['loss'],
     loops: [],

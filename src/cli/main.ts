@@ -50,6 +50,8 @@ export function buildCli(argv: string[], commands: Array<CommandModule<any, any>
     .fail((msg, err) => {
       if (err) throw err;
       const first = argv.find((a) => !a.startsWith('-')) ?? '';
+      // With recommendCommands, yargs' whole message for an unknown command is its guess.
+      if (first && !Object.hasOwn(COMMANDS, first) && /^Did you mean /.test(msg ?? '')) throw new UsageError(`unknown command '${first}'. ${msg}`, '');
       throw new UsageError(msg, Object.hasOwn(COMMANDS, first) ? first : '');
     });
   for (const c of commands) cli = cli.command(c);

@@ -29,7 +29,8 @@ function errorLines(e: unknown): string {
     return `git flor: ${e.message}\n` + (e.hint ? `hint: ${e.hint}\n` : '');
   }
   if (e instanceof UsageError) {
-    return `git flor: ${e.message}\nhint: see \`git flor ${e.command ? e.command + ' ' : ''}--help\`\n`;
+    // A bare `git flor --help` is answered by Git itself (it looks for a man page): point at -h.
+    return `git flor: ${e.message}\nhint: see \`git flor ${e.command ? e.command + ' --help' : '-h'}\`\n`;
   }
   const stack = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
   return `git flor: unexpected error (a bug in git flor)\n${stack}\n`;

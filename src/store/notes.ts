@@ -152,8 +152,9 @@ export async function rebuildNotes(repo: RepoInfo): Promise<number> {
   commits.forEach((c, i) => edits.set(notePath(c), blobEntry(oids[i]!)));
   await updateRefWithRetry(repo, NOTES_REF, {
     message: `flor: rebuild notes from ledgers (${commits.length} commits)`,
-    tree: async (root, { cat, mk }) => {
-      if (commits.length === 0) return root === null ? null : emptyTree(repo);
+    replaceDamaged: true, // derived: a damaged index is what a rebuild is for
+    tree: async (root, { cat, mk, tip }) => {
+      if (commits.length === 0) return tip === null ? null : emptyTree(repo);
       return editTree(cat, mk, null, edits);
     },
   });

@@ -196,6 +196,11 @@ export interface Update {
   /** The new root tree from the current root (null when the ref is new); null means "no change". */
   tree(root: string | null, io: { cat: CatFile; mk: TreeWriter; tip: string | null }): Promise<string | null>;
   message: string;
+  /**
+   * For derived refs (the notes index): a tip that is not a readable commit is replaced by a new
+   * root commit (still compare-and-swapped against that tip) instead of failing.
+   */
+  replaceDamaged?: boolean;
 }
 
 /**
@@ -209,11 +214,20 @@ export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update,
   try {
     for (let i = 0; i < attempts; i++) {
       const tip = await readRef(repo, ref);
-      const root = tip ? commitTreeOf((await cat.readAs(tip, 'commit')).data) : null;
-      if (tip && !root) throw new FlorError('CORRUPT_REF', `${ref} points at a commit without a tree`, { hint: 'run `git flor doctor`' });
+      let root: string | null = null;
+      let damaged = false;
+      if (tip) {
+        try {
+          root = commitTreeOf((await cat.readAs(tip, 'commit')).data);
+        } catch (e) {
+          if (!u.replaceDamaged) throw e;
+        }
+        if (!root && !u.replaceDamaged) throw new FlorError('CORRUPT_REF', `${ref} points at a commit without a tree`, { hint: 'run `git flor doctor`' });
+        damaged = !root;
+      }
       const tree = await u.tree(root, { cat, mk, tip });
-      if (tree === null || tree === root) return tip;
-      const commit = await commitTree(repo, tree, tip ? [tip] : [], u.message);
+      if (tree === null || (tree === root && !damaged)) return tip;
+      const commit = await commitTree(repo, tree, tip && !damaged ? [tip] : [], u.message);
       if (await casRef(repo, ref, commit, tip, u.message)) return commit;
       // Lost the race: back off a little (jittered, growing) so contenders spread out, then rebuild.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 + i * 5, 100)));

@@ -69,6 +69,9 @@ export const command: CommandModule<object, object> = {
   handler: async () => {
     const repo = requireRepoSync(process.cwd());
     const report = await doctor(repo);
+    // A notes index rebuilt from the ledgers knows nothing of amends and rebases; the store does
+    // not reach into sync, so the command re-applies the map (as every other rebuild does).
+    if (report.repaired.some((l) => l.startsWith('notes index: rebuilt'))) await (await import('../../sync/rewrite.js')).reapplyRewrites(repo);
     const replays = await replayHousekeeping(repo);
     report.repaired.push(...replays.repaired);
     const { text, damaged } = doctorText(report, replays.notes);
