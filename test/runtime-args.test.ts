@@ -1,7 +1,7 @@
 /** flor.arg parsing: pure, no processes. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArg } from '../src/runtime/args.js';
+import { parseArg, recordableArg } from '../src/runtime/args.js';
 import { isFlorError } from '../src/errors.js';
 
 function badArg(fn: () => unknown, name: string, why: RegExp): void {
@@ -64,4 +64,15 @@ test('options after -- are not ours; other argv is untouched', () => {
 test('a name that cannot be an option is refused', () => {
   assert.throws(() => parseArg('bad name', 1, []), (e: unknown) => isFlorError(e, 'BAD_ARG_NAME'));
   assert.throws(() => parseArg('', 1, []), (e: unknown) => isFlorError(e, 'BAD_ARG_NAME'));
+});
+
+test('an arg is recorded as it was when read: later changes to the object do not reach the record', () => {
+  const cfg = { lr: 0.1, layers: [1, 2], w: Float32Array.of(1, 2) };
+  const rec = recordableArg(cfg) as { lr: number; layers: number[]; w: Float32Array };
+  cfg.lr *= 0.5;
+  cfg.layers.push(3);
+  cfg.w[0] = 9;
+  assert.deepEqual(rec, { lr: 0.1, layers: [1, 2], w: Float32Array.of(1, 2) });
+  assert.equal(recordableArg(undefined), null);
+  assert.equal(recordableArg(3), 3);
 });

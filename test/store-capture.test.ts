@@ -197,3 +197,28 @@ test('a ledger problem (bad flor.writer) keeps the journal for a later capture; 
   assert.equal(ok.status, 0, ok.stderr);
   assert.deepEqual((await listRuns(repo)).map((x) => x.id), [meta.id]);
 });
+
+test('a journal whose records point outside their tables is set aside, not committed as an unreadable run', () => {
+  const { dir, repo, tree, commit } = setup();
+  const meta = makeMeta({ commit, status: 'running' });
+  const w = openJournal(repo.commonDir, meta.id);
+  w.append({ t: 'start', meta, codeTree: tree, pid: process.pid, host: 'test' });
+  w.append({
+    t: 'chunk',
+    names: ['loss'],
+    loops: [],
+    frames: { parent: new Int32Array(0), loop: new Int32Array(0), iter: new Int32Array(0) },
+    name: Int32Array.of(7), // one name in the table
+    frame: Int32Array.of(-1),
+    num: Float64Array.of(1),
+    kind: Uint8Array.of(0),
+    other: [],
+  });
+  w.append({ t: 'end', status: 'ok', exitCode: 0, error: null, end: new Date().toISOString(), loops: [], outerMs: [], checkpointing: [] });
+  w.close();
+  const r = sh(process.execPath, [CAPTURE_MAIN, journalPath(repo.commonDir, meta.id)], dir, { allowFail: true });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`^git flor: run not captured: journal of run ${meta.id}: record 0 names 7 of 1`));
+  assert.deepEqual(readdirSync(join(repo.commonDir, 'flor', 'journal', 'bad')), [`${meta.id}.jrnl`]);
+  assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/ledgers'), '', 'nothing committed');
+});

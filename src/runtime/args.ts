@@ -5,6 +5,7 @@
  */
 import { FlorError } from '../errors.js';
 import type { Value } from '../store/records.js';
+import { freezeValue } from './buffer.js';
 
 function badArg(name: string, why: string): FlorError {
   return new FlorError('BAD_ARG', `--${name}: ${why}`, {
@@ -98,9 +99,13 @@ export function parseArg<T>(name: string, def: T, argv: readonly string[]): T {
   }
 }
 
-/** Arg values as they are recorded: JSON-like data, never functions or undefined. */
+/**
+ * Arg values as they are recorded: JSON-like data, never functions or undefined. A copy taken now,
+ * as flor.log takes one: the journal is written up to 100 ms later (or at exit), and a script that
+ * changes the object it got (`cfg.lr *= 0.5`) must not change what replay hands back as the original.
+ */
 export function recordableArg(v: unknown): Value {
   if (v === undefined) return null;
   if (typeof v === 'function' || typeof v === 'symbol') return String(v);
-  return v as Value;
+  return freezeValue(v);
 }

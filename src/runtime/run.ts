@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { FlorError } from '../errors.js';
 import { findRepoSync, gitSync, type RepoInfo } from '../store/git.js';
 import { snapshotWorkTreeSync, headSync } from '../store/worktree.js';
-import { openJournal, openJournalAt, type JournalWriter, type EndFrame } from '../store/journal.js';
+import { openJournal, openJournalAt, type JournalWriter, type EndFrame, type JournalFrame } from '../store/journal.js';
 import { getCheckpoint, putCheckpoint } from '../store/checkpoints.js';
 import { pinCodeSync } from '../store/code-ref.js';
 import type { RunMeta, RunStatus, LoopInfo } from '../store/types.js';
@@ -361,25 +361,44 @@ export class Session {
     if (!j || this.mode === 'off') return;
     try {
       this.collectCheckpoints();
+      if ((this.mode as Mode) === 'off') return;
       if (this.pendingArgs) {
         j.append({ t: 'args', args: this.pendingArgs });
         this.pendingArgs = null;
       }
       if (this.buf.dirty()) j.append(this.buf.takeChunk());
     } catch (e) {
-      // A journal that cannot be written (disk full, file removed) must not break the training:
-      // say so once, stop recording, leave what was written for recovery.
-      process.stderr.write(`git flor: cannot write the journal of run ${this.runId} (${firstLine(e)}); recording stops here\n`);
-      this.recording = false;
-      this.mode = 'off';
-      this.finished = true;
-      this.removeHooks();
-      this.saver?.close();
-      try {
-        j.close();
-      } catch {
-        // already unusable
-      }
+      this.journalFailed(e);
+    }
+  }
+
+  /** Appends one frame outside flush (checkpoint frames, from inside the user's loop): never throws. */
+  private appendFrame(frame: JournalFrame): void {
+    if (!this.journal || this.mode === 'off') return;
+    try {
+      this.journal.append(frame);
+    } catch (e) {
+      this.journalFailed(e);
+    }
+  }
+
+  /**
+   * A journal that cannot be written (disk full, file removed) must not break the training: say so
+   * once, stop recording, and append nothing more after what may be a cut frame, so recovery keeps
+   * everything before it.
+   */
+  private journalFailed(e: unknown): void {
+    if (this.mode === 'off') return;
+    process.stderr.write(`git flor: cannot write the journal of run ${this.runId} (${firstLine(e)}); recording stops here\n`);
+    this.recording = false;
+    this.mode = 'off';
+    this.finished = true;
+    this.removeHooks();
+    this.saver?.close();
+    try {
+      this.journal?.close();
+    } catch {
+      // already unusable
     }
   }
 
@@ -603,14 +622,15 @@ export class Session {
       // Small snapshots are written here: cheaper than a hand-off. So is the last one when no
       // thread runs yet: starting one (~40 ms) to write a single snapshot costs more CPU than the
       // write, and the loop it would keep from stalling is over (exit waits for the write anyway).
-      // And any, once the thread could not start or died.
-      if (snap.byteLength <= INLINE_CKPT_BYTES || saver.failed() || (last && !saver.alive())) {
+      // And any, once the thread could not start or died; and the last one while the thread has
+      // not said it is up (one that fails while loading says nothing in a synchronous loop).
+      if (snap.byteLength <= INLINE_CKPT_BYTES || saver.failed() || (last && (!saver.alive() || saver.booting()))) {
         const snapMs = cpuSince(m);
         const w = cpuMark();
         this.writeInline(i, snap);
         policy.record(snapMs, cpuSince(w));
       } else {
-        saver.submit(i, snap);
+        if (!saver.submit(i, snap)) this.writeInline(i, snap); // the thread could not be created
         const startup = saver.takeStartMs();
         policy.record(cpuSince(m) - startup);
         policy.startup(startup);
@@ -628,12 +648,12 @@ export class Session {
     }
     const f = { iter, key, bytes: snap.byteLength };
     this.ckptFrames.push(f);
-    this.journal!.append({ t: 'ckpt', ...f });
+    this.appendFrame({ t: 'ckpt', ...f });
   }
 
   /** Journals the checkpoints the writer thread has finished (only finished ones: the manifest never names a missing file). */
   private collectCheckpoints(): void {
-    if (!this.saver || !this.journal) return;
+    if (!this.saver || !this.journal || this.mode === 'off') return;
     for (const r of this.saver.drain()) {
       if ('ready' in r) {
         this.policy?.startup(r.boot);
@@ -643,7 +663,7 @@ export class Session {
       if ('error' in r) continue;
       const f = { iter: r.iter, key: r.key, bytes: r.bytes };
       this.ckptFrames.push(f);
-      this.journal.append({ t: 'ckpt', ...f });
+      this.appendFrame({ t: 'ckpt', ...f });
     }
   }
 

@@ -16,7 +16,7 @@ import { hasCheckpoint } from './checkpoints.js';
 import { sweepCodeRefs, unpinCode } from './code-ref.js';
 import { addNoteLines, noteLine } from './notes.js';
 import { pack } from './pack.js';
-import { encodeSegment, makeSegment } from './segment.js';
+import { checkColumns, encodeSegment, makeSegment } from './segment.js';
 import { check, validateRunMeta } from './schema.js';
 import { recordCount, type RecordColumns } from './records.js';
 import type { CheckpointManifest, LoopInfo, RunMeta } from './types.js';
@@ -93,6 +93,9 @@ export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean
     records: recordCount(j.records),
   };
   validateRunMeta({ ...meta, writer: meta.writer || 'w' }, `run ${meta.id}`);
+  // Segments are never replaced: a journal whose indices point outside their tables is set aside
+  // (bad/) now, rather than committed as a run that no reader can decode.
+  checkColumns(j.records, `journal of run ${meta.id}`);
   const forward = encodeSegment(makeSegment(meta.id, 'forward', j.records));
   let ckpt: Buffer | undefined;
   const usable = j.ckpts.filter((c) => checkpointExists(repo.commonDir, c.key));
