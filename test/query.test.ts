@@ -5,68 +5,10 @@ import { pivot, type PivotRun } from '../src/query/pivot.js';
 import { render } from '../src/query/formats.js';
 import { rowObjects, tableFromObjects } from '../src/query/table.js';
 import { parseSince } from '../src/query/since.js';
-import { KIND_NUMBER, KIND_OTHER, type Value } from '../src/store/records.js';
-import type { Segment, SegmentKind } from '../src/store/types.js';
+import type { Value } from '../src/store/records.js';
+import type { Segment } from '../src/store/types.js';
+import { segment, type Rec } from './helpers/segments.js';
 import { isFlorError } from '../src/errors.js';
-
-type Rec = [ctx: Array<[string, number]>, name: string, value: Value];
-
-/** A segment as the runtime would write it: frames made in execution order, parents first. */
-function segment(run: string, recs: Rec[], source: SegmentKind = 'forward', time = ''): Segment {
-  const names: string[] = [];
-  const loops: string[] = [];
-  const fp: number[] = [];
-  const fl: number[] = [];
-  const fi: number[] = [];
-  const frameIds = new Map<string, number>();
-  const name: number[] = [];
-  const frame: number[] = [];
-  const num: number[] = [];
-  const kind: number[] = [];
-  const other: Value[] = [];
-  const idx = (arr: string[], s: string) => (arr.includes(s) ? arr.indexOf(s) : arr.push(s) - 1);
-  for (const [ctx, n, v] of recs) {
-    let parent = -1;
-    let key = '';
-    for (const [loop, iter] of ctx) {
-      key += `/${loop}:${iter}`;
-      let f = frameIds.get(key);
-      if (f === undefined) {
-        f = fp.length;
-        fp.push(parent);
-        fl.push(idx(loops, loop));
-        fi.push(iter);
-        frameIds.set(key, f);
-      }
-      parent = f;
-    }
-    name.push(idx(names, n));
-    frame.push(parent);
-    if (typeof v === 'number') {
-      num.push(v);
-      kind.push(KIND_NUMBER);
-    } else {
-      num.push(NaN);
-      kind.push(KIND_OTHER);
-      other.push(v);
-    }
-  }
-  return {
-    format: 'flor-segment',
-    version: 1,
-    run,
-    source,
-    provenance: source === 'replay' ? { statements: [], code: '', time, writer: 'w', segments: [] } : null,
-    names,
-    loops,
-    frames: { parent: Int32Array.from(fp), loop: Int32Array.from(fl), iter: Int32Array.from(fi) },
-    name: Int32Array.from(name),
-    frame: Int32Array.from(frame),
-    num: Float64Array.from(num),
-    kind: Uint8Array.from(kind),
-    other,
-  };
-}
 
 function run(id: string, start: string, segments: Segment[], args: Record<string, Value> = {}, commit = 'abcdef0123456789abcdef0123456789abcdef01'): PivotRun {
   return { meta: { id, start, commit, script: 'train.mjs', args }, segments };

@@ -26,6 +26,7 @@ const COMMANDS: Record<string, Loader> = {
   fetch: () => import('./commands/fetch.js'),
   hook: () => import('./commands/hook.js'),
   propagate: () => import('./commands/propagate.js'),
+  plot: () => import('./commands/plot.js'),
 };
 
 /** The command modules this argv needs: the one it names, or all of them. */

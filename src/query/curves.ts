@@ -1,0 +1,104 @@
+/**
+ * Gathering for charts: the runs a chart draws and the curve of each name in each. The I/O half of
+ * series.ts, as runs.ts is of pivot.ts.
+ */
+import { FlorError } from '../errors.js';
+import { listRunsChecked, readSegment, resolveIn, type BrokenRun } from '../store/ledger.js';
+import type { RepoInfo } from '../store/git.js';
+import type { Segment } from '../store/types.js';
+import { curveOf, loopsOf, type Curve } from './series.js';
+
+export interface RunCurves {
+  run: string;
+  /** Shortest prefix of at least 8 characters that names this run alone among all readable runs. */
+  short: string;
+  /** Short commit the run's code was based on, or null on an unborn branch. */
+  version: string | null;
+  start: string;
+  /** name -> curve; a name the run never logged has no entry. */
+  curves: Map<string, Curve>;
+}
+
+export interface CurvesView {
+  runs: RunCurves[];
+  broken: BrokenRun[];
+  /** Loop columns each name's records carry, for `--x` suggestions. */
+  loops: Map<string, string[]>;
+  /** Names no chosen run logged. */
+  missing: string[];
+  /** Every name the chosen runs logged, for suggestions. */
+  known: string[];
+  runCount: number;
+}
+
+export interface CurvesOptions {
+  names: string[];
+  runs?: string[];
+  since?: number;
+  x?: string;
+}
+
+export async function curvesView(repo: RepoInfo, opts: CurvesOptions): Promise<CurvesView> {
+  if (opts.names.length === 0) throw new FlorError('NO_NAMES', 'name at least one logged value', { hint: 'e.g. `git flor plot loss`' });
+  const { runs, broken } = await listRunsChecked(repo);
+  let chosen = runs;
+  if (opts.runs && opts.runs.length > 0) {
+    const ids = new Set(opts.runs.map((p) => resolveIn(runs, p, broken).id));
+    chosen = chosen.filter((r) => ids.has(r.id));
+  }
+  if (opts.since !== undefined) chosen = chosen.filter((r) => Date.parse(r.meta.start) >= opts.since!);
+  chosen = [...chosen].sort((a, b) => (a.meta.start < b.meta.start ? -1 : a.meta.start > b.meta.start ? 1 : a.id < b.id ? -1 : 1));
+  const unreadable: BrokenRun[] = [...broken];
+  const loaded = await Promise.all(
+    chosen.map(async (r) => {
+      try {
+        return { entry: r, segments: await Promise.all(r.segments.map((s) => readSegment(repo, s.oid))) };
+      } catch (e) {
+        // One bad segment hides one run's curve, never the chart.
+        unreadable.push({ id: r.id, ledger: r.ledgers[0] ?? '', code: e instanceof FlorError ? e.code : 'UNREADABLE', error: e instanceof Error ? e.message : String(e) });
+        return null;
+      }
+    }),
+  );
+  const short = shortIds(runs.map((r) => r.id));
+  const out: RunCurves[] = [];
+  const loops = new Map<string, Set<string>>(opts.names.map((n) => [n, new Set()]));
+  const logged = new Set<string>();
+  const known = new Set<string>();
+  for (const l of loaded) {
+    if (!l) continue;
+    for (const s of l.segments) for (const n of s.names) known.add(n);
+    const curves = new Map<string, Curve>();
+    for (const name of opts.names) {
+      if (!l.segments.some((s: Segment) => s.names.includes(name))) continue;
+      logged.add(name);
+      for (const k of loopsOf(l.segments, name)) loops.get(name)!.add(k);
+      curves.set(name, curveOf(l.segments, name, opts.x));
+    }
+    out.push({ run: l.entry.id, short: short.get(l.entry.id)!, version: l.entry.meta.commit ? l.entry.meta.commit.slice(0, 7) : null, start: l.entry.meta.start, curves });
+  }
+  return {
+    runs: out,
+    broken: unreadable,
+    loops: new Map([...loops].map(([k, v]) => [k, [...v]])),
+    missing: opts.names.filter((n) => !logged.has(n)),
+    known: [...known].sort(),
+    runCount: out.length,
+  };
+}
+
+/** Git-style abbreviations: the shortest unique prefix, never under `min` characters. */
+export function shortIds(ids: string[], min = 8): Map<string, string> {
+  const sorted = [...ids].sort();
+  const common = (a: string, b: string) => {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return i;
+  };
+  const out = new Map<string, string>();
+  sorted.forEach((id, i) => {
+    const need = Math.max(i > 0 ? common(id, sorted[i - 1]!) : 0, i + 1 < sorted.length ? common(id, sorted[i + 1]!) : 0) + 1;
+    out.set(id, id.slice(0, Math.max(min, need)));
+  });
+  return out;
+}
