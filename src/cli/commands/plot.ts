@@ -3,8 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { FlorError } from '../../errors.js';
 import { requireRepoSync } from '../../store/git.js';
 import { parseSince } from '../../query/since.js';
-import { curvesView } from '../../query/curves.js';
-import { downsample, smooth, type Curve } from '../../query/series.js';
+import { curvesView } from '../../query/curve-view.js';
+import { downsample, smooth, type Curve } from '../../query/curve.js';
 import { svgCharts, type SvgChartOptions } from '../svg-chart.js';
 import { out, warnBroken } from '../print.js';
 

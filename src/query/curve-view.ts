@@ -1,12 +1,12 @@
 /**
  * Gathering for charts: the runs a chart draws and the curve of each name in each. The I/O half of
- * series.ts, as runs.ts is of pivot.ts.
+ * curve.ts, as runs.ts is of pivot.ts.
  */
 import { FlorError } from '../errors.js';
 import { listRunsChecked, readSegment, resolveIn, type BrokenRun } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
-import { curveOf, loopsOf, type Curve } from './series.js';
+import { curveOf, loopsOf, type Curve } from './curve.js';
 
 export interface RunCurves {
   run: string;
