@@ -104,13 +104,14 @@ test('replay segments merge by loop path, never replace forward values, and mark
     [[E(2), S(0)], 'grad_norm', 0.25],
   ], 'replay', '2026-02-01T00:00:00Z');
   const { table } = pivot([run('R', 't', [old, rep, fwd])], ['loss', 'grad_norm']);
-  assert.deepEqual(table.columns, ['run', 'version', 'time', 'file', 'epoch', 'step', 'loss', 'grad_norm', 'replayed']);
+  // These provenances do not say which statements were carried (older writers): all count as carried.
+  assert.deepEqual(table.columns, ['run', 'version', 'time', 'file', 'epoch', 'step', 'loss', 'grad_norm', 'replayed', 'carried']);
   assert.deepEqual(
-    rowObjects(table).map((r) => [r.epoch, r.step, r.loss, r.grad_norm, r.replayed]),
+    rowObjects(table).map((r) => [r.epoch, r.step, r.loss, r.grad_norm, r.replayed, r.carried]),
     [
-      [0, 0, 3, null, null],
-      [1, 0, 2, 0.5, ['grad_norm']],
-      [2, 0, null, 0.25, ['grad_norm']],
+      [0, 0, 3, null, null, null],
+      [1, 0, 2, 0.5, ['grad_norm'], ['grad_norm']],
+      [2, 0, null, 0.25, ['grad_norm'], ['grad_norm']],
     ],
   );
 });

@@ -11,7 +11,9 @@
  * level by level). A forward value is never replaced: replays only fill names the forward segment
  * lacks at that iteration (DESIGN.md: replay never overwrites forward records); between replays the
  * newest wins. Rows holding a replayed value list those names in a `replayed` column, which exists
- * only when some value came from a replay, so plain results keep exactly the documented keys.
+ * only when some value came from a replay, so plain results keep exactly the documented keys. Of
+ * those, the names whose statement was carried into the run's old code (not in that version
+ * already) are listed in a `carried` column, made the same way.
  */
 import { FlorError } from '../errors.js';
 import { KIND_NUMBER } from '../store/records.js';
@@ -21,6 +23,7 @@ import type { Column, Table } from './table.js';
 
 export const KEY_COLUMNS = ['run', 'version', 'time', 'file'] as const;
 export const REPLAYED_COLUMN = 'replayed';
+export const CARRIED_COLUMN = 'carried';
 
 export interface PivotRun {
   meta: Pick<RunMeta, 'id' | 'start' | 'commit' | 'script' | 'args'>;
@@ -275,12 +278,16 @@ interface OutColumns {
   nameCols: Array<{ num: Float64Array; kind: Uint8Array; other: Map<number, Value> }>;
   /** Made on the first replayed value. */
   replayed: Value[] | null;
+  /** Made on the first value of a statement carried into old code. */
+  carried: Value[] | null;
 }
 
 /** Writes one run's rows into the output columns from row `out` on; returns the next free row. */
 function emitRun(tree: RunTree, rows: Int32Array, segs: Segment[], ri: number, colOf: Int32Array, wanted: string[], cols: OutColumns, out: number, total: number): number {
   const K = wanted.length;
   const isReplay = segs.map((s) => s.source === 'replay');
+  // Segments of older writers do not say: every statement of theirs counts as carried.
+  const carriedBy = segs.map((s) => (s.source === 'replay' ? s.provenance?.carried ?? null : []));
   const { runIndex, loopCells, nameCols } = cols;
   const nvs = tree.names;
   const parent = tree.parent;
@@ -304,6 +311,7 @@ function emitRun(tree: RunTree, rows: Int32Array, segs: Segment[], ri: number, c
         if (lc[out] === -1) lc[out] = iter[a]!;
       }
       let replayed: string[] | null = null;
+      let carried: string[] | null = null;
       for (let k = 0; k < K; k++) {
         const col = nameCols[k]!;
         const own = lists?.[k];
@@ -326,11 +334,19 @@ function emitRun(tree: RunTree, rows: Int32Array, segs: Segment[], ri: number, c
           else col.other.set(out, nv.other.get(a) ?? null);
           col.kind[out] = kind;
         } else continue;
-        if (a >= 0 && isReplay[nvs[k]!.src[a]!]) (replayed ??= []).push(wanted[k]!);
+        if (a >= 0 && isReplay[nvs[k]!.src[a]!]) {
+          (replayed ??= []).push(wanted[k]!);
+          const by = carriedBy[nvs[k]!.src[a]!];
+          if (by === null || by!.includes(wanted[k]!)) (carried ??= []).push(wanted[k]!);
+        }
       }
       if (replayed) {
         cols.replayed ??= new Array<Value>(total).fill(null);
         cols.replayed[out] = replayed;
+      }
+      if (carried) {
+        cols.carried ??= new Array<Value>(total).fill(null);
+        cols.carried[out] = carried;
       }
     }
   }
@@ -353,7 +369,7 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
   for (const name of names) if (!want.has(name) && !(loopNames.has(name) && !logged.has(name))) want.set(name, want.size);
   const wanted = [...want.keys()];
   for (const name of wanted) {
-    if ((KEY_COLUMNS as readonly string[]).includes(name) || name === REPLAYED_COLUMN) {
+    if ((KEY_COLUMNS as readonly string[]).includes(name) || name === REPLAYED_COLUMN || name === CARRIED_COLUMN) {
       throw new FlorError('NAME_CLASH', `'${name}' is a key column of the view, not a logged name`, {
         hint: `the view always has the columns ${KEY_COLUMNS.join(', ')}; ask for logged names`,
       });
@@ -413,7 +429,7 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
     .sort((a, b) => loopDepth.get(a.l)! - loopDepth.get(b.l)! || a.i - b.i)
     .map((x) => x.l);
   for (const l of loops) {
-    if ((KEY_COLUMNS as readonly string[]).includes(l) || want.has(l) || l === REPLAYED_COLUMN) {
+    if ((KEY_COLUMNS as readonly string[]).includes(l) || want.has(l) || l === REPLAYED_COLUMN || l === CARRIED_COLUMN) {
       throw new FlorError('NAME_CLASH', `loop '${l}' has the same name as a column of the view`, {
         hint: 'rename the loop (flor.loop name) or ask for other names',
       });
@@ -434,7 +450,7 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
   const nameCols = Array.from({ length: K }, () => ({ num: new Float64Array(total), kind: new Uint8Array(total), other: new Map<number, Value>() }));
   let out = 0;
 
-  const outCols: OutColumns = { runIndex, loopCells, nameCols, replayed: null };
+  const outCols: OutColumns = { runIndex, loopCells, nameCols, replayed: null, carried: null };
   for (const { run, tree, rows, segs } of perRun) {
     const ri = ids.length;
     ids.push(run.meta.id);
@@ -458,6 +474,10 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
   if (replayedCol) {
     columns.push(REPLAYED_COLUMN);
     cols.push({ type: 'values', values: replayedCol });
+  }
+  if (outCols.carried) {
+    columns.push(CARRIED_COLUMN);
+    cols.push({ type: 'values', values: outCols.carried });
   }
   return {
     table: { columns, cols, length: total },

@@ -44,6 +44,8 @@ export function describeReport(r: ReplayReport): string[] {
     switch (o.status) {
       case 'replayed':
         lines.push(`run ${id}: replayed ${o.names.join(', ')} — ${o.records} record(s) in ${o.tasks} task(s)${o.reusedTasks ? ` (${o.reusedTasks} reused)` : ''}, ${ms(o.ms)}`);
+        lines.push(`  ${statementOrigin(o.names, o.carried)}`);
+        for (const p of o.partial) lines.push(`  not carried: ${p}`);
         break;
       case 'planned':
         break;
@@ -61,9 +63,31 @@ export function describeReport(r: ReplayReport): string[] {
   const shown = r.mismatches.slice(0, 20);
   for (const m of shown) lines.push(`  mismatch run ${m.run} ${m.name} at ${m.at || '(top)'}${m.occurrence ? ` #${m.occurrence + 1}` : ''}: recorded ${show(m.recorded)}, replayed ${show(m.replayed)}`);
   if (r.mismatches.length > shown.length) lines.push(`  … and ${r.mismatches.length - shown.length} more mismatch(es)`);
+  for (const [names, runs] of group(r.unreached)) {
+    const scripts = [...new Set(runs.map((u) => u.script))].sort();
+    lines.push(`${runs.length} run(s) of ${scripts.join(', ')} never load the code that logs ${names}: not replayed for it`);
+  }
   if (r.complete.length) lines.push(`${r.complete.length} run(s) already have ${r.names.join(', ')}`);
-  if (r.outcomes.length === 0 && r.complete.length === 0) lines.push('no runs to replay');
+  if (r.outcomes.length === 0 && r.complete.length === 0 && r.unreached.length === 0) lines.push('no runs to replay');
   return lines;
+}
+
+/** Which statements were carried into the run's version, and which that version already had. */
+function statementOrigin(names: string[], carried: string[]): string {
+  const had = names.filter((n) => !carried.includes(n));
+  const parts: string[] = [];
+  if (carried.length) parts.push(`statement carried into this version: ${carried.join(', ')}`);
+  if (had.length) parts.push(`statement already in this version: ${had.join(', ')}`);
+  return parts.join('; ');
+}
+
+function group(unreached: ReplayReport['unreached']): Map<string, ReplayReport['unreached']> {
+  const out = new Map<string, ReplayReport['unreached']>();
+  for (const u of unreached) {
+    const k = u.names.join(', ');
+    out.set(k, [...(out.get(k) ?? []), u]);
+  }
+  return out;
 }
 
 export function describeProgress(p: ReplayProgress): string {

@@ -1,10 +1,11 @@
 /**
  * Today's statements into an old version's code: gathers the working-tree files that log the
- * requested names, reads the same files (following renames) from the run's code tree, and asks
- * propagate for the old files with the statements inserted. A name propagate cannot place is
- * returned with its reason, so replay reports that version and carries on with the others.
+ * requested names, reads the same files (following renames and symbolic links) from the run's code
+ * tree, keeps those the run's entry script loads, and asks propagate for the old files with the
+ * statements inserted. A name propagate cannot place anywhere is returned with its reason, so
+ * replay reports that version and carries on with the others.
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gitText, type CatFile, type RepoInfo } from '../store/git.js';
 import { propagateProject } from '../propagate/project.js';
@@ -12,11 +13,14 @@ import { isSourcePath } from '../propagate/source.js';
 import { findRenames } from '../store/renames.js';
 import { carriedNames } from '../propagate/index.js';
 import { snapshotWorkTree } from '../store/worktree.js';
+import { reachedFiles, treeFiles, workTreeFiles, type FileSource, type Reach } from './reach.js';
 
 
 export interface TodayFiles {
   /** Work-tree files (top-relative, '/'-separated) that log at least one requested name. */
   files: Record<string, string>;
+  /** The requested names each of those files logs with a statement propagation can carry. */
+  logs: Record<string, string[]>;
   /** Requested names some file logs with a literal name. */
   namesFound: Set<string>;
   /**
@@ -24,6 +28,8 @@ export interface TodayFiles {
    * use: most runs have today's files at the same paths and need no rename detection at all.
    */
   tree: () => Promise<string>;
+  /** The work tree's files, to follow today's imports of a file the old version lacks. */
+  source: FileSource;
 }
 
 export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<TodayFiles> {
@@ -35,6 +41,9 @@ export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<T
   for (const p of paths) {
     let text: string;
     try {
+      // A link is not a second copy of its target: the target is listed (and carried) under its own
+      // path, while the old versions store the link's text, not code.
+      if (lstatSync(join(top, p)).isSymbolicLink()) continue;
       text = readFileSync(join(top, p), 'utf8');
     } catch {
       continue; // listed but deleted in the work tree
@@ -42,64 +51,120 @@ export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<T
     if (text.includes('flor') && quoted.some((q) => text.includes(q))) files[p] = text;
   }
   const namesFound = new Set<string>();
+  const logs: Record<string, string[]> = {};
   for (const [p, text] of Object.entries(files)) {
     try {
-      for (const n of carriedNames(p, text)) if (names.includes(n)) namesFound.add(n);
+      logs[p] = [...new Set(carriedNames(p, text).filter((n) => names.includes(n)))];
+      for (const n of logs[p]!) namesFound.add(n);
     } catch {
-      // a file of today's that does not parse carries nothing; another file may still log the name
+      logs[p] = []; // a file of today's that does not parse carries nothing; another file may still log the name
     }
   }
   let tree: Promise<string> | null = null;
-  return { files, namesFound, tree: () => (tree ??= snapshotWorkTree(repo)) };
+  return { files, logs, namesFound, tree: () => (tree ??= snapshotWorkTree(repo)), source: workTreeFiles(top) };
 }
+
 
 export interface PropagatedRun {
   /** Old files with today's statements inserted (only the files that changed, by old path). */
   files: Record<string, string>;
-  /** The old version's files that today's statement files map to (before propagation). */
+  /** The old version's files that today's statement files map to and the run loads (before propagation). */
   oldFiles: Record<string, string>;
+  /** Names no statement of which could be placed in a file the run loads. */
   failed: Array<{ name: string; reason: string }>;
-}
-
-async function readBlob(cat: CatFile, tree: string, path: string): Promise<string | null> {
-  const o = await cat.read(`${tree}:${path}`);
-  return o && o.type === 'blob' ? o.data.toString('utf8') : null;
+  /** Names whose statements are only in files the run's entry script never loads (another script's code). */
+  unreached: string[];
+  /** Statements that could not be placed, of names that were placed elsewhere (the name is still replayed). */
+  partial: Array<{ name: string; reason: string }>;
+  /** Names whose statement was carried into this version's code (the others were already in it). */
+  carried: string[];
 }
 
 /**
  * RULE: "A version where a statement cannot be propagated … is reported by name with the reason;
- * the others still complete." A name fails for this run when any of its statements could not be
- * placed (replaying only some of them would give a column with holes nobody asked for).
+ * the others still complete." Only files the run's entry script loads (its imports, followed in
+ * its own code tree; `roots`) count: a file of another script is not this run's business. A name
+ * fails for this run when none of its statements could be placed in such a file; a file that
+ * cannot take one does not stop the files that can (it is reported in `partial`).
  */
-export async function propagateRun(repo: RepoInfo, cat: CatFile, codeTree: string, today: TodayFiles, names: string[]): Promise<PropagatedRun> {
+export async function propagateRun(
+  repo: RepoInfo, cat: CatFile, codeTree: string, today: TodayFiles, names: string[], roots: string[],
+): Promise<PropagatedRun> {
+  const old = treeFiles(cat, codeTree);
   const oldFiles = new Map<string, string>();
+  const renames = new Map<string, string>(); // today's path -> old path, for renames and links
   const absent: string[] = [];
-  for (const p of Object.keys(today.files)) {
-    const t = await readBlob(cat, codeTree, p);
-    if (t !== null) oldFiles.set(p, t);
-    else absent.push(p);
-  }
+  const todayPaths = Object.keys(today.files);
+  const found = await Promise.all(todayPaths.map((p) => old.resolve(p)));
+  // A path that is the same file on both sides first; a link of the old version to a file today
+  // also has under its own path does not take the statements twice.
+  todayPaths.forEach((p, i) => {
+    const f = found[i];
+    if (f && f.path === p) oldFiles.set(p, f.text);
+  });
+  todayPaths.forEach((p, i) => {
+    const f = found[i];
+    if (!f) absent.push(p);
+    else if (f.path !== p && !oldFiles.has(f.path) && !todayPaths.includes(f.path)) {
+      oldFiles.set(f.path, f.text);
+      renames.set(p, f.path);
+    }
+  });
   // Only a file missing at today's path can have been renamed.
-  const renames = absent.length ? await findRenames(repo, codeTree, await today.tree()) : new Map<string, string>();
+  const moved = absent.length ? await findRenames(repo, codeTree, await today.tree()) : new Map<string, string>();
+  const missing: string[] = [];
   for (const p of absent) {
-    const oldPath = renames.get(p);
-    if (oldPath === undefined) continue;
-    const t = await readBlob(cat, codeTree, oldPath);
-    if (t !== null) oldFiles.set(oldPath, t);
+    const oldPath = moved.get(p);
+    const f = oldPath === undefined ? null : await old.resolve(oldPath);
+    if (f && !oldFiles.has(f.path)) {
+      oldFiles.set(f.path, f.text);
+      renames.set(p, f.path);
+    } else missing.push(p);
   }
-  const res = propagateProject({ newFiles: new Map(Object.entries(today.files)), oldFiles, renames, names });
+
+  // The files this run loads. One the old version lacks counts when today's version of the run's
+  // script loads it (the statement is then reported as not placeable: its file is new).
+  const inScope = new Set<string>();
+  const reach: Reach = await reachedFiles(old, roots, new Set(oldFiles.keys()));
+  for (const p of todayPaths) {
+    const o = renames.get(p) ?? p;
+    if (oldFiles.has(o) && (reach.open || reach.reached.has(o))) inScope.add(p);
+  }
+  if (missing.length) {
+    const now = await reachedFiles(today.source, roots, new Set(missing));
+    for (const p of missing) if (now.open || now.reached.has(p)) inScope.add(p);
+  }
+  const scoped = new Map([...inScope].map((p) => [p, today.files[p]!]));
+  const scopedOld = new Map([...oldFiles].filter(([o]) => [...inScope].some((p) => (renames.get(p) ?? p) === o)));
+
+  const res = propagateProject({ newFiles: scoped, oldFiles: scopedOld, renames, names });
+  const placed = new Set<string>();
+  const carried = new Set<string>();
   const reasons = new Map<string, string[]>();
   for (const r of res.report) {
-    if (r.status !== 'failed') continue;
-    for (const n of r.name === null ? names : names.includes(r.name) ? [r.name] : []) {
+    const of = r.name === null ? (today.logs[r.file] ?? names) : [r.name];
+    for (const n of of) {
+      if (!names.includes(n)) continue;
+      if (r.status === 'inserted') carried.add(n);
+      if (r.status !== 'failed') {
+        placed.add(n);
+        continue;
+      }
       const list = reasons.get(n) ?? [];
       list.push(`${r.file}:${r.line}: ${r.reason ?? r.code ?? 'cannot be placed'}`);
       reasons.set(n, list);
     }
   }
+  const unreached = names.filter((n) => !placed.has(n) && !reasons.has(n));
+  const failed: PropagatedRun['failed'] = [];
+  const partial: PropagatedRun['partial'] = [];
+  for (const [name, rs] of reasons) (placed.has(name) ? partial : failed).push({ name, reason: rs.join('; ') });
   return {
     files: Object.fromEntries(res.files),
-    oldFiles: Object.fromEntries(oldFiles),
-    failed: [...reasons].map(([name, rs]) => ({ name, reason: rs.join('; ') })),
+    oldFiles: Object.fromEntries(scopedOld),
+    failed,
+    unreached,
+    partial,
+    carried: names.filter((n) => carried.has(n)),
   };
 }

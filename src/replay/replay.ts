@@ -36,6 +36,7 @@ import { dispatcher, limiter } from './dispatch.js';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
 import { checkFidelity, concatRecords, namesLogged, type Mismatch } from './assemble.js';
 import { acquireReplayLock, type LockHolder } from './lock.js';
+import { entryRoots } from './reach.js';
 
 export interface ReplayProgress {
   done: number;
@@ -84,7 +85,11 @@ export interface TaskFailure {
 
 export type RunOutcome =
   /** ms: summed task time (the work done for this run, not wall time). */
-  | { run: string; status: 'replayed'; names: string[]; segment: string; records: number; tasks: number; reusedTasks: number; ms: number }
+  /**
+   * carried: the names whose statement was carried into this version's code (the others were in it
+   * already); partial: statements of replayed names that could not be placed in some file.
+   */
+  | { run: string; status: 'replayed'; names: string[]; carried: string[]; partial: string[]; segment: string; records: number; tasks: number; reusedTasks: number; ms: number }
   | { run: string; status: 'planned'; names: string[] }
   | { run: string; status: 'not-propagated'; names: string[]; reason: string }
   | { run: string; status: 'failed'; names: string[]; reason: string; failures: TaskFailure[] }
@@ -94,6 +99,11 @@ export interface ReplayReport {
   names: string[];
   /** Runs that already have every name (nothing to do). */
   complete: string[];
+  /**
+   * Runs lacking a name whose statements are only in files their entry script never loads (runs of
+   * another script): not replayed for it, and not counted as having it.
+   */
+  unreached: Array<{ run: string; script: string; names: string[] }>;
   plan: Plan;
   outcomes: RunOutcome[];
   mismatches: Mismatch[];
@@ -148,6 +158,8 @@ interface Prepared {
   ckpts: RunCheckpoints;
   /** Checked out as soon as the run is propagated, while the others are still read (null in a dry run). */
   snap: Promise<Snapshot> | null;
+  carried: string[];
+  partial: string[];
 }
 
 /**
@@ -198,7 +210,7 @@ async function replayLocked(repo: RepoInfo, names: string[], workers: number, op
     });
   }
 
-  if (names.length === 0) return { names, complete: [], plan: planReplay([], [], new Map(), { workers }), outcomes: [], mismatches: [] };
+  if (names.length === 0) return { names, complete: [], unreached: [], plan: planReplay([], [], new Map(), { workers }), outcomes: [], mismatches: [] };
 
   const pool = opts.dryRun ? null : lazyPool(workers);
   try {
@@ -213,6 +225,7 @@ async function replayWith(
 ): Promise<ReplayReport> {
   const outcomes: RunOutcome[] = [];
   const complete: string[] = [];
+  const unreached: ReplayReport['unreached'] = [];
   const prepared: Prepared[] = [];
   const cat = reader(repo);
   let writer: Promise<string> | null = null;
@@ -220,10 +233,10 @@ async function replayWith(
   const gitSlots = limiter(PARALLEL_GIT);
   // Runs of one version (same code tree, same missing names) get the same propagated code.
   const propagations = new Map<string, Promise<PropagatedRun>>();
-  const propagate = (codeTree: string, missing: string[]): Promise<PropagatedRun> => {
-    const key = `${codeTree}\0${missing.join('\0')}`;
+  const propagate = (codeTree: string, missing: string[], roots: string[]): Promise<PropagatedRun> => {
+    const key = JSON.stringify([codeTree, missing, roots]);
     let p = propagations.get(key);
-    if (!p) propagations.set(key, (p = propagateRun(repo, cat, codeTree, today, missing)));
+    if (!p) propagations.set(key, (p = propagateRun(repo, cat, codeTree, today, missing, roots)));
     return p;
   };
 
@@ -247,11 +260,12 @@ async function replayWith(
       writer.catch(ignore); // awaited before the first task
     }
     const ckpts = usableCheckpoints(repo, entry);
-    const prop = await propagate(entry.codeTree, missing);
+    const prop = await propagate(entry.codeTree, missing, entryRoots(entry.meta));
+    if (prop.unreached.length) unreached.push({ run: entry.id, script: entry.meta.script, names: prop.unreached });
     if (prop.failed.length) {
       outcomes.push({ run: entry.id, status: 'not-propagated', names: prop.failed.map((f) => f.name), reason: prop.failed.map((f) => `${f.name}: ${f.reason}`).join('; ') });
     }
-    const ok = missing.filter((n) => !prop.failed.some((f) => f.name === n));
+    const ok = missing.filter((n) => !prop.failed.some((f) => f.name === n) && !prop.unreached.includes(n));
     if (ok.length === 0) return null;
     // The planner reads the entry script (the outer loop) and every file a statement went into.
     const code = { ...prop.oldFiles, ...prop.files };
@@ -262,7 +276,11 @@ async function replayWith(
     const meta = entry.meta;
     const snap = lazy ? gitSlots(() => materialise(repo, entry.id, entry.codeTree, prop.files, [meta.cwd, posixDir(meta.script)])) : null;
     snap?.catch(ignore); // awaited once the plan is made
-    return { entry, names: ok, files: prop.files, code, existing, ckpts: await ckpts, snap };
+    return {
+      entry, names: ok, files: prop.files, code, existing, ckpts: await ckpts, snap,
+      carried: prop.carried.filter((n) => ok.includes(n)),
+      partial: prop.partial.filter((f) => ok.includes(f.name)).map((f) => `${f.name}: ${f.reason}`),
+    };
   }
 
   const ready: Array<Prepared | null> = new Array(entries.length).fill(null);
@@ -276,16 +294,17 @@ async function replayWith(
   });
   for (const p of ready) if (p) prepared.push(p);
   complete.sort();
+  unreached.sort((a, b) => (a.run < b.run ? -1 : 1));
 
   const planRuns: PlanRun[] = prepared.map((p) => ({ id: p.entry.id, meta: p.entry.meta, files: p.code, names: p.names }));
   const plan = planReplay(planRuns, names, new Map(prepared.map((p) => [p.entry.id, p.ckpts])), { workers, startupMs: opts.startupMs });
   if (!lazy) {
     for (const p of prepared) outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
-    return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches: [] };
+    return { names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches: [] };
   }
 
   const mismatches: Mismatch[] = [];
-  if (prepared.length === 0) return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches };
+  if (prepared.length === 0) return { names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches };
   const pool = lazy.get();
   const writerId = await writer!;
   const progress = tracker(plan, opts.onProgress);
@@ -335,7 +354,7 @@ async function replayWith(
     outcomes.push(r.outcome);
     mismatches.push(...r.mismatches);
   }));
-  return { names, complete, plan, outcomes: sortOutcomes(outcomes), mismatches };
+  return { names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches };
 }
 
 interface Staged {
@@ -486,13 +505,14 @@ async function writeRun(repo: RepoInfo, st: Staged, c: Checked, made: string, wr
   const seg = makeSegment(run, 'replay', c.cols, {
     statements: p.names, code: tree, time: new Date().toISOString(), writer,
     segments: segments.map((s) => [s.start, s.end] as [number, number]),
+    carried: p.carried,
   });
   const name = segmentName();
   // The code tree goes into the ledger with the segment: provenance that `git gc` cannot prune.
   await appendSegment(repo, run, name, encodeSegment(seg), { code: tree });
   removeRunSnapshots(repo, run);
   return {
-    outcome: { run, status: 'replayed', names: p.names, segment: name, records: c.cols.name.length, tasks: segments.length, reusedTasks: c.reused, ms: c.ms },
+    outcome: { run, status: 'replayed', names: p.names, carried: p.carried, partial: p.partial, segment: name, records: c.cols.name.length, tasks: segments.length, reusedTasks: c.reused, ms: c.ms },
     mismatches: c.mismatches,
   };
 }

@@ -63,6 +63,7 @@ const provenanceSchema = {
     time: str,
     writer: str,
     segments: { type: 'array', items: { type: 'array', items: int, minItems: 2, maxItems: 2 } },
+    carried: strArray,
   },
 };
 

@@ -56,6 +56,11 @@ export interface Provenance {
   time: string; // ISO
   writer: string;
   segments: Array<[number, number]>; // outer-iteration ranges replayed
+  /**
+   * Names whose statement was carried into the run's code (propagated); the other statements were
+   * in that version already. Absent in segments written before it was recorded.
+   */
+  carried?: string[];
 }
 
 /** `runs/<aa>/<id>/logs/<name>.msgpack`. */
