@@ -178,3 +178,26 @@ export function namesLogged(c: RecordColumns): Set<string> {
   for (let i = 0; i < c.name.length; i++) out.add(c.names[c.name[i]!]!);
   return out;
 }
+
+/** Where a run's records end: its last record, with its loop iterations and occurrence. */
+export interface RecordsEnd {
+  name: string;
+  /** Loop iterations, outermost first; empty at top level. */
+  at: Array<[string, number]>;
+  occurrence: number;
+  /** A top-level last record that some record inside a loop precedes (code after the loops). */
+  afterLoops: boolean;
+}
+
+/** The last record of `c` (a forward segment: records in the order they were logged), or null. */
+export function recordsEnd(c: RecordColumns): RecordsEnd | null {
+  const n = c.name.length;
+  if (n === 0) return null;
+  const last = keyed(c).at(-1)!;
+  const at: Array<[string, number]> = [];
+  for (let f = c.frame[n - 1]!; f >= 0; f = c.frames.parent[f]!) at.push([c.loops[c.frames.loop[f]!]!, c.frames.iter[f]!]);
+  at.reverse();
+  let afterLoops = false;
+  if (at.length === 0) for (let i = 0; i < n - 1 && !afterLoops; i++) afterLoops = c.frame[i]! >= 0;
+  return { name: last.name, at, occurrence: last.occurrence, afterLoops };
+}

@@ -17,6 +17,11 @@ export interface PlanRun {
   names?: string[];
   /** Propagated code of this version: at least the entry script and every file holding a requested statement. */
   files: Record<string, string>;
+  /**
+   * A run that did not finish: how far its records go (outer iterations to run, whether the last
+   * segment goes past the outer loop, where the last record is). The replay stops there.
+   */
+  reached?: { iterations: number; runToEnd: boolean; where: string } | null;
 }
 
 /** Checkpoints of one run that are usable here (manifest present AND files in the local store). */
@@ -149,7 +154,8 @@ interface Draft {
   iterCost: (i: number) => number;
   ck: Map<number, string>;
   wanted: number;
-  finished: boolean;
+  /** The last segment runs the code after the outer loop. */
+  toEnd: boolean;
 }
 
 function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefined, opts: Required<PlanOptions>, shapeOf: typeof readCodeShape): Draft {
@@ -157,7 +163,9 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
   const shape = shapeOf(run.files, names);
   const outerInfo = run.meta.loops.find((l) => l.parent === null) ?? null;
   const outerName = outerInfo?.name ?? null;
-  const iterations = run.meta.outerMs.length;
+  const iterations = run.reached ? run.reached.iterations : run.meta.outerMs.length;
+  // RULE: a run that did not finish is replayed only as far as it went.
+  if (run.reached) notes.push(`the run did not finish (${run.meta.status}): replayed up to its last record (${run.reached.where})`);
   for (const u of shape.unparsed) notes.push(`${u.file} does not parse (${u.error}): nothing is skipped`);
   if (shape.strayLoops) notes.push('a flor.loop is used outside a for-of: nothing is skipped');
 
@@ -210,14 +218,19 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
 
   const ck = new Map<number, string>();
   if (ckpts) ckpts.iters.forEach((it, i) => ck.set(it, ckpts.keys[i]!));
+  // A run that died keeps no timings (they are written at its end): the others' mean, else 0.
+  const recorded = run.meta.outerMs;
+  const mean = recorded.length ? recorded.reduce((a, b) => a + b, 0) / recorded.length : 0;
+  const fullCost = (i: number): number => recorded[i] ?? mean;
   const iterCost = (i: number): number => {
-    const full = run.meta.outerMs[i] ?? 0;
+    const full = fullCost(i);
     return skipInner.length && ck.has(i) ? Math.min(full, opts.skippedIterMs) : full;
   };
-  const rerunMs = run.meta.outerMs.reduce((a, b) => a + b, 0);
+  let rerunMs = 0;
+  for (let i = 0; i < Math.max(iterations, recorded.length); i++) rerunMs += fullCost(i);
   return {
     plan: { run: run.id, outerLoop: outerName, iterations, statements, skipInner, kept, checkpoints: ck.size, rerunMs, notes },
-    iterCost, ck, wanted, finished: run.meta.status === 'ok',
+    iterCost, ck, wanted, toEnd: run.reached ? run.reached.runToEnd : run.meta.status === 'ok',
   };
 }
 
@@ -261,7 +274,7 @@ function cutSegments(d: Draft, targetMs: number, startupMs: number): PlannedSegm
   // iteration still stops there.
   // A run that did not finish stops where it stopped: its code after the loop never ran.
   const last = segs[segs.length - 1]!;
-  last.runToEnd = p.iterations === 0 || (d.wanted === p.iterations && d.finished);
+  last.runToEnd = p.iterations === 0 || (d.wanted === p.iterations && d.toEnd);
   return segs;
 }
 

@@ -27,14 +27,14 @@ import { concatColumns, encodeSegment, makeSegment } from '../store/segment.js';
 import { hasCheckpoint } from '../store/checkpoints.js';
 import type { RecordColumns } from '../store/records.js';
 import type { Segment } from '../store/types.js';
-import type { ReplaySpec } from '../runtime/replay-spec.js';
+import type { ReplaySpec, StopPoint } from '../runtime/replay-spec.js';
 import { planReplay, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
 import { propagateRun, readTodayFiles, type PropagatedRun, type TodayFiles } from './propagation.js';
 import { materialise, propagatedTree, removeRunSnapshots, type Snapshot } from './snapshot.js';
 import { createPool, defaultWorkers, type TaskPool } from './pool.js';
 import { dispatcher, limiter } from './dispatch.js';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
-import { checkFidelity, concatRecords, namesLogged, type Mismatch } from './assemble.js';
+import { checkFidelity, concatRecords, namesLogged, recordsEnd, type Mismatch } from './assemble.js';
 import { acquireReplayLock, type LockHolder } from './lock.js';
 import { entryRoots } from './reach.js';
 
@@ -160,6 +160,8 @@ interface Prepared {
   snap: Promise<Snapshot> | null;
   carried: string[];
   partial: string[];
+  /** A run that did not finish: where its records end, and how far its replay goes. */
+  end: { stop: StopPoint; reached: NonNullable<PlanRun['reached']> } | null;
 }
 
 /**
@@ -244,6 +246,7 @@ async function replayWith(
     const from = opts.segments;
     const segs: Segment[] = await Promise.all(entry.segments.map((s) => (from ? from.read(s.oid) : readSegment(repo, s.oid))));
     const existing = concatColumns(segs);
+    const end = entry.meta.status === 'ok' ? null : runEnd(entry.meta, concatColumns(segs.filter((s) => s.source === 'forward')));
     const have = namesLogged(existing);
     // A name an earlier replay of this run was asked for is done even where it logged nothing (a
     // statement behind a condition, or after the loop of a run that stopped early): replaying it
@@ -279,6 +282,7 @@ async function replayWith(
     return {
       entry, names: ok, files: prop.files, code, existing, ckpts: await ckpts, snap,
       carried: prop.carried.filter((n) => ok.includes(n)),
+      end,
       partial: prop.partial.filter((f) => ok.includes(f.name)).map((f) => `${f.name}: ${f.reason}`),
     };
   }
@@ -296,7 +300,7 @@ async function replayWith(
   complete.sort();
   unreached.sort((a, b) => (a.run < b.run ? -1 : 1));
 
-  const planRuns: PlanRun[] = prepared.map((p) => ({ id: p.entry.id, meta: p.entry.meta, files: p.code, names: p.names }));
+  const planRuns: PlanRun[] = prepared.map((p) => ({ id: p.entry.id, meta: p.entry.meta, files: p.code, names: p.names, reached: p.end?.reached ?? null }));
   const plan = planReplay(planRuns, names, new Map(prepared.map((p) => [p.entry.id, p.ckpts])), { workers, startupMs: opts.startupMs });
   if (!lazy) {
     for (const p of prepared) outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
@@ -408,14 +412,33 @@ function tracker(plan: Plan, onProgress: ReplayOptions['onProgress']) {
   };
 }
 
-function specKey(s: PlannedSegment, names: string[]): string {
-  return createHash('sha256').update(JSON.stringify([s.start, s.end, s.runToEnd, s.restoreFrom, s.skipInner, s.ckptKeys, names])).digest('hex').slice(0, 16);
+function specKey(s: PlannedSegment, names: string[], stop: StopPoint | null): string {
+  return createHash('sha256').update(JSON.stringify([s.start, s.end, s.runToEnd, s.restoreFrom, s.skipInner, s.ckptKeys, names, stop])).digest('hex').slice(0, 16);
+}
+
+/**
+ * Where the records of a run that did not finish end, and what its replay must cover: up to the
+ * outer iteration of its last record, or past the outer loop when that record was logged after it.
+ * null when it logged nothing (the replay then goes as far as the recorded timings say).
+ */
+function runEnd(meta: RunEntry['meta'], forward: RecordColumns): Prepared['end'] {
+  const e = recordsEnd(forward);
+  if (!e) return null;
+  const outer = meta.loops.find((l) => l.parent === null);
+  const where = `${e.name}${e.at.length ? ` at ${e.at.map(([l, i]) => `${l}=${i}`).join('/')}` : ''}${e.occurrence ? ` #${e.occurrence + 1}` : ''}`;
+  const stop: StopPoint = { name: e.name, at: e.at, occurrence: e.occurrence };
+  const all = Math.max(meta.outerMs.length, outer?.iterations ?? 0);
+  // Inside the outer loop: up to that iteration. In a later top-level loop, or after the loops:
+  // every iteration and the code after them. Before the outer loop: none of it.
+  if (e.at.length && outer && e.at[0]![0] === outer.name) return { stop, reached: { iterations: e.at[0]![1] + 1, runToEnd: false, where } };
+  if (e.at.length || e.afterLoops) return { stop, reached: { iterations: all, runToEnd: true, where } };
+  return { stop, reached: { iterations: 0, runToEnd: true, where } };
 }
 
 function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOptions): ReplayTask {
   const run = st.p.entry.id;
   const meta = st.p.entry.meta;
-  const key = specKey(s, st.p.names);
+  const key = specKey(s, st.p.names, s.index === st.segments.length - 1 ? st.p.end?.stop ?? null : null);
   const spec: ReplaySpec = {
     runId: run,
     // RULE: "Args come from the original run, not from today's defaults or the CLI."
@@ -430,6 +453,8 @@ function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOpti
     ckptKeys: s.ckptKeys,
     ckptDir: repo.commonDir,
     out: join(st.outDir, `seg-${s.start}-${s.end}-${key}.jrnl`),
+    // RULE: a run that did not finish is replayed only as far as it went: its last record.
+    stopAfter: s.index === st.segments.length - 1 ? (st.p.end?.stop ?? null) : null,
   };
   return {
     run, segment: s.index, spec, specPath: join(st.outDir, `spec-${s.index}-${key}.json`),

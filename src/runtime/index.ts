@@ -40,6 +40,7 @@ export const flor = {
       if (b.curFrame >= 0 || s.topEnabled) {
         if ((b.push(name, value) & 1023) === 0) s.tick();
       }
+      if (name === s.stopName) s.loggedStopName();
     }
     return value;
   },

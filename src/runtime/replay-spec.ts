@@ -32,6 +32,19 @@ export interface ReplaySpec {
   ckptDir: string;
   /** Journal file the child writes its records to (start frame, chunks, args, end frame). */
   out: string;
+  /**
+   * A run that did not finish (crashed, interrupted, failed) is replayed only as far as it went:
+   * the child ends right after logging the run's last record, named by its name, its loop
+   * iterations (outermost first, empty at top level) and its occurrence there (0-based). Absent or
+   * null: the segment's end decides.
+   */
+  stopAfter?: StopPoint | null;
+}
+
+export interface StopPoint {
+  name: string;
+  at: Array<[string, number]>;
+  occurrence: number;
 }
 
 /**
@@ -49,6 +62,8 @@ export interface ReplaySpec {
  *   runToEnd
  * - when iteration end-1 is done and runToEnd is false, the child flushes `out`, writes the end
  *   frame and exits with status 0
+ * - with `stopAfter`, it does the same right after logging that record (counted whether or not it
+ *   is kept, so occurrences before the outer loop count in every segment)
  * - nothing is written under .git/flor, no run is captured, no checkpoint is taken
  * - an uncaught error ends `out` with status failed and the error message, and a non-zero exit
  *   status
@@ -87,6 +102,12 @@ export function validateReplaySpec(x: unknown, path = '<spec>'): ReplaySpec {
   if (!isRecord(x.args)) throw bad(path, 'args must be an object');
   if (!Array.isArray(x.skipInner) || !x.skipInner.every((s) => typeof s === 'string')) throw bad(path, 'skipInner must be an array of loop names');
   if (!isRecord(x.ckptKeys) || !Object.values(x.ckptKeys).every((s) => typeof s === 'string')) throw bad(path, 'ckptKeys must map iterations to keys');
+  const stop = x.stopAfter;
+  if (stop !== undefined && stop !== null) {
+    const ok = isRecord(stop) && typeof stop.name === 'string' && Number.isInteger(stop.occurrence) && (stop.occurrence as number) >= 0
+      && Array.isArray(stop.at) && stop.at.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && Number.isInteger(p[1]) && p[1] >= 0);
+    if (!ok) throw bad(path, 'stopAfter must be null or { name, at: [[loop, iteration]...], occurrence }');
+  }
   return {
     runId,
     args: x.args as Record<string, Value>,
@@ -98,6 +119,7 @@ export function validateReplaySpec(x: unknown, path = '<spec>'): ReplaySpec {
     ckptKeys: x.ckptKeys as Record<string, string>,
     ckptDir: str('ckptDir'),
     out: str('out'),
+    stopAfter: (stop ?? null) as StopPoint | null,
   };
 }
 

@@ -79,6 +79,8 @@ export interface LoopCtx {
   skip: boolean;
   loopStart: number;
   iterStart: number;
+  /** The iteration running (set by beginIter; -1 before the first). */
+  iter: number;
   /** Inner loops: clock reads every `stride` iterations (see innerClock). */
   stride: number;
   countdown: number;
@@ -266,6 +268,7 @@ export class Session {
     this.journal.append({ t: 'start', meta, codeTree: '', pid: process.pid, host: hostname() });
     this.mode = 'replay';
     this.recording = true;
+    this.stopName = spec.stopAfter?.name ?? null;
     this.topEnabled = spec.start === 0;
     this.replayParent = process.ppid;
     this.installHooks();
@@ -442,6 +445,7 @@ export class Session {
       skip: false,
       loopStart: now,
       iterStart: now,
+      iter: -1,
       stride: 1,
       countdown: 1,
       lastClock: now,
@@ -483,6 +487,7 @@ export class Session {
     // Frames are kept only while recording: unflushed frames would otherwise pile up in memory.
     if (this.recording) this.buf.curFrame = this.buf.newFrame(ctx.parentFrame, ctx.loopId, i);
     this.curCtx = ctx;
+    ctx.iter = i;
     if (i + 1 > ctx.info.iterations) ctx.info.iterations = i + 1;
     if (ctx.outer) {
       this.curOuterIter = i;
@@ -535,6 +540,21 @@ export class Session {
       });
     }
     this.ckpt.restore(bytes);
+  }
+
+  /** Replay of a run that did not finish: the name of its last record (flor.log checks it; see stopAfter). */
+  stopName: string | null = null;
+  private stopSeen = 0;
+
+  /** A record of the stop name was logged: the replay ends once it is the run's last record. */
+  loggedStopName(): void {
+    const stop = this.spec?.stopAfter;
+    if (!stop) return;
+    const at: Array<[string, number]> = [];
+    for (let c = this.curCtx; c; c = c.parent) at.push([c.name, c.iter]);
+    at.reverse();
+    if (at.length !== stop.at.length || at.some(([l, i], k) => l !== stop.at[k]![0] || i !== stop.at[k]![1])) return;
+    if (this.stopSeen++ === stop.occurrence) this.replayDone();
   }
 
   private replayDone(): never {
