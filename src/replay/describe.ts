@@ -91,7 +91,8 @@ function group(unreached: ReplayReport['unreached']): Map<string, ReplayReport['
 }
 
 export function describeProgress(p: ReplayProgress): string {
-  return `replay: ${p.done}/${p.total} task(s)${p.failed ? `, ${p.failed} failed` : ''}${p.etaMs !== null && p.done < p.total ? `, ETA ${ms(p.etaMs)}` : ''}`;
+  const its = p.iterations.total ? `, ${p.iterations.done}/${p.iterations.total} iteration(s)` : '';
+  return `replay: ${p.done}/${p.total} task(s)${its}${p.failed ? `, ${p.failed} failed` : ''}${p.etaMs !== null && p.done < p.total ? `, ETA ${ms(p.etaMs)}` : ''}`;
 }
 
 /** Whether the report deserves a findings exit status (1). */

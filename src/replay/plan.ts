@@ -12,7 +12,7 @@ import {
 
 export interface PlanRun {
   id: string;
-  meta: Pick<RunMeta, 'script' | 'loops' | 'outerMs' | 'checkpointing' | 'status'>;
+  meta: Pick<RunMeta, 'script' | 'loops' | 'outerMs' | 'checkpointing' | 'status'> & Partial<Pick<RunMeta, 'start' | 'end'>>;
   /** Names to replay for this run (default: all requested). */
   names?: string[];
   /** Propagated code of this version: at least the entry script and every file holding a requested statement. */
@@ -40,6 +40,8 @@ export interface PlannedSegment {
   skipInner: string[];
   ckptKeys: Record<string, string>;
   estMs: number;
+  /** Of estMs, what the task costs before its first outer iteration (process start, the script's setup). */
+  startupMs: number;
 }
 
 export type StatementWhere = 'before' | 'after' | 'outer' | 'inner' | 'unknown';
@@ -156,6 +158,8 @@ interface Draft {
   wanted: number;
   /** The last segment runs the code after the outer loop. */
   toEnd: boolean;
+  /** What each task of this run costs besides its iterations: a process start and the script's own setup. */
+  startMs: number;
 }
 
 function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefined, opts: Required<PlanOptions>, shapeOf: typeof readCodeShape): Draft {
@@ -230,8 +234,21 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
   for (let i = 0; i < Math.max(iterations, recorded.length); i++) rerunMs += fullCost(i);
   return {
     plan: { run: run.id, outerLoop: outerName, iterations, statements, skipInner, kept, checkpoints: ck.size, rerunMs, notes },
-    iterCost, ck, wanted, toEnd: run.reached ? run.reached.runToEnd : run.meta.status === 'ok',
+    iterCost, ck, wanted, startMs: opts.startupMs + setupMs(run.meta), toEnd: run.reached ? run.reached.runToEnd : run.meta.status === 'ok',
   };
+}
+
+/**
+ * The time a finished run spent outside its outer loop (from its first flor call to its end, less
+ * its iterations): setup such as loading data, which every replay task of it runs again before its
+ * first iteration (and the code after the loop, which only the last one runs: an over-estimate for
+ * the others). 0 when unknown.
+ */
+function setupMs(meta: PlanRun['meta']): number {
+  if (meta.status !== 'ok' || !meta.start || !meta.end) return 0;
+  const total = Date.parse(meta.end) - Date.parse(meta.start);
+  const loop = meta.outerMs.reduce((a, b) => a + b, 0);
+  return Number.isFinite(total) ? Math.max(0, total - loop) : 0;
 }
 
 /**
@@ -241,7 +258,8 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
  * iteration k+1"). The cut size balances two costs: too few tasks leave workers idle, too many pay
  * a process start each (planReplay tries several sizes and keeps the best schedule).
  */
-function cutSegments(d: Draft, targetMs: number, startupMs: number): PlannedSegment[] {
+function cutSegments(d: Draft, targetMs: number): PlannedSegment[] {
+  const startupMs = d.startMs;
   const p = d.plan;
   const n = d.wanted;
   const segs: PlannedSegment[] = [];
@@ -251,7 +269,7 @@ function cutSegments(d: Draft, targetMs: number, startupMs: number): PlannedSegm
     return {
       run: p.run, index: segs.length, start, end, runToEnd: false,
       restoreFrom: start === 0 ? null : d.ck.get(start - 1)!,
-      skipInner: p.skipInner, ckptKeys, estMs: cost + startupMs,
+      skipInner: p.skipInner, ckptKeys, estMs: cost + startupMs, startupMs,
     };
   };
   let start = 0;
@@ -301,7 +319,7 @@ export function planReplay(runs: PlanRun[], names: string[], checkpoints: Map<st
   let best: { runs: RunPlan[]; wall: number; tasks: number } | null = null;
   for (const target of workers === 1 ? [Infinity] : targets) {
     const runsPlanned: RunPlan[] = drafts.map((d) => {
-      const segments = cutSegments(d, target, opts.startupMs);
+      const segments = cutSegments(d, target);
       return { ...d.plan, segments, estMs: segments.reduce((a, s) => a + s.estMs, 0) };
     });
     const costs = runsPlanned.flatMap((r) => r.segments.map((s) => s.estMs));

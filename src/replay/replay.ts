@@ -16,7 +16,7 @@
  *   reported by name, the others complete ................. propagation.ts propagateRun, checkRun below
  * - no usable checkpoints: from the start, still correct .. plan.ts planRun
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
@@ -28,7 +28,7 @@ import { hasCheckpoint } from '../store/checkpoints.js';
 import type { RecordColumns } from '../store/records.js';
 import type { Segment } from '../store/types.js';
 import type { ReplaySpec, StopPoint } from '../runtime/replay-spec.js';
-import { planReplay, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
+import { planReplay, scheduleMs, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
 import { propagateRun, readTodayFiles, type PropagatedRun, type TodayFiles } from './propagation.js';
 import { materialise, propagatedTree, removeRunSnapshots, type Snapshot } from './snapshot.js';
 import { createPool, defaultWorkers, type TaskPool } from './pool.js';
@@ -42,8 +42,10 @@ export interface ReplayProgress {
   done: number;
   total: number;
   failed: number;
-  /** Estimated ms left (from the plan's estimates, corrected by how long finished tasks took). */
+  /** Estimated ms left (from the plan's estimates, corrected by how fast the tasks go; see tracker). */
   etaMs: number | null;
+  /** Outer iterations replayed, counting those the running tasks report. */
+  iterations: { done: number; total: number };
 }
 
 export interface ReplayOptions {
@@ -319,45 +321,54 @@ async function replayWith(
   const dispatch = dispatcher(workers);
   let writing: Promise<unknown> = Promise.resolve();
   const trees = new Map<string, Promise<string>>();
-  await Promise.all(prepared.map(async (p, i) => {
-    const segments = plan.runs[i]!.segments;
-    let st: Staged;
-    try {
-      const snap = await p.snap!;
-      const outDir = `${snap.dir}.out`;
-      mkdirSync(outDir, { recursive: true });
-      st = { p, segments, snap, outDir };
-    } catch (e) {
-      for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
-      outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
-      return;
-    }
-    // The provenance tree is made while the tasks run, once per distinct code.
-    let tree = trees.get(st.snap.key);
-    if (!tree) trees.set(st.snap.key, (tree = gitSlots(() => propagatedTree(repo, p.entry.codeTree, p.files))));
-    tree.catch(ignore); // awaited below; a rejection must not count as unhandled meanwhile
-    const results = await Promise.all(segments.map((seg) =>
-      dispatch(seg.estMs, () => pool.run(taskFor(repo, st, seg, opts))).then(
-        (r) => r,
-        (e: unknown): ReplayTaskResult => ({ ok: false, run: p.entry.id, segment: seg.index, error: `worker died: ${(e as Error).message}`, exitCode: null, signal: null, stderrTail: '', ms: 0 }),
-      ).then((r) => {
-        progress.finished(seg, r);
-        return r;
-      })));
-    const checked = checkRun(st, results, opts);
-    let r: { outcome: RunOutcome; mismatches: Mismatch[] };
-    if ('outcome' in checked) r = checked;
-    else {
-      const done = writing.then(async () => writeRun(repo, st, checked, await tree, writerId)).catch((e: unknown) => ({
-        outcome: { run: p.entry.id, status: 'failed' as const, names: p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
-        mismatches: checked.mismatches,
+  try {
+    await Promise.all(prepared.map(async (p, i) => {
+      const segments = plan.runs[i]!.segments;
+      let st: Staged;
+      try {
+        const snap = await p.snap!;
+        const outDir = `${snap.dir}.out`;
+        mkdirSync(outDir, { recursive: true });
+        st = { p, segments, snap, outDir };
+      } catch (e) {
+        for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
+        outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
+        return;
+      }
+      // The provenance tree is made while the tasks run, once per distinct code.
+      let tree = trees.get(st.snap.key);
+      if (!tree) trees.set(st.snap.key, (tree = gitSlots(() => propagatedTree(repo, p.entry.codeTree, p.files))));
+      tree.catch(ignore); // awaited below; a rejection must not count as unhandled meanwhile
+      const results = await Promise.all(segments.map((seg) => {
+        const task = taskFor(repo, st, seg, opts);
+        return dispatch(seg.estMs, () => {
+          progress.started(seg, task.spec.progress!);
+          return pool.run(task);
+        }).then(
+          (r) => r,
+          (e: unknown): ReplayTaskResult => ({ ok: false, run: p.entry.id, segment: seg.index, error: `worker died: ${(e as Error).message}`, exitCode: null, signal: null, stderrTail: '', ms: 0 }),
+        ).then((r) => {
+          progress.finished(seg, r);
+          return r;
+        });
       }));
-      writing = done;
-      r = await done;
-    }
-    outcomes.push(r.outcome);
-    mismatches.push(...r.mismatches);
-  }));
+      const checked = checkRun(st, results, opts);
+      let r: { outcome: RunOutcome; mismatches: Mismatch[] };
+      if ('outcome' in checked) r = checked;
+      else {
+        const done = writing.then(async () => writeRun(repo, st, checked, await tree, writerId)).catch((e: unknown) => ({
+          outcome: { run: p.entry.id, status: 'failed' as const, names: p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
+          mismatches: checked.mismatches,
+        }));
+        writing = done;
+        r = await done;
+      }
+      outcomes.push(r.outcome);
+      mismatches.push(...r.mismatches);
+    }));
+  } finally {
+    progress.stop(); // also when something above throws: the timer must not outlive the replay
+  }
   return { names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches };
 }
 
@@ -388,29 +399,99 @@ function sortOutcomes(o: RunOutcome[]): RunOutcome[] {
   return o.sort((a, b) => (a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
 }
 
+/**
+ * Progress and the time left. Before anything runs the plan's estimate is all there is (recorded
+ * iteration times, each task's start-up: a process start and the script's own setup). Then it is
+ * corrected by how fast the work goes: finished tasks (real time against their estimate), running
+ * tasks by the outer iteration their child reports (ReplaySpec.progress), and a start-up that takes
+ * longer than priced. Emitted at each task's end and, while tasks run, every PROGRESS_POLL_MS.
+ */
 function tracker(plan: Plan, onProgress: ReplayOptions['onProgress']) {
-  const total = plan.tasks;
-  let done = 0;
+  const all = plan.runs.flatMap((r) => r.segments);
+  const total = all.length;
+  const iterTotal = all.reduce((a, s) => a + (s.end - s.start), 0);
+  const running = new Map<PlannedSegment, { t0: number; progress: string }>();
+  const finished = new Set<PlannedSegment>();
   let failed = 0;
-  let estDone = 0;
-  const t0 = Date.now();
-  const emit = () => {
+  let actualMs = 0; // finished tasks: real time
+  let doneEstMs = 0; // and what they were estimated at
+  let timer: NodeJS.Timeout | null = null;
+
+  const reported = (path: string): { iter: number; at: number } | null => {
+    try {
+      const iter = Number(readFileSync(path, 'utf8'));
+      return Number.isInteger(iter) ? { iter, at: statSync(path).mtimeMs } : null;
+    } catch {
+      return null; // not begun its first iteration yet
+    }
+  };
+  const emit = (): void => {
     if (!onProgress) return;
-    const share = estDone / Math.max(1, plan.estSerialMs); // of the planned work, done
-    // Before any task finishes the plan's estimate is all there is; after, the observed pace.
-    const etaMs = done === total ? 0 : share > 0 ? ((Date.now() - t0) * (1 - share)) / share : plan.estWallMs;
-    onProgress({ done, total, failed, etaMs: Math.max(0, Math.round(etaMs)) });
+    const now = Date.now();
+    let obsActual = actualMs;
+    let obsEst = doneEstMs;
+    let iterDone = 0;
+    const live: Array<{ s: PlannedSegment; elapsed: number; doneEst: number | null }> = [];
+    for (const s of finished) iterDone += s.end - s.start;
+    for (const [s, r] of running) {
+      const elapsed = now - r.t0;
+      const n = s.end - s.start;
+      const p = reported(r.progress);
+      if (p && n > 0) {
+        const k = Math.max(0, Math.min(n, p.iter - s.start));
+        const doneEst = s.startupMs + ((s.estMs - s.startupMs) * k) / n;
+        obsActual += Math.max(0, p.at - r.t0);
+        obsEst += doneEst;
+        iterDone += k;
+        live.push({ s, elapsed, doneEst });
+      } else {
+        // Still starting: once past its priced start-up, that start-up was under-priced.
+        if (elapsed > s.startupMs && s.startupMs > 0) {
+          obsActual += elapsed;
+          obsEst += s.startupMs;
+        }
+        live.push({ s, elapsed, doneEst: null });
+      }
+    }
+    const pace = obsEst > 0 ? obsActual / obsEst : 1;
+    const left: number[] = [];
+    for (const s of all) if (!finished.has(s) && !running.has(s)) left.push(s.estMs * pace);
+    for (const l of live) left.push(l.doneEst === null ? Math.max(0, l.s.estMs * pace - l.elapsed) : (l.s.estMs - l.doneEst) * pace);
+    const etaMs = finished.size === total ? 0 : scheduleMs(left, plan.workers);
+    onProgress({ done: finished.size, total, failed, etaMs: Math.max(0, Math.round(etaMs)), iterations: { done: iterDone, total: iterTotal } });
+  };
+  const stop = (): void => {
+    if (timer) clearInterval(timer);
+    timer = null;
   };
   emit();
   return {
+    started(seg: PlannedSegment, progress: string): void {
+      running.set(seg, { t0: Date.now(), progress });
+      if (onProgress && !timer) {
+        timer = setInterval(emit, PROGRESS_POLL_MS);
+        timer.unref();
+      }
+    },
     finished(seg: PlannedSegment, r: ReplayTaskResult): void {
-      done++;
+      const live = running.get(seg);
+      running.delete(seg);
+      if (live) rmSync(live.progress, { force: true });
+      finished.add(seg);
       if (!r.ok) failed++;
-      estDone += seg.estMs;
+      else if (!r.reused) {
+        actualMs += live ? Date.now() - live.t0 : r.ms;
+        doneEstMs += seg.estMs;
+      }
+      if (finished.size === total) stop();
       emit();
     },
+    stop,
   };
 }
+
+/** How often progress is emitted while tasks run. */
+const PROGRESS_POLL_MS = 250;
 
 function specKey(s: PlannedSegment, names: string[], stop: StopPoint | null): string {
   return createHash('sha256').update(JSON.stringify([s.start, s.end, s.runToEnd, s.restoreFrom, s.skipInner, s.ckptKeys, names, stop])).digest('hex').slice(0, 16);
@@ -455,6 +536,7 @@ function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOpti
     out: join(st.outDir, `seg-${s.start}-${s.end}-${key}.jrnl`),
     // RULE: a run that did not finish is replayed only as far as it went: its last record.
     stopAfter: s.index === st.segments.length - 1 ? (st.p.end?.stop ?? null) : null,
+    progress: join(st.outDir, `progress-${s.index}-${key}`),
   };
   return {
     run, segment: s.index, spec, specPath: join(st.outDir, `spec-${s.index}-${key}.json`),

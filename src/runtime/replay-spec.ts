@@ -39,7 +39,15 @@ export interface ReplaySpec {
    * null: the segment's end decides.
    */
   stopAfter?: StopPoint | null;
+  /**
+   * File the child overwrites with the outer iteration it begins (the first one at once, then at
+   * most every PROGRESS_MS), so the orchestrator sees progress inside a task. Absent: none.
+   */
+  progress?: string;
 }
+
+/** How often a replay child reports the outer iteration it is in (spec.progress). */
+export const PROGRESS_MS = 200;
 
 export interface StopPoint {
   name: string;
@@ -62,6 +70,8 @@ export interface StopPoint {
  *   runToEnd
  * - when iteration end-1 is done and runToEnd is false, the child flushes `out`, writes the end
  *   frame and exits with status 0
+ * - with `progress`, beginning outer iteration i writes the decimal i to that file (the first at
+ *   once, then at most every PROGRESS_MS); a failed write is ignored
  * - with `stopAfter`, it does the same right after logging that record (counted whether or not it
  *   is kept, so occurrences before the outer loop count in every segment)
  * - nothing is written under .git/flor, no run is captured, no checkpoint is taken
@@ -120,6 +130,7 @@ export function validateReplaySpec(x: unknown, path = '<spec>'): ReplaySpec {
     ckptDir: str('ckptDir'),
     out: str('out'),
     stopAfter: (stop ?? null) as StopPoint | null,
+    ...(typeof x.progress === 'string' && x.progress !== '' ? { progress: x.progress } : {}),
   };
 }
 

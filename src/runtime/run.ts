@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { hostname, constants as osConstants } from 'node:os';
 import { relative, dirname, resolve, sep } from 'node:path';
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FlorError } from '../errors.js';
 import { findRepoSync, gitSync, type RepoInfo } from '../store/git.js';
@@ -25,7 +25,7 @@ import { ulid } from './ulid.js';
 import { CheckpointState, CheckpointPolicy, parseShare, writePriorMs, DEFAULT_SHARE } from './checkpoint.js';
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { cpuMark, cpuSince, processCpuMs } from './thread-cpu.js';
-import { REPLAY_ENV, readReplaySpec, type ReplaySpec } from './replay-spec.js';
+import { REPLAY_ENV, PROGRESS_MS, readReplaySpec, type ReplaySpec } from './replay-spec.js';
 
 export type Mode = 'record' | 'replay' | 'off';
 
@@ -492,6 +492,7 @@ export class Session {
     if (ctx.outer) {
       this.curOuterIter = i;
       ctx.iterStart = performance.now();
+      if (this.mode === 'replay' && this.spec!.progress) this.reportProgress(i, ctx.iterStart);
       this.tick();
     } else if (--ctx.countdown <= 0) this.innerClock(ctx);
   }
@@ -540,6 +541,19 @@ export class Session {
       });
     }
     this.ckpt.restore(bytes);
+  }
+
+  private lastProgress = -Infinity;
+
+  /** Tells the orchestrator the outer iteration this replay child is in (ReplaySpec.progress). */
+  private reportProgress(i: number, now: number): void {
+    if (now - this.lastProgress < PROGRESS_MS) return;
+    this.lastProgress = now;
+    try {
+      writeFileSync(this.spec!.progress!, String(i));
+    } catch {
+      // progress is for the display only
+    }
   }
 
   /** Replay of a run that did not finish: the name of its last record (flor.log checks it; see stopAfter). */
