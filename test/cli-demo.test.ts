@@ -18,6 +18,7 @@ test('fixtures/demo/demo.sh runs end to end and shows every run, the joined view
   const hindsight = out.split('$ git flor log w acc --replay\n')[1]!.split('\n$ ')[0]!;
   const rows = hindsight.trim().split('\n').slice(1);
   assert.equal(rows.length, 6 * 3 + 2); // every epoch of every run, w filled by replay
-  for (const row of rows) assert.match(row, /^[0-9A-Z]{26}\s+[0-9a-f]{7}\s+\S+\s+train\.mjs\s+\d\s+-?\d+\.\d+\s+[\d.]+\s+w$/);
+  // replayed: w, and carried: w (today's statement, which no old version had)
+  for (const row of rows) assert.match(row, /^[0-9A-Z]{26}\s+[0-9a-f]{7}\s+\S+\s+train\.mjs\s+\d\s+-?\d+\.\d+\s+[\d.]+\s+w\s+w$/);
   assert.match(r.stderr, /replayed w/);
 });

@@ -10,7 +10,7 @@ import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { replayMissing, type ReplayReport, type RunOutcome } from '../src/replay/replay.js';
 import { describeReport } from '../src/replay/describe.js';
-import { treeFiles, reachedFiles, entryRoots } from '../src/replay/reach.js';
+import { treeFiles, workTreeFiles, reachedFiles, entryRoots } from '../src/replay/reach.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { reader } from '../src/store/objects.js';
 import { listRuns } from '../src/store/ledger.js';
@@ -133,4 +133,27 @@ test('a link in a run\'s code tree is followed inside the tree, and imports are 
   const reach = await reachedFiles(files, entryRoots(run!.meta), new Set(['lib/step.mjs', 'eval.mjs']));
   assert.deepEqual([...reach.reached], ['lib/step.mjs']);
   assert.equal(reach.open, false);
+});
+
+test('imports: relative ones followed (TS names, index files), packages not, a path alias or computed import leaves the reach open', async () => {
+  const d = makeRepo({
+    files: {
+      'src/main.ts': "import { a } from './a.js';\nimport 'git-flor';\nimport { readFileSync } from 'node:fs';\nexport * from './lib';\n",
+      'src/a.ts': 'export const a = 1;\n',
+      'src/lib/index.ts': "const m = require('../b.cjs');\n",
+      'src/b.cjs': 'module.exports = 1;\n',
+      'src/alias.ts': "import { m } from '@/model';\n",
+      'src/computed.mjs': "await import(process.env.X);\n",
+      'src/other.ts': 'export {};\n',
+    },
+    commit: false,
+  });
+  const files = workTreeFiles(d);
+  const isPackage = (n: string) => n === 'git-flor';
+  const wanted = new Set(['src/a.ts', 'src/lib/index.ts', 'src/b.cjs', 'src/other.ts']);
+  const r = await reachedFiles(files, ['src/main.ts'], wanted, isPackage);
+  assert.deepEqual([...r.reached].sort(), ['src/a.ts', 'src/b.cjs', 'src/lib/index.ts']);
+  assert.equal(r.open, false);
+  assert.equal((await reachedFiles(files, ['src/alias.ts'], new Set(['src/other.ts']), isPackage)).open, true);
+  assert.equal((await reachedFiles(files, ['src/computed.mjs'], new Set(['src/other.ts']), isPackage)).open, true);
 });

@@ -5,7 +5,7 @@
  * statements inserted. A name propagate cannot place anywhere is returned with its reason, so
  * replay reports that version and carries on with the others.
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gitText, type CatFile, type RepoInfo } from '../store/git.js';
 import { propagateProject } from '../propagate/project.js';
@@ -30,6 +30,8 @@ export interface TodayFiles {
   tree: () => Promise<string>;
   /** The work tree's files, to follow today's imports of a file the old version lacks. */
   source: FileSource;
+  /** Whether a bare import names an installed package (else it is a path alias, not followed). */
+  isPackage: (name: string) => boolean;
 }
 
 export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<TodayFiles> {
@@ -61,7 +63,13 @@ export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<T
     }
   }
   let tree: Promise<string> | null = null;
-  return { files, logs, namesFound, tree: () => (tree ??= snapshotWorkTree(repo)), source: workTreeFiles(top) };
+  const installed = new Map<string, boolean>();
+  const isPackage = (name: string): boolean => {
+    let hit = installed.get(name);
+    if (hit === undefined) installed.set(name, (hit = existsSync(join(top, 'node_modules', name))));
+    return hit;
+  };
+  return { files, logs, namesFound, tree: () => (tree ??= snapshotWorkTree(repo)), source: workTreeFiles(top), isPackage };
 }
 
 
@@ -125,13 +133,13 @@ export async function propagateRun(
   // The files this run loads. One the old version lacks counts when today's version of the run's
   // script loads it (the statement is then reported as not placeable: its file is new).
   const inScope = new Set<string>();
-  const reach: Reach = await reachedFiles(old, roots, new Set(oldFiles.keys()));
+  const reach: Reach = await reachedFiles(old, roots, new Set(oldFiles.keys()), today.isPackage);
   for (const p of todayPaths) {
     const o = renames.get(p) ?? p;
     if (oldFiles.has(o) && (reach.open || reach.reached.has(o))) inScope.add(p);
   }
   if (missing.length) {
-    const now = await reachedFiles(today.source, roots, new Set(missing));
+    const now = await reachedFiles(today.source, roots, new Set(missing), today.isPackage);
     for (const p of missing) if (now.open || now.reached.has(p)) inScope.add(p);
   }
   const scoped = new Map([...inScope].map((p) => [p, today.files[p]!]));

@@ -7,6 +7,7 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, relative, sep, posix } from 'node:path';
+import { builtinModules } from 'node:module';
 import { parse } from '@babel/parser';
 import type { Node } from '@babel/types';
 import { parseTree, type CatFile, type TreeEntry } from '../store/git.js';
@@ -163,17 +164,26 @@ export interface Reach {
   reached: Set<string>;
   /**
    * An import could not be followed (a computed `import(x)`/`require(x)`, a `#subpath` import, a
-   * file that does not parse): a wanted file not reached may still be loaded.
+   * bare name that is no installed package — a path alias, say —, a file that does not parse): a
+   * wanted file not reached may still be loaded.
    */
   open: boolean;
+}
+
+const BUILTIN = new Set(builtinModules);
+
+function packageName(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
 /**
  * Follows the relative imports of `roots` (paths in `src`) until every file of `wanted` is found
  * or nothing is left to read. Package imports (bare specifiers) are not followed: a run's code tree
- * holds the project, not its node_modules.
+ * holds the project, not its node_modules. `isPackage` tells an installed package from a name the
+ * project maps to its own files (tsconfig paths, a bundler alias), which cannot be followed here.
  */
-export async function reachedFiles(src: FileSource, roots: string[], wanted: ReadonlySet<string>): Promise<Reach> {
+export async function reachedFiles(src: FileSource, roots: string[], wanted: ReadonlySet<string>, isPackage: (name: string) => boolean = () => true): Promise<Reach> {
   const reached = new Set<string>();
   const seen = new Set<string>();
   let open = false;
@@ -192,8 +202,11 @@ export async function reachedFiles(src: FileSource, roots: string[], wanted: Rea
       const { specs, open: o } = importsOf(f.path, f.text);
       if (o) open = true;
       for (const s of specs) {
-        if (s.startsWith('#')) open = true;
-        if (!s.startsWith('./') && !s.startsWith('../')) continue;
+        if (!s.startsWith('./') && !s.startsWith('../')) {
+          const bare = !s.startsWith('/') && !/^[a-z]+:/.test(s);
+          if (s.startsWith('#') || (bare && !BUILTIN.has(packageName(s)) && !isPackage(packageName(s)))) open = true;
+          continue;
+        }
         let found: ResolvedFile | null = null;
         for (const c of candidates(f.path, s)) if ((found = await src.resolve(c))) break;
         visit(found);
