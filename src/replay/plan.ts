@@ -75,7 +75,11 @@ export interface Plan {
 
 export interface PlanOptions {
   workers: number;
-  /** Cost of starting one replay child (node + user imports). Measured: see docs/replay.md. */
+  /**
+   * A task's whole start-up, when given: starting the child and the script's setup before its
+   * first iteration. Default: DEFAULT_STARTUP_MS (measured: see docs/replay.md) plus the run's own
+   * recorded setup (setupMs).
+   */
   startupMs?: number;
   /** Cost of one skipped outer iteration (restore a checkpoint, run the rest of the body). */
   skippedIterMs?: number;
@@ -162,7 +166,7 @@ interface Draft {
   startMs: number;
 }
 
-function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefined, opts: Required<PlanOptions>, shapeOf: typeof readCodeShape): Draft {
+function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefined, opts: Required<PlanOptions>, shapeOf: typeof readCodeShape, fixedStartup: boolean): Draft {
   const notes: string[] = [];
   const shape = shapeOf(run.files, names);
   const outerInfo = run.meta.loops.find((l) => l.parent === null) ?? null;
@@ -234,7 +238,7 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
   for (let i = 0; i < Math.max(iterations, recorded.length); i++) rerunMs += fullCost(i);
   return {
     plan: { run: run.id, outerLoop: outerName, iterations, statements, skipInner, kept, checkpoints: ck.size, rerunMs, notes },
-    iterCost, ck, wanted, startMs: opts.startupMs + setupMs(run.meta), toEnd: run.reached ? run.reached.runToEnd : run.meta.status === 'ok',
+    iterCost, ck, wanted, startMs: opts.startupMs + (fixedStartup ? 0 : setupMs(run.meta)), toEnd: run.reached ? run.reached.runToEnd : run.meta.status === 'ok',
   };
 }
 
@@ -307,7 +311,7 @@ export function planReplay(runs: PlanRun[], names: string[], checkpoints: Map<st
     if (!shape) shapes.set(key, (shape = readCodeShape(files, ns)));
     return shape;
   };
-  const drafts = runs.map((r) => planRun(r, r.names ?? names, checkpoints.get(r.id), opts, shapeOf));
+  const drafts = runs.map((r) => planRun(r, r.names ?? names, checkpoints.get(r.id), opts, shapeOf, options.startupMs !== undefined));
   let totalMs = 0;
   for (const d of drafts) for (let i = 0; i < d.wanted; i++) totalMs += d.iterCost(i);
   // Candidate task sizes, from whole runs down to a quarter of one worker's share (never below

@@ -62,7 +62,7 @@ export interface ReplayOptions {
   env?: Record<string, string>;
   /** Per-task time limit. */
   timeoutMs?: number;
-  /** What one replay child's start costs, for sizing tasks (default: plan.ts DEFAULT_STARTUP_MS). */
+  /** What a task's start-up costs (child start and the script's setup), for sizing tasks (default: plan.ts PlanOptions.startupMs). */
   startupMs?: number;
   /** Called when another replay holds this clone's replay lock, before waiting for it (lock.ts). */
   onWait?: (holder: LockHolder) => void;
