@@ -119,6 +119,9 @@ test('the summary and the log tell a statement carried into old code from one th
     ['v2', 1, 2, ['w2'], null],
     ['v2', 2, 6, ['w2'], null],
   ]);
+  const shown1 = flor(dir, ['show', v1!.id]).stdout;
+  assert.match(shown1, /\(replay\) {2}3 records: w2 {2}replayed \S+ for w2 \(carried into this version: w2\)\n/);
+  assert.match(flor(dir, ['show', v2!.id]).stdout, /\(replay\) {2}3 records: w2 {2}replayed \S+ for w2 \(already in it: w2\)\n/);
   fsckClean(dir);
 });
 
@@ -133,6 +136,8 @@ test('a link in a run\'s code tree is followed inside the tree, and imports are 
   const reach = await reachedFiles(files, entryRoots(run!.meta), new Set(['lib/step.mjs', 'eval.mjs']));
   assert.deepEqual([...reach.reached], ['lib/step.mjs']);
   assert.equal(reach.open, false);
+  // A script that is not a file of the tree (`node -e`): nothing can be ruled out.
+  assert.equal((await reachedFiles(files, [''], new Set(['lib/step.mjs']))).open, true);
 });
 
 test('imports: relative ones followed (TS names, index files), packages not, a path alias or computed import leaves the reach open', async () => {

@@ -163,7 +163,7 @@ export interface Reach {
   /** The wanted files the roots load, directly or through other files. */
   reached: Set<string>;
   /**
-   * An import could not be followed (a computed `import(x)`/`require(x)`, a `#subpath` import, a
+   * A root or an import could not be followed (a script not in the tree, a computed `import(x)`/`require(x)`, a `#subpath` import, a
    * bare name that is no installed package — a path alias, say —, a file that does not parse): a
    * wanted file not reached may still be loaded.
    */
@@ -194,7 +194,13 @@ export async function reachedFiles(src: FileSource, roots: string[], wanted: Rea
     if (wanted.has(f.path)) reached.add(f.path);
     queue.push(f);
   };
-  for (const r of roots) visit(await src.resolve(r));
+  for (const r of roots) {
+    const f = await src.resolve(r);
+    // A script that is not a file of this version (`node -e`, a path outside the tree): its
+    // imports are unknown, so every file may be loaded.
+    if (!f) open = true;
+    visit(f);
+  }
   while (queue.length && reached.size < wanted.size) {
     const batch = queue;
     queue = [];

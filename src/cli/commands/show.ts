@@ -97,7 +97,11 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
   let text = rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
   text += 'segments\n';
   for (const s of d.segments) {
-    const prov = s.provenance ? `  replayed ${s.provenance.time} for ${s.provenance.statements.join(', ')}` : '';
+    const p = s.provenance;
+    // Which statements propagation carried into this version, and which it had already.
+    const had = p?.carried ? p.statements.filter((n) => !p.carried!.includes(n)) : [];
+    const origin = p?.carried ? ` (${[p.carried.length ? `carried into this version: ${p.carried.join(', ')}` : '', had.length ? `already in it: ${had.join(', ')}` : ''].filter(Boolean).join('; ')})` : '';
+    const prov = p ? `  replayed ${p.time} for ${p.statements.join(', ')}${origin}` : '';
     text += `  ${s.name}${s.source !== s.name ? ` (${s.source})` : ''}  ${s.records} records: ${s.names.join(', ') || '-'}${prov}\n`;
   }
   return text;
