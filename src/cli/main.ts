@@ -27,6 +27,7 @@ const COMMANDS: Record<string, Loader> = {
   hook: () => import('./commands/hook.js'),
   propagate: () => import('./commands/propagate.js'),
   plot: () => import('./commands/plot.js'),
+  sql: () => import('./commands/sql.js'),
 };
 
 /** The command modules this argv needs: the one it names, or all of them. */
