@@ -28,6 +28,7 @@ const COMMANDS: Record<string, Loader> = {
   propagate: () => import('./commands/propagate.js'),
   plot: () => import('./commands/plot.js'),
   sql: () => import('./commands/sql.js'),
+  diff: () => import('./commands/diff.js'),
 };
 
 /** The command modules this argv needs: the one it names, or all of them. */

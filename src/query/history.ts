@@ -6,6 +6,7 @@ import { FlorError } from '../errors.js';
 import { listRunsChecked, readSegment, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
+import { readCachedListing, readCachedSegment, refsKey, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
 
 export interface Listing {
   runs: RunEntry[];
@@ -18,13 +19,51 @@ export interface LoadedRun {
   segments: Segment[];
 }
 
-export function listHistory(repo: RepoInfo): Promise<Listing> {
-  return listRunsChecked(repo);
+/**
+ * The union of the ledgers, from the derived cache when no ref under refs/flor/ moved since it was
+ * written. A listing with unreadable runs is not kept: a repair (fetching the missing objects)
+ * changes no tip, and the next listing must see it.
+ */
+export async function listHistory(repo: RepoInfo): Promise<Listing> {
+  const key = await refsKey(repo);
+  const hit = readCachedListing<RunEntry>(repo, key);
+  if (hit) return { runs: hit, broken: [] };
+  const listing = await listRunsChecked(repo);
+  // Kept only if nothing moved while listing: the key must describe exactly what was read.
+  if (listing.broken.length === 0 && (await refsKey(repo)) === key) writeCachedListing(repo, key, listing.runs);
+  return listing;
 }
 
-/** Reads segments straight from Git. */
+/**
+ * Reads segments from the derived cache (raw columns: no msgpack decoding, no validation pass),
+ * else from Git, keeping what it decoded for the next query.
+ */
 export function gitSegments(repo: RepoInfo): SegmentReader {
-  return { read: (oid) => readSegment(repo, oid) };
+  return {
+    async read(oid) {
+      const hit = readCachedSegment(repo, oid);
+      if (hit) return hit;
+      const seg = await readSegment(repo, oid);
+      writeCachedSegment(repo, oid, seg);
+      return seg;
+    },
+  };
+}
+
+/** A reader that keeps what it read in memory: for one handle that queries the same runs again. */
+export function memoSegments(from: SegmentReader): SegmentReader {
+  const held = new Map<string, Promise<Segment>>();
+  return {
+    read(oid) {
+      let p = held.get(oid);
+      if (!p) {
+        p = from.read(oid);
+        held.set(oid, p);
+        p.catch(() => held.delete(oid)); // a failed read is tried again, and fails the same way
+      }
+      return p;
+    },
+  };
 }
 
 /** Segments of every run in `runs`, read in parallel; a run that cannot be read goes to `unreadable`. */

@@ -3,12 +3,13 @@
  * All I/O of the query part is here; pivot.ts and formats.ts stay pure.
  */
 import { FlorError } from '../errors.js';
-import { listRunsChecked, readSegment, resolveIn, resolveRun, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
+import { resolveIn, resolveRun, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Value } from '../store/records.js';
 import type { Segment } from '../store/types.js';
 import { pivot, type PivotResult, type PivotRun } from './pivot.js';
 import type { Table } from './table.js';
+import { gitSegments, listHistory } from './history.js';
 
 export type { BrokenRun, RunEntry };
 
@@ -31,7 +32,7 @@ export function runsTable(runs: RunEntry[]): Table {
 }
 
 export async function listRuns(repo: RepoInfo): Promise<{ table: Table; broken: BrokenRun[] }> {
-  const { runs, broken } = await listRunsChecked(repo);
+  const { runs, broken } = await listHistory(repo);
   return { table: runsTable(runs), broken };
 }
 
@@ -55,12 +56,13 @@ export interface LogView extends PivotResult {
 
 /** Segments are read in parallel: each is one object from the same long-lived `cat-file`. */
 async function segmentsOf(repo: RepoInfo, run: RunEntry, from?: SegmentReader): Promise<Segment[]> {
-  return Promise.all(run.segments.map((s) => (from ? from.read(s.oid) : readSegment(repo, s.oid))));
+  const reader = from ?? gitSegments(repo);
+  return Promise.all(run.segments.map((s) => reader.read(s.oid)));
 }
 
 export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView> {
   if (opts.names.length === 0) throw new FlorError('NO_NAMES', 'name at least one logged value', { hint: 'e.g. `git flor log loss acc`' });
-  const { runs, broken } = await listRunsChecked(repo);
+  const { runs, broken } = await listHistory(repo);
   let chosen = runs;
   if (opts.runs && opts.runs.length > 0) {
     const ids = new Set<string>();

@@ -32,6 +32,13 @@ export function reader(repo: RepoInfo): CatFile {
   return r;
 }
 
+/** Ends the reader of one repository (a closed query handle); the next read opens a new one. */
+export function closeReader(repo: RepoInfo): void {
+  const cwd = repoCwd(repo);
+  readers.get(cwd)?.close();
+  readers.delete(cwd);
+}
+
 /** Ends every reader this process opened (tests and short-lived tools call it before exiting). */
 export function closeReaders(): void {
   for (const r of readers.values()) r.close();

@@ -1,0 +1,121 @@
+/**
+ * The Node API, `import { openHistory } from 'git-flor/query'`: the answers of `git flor runs`,
+ * `log` and `diff` as plain objects, identical to their `--format json` rows, read in-process (no
+ * CLI, no shell). Errors are FlorError with a stable `code`.
+ *
+ *   const h = await openHistory({ cwd: '/path/to/repo' });
+ *   const rows = await h.log(['loss', 'acc']);
+ *   await h.close();
+ */
+import { FlorError, isFlorError } from '../errors.js';
+import { requireRepoSync, type RepoInfo } from '../store/git.js';
+import { closeReader } from '../store/objects.js';
+import { segmentCache, type SegmentCache } from '../store/ledger.js';
+import type { Value } from '../store/records.js';
+import { cellAt, type Table } from './table.js';
+import { toJson } from './formats.js';
+import { listRuns, logView } from './runs.js';
+import { diffRuns, type RunDiff, type DiffRun, type DiffName, type NameStats } from './diff.js';
+import { parseSince } from './since.js';
+
+export { FlorError, isFlorError };
+export type { RunDiff, DiffRun, DiffName, NameStats };
+
+/** A JSON value, as `--format json` writes it. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+
+/** One row of `git flor runs --format json`. */
+export interface RunRow {
+  run: string;
+  time: string;
+  commit: string | null;
+  branch: string | null;
+  dirty: boolean;
+  script: string;
+  args: Record<string, JsonValue>;
+  status: 'running' | 'ok' | 'failed' | 'interrupted' | 'crashed';
+  records: number;
+  [column: string]: JsonValue;
+}
+
+/** One row of `git flor log --format json`: key columns, loop columns, then one per name. */
+export interface LogRow {
+  run: string;
+  version: string | null;
+  time: string;
+  file: string;
+  [column: string]: JsonValue;
+}
+
+export interface OpenOptions {
+  /** Any directory inside the repository (default: process.cwd()). */
+  cwd?: string;
+}
+
+export interface LogOptions {
+  /** Run ids or unique prefixes (`--run`). */
+  runs?: string[];
+  /** `--since`: a Date, ms since the epoch, or text such as '2026-01-31' or '3 days ago'. */
+  since?: Date | number | string;
+}
+
+export interface History {
+  /** Every run, oldest first: the rows of `git flor runs --format json`. */
+  runs(): Promise<RunRow[]>;
+  /** The rows of `git flor log NAME... --format json`. Names no run logged are simply absent. */
+  log(names: string[], opts?: LogOptions): Promise<LogRow[]>;
+  /** `git flor diff A B --format json`. */
+  diff(a: string, b: string): Promise<RunDiff>;
+  /** Ends the repository's reader process; the handle is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** A cell as `--format json` writes it (NaN and Infinity become null). */
+function jsonCell(v: Value): JsonValue {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  return toJson(v) as JsonValue;
+}
+
+function rows<T>(t: Table): T[] {
+  const out = new Array<T>(t.length);
+  const C = t.columns.length;
+  for (let i = 0; i < t.length; i++) {
+    const o: Record<string, JsonValue> = {};
+    for (let c = 0; c < C; c++) o[t.columns[c]!] = jsonCell(cellAt(t.cols[c]!, i));
+    out[i] = o as T;
+  }
+  return out;
+}
+
+function sinceMs(s: LogOptions['since']): number | undefined {
+  if (s === undefined) return undefined;
+  if (s instanceof Date) return s.getTime();
+  return typeof s === 'number' ? s : parseSince(s);
+}
+
+export async function openHistory(opts: OpenOptions = {}): Promise<History> {
+  const repo: RepoInfo = requireRepoSync(opts.cwd ?? process.cwd());
+  // Decoded segments stay with the handle: a second query of the same runs skips decoding.
+  let segments: SegmentCache | null = segmentCache(repo);
+  const open = (): SegmentCache => {
+    if (!segments) throw new FlorError('HISTORY_CLOSED', 'this history handle is closed', { hint: 'call openHistory() again' });
+    return segments;
+  };
+  return {
+    async runs() {
+      open();
+      return rows<RunRow>((await listRuns(repo)).table);
+    },
+    async log(names, o = {}) {
+      const view = await logView(repo, { names, runs: o.runs, since: sinceMs(o.since), segments: open() });
+      return rows<LogRow>(view.table);
+    },
+    async diff(a, b) {
+      return diffRuns(repo, a, b, { segments: open() });
+    },
+    async close() {
+      segments = null;
+      closeReader(repo);
+    },
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * A cache of things derived from the ledgers, under `.git/flor/cache/`, so that a second query of
+ * the same history skips listing trees and decoding segments. Never trusted over the ledgers:
+ *
+ * - decoded segments are kept by blob id (content-addressed: an entry cannot go stale);
+ * - the run listing is kept under a key made of every ref tip under refs/flor/ (the ledgers, the
+ *   fetched ledgers and anything else the union reads), so any new run, fetch or rewrite misses;
+ * - every file carries a CRC-32 of its bytes: a damaged or truncated file is ignored (and
+ *   rewritten), never read as data.
+ *
+ * Deleting the directory is always safe. Writes go to a temporary name and are renamed into place,
+ * so concurrent readers see a whole file or none.
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { createHash, randomBytes } from 'node:crypto';
+import { git, type RepoInfo } from './git.js';
+import { repoCwd } from './objects.js';
+import { pack, unpack, encodeValue, decodeValue } from './pack.js';
+import type { RunMeta, Segment } from './types.js';
+import type { Value } from './records.js';
+
+const MAGIC = Buffer.from('FLORC1\n');
+
+export function cacheDir(repo: RepoInfo): string {
+  return join(repo.commonDir, 'flor', 'cache');
+}
+
+/** Bytes framed as MAGIC, payload, CRC-32 of the payload. */
+function frame(parts: Uint8Array[]): Buffer {
+  let crc = 0;
+  for (const p of parts) crc = crc32(p, crc);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32LE(crc >>> 0);
+  return Buffer.concat([MAGIC, ...parts, tail]);
+}
+
+/** The payload of a framed file, or null when it is missing, foreign or damaged. */
+function unframe(file: string): Buffer | null {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch {
+    return null;
+  }
+  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return null;
+  const body = buf.subarray(MAGIC.length, buf.length - 4);
+  if ((crc32(body) >>> 0) !== buf.readUInt32LE(buf.length - 4)) return null;
+  return body;
+}
+
+function writeAtomic(file: string, data: Buffer): void {
+  const dir = file.slice(0, file.lastIndexOf('/'));
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch {
+    // A cache that cannot be written (read-only clone, full disk) only costs speed.
+    rmSync(tmp, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Segments, by blob id
+
+function segFile(repo: RepoInfo, oid: string): string {
+  return join(cacheDir(repo), 'segments', oid.slice(0, 2), oid.slice(2));
+}
+
+const ALIGN = 8;
+
+/** A decoded segment as: u32 header length, msgpack header, padding, then the raw typed columns. */
+function encodeCached(seg: Segment): Buffer[] {
+  const cols = [seg.frames.parent, seg.frames.loop, seg.frames.iter, seg.name, seg.frame, seg.num, seg.kind];
+  const head = pack({
+    run: seg.run,
+    source: seg.source,
+    provenance: seg.provenance,
+    names: seg.names,
+    loops: seg.loops,
+    nFrames: seg.frames.parent.length,
+    n: seg.name.length,
+    other: seg.other.map(encodeValue),
+  });
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(head.length);
+  const pre = 4 + head.length;
+  // MAGIC precedes the payload: keep the columns 8-aligned relative to the file's start.
+  const pad = Buffer.alloc((ALIGN - ((MAGIC.length + pre) % ALIGN)) % ALIGN);
+  const parts: Buffer[] = [len, head, pad];
+  for (const c of cols) {
+    const b = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+    parts.push(b, Buffer.alloc((ALIGN - (b.length % ALIGN)) % ALIGN));
+  }
+  return parts;
+}
+
+function decodeCached(body: Buffer, oid: string): Segment | null {
+  try {
+    const hl = body.readUInt32LE(0);
+    const h = unpack(body.subarray(4, 4 + hl), `cached segment ${oid}`) as {
+      run: string; source: Segment['source']; provenance: Segment['provenance']; names: string[]; loops: string[]; nFrames: number; n: number; other: unknown[];
+    };
+    // One copy of the columns' bytes into an aligned buffer, then views on it.
+    let o = 4 + hl;
+    o += (ALIGN - ((MAGIC.length + o) % ALIGN)) % ALIGN;
+    const sizes = [h.nFrames * 4, h.nFrames * 4, h.nFrames * 4, h.n * 4, h.n * 4, h.n * 8, h.n];
+    const padded = sizes.map((s) => s + ((ALIGN - (s % ALIGN)) % ALIGN));
+    const total = padded.reduce((a, b) => a + b, 0);
+    if (o + total !== body.length) return null;
+    const mem = new ArrayBuffer(total);
+    new Uint8Array(mem).set(body.subarray(o, o + total));
+    let at = 0;
+    const take = <T>(Ctor: new (b: ArrayBuffer, off: number, len: number) => T, bytes: number, per: number): T => {
+      const v = new Ctor(mem, at, bytes / per);
+      at += bytes + ((ALIGN - (bytes % ALIGN)) % ALIGN);
+      return v;
+    };
+    const parent = take(Int32Array, sizes[0]!, 4);
+    const loop = take(Int32Array, sizes[1]!, 4);
+    const iter = take(Int32Array, sizes[2]!, 4);
+    const name = take(Int32Array, sizes[3]!, 4);
+    const frame = take(Int32Array, sizes[4]!, 4);
+    const num = take(Float64Array, sizes[5]!, 8);
+    const kind = take(Uint8Array, sizes[6]!, 1);
+    return {
+      format: 'flor-segment',
+      version: 1,
+      run: h.run,
+      source: h.source,
+      provenance: h.provenance,
+      names: h.names,
+      loops: h.loops,
+      frames: { parent, loop, iter },
+      name,
+      frame,
+      num,
+      kind,
+      other: h.other.map((v) => decodeValue(v) as Value),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** A segment decoded earlier, or null (absent, damaged: the caller reads it from Git). */
+export function readCachedSegment(repo: RepoInfo, oid: string): Segment | null {
+  const body = unframe(segFile(repo, oid));
+  return body ? decodeCached(body, oid) : null;
+}
+
+export function writeCachedSegment(repo: RepoInfo, oid: string, seg: Segment): void {
+  writeAtomic(segFile(repo, oid), frame(encodeCached(seg)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run listing, by ref tips
+
+/** A digest of every ref under refs/flor/ and its tip: the listing's cache key. */
+export async function refsKey(repo: RepoInfo): Promise<string> {
+  const r = await git(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/flor/'], { cwd: repoCwd(repo) });
+  return createHash('sha1').update(r.stdout).digest('hex');
+}
+
+function listingFile(repo: RepoInfo): string {
+  return join(cacheDir(repo), 'listing');
+}
+
+export interface CachedListing<R> {
+  key: string;
+  runs: R[];
+}
+
+/** The cached listing when it was made for exactly these tips. */
+export function readCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, key: string): R[] | null {
+  const body = unframe(listingFile(repo));
+  if (!body) return null;
+  try {
+    const o = unpack(body, 'cached listing') as CachedListing<R>;
+    if (o.key !== key || !Array.isArray(o.runs)) return null;
+    for (const r of o.runs) r.meta = { ...r.meta, args: decodeValue(r.meta.args) as Record<string, Value> };
+    return o.runs;
+  } catch {
+    return null;
+  }
+}
+
+export function writeCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, key: string, runs: R[]): void {
+  const enc = runs.map((r) => ({ ...r, meta: { ...r.meta, args: encodeValue(r.meta.args) } }));
+  writeAtomic(listingFile(repo), frame([pack({ key, runs: enc })]));
+}

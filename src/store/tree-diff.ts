@@ -1,0 +1,25 @@
+/** How two code trees differ, by Git's own diff: per-file line counts and the patch. */
+import { git, type RepoInfo } from './git.js';
+import { repoCwd } from './objects.js';
+
+export interface TreeDiff {
+  files: Array<{ path: string; added: number | null; removed: number | null }>;
+  /** Unified diff, no color; '' when the trees are equal. */
+  patch: string;
+}
+
+export async function treeDiff(repo: RepoInfo, a: string, b: string): Promise<TreeDiff> {
+  if (a === b) return { files: [], patch: '' };
+  const opts = { cwd: repoCwd(repo), env: { GIT_PAGER: 'cat' } };
+  const [num, patch] = await Promise.all([
+    git(['diff', '--no-color', '--no-ext-diff', '--no-renames', '--numstat', '-z', a, b], opts),
+    git(['diff', '--no-color', '--no-ext-diff', '--no-renames', '--patch', a, b], opts),
+  ]);
+  const files: TreeDiff['files'] = [];
+  // -z: "added\tremoved\tpath\0"; binary files count as "-".
+  for (const rec of num.stdout.toString().split('\0')) {
+    const m = /^(\d+|-)\t(\d+|-)\t([\s\S]+)$/.exec(rec);
+    if (m) files.push({ path: m[3]!, added: m[1] === '-' ? null : Number(m[1]), removed: m[2] === '-' ? null : Number(m[2]) });
+  }
+  return { files, patch: patch.stdout.toString() };
+}
