@@ -3,15 +3,14 @@ import { requireRepoSync } from '../../store/git.js';
 import { segmentCache } from '../../store/ledger.js';
 import { logView } from '../../query/runs.js';
 import { parseSince } from '../../query/since.js';
-import { warnBroken, ExitError } from '../print.js';
-import { checkOutput, emitTable } from '../output.js';
+import { formatter } from '../../query/formats.js';
+import { warnBroken, writeFormatted, ExitError } from '../print.js';
 
-const FORMATS = ['table', 'csv', 'json', 'ndjson', 'md', 'parquet'] as const;
+const FORMATS = ['table', 'csv', 'json', 'ndjson', 'md'] as const;
 
 interface Args {
   names: string[];
   format: string;
-  output: string | undefined;
   run: string[] | undefined;
   since: string | undefined;
   replay: boolean;
@@ -25,17 +24,15 @@ export const command: CommandModule<object, Args> = {
     y
       .positional('names', { type: 'string', array: true, demandOption: true, describe: 'logged names (or args) to show, one column each' })
       .option('format', { choices: FORMATS, default: 'table', describe: 'output format' })
-      .option('output', { type: 'string', describe: 'write to this file instead of stdout (required by parquet)' })
       .option('run', { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' })
       .option('since', { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" })
       .option('replay', { type: 'boolean', default: false, describe: 'first replay old runs that lack a name today\'s code logs (see `git flor replay`)' })
       .option('workers', { type: 'number', describe: 'with --replay: worker threads (default: number of cores)' })
       .example('$0 log loss acc', 'rows keyed by run, version, time, file and loop iterations')
       .example('$0 log lr loss --format csv > runs.csv', 'args can be columns too')
-      .example('$0 log loss acc --format parquet --output loss.parquet', 'a Parquet file (needs DuckDB: npm install @duckdb/node-api)')
       .example('$0 log loss --run 01JD3 --since "2 days ago" --format json', 'one run, as JSON rows'),
   handler: async (argv) => {
-    checkOutput(argv.format, argv.output, FORMATS);
+    const f = formatter(argv.format, FORMATS);
     const since = argv.since === undefined ? undefined : parseSince(argv.since);
     const repo = requireRepoSync(process.cwd());
     // The replay reads every chosen run's segments to see what is missing; the table needs the
@@ -56,7 +53,7 @@ export const command: CommandModule<object, Args> = {
               `hint: known names: ${view.known.length ? view.known.join(', ') : '(none)'}\n`,
       );
     }
-    await emitTable(view.table, argv.format, argv.output, FORMATS);
+    await writeFormatted(f, view.table);
     if (replayStatus !== 0) throw new ExitError(replayStatus);
   },
 };

@@ -1,7 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
-import { warnBroken } from '../print.js';
-import { checkOutput, emitTable } from '../output.js';
+import { createWriteStream } from 'node:fs';
+import { FlorError } from '../../errors.js';
+import { formatter } from '../../query/formats.js';
+import { warnBroken, writeFormatted } from '../print.js';
 
 const FORMATS = ['table', 'json', 'ndjson', 'csv', 'md', 'parquet'] as const;
 
@@ -31,12 +33,24 @@ export const command: CommandModule<object, Args> = {
           'Needs DuckDB, an optional dependency: npm install @duckdb/node-api',
       ),
   handler: async (argv) => {
-    checkOutput(argv.format, argv.output, FORMATS);
+    const parquet = argv.format === 'parquet';
+    if (parquet && !argv.output) {
+      throw new FlorError('OUTPUT_REQUIRED', '--format parquet writes a file: name it with --output FILE', { hint: 'e.g. --format parquet --output runs.parquet' });
+    }
+    const f = parquet ? null : formatter(argv.format, FORMATS);
     const repo = requireRepoSync(process.cwd());
     const { runSql } = await import('../../query/sql.js');
-    const parquet = argv.format === 'parquet' ? argv.output : undefined;
-    const { table, broken } = await runSql(repo, String(argv.query), { parquet });
+    const { table, broken } = await runSql(repo, String(argv.query), { parquet: parquet ? argv.output : undefined });
     warnBroken(broken);
-    if (!parquet) await emitTable(table, argv.format, argv.output, FORMATS);
+    if (!f) return;
+    if (!argv.output) return writeFormatted(f, table);
+    const file = createWriteStream(argv.output);
+    await new Promise<void>((resolve, reject) => {
+      file.on('error', (e) => reject(new FlorError('OUTPUT_FAILED', `cannot write ${argv.output}: ${e.message}`)));
+      file.on('open', async () => {
+        for (const chunk of f(table)) if (!file.write(chunk)) await new Promise<void>((r) => file.once('drain', () => r()));
+        file.end(() => resolve());
+      });
+    });
   },
 };
