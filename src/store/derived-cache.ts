@@ -104,16 +104,24 @@ function decodeCached(body: Buffer, oid: string): Segment | null {
     const h = unpack(body.subarray(4, 4 + hl), `cached segment ${oid}`) as {
       run: string; source: Segment['source']; provenance: Segment['provenance']; names: string[]; loops: string[]; nFrames: number; n: number; other: unknown[];
     };
-    // One copy of the columns' bytes into an aligned buffer, then views on it.
     let o = 4 + hl;
     o += (ALIGN - ((MAGIC.length + o) % ALIGN)) % ALIGN;
     const sizes = [h.nFrames * 4, h.nFrames * 4, h.nFrames * 4, h.n * 4, h.n * 4, h.n * 8, h.n];
     const padded = sizes.map((s) => s + ((ALIGN - (s % ALIGN)) % ALIGN));
     const total = padded.reduce((a, b) => a + b, 0);
     if (o + total !== body.length) return null;
-    const mem = new ArrayBuffer(total);
-    new Uint8Array(mem).set(body.subarray(o, o + total));
-    let at = 0;
+    // The columns sit 8-aligned in the file: views on the file's own memory, no copy, when the
+    // buffer starts aligned (a file read into its own allocation does).
+    let mem: ArrayBuffer;
+    let at: number;
+    if ((body.byteOffset + o) % ALIGN === 0) {
+      mem = body.buffer as ArrayBuffer;
+      at = body.byteOffset + o;
+    } else {
+      mem = new ArrayBuffer(total);
+      new Uint8Array(mem).set(body.subarray(o, o + total));
+      at = 0;
+    }
     const take = <T>(Ctor: new (b: ArrayBuffer, off: number, len: number) => T, bytes: number, per: number): T => {
       const v = new Ctor(mem, at, bytes / per);
       at += bytes + ((ALIGN - (bytes % ALIGN)) % ALIGN);
