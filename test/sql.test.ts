@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cleanup, tempDir, ROOT, testEnv } from './helpers/repo.js';
+import { cleanup, tempDir, ROOT, testEnv, makeRepo, runNode } from './helpers/repo.js';
 import { recordHistory, florIn, loss, type History } from './helpers/history.js';
 import { closeReaders } from '../src/store/objects.js';
 import { writeParquet } from '../src/query/parquet.js';
@@ -83,6 +83,22 @@ test('sql: the logs table is long, loop columns as in log, replayed values only 
   // The same rows `git flor log` shows, through SQL.
   const best = await json(['sql', "select r.lr, max(l.value) as top from logs l join runs r using (run) where l.name = 'acc' group by r.lr order by top desc"]);
   assert.deepEqual(best, [{ lr: 0.2, top: 0.7 }, { lr: 0.5, top: 1 }, { lr: 0.1, top: 0.6 }].sort((a, b) => b.top - a.top));
+});
+
+test('sql: a loop nested in a loop of the same name gets a column of its own, named as in log', async () => {
+  const dir = makeRepo({
+    files: {
+      'nest.mjs': `import { flor } from 'git-flor';
+for (const i of flor.loop('x', [0, 1])) {
+  for (const j of flor.loop('x', [0, 1, 2])) flor.log('v', i * 10 + j);
+}
+`,
+    },
+  });
+  runNode(dir, 'nest.mjs');
+  const r = await florIn(dir, ['sql', 'select value, x, "x.1" from logs order by value', '--format', 'json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [0, 1, 2, 10, 11, 12].map((v) => ({ value: v, x: Math.floor(v / 10), 'x.1': v % 10 })));
 });
 
 test('sql: errors exit 2 with the message; a missing table names the two tables', async () => {

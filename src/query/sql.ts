@@ -83,6 +83,30 @@ function precedence(segs: Segment[]): Segment[] {
 }
 
 /**
+ * The loop column of each frame, named as the view names them: a loop nested inside a loop of the
+ * same name is `x.1` (`x.2` deeper), so each level keeps a column of its own.
+ */
+function loopColumnsOf(s: Segment): string[] {
+  const n = s.frames.parent.length;
+  const same = new Int32Array(n); // ancestors with this frame's loop
+  const out = new Array<string>(n);
+  for (let f = 0; f < n; f++) {
+    const l = s.frames.loop[f]!;
+    let k = 0;
+    for (let a = s.frames.parent[f]!; a >= 0; a = s.frames.parent[a]!) {
+      if (s.frames.loop[a] === l) {
+        k = same[a]! + 1;
+        break;
+      }
+    }
+    same[f] = k;
+    const name = s.loops[l]!;
+    out[f] = k === 0 ? name : `${name}.${k}`;
+  }
+  return out;
+}
+
+/**
  * One row per record. A replayed record is kept only where no segment of higher precedence logged
  * that name in the same iteration (the rule of `git flor log`: a recorded value is never replaced).
  */
@@ -92,14 +116,17 @@ export function logsColumns(runs: LoadedRun[]): LogsColumns {
   const depthOf = new Map<string, number>();
   const order: string[] = [];
   let total = 0;
+  const frameCols = new Map<Segment, string[]>();
   for (const r of sorted) {
     for (const s of r.segments) {
       total += s.name.length;
+      const cols = loopColumnsOf(s);
+      frameCols.set(s, cols);
       const depth = new Int32Array(s.frames.parent.length);
       for (let f = 0; f < depth.length; f++) {
         const p = s.frames.parent[f]!;
         depth[f] = p < 0 ? 1 : depth[p]! + 1;
-        const l = s.loops[s.frames.loop[f]!]!;
+        const l = cols[f]!;
         const d = depthOf.get(l);
         if (d === undefined) order.push(l);
         if (d === undefined || depth[f]! < d) depthOf.set(l, depth[f]!);
@@ -133,7 +160,8 @@ export function logsColumns(runs: LoadedRun[]): LogsColumns {
     const seen = segs.length > 1 ? new Set<string>() : null;
     for (const s of segs) {
       const nf = s.frames.parent.length;
-      const colOf = Int32Array.from(s.loops, (l) => loopCol.get(l)!);
+      const cols = frameCols.get(s)!;
+      const colOf = Int32Array.from(cols, (l) => loopCol.get(l)!);
       const pathKey = seen ? new Array<string>(nf) : null;
       if (pathKey) {
         for (let f = 0; f < nf; f++) {
@@ -163,7 +191,7 @@ export function logsColumns(runs: LoadedRun[]): LogsColumns {
           out.isNum[o] = 1;
           out.num[o] = v as number;
         } else out.other.set(o, v);
-        for (let a = f; a >= 0; a = s.frames.parent[a]!) out.iters[colOf[s.frames.loop[a]!]!]![o] = s.frames.iter[a]!;
+        for (let a = f; a >= 0; a = s.frames.parent[a]!) out.iters[colOf[a]!]![o] = s.frames.iter[a]!;
         o++;
       }
       if (seen) for (const k of added!) seen.add(k);
