@@ -58,11 +58,13 @@ function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, need: numb
 /** Values of one requested name on the nodes of one run's tree. */
 class NameValues {
   num: Float64Array;
-  /** 0 none, 1 number in num, 2 value in other */
+  /** 0 none, 1 number in num, 2 value in other; where the name was logged several times, the last value */
   kind: Uint8Array;
   /** index of the segment that gave the value; meaningful where kind > 0 */
   src: Int32Array;
   other = new Map<number, Value>();
+  /** Nodes where one segment logged the name more than once: every value, in log order. */
+  many = new Map<number, Value[]>();
   any = false;
 
   constructor(capacity: number) {
@@ -80,6 +82,12 @@ class NameValues {
   get(node: number): Value {
     const k = this.kind[node];
     return k === 1 ? this.num[node]! : k === 2 ? (this.other.get(node) ?? null) : null;
+  }
+
+  /** How many values the node holds. */
+  count(node: number): number {
+    if (this.kind[node] === 0) return 0;
+    return this.many.size === 0 ? 1 : (this.many.get(node)?.length ?? 1);
   }
 
   put(node: number, v: Value, seg: number): void {
@@ -105,8 +113,6 @@ class RunTree {
   loopNames: string[] = [];
   private loopIds = new Map<string, number>();
   names: NameValues[];
-  /** Repeated logs of one name in one iteration: node -> per-name list of all occurrences. */
-  multi = new Map<number, Value[][]>();
   private index: Map<string, number> | null = null;
 
   /** capacity: nodes expected (grows past it when a replay adds iterations). */
@@ -163,13 +169,9 @@ class RunTree {
     if (nv.kind[node] === 0) {
       nv.put(node, v, seg);
     } else if (nv.src[node] === seg) {
-      let lists = this.multi.get(node);
-      if (!lists) {
-        lists = this.names.map((x) => (x.kind[node] === 0 ? [] : [x.get(node)]));
-        this.multi.set(node, lists);
-      }
-      if (lists[k]!.length === 0) lists[k]!.push(nv.get(node));
-      lists[k]!.push(v);
+      let list = nv.many.get(node);
+      if (!list) nv.many.set(node, (list = [nv.get(node)]));
+      list.push(v);
       nv.put(node, v, seg);
     }
     // else: an earlier segment (forward, or a newer replay) already gave this value; keep it.
@@ -178,6 +180,33 @@ class RunTree {
   has(node: number): boolean {
     for (let k = 0; k < this.k; k++) if (this.names[k]!.kind[node] !== 0) return true;
     return false;
+  }
+
+  /**
+   * Loop columns of the nodes on rows' paths: a loop nested in a loop of the same name is a
+   * column of its own (depth of nesting `occ` > 0), so no iteration is folded into another.
+   * Returns per node an index into `keys` (-1 off the paths), and per key its shallowest depth.
+   */
+  columnKeys(onPath: Uint8Array): { keyOf: Int32Array; keys: Array<{ name: string; occ: number; depth: number }> } {
+    const keyOf = new Int32Array(this.size).fill(-1);
+    const depth = new Int32Array(this.size);
+    const keys: Array<{ name: string; occ: number; depth: number }> = [];
+    const ids = new Map<string, number>();
+    for (let n = 1; n < this.size; n++) {
+      if (!onPath[n]) continue;
+      const l = this.loop[n]!;
+      const d = (depth[n] = depth[this.parent[n]!]! + 1);
+      let occ = 0;
+      for (let a = this.parent[n]!; a > 0; a = this.parent[a]!) if (this.loop[a] === l) occ++;
+      const id = `${l},${occ}`;
+      let key = ids.get(id);
+      if (key === undefined) {
+        key = keys.push({ name: this.loopNames[l]!, occ, depth: d }) - 1;
+        ids.set(id, key);
+      } else if (d < keys[key]!.depth) keys[key]!.depth = d;
+      keyOf[n] = key;
+    }
+    return { keyOf, keys };
   }
 }
 
@@ -234,42 +263,123 @@ function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<st
   return true;
 }
 
-/** Leaf-most nodes holding values, in iteration order, and which nodes lie on their paths. */
-function rowNodes(tree: RunTree, sorted: boolean): { rows: Int32Array; onPath: Uint8Array } {
-  const count = tree.size;
-  const below = new Uint8Array(count); // 1: some descendant holds a value
-  const has = new Uint8Array(count);
-  const onPath = new Uint8Array(count);
-  let nRows = 0;
-  for (let n = count - 1; n >= 0; n--) {
+interface RowPlan {
+  /** Nodes that get rows, in output order. */
+  rows: Int32Array;
+  /** Rows per row node: one per occurrence of the name logged most often there (at least 1). */
+  copies: Int32Array;
+  total: number;
+  /** Nodes that are a row or lie above one. */
+  onPath: Uint8Array;
+}
+
+/**
+ * Which nodes get rows, and in what order.
+ *
+ * A deepest node holding a value of some requested name gets rows. A value logged at an outer node
+ * is shown on the rows below it that have no value of that name nearer to them. A value that no
+ * row below would show — every row below has its own value of that name, or the name was logged
+ * several times there, so no single value can stand for the iteration — gives its node rows of
+ * its own (inner loop columns null). So every value appears, and only where it was logged.
+ *
+ * Order: depth first, a node's own rows after the rows below it. `creationOrder`: node index order
+ * already is execution order (one segment), so siblings keep it; otherwise sibling loops keep the
+ * order they first ran in and iterations ascend.
+ */
+function planRows(tree: RunTree, creationOrder: boolean): RowPlan {
+  const N = tree.size;
+  const parent = tree.parent;
+  const has = new Uint8Array(N);
+  const below = new Uint8Array(N); // some descendant holds a value
+  const onPath = new Uint8Array(N);
+  for (let n = N - 1; n >= 0; n--) {
     if (tree.has(n)) has[n] = 1;
     if (has[n] || below[n]) {
       onPath[n] = 1;
-      const p = tree.parent[n]!;
-      if (p >= 0) below[p] = 1;
+      if (n > 0) below[parent[n]!] = 1;
     }
-    if (has[n] && !below[n]) nRows++;
   }
+  const isRow = new Uint8Array(N);
+  for (let n = 0; n < N; n++) if (has[n] && !below[n]) isRow[n] = 1;
+  // open[n]: some row at or below n would take this name from above n. Children come after their
+  // parent in node order, so one backward pass sees every child before its parent.
+  // Rows given to a node for one name may show another name's outer value: repeat until stable.
+  const open = new Uint8Array(N);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const nv of tree.names) {
+      if (!nv.any) continue;
+      open.fill(0);
+      for (let n = N - 1; n >= 0; n--) {
+        if (!onPath[n]) continue;
+        if (nv.kind[n] !== 0) {
+          if (!isRow[n] && below[n] && !(open[n] && nv.count(n) === 1)) {
+            isRow[n] = 1;
+            changed = true;
+          }
+        } else if (n > 0 && (isRow[n] || open[n])) open[parent[n]!] = 1;
+      }
+    }
+  }
+  // Children of path nodes, grouped by parent (counting sort keeps node order within a parent).
+  const start = new Int32Array(N + 1);
+  for (let n = 1; n < N; n++) if (onPath[n]) start[parent[n]! + 1]!++;
+  for (let i = 0; i < N; i++) start[i + 1]! += start[i]!;
+  const kids = new Int32Array(start[N]!);
+  const fill = start.slice(0, N);
+  for (let n = 1; n < N; n++) if (onPath[n]) kids[fill[parent[n]!]!++] = n;
+  if (!creationOrder) {
+    const { loop, iter } = tree;
+    for (let p = 0; p < N; p++) {
+      const a = start[p]!;
+      const b = start[p + 1]!;
+      if (b - a < 2) continue;
+      const ch = Array.from(kids.subarray(a, b));
+      const rank = new Map<number, number>();
+      for (const c of ch) if (!rank.has(loop[c]!)) rank.set(loop[c]!, rank.size);
+      ch.sort((x, y) => rank.get(loop[x]!)! - rank.get(loop[y]!)! || iter[x]! - iter[y]! || x - y);
+      kids.set(ch, a);
+    }
+  }
+  let nRows = 0;
+  for (let n = 0; n < N; n++) nRows += isRow[n]!;
   const rows = new Int32Array(nRows);
   let r = 0;
-  if (sorted) {
-    for (let n = 0; n < count; n++) if (has[n] && !below[n]) rows[r++] = n;
-    return { rows, onPath };
+  if (onPath[0]) {
+    // Depth-first, post-order: a node is emitted when its last child is done.
+    const stackN = new Int32Array(N);
+    const stackI = new Int32Array(N);
+    let sp = 1;
+    stackN[0] = 0;
+    stackI[0] = start[0]!;
+    while (sp > 0) {
+      const n = stackN[sp - 1]!;
+      const i = stackI[sp - 1]!;
+      if (i < start[n + 1]!) {
+        stackI[sp - 1] = i + 1;
+        const c = kids[i]!;
+        stackN[sp] = c;
+        stackI[sp] = start[c]!;
+        sp++;
+      } else {
+        sp--;
+        if (isRow[n]) rows[r++] = n;
+      }
+    }
   }
-  const children: number[][] = Array.from({ length: count }, () => []);
-  for (let n = 1; n < count; n++) if (onPath[n]) children[tree.parent[n]!]!.push(n);
-  const stack = [0];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (has[n] && !below[n]) rows[r++] = n;
-    // Sibling loops keep the order they first ran in; within a loop, iterations ascend.
-    const ch = children[n]!;
-    const rank = new Map<number, number>();
-    for (const c of ch) if (!rank.has(tree.loop[c]!)) rank.set(tree.loop[c]!, rank.size);
-    ch.sort((a, b) => rank.get(tree.loop[a]!)! - rank.get(tree.loop[b]!)! || tree.iter[a]! - tree.iter[b]! || a - b);
-    for (let i = ch.length - 1; i >= 0; i--) stack.push(ch[i]!);
+  const copies = new Int32Array(nRows).fill(1);
+  let total = nRows;
+  for (const nv of tree.names) {
+    if (nv.many.size === 0) continue;
+    for (let j = 0; j < nRows; j++) {
+      const c = nv.count(rows[j]!);
+      if (c > copies[j]!) {
+        total += c - copies[j]!;
+        copies[j] = c;
+      }
+    }
   }
-  return { rows, onPath };
+  return { rows, copies, total, onPath };
 }
 
 interface OutColumns {
@@ -283,15 +393,15 @@ interface OutColumns {
 }
 
 /** Writes one run's rows into the output columns from row `out` on; returns the next free row. */
-function emitRun(tree: RunTree, rows: Int32Array, segs: Segment[], ri: number, colOf: Int32Array, wanted: string[], cols: OutColumns, out: number, total: number): number {
+function emitRun(tree: RunTree, plan: RowPlan, segs: Segment[], ri: number, colOfNode: Int32Array, wanted: string[], cols: OutColumns, out: number, total: number): number {
   const K = wanted.length;
   const isReplay = segs.map((s) => s.source === 'replay');
   // Segments of older writers do not say: every statement of theirs counts as carried.
   const carriedBy = segs.map((s) => (s.source === 'replay' ? s.provenance?.carried ?? null : []));
   const { runIndex, loopCells, nameCols } = cols;
+  const { rows, copies } = plan;
   const nvs = tree.names;
   const parent = tree.parent;
-  const loop = tree.loop;
   const iter = tree.iter;
   const at = new Int32Array(K); // per name: the node (self or ancestor) holding the row's value, -1 none
   for (let j = 0; j < rows.length; j++) {
@@ -302,24 +412,26 @@ function emitRun(tree: RunTree, rows: Int32Array, segs: Segment[], ri: number, c
       while (a > 0 && kind[a] === 0) a = parent[a]!;
       at[k] = kind[a] === 0 ? -1 : a;
     }
-    const lists = tree.multi.size ? tree.multi.get(n) : undefined;
-    const copies = lists ? Math.max(1, ...lists.map((l) => l.length)) : 1;
-    for (let c = 0; c < copies; c++, out++) {
+    const cp = copies[j]!;
+    for (let c = 0; c < cp; c++, out++) {
       runIndex[out] = ri;
       for (let a = n; a > 0; a = parent[a]!) {
-        const lc = loopCells[colOf[loop[a]!]!]!;
+        const lc = loopCells[colOfNode[a]!]!;
         if (lc[out] === -1) lc[out] = iter[a]!;
       }
       let replayed: string[] | null = null;
       let carried: string[] | null = null;
       for (let k = 0; k < K; k++) {
-        const col = nameCols[k]!;
-        const own = lists?.[k];
         const a = at[k]!;
-        if (own && own.length > 1) {
-          // Repeated logs of one name in one iteration: one row per occurrence, in log order.
-          const v = own[c];
-          if (v === undefined || v === null) continue;
+        if (a < 0) continue;
+        const nv = nvs[k]!;
+        const col = nameCols[k]!;
+        const list = nv.many.size === 0 ? undefined : nv.many.get(a);
+        if (list) {
+          // Several values in one iteration: the row node's own give one row each, in log order;
+          // an outer node's stand for no single inner row (they have rows of their own there).
+          const v = a === n ? list[c] : undefined;
+          if (v === undefined) continue;
           if (typeof v === 'number') {
             col.kind[out] = 1;
             col.num[out] = v;
@@ -327,16 +439,15 @@ function emitRun(tree: RunTree, rows: Int32Array, segs: Segment[], ri: number, c
             col.kind[out] = 2;
             col.other.set(out, v);
           }
-        } else if (a >= 0) {
-          const nv = nvs[k]!;
+        } else {
           const kind = nv.kind[a]!;
           if (kind === 1) col.num[out] = nv.num[a]!;
           else col.other.set(out, nv.other.get(a) ?? null);
           col.kind[out] = kind;
-        } else continue;
-        if (a >= 0 && isReplay[nvs[k]!.src[a]!]) {
+        }
+        if (isReplay[nv.src[a]!]) {
           (replayed ??= []).push(wanted[k]!);
-          const by = carriedBy[nvs[k]!.src[a]!];
+          const by = carriedBy[nv.src[a]!];
           if (by === null || by!.includes(wanted[k]!)) (carried ??= []).push(wanted[k]!);
         }
       }
@@ -382,9 +493,9 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
   const sortedRuns = [...runs].sort((a, b) => (a.meta.start < b.meta.start ? -1 : a.meta.start > b.meta.start ? 1 : a.meta.id < b.meta.id ? -1 : 1));
 
   // Rows are gathered per run first (loop columns are known only at the end).
-  const perRun: Array<{ run: PivotRun; tree: RunTree; rows: Int32Array; segs: Segment[]; copies: number }> = [];
-  const loopDepth = new Map<string, number>(); // loop column -> shallowest depth seen, for ordering
-  const loopOrder: string[] = [];
+  const perRun: Array<{ run: PivotRun; tree: RunTree; plan: RowPlan; segs: Segment[]; keyOf: Int32Array; keyIds: string[] }> = [];
+  // Loop columns, by (loop name, nesting depth among loops of that name): shallowest depth seen, for ordering.
+  const loopKeys = new Map<string, { name: string; occ: number; depth: number; first: number }>();
 
   for (const run of sortedRuns) {
     for (const seg of run.segments) for (const nm of seg.names) known.add(nm);
@@ -400,34 +511,31 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
     }
     // One segment: its frames are in execution order, which is iteration order (and keeps a loop
     // entered twice as two passes rather than interleaving them).
-    const { rows, onPath } = rowNodes(tree, loaded <= 1);
-    if (rows.length === 0) continue;
-    // Loop columns: every loop on a row's path, ordered by the shallowest depth it occurs at.
-    const depth = new Int32Array(tree.size);
-    const minDepth = new Int32Array(tree.loopNames.length).fill(-1);
-    for (let n = 1; n < tree.size; n++) {
-      if (!onPath[n]) continue;
-      const d = (depth[n] = depth[tree.parent[n]!]! + 1);
-      const l = tree.loop[n]!;
-      if (minDepth[l]! < 0 || d < minDepth[l]!) minDepth[l] = d;
-    }
-    minDepth.forEach((d, l) => {
-      if (d < 0) return;
-      const name = tree.loopNames[l]!;
-      const seen = loopDepth.get(name);
-      if (seen === undefined) loopOrder.push(name);
-      if (seen === undefined || d < seen) loopDepth.set(name, d);
+    const plan = planRows(tree, loaded <= 1);
+    if (plan.rows.length === 0) continue;
+    const { keyOf, keys } = tree.columnKeys(plan.onPath);
+    const keyIds = keys.map((k) => {
+      const id = `${k.occ}\u0000${k.name}`;
+      const seen = loopKeys.get(id);
+      if (!seen) loopKeys.set(id, { ...k, first: loopKeys.size });
+      else if (k.depth < seen.depth) seen.depth = k.depth;
+      return id;
     });
     for (let k = 0; k < K; k++) if (tree.names[k]!.any) found.add(wanted[k]!);
-    let copies = rows.length;
-    for (const lists of tree.multi.values()) copies += Math.max(1, ...lists.map((l) => l.length)) - 1;
-    perRun.push({ run, tree, rows, segs, copies });
+    perRun.push({ run, tree, plan, segs, keyOf, keyIds });
   }
 
-  const loops = loopOrder
-    .map((l, i) => ({ l, i }))
-    .sort((a, b) => loopDepth.get(a.l)! - loopDepth.get(b.l)! || a.i - b.i)
-    .map((x) => x.l);
+  const ordKeys = [...loopKeys.entries()].sort(([, a], [, b]) => a.depth - b.depth || a.first - b.first);
+  // A loop's own name is its column; a loop inside a loop of the same name is `name.1` (deeper:
+  // `name.2`...), primed when a loop is really called that.
+  const taken = new Set(ordKeys.filter(([, k]) => k.occ === 0).map(([, k]) => k.name));
+  const loops = ordKeys.map(([, k]) => {
+    if (k.occ === 0) return k.name;
+    let label = `${k.name}.${k.occ}`;
+    while (taken.has(label)) label += "'";
+    taken.add(label);
+    return label;
+  });
   for (const l of loops) {
     if ((KEY_COLUMNS as readonly string[]).includes(l) || want.has(l) || l === REPLAYED_COLUMN || l === CARRIED_COLUMN) {
       throw new FlorError('NAME_CLASH', `loop '${l}' has the same name as a column of the view`, {
@@ -435,11 +543,11 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
       });
     }
   }
-  const loopCol = new Map(loops.map((l, i) => [l, i] as const));
+  const loopCol = new Map(ordKeys.map(([id], i) => [id, i] as const));
   const L = loops.length;
 
   let total = 0;
-  for (const p of perRun) total += p.copies;
+  for (const p of perRun) total += p.plan.total;
   // Key columns are dictionary-encoded by run: one entry per run, not per row.
   const runIndex = new Int32Array(total);
   const ids: Value[] = [];
@@ -451,14 +559,15 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
   let out = 0;
 
   const outCols: OutColumns = { runIndex, loopCells, nameCols, replayed: null, carried: null };
-  for (const { run, tree, rows, segs } of perRun) {
+  for (const { run, tree, plan, segs, keyOf, keyIds } of perRun) {
     const ri = ids.length;
     ids.push(run.meta.id);
     versions.push(run.meta.commit ? run.meta.commit.slice(0, 7) : null);
     times.push(run.meta.start);
     files.push(run.meta.script);
-    const colOf = Int32Array.from(tree.loopNames, (l) => loopCol.get(l) ?? -1);
-    out = emitRun(tree, rows, segs, ri, colOf, wanted, outCols, out, total);
+    const colOfKey = keyIds.map((id) => loopCol.get(id)!);
+    const colOfNode = keyOf.map((key) => (key < 0 ? -1 : colOfKey[key]!));
+    out = emitRun(tree, plan, segs, ri, colOfNode, wanted, outCols, out, total);
   }
   const replayedCol = outCols.replayed;
 
