@@ -263,6 +263,19 @@ function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<st
   return true;
 }
 
+/** Whether the nodes kids[a..b) come loop by loop (each loop's iterations together). */
+function grouped(loop: Int32Array, kids: Int32Array, a: number, b: number): boolean {
+  let seen: Set<number> | null = null;
+  for (let i = a + 1; i < b; i++) {
+    const prev = loop[kids[i - 1]!]!;
+    const l = loop[kids[i]!]!;
+    if (l === prev) continue;
+    (seen ??= new Set()).add(prev);
+    if (seen.has(l)) return false;
+  }
+  return true;
+}
+
 interface RowPlan {
   /** Nodes that get rows, in output order. */
   rows: Int32Array;
@@ -283,8 +296,7 @@ interface RowPlan {
  * its own (inner loop columns null). So every value appears, and only where it was logged.
  *
  * Order: depth first, a node's own rows after the rows below it. `creationOrder`: node index order
- * already is execution order (one segment), so siblings keep it; otherwise sibling loops keep the
- * order they first ran in and iterations ascend.
+ * is execution order (one segment), which keeps a loop entered twice as two passes.
  */
 function planRows(tree: RunTree, creationOrder: boolean): RowPlan {
   const N = tree.size;
@@ -328,18 +340,18 @@ function planRows(tree: RunTree, creationOrder: boolean): RowPlan {
   const kids = new Int32Array(start[N]!);
   const fill = start.slice(0, N);
   for (let n = 1; n < N; n++) if (onPath[n]) kids[fill[parent[n]!]!++] = n;
-  if (!creationOrder) {
-    const { loop, iter } = tree;
-    for (let p = 0; p < N; p++) {
-      const a = start[p]!;
-      const b = start[p + 1]!;
-      if (b - a < 2) continue;
-      const ch = Array.from(kids.subarray(a, b));
-      const rank = new Map<number, number>();
-      for (const c of ch) if (!rank.has(loop[c]!)) rank.set(loop[c]!, rank.size);
-      ch.sort((x, y) => rank.get(loop[x]!)! - rank.get(loop[y]!)! || iter[x]! - iter[y]! || x - y);
-      kids.set(ch, a);
-    }
+  // Sibling loops keep the order they first ran in (loops that ran concurrently are not
+  // interleaved); within a loop, iterations ascend.
+  const { loop, iter } = tree;
+  for (let p = 0; p < N; p++) {
+    const a = start[p]!;
+    const b = start[p + 1]!;
+    if (b - a < 2 || (creationOrder && grouped(loop, kids, a, b))) continue;
+    const ch = Array.from(kids.subarray(a, b));
+    const rank = new Map<number, number>();
+    for (const c of ch) if (!rank.has(loop[c]!)) rank.set(loop[c]!, rank.size);
+    ch.sort((x, y) => rank.get(loop[x]!)! - rank.get(loop[y]!)! || (creationOrder ? 0 : iter[x]! - iter[y]!) || x - y);
+    kids.set(ch, a);
   }
   let nRows = 0;
   for (let n = 0; n < N; n++) nRows += isRow[n]!;

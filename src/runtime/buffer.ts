@@ -124,13 +124,13 @@ export class RecordBuffer {
   }
 
   /** Appends one record. Returns the count of unflushed records (callers check the clock every 1024). */
-  push(name: string, value: unknown): number {
+  push(name: string, value: unknown, frame = this.curFrame): number {
     let ni = this.nameIndex.get(name);
     if (ni === undefined) ni = this.nameId(name);
     const k = this.count;
     if (k === this.rName.length) this.grow();
     this.rName[k] = ni;
-    this.rFrame[k] = this.curFrame;
+    this.rFrame[k] = frame;
     if (typeof value === 'number') {
       this.rNum[k] = value;
       this.rKind[k] = KIND_NUMBER;

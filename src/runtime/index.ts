@@ -37,8 +37,9 @@ export const flor = {
     if (s.recording) {
       if (typeof name !== 'string') throw badName(name);
       const b = s.buf;
-      if (b.curFrame >= 0 || s.topEnabled) {
-        if ((b.push(name, value) & 1023) === 0) s.tick();
+      const frame = s.places ? s.frameHere() : b.curFrame;
+      if (frame >= 0 || s.topEnabled) {
+        if ((b.push(name, value, frame) & 1023) === 0) s.tick();
       }
       if (name === s.stopName) s.loggedStopName();
     }

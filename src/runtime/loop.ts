@@ -2,7 +2,8 @@
  * flor.loop: wraps an iterable in a generator that keeps the loop context (one frame per
  * iteration) and, for the outermost loop, times iterations, takes checkpoints and — in replay —
  * runs only the requested iterations. Sync iterables give a generator, async ones an async
- * generator, so `for` and `for await` work as they did without flor.
+ * generator, so `for` and `for await` work as they did without flor; `for await` always gets the
+ * async one, so concurrent loops are told apart (async-place.ts).
  *
  * The end of iteration k is when the consumer asks for item k+1. The next item is taken *before*
  * the end-of-iteration work, so the loop knows whether k was the last one (the last iteration is
@@ -38,6 +39,7 @@ export function* syncLoop<T>(s: Session, name: string, src: Iterable<T>): Genera
     while (!r.done) {
       s.beginIter(ctx, i);
       yield r.value;
+      s.resumed(ctx);
       if (i + 1 >= ctx.stop) {
         s.endIter(ctx, i, true);
         break;
@@ -55,7 +57,7 @@ export function* syncLoop<T>(s: Session, name: string, src: Iterable<T>): Genera
 }
 
 export async function* asyncLoop<T>(s: Session, name: string, src: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T, void, undefined> {
-  const ctx = s.enterLoop(name);
+  const ctx = s.enterLoop(name, true);
   let it: AsyncIterator<T> | Iterator<T> | null = null;
   let finished = false;
   try {
@@ -74,6 +76,7 @@ export async function* asyncLoop<T>(s: Session, name: string, src: AsyncIterable
     while (!r.done) {
       s.beginIter(ctx, i);
       yield r.value;
+      s.resumed(ctx);
       if (i + 1 >= ctx.stop) {
         s.endIter(ctx, i, true);
         break;
@@ -92,7 +95,13 @@ export async function* asyncLoop<T>(s: Session, name: string, src: AsyncIterable
 /** Picks the generator kind from the iterable: sync when it can be iterated synchronously. */
 export function loop<T>(s: Session, name: string, src: Iterable<T> | AsyncIterable<T>): Generator<T, void, undefined> | AsyncGenerator<T, void, undefined> {
   if (src !== null && src !== undefined) {
-    if (typeof (src as Iterable<T>)[Symbol.iterator] === 'function') return syncLoop(s, name, src as Iterable<T>);
+    if (typeof (src as Iterable<T>)[Symbol.iterator] === 'function') {
+      const gen = syncLoop(s, name, src as Iterable<T>);
+      // `for await` asks for this before Symbol.iterator: over an array too the loop then runs as
+      // an async loop, whose records are told apart from a concurrent loop's by async context.
+      Object.defineProperty(gen, Symbol.asyncIterator, { value: () => asyncLoop(s, name, src), configurable: true });
+      return gen;
+    }
     if (typeof (src as AsyncIterable<T>)[Symbol.asyncIterator] === 'function') return asyncLoop(s, name, src as AsyncIterable<T>);
   }
   throw notIterable(name);

@@ -26,6 +26,7 @@ import { CheckpointState, CheckpointPolicy, parseShare, writePriorMs, DEFAULT_SH
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { cpuMark, cpuSince, processCpuMs } from './thread-cpu.js';
 import { REPLAY_ENV, PROGRESS_MS, readReplaySpec, type ReplaySpec } from './replay-spec.js';
+import { AsyncPlaces, type Placed } from './async-place.js';
 
 export type Mode = 'record' | 'replay' | 'off';
 
@@ -62,11 +63,10 @@ const CKPT_DRAIN_MS = 30_000;
  */
 const SYNC_STRETCH_MS = 1000;
 
-export interface LoopCtx {
+export interface LoopCtx extends Placed<LoopCtx> {
   name: string;
   loopId: number;
   parentFrame: number;
-  parent: LoopCtx | null;
   outer: boolean;
   info: LoopInfo;
   /** First iteration to yield (replay of the outer loop skips earlier items). */
@@ -85,6 +85,8 @@ export interface LoopCtx {
   stride: number;
   countdown: number;
   lastClock: number;
+  /** Loops started inside this one's current iteration and still running (see interleaved). */
+  running: number;
 }
 
 function firstLine(e: unknown): string {
@@ -163,8 +165,11 @@ export class Session {
   readonly outerMs: number[] = [];
   private outerSeen = false;
   private outerCtx: LoopCtx | null = null;
-  /** Innermost loop whose iteration is running. */
+  /** Innermost loop whose iteration is running (loops started before any async loop). */
   private curCtx: LoopCtx | null = null;
+  /** Set by the first async loop: from then on each async context has its own innermost loop. */
+  places: AsyncPlaces<LoopCtx> | null = null;
+  private interleaveSaid = false;
 
   readonly ckpt = new CheckpointState();
   private policy: CheckpointPolicy | null = null;
@@ -418,11 +423,18 @@ export class Session {
 
   // ---------------------------------------------------------------- loops
 
-  enterLoop(name: string): LoopCtx {
+  /** The frame a record logged here belongs to, when async contexts are tracked. */
+  frameHere(): number {
+    const ctx = this.places!.here(this.curCtx);
+    return ctx === this.curCtx ? this.buf.curFrame : ctx ? ctx.frame : -1;
+  }
+
+  enterLoop(name: string, isAsync = false): LoopCtx {
     if (typeof name !== 'string' || name === '') {
       throw new FlorError('BAD_LOOP', `flor.loop needs a non-empty name, got ${JSON.stringify(name)}`, { hint: "write flor.loop('epoch', iterable)" });
     }
-    const parent = this.curCtx;
+    if (isAsync) this.places ??= new AsyncPlaces();
+    const parent = this.places ? this.places.here(this.curCtx) : this.curCtx;
     const outer = parent === null && !this.outerSeen;
     const key = `${parent ? parent.name : ''}\u0000${name}`;
     let info = this.loopInfos.get(key);
@@ -435,7 +447,7 @@ export class Session {
     const ctx: LoopCtx = {
       name,
       loopId: this.buf.loopId(name),
-      parentFrame: this.buf.curFrame,
+      parentFrame: parent === this.curCtx ? this.buf.curFrame : parent ? parent.frame : -1,
       parent,
       outer,
       info,
@@ -449,7 +461,16 @@ export class Session {
       stride: 1,
       countdown: 1,
       lastClock: now,
+      frame: -1,
+      begun: false,
+      done: false,
+      tracked: false,
+      entry: null,
+      before: undefined,
+      running: 0,
     };
+    if (parent) parent.running++;
+    this.places?.enter(ctx);
     if (outer) {
       this.outerSeen = true;
       this.outerCtx = ctx;
@@ -485,9 +506,13 @@ export class Session {
   beginIter(ctx: LoopCtx, i: number): void {
     if (ctx.outer && this.mode === 'replay') this.recording = i >= this.spec!.start;
     // Frames are kept only while recording: unflushed frames would otherwise pile up in memory.
-    if (this.recording) this.buf.curFrame = this.buf.newFrame(ctx.parentFrame, ctx.loopId, i);
-    this.curCtx = ctx;
+    if (this.recording) ctx.frame = this.buf.newFrame(ctx.parentFrame, ctx.loopId, i);
+    ctx.begun = true;
     ctx.iter = i;
+    if (!ctx.tracked) {
+      if (this.recording) this.buf.curFrame = ctx.frame;
+      this.curCtx = ctx;
+    }
     if (i + 1 > ctx.info.iterations) ctx.info.iterations = i + 1;
     if (ctx.outer) {
       this.curOuterIter = i;
@@ -514,6 +539,7 @@ export class Session {
 
   /** End of iteration `i` (the next item, if any, has been taken). */
   endIter(ctx: LoopCtx, i: number, last: boolean): void {
+    if (ctx.running > 0) this.interleaved(ctx);
     if (!ctx.outer) return;
     const now = performance.now();
     this.outerMs[i] = now - ctx.iterStart;
@@ -521,9 +547,35 @@ export class Session {
     else if (this.mode === 'replay' && i + 1 >= ctx.stop) this.replayDone();
   }
 
+  /** The consumer asked for the next item (called right after each yield). */
+  resumed(ctx: LoopCtx): void {
+    if (ctx.tracked) this.places!.resumed(ctx);
+  }
+
+  /**
+   * A loop started in an iteration outlived it: loops ran concurrently in a way async contexts do
+   * not tell apart (sync loops whose bodies await, run side by side). Records may then sit in the
+   * wrong iteration: say so once.
+   */
+  private interleaved(ctx: LoopCtx): void {
+    if (this.interleaveSaid) return;
+    this.interleaveSaid = true;
+    process.stderr.write(
+      `git flor: a loop started inside an iteration of loop '${ctx.name}' was still running when that iteration ended; ` +
+        `loops that run concurrently are told apart only when each is iterated with \`for await\` in its own async function, ` +
+        `so some records of run ${this.runId} may be attributed to the wrong iteration\n`,
+    );
+  }
+
   exitLoop(ctx: LoopCtx): void {
-    this.buf.curFrame = ctx.parentFrame;
-    this.curCtx = ctx.parent;
+    ctx.done = true;
+    if (ctx.parent) ctx.parent.running--;
+    if (ctx.running > 0) this.interleaved(ctx);
+    if (ctx.tracked) this.places!.exit(ctx);
+    else {
+      this.buf.curFrame = ctx.parentFrame;
+      this.curCtx = ctx.parent;
+    }
     if (ctx.outer) {
       this.outerCtx = null;
       if (this.mode === 'replay') this.topEnabled = this.spec!.runToEnd;
@@ -565,7 +617,7 @@ export class Session {
     const stop = this.spec?.stopAfter;
     if (!stop) return;
     const at: Array<[string, number]> = [];
-    for (let c = this.curCtx; c; c = c.parent) at.push([c.name, c.iter]);
+    for (let c = this.places ? this.places.here(this.curCtx) : this.curCtx; c; c = c.parent) at.push([c.name, c.iter]);
     at.reverse();
     if (at.length !== stop.at.length || at.some(([l, i], k) => l !== stop.at[k]![0] || i !== stop.at[k]![1])) return;
     if (this.stopSeen++ === stop.occurrence) this.replayDone();
