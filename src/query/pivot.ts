@@ -3,9 +3,12 @@
  *
  * A run's records hang on a tree of loop iterations (frames). Each requested name is a column.
  * A row is a deepest iteration that holds a value of some requested name; values logged at an
- * outer level are inherited by every inner row of the same iteration (the outer join on common
- * loop keys that FlorDB's dataframe does); an outer iteration whose inner loops logged none of the
- * names gets a row of its own, with the inner loop columns null.
+ * outer level are inherited by the inner rows of the same iteration that have none of their own
+ * (the outer join on common loop keys that FlorDB's dataframe does); an outer iteration whose inner
+ * loops logged none of the names gets a row of its own, with the inner loop columns null, and so
+ * does an outer value that no inner row can carry (see planRows). The rule, which a property test
+ * checks: every value appears on a row of its own iteration, nothing appears elsewhere, no row is
+ * all null.
  *
  * Replay segments of a run are merged onto the same tree by loop path (loop name + iteration,
  * level by level). A forward value is never replaced: replays only fill names the forward segment
