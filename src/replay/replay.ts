@@ -524,6 +524,8 @@ function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOpti
     runId: run,
     // RULE: "Args come from the original run, not from today's defaults or the CLI."
     args: meta.args,
+    // Each flor.arg call of a name the run gave different values gets its own, as it did then.
+    argCalls: meta.argCalls ?? {},
     start: s.start,
     end: s.end,
     runToEnd: s.runToEnd,

@@ -6,6 +6,7 @@
  * (`frameBase` counts frames already flushed), so chunks append to the run's tables.
  */
 import { KIND_NUMBER, KIND_OTHER, type Value, type TypedArray } from '../store/records.js';
+import { Unstorable } from '../store/pack.js';
 import type { ChunkFrame } from '../store/journal.js';
 
 function grownI32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
@@ -18,37 +19,96 @@ function isTyped(v: unknown): v is TypedArray {
   return ArrayBuffer.isView(v) && !(v instanceof DataView);
 }
 
+/** Deeper than this a value is cut (a circular structure ends here too). */
+export const MAX_DEPTH = 64;
+export const TOO_DEEP = '[too deep]';
+
+/** What freezing a value had to give up: said once per name (see RecordBuffer's onIssue). */
+export interface FreezeIssues {
+  /** The first error met while reading the value, when some part of it could not be read. */
+  unstorable: string | null;
+  /** Some part lay deeper than MAX_DEPTH and was cut. */
+  tooDeep: boolean;
+}
+
+function describe(e: unknown): string {
+  try {
+    return (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split('\n')[0]!.slice(0, 300);
+  } catch {
+    return 'an error that cannot be described';
+  }
+}
+
 /**
  * A copy of a logged value as it is now: the user may mutate arrays and objects after logging,
  * and the record must keep the value it had at log time. Immutable values are kept as they are.
+ * Never throws: a part that cannot be read (a throwing getter or Proxy trap, an invalid Date)
+ * becomes an Unstorable marker, so logging never breaks the training. docs/format.md §5.3 lists
+ * what each JS type becomes.
  */
-export function freezeValue(v: unknown, depth = 0): Value {
+export function freezeValue(v: unknown, issues?: FreezeIssues, depth = 0): Value {
   if (v === null || v === undefined) return null;
-  const t = typeof v;
-  if (t !== 'object') return v as Value; // number, string, boolean, bigint; functions become text at encoding
-  if (depth > 64) return '[too deep]';
+  if (typeof v !== 'object') return v as Value; // number, string, boolean, bigint; functions become text at encoding
+  if (depth > MAX_DEPTH) {
+    if (issues) issues.tooDeep = true;
+    return TOO_DEEP;
+  }
+  try {
+    return freezeObject(v, issues, depth);
+  } catch (e) {
+    const why = describe(e);
+    if (issues) issues.unstorable ??= why;
+    return new Unstorable(why) as unknown as Value;
+  }
+}
+
+function freezeObject(v: object, issues: FreezeIssues | undefined, depth: number): Value {
   if (isTyped(v)) return v.slice() as TypedArray;
   if (Array.isArray(v)) {
     const out = new Array<Value>(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = freezeValue(v[i], depth + 1);
+    for (let i = 0; i < v.length; i++) out[i] = freezeValue(v[i], issues, depth + 1);
     return out;
   }
-  if (v instanceof Date) return v.toISOString();
+  if (v instanceof Date) return v.toISOString(); // RangeError for an invalid Date: caught by the caller
+  if (v instanceof RegExp) return String(v);
   if (v instanceof Map) {
     const out: Record<string, Value> = {};
-    for (const [k, x] of v) out[String(k)] = freezeValue(x, depth + 1);
+    for (const [k, x] of v) out[String(k)] = freezeValue(x, issues, depth + 1);
     return out;
   }
-  if (v instanceof Set) return [...v].map((x) => freezeValue(x, depth + 1));
+  if (v instanceof Set) return [...v].map((x) => freezeValue(x, issues, depth + 1));
+  if (v instanceof ArrayBuffer) return new Uint8Array(v.slice(0));
+  if (v instanceof DataView) return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+  if (v instanceof Number || v instanceof String || v instanceof Boolean) return v.valueOf();
   const out: Record<string, Value> = {};
-  for (const k of Object.keys(v as object)) {
-    const x = (v as Record<string, unknown>)[k];
-    if (x !== undefined && typeof x !== 'function') out[k] = freezeValue(x, depth + 1);
+  if (v instanceof Error) {
+    // Their fields are not enumerable: an Error would otherwise be stored as {}.
+    out.name = String(v.name);
+    out.message = String(v.message);
+    out.stack = v.stack === undefined ? null : String(v.stack);
+    if ('cause' in v && v.cause !== undefined) out.cause = freezeValue(v.cause, issues, depth + 1);
+  }
+  for (const k of Object.keys(v)) {
+    let x: unknown;
+    try {
+      x = (v as Record<string, unknown>)[k];
+    } catch (e) {
+      const why = describe(e);
+      if (issues) issues.unstorable ??= why;
+      out[k] = new Unstorable(why) as unknown as Value;
+      continue;
+    }
+    if (x !== undefined && typeof x !== 'function') out[k] = freezeValue(x, issues, depth + 1);
   }
   return out;
 }
 
+const issues: FreezeIssues = { unstorable: null, tooDeep: false };
+
 export class RecordBuffer {
+  /** Told when a logged value could not be stored whole (the session warns once per name). */
+  constructor(private readonly onIssue: ((name: string, issues: FreezeIssues) => void) | null = null) {}
+
   private readonly nameIndex = new Map<string, number>();
   private readonly names: string[] = [];
   private readonly loopIndex = new Map<string, number>();
@@ -125,19 +185,28 @@ export class RecordBuffer {
 
   /** Appends one record. Returns the count of unflushed records (callers check the clock every 1024). */
   push(name: string, value: unknown, frame = this.curFrame): number {
+    // The value first: the name is registered only with a record to show for it.
+    let frozen: Value = null;
+    const isNum = typeof value === 'number';
+    if (!isNum) {
+      issues.unstorable = null;
+      issues.tooDeep = false;
+      frozen = freezeValue(value, issues);
+      if (issues.unstorable !== null || issues.tooDeep) this.onIssue?.(name, issues);
+    }
     let ni = this.nameIndex.get(name);
     if (ni === undefined) ni = this.nameId(name);
     const k = this.count;
     if (k === this.rName.length) this.grow();
     this.rName[k] = ni;
     this.rFrame[k] = frame;
-    if (typeof value === 'number') {
+    if (isNum) {
       this.rNum[k] = value;
       this.rKind[k] = KIND_NUMBER;
     } else {
       this.rNum[k] = NaN;
       this.rKind[k] = KIND_OTHER;
-      this.other.push(freezeValue(value));
+      this.other.push(frozen);
     }
     return (this.count = k + 1);
   }

@@ -16,6 +16,8 @@ export interface ReplaySpec {
   runId: string;
   /** flor.arg returns these, whatever the CLI or the defaults say (names missing here fall back to argv/default). */
   args: Record<string, Value>;
+  /** Names the run gave different values: the n-th flor.arg call of a name returns its n-th value here (args past the end). */
+  argCalls: Record<string, Value[]>;
   /** First outer iteration to execute (earlier items of the outer iterable are consumed and discarded). */
   start: number;
   /** Exclusive. */
@@ -110,6 +112,8 @@ export function validateReplaySpec(x: unknown, path = '<spec>'): ReplaySpec {
   if (typeof x.runToEnd !== 'boolean') throw bad(path, 'runToEnd must be a boolean');
   if (x.restoreFrom !== null && typeof x.restoreFrom !== 'string') throw bad(path, 'restoreFrom must be a key or null');
   if (!isRecord(x.args)) throw bad(path, 'args must be an object');
+  const argCalls = x.argCalls ?? {};
+  if (!isRecord(argCalls) || !Object.values(argCalls).every(Array.isArray)) throw bad(path, 'argCalls must map names to arrays of values');
   if (!Array.isArray(x.skipInner) || !x.skipInner.every((s) => typeof s === 'string')) throw bad(path, 'skipInner must be an array of loop names');
   if (!isRecord(x.ckptKeys) || !Object.values(x.ckptKeys).every((s) => typeof s === 'string')) throw bad(path, 'ckptKeys must map iterations to keys');
   const stop = x.stopAfter;
@@ -121,6 +125,7 @@ export function validateReplaySpec(x: unknown, path = '<spec>'): ReplaySpec {
   return {
     runId,
     args: x.args as Record<string, Value>,
+    argCalls: argCalls as Record<string, Value[]>,
     start,
     end,
     runToEnd: x.runToEnd,

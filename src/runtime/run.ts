@@ -19,7 +19,7 @@ import { getCheckpoint, putCheckpoint } from '../store/checkpoints.js';
 import { pinCodeSync } from '../store/code-ref.js';
 import type { RunMeta, RunStatus, LoopInfo } from '../store/types.js';
 import type { Value } from '../store/records.js';
-import { RecordBuffer } from './buffer.js';
+import { RecordBuffer, MAX_DEPTH, TOO_DEEP, type FreezeIssues } from './buffer.js';
 import { parseArg, recordableArg } from './args.js';
 import { ulid } from './ulid.js';
 import { CheckpointState, CheckpointPolicy, parseShare, writePriorMs, DEFAULT_SHARE } from './checkpoint.js';
@@ -94,6 +94,21 @@ function firstLine(e: unknown): string {
   return msg.split('\n')[0]!.slice(0, 500);
 }
 
+/** Two recorded arg values are the same (they are plain data: compared as msgpack would write them). */
+function sameArg(a: Value, b: Value): boolean {
+  if (Object.is(a, b)) return true;
+  try {
+    return JSON.stringify(a, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)) === JSON.stringify(b, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+  } catch {
+    return false;
+  }
+}
+
+function argText(v: Value): string {
+  const t = typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : (JSON.stringify(v) ?? String(v));
+  return t.length > 40 ? t.slice(0, 39) + '…' : t;
+}
+
 function toSlash(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
@@ -151,7 +166,8 @@ export class Session {
   recording = false;
   /** Top-level records are kept (replay drops them outside the requested part). */
   topEnabled = true;
-  readonly buf = new RecordBuffer();
+  readonly buf = new RecordBuffer((name, issues) => this.valueIssue(name, issues));
+  private readonly issueSaid = new Set<string>();
 
   runId: string | null = null;
   repo: RepoInfo | null = null;
@@ -160,6 +176,10 @@ export class Session {
 
   private meta: RunMeta | null = null;
   private pendingArgs: Record<string, Value> | null = null;
+  /** flor.arg calls per name: the first value, how many calls, and every value once they differ. */
+  private readonly argCalls = new Map<string, { first: Value; n: number; list: Value[] | null }>();
+  private pendingCalls: Record<string, Value[]> | null = null;
+  private readonly argSaid = new Set<string>();
   private readonly loops: LoopInfo[] = [];
   private readonly loopInfos = new Map<string, LoopInfo>();
   readonly outerMs: number[] = [];
@@ -370,9 +390,10 @@ export class Session {
     try {
       this.collectCheckpoints();
       if ((this.mode as Mode) === 'off') return;
-      if (this.pendingArgs) {
-        j.append({ t: 'args', args: this.pendingArgs });
+      if (this.pendingArgs || this.pendingCalls) {
+        j.append({ t: 'args', args: this.pendingArgs ?? {}, ...(this.pendingCalls ? { calls: this.pendingCalls } : {}) });
         this.pendingArgs = null;
+        this.pendingCalls = null;
       }
       if (this.buf.dirty()) j.append(this.buf.takeChunk());
     } catch (e) {
@@ -410,13 +431,44 @@ export class Session {
     }
   }
 
+  /** A logged value could not be stored whole: said once per name, and the run goes on. */
+  private valueIssue(name: string, issues: FreezeIssues): void {
+    if (this.issueSaid.has(name)) return;
+    this.issueSaid.add(name);
+    const what =
+      issues.unstorable !== null
+        ? `could not be read (${issues.unstorable}); it is recorded as an error value {"$flor":"unstorable"}`
+        : `is nested deeper than ${MAX_DEPTH} levels (or is circular); it is cut there, as "${TOO_DEEP}"`;
+    process.stderr.write(`git flor: the value logged as '${name}' ${what}\n`);
+  }
+
   arg<T>(name: string, def: T): T {
+    const seen = this.argCalls.get(name);
+    const n = seen ? seen.n : 0; // this call's index among the name's calls
     let v: T;
-    if (this.mode === 'replay' && Object.prototype.hasOwnProperty.call(this.spec!.args, name)) v = this.spec!.args[name] as T;
+    const replayed = this.mode === 'replay' ? this.spec!.argCalls[name] : undefined;
+    if (replayed && n < replayed.length) v = replayed[n] as T;
+    else if (this.mode === 'replay' && Object.prototype.hasOwnProperty.call(this.spec!.args, name)) v = this.spec!.args[name] as T;
     else v = parseArg(name, def, process.argv.slice(2));
-    if (this.recording) {
-      const rec = recordableArg(v);
-      (this.pendingArgs ??= {})[name] = rec;
+    const rec = recordableArg(v);
+    if (!seen) {
+      this.argCalls.set(name, { first: rec, n: 1, list: null });
+      if (this.recording) (this.pendingArgs ??= {})[name] = rec;
+      return v;
+    }
+    seen.n++;
+    // A name given different values: `args` keeps the first, and every call's value is recorded
+    // so that replay gives each call its own.
+    if (!seen.list && !sameArg(seen.first, rec)) seen.list = new Array<Value>(n).fill(seen.first);
+    if (!seen.list) return v;
+    seen.list.push(rec);
+    if (this.recording) (this.pendingCalls ??= {})[name] = seen.list;
+    if (!this.argSaid.has(name)) {
+      this.argSaid.add(name);
+      process.stderr.write(
+        `git flor: flor.arg('${name}', …) is called more than once with different values (${argText(seen.first)}, then ${argText(rec)}); ` +
+          `the run records each call's value (its args show the first) and replay gives each call its own\n`,
+      );
     }
     return v;
   }

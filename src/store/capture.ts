@@ -83,6 +83,7 @@ export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean
   const meta: RunMeta = {
     ...m,
     args: { ...m.args, ...j.args },
+    ...(Object.keys(j.argCalls).length ? { argCalls: j.argCalls } : {}),
     status: end ? end.status : 'crashed',
     end: end?.end ?? (orphan ? safeMtime(j.path) : new Date().toISOString()),
     exitCode: end ? end.exitCode : null,

@@ -38,6 +38,8 @@ export interface ChunkFrame {
 export interface ArgsFrame {
   t: 'args';
   args: Record<string, Value>;
+  /** Names flor.arg gave different values: every call's value so far, in call order. */
+  calls?: Record<string, Value[]>;
 }
 
 export interface CkptFrame {
@@ -74,6 +76,8 @@ export interface JournalContents {
   records: RecordColumns;
   /** Every `args` frame merged, later values winning. */
   args: Record<string, Value>;
+  /** Every `args` frame's `calls` merged, later lists winning. */
+  argCalls: Record<string, Value[]>;
   ckpts: Array<{ iter: number; key: string; bytes: number }>;
   end: EndFrame | null;
   /** Bytes at the tail that did not form a whole frame (a write cut short by a crash). */
@@ -135,7 +139,7 @@ function encodeFrame(f: JournalFrame): unknown {
     };
   }
   if (f.t === 'start') return { ...f, meta: { ...f.meta, args: encodeValue(f.meta.args) } };
-  if (f.t === 'args') return { t: 'args', args: encodeValue(f.args) };
+  if (f.t === 'args') return { t: 'args', args: encodeValue(f.args), ...(f.calls ? { calls: encodeValue(f.calls) } : {}) };
   return f;
 }
 
@@ -268,7 +272,7 @@ export function readJournal(path: string): JournalContents {
     throw e;
   }
   const { frames, truncatedBytes } = splitFrames(buf, path);
-  const out: JournalContents = { path, start: null, records: emptyColumns(), args: {}, ckpts: [], end: null, truncatedBytes };
+  const out: JournalContents = { path, start: null, records: emptyColumns(), args: {}, argCalls: {}, ckpts: [], end: null, truncatedBytes };
   const chunks: RawChunk[] = [];
   for (const [i, bytes] of frames.entries()) {
     let o: unknown;
@@ -293,6 +297,10 @@ export function readJournal(path: string): JournalContents {
       case 'args':
         if (!isObj(o.args)) throw bad(path, `args frame ${i} is not a map`);
         Object.assign(out.args, decodeValue(o.args));
+        if (o.calls !== undefined) {
+          if (!isObj(o.calls)) throw bad(path, `args frame ${i} has calls that are not a map`);
+          Object.assign(out.argCalls, decodeValue(o.calls));
+        }
         break;
       case 'ckpt':
         if (typeof o.iter !== 'number' || typeof o.key !== 'string' || typeof o.bytes !== 'number') throw bad(path, `malformed ckpt frame ${i}`);

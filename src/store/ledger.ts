@@ -118,13 +118,17 @@ export function ownLedgerRef(writer: string): string {
 // Writing
 
 export function encodeRunMeta(meta: RunMeta): Buffer {
-  return pack({ ...meta, args: encodeValue(meta.args) });
+  return pack({ ...meta, args: encodeValue(meta.args), ...(meta.argCalls ? { argCalls: encodeValue(meta.argCalls) } : {}) });
 }
 
 export function decodeRunMeta(buf: Uint8Array, where: string): RunMeta {
   const raw = unpack(buf, where);
   const meta = validateRunMeta(raw, where);
-  return { ...meta, args: decodeValue(meta.args) as Record<string, Value> };
+  const calls = (raw as { argCalls?: unknown }).argCalls;
+  // Optional (a reader of older runs finds none); anything but a map of arrays is ignored.
+  const argCalls = calls && typeof calls === 'object' ? (decodeValue(calls) as Record<string, Value>) : null;
+  const lists = argCalls ? Object.fromEntries(Object.entries(argCalls).filter(([, v]) => Array.isArray(v))) : null;
+  return { ...meta, args: decodeValue(meta.args) as Record<string, Value>, ...(lists ? { argCalls: lists as Record<string, Value[]> } : {}) };
 }
 
 export interface RunCapture {

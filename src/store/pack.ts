@@ -54,6 +54,16 @@ export function unpackTyped(p: unknown, expect?: DType): TypedArray {
 
 const TAG = '$flor';
 
+/**
+ * A value flor.log could not read (an invalid Date, a getter or Proxy trap that throws): recorded as
+ * this marked error instead of breaking the user's program. Stored as the `unstorable` tag; read
+ * back as `{ "$flor": "unstorable", error }`, which no logged object can be (their `$flor` keys are
+ * escaped).
+ */
+export class Unstorable {
+  constructor(readonly error: string) {}
+}
+
 function isTyped(v: unknown): v is TypedArray {
   return ArrayBuffer.isView(v) && !(v instanceof DataView);
 }
@@ -74,6 +84,7 @@ export function encodeValue(v: unknown): unknown {
   }
   if (isTyped(v)) return { [TAG]: 'typed', dtype: dtypeOf(v), data: bytesOf(v) };
   if (Array.isArray(v)) return v.map(encodeValue);
+  if (v instanceof Unstorable) return { [TAG]: 'unstorable', v: v.error };
   if (v instanceof Date) return { [TAG]: 'date', v: v.toISOString() };
   if (v instanceof Map) return { [TAG]: 'map', v: [...v].map(([k, x]) => [encodeValue(k), encodeValue(x)]) };
   if (v instanceof Set) return { [TAG]: 'set', v: [...v].map(encodeValue) };
@@ -104,6 +115,8 @@ export function decodeValue(v: unknown): Value {
         return (o.v as unknown[]).map(decodeValue);
       case 'unsupported':
         return o.v as string;
+      case 'unstorable':
+        return { [TAG]: 'unstorable', error: String(o.v) };
       case 'escaped': {
         const inner = o.v as Record<string, unknown>;
         const out: Record<string, Value> = {};

@@ -22,7 +22,9 @@ export interface RunMeta {
   cwd: string; // working directory relative to the work tree top ('' = top)
   argv: string[]; // process.argv.slice(2)
   execArgv: string[]; // e.g. ['--import', 'tsx'], reused by replay
-  args: Record<string, Value>; // flor.arg values as the run used them
+  args: Record<string, Value>; // flor.arg values as the run used them (the first call's, for a name called more than once)
+  /** Names flor.arg gave different values in one run: each call's value, in call order. Absent when none. */
+  argCalls?: Record<string, Value[]>;
   commit: string | null; // HEAD at start (null on an unborn branch)
   branch: string | null;
   dirty: boolean; // the code that ran differs from `commit`
