@@ -86,7 +86,9 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
     ['ledgers', d.run.ledgers.join(', ')],
   ];
   const argNames = Object.keys(m.args);
-  rows.push(['args', argNames.length ? argNames.map((k) => `${k}=${valueText(m.args[k]!)}`).join('  ') : '(none)']);
+  // A name flor.arg gave different values shows every call's, in call order.
+  const argText = (k: string) => (m.argCalls?.[k] ? `${k}=${m.argCalls[k]!.map((v) => valueText(v)).join(', then ')}` : `${k}=${valueText(m.args[k]!)}`);
+  rows.push(['args', argNames.length ? argNames.map(argText).join('  ') : '(none)']);
   rows.push(['loops', loopsLine(m.loops)]);
   if (m.checkpointing.length) rows.push(['checkpoint', checkpointLine(m.checkpointing, ckpt)]);
   const names = new Set<string>();
