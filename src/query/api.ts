@@ -10,11 +10,12 @@
 import { FlorError, isFlorError } from '../errors.js';
 import { requireRepoSync, type RepoInfo } from '../store/git.js';
 import { closeReader } from '../store/objects.js';
-import { segmentCache, type SegmentCache } from '../store/ledger.js';
+import type { SegmentReader } from '../store/ledger.js';
 import type { Value } from '../store/records.js';
 import { cellAt, type Table } from './table.js';
 import { toJson } from './formats.js';
 import { listRuns, logView } from './runs.js';
+import { gitSegments, memoSegments } from './history.js';
 import { diffRuns, type RunDiff, type DiffRun, type DiffName, type NameStats } from './diff.js';
 import { parseSince } from './since.js';
 
@@ -96,8 +97,8 @@ function sinceMs(s: LogOptions['since']): number | undefined {
 export async function openHistory(opts: OpenOptions = {}): Promise<History> {
   const repo: RepoInfo = requireRepoSync(opts.cwd ?? process.cwd());
   // Decoded segments stay with the handle: a second query of the same runs skips decoding.
-  let segments: SegmentCache | null = segmentCache(repo);
-  const open = (): SegmentCache => {
+  let segments: SegmentReader | null = memoSegments(gitSegments(repo));
+  const open = (): SegmentReader => {
     if (!segments) throw new FlorError('HISTORY_CLOSED', 'this history handle is closed', { hint: 'call openHistory() again' });
     return segments;
   };
