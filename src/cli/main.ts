@@ -61,8 +61,19 @@ export function buildCli(argv: string[], commands: Array<CommandModule<any, any>
   return cli;
 }
 
+/** `--sort -acc`: yargs would read `-acc` as flags, so a value given to --sort is attached to it. */
+function attachSortValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--sort' && i + 1 < argv.length && argv[i + 1]!.startsWith('-') && !argv[i + 1]!.startsWith('--')) out.push(`--sort=${argv[++i]}`);
+    else out.push(argv[i]!);
+  }
+  return out;
+}
+
 /** Runs one command and returns its exit code without exiting (tests and embedders call this). */
 export async function run(argv: string[]): Promise<number> {
+  argv = attachSortValues(argv);
   try {
     await buildCli(argv, await commandsFor(argv)).parseAsync();
     return 0;

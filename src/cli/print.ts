@@ -2,6 +2,8 @@
  * The CLI's only path to the terminal for errors, and the exit-code policy:
  * 0 ok, 1 findings (doctor damage, fidelity mismatch), 2 error of any kind.
  */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { FlorError } from '../errors.js';
 import type { Table } from '../query/table.js';
 
@@ -50,8 +52,21 @@ export function out(text: string): Promise<void> {
   });
 }
 
-/** Streams a formatted table to stdout chunk by chunk, honouring backpressure. */
-export async function writeFormatted(f: (t: Table) => Iterable<string | Uint8Array>, t: Table): Promise<void> {
+/** Streams a formatted table to stdout (or to `file`) chunk by chunk, honouring backpressure. */
+export async function writeFormatted(f: (t: Table) => Iterable<string | Uint8Array>, t: Table, file?: string): Promise<void> {
+  if (file !== undefined) {
+    const w = createWriteStream(file);
+    const failed = once(w, 'error').then(([e]: unknown[]) => {
+      throw new FlorError('OUTPUT_FAILED', `cannot write ${file}: ${(e as Error).message}`);
+    });
+    const done = (async () => {
+      for (const chunk of f(t)) if (!w.write(chunk)) await Promise.race([once(w, 'drain'), failed]);
+      w.end();
+      await once(w, 'finish');
+    })();
+    await Promise.race([done, failed]);
+    return;
+  }
   for (const chunk of f(t)) {
     if (!process.stdout.write(chunk)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
   }

@@ -10,6 +10,7 @@ import type { Segment } from '../store/types.js';
 import { pivot, type PivotResult, type PivotRun } from './pivot.js';
 import type { Table } from './table.js';
 import { gitSegments, listHistory } from './history.js';
+import type { History } from './summary.js';
 
 export type { BrokenRun, RunEntry };
 
@@ -36,6 +37,12 @@ export async function listRuns(repo: RepoInfo): Promise<{ table: Table; broken: 
   return { table: runsTable(runs), broken };
 }
 
+/** The history of a repository for summarizeRuns: every readable run, segments read on demand. */
+export async function repoHistory(repo: RepoInfo, from?: SegmentReader): Promise<History<RunEntry> & { broken: BrokenRun[] }> {
+  const { runs, broken } = await listHistory(repo);
+  return { runs, broken, segments: (r) => segmentsOf(repo, r, from) };
+}
+
 export interface LogOptions {
   names: string[];
   /** Run ids or unique prefixes; all runs when empty. */
@@ -47,15 +54,21 @@ export interface LogOptions {
    * so runs it left unchanged are not read and decoded again. Default: read each from Git.
    */
   segments?: SegmentReader;
+  /** Only runs this accepts (run-level conditions of `--where`), before any segment is read. */
+  filter?: (run: RunEntry) => boolean;
 }
 
 export interface LogView extends PivotResult {
   broken: BrokenRun[];
   runCount: number;
+  /** The runs the view was built from (after --run, --since and the filter), readable ones. */
+  runs: RunEntry[];
+  /** Every readable run of the history, chosen or not. */
+  all: RunEntry[];
 }
 
 /** Segments are read in parallel: each is one object from the same long-lived `cat-file`. */
-async function segmentsOf(repo: RepoInfo, run: RunEntry, from?: SegmentReader): Promise<Segment[]> {
+export async function segmentsOf(repo: RepoInfo, run: RunEntry, from?: SegmentReader): Promise<Segment[]> {
   const reader = from ?? gitSegments(repo);
   return Promise.all(run.segments.map((s) => reader.read(s.oid)));
 }
@@ -70,19 +83,34 @@ export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView
     chosen = chosen.filter((r) => ids.has(r.id));
   }
   if (opts.since !== undefined) chosen = chosen.filter((r) => Date.parse(r.meta.start) >= opts.since!);
+  if (opts.filter) chosen = chosen.filter(opts.filter);
   const loaded: PivotRun[] = [];
+  const read: RunEntry[] = [];
   const unreadable: BrokenRun[] = [...broken];
   await Promise.all(
     chosen.map(async (r) => {
       try {
         loaded.push({ meta: r.meta, segments: await segmentsOf(repo, r, opts.segments) });
+        read.push(r);
       } catch (e) {
         // One bad segment hides one run, never the whole view.
         unreadable.push({ id: r.id, ledger: r.ledgers[0] ?? '', code: e instanceof FlorError ? e.code : 'UNREADABLE', error: e instanceof Error ? e.message : String(e) });
       }
     }),
   );
-  return { ...pivot(loaded, opts.names), broken: unreadable, runCount: loaded.length };
+  return { ...pivot(loaded, opts.names), broken: unreadable, runCount: loaded.length, runs: read, all: runs };
+}
+
+/** Every name these runs logged (args not included), sorted; an unreadable run adds none. */
+export async function loggedNames(repo: RepoInfo, runs: RunEntry[], from?: SegmentReader): Promise<string[]> {
+  const names = new Set<string>();
+  await Promise.all(
+    runs.map(async (r) => {
+      const segs = await segmentsOf(repo, r, from).catch(() => [] as Segment[]);
+      for (const s of segs) for (const n of s.names) names.add(n);
+    }),
+  );
+  return [...names].sort();
 }
 
 export interface RunDetail {

@@ -60,3 +60,40 @@ export function tableFromObjects(columns: string[], rows: Array<Record<string, V
     length: rows.length,
   };
 }
+
+/** The given rows of a table, in the given order (a filter, a sort, a limit). */
+export function selectRows(t: Table, rows: ArrayLike<number>): Table {
+  const n = rows.length;
+  const cols = t.cols.map((col): Column => {
+    switch (col.type) {
+      case 'values': {
+        const values = new Array<Value>(n);
+        for (let i = 0; i < n; i++) values[i] = cellAt(col, rows[i]!);
+        return { type: 'values', values };
+      }
+      case 'dict': {
+        const index = new Int32Array(n);
+        for (let i = 0; i < n; i++) index[i] = col.index[rows[i]!]!;
+        return { type: 'dict', dict: col.dict, index };
+      }
+      case 'int': {
+        const ints = new Int32Array(n);
+        for (let i = 0; i < n; i++) ints[i] = col.ints[rows[i]!]!;
+        return { type: 'int', ints };
+      }
+      case 'num': {
+        const num = new Float64Array(n);
+        const kind = new Uint8Array(n);
+        const other = new Map<number, Value>();
+        for (let i = 0; i < n; i++) {
+          const r = rows[i]!;
+          kind[i] = col.kind[r]!;
+          num[i] = col.num[r]!;
+          if (kind[i] === 2) other.set(i, col.other.get(r) ?? null);
+        }
+        return { type: 'num', num, kind, other };
+      }
+    }
+  });
+  return { columns: [...t.columns], cols, length: n };
+}

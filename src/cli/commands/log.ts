@@ -1,12 +1,20 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { segmentCache } from '../../store/ledger.js';
-import { logView } from '../../query/runs.js';
+import { listRunsChecked, resolveIn } from '../../store/ledger.js';
+import { loggedNames, logView, segmentsOf } from '../../query/runs.js';
+import { parseExpr } from '../../query/expr.js';
+import { filterRuns, queryView, runLevelPart } from '../../query/viewquery.js';
+import { unknownName } from '../../query/names.js';
+import { tableTypes } from '../../query/coltypes.js';
+import { rowObjects } from '../../query/table.js';
+import { jsonValue } from '../../query/summary.js';
+import { checkOutput, writeParquetOutput } from '../output.js';
 import { parseSince } from '../../query/since.js';
 import { formatter } from '../../query/formats.js';
 import { warnBroken, writeFormatted, ExitError } from '../print.js';
 
-const FORMATS = ['table', 'csv', 'json', 'ndjson', 'md'] as const;
+const FORMATS = ['table', 'csv', 'json', 'ndjson', 'md', 'parquet'] as const;
 
 interface Args {
   names: string[];
@@ -15,6 +23,10 @@ interface Args {
   since: string | undefined;
   replay: boolean;
   workers: number | undefined;
+  where: string | undefined;
+  sort: string[] | undefined;
+  limit: number | undefined;
+  output: string | undefined;
 }
 
 export const command: CommandModule<object, Args> = {
@@ -23,37 +35,73 @@ export const command: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('names', { type: 'string', array: true, demandOption: true, describe: 'logged names (or args) to show, one column each' })
-      .option('format', { choices: FORMATS, default: 'table', describe: 'output format' })
+      .option('where', { type: 'string', describe: "keep the rows where this holds, e.g. \"loss < 0.5 and lr >= 0.01\" (see git flor runs --help)" })
+      .option('sort', { type: 'string', array: true, describe: 'sort rows by a column, -COL for descending; repeatable' })
+      .option('limit', { alias: 'n', type: 'number', describe: 'at most N rows (after sorting)' })
+      .option('format', { choices: FORMATS, default: 'table', describe: 'output format (parquet needs --output)' })
+      .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
       .option('run', { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' })
       .option('since', { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" })
       .option('replay', { type: 'boolean', default: false, describe: 'first replay old runs that lack a name today\'s code logs (see `git flor replay`)' })
       .option('workers', { type: 'number', describe: 'with --replay: worker threads (default: number of cores)' })
       .example('$0 log loss acc', 'rows keyed by run, version, time, file and loop iterations')
       .example('$0 log lr loss --format csv > runs.csv', 'args can be columns too')
-      .example('$0 log loss --run 01JD3 --since "2 days ago" --format json', 'one run, as JSON rows'),
+      .example('$0 log loss --run 01JD3 --since "2 days ago" --format json', 'one run, as JSON rows')
+      .example("$0 log loss acc --where \"lr > 0.01 and epoch >= 5\" --sort loss -n 10", 'the ten lowest losses of late epochs, fast runs only')
+      .example("$0 log loss --where \"max(acc) > 0.9\"", 'the loss curves of the runs that reached 90% accuracy'),
   handler: async (argv) => {
-    const f = formatter(argv.format, FORMATS);
+    checkOutput(argv.format, argv.output);
+    const f = argv.format === 'parquet' ? null : formatter(argv.format, FORMATS);
     const since = argv.since === undefined ? undefined : parseSince(argv.since);
+    const names = argv.names.map(String);
+    // Syntax first: a typo in --where must not cost a replay.
+    const where = argv.where === undefined ? null : parseExpr(argv.where);
     const repo = requireRepoSync(process.cwd());
+    const runLevel = where ? runLevelPart(where, names, (await listRunsChecked(repo)).runs) : null;
     // The replay reads every chosen run's segments to see what is missing; the table needs the
-    // same ones again (plus any segment the replay added, which is a new oid).
-    const segments = argv.replay ? segmentCache(repo) : undefined;
-    // Loaded only when asked for: the replay machinery would add to every `git flor log` start.
-    const replayStatus = argv.replay ? await (await import('./replay.js')).replayForLog(repo, argv.names.map(String), { runs: argv.run, since, workers: argv.workers, segments }) : 0;
-    const view = await logView(repo, { names: argv.names.map(String), runs: argv.run, since, segments });
+    // same ones again (plus any segment the replay added, which is a new oid). A query that reads
+    // run-level values of logged names (max(acc)) reads them a second time too.
+    const segments = argv.replay || where || argv.sort ? segmentCache(repo) : undefined;
+    let replayStatus = 0;
+    if (argv.replay) {
+      // Run-level conditions choose the runs to replay, as --run and --since do.
+      let runs = argv.run;
+      if (runLevel) {
+        const { runs: all, broken } = await listRunsChecked(repo);
+        const named = argv.run?.length ? new Set(argv.run.map((p) => resolveIn(all, p, broken).id)) : null;
+        runs = filterRuns(runLevel, all.filter((r) => !named || named.has(r.id))).map((r) => r.id);
+      }
+      // Loaded only when asked for: the replay machinery would add to every `git flor log` start.
+      if (!runs || runs.length > 0) replayStatus = await (await import('./replay.js')).replayForLog(repo, names, { runs, since, workers: argv.workers, segments });
+      else process.stderr.write('git flor: no run matches --where: nothing to replay\n');
+    }
+    const view = await logView(repo, { names, runs: argv.run, since, segments, filter: runLevel ? (r) => filterRuns(runLevel, [r]).length === 1 : undefined });
     warnBroken(view.broken);
+    // Every name any run logged, read only when a name has to be explained.
+    const known = async (): Promise<string[]> => {
+      if (view.runs.length === view.all.length) return view.known;
+      const args = view.all.flatMap((r) => Object.keys(r.meta.args ?? {}));
+      return [...new Set([...(await loggedNames(repo, view.all, segments)), ...args])].sort();
+    };
     if (view.missing.length > 0) {
-      const which = view.missing.map((n) => `'${n}'`).join(', ');
+      const everywhere = await known();
+      const never = view.missing.filter((n) => !everywhere.includes(n));
+      // A name nothing logged is a typo or, with --replay, what the replay could not fill.
+      if (never.length > 0 && !argv.replay && view.all.length > 0) throw unknownName(never[0]!, everywhere);
       process.stderr.write(
         view.runCount === 0
-          ? argv.run || argv.since
-            ? 'git flor: no run matches --run/--since\nhint: `git flor runs` lists them all\n'
+          ? argv.run || argv.since || runLevel
+            ? 'git flor: no run matches --run/--since/--where\nhint: `git flor runs` lists them all\n'
             : "git flor: no runs recorded yet\nhint: run a script that does `import { flor } from 'git-flor'`\n"
-          : `git flor: ${which} ${view.missing.length === 1 ? 'was' : 'were'} never logged by ${view.runCount === 1 ? 'this run' : `these ${view.runCount} runs`}\n` +
+          : `git flor: ${view.missing.map((n) => `'${n}'`).join(', ')} ${view.missing.length === 1 ? 'was' : 'were'} never logged by ${view.runCount === 1 ? 'this run' : `these ${view.runCount} runs`}\n` +
               `hint: known names: ${view.known.length ? view.known.join(', ') : '(none)'}\n`,
       );
     }
-    await writeFormatted(f, view.table);
+    const history = { runs: view.runs, segments: (r: (typeof view.runs)[number]) => segmentsOf(repo, r, segments) };
+    const table = await queryView(view.table, history, { where: argv.where, sort: argv.sort?.map(String), limit: argv.limit }, known);
+    if (!f) {
+      await writeParquetOutput(rowObjects(table).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, jsonValue(v)]))), tableTypes(table), argv.output!);
+    } else await writeFormatted(f, table, argv.output);
     if (replayStatus !== 0) throw new ExitError(replayStatus);
   },
 };

@@ -1,31 +1,57 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
-import { listRuns } from '../../query/runs.js';
+import { repoHistory } from '../../query/runs.js';
+import { summarizeRuns, summaryTable } from '../../query/summary.js';
 import { formatter } from '../../query/formats.js';
 import { warnBroken, writeFormatted } from '../print.js';
+import { checkOutput, writeParquetOutput } from '../output.js';
 
-const FORMATS = ['table', 'json', 'csv'] as const;
+const FORMATS = ['table', 'json', 'ndjson', 'csv', 'md', 'parquet'] as const;
 
 interface Args {
   format: string;
+  col: string[] | undefined;
+  where: string | undefined;
+  sort: string[] | undefined;
+  limit: number | undefined;
+  'only-changed': boolean;
+  output: string | undefined;
 }
 
 export const command: CommandModule<object, Args> = {
   command: 'runs',
-  describe: 'List every captured run (all versions, all clones fetched)',
+  describe: 'One row per run of every version: args and logged values, filtered and sorted',
   builder: (y) =>
     y
-      .option('format', { choices: FORMATS, default: 'table', describe: 'output format' })
-      .example('$0 runs', 'one line per run, oldest first')
-      .example('$0 runs --format json', 'for scripts: args stay an object, dirty a boolean'),
+      .option('col', { type: 'string', array: true, describe: 'a column: NAME (last value), last|first|min|max|mean|count(NAME), NAME@LOOP=K, an arg, arg.NAME; repeatable' })
+      .option('where', { type: 'string', describe: "keep the runs where this holds, e.g. \"max(acc) > 0.9 and status = 'ok'\"" })
+      .option('sort', { type: 'string', array: true, describe: 'sort by a column, -COL for descending; repeatable (later ones break ties)' })
+      .option('limit', { alias: 'n', type: 'number', describe: 'at most N rows (after sorting)' })
+      .option('only-changed', { type: 'boolean', default: false, describe: 'hide the columns whose value is the same in every row' })
+      .option('format', { choices: FORMATS, default: 'table', describe: 'output format (parquet needs --output)' })
+      .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+      .example('$0 runs', 'args and the last value of each name logged outside an inner loop')
+      .example('$0 runs --sort -acc -n 3', 'the three runs with the best final accuracy')
+      .example("$0 runs --col lr --col 'max(acc)' --col 'loss@epoch=1' --where \"max(acc) > 0.5\"", 'chosen columns, filtered')
+      .example("$0 runs --where \"version = 'a1b2c3' and status = 'ok'\" --only-changed", 'one commit: only what differs between its runs')
+      .example('$0 runs --format json', 'for scripts: args stay one object'),
   handler: async (argv) => {
+    checkOutput(argv.format, argv.output);
+    const f = argv.format === 'parquet' ? null : formatter(argv.format, FORMATS);
     const repo = requireRepoSync(process.cwd());
-    const { table, broken } = await listRuns(repo);
-    warnBroken(broken);
-    if (table.length === 0 && argv.format === 'table') {
-      process.stderr.write('no runs recorded yet\nhint: run a script that does `import { flor } from \'git-flor\'`\n');
+    const history = await repoHistory(repo);
+    const sum = await summarizeRuns(history, { cols: argv.col?.map(String), where: argv.where, sort: argv.sort?.map(String), limit: argv.limit, onlyChanged: argv['only-changed'] });
+    warnBroken([...history.broken, ...sum.broken.map((b) => ({ ...b, ledger: '' }))]);
+    for (const n of sum.notes) process.stderr.write(`git flor: ${n}\n`);
+    if (!f) return writeParquetOutput(sum.rows, sum.jsonColumns, argv.output!);
+    if (sum.rows.length === 0 && argv.format === 'table') {
+      process.stderr.write(
+        history.runs.length === 0
+          ? "no runs recorded yet\nhint: run a script that does `import { flor } from 'git-flor'`\n"
+          : `no run matches (${history.runs.length} recorded)\n`,
+      );
       return;
     }
-    await writeFormatted(formatter(argv.format, FORMATS), table);
+    await writeFormatted(f, summaryTable(sum, argv.format), argv.output);
   },
 };
