@@ -10,7 +10,8 @@ test('fixtures/demo/demo.sh runs end to end and shows every run, the joined view
   const out = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
   const runsTable = out.split('$ git flor runs\n')[1]!.split('\n$ ')[0]!.trim().split('\n');
   assert.equal(runsTable.length, 1 + 7); // header + 3 versions x 2 runs + the dirty one
-  assert.match(runsTable[7]!, /\s+true\s+train\.mjs\s+\{"lr":0\.3,"epochs":2,"seed":7\}\s+ok\s+6$/);
+  assert.match(runsTable[0]!, /^run\s+version\s+time\s+status\s+epochs\s+lr\s+seed\s+last\(acc\)$/);
+  assert.match(runsTable[7]!, /^[0-9A-Z]{26}\s+[0-9a-f]{7}\s+\S+\s+ok\s+2\s+0\.3\s+7\s+0\.\d+$/);
   // Deterministic training: v1 with lr 0.1 has these accuracies per epoch.
   assert.match(out, /\| [0-9A-Z]{26} \| [0-9a-f]{7} \| [^|]+ \| train\.mjs \| 0 \| 0\.1 \| 0\.09375 \|\n/);
   assert.match(out, /\| 2 \| 0\.3 \| 0\.859375 \|/);

@@ -27,14 +27,17 @@ for (const epoch of flor.loop('epoch', [0, 1])) {
 let dir = '';
 interface RunRow {
   run: string;
-  time: string;
+  version: string;
   commit: string;
+  time: string;
+  end: string;
+  file: string;
   branch: string | null;
   dirty: boolean;
-  script: string;
-  args: Record<string, unknown>;
   status: string;
   records: number;
+  args: Record<string, unknown>;
+  'last(acc)': number;
 }
 let runs: RunRow[] = [];
 let c1 = '';
@@ -59,11 +62,14 @@ after(() => cleanup());
 test('runs --format json: one object per run with the documented fields and values, oldest first', () => {
   assert.equal(runs.length, 3);
   for (const r of runs) {
-    assert.deepEqual(Object.keys(r), ['run', 'time', 'commit', 'branch', 'dirty', 'script', 'args', 'status', 'records']);
+    assert.deepEqual(Object.keys(r), ['run', 'version', 'commit', 'time', 'end', 'file', 'branch', 'dirty', 'status', 'records', 'args', 'last(acc)']);
     assert.match(r.run, /^[0-9A-HJKMNP-TV-Z]{26}$/);
     assert.ok(!Number.isNaN(Date.parse(r.time)));
+    assert.ok(r.time <= r.end);
+    assert.equal(r.version, r.commit.slice(0, 7));
     assert.equal(r.branch, 'main');
-    assert.equal(r.script, 'train.mjs');
+    assert.equal(r.file, 'train.mjs');
+    assert.equal(r['last(acc)'], 0.75);
     assert.equal(r.status, 'ok');
     assert.equal(r.records, 1 + 2 * (2 + 1)); // tag + 2 epochs x (2 losses + acc)
   }
@@ -74,12 +80,12 @@ test('runs --format json: one object per run with the documented fields and valu
 test('runs table and csv list the same runs', () => {
   const table = flor(dir, ['runs']).stdout.trimEnd().split('\n');
   assert.equal(table.length, 4);
-  assert.match(table[0]!, /^run\s+time\s+commit\s+branch\s+dirty\s+script\s+args\s+status\s+records$/);
+  assert.match(table[0]!, /^run\s+version\s+time\s+status\s+lr\s+last\(acc\)$/);
   assert.ok(table[3]!.startsWith(runs[2]!.run));
-  assert.match(table[3]!, /\{"lr":0\.2\}\s+ok\s+7$/);
+  assert.match(table[3]!, new RegExp(`^${runs[2]!.run}\\s+${c2.slice(0, 7)}\\s+${runs[2]!.time}\\s+ok\\s+0\\.2\\s+0\\.75$`));
   const csv = flor(dir, ['runs', '--format', 'csv']).stdout.trimEnd().split('\n');
-  assert.equal(csv[0], 'run,time,commit,branch,dirty,script,args,status,records');
-  assert.equal(csv[1], `${runs[0]!.run},${runs[0]!.time},${c1},main,false,train.mjs,"{""lr"":0.1}",ok,7`);
+  assert.equal(csv[0], 'run,version,commit,time,end,file,branch,dirty,status,records,lr,last(acc)');
+  assert.equal(csv[1], `${runs[0]!.run},${c1.slice(0, 7)},${c1},${runs[0]!.time},${runs[0]!.end},train.mjs,main,false,ok,7,0.1,0.75`);
 });
 
 /** `log loss acc tag --format json` rows of the runs at these indices of `runs`, computed from SCRIPT. */
@@ -160,12 +166,15 @@ test('log --since in the future gives nothing; a bad date is exit 2 with a hint'
   assert.match(bad.stderr, /^git flor: cannot read the date 'someday'\nhint: /);
 });
 
-test('a name never logged: empty result, exit 0, hint listing the known names', () => {
+test('a name never logged: exit 2, nothing on stdout, a hint listing the known names', () => {
   const r = flor(dir, ['log', 'grad_norm', '--format', 'json'], { allowFail: true });
-  assert.equal(r.status, 0);
-  assert.equal(r.stdout, '[]\n');
-  assert.match(r.stderr, /'grad_norm' was never logged by these 3 runs/);
-  assert.match(r.stderr, /hint: known names: acc, loss, lr, tag\n/);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, "git flor: no run logged 'grad_norm'\nhint: known: acc, loss, lr, tag\n");
+  // Logged by another run than the one chosen: not a typo, the empty answer stands (and says why).
+  const other = flor(dir, ['log', 'acc', '--since', '2999-01-01', '--format', 'json']);
+  assert.equal(other.stdout, '[]\n');
+  assert.match(other.stderr, /no run matches --run\/--since/);
 });
 
 test('show by unique prefix: metadata, args, loops and names; a dirty run shows its code diff', () => {
