@@ -266,3 +266,18 @@ test('--output writes the file; --format parquet without --output is exit 2 befo
     assert.match(p.stderr, /^git flor: --format parquet writes a file: name it with --output FILE\n/);
   }
 });
+
+test('--format parquet: DuckDB reads back the json rows, with their types', async () => {
+  const pq = join(tempDir(), 'runs.parquet');
+  const args = ['runs', '--col', 'lr', '--col', 'max(acc)', '--col', 'count(loss)', '--col', 'final', '--where', 'lr < 0.8'];
+  assert.equal((await florIn(dir, [...args, '--format', 'parquet', '--output', pq])).status, 0);
+  const want = await json(args);
+  const back = await json(['sql', `select * from read_parquet('${pq}')`]);
+  assert.deepEqual(back, want);
+  const types = await json(['sql', `select column_name, column_type from (describe select * from read_parquet('${pq}'))`]);
+  assert.deepEqual(types.map((t) => [t.column_name, t.column_type]), [['run', 'VARCHAR'], ['args', 'JSON'], ['lr', 'DOUBLE'], ['max(acc)', 'DOUBLE'], ['count(loss)', 'BIGINT'], ['final', 'VARCHAR']]);
+  const lp = join(tempDir(), 'log.parquet');
+  assert.equal((await florIn(dir, ['log', 'acc', '--where', 'epoch = 2', '--format', 'parquet', '-o', lp])).status, 0);
+  const rows = await json(['sql', `select run, epoch, acc from read_parquet('${lp}')`]);
+  assert.deepEqual(rows, (await json(['log', 'acc', '--where', 'epoch = 2'])).map((r) => ({ run: r.run, epoch: r.epoch, acc: r.acc })));
+});

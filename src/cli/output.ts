@@ -9,12 +9,8 @@ export function checkOutput(format: string, output: string | undefined): void {
   }
 }
 
-type ParquetWriter = (rows: Record<string, unknown>[], columns: { name: string; type: ColumnType }[], file: string) => Promise<void>;
-
-/** The writer lives with the query part and loads DuckDB: imported only when parquet is asked for. */
+/** The writer loads DuckDB: imported only when parquet is asked for. */
 export async function writeParquetOutput(rows: Record<string, unknown>[], columns: { name: string; type: ColumnType }[], file: string): Promise<void> {
-  // A computed specifier: the module is optional at build time, this is its only caller.
-  const where = '../query/parquet.js';
-  const mod = (await import(where)) as { writeParquet: ParquetWriter };
-  await mod.writeParquet(rows, columns, file);
+  const { writeParquet } = await import('../query/parquet.js');
+  await writeParquet(rows, columns, file);
 }

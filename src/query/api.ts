@@ -14,7 +14,8 @@ import type { SegmentReader } from '../store/ledger.js';
 import type { Value } from '../store/records.js';
 import { cellAt, type Table } from './table.js';
 import { toJson } from './formats.js';
-import { listRuns, logView } from './runs.js';
+import { logView, repoHistory } from './runs.js';
+import { summarizeRuns, type SummaryOptions } from './summary.js';
 import { gitSegments, memoSegments } from './history.js';
 import { diffRuns, type RunDiff, type DiffRun, type DiffName, type NameStats } from './diff.js';
 import { parseSince } from './since.js';
@@ -25,19 +26,19 @@ export type { RunDiff, DiffRun, DiffName, NameStats };
 /** A JSON value, as `--format json` writes it. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
-/** One row of `git flor runs --format json`. */
+/**
+ * One row of `git flor runs --format json`: `run`, the run-level keys (version, commit, time, end,
+ * file, branch, dirty, status, records) unless `cols` chose the columns, `args`, then one key per
+ * column (`last(acc)`, or each of `cols` titled as written).
+ */
 export interface RunRow {
   run: string;
-  time: string;
-  commit: string | null;
-  branch: string | null;
-  dirty: boolean;
-  script: string;
   args: Record<string, JsonValue>;
-  status: 'running' | 'ok' | 'failed' | 'interrupted' | 'crashed';
-  records: number;
   [column: string]: JsonValue;
 }
+
+/** The options of `git flor runs`: `--col`, `--where`, `--sort`, `--limit`, `--only-changed`. */
+export type RunsOptions = SummaryOptions;
 
 /** One row of `git flor log --format json`: key columns, loop columns, then one per name. */
 export interface LogRow {
@@ -61,8 +62,8 @@ export interface LogOptions {
 }
 
 export interface History {
-  /** Every run, oldest first: the rows of `git flor runs --format json`. */
-  runs(): Promise<RunRow[]>;
+  /** The rows of `git flor runs --format json` with these options (default: every run, oldest first). */
+  runs(opts?: RunsOptions): Promise<RunRow[]>;
   /** The rows of `git flor log NAME... --format json`. Names no run logged are simply absent. */
   log(names: string[], opts?: LogOptions): Promise<LogRow[]>;
   /** `git flor diff A B --format json`. */
@@ -103,9 +104,9 @@ export async function openHistory(opts: OpenOptions = {}): Promise<History> {
     return segments;
   };
   return {
-    async runs() {
-      open();
-      return rows<RunRow>((await listRuns(repo)).table);
+    async runs(o = {}) {
+      const sum = await summarizeRuns(await repoHistory(repo, open()), o);
+      return sum.rows as RunRow[];
     },
     async log(names, o = {}) {
       const view = await logView(repo, { names, runs: o.runs, since: sinceMs(o.since), segments: open() });

@@ -5,7 +5,9 @@
 import type { Value } from '../store/records.js';
 import { cellAt, type Table } from './table.js';
 
-export type ColumnType = 'DOUBLE' | 'BIGINT' | 'VARCHAR' | 'BOOLEAN' | 'JSON' | 'TIMESTAMP';
+import type { ColumnType } from './duckdb.js';
+
+export type { ColumnType };
 
 export function valueType(values: Iterable<Value>): ColumnType {
   let t: ColumnType | null = null;

@@ -5,37 +5,12 @@
 import { FlorError } from '../errors.js';
 import { resolveIn, resolveRun, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
-import type { Value } from '../store/records.js';
 import type { Segment } from '../store/types.js';
 import { pivot, type PivotResult, type PivotRun } from './pivot.js';
-import type { Table } from './table.js';
 import { gitSegments, listHistory } from './history.js';
 import type { History } from './summary.js';
 
 export type { BrokenRun, RunEntry };
-
-export const RUN_COLUMNS = ['run', 'time', 'commit', 'branch', 'dirty', 'script', 'args', 'status', 'records'] as const;
-
-function byTime(a: RunEntry, b: RunEntry): number {
-  return a.meta.start < b.meta.start ? -1 : a.meta.start > b.meta.start ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-/** One row per run, oldest first. */
-export function runsTable(runs: RunEntry[]): Table {
-  const sorted = [...runs].sort(byTime);
-  const cells: Value[][] = RUN_COLUMNS.map(() => []);
-  for (const r of sorted) {
-    const m = r.meta;
-    const row: Value[] = [r.id, m.start, m.commit, m.branch, m.dirty, m.script, m.args as Value, m.status, m.records];
-    row.forEach((v, c) => cells[c]!.push(v));
-  }
-  return { columns: [...RUN_COLUMNS], cols: cells.map((values) => ({ type: 'values' as const, values })), length: sorted.length };
-}
-
-export async function listRuns(repo: RepoInfo): Promise<{ table: Table; broken: BrokenRun[] }> {
-  const { runs, broken } = await listHistory(repo);
-  return { table: runsTable(runs), broken };
-}
 
 /** The history of a repository for summarizeRuns: every readable run, segments read on demand. */
 export async function repoHistory(repo: RepoInfo, from?: SegmentReader): Promise<History<RunEntry> & { broken: BrokenRun[] }> {

@@ -165,10 +165,14 @@ export class RunValues<R extends HistoryRun> {
     return m;
   }
 
+  private args: Set<string> | null = null;
+
   argNames(): Set<string> {
-    const s = new Set<string>();
-    for (const r of this.h.runs) for (const a of Object.keys(r.meta.args ?? {})) s.add(a);
-    return s;
+    if (!this.args) {
+      this.args = new Set<string>();
+      for (const r of this.h.runs) for (const a of Object.keys(r.meta.args ?? {})) this.args.add(a);
+    }
+    return this.args;
   }
 
   /** What a spec reads. A plain name: a run-level key, else a logged name (its last value), else an arg. */

@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { segmentCache } from '../../store/ledger.js';
-import { listRunsChecked, resolveIn } from '../../store/ledger.js';
+import { resolveIn } from '../../store/ledger.js';
+import { listHistory } from '../../query/history.js';
 import { loggedNames, logView, segmentsOf } from '../../query/runs.js';
 import { parseExpr } from '../../query/expr.js';
 import { filterRuns, queryView, runLevelPart } from '../../query/viewquery.js';
@@ -57,7 +58,7 @@ export const command: CommandModule<object, Args> = {
     // Syntax first: a typo in --where must not cost a replay.
     const where = argv.where === undefined ? null : parseExpr(argv.where);
     const repo = requireRepoSync(process.cwd());
-    const runLevel = where ? runLevelPart(where, names, (await listRunsChecked(repo)).runs) : null;
+    const runLevel = where ? runLevelPart(where, names, (await listHistory(repo)).runs) : null;
     // The replay reads every chosen run's segments to see what is missing; the table needs the
     // same ones again (plus any segment the replay added, which is a new oid). A query that reads
     // run-level values of logged names (max(acc)) reads them a second time too.
@@ -67,7 +68,7 @@ export const command: CommandModule<object, Args> = {
       // Run-level conditions choose the runs to replay, as --run and --since do.
       let runs = argv.run;
       if (runLevel) {
-        const { runs: all, broken } = await listRunsChecked(repo);
+        const { runs: all, broken } = await listHistory(repo);
         const named = argv.run?.length ? new Set(argv.run.map((p) => resolveIn(all, p, broken).id)) : null;
         runs = filterRuns(runLevel, all.filter((r) => !named || named.has(r.id))).map((r) => r.id);
       }
