@@ -71,7 +71,7 @@ function forwardSegment(runId: string, seed: number): Segment {
   };
 }
 
-function ulid(ms: number, n: number): string {
+export function ulid(ms: number, n: number): string {
   const A = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
   let t = '';
   for (let i = 0, x = ms; i < 10; i++, x = Math.floor(x / 32)) t = A[x % 32] + t;
@@ -80,7 +80,7 @@ function ulid(ms: number, n: number): string {
   return t + rnd;
 }
 
-function timeProcess(args: string[], cwd: string, outFile: string): number {
+export function timeProcess(args: string[], cwd: string, outFile: string): number {
   const fd = openSync(outFile, 'w');
   const t0 = performance.now();
   const r = spawnSync(args[0]!, args.slice(1), { cwd, env: testEnv(), stdio: ['ignore', fd, 'pipe'] });

@@ -6,7 +6,7 @@
  * layout format.md gives): appending 10,000 runs one by one would take most of an hour.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +17,7 @@ import { encodeSegment } from '../src/store/segment.js';
 import { snapshotWorkTree } from '../src/store/worktree.js';
 import { KIND_NUMBER } from '../src/store/records.js';
 import type { RunMeta, Segment } from '../src/store/types.js';
+import { timeProcess, ulid } from './query.bench.js';
 
 const RUNS = Number(process.env.RUNS_OVERRIDE ?? 10_000);
 const EPOCHS = 10;
@@ -54,25 +55,6 @@ function forwardSegment(runId: string, seed: number): Segment {
     kind: new Uint8Array(n).fill(KIND_NUMBER),
     other: [],
   };
-}
-
-function ulid(ms: number, n: number): string {
-  const A = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-  let t = '';
-  for (let i = 0, x = ms; i < 10; i++, x = Math.floor(x / 32)) t = A[x % 32] + t;
-  let rnd = '';
-  for (let i = 0, x = n; i < 16; i++, x = Math.floor(x / 32)) rnd = A[x % 32] + rnd;
-  return t + rnd;
-}
-
-function timeProcess(args: string[], cwd: string, outFile: string): number {
-  const fd = openSync(outFile, 'w');
-  const t0 = performance.now();
-  const r = spawnSync(args[0]!, args.slice(1), { cwd, env: testEnv(), stdio: ['ignore', fd, 'pipe'] });
-  const ms = performance.now() - t0;
-  closeSync(fd);
-  if (r.status !== 0) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return ms;
 }
 
 /** The bench repository: RUNS runs in one ledger commit. Returns its path, the ids and the build time. */
