@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, lstatSync, readlinkSync, mkdirSync, chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkFidelity, concatRecords, keyed, sameValue } from '../src/replay/assemble.js';
+import { checkFidelity, concatRecords, keyed, recordsEnd, sameValue } from '../src/replay/assemble.js';
 import { materialise, propagatedTree } from '../src/replay/snapshot.js';
 import { KIND_NUMBER, KIND_OTHER, type RecordColumns, type Value } from '../src/store/records.js';
 import { requireRepoSync } from '../src/store/git.js';
@@ -94,4 +94,14 @@ test('the snapshot is the run\'s code with the propagated files written over it,
   const again = await materialise(repo, 'RUN1', base, files, ['src']);
   assert.equal(again.dir, snap.dir);
   assert.ok(existsSync(join(snap.dir, '.flor-snapshot')));
+});
+
+test('recordsEnd: the last record of a run, its loop iterations and occurrence, and whether it follows the loops', () => {
+  const E = (e: number, s?: number): Array<[string, number]> => (s === undefined ? [['epoch', e]] : [['epoch', e], ['step', s]]);
+  assert.equal(recordsEnd(cols([])), null);
+  assert.deepEqual(recordsEnd(cols([['lr', [], 1], ['loss', E(0, 0), 3], ['loss', E(0, 1), 2], ['loss', E(1, 0), 1], ['loss', E(1, 0), 0.5]])), {
+    name: 'loss', at: [['epoch', 1], ['step', 0]], occurrence: 1, afterLoops: false,
+  });
+  assert.deepEqual(recordsEnd(cols([['lr', [], 1], ['acc', E(0), 0.5], ['final', [], 2], ['final', [], 3]])), { name: 'final', at: [], occurrence: 1, afterLoops: true });
+  assert.deepEqual(recordsEnd(cols([['lr', [], 1], ['lr', [], 2]])), { name: 'lr', at: [], occurrence: 1, afterLoops: false });
 });

@@ -193,11 +193,22 @@ export interface RecordsEnd {
 export function recordsEnd(c: RecordColumns): RecordsEnd | null {
   const n = c.name.length;
   if (n === 0) return null;
-  const last = keyed(c).at(-1)!;
+  // Its occurrence: earlier records of its name in the same loop iterations (frames compared by
+  // their context, as keyed does: two passes of one inner loop are two frames, one context).
+  const nameId = c.name[n - 1]!;
+  const ctxOf = new Map<number, string>();
+  const ctx = (f: number): string => {
+    let k = ctxOf.get(f);
+    if (k === undefined) ctxOf.set(f, (k = f < 0 ? '' : contextKey(c, f)));
+    return k;
+  };
+  const lastCtx = ctx(c.frame[n - 1]!);
+  let occurrence = 0;
+  for (let i = 0; i < n - 1; i++) if (c.name[i] === nameId && ctx(c.frame[i]!) === lastCtx) occurrence++;
   const at: Array<[string, number]> = [];
   for (let f = c.frame[n - 1]!; f >= 0; f = c.frames.parent[f]!) at.push([c.loops[c.frames.loop[f]!]!, c.frames.iter[f]!]);
   at.reverse();
   let afterLoops = false;
   if (at.length === 0) for (let i = 0; i < n - 1 && !afterLoops; i++) afterLoops = c.frame[i]! >= 0;
-  return { name: last.name, at, occurrence: last.occurrence, afterLoops };
+  return { name: c.names[nameId]!, at, occurrence, afterLoops };
 }

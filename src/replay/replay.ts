@@ -248,7 +248,6 @@ async function replayWith(
     const from = opts.segments;
     const segs: Segment[] = await Promise.all(entry.segments.map((s) => (from ? from.read(s.oid) : readSegment(repo, s.oid))));
     const existing = concatColumns(segs);
-    const end = entry.meta.status === 'ok' ? null : runEnd(entry.meta, concatColumns(segs.filter((s) => s.source === 'forward')));
     const have = namesLogged(existing);
     // A name an earlier replay of this run was asked for is done even where it logged nothing (a
     // statement behind a condition, or after the loop of a run that stopped early): replaying it
@@ -265,6 +264,7 @@ async function replayWith(
       writer.catch(ignore); // awaited before the first task
     }
     const ckpts = usableCheckpoints(repo, entry);
+    const end = entry.meta.status === 'ok' ? null : runEnd(entry.meta, concatColumns(segs.filter((s) => s.source === 'forward')));
     const prop = await propagate(entry.codeTree, missing, entryRoots(entry.meta));
     if (prop.unreached.length) unreached.push({ run: entry.id, script: entry.meta.script, names: prop.unreached });
     if (prop.failed.length) {
