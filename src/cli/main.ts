@@ -29,6 +29,7 @@ const COMMANDS: Record<string, Loader> = {
   plot: () => import('./commands/plot.js'),
   sql: () => import('./commands/sql.js'),
   diff: () => import('./commands/diff.js'),
+  ui: () => import('./commands/ui.js'),
 };
 
 /** The command modules this argv needs: the one it names, or all of them. */

@@ -1,0 +1,141 @@
+/**
+ * The page's JSON API. Each answer is what the CLI would print with `--format json` (runs), or the
+ * chart data of `git flor plot` (curves): the page holds no query logic of its own.
+ */
+import { FlorError } from '../errors.js';
+import type { RepoInfo } from '../store/git.js';
+import { commitSubjects } from '../store/commits.js';
+import { repoHistory, runDetail } from '../query/runs.js';
+import { summarizeRuns } from '../query/summary.js';
+import { curvesView, shortIds } from '../query/curve-view.js';
+import { downsample, smooth } from '../query/curve.js';
+import { toJson } from '../query/formats.js';
+import type { Value } from '../store/records.js';
+
+export interface ApiResult {
+  status: number;
+  body: unknown;
+}
+
+function errorBody(e: unknown): ApiResult {
+  if (e instanceof FlorError) return { status: 400, body: { error: { code: e.code, message: e.message, hint: e.hint ?? null } } };
+  throw e;
+}
+
+function num(v: string | null, what: string): number | undefined {
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new FlorError('BAD_OPTION', `${what} must be a whole number, not '${v}'`);
+  return n;
+}
+
+async function runs(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
+  const history = await repoHistory(repo);
+  const sum = await summarizeRuns(history, {
+    cols: q.getAll('col').filter(Boolean),
+    where: q.get('where') || undefined,
+    sort: q.getAll('sort').filter(Boolean),
+    limit: num(q.get('limit'), 'limit'),
+    onlyChanged: q.get('onlyChanged') === '1',
+  });
+  const subjects = await commitSubjects(repo, history.runs.map((r) => r.meta.commit).filter((c): c is string => !!c));
+  return {
+    status: 200,
+    body: {
+      columns: sum.jsonColumns,
+      flat: sum.columns,
+      rows: sum.rows,
+      notes: sum.notes,
+      broken: [...history.broken.map((b) => ({ id: b.id, error: b.error, code: b.code })), ...sum.broken],
+      subjects: Object.fromEntries(subjects),
+      // Abbreviated over every readable run, so a prefix copied from a filtered list names one run.
+      short: Object.fromEntries(shortIds(history.runs.map((r) => r.id))),
+    },
+  };
+}
+
+/** Record counts per name over every run: the page opens on the chart of the most-logged one. */
+async function names(repo: RepoInfo): Promise<ApiResult> {
+  const history = await repoHistory(repo);
+  const count = new Map<string, { records: number; runs: number }>();
+  const broken: Array<{ id: string; error: string }> = [];
+  await Promise.all(
+    history.runs.map(async (r) => {
+      try {
+        const segs = await history.segments(r);
+        // A replay re-executes statements the run already had: count those records once, from
+        // the run itself; a name only a replay logged counts from its first replay.
+        const own = new Set(segs.filter((s) => s.source === 'forward').flatMap((s) => s.names));
+        const seen = new Set<string>();
+        for (const s of segs) {
+          const per = new Uint32Array(s.names.length);
+          for (let i = 0; i < s.name.length; i++) per[s.name[i]!]!++;
+          s.names.forEach((n, i) => {
+            if (per[i] === 0 || (s.source !== 'forward' && (own.has(n) || seen.has(n)))) return;
+            const c = count.get(n) ?? { records: 0, runs: 0 };
+            c.records += per[i]!;
+            if (!seen.has(n)) c.runs++;
+            seen.add(n);
+            count.set(n, c);
+          });
+        }
+      } catch (e) {
+        broken.push({ id: r.id, error: e instanceof Error ? e.message : String(e) });
+      }
+    }),
+  );
+  const list = [...count].map(([name, c]) => ({ name, ...c })).sort((a, b) => b.records - a.records || (a.name < b.name ? -1 : 1));
+  return { status: 200, body: { names: list, broken } };
+}
+
+async function curves(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
+  const wanted = q.getAll('name').filter(Boolean);
+  const x = q.get('x') || undefined;
+  const weight = q.get('smooth') ? Number(q.get('smooth')) : 0;
+  if (!(weight >= 0 && weight < 1)) throw new FlorError('BAD_OPTION', `smooth must be in [0, 1), not '${q.get('smooth')}'`);
+  // uPlot draws 166k points in ~25 ms; a curve wider than the screen is bucket means.
+  const points = num(q.get('points'), 'points') ?? 2000;
+  const view = await curvesView(repo, { names: wanted, runs: q.getAll('run').filter(Boolean), x });
+  const body: Record<string, unknown> = {};
+  for (const name of wanted) {
+    body[name] = view.runs
+      .filter((r) => r.curves.has(name))
+      .map((r) => {
+        const c = downsample(r.curves.get(name)!, points);
+        return { run: r.run, short: r.short, version: r.version, xs: c.xs, ys: c.ys, smooth: weight > 0 ? smooth(c.ys, weight) : null };
+      });
+  }
+  return {
+    status: 200,
+    body: { x: x ?? null, curves: body, loops: Object.fromEntries(view.loops), missing: view.missing, known: view.known, broken: view.broken.map((b) => ({ id: b.id, error: b.error })) },
+  };
+}
+
+async function run(repo: RepoInfo, id: string): Promise<ApiResult> {
+  const d = await runDetail(repo, id);
+  const m = d.run.meta;
+  return {
+    status: 200,
+    body: {
+      run: d.run.id,
+      meta: toJson(m as unknown as Value),
+      segments: d.segments.map((s) => ({ name: s.name, source: s.source, records: s.records, names: s.names, provenance: s.provenance })),
+      ledgers: d.run.ledgers,
+    },
+  };
+}
+
+export async function api(repo: RepoInfo, method: string, url: URL): Promise<ApiResult> {
+  if (method !== 'GET') return { status: 405, body: { error: { code: 'METHOD', message: `${method} is not served here` } } };
+  try {
+    const p = url.pathname;
+    if (p === '/api/runs') return await runs(repo, url.searchParams);
+    if (p === '/api/names') return await names(repo);
+    if (p === '/api/curves') return await curves(repo, url.searchParams);
+    const m = /^\/api\/run\/([0-9A-Za-z]{1,26})$/.exec(p);
+    if (m) return await run(repo, m[1]!);
+    return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no API at ${p}` } } };
+  } catch (e) {
+    return errorBody(e);
+  }
+}

@@ -1,0 +1,233 @@
+// git flor ui: the page. Every number it shows comes from the server's JSON API, which is the
+// query engine's own output; this file only lays it out.
+'use strict';
+(() => {
+  const $ = (sel) => document.querySelector(sel);
+  const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+  const state = { where: '', rows: [], selected: new Set(), names: [], charts: [], loopsByName: {} };
+
+  function status(text, error) {
+    const s = $('#status');
+    s.textContent = text;
+    s.className = error ? 'error' : '';
+  }
+
+  async function get(path) {
+    const res = await fetch(path, { credentials: 'same-origin' });
+    const body = await res.json().catch(() => ({ error: { message: `HTTP ${res.status}` } }));
+    if (!res.ok) {
+      const e = body.error || {};
+      throw new Error((e.message || `HTTP ${res.status}`) + (e.hint ? `\nhint: ${e.hint}` : ''));
+    }
+    return body;
+  }
+
+  function cellText(v) {
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+    if (typeof v === 'object') return JSON.stringify(v);
+    return String(v);
+  }
+
+  function valueOf(row, col) {
+    if (col.kind === 'arg') {
+      if (Object.prototype.hasOwnProperty.call(row, col.name)) return row[col.name];
+      const bare = col.name.startsWith('arg.') ? col.name.slice(4) : col.name;
+      return row.args ? row.args[bare] : undefined;
+    }
+    return row[col.name];
+  }
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'class') e.className = v;
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v);
+    }
+    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c));
+    return e;
+  }
+
+  async function loadRuns() {
+    const q = new URLSearchParams();
+    if (state.where) q.set('where', state.where);
+    const body = await get(`/api/runs?${q}`);
+    state.rows = body.rows;
+    const cols = body.flat.filter((c) => !c.detail || c.name === 'version');
+    const thead = $('#runs thead');
+    const tbody = $('#runs tbody');
+    thead.replaceChildren(el('tr', {}, el('th', {}, ''), ...cols.map((c) => el('th', { 'data-col': c.name }, c.name))));
+    const rows = [];
+    let group = null;
+    const visible = new Set(body.rows.map((r) => r.run));
+    for (const id of [...state.selected]) if (!visible.has(id)) state.selected.delete(id);
+    for (const r of body.rows) {
+      const version = r.version ?? '(no commit)';
+      if (version !== group) {
+        group = version;
+        const subject = r.commit && body.subjects[r.commit] !== undefined ? ` — ${body.subjects[r.commit]}` : '';
+        rows.push(el('tr', { class: 'group' }, el('td', { colspan: String(cols.length + 1) }, `${version}${subject}`)));
+      }
+      const box = el('input', { type: 'checkbox', 'aria-label': `select run ${r.run}` });
+      box.checked = state.selected.has(r.run);
+      box.addEventListener('change', () => {
+        if (box.checked) state.selected.add(r.run);
+        else state.selected.delete(r.run);
+        tr.classList.toggle('selected', box.checked);
+        drawCharts().catch((e) => status(e.message, true));
+      });
+      const tds = cols.map((c) => {
+        const v = valueOf(r, c);
+        if (c.name === 'run') return el('td', { class: 'run' }, el('a', { href: `#run=${r.run}`, title: r.run, onclick: (ev) => { ev.preventDefault(); showRun(r.run).catch((e) => status(e.message, true)); } }, body.short[r.run] || r.run));
+        return el('td', { class: typeof v === 'number' ? 'num' : '' }, cellText(v));
+      });
+      const tr = el('tr', { class: state.selected.has(r.run) ? 'selected' : '', 'data-run': r.run }, el('td', {}, box), ...tds);
+      rows.push(tr);
+    }
+    for (const b of body.broken) rows.push(el('tr', { class: 'damaged' }, el('td', {}, ''), el('td', { colspan: String(cols.length) }, `run ${b.id || '?'} is damaged: ${b.error}`)));
+    tbody.replaceChildren(...rows);
+    $('#notes').textContent = body.notes.join(' ');
+    status(`${body.rows.length} run${body.rows.length === 1 ? '' : 's'}${state.where ? ` matching ${state.where}` : ''}`);
+  }
+
+  async function loadNames() {
+    const body = await get('/api/names');
+    const sel = $('#names');
+    sel.replaceChildren(...body.names.map((n, i) => {
+      const o = el('option', { value: n.name }, `${n.name} (${n.runs} run${n.runs === 1 ? '' : 's'})`);
+      o.selected = i === 0;
+      return o;
+    }));
+    sel.size = Math.min(6, Math.max(1, body.names.length));
+  }
+
+  function chosenRuns() {
+    if (state.selected.size > 0) return [...state.selected];
+    return state.rows.map((r) => r.run);
+  }
+
+  async function drawCharts() {
+    const names = [...$('#names').selectedOptions].map((o) => o.value);
+    for (const c of state.charts) c.destroy();
+    state.charts = [];
+    $('#charts').replaceChildren();
+    const runs = chosenRuns();
+    $('#selection').textContent = state.selected.size ? `${state.selected.size} selected run${state.selected.size === 1 ? '' : 's'}` : 'all listed runs';
+    if (names.length === 0 || runs.length === 0) return;
+    const q = new URLSearchParams();
+    for (const n of names) q.append('name', n);
+    for (const r of runs) q.append('run', r);
+    const x = $('#x').value;
+    if (x) q.set('x', x);
+    const w = Number($('#smooth').value);
+    if (w > 0) q.set('smooth', String(w));
+    const t0 = performance.now();
+    let body;
+    try {
+      body = await get(`/api/curves?${q}`);
+    } catch (e) {
+      // A loop the newly chosen name is never logged in: fall back to record order.
+      if (x) {
+        $('#x').value = '';
+        return drawCharts();
+      }
+      throw e;
+    }
+    refreshLoops(body.loops);
+    for (const name of names) drawChart(name, body.curves[name] || [], w > 0, body.x);
+    document.body.dataset.chartMs = String(Math.round(performance.now() - t0));
+  }
+
+  function refreshLoops(loops) {
+    const all = new Set();
+    for (const l of Object.values(loops)) for (const k of l) all.add(k);
+    const sel = $('#x');
+    const cur = sel.value;
+    sel.replaceChildren(el('option', { value: '' }, 'record order'), ...[...all].map((k) => el('option', { value: k }, k)));
+    sel.value = all.has(cur) ? cur : '';
+  }
+
+  function drawChart(name, curves, smoothed, x) {
+    const box = el('div', { class: 'chart', 'data-name': name }, el('h3', {}, name));
+    $('#charts').append(box);
+    if (curves.length === 0) {
+      box.append(el('p', {}, 'no values for the chosen runs'));
+      return;
+    }
+    const tables = [];
+    const series = [{ label: x || 'record' }];
+    curves.forEach((c, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      const label = `${c.short} ${c.version || ''}`.trim();
+      if (smoothed) {
+        tables.push([c.xs, c.ys]);
+        series.push({ label: `${label} (raw)`, stroke: `${color}40`, width: 1, spanGaps: true, raw: true });
+        tables.push([c.xs, c.smooth]);
+        series.push({ label, stroke: color, width: 1.5, spanGaps: true });
+      } else {
+        tables.push([c.xs, c.ys]);
+        series.push({ label, stroke: color, width: 1.5, spanGaps: true });
+      }
+    });
+    const data = uPlot.join(tables);
+    const logy = $('#logy').checked;
+    const width = Math.max(320, box.clientWidth || 480);
+    const u = new uPlot({
+      width,
+      height: 260,
+      series: series.map(({ raw, ...s }) => s),
+      scales: { x: { time: false }, y: logy ? { distr: 3 } : {} },
+      axes: [{ label: x || 'record order' }, {}],
+      legend: { live: true },
+    }, data, box);
+    // Raw curves stay faint underneath; their legend rows would only double the list.
+    const rows = box.querySelectorAll('.u-legend tr.u-series');
+    series.forEach((s, i) => { if (s.raw && rows[i]) rows[i].style.display = 'none'; });
+    u.root.dataset.series = String(curves.length);
+    state.charts.push(u);
+  }
+
+  async function showRun(id) {
+    const body = await get(`/api/run/${encodeURIComponent(id)}`);
+    const m = body.meta;
+    $('#run-title').textContent = `run ${body.run}`;
+    const facts = [
+      ['status', m.status + (m.error ? ` — ${m.error}` : '')],
+      ['command', ['node', ...(m.execArgv || []), m.script, ...(m.argv || [])].join(' ')],
+      ['args', JSON.stringify(m.args)],
+      ['commit', `${m.commit || '(none)'}${m.branch ? ` on ${m.branch}` : ''}${m.dirty ? ' (dirty)' : ''}`],
+      ['time', `${m.start} → ${m.end || '(running)'}`],
+      ['records', String(m.records)],
+      ['loops', (m.loops || []).map((l) => `${l.name}${l.parent ? ` in ${l.parent}` : ''} ×${l.iterations}`).join(', ')],
+      ['ledgers', body.ledgers.join(', ')],
+    ];
+    $('#run-meta').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    $('#run-segments tbody').replaceChildren(...body.segments.map((s) => el('tr', {},
+      el('td', {}, s.name), el('td', {}, s.source), el('td', { class: 'num' }, String(s.records)), el('td', {}, s.names.join(', ')),
+      el('td', {}, s.provenance ? `${s.provenance.statements.join(', ')} by ${s.provenance.writer} at ${s.provenance.time}` : ''))));
+    $('#run-view').hidden = false;
+    $('#run-view').scrollIntoView();
+  }
+
+  async function refresh() {
+    await loadRuns();
+    await drawCharts();
+  }
+
+  $('#filter').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    state.where = $('#where').value.trim();
+    refresh().catch((e) => status(e.message, true));
+  });
+  for (const id of ['#names', '#x', '#logy']) $(id).addEventListener('change', () => drawCharts().catch((e) => status(e.message, true)));
+  $('#smooth').addEventListener('input', () => { $('#smooth-value').textContent = $('#smooth').value; });
+  $('#smooth').addEventListener('change', () => drawCharts().catch((e) => status(e.message, true)));
+  $('#close-run').addEventListener('click', () => { $('#run-view').hidden = true; });
+
+  (async () => {
+    await Promise.all([loadRuns(), loadNames()]);
+    await drawCharts();
+    document.body.dataset.ready = '1';
+  })().catch((e) => status(e.message, true));
+})();

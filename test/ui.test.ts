@@ -1,0 +1,167 @@
+/**
+ * `git flor ui` in a real browser (Debian's chromium through playwright-core, never a downloaded
+ * one) against a real repository with recorded runs. Screenshots of each view are saved under
+ * test-artifacts/ui/ (the path is printed) for a person to look at.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { findRepoSync } from '../src/store/git.js';
+import { startUi, type UiServer } from '../src/ui/server.js';
+import { cleanup, flor, makeRepo, runNode, gitIn, writeFiles, ROOT } from './helpers/repo.js';
+
+const CHROMIUM = process.env.FLOR_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = join(ROOT, 'test-artifacts', 'ui');
+
+const SCRIPT = (decay: string) => `import { flor } from 'git-flor';
+const lr = flor.arg('lr', 0.1);
+let w = 5;
+for (const epoch of flor.loop('epoch', [0, 1, 2, 3])) {
+  for (const step of flor.loop('step', [0, 1, 2])) {
+    w -= lr * w${decay};
+    flor.log('loss', w * w);
+  }
+  flor.log('acc', 1 / (1 + w * w));
+}
+`;
+
+let dir = '';
+let ui: UiServer;
+let browser: Browser;
+let expected: Array<Record<string, unknown>> = [];
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set FLOR_CHROMIUM`);
+  dir = makeRepo({ files: { 'train.mjs': SCRIPT('') } });
+  runNode(dir, 'train.mjs', ['--lr', '0.1']);
+  runNode(dir, 'train.mjs', ['--lr', '0.3']);
+  writeFiles(dir, { 'train.mjs': SCRIPT(' * 0.5') });
+  gitIn(dir, 'commit', '-qam', 'v2: half steps');
+  runNode(dir, 'train.mjs', ['--lr', '0.2']);
+  expected = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout);
+  ui = await startUi({ repo: findRepoSync(dir)!, port: 0 });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // As root in a container chromium needs --no-sandbox; the rest keeps it off the network.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  mkdirSync(SHOTS, { recursive: true });
+  console.log(`# screenshots: ${SHOTS}`);
+});
+
+after(async () => {
+  await browser?.close();
+  await ui?.close();
+  cleanup();
+});
+
+async function openPage(): Promise<{ page: Page; errors: string[]; outside: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  const outside: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`http://127.0.0.1:${ui.port}/`)) outside.push(r.url());
+  });
+  await page.goto(ui.url);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
+  return { page, errors, outside };
+}
+
+function raw(path: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const r = request({ host: '127.0.0.1', port: ui.port, path, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+test('only the token and the bound address get an answer', async () => {
+  const host = `127.0.0.1:${ui.port}`;
+  assert.equal(await raw('/', { Host: host }), 401, 'no token');
+  assert.equal(await raw('/?token=wrong', { Host: host }), 401, 'wrong token');
+  assert.equal(await raw(`/?token=${ui.token}`, { Host: host }), 303, 'right token: moved into a cookie');
+  assert.equal(await raw('/api/runs', { Host: host, Cookie: `flor_ui_${ui.port}=${ui.token}` }), 200);
+  assert.equal(await raw('/api/runs', { Host: host, Cookie: `flor_ui_${ui.port}=nope` }), 401);
+  // DNS rebinding: a page served as evil.example that resolves to 127.0.0.1 sends its own Host.
+  assert.equal(await raw(`/?token=${ui.token}`, { Host: `evil.example:${ui.port}` }), 403);
+  assert.equal(await raw('/api/runs', { Host: `localhost:${ui.port}`, Cookie: `flor_ui_${ui.port}=${ui.token}` }), 200);
+  assert.equal(await raw('/api/runs', { Host: `localhost:${ui.port + 1}`, Cookie: `flor_ui_${ui.port}=${ui.token}` }), 403);
+});
+
+test('the runs view shows the rows and values of `git flor runs --format json`, grouped by version', async () => {
+  const { page, errors, outside } = await openPage();
+  const rows = await page.$$eval('#runs tbody tr[data-run]', (trs) => trs.map((tr) => tr.getAttribute('data-run')));
+  assert.deepEqual(rows, expected.map((r) => r.run));
+  const headers = await page.$$eval('#runs thead th', (ths) => ths.map((t) => t.textContent));
+  const lrAt = headers.indexOf('lr');
+  assert.ok(lrAt > 0, `an lr column of its own: ${headers.join(' | ')}`);
+  const lrs = await page.$$eval('#runs tbody tr[data-run]', (trs, i) => trs.map((tr) => tr.children[i]!.textContent), lrAt);
+  assert.deepEqual(lrs, expected.map((r) => String((r.args as Record<string, number>).lr)));
+  const accAt = headers.indexOf('last(acc)');
+  const accs = await page.$$eval('#runs tbody tr[data-run]', (trs, i) => trs.map((tr) => Number(tr.children[i]!.textContent)), accAt);
+  accs.forEach((a, i) => assert.ok(Math.abs(a - (expected[i]!['last(acc)'] as number)) < 1e-5, `acc of row ${i}`));
+  const groups = await page.$$eval('#runs tbody tr.group', (trs) => trs.map((t) => t.textContent));
+  assert.equal(groups.length, 2);
+  assert.match(groups[1]!, /v2: half steps/);
+  await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  assert.deepEqual(outside, [], 'no request leaves the machine');
+  await page.close();
+});
+
+test('the chart opens on the most-logged name with one series per run; selecting rows narrows it', async () => {
+  const { page, errors } = await openPage();
+  const chosen = await page.$eval('#names', (s) => (s as HTMLSelectElement).value);
+  assert.equal(chosen, 'loss', 'loss is logged 12 times a run, acc 4');
+  assert.equal(await page.$eval('.chart[data-name="loss"] [data-series]', (e) => e.getAttribute('data-series')), String(expected.length));
+  const legend = await page.$$eval('.chart[data-name="loss"] .u-legend tr.u-series', (trs) => trs.slice(1).map((t) => t.textContent));
+  assert.equal(legend.length, expected.length);
+  await page.screenshot({ path: join(SHOTS, 'charts.png'), fullPage: true });
+  await page.check(`tr[data-run="${expected[0]!.run}"] input[type=checkbox]`);
+  await page.waitForFunction(() => document.querySelector('.chart[data-name="loss"] [data-series]')?.getAttribute('data-series') === '1');
+  // x by epoch: 4 points per run; smoothing adds the raw curve faint underneath.
+  await page.selectOption('#x', 'epoch');
+  await page.waitForFunction(() => document.querySelector('.chart .u-axis')?.textContent !== null && document.querySelector('.chart')?.textContent?.includes('epoch'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a filter narrows the rows; a bad filter says where and what', async () => {
+  const { page, errors } = await openPage();
+  await page.fill('#where', 'lr > 0.15');
+  await page.press('#where', 'Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr[data-run]').length === 2);
+  const rows = await page.$$eval('#runs tbody tr[data-run]', (trs) => trs.map((tr) => tr.getAttribute('data-run')));
+  assert.deepEqual(rows, expected.filter((r) => (r.args as Record<string, number>).lr > 0.15).map((r) => r.run));
+  await page.screenshot({ path: join(SHOTS, 'filtered.png'), fullPage: true });
+  await page.fill('#where', 'los < 1');
+  await page.press('#where', 'Enter');
+  await page.waitForSelector('#status.error');
+  assert.match((await page.textContent('#status'))!, /loss/);
+  assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
+  await page.close();
+});
+
+test('a run opens with its status, command, args and segments', async () => {
+  const { page, errors } = await openPage();
+  const id = expected[1]!.run as string;
+  await page.click(`tr[data-run="${id}"] td.run a`);
+  await page.waitForSelector('#run-view:not([hidden])');
+  assert.equal(await page.textContent('#run-title'), `run ${id}`);
+  const meta = await page.$$eval('#run-meta dt, #run-meta dd', (es) => es.map((e) => e.textContent));
+  assert.equal(meta[meta.indexOf('status') + 1], 'ok');
+  assert.match(meta[meta.indexOf('command') + 1]!, /^node train\.mjs --lr 0\.3$/);
+  assert.equal(meta[meta.indexOf('args') + 1], '{"lr":0.3}');
+  assert.deepEqual(await page.$$eval('#run-segments tbody td:first-child', (t) => t.map((x) => x.textContent)), ['forward']);
+  await page.screenshot({ path: join(SHOTS, 'run.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
