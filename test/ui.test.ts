@@ -165,3 +165,25 @@ test('a run opens with its status, command, args and segments', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('parallel coordinates: one polyline per run over args and final values; brushing an axis filters', async () => {
+  const { page, errors } = await openPage();
+  await page.click('nav button[data-view="parallel"]');
+  await page.waitForSelector('#parallel svg');
+  assert.equal(await page.$$eval('#parallel polyline.run', (p) => p.length), expected.length);
+  const axes = await page.$$eval('#parallel g.axis', (g) => g.map((x) => x.getAttribute('data-axis')));
+  assert.ok(axes.includes('lr') && axes.includes('last(acc)'), axes.join(','));
+  // Brush from above the top of the lr axis (0.1 .. 0.3) down a fifth of it: only lr 0.3 stays.
+  const grab = (await page.$('#parallel g.axis[data-axis="lr"] rect.grab'))!;
+  const box = (await grab.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + 1);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.25, { steps: 4 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.body.dataset.parallelKept === '1');
+  const kept = await page.$$eval('#parallel polyline.run:not(.out)', (p) => p.map((x) => x.getAttribute('data-run')));
+  assert.deepEqual(kept, expected.filter((r) => (r.args as Record<string, number>).lr === 0.3).map((r) => r.run));
+  await page.screenshot({ path: join(SHOTS, 'parallel.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});

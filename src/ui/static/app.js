@@ -54,6 +54,7 @@
     if (state.where) q.set('where', state.where);
     const body = await get(`/api/runs?${q}`);
     state.rows = body.rows;
+    state.flat = body.flat;
     const cols = body.flat.filter((c) => !c.detail || c.name === 'version');
     const thead = $('#runs thead');
     const tbody = $('#runs tbody');
@@ -210,9 +211,140 @@
     $('#run-view').scrollIntoView();
   }
 
+  // Parallel coordinates: args and final values, one polyline per run, brushable axes.
+  const brushes = new Map(); // axis name -> [lo, hi] in data units
+  function parallelAxes() {
+    const cols = (state.flat || []).filter((c) => c.kind === 'arg' || (c.kind === 'value' && !c.detail));
+    return cols
+      .map((c) => {
+        const values = state.rows.map((r) => valueOf(r, c));
+        const nums = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
+        if (nums.length > 0 && nums.length === values.filter((v) => v !== null && v !== undefined).length) {
+          let lo = Math.min(...nums);
+          let hi = Math.max(...nums);
+          if (lo === hi) (lo -= 1), (hi += 1);
+          return { col: c, kind: 'num', lo, hi, at: (v) => (typeof v === 'number' ? (v - lo) / (hi - lo) : null) };
+        }
+        const cats = [...new Set(values.filter((v) => v !== null && v !== undefined).map(cellText))].sort();
+        if (cats.length === 0) return null;
+        return { col: c, kind: 'cat', cats, at: (v) => (v === null || v === undefined ? null : cats.length === 1 ? 0.5 : cats.indexOf(cellText(v)) / (cats.length - 1)) };
+      })
+      .filter(Boolean);
+  }
+
+  function drawParallel() {
+    const NS = 'http://www.w3.org/2000/svg';
+    const axes = parallelAxes();
+    const holder = $('#parallel');
+    holder.replaceChildren();
+    if (axes.length < 2) {
+      holder.append(el('p', {}, 'Parallel coordinates need at least two args or logged values.'));
+      return;
+    }
+    const W = Math.max(600, holder.clientWidth || 1000);
+    const H = 360;
+    const top = 30;
+    const bottom = 30;
+    const ph = H - top - bottom;
+    const xOf = (i) => 60 + (i * (W - 120)) / (axes.length - 1);
+    const yOf = (t) => top + (1 - t) * ph;
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('width', String(W));
+    svg.setAttribute('height', String(H));
+    const mk = (tag, attrs, text) => {
+      const e = document.createElementNS(NS, tag);
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+      if (text !== undefined) e.textContent = text;
+      return e;
+    };
+    const lines = state.rows.map((r) => {
+      const pts = axes.map((a, i) => {
+        const t = a.at(valueOf(r, a.col));
+        return t === null ? null : `${xOf(i).toFixed(1)},${yOf(t).toFixed(1)}`;
+      });
+      const path = mk('polyline', { class: 'run', points: pts.filter(Boolean).join(' '), 'data-run': r.run });
+      path.append(mk('title', {}, `${r.run} ${r.version || ''}`));
+      svg.append(path);
+      return { r, path };
+    });
+    const apply = () => {
+      let kept = 0;
+      for (const { r, path } of lines) {
+        const inside = axes.every((a) => {
+          const b = brushes.get(a.col.name);
+          if (!b) return true;
+          const t = a.at(valueOf(r, a.col));
+          return t !== null && t >= b[0] && t <= b[1];
+        });
+        path.classList.toggle('out', !inside);
+        if (inside) kept++;
+      }
+      $('#parallel-count').textContent = `${kept} of ${lines.length} runs inside the brushed ranges`;
+      document.body.dataset.parallelKept = String(kept);
+    };
+    axes.forEach((a, i) => {
+      const g = mk('g', { class: 'axis', 'data-axis': a.col.name });
+      const x = xOf(i);
+      g.append(mk('line', { x1: x, x2: x, y1: top, y2: top + ph }));
+      g.append(mk('text', { x, y: top - 10, 'text-anchor': 'middle', 'font-weight': 'bold' }, a.col.name));
+      const ticks = a.kind === 'num' ? [a.lo, (a.lo + a.hi) / 2, a.hi] : a.cats;
+      for (const v of ticks) {
+        const t = a.kind === 'num' ? (v - a.lo) / (a.hi - a.lo) : a.at(v);
+        g.append(mk('text', { x: x - 6, y: yOf(t) + 4, 'text-anchor': 'end' }, a.kind === 'num' ? cellText(v) : v));
+      }
+      const band = mk('rect', { class: 'brush', x: x - 8, width: 16, y: 0, height: 0, visibility: 'hidden' });
+      // The grab area reaches past both ends, so a drag can start beyond the extreme values.
+      const grab = mk('rect', { class: 'grab', x: x - 12, width: 24, y: top - 12, height: ph + 24 });
+      const show = () => {
+        const b = brushes.get(a.col.name);
+        if (!b) return band.setAttribute('visibility', 'hidden');
+        band.setAttribute('visibility', 'visible');
+        band.setAttribute('y', String(yOf(b[1])));
+        band.setAttribute('height', String(yOf(b[0]) - yOf(b[1])));
+      };
+      let from = null;
+      const tOf = (ev) => {
+        const box = svg.getBoundingClientRect();
+        return Math.min(1, Math.max(0, 1 - (ev.clientY - box.top - top) / ph));
+      };
+      grab.addEventListener('pointerdown', (ev) => {
+        from = tOf(ev);
+        grab.setPointerCapture(ev.pointerId);
+      });
+      grab.addEventListener('pointermove', (ev) => {
+        if (from === null) return;
+        const to = tOf(ev);
+        brushes.set(a.col.name, [Math.min(from, to), Math.max(from, to)]);
+        show();
+        apply();
+      });
+      grab.addEventListener('pointerup', (ev) => {
+        const to = tOf(ev);
+        if (from !== null && Math.abs(to - from) < 0.01) brushes.delete(a.col.name); // a click clears
+        from = null;
+        show();
+        apply();
+      });
+      g.append(band, grab);
+      svg.append(g);
+      show();
+    });
+    holder.append(svg);
+    apply();
+  }
+
+  function showView(name) {
+    for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.dataset.view === name);
+    $('#main-view').hidden = name !== 'main';
+    $('#parallel-view').hidden = name !== 'parallel';
+    if (name === 'parallel') drawParallel();
+  }
+  for (const b of document.querySelectorAll('nav button')) b.addEventListener('click', () => showView(b.dataset.view));
+
   async function refresh() {
     await loadRuns();
     await drawCharts();
+    if (!$('#parallel-view').hidden) drawParallel();
   }
 
   $('#filter').addEventListener('submit', (ev) => {
