@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { findRepoSync } from '../src/store/git.js';
 import { startUi, type UiServer } from '../src/ui/server.js';
-import { cleanup, flor, makeRepo, runNode, gitIn, writeFiles, ROOT } from './helpers/repo.js';
+import { cleanup, flor, makeRepo, runNode, startNode, gitIn, writeFiles, ROOT } from './helpers/repo.js';
 
 const CHROMIUM = process.env.FLOR_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'ui');
@@ -184,6 +184,43 @@ test('parallel coordinates: one polyline per run over args and final values; bru
   const kept = await page.$$eval('#parallel polyline.run:not(.out)', (p) => p.map((x) => x.getAttribute('data-run')));
   assert.deepEqual(kept, expected.filter((r) => (r.args as Record<string, number>).lr === 0.3).map((r) => r.run));
   await page.screenshot({ path: join(SHOTS, 'parallel.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a run recording now appears live, its curve grows, and it becomes the stored run', async () => {
+  const { page, errors } = await openPage();
+  // The script waits for a go file between epochs, so the test decides when it moves on.
+  writeFiles(dir, {
+    'slow.mjs': `import { flor } from 'git-flor';
+import { existsSync } from 'node:fs';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+for await (const epoch of flor.loop('epoch', [0, 1, 2, 3, 4, 5])) {
+  flor.log('loss', 100 - epoch);
+  while (!existsSync('go-' + epoch)) await sleep(20);
+}
+`,
+  });
+  const child = startNode(dir, 'slow.mjs');
+  try {
+    await page.waitForSelector('#runs tr.live', { timeout: 20_000 });
+    const id = (await page.getAttribute('#runs tr.live', 'data-run'))!;
+    const statusAt = (await page.$$eval('#runs thead th', (t) => t.map((x) => x.textContent))).indexOf('status');
+    assert.equal(await page.$eval(`tr[data-run="${id}"]`, (tr, i) => tr.children[i]!.textContent, statusAt), 'running');
+    const points = () => page.evaluate((run) => (window as unknown as { __florPoints?: (n: string, r: string) => number }).__florPoints?.('loss', run) ?? -1, id);
+    await page.waitForFunction((run) => (window as unknown as { __florPoints: (n: string, r: string) => number }).__florPoints('loss', run) === 1, id, { timeout: 20_000 });
+    writeFiles(dir, { 'go-0': '', 'go-1': '' });
+    await page.waitForFunction((run) => (window as unknown as { __florPoints: (n: string, r: string) => number }).__florPoints('loss', run) === 3, id, { timeout: 20_000 });
+    await page.screenshot({ path: join(SHOTS, 'live.png'), fullPage: true });
+    writeFiles(dir, { 'go-2': '', 'go-3': '', 'go-4': '', 'go-5': '' });
+    await new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    // Captured: no longer live, its status is the stored one, and its curve kept every point.
+    await page.waitForFunction((run) => !document.querySelector(`tr.live[data-run="${run}"]`) && document.querySelector(`tr[data-run="${run}"]`) !== null, id, { timeout: 20_000 });
+    await page.waitForFunction((run) => document.querySelector(`tr[data-run="${run}"]`)!.textContent!.includes('ok'), id, { timeout: 20_000 });
+    assert.equal(await points(), 6);
+  } finally {
+    child.kill('SIGKILL');
+  }
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -3,9 +3,9 @@
  * curve.ts, as runs.ts is of pivot.ts.
  */
 import { FlorError } from '../errors.js';
-import { listRunsChecked, readSegment, resolveIn, type BrokenRun } from '../store/ledger.js';
-import type { RepoInfo } from '../store/git.js';
+import { resolveIn, type BrokenRun, type RunEntry } from '../store/ledger.js';
 import type { Segment } from '../store/types.js';
+import type { History, HistoryRun } from './summary.js';
 import { curveOf, loopsOf, type Curve } from './curve.js';
 
 export interface RunCurves {
@@ -38,12 +38,16 @@ export interface CurvesOptions {
   x?: string;
 }
 
-export async function curvesView(repo: RepoInfo, opts: CurvesOptions): Promise<CurvesView> {
+/** The runs of a history (stored, and live ones from journals when the caller adds them). */
+export type CurveHistory = History<HistoryRun> & { broken: BrokenRun[] };
+
+export async function curvesView(history: CurveHistory, opts: CurvesOptions): Promise<CurvesView> {
   if (opts.names.length === 0) throw new FlorError('NO_NAMES', 'name at least one logged value', { hint: 'e.g. `git flor plot loss`' });
-  const { runs, broken } = await listRunsChecked(repo);
+  const { runs, broken } = history;
   let chosen = runs;
   if (opts.runs && opts.runs.length > 0) {
-    const ids = new Set(opts.runs.map((p) => resolveIn(runs, p, broken).id));
+    // resolveIn reads only ids; a live run (from its journal) resolves like a stored one.
+    const ids = new Set(opts.runs.map((p) => resolveIn(runs as unknown as RunEntry[], p, broken).id));
     chosen = chosen.filter((r) => ids.has(r.id));
   }
   if (opts.since !== undefined) chosen = chosen.filter((r) => Date.parse(r.meta.start) >= opts.since!);
@@ -52,10 +56,10 @@ export async function curvesView(repo: RepoInfo, opts: CurvesOptions): Promise<C
   const loaded = await Promise.all(
     chosen.map(async (r) => {
       try {
-        return { entry: r, segments: await Promise.all(r.segments.map((s) => readSegment(repo, s.oid))) };
+        return { entry: r, segments: await history.segments(r) };
       } catch (e) {
         // One bad segment hides one run's curve, never the chart.
-        unreadable.push({ id: r.id, ledger: r.ledgers[0] ?? '', code: e instanceof FlorError ? e.code : 'UNREADABLE', error: e instanceof Error ? e.message : String(e) });
+        unreadable.push({ id: r.id, ledger: (r as Partial<RunEntry>).ledgers?.[0] ?? '', code: e instanceof FlorError ? e.code : 'UNREADABLE', error: e instanceof Error ? e.message : String(e) });
         return null;
       }
     }),

@@ -5,7 +5,8 @@
 import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import { commitSubjects } from '../store/commits.js';
-import { repoHistory, runDetail } from '../query/runs.js';
+import { runDetail } from '../query/runs.js';
+import { liveHistory } from '../query/live-history.js';
 import { summarizeRuns } from '../query/summary.js';
 import { curvesView, shortIds } from '../query/curve-view.js';
 import { downsample, smooth } from '../query/curve.js';
@@ -30,7 +31,7 @@ function num(v: string | null, what: string): number | undefined {
 }
 
 async function runs(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
-  const history = await repoHistory(repo);
+  const history = await liveHistory(repo);
   const sum = await summarizeRuns(history, {
     cols: q.getAll('col').filter(Boolean),
     where: q.get('where') || undefined,
@@ -39,6 +40,7 @@ async function runs(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
     onlyChanged: q.get('onlyChanged') === '1',
   });
   const subjects = await commitSubjects(repo, history.runs.map((r) => r.meta.commit).filter((c): c is string => !!c));
+  const live = sum.rows.filter((r) => history.live.has(r.run as string)).map((r) => r.run);
   return {
     status: 200,
     body: {
@@ -48,6 +50,8 @@ async function runs(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
       notes: sum.notes,
       broken: [...history.broken.map((b) => ({ id: b.id, error: b.error, code: b.code })), ...sum.broken],
       subjects: Object.fromEntries(subjects),
+      // Runs read from their journals: still recording, or not captured yet.
+      live,
       // Abbreviated over every readable run, so a prefix copied from a filtered list names one run.
       short: Object.fromEntries(shortIds(history.runs.map((r) => r.id))),
     },
@@ -56,7 +60,7 @@ async function runs(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
 
 /** Record counts per name over every run: the page opens on the chart of the most-logged one. */
 async function names(repo: RepoInfo): Promise<ApiResult> {
-  const history = await repoHistory(repo);
+  const history = await liveHistory(repo);
   const count = new Map<string, { records: number; runs: number }>();
   const broken: Array<{ id: string; error: string }> = [];
   await Promise.all(
@@ -95,7 +99,7 @@ async function curves(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
   if (!(weight >= 0 && weight < 1)) throw new FlorError('BAD_OPTION', `smooth must be in [0, 1), not '${q.get('smooth')}'`);
   // uPlot draws 166k points in ~25 ms; a curve wider than the screen is bucket means.
   const points = num(q.get('points'), 'points') ?? 2000;
-  const view = await curvesView(repo, { names: wanted, runs: q.getAll('run').filter(Boolean), x });
+  const view = await curvesView(await liveHistory(repo), { names: wanted, runs: q.getAll('run').filter(Boolean), x });
   const body: Record<string, unknown> = {};
   for (const name of wanted) {
     body[name] = view.runs

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import { api } from './api.js';
+import { historyStamp } from '../store/live.js';
 
 export interface UiOptions {
   repo: RepoInfo;
@@ -46,6 +47,9 @@ const ASSETS: Record<string, [string, string]> = {
   '/vendor/uplot.js': [join(UPLOT, 'uPlot.iife.min.js'), 'text/javascript; charset=utf-8'],
   '/vendor/uplot.css': [join(UPLOT, 'uPlot.min.css'), 'text/css; charset=utf-8'],
 };
+
+/** How often the event stream looks for a changed history: a live run shows within 1 s. */
+const STAMP_MS = 500;
 
 const SECURITY_HEADERS = {
   // Everything the page needs comes from this server: no CDN, no web font, no inline script.
@@ -128,6 +132,10 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       send(res, 401, 'text/plain; charset=utf-8', 'git flor ui: no access token; open the URL `git flor ui` printed\n');
       return;
     }
+    if (url.pathname === '/api/events') {
+      events(req, res);
+      return;
+    }
     if (url.pathname.startsWith('/api/')) {
       const r = await api(opts.repo, req.method ?? 'GET', url);
       send(res, r.status, 'application/json; charset=utf-8', JSON.stringify(r.body));
@@ -143,6 +151,29 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       return;
     }
     send(res, 200, asset[1], await readFile(asset[0]));
+  }
+
+  /**
+   * Server-sent events: `change` whenever a ledger moves or a journal grows (checked twice a
+   * second from the filesystem), so a live run's rows and curves grow without the page polling.
+   */
+  function events(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', ...SECURITY_HEADERS });
+    let last = historyStamp(opts.repo);
+    let n = 0;
+    res.write(`event: hello\ndata: ${n}\n\n`);
+    const tick = setInterval(() => {
+      const now = historyStamp(opts.repo);
+      if (now !== last) {
+        last = now;
+        res.write(`event: change\ndata: ${++n}\n\n`);
+      }
+    }, STAMP_MS);
+    const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    req.on('close', () => {
+      clearInterval(tick);
+      clearInterval(beat);
+    });
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -4,6 +4,7 @@ import { FlorError } from '../../errors.js';
 import { requireRepoSync } from '../../store/git.js';
 import { parseSince } from '../../query/since.js';
 import { curvesView } from '../../query/curve-view.js';
+import { repoHistory } from '../../query/runs.js';
 import { downsample, smooth, type Curve } from '../../query/curve.js';
 import { svgCharts, type SvgChartOptions } from '../svg-chart.js';
 import { out, warnBroken } from '../print.js';
@@ -84,7 +85,7 @@ export const command: CommandModule<object, Args> = {
     const names = argv.names.map(String);
     const since = argv.since === undefined ? undefined : parseSince(argv.since);
     const repo = requireRepoSync(process.cwd());
-    const view = await curvesView(repo, { names, runs: argv.run, since, x: argv.x });
+    const view = await curvesView(await repoHistory(repo), { names, runs: argv.run, since, x: argv.x });
     warnBroken(view.broken);
     if (view.runCount === 0) {
       throw new FlorError('NO_RUNS', argv.run || argv.since ? 'no run matches --run/--since' : 'no runs recorded yet', {

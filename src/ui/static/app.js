@@ -83,7 +83,8 @@
         if (c.name === 'run') return el('td', { class: 'run' }, el('a', { href: `#run=${r.run}`, title: r.run, onclick: (ev) => { ev.preventDefault(); showRun(r.run).catch((e) => status(e.message, true)); } }, body.short[r.run] || r.run));
         return el('td', { class: typeof v === 'number' ? 'num' : '' }, cellText(v));
       });
-      const tr = el('tr', { class: state.selected.has(r.run) ? 'selected' : '', 'data-run': r.run }, el('td', {}, box), ...tds);
+      const isLive = body.live.includes(r.run);
+      const tr = el('tr', { class: (state.selected.has(r.run) ? 'selected' : '') + (isLive ? ' live' : ''), 'data-run': r.run, title: isLive ? 'recording now (read from its journal)' : '' }, el('td', {}, box), ...tds);
       rows.push(tr);
     }
     for (const b of body.broken) rows.push(el('tr', { class: 'damaged' }, el('td', {}, ''), el('td', { colspan: String(cols.length) }, `run ${b.id || '?'} is damaged: ${b.error}`)));
@@ -136,6 +137,7 @@
       throw e;
     }
     refreshLoops(body.loops);
+    state.curves = body.curves;
     for (const name of names) drawChart(name, body.curves[name] || [], w > 0, body.x);
     document.body.dataset.chartMs = String(Math.round(performance.now() - t0));
   }
@@ -357,9 +359,31 @@
   $('#smooth').addEventListener('change', () => drawCharts().catch((e) => status(e.message, true)));
   $('#close-run').addEventListener('click', () => { $('#run-view').hidden = true; });
 
+  // A live run (still recording) grows: the server says when the history changed.
+  let pending = null;
+  function watch() {
+    const es = new EventSource('/api/events');
+    es.addEventListener('change', () => {
+      if (pending) return;
+      pending = setTimeout(() => {
+        pending = null;
+        Promise.all([refresh(), $('#names').options.length ? null : loadNames().then(drawCharts)])
+          .then(() => { document.body.dataset.generation = String(Number(document.body.dataset.generation || 0) + 1); })
+          .catch((e) => status(e.message, true));
+      }, 200);
+    });
+  }
+
+  // For tests and the curious: how many points a run's curve of a name has right now.
+  window.__florPoints = (name, run) => {
+    const c = ((state.curves || {})[name] || []).find((x) => x.run === run);
+    return c ? c.xs.length : 0;
+  };
+
   (async () => {
     await Promise.all([loadRuns(), loadNames()]);
     await drawCharts();
     document.body.dataset.ready = '1';
+    watch();
   })().catch((e) => status(e.message, true));
 })();
