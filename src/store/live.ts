@@ -19,7 +19,8 @@ export interface LiveRun {
 /** Every readable journal as a run; one that cannot be read yet (a frame half written) is skipped. */
 export function liveRuns(repo: RepoInfo): LiveRun[] {
   const out: LiveRun[] = [];
-  for (const path of listJournals(repo.commonDir)) {
+  const seen = new Set<string>();
+  for (const path of journalsWithClaims(repo)) {
     try {
       const j = readJournal(path);
       if (!j.start) continue;
@@ -32,12 +33,30 @@ export function liveRuns(repo: RepoInfo): LiveRun[] {
         loops: j.end?.loops ?? m.loops ?? [],
         records: j.records.name.length,
       };
+      if (seen.has(m.id)) continue;
+      seen.add(m.id);
       out.push({ id: m.id, meta, segment: makeSegment(m.id, 'forward', j.records) });
     } catch {
       // A journal is appended to while we read it; the next look sees it whole.
     }
   }
   return out;
+}
+
+/**
+ * Journals, and the ones a capture has claimed (renamed `<id>.jrnl.claim.<pid>`) but not yet
+ * committed: between the rename and the ledger update the run is in neither place otherwise, and
+ * a live view would lose it for a moment.
+ */
+function journalsWithClaims(repo: RepoInfo): string[] {
+  const dir = journalDir(repo.commonDir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return listJournals(repo.commonDir);
+  }
+  return names.filter((n) => /^[0-9A-Z]{26}\.jrnl(\.claim\.\d+)?$/.test(n)).sort().map((n) => join(dir, n));
 }
 
 /**
