@@ -4,6 +4,7 @@ import { FlorError } from '../../errors.js';
 import { requireRepoSync } from '../../store/git.js';
 import { parseSince } from '../../query/since.js';
 import { curvesView } from '../../query/curve-view.js';
+import { unknownName } from '../../query/names.js';
 import { repoHistory } from '../../query/runs.js';
 import { downsample, smooth, type Curve } from '../../query/curve.js';
 import { svgCharts, type SvgChartOptions } from '../svg-chart.js';
@@ -34,30 +35,6 @@ function terminalColumns(): number {
 function useColor(flag: boolean | undefined): boolean {
   if (flag !== undefined) return flag;
   return Boolean(process.stdout.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
-}
-
-/** Nearest known name by edit distance, for "did you mean". */
-function nearest(name: string, known: string[]): string | undefined {
-  const d = (a: string, b: string) => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const cur = row[j]!;
-        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-        prev = cur;
-      }
-    }
-    return row[b.length]!;
-  };
-  let best: string | undefined;
-  let bestD = Math.max(2, Math.floor(name.length / 3)) + 1;
-  for (const k of known) {
-    const dk = d(name, k);
-    if (dk < bestD) (best = k), (bestD = dk);
-  }
-  return best;
 }
 
 export const command: CommandModule<object, Args> = {
@@ -93,11 +70,7 @@ export const command: CommandModule<object, Args> = {
       });
     }
     if (view.missing.length > 0) {
-      const name = view.missing[0]!;
-      const guess = nearest(name, view.known);
-      throw new FlorError('NAME_NOT_LOGGED', `'${name}' was never logged by ${view.runCount === 1 ? 'this run' : `these ${view.runCount} runs`}`, {
-        hint: (guess ? `did you mean '${guess}'? ` : '') + `known names: ${view.known.join(', ') || '(none)'}`,
-      });
+      throw unknownName(view.missing[0]!, view.known, view.runCount === 1 ? 'this run never logged' : `these ${view.runCount} runs never logged`);
     }
     if (argv.x !== undefined) {
       for (const name of names) {
