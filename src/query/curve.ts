@@ -97,16 +97,33 @@ export function curveOf(segments: Segment[], name: string, x?: string): Curve {
   return { xs: keys, ys: keys.map((k) => byX.get(k)!) };
 }
 
-/** Every loop column any record of `name` has in its context: what `--x` may name. */
+/**
+ * Every loop column any record of `name` has in its context: what `--x` may name. One pass over
+ * the frames (parents come before their children), so 200 runs of 5,000 frames cost 1M array
+ * steps rather than 1M context maps.
+ */
 export function loopsOf(segments: Segment[], name: string): string[] {
   const found = new Set<string>();
   for (const seg of segmentsFor(segments, name)) {
+    const n = seg.frames.parent.length;
+    // sig[f]: the frame's chain of loop-table indices from the outermost, e.g. "0/1".
+    const sig: string[] = new Array(n);
+    for (let f = 0; f < n; f++) {
+      const p = seg.frames.parent[f]!;
+      const own = String(seg.frames.loop[f]!);
+      sig[f] = p >= 0 && p < f ? `${sig[p]}/${own}` : own;
+    }
     const id = seg.names.indexOf(name);
-    const seenFrame = new Set<number>();
-    for (let r = 0; r < seg.name.length; r++) {
-      if (seg.name[r] !== id || seenFrame.has(seg.frame[r]!)) continue;
-      seenFrame.add(seg.frame[r]!);
-      for (const k of contextOf(seg, r).keys()) found.add(k);
+    const chains = new Set<string>();
+    for (let r = 0; r < seg.name.length; r++) if (seg.name[r] === id && seg.frame[r]! >= 0) chains.add(sig[seg.frame[r]!]!);
+    for (const chain of chains) {
+      const seen = new Map<string, number>();
+      for (const li of chain.split('/')) {
+        const loop = seg.loops[Number(li)]!;
+        const k = seen.get(loop) ?? 0;
+        seen.set(loop, k + 1);
+        found.add(k === 0 ? loop : `${loop}.${k}`);
+      }
     }
   }
   return [...found];
@@ -155,4 +172,33 @@ export function smooth(ys: number[], weight: number): number[] {
     out.push(last / debias);
   }
   return out;
+}
+
+/**
+ * Like `downsample`, on a grid shared by every curve of a chart: bucket b covers
+ * [lo + b*width, lo + (b+1)*width) and its point sits at the bucket's centre. Curves drawn together
+ * then share their x values, so aligning 200 curves for the chart costs 200 x buckets cells, not
+ * 200 x (the union of every curve's own bucket means).
+ */
+export function downsampleOnGrid(c: Curve, lo: number, width: number, buckets = Infinity): Curve {
+  if (!(width > 0)) return c;
+  const sums = new Map<number, [number, number]>();
+  for (let i = 0; i < c.xs.length; i++) {
+    // The maximum itself would open a bucket past the end: it belongs to the last one.
+    const b = Math.min(buckets - 1, Math.floor((c.xs[i]! - lo) / width));
+    const s = sums.get(b);
+    if (s) (s[0] += c.ys[i]!), s[1]++;
+    else sums.set(b, [c.ys[i]!, 1]);
+  }
+  const keys = [...sums.keys()].sort((a, b) => a - b);
+  return { xs: keys.map((b) => lo + (b + 0.5) * width), ys: keys.map((b) => sums.get(b)![0] / sums.get(b)![1]) };
+}
+
+/** The grid for `downsampleOnGrid` when any of the curves has more than `points` points; null otherwise. */
+export function sharedGrid(curves: Curve[], points: number): { lo: number; width: number; buckets: number } | null {
+  if (!curves.some((c) => c.xs.length > points)) return null;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const c of curves) if (c.xs.length) (lo = Math.min(lo, c.xs[0]!)), (hi = Math.max(hi, c.xs[c.xs.length - 1]!));
+  return { lo, width: (hi - lo) / points || 1, buckets: points };
 }

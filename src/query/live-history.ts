@@ -4,14 +4,16 @@
  * stored run replaces its journal copy with the same records, so nothing jumps.
  */
 import type { RepoInfo } from '../store/git.js';
+import type { SegmentReader } from '../store/ledger.js';
 import type { Segment } from '../store/types.js';
 import { liveRuns } from '../store/live.js';
 import { repoHistory } from './runs.js';
 import type { CurveHistory } from './curve-view.js';
 import type { HistoryRun } from './summary.js';
 
-export async function liveHistory(repo: RepoInfo): Promise<CurveHistory & { live: Set<string> }> {
-  const stored = await repoHistory(repo);
+/** `from`: where stored segments are read (a cache a long-lived server keeps); default Git. */
+export async function liveHistory(repo: RepoInfo, from?: SegmentReader): Promise<CurveHistory & { live: Set<string> }> {
+  const stored = await repoHistory(repo, from);
   const have = new Set(stored.runs.map((r) => r.id));
   const live = liveRuns(repo).filter((l) => !have.has(l.id));
   const segs = new Map<string, Segment[]>(live.map((l) => [l.id, [l.segment]]));

@@ -4,14 +4,27 @@
  */
 import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
+import { segmentCache, type SegmentReader } from '../store/ledger.js';
 import { commitSubjects } from '../store/commits.js';
 import { runDetail } from '../query/runs.js';
 import { liveHistory } from '../query/live-history.js';
 import { summarizeRuns } from '../query/summary.js';
 import { curvesView, shortIds } from '../query/curve-view.js';
-import { downsample, smooth } from '../query/curve.js';
+import { downsampleOnGrid, sharedGrid, smooth } from '../query/curve.js';
 import { toJson } from '../query/formats.js';
 import type { Value } from '../store/records.js';
+
+/**
+ * Decoded segments kept for the server's lifetime (bounded; see segmentCache). Segments are
+ * content-addressed and never rewritten, so a cached one is never stale; a new run or replay is a
+ * new oid. Without it every view decodes every segment again.
+ */
+const caches = new Map<string, SegmentReader>();
+function segmentsFor(repo: RepoInfo): SegmentReader {
+  let c = caches.get(repo.commonDir);
+  if (!c) caches.set(repo.commonDir, (c = segmentCache(repo)));
+  return c;
+}
 
 export interface ApiResult {
   status: number;
@@ -31,7 +44,7 @@ function num(v: string | null, what: string): number | undefined {
 }
 
 async function runs(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
-  const history = await liveHistory(repo);
+  const history = await liveHistory(repo, segmentsFor(repo));
   const sum = await summarizeRuns(history, {
     cols: q.getAll('col').filter(Boolean),
     where: q.get('where') || undefined,
@@ -60,7 +73,7 @@ async function runs(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
 
 /** Record counts per name over every run: the page opens on the chart of the most-logged one. */
 async function names(repo: RepoInfo): Promise<ApiResult> {
-  const history = await liveHistory(repo);
+  const history = await liveHistory(repo, segmentsFor(repo));
   const count = new Map<string, { records: number; runs: number }>();
   const broken: Array<{ id: string; error: string }> = [];
   await Promise.all(
@@ -98,16 +111,16 @@ async function curves(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
   const weight = q.get('smooth') ? Number(q.get('smooth')) : 0;
   if (!(weight >= 0 && weight < 1)) throw new FlorError('BAD_OPTION', `smooth must be in [0, 1), not '${q.get('smooth')}'`);
   // uPlot draws 166k points in ~25 ms; a curve wider than the screen is bucket means.
-  const points = num(q.get('points'), 'points') ?? 2000;
-  const view = await curvesView(await liveHistory(repo), { names: wanted, runs: q.getAll('run').filter(Boolean), x });
+  const points = num(q.get('points'), 'points') ?? 1000;
+  const view = await curvesView(await liveHistory(repo, segmentsFor(repo)), { names: wanted, runs: q.getAll('run').filter(Boolean), x });
   const body: Record<string, unknown> = {};
   for (const name of wanted) {
-    body[name] = view.runs
-      .filter((r) => r.curves.has(name))
-      .map((r) => {
-        const c = downsample(r.curves.get(name)!, points);
-        return { run: r.run, short: r.short, version: r.version, xs: c.xs, ys: c.ys, smooth: weight > 0 ? smooth(c.ys, weight) : null };
-      });
+    const runs = view.runs.filter((r) => r.curves.has(name));
+    const grid = sharedGrid(runs.map((r) => r.curves.get(name)!), points);
+    body[name] = runs.map((r) => {
+      const c = grid ? downsampleOnGrid(r.curves.get(name)!, grid.lo, grid.width, grid.buckets) : r.curves.get(name)!;
+      return { run: r.run, short: r.short, version: r.version, xs: c.xs, ys: c.ys, smooth: weight > 0 ? smooth(c.ys, weight) : null };
+    });
   }
   return {
     status: 200,
