@@ -224,3 +224,34 @@ for await (const epoch of flor.loop('epoch', [0, 1, 2, 3, 4, 5])) {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('hindsight: a name added to today\'s code is planned, replayed from the page, and fills a column and a curve', async () => {
+  const { page, errors } = await openPage();
+  const today = SCRIPT(' * 0.5').replace("  flor.log('acc', 1 / (1 + w * w));\n", "  flor.log('acc', 1 / (1 + w * w));\n  flor.log('wabs', Math.abs(w));\n");
+  writeFiles(dir, { 'train.mjs': today });
+  await page.click('nav button[data-view="hindsight"]');
+  await page.fill('#hindsight-names', 'wabs');
+  await page.click('#hindsight-plan');
+  await page.waitForFunction(() => !document.querySelector('#hindsight-start')!.hasAttribute('disabled'), undefined, { timeout: 60_000 });
+  assert.match((await page.textContent('#hindsight-out'))!, /3 run/);
+  await page.screenshot({ path: join(SHOTS, 'hindsight-plan.png'), fullPage: true });
+  await page.click('#hindsight-start');
+  await page.waitForFunction(() => document.body.dataset.replay === 'done' || document.body.dataset.replay === 'failed', undefined, { timeout: 180_000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.replay), 'done', (await page.textContent('#hindsight-report'))!);
+  assert.notEqual(await page.getAttribute('#hindsight-report', 'class'), 'findings', (await page.textContent('#hindsight-report'))!);
+  await page.screenshot({ path: join(SHOTS, 'hindsight-done.png'), fullPage: true });
+  await page.click('nav button[data-view="main"]');
+  await page.waitForSelector('.chart[data-name="wabs"] [data-series="3"]', { timeout: 30_000 });
+  // The column the replay filled holds what `git flor runs --format json` says now.
+  const now = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<Record<string, unknown>>;
+  const headers = await page.$$eval('#runs thead th', (t) => t.map((x) => x.textContent));
+  const at = headers.indexOf('last(wabs)');
+  assert.ok(at > 0, headers.join(' | '));
+  for (const r of now.filter((x) => x.file === 'train.mjs')) {
+    const cell = await page.$eval(`tr[data-run="${r.run}"]`, (tr, i) => tr.children[i]!.textContent, at);
+    assert.ok(typeof r['last(wabs)'] === 'number' && Math.abs(Number(cell) - (r['last(wabs)'] as number)) < 1e-5, `${r.run}: ${cell} vs ${r['last(wabs)']}`);
+  }
+  await page.screenshot({ path: join(SHOTS, 'hindsight-charts.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});

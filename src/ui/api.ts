@@ -12,6 +12,7 @@ import { summarizeRuns } from '../query/summary.js';
 import { curvesView, shortIds } from '../query/curve-view.js';
 import { downsampleOnGrid, sharedGrid, smooth } from '../query/curve.js';
 import { toJson } from '../query/formats.js';
+import type { Hindsight } from './hindsight.js';
 import type { Value } from '../store/records.js';
 
 /**
@@ -32,6 +33,7 @@ export interface ApiResult {
 }
 
 function errorBody(e: unknown): ApiResult {
+  if (e instanceof FlorError && e.code === 'REPLAY_RUNNING') return { status: 409, body: { error: { code: e.code, message: e.message, hint: e.hint ?? null } } };
   if (e instanceof FlorError) return { status: 400, body: { error: { code: e.code, message: e.message, hint: e.hint ?? null } } };
   throw e;
 }
@@ -142,10 +144,16 @@ async function run(repo: RepoInfo, id: string): Promise<ApiResult> {
   };
 }
 
-export async function api(repo: RepoInfo, method: string, url: URL): Promise<ApiResult> {
-  if (method !== 'GET') return { status: 405, body: { error: { code: 'METHOD', message: `${method} is not served here` } } };
+export async function api(repo: RepoInfo, method: string, url: URL, body: unknown, hindsight: Hindsight): Promise<ApiResult> {
+  const p = url.pathname;
+  // Work is started only by POST (with the token, like every request): a link or an image tag
+  // in another page can never start a replay.
+  const post = p === '/api/replay/plan' || p === '/api/replay/start';
+  if (method !== (post ? 'POST' : 'GET')) return { status: 405, body: { error: { code: 'METHOD', message: `${method} is not served at ${p}` } } };
   try {
-    const p = url.pathname;
+    if (p === '/api/replay/plan') return { status: 200, body: await hindsight.plan(body) };
+    if (p === '/api/replay/start') return { status: 202, body: { job: hindsight.start(body) } };
+    if (p === '/api/replay') return { status: 200, body: { job: hindsight.job } };
     if (p === '/api/runs') return await runs(repo, url.searchParams);
     if (p === '/api/names') return await names(repo);
     if (p === '/api/curves') return await curves(repo, url.searchParams);

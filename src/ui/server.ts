@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import { api } from './api.js';
+import { Hindsight } from './hindsight.js';
 import { historyStamp } from '../store/live.js';
 
 export interface UiOptions {
@@ -64,6 +65,29 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
+/** A request body of at most 64 KiB, as JSON. */
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > 1 << 16) {
+        reject(new FlorError('BAD_REQUEST', 'request body over 64 KiB'));
+        req.destroy();
+      } else parts.push(d);
+    });
+    req.on('end', () => {
+      try {
+        resolve(size ? JSON.parse(Buffer.concat(parts).toString('utf8')) : null);
+      } catch {
+        reject(new FlorError('BAD_REQUEST', 'request body is not JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
 function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -92,10 +116,16 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
   const wildcard = host === '0.0.0.0' || host === '::';
   let cookie = '';
   const sockets = new Set<import('node:net').Socket>();
+  const listeners = new Set<(event: string, data: string) => void>();
+  const broadcast = (event: string, data: string) => {
+    for (const l of listeners) l(event, data);
+  };
+  const hindsight = new Hindsight(opts.repo, () => broadcast('replay', JSON.stringify(hindsight.job)));
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ error: { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) } }));
+      const bad = e instanceof FlorError;
+      if (!res.headersSent) send(res, bad ? 400 : 500, 'application/json', JSON.stringify({ error: { code: bad ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) } }));
       else res.destroy();
     });
   });
@@ -137,7 +167,16 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       return;
     }
     if (url.pathname.startsWith('/api/')) {
-      const r = await api(opts.repo, req.method ?? 'GET', url);
+      let body: unknown = null;
+      if (req.method === 'POST') {
+        // JSON only: a cross-site form cannot send this content type without a CORS preflight.
+        if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) {
+          send(res, 415, 'application/json', JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'send JSON (Content-Type: application/json)' } }));
+          return;
+        }
+        body = await readJson(req);
+      }
+      const r = await api(opts.repo, req.method ?? 'GET', url, body, hindsight);
       send(res, r.status, 'application/json; charset=utf-8', JSON.stringify(r.body));
       return;
     }
@@ -162,6 +201,8 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
     let last = historyStamp(opts.repo);
     let n = 0;
     res.write(`event: hello\ndata: ${n}\n\n`);
+    const listener = (event: string, data: string) => res.write(`event: ${event}\ndata: ${data}\n\n`);
+    listeners.add(listener);
     const tick = setInterval(() => {
       const now = historyStamp(opts.repo);
       if (now !== last) {
@@ -171,6 +212,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
     }, STAMP_MS);
     const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     req.on('close', () => {
+      listeners.delete(listener);
       clearInterval(tick);
       clearInterval(beat);
     });

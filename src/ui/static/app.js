@@ -335,10 +335,57 @@
     apply();
   }
 
+  // Hindsight: the dry-run plan, then the replay, its progress streamed by the server.
+  async function post(path, body) {
+    const res = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const out = await res.json().catch(() => ({ error: { message: `HTTP ${res.status}` } }));
+    if (!res.ok) {
+      const e = out.error || {};
+      throw new Error((e.message || `HTTP ${res.status}`) + (e.hint ? `\nhint: ${e.hint}` : ''));
+    }
+    return out;
+  }
+  const hindsightNames = () => $('#hindsight-names').value.split(/[\s,]+/).filter(Boolean);
+  $('#hindsight').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    $('#hindsight-out').textContent = 'planning…';
+    $('#hindsight-start').disabled = true;
+    post('/api/replay/plan', { names: hindsightNames() })
+      .then((r) => {
+        $('#hindsight-out').textContent = [...r.plan, ...r.report].join('\n') || 'nothing to replay: every run has these names';
+        $('#hindsight-start').disabled = false;
+      })
+      .catch((e) => { $('#hindsight-out').textContent = e.message; });
+  });
+  $('#hindsight-start').addEventListener('click', () => {
+    $('#hindsight-start').disabled = true;
+    $('#hindsight-report').textContent = '';
+    post('/api/replay/start', { names: hindsightNames() }).then((r) => showJob(r.job)).catch((e) => { $('#hindsight-progress').textContent = e.message; });
+  });
+  function showJob(job) {
+    if (!job) return;
+    $('#hindsight-progress').textContent = `${job.names.join(', ')}: ${job.line}`;
+    document.body.dataset.replay = job.state;
+    const busy = job.state === 'running' || job.state === 'waiting';
+    $('#hindsight-start').disabled = busy;
+    if (!busy) {
+      const lines = job.error ? [job.error.message, job.error.hint ? `hint: ${job.error.hint}` : ''] : job.report;
+      $('#hindsight-report').textContent = lines.filter(Boolean).join('\n');
+      $('#hindsight-report').className = job.findings || job.error ? 'findings' : '';
+      // The new name is chartable now: list it and draw it beside what was chosen.
+      loadNames().then(() => {
+        for (const o of $('#names').options) if (job.names.includes(o.value)) o.selected = true;
+        return refresh();
+      }).catch((e) => status(e.message, true));
+    }
+  }
+
   function showView(name) {
     for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.dataset.view === name);
     $('#main-view').hidden = name !== 'main';
     $('#parallel-view').hidden = name !== 'parallel';
+    $('#hindsight-view').hidden = name !== 'hindsight';
+    if (name === 'hindsight') get('/api/replay').then((r) => showJob(r.job)).catch(() => {});
     if (name === 'parallel') drawParallel();
   }
   for (const b of document.querySelectorAll('nav button')) b.addEventListener('click', () => showView(b.dataset.view));
@@ -363,6 +410,7 @@
   let pending = null;
   function watch() {
     const es = new EventSource('/api/events');
+    es.addEventListener('replay', (ev) => showJob(JSON.parse(ev.data)));
     es.addEventListener('change', () => {
       if (pending) return;
       pending = setTimeout(() => {
