@@ -166,6 +166,27 @@ test('a run opens with its status, command, args and segments', async () => {
   await page.close();
 });
 
+test('compare: the args that differ, the code diff between the code trees, the curves overlaid', async () => {
+  const { page, errors } = await openPage();
+  const [a, , c] = expected.map((r) => r.run as string);
+  assert.equal(await page.getAttribute('#compare-tab', 'disabled'), '');
+  await page.check(`tr[data-run="${a}"] input[type=checkbox]`);
+  await page.check(`tr[data-run="${c}"] input[type=checkbox]`);
+  await page.waitForFunction(() => !document.querySelector('#compare-tab')!.hasAttribute('disabled'));
+  await page.click('#compare-tab');
+  await page.waitForFunction((ids) => document.body.dataset.compared === ids, `${a},${c}`, { timeout: 30_000 });
+  assert.deepEqual(await page.$$eval('#compare-args thead th', (t) => t.map((x) => x.textContent)), ['run', 'version', 'status', 'lr']);
+  assert.deepEqual(await page.$$eval('#compare-args tbody td.differs', (t) => t.map((x) => x.textContent)), ['0.1', '0.2']);
+  const added = await page.$$eval('#compare-code pre.diff span.add', (t) => t.map((x) => x.textContent!.trim()));
+  const removed = await page.$$eval('#compare-code pre.diff span.del', (t) => t.map((x) => x.textContent!.trim()));
+  assert.ok(added.includes('+    w -= lr * w * 0.5;'), added.join('\n'));
+  assert.ok(removed.includes('-    w -= lr * w;'), removed.join('\n'));
+  assert.equal(await page.$eval('#compare-charts .chart[data-name="loss"] [data-series]', (e) => e.getAttribute('data-series')), '2');
+  await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('parallel coordinates: one polyline per run over args and final values; brushing an axis filters', async () => {
   const { page, errors } = await openPage();
   await page.click('nav button[data-view="parallel"]');

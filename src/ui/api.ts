@@ -13,6 +13,8 @@ import { curvesView, shortIds } from '../query/curve-view.js';
 import { downsampleOnGrid, sharedGrid, smooth } from '../query/curve.js';
 import { toJson } from '../query/formats.js';
 import type { Hindsight } from './hindsight.js';
+import { diffRuns } from '../query/diff.js';
+import { treeDiff } from '../store/tree-diff.js';
 import type { Value } from '../store/records.js';
 
 /**
@@ -130,9 +132,27 @@ async function curves(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
   };
 }
 
+/** How two runs differ: args, the code trees that ran, status, duration, version, each name's values. */
+async function diff(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
+  const a = q.get('a');
+  const b = q.get('b');
+  if (!a || !b) throw new FlorError('BAD_REQUEST', 'name two runs: ?a=RUN&b=RUN');
+  return { status: 200, body: await diffRuns(repo, a, b, { segments: segmentsFor(repo) }) };
+}
+
 async function run(repo: RepoInfo, id: string): Promise<ApiResult> {
   const d = await runDetail(repo, id);
   const m = d.run.meta;
+  // The code that ran against its commit: what was uncommitted (a fetched run's commit may be
+  // missing here; then there is nothing to diff against).
+  let code: { files: unknown[]; patch: string } | { error: string } = { files: [], patch: '' };
+  if (m.commit && m.dirty) {
+    try {
+      code = await treeDiff(repo, m.commit, d.run.codeTree);
+    } catch (e) {
+      code = { error: `cannot diff against ${m.commit.slice(0, 7)}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
+    }
+  }
   return {
     status: 200,
     body: {
@@ -140,6 +160,7 @@ async function run(repo: RepoInfo, id: string): Promise<ApiResult> {
       meta: toJson(m as unknown as Value),
       segments: d.segments.map((s) => ({ name: s.name, source: s.source, records: s.records, names: s.names, provenance: s.provenance })),
       ledgers: d.run.ledgers,
+      code,
     },
   };
 }
@@ -157,6 +178,7 @@ export async function api(repo: RepoInfo, method: string, url: URL, body: unknow
     if (p === '/api/runs') return await runs(repo, url.searchParams);
     if (p === '/api/names') return await names(repo);
     if (p === '/api/curves') return await curves(repo, url.searchParams);
+    if (p === '/api/diff') return await diff(repo, url.searchParams);
     const m = /^\/api\/run\/([0-9A-Za-z]{1,26})$/.exec(p);
     if (m) return await run(repo, m[1]!);
     return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no API at ${p}` } } };

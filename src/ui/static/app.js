@@ -115,6 +115,7 @@
     state.charts = [];
     $('#charts').replaceChildren();
     const runs = chosenRuns();
+    $('#compare-tab').disabled = state.selected.size < 2;
     $('#selection').textContent = state.selected.size ? `${state.selected.size} selected run${state.selected.size === 1 ? '' : 's'}` : 'all listed runs';
     if (names.length === 0 || runs.length === 0) return;
     const q = new URLSearchParams();
@@ -151,9 +152,9 @@
     sel.value = all.has(cur) ? cur : '';
   }
 
-  function drawChart(name, curves, smoothed, x) {
+  function drawChart(name, curves, smoothed, x, into) {
     const box = el('div', { class: 'chart', 'data-name': name }, el('h3', {}, name));
-    $('#charts').append(box);
+    (into || $('#charts')).append(box);
     if (curves.length === 0) {
       box.append(el('p', {}, 'no values for the chosen runs'));
       return;
@@ -191,6 +192,47 @@
     state.charts.push(u);
   }
 
+  /** A unified diff, one line per element, coloured by what the line is. */
+  function diffBlock(patch) {
+    const pre = el('pre', { class: 'diff' });
+    for (const line of patch.split('\n')) {
+      const cls = line.startsWith('+++') || line.startsWith('---') || line.startsWith('diff ') ? 'file' : line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@@') ? 'hunk' : '';
+      pre.append(el('span', cls ? { class: cls } : {}, line + '\n'));
+    }
+    return pre;
+  }
+
+  async function showCompare() {
+    const ids = [...state.selected];
+    const rows = ids.map((id) => state.rows.find((r) => r.run === id)).filter(Boolean);
+    const argNames = [...new Set(rows.flatMap((r) => Object.keys(r.args || {})))].sort();
+    const differs = (n) => new Set(rows.map((r) => JSON.stringify((r.args || {})[n] ?? null))).size > 1;
+    const shown = argNames.filter(differs);
+    $('#compare-args thead').replaceChildren(el('tr', {}, el('th', {}, 'run'), el('th', {}, 'version'), el('th', {}, 'status'), ...shown.map((n) => el('th', {}, n))));
+    $('#compare-args tbody').replaceChildren(...rows.map((r) => el('tr', { 'data-run': r.run }, el('td', {}, r.run), el('td', {}, r.version || ''), el('td', {}, r.status),
+      ...shown.map((n) => el('td', { class: 'differs' }, cellText((r.args || {})[n]))))));
+    if (shown.length === 0) $('#compare-args tbody').append(el('tr', {}, el('td', { colspan: '3' }, 'the args are the same in every selected run')));
+    const code = $('#compare-code');
+    code.replaceChildren();
+    for (const other of ids.slice(1)) {
+      const d = await get(`/api/diff?a=${encodeURIComponent(ids[0])}&b=${encodeURIComponent(other)}`);
+      const head = el('h3', {}, `code: ${ids[0].slice(0, 10)} → ${other.slice(0, 10)}`);
+      code.append(head, d.code.same ? el('p', { class: 'same-code' }, 'the same code ran') : diffBlock(d.code.patch));
+    }
+    // Curves overlaid: the charts of the chosen names, for the selected runs only.
+    const names = [...$('#names').selectedOptions].map((o) => o.value);
+    const holder = $('#compare-charts');
+    holder.replaceChildren();
+    if (names.length) {
+      const q = new URLSearchParams();
+      for (const n of names) q.append('name', n);
+      for (const r of ids) q.append('run', r);
+      const body = await get(`/api/curves?${q}`);
+      for (const n of names) drawChart(n, body.curves[n] || [], false, null, holder);
+    }
+    document.body.dataset.compared = ids.join(',');
+  }
+
   async function showRun(id) {
     const body = await get(`/api/run/${encodeURIComponent(id)}`);
     const m = body.meta;
@@ -209,6 +251,10 @@
     $('#run-segments tbody').replaceChildren(...body.segments.map((s) => el('tr', {},
       el('td', {}, s.name), el('td', {}, s.source), el('td', { class: 'num' }, String(s.records)), el('td', {}, s.names.join(', ')),
       el('td', {}, s.provenance ? `${s.provenance.statements.join(', ')} by ${s.provenance.writer} at ${s.provenance.time}` : ''))));
+    const code = $('#run-code');
+    if (body.code.error) code.replaceChildren(el('p', {}, body.code.error));
+    else if (!m.dirty) code.replaceChildren(el('p', {}, 'the code that ran is its commit (no uncommitted changes)'));
+    else code.replaceChildren(diffBlock(body.code.patch));
     $('#run-view').hidden = false;
     $('#run-view').scrollIntoView();
   }
@@ -385,6 +431,8 @@
     $('#main-view').hidden = name !== 'main';
     $('#parallel-view').hidden = name !== 'parallel';
     $('#hindsight-view').hidden = name !== 'hindsight';
+    $('#compare-view').hidden = name !== 'compare';
+    if (name === 'compare') showCompare().catch((e) => status(e.message, true));
     if (name === 'hindsight') get('/api/replay').then((r) => showJob(r.job)).catch(() => {});
     if (name === 'parallel') drawParallel();
   }
