@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { findRepoSync } from '../src/store/git.js';
 import { startUi, type UiServer } from '../src/ui/server.js';
-import { cleanup, flor, makeRepo, runNode, startNode, gitIn, writeFiles, ROOT } from './helpers/repo.js';
+import { cleanup, flor, makeRepo, runNode, startNode, gitIn, sh, testEnv, writeFiles, ROOT } from './helpers/repo.js';
 
 const CHROMIUM = process.env.FLOR_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'ui');
@@ -54,7 +54,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await ui?.close();
+  await ui?.close(); // a second close (the last test closes it) is harmless
   cleanup();
 });
 
@@ -275,4 +275,31 @@ test('hindsight: a name added to today\'s code is planned, replayed from the pag
   await page.screenshot({ path: join(SHOTS, 'hindsight-charts.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('a damaged run shows as damaged and every other run still shows; stopping the server leaves nothing listening', async () => {
+  // Forge a run whose metadata is not msgpack into this clone's own ledger.
+  const ref = gitIn(dir, 'for-each-ref', '--format=%(refname)', 'refs/flor/ledgers/');
+  const index = join(dir, '.git', 'forge.index');
+  const env = { GIT_INDEX_FILE: index };
+  sh('git', ['read-tree', ref], dir, { env: testEnv(env) });
+  const blob = sh('git', ['hash-object', '-w', '--stdin'], dir, { input: 'not msgpack' }).stdout.trim();
+  const bad = '01ZZZZZZZZZZZZZZZZZZZZZZZZ';
+  sh('git', ['update-index', '--add', '--cacheinfo', `100644,${blob},runs/01/${bad}/run.msgpack`], dir, { env: testEnv(env) });
+  const tree = sh('git', ['write-tree'], dir, { env: testEnv(env) }).stdout.trim();
+  const commit = sh('git', ['commit-tree', tree, '-p', ref, '-m', 'forged'], dir).stdout.trim();
+  gitIn(dir, 'update-ref', ref, commit);
+
+  const { page } = await openPage();
+  const damaged = await page.$$eval('#runs tr.damaged', (t) => t.map((x) => x.textContent));
+  assert.equal(damaged.length, 1);
+  assert.match(damaged[0]!, new RegExp(`run ${bad} is damaged`));
+  const rows = await page.$$eval('#runs tbody tr[data-run]', (trs) => trs.map((tr) => tr.getAttribute('data-run')));
+  for (const r of expected) assert.ok(rows.includes(r.run as string), `run ${r.run} still listed`);
+  await page.screenshot({ path: join(SHOTS, 'damaged.png'), fullPage: true });
+  await page.close();
+
+  const port = ui.port;
+  await ui.close();
+  await assert.rejects(raw('/', { Host: `127.0.0.1:${port}` }), /ECONNREFUSED/);
 });
