@@ -38,8 +38,8 @@ before(async () => {
   dir = makeRepo({ files: { 'train.mjs': SCRIPT('') } });
   runNode(dir, 'train.mjs', ['--lr', '0.1']);
   runNode(dir, 'train.mjs', ['--lr', '0.3']);
-  writeFiles(dir, { 'train.mjs': SCRIPT(' * 0.5') });
-  gitIn(dir, 'commit', '-qam', 'v2: half steps');
+  writeFiles(dir, { 'train.mjs': SCRIPT(' * 0.7') });
+  gitIn(dir, 'commit', '-qam', 'v2: smaller steps');
   runNode(dir, 'train.mjs', ['--lr', '0.2']);
   expected = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout);
   ui = await startUi({ repo: findRepoSync(dir)!, port: 0 });
@@ -110,7 +110,7 @@ test('the runs view shows the rows and values of `git flor runs --format json`, 
   accs.forEach((a, i) => assert.ok(Math.abs(a - (expected[i]!['last(acc)'] as number)) < 1e-5, `acc of row ${i}`));
   const groups = await page.$$eval('#runs tbody tr.group', (trs) => trs.map((t) => t.textContent));
   assert.equal(groups.length, 2);
-  assert.match(groups[1]!, /v2: half steps/);
+  assert.match(groups[1]!, /v2: smaller steps/);
   await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
   assert.deepEqual(errors, []);
   assert.deepEqual(outside, [], 'no request leaves the machine');
@@ -179,7 +179,7 @@ test('compare: the args that differ, the code diff between the code trees, the c
   assert.deepEqual(await page.$$eval('#compare-args tbody td.differs', (t) => t.map((x) => x.textContent)), ['0.1', '0.2']);
   const added = await page.$$eval('#compare-code pre.diff span.add', (t) => t.map((x) => x.textContent!.trim()));
   const removed = await page.$$eval('#compare-code pre.diff span.del', (t) => t.map((x) => x.textContent!.trim()));
-  assert.ok(added.includes('+    w -= lr * w * 0.5;'), added.join('\n'));
+  assert.ok(added.includes('+    w -= lr * w * 0.7;'), added.join('\n'));
   assert.ok(removed.includes('-    w -= lr * w;'), removed.join('\n'));
   assert.equal(await page.$eval('#compare-charts .chart[data-name="loss"] [data-series]', (e) => e.getAttribute('data-series')), '2');
   await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
@@ -248,7 +248,7 @@ for await (const epoch of flor.loop('epoch', [0, 1, 2, 3, 4, 5])) {
 
 test('hindsight: a name added to today\'s code is planned, replayed from the page, and fills a column and a curve', async () => {
   const { page, errors } = await openPage();
-  const today = SCRIPT(' * 0.5').replace("  flor.log('acc', 1 / (1 + w * w));\n", "  flor.log('acc', 1 / (1 + w * w));\n  flor.log('wabs', Math.abs(w));\n");
+  const today = SCRIPT(' * 0.7').replace("  flor.log('acc', 1 / (1 + w * w));\n", "  flor.log('acc', 1 / (1 + w * w));\n  flor.log('wabs', Math.abs(w));\n");
   writeFiles(dir, { 'train.mjs': today });
   await page.click('nav button[data-view="hindsight"]');
   await page.fill('#hindsight-names', 'wabs');
