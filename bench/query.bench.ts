@@ -90,7 +90,7 @@ export function timeProcess(args: string[], cwd: string, outFile: string): numbe
   return ms;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }

@@ -28,15 +28,18 @@ const runs = await h.runs();
 const best = await h.runs({ cols: ['lr', 'max(acc)'], where: 'lr < 0.4', sort: ['-max(acc)'], limit: 2 });
 const log = await h.log(['loss', 'acc', 'note']);
 const one = await h.log(['loss'], { runs: [runs[1].run.slice(0, 10)] });
+const low = await h.log(['loss'], { where: 'lr > 0.15 and step = 1', sort: ['loss'], limit: 3 });
 const diff = await h.diff(runs[0].run, runs[2].run);
 await h.close();
-process.stdout.write(JSON.stringify({ runs, best, log, one, diff }));
+process.stdout.write(JSON.stringify({ runs, best, log, one, diff, low }));
 `,
   );
   const got = JSON.parse(runNode(h.dir, 'query.mjs').stdout);
   assert.deepEqual(got.runs, await cliJson(['runs']));
   assert.deepEqual(got.best, await cliJson(['runs', '--col', 'lr', '--col', 'max(acc)', '--where', 'lr < 0.4', '--sort', '-max(acc)', '--limit', '2']));
   assert.deepEqual(got.best.map((r: { run: string }) => r.run), [h.ids[2], h.ids[3]]);
+  assert.deepEqual(got.low, await cliJson(['log', 'loss', '--where', 'lr > 0.15 and step = 1', '--sort', 'loss', '--limit', '3']));
+  assert.deepEqual(got.low.map((r: { loss: number }) => r.loss), [0.1, 0.1, 0.125]);
   assert.deepEqual(got.log, await cliJson(['log', 'loss', 'acc', 'note']));
   assert.equal(got.log.length, 4 * 4); // 4 runs x 2 epochs x 2 steps
   assert.deepEqual(got.one, await cliJson(['log', 'loss', '--run', h.ids[1]!.slice(0, 10)]));

@@ -14,7 +14,8 @@ import type { SegmentReader } from '../store/ledger.js';
 import type { Value } from '../store/records.js';
 import { cellAt, type Table } from './table.js';
 import { toJson } from './formats.js';
-import { logView, repoHistory } from './runs.js';
+import { logView, repoHistory, segmentsOf } from './runs.js';
+import { queryView } from './viewquery.js';
 import { summarizeRuns, type SummaryOptions } from './summary.js';
 import { gitSegments, memoSegments } from './history.js';
 import { diffRuns, type RunDiff, type DiffRun, type DiffName, type NameStats } from './diff.js';
@@ -55,6 +56,12 @@ export interface OpenOptions {
 }
 
 export interface LogOptions {
+  /** `--where`: keep the rows where this expression holds (the grammar of `git flor log --where`). */
+  where?: string;
+  /** `--sort`: `[-]COL`, later ones break ties. */
+  sort?: string[];
+  /** `--limit`: at most this many rows, after sorting. */
+  limit?: number;
   /** Run ids or unique prefixes (`--run`). */
   runs?: string[];
   /** `--since`: a Date, ms since the epoch, or text such as '2026-01-31' or '3 days ago'. */
@@ -109,8 +116,11 @@ export async function openHistory(opts: OpenOptions = {}): Promise<History> {
       return sum.rows as RunRow[];
     },
     async log(names, o = {}) {
-      const view = await logView(repo, { names, runs: o.runs, since: sinceMs(o.since), segments: open() });
-      return rows<LogRow>(view.table);
+      const from = open();
+      const view = await logView(repo, { names, runs: o.runs, since: sinceMs(o.since), segments: from });
+      if (o.where === undefined && o.sort === undefined && o.limit === undefined) return rows<LogRow>(view.table);
+      const history = { runs: view.runs, segments: (r: (typeof view.runs)[number]) => segmentsOf(repo, r, from) };
+      return rows<LogRow>(await queryView(view.table, history, { where: o.where, sort: o.sort, limit: o.limit }, async () => view.known));
     },
     async diff(a, b) {
       return diffRuns(repo, a, b, { segments: open() });

@@ -1,8 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
-import { segmentCache } from '../../store/ledger.js';
-import { resolveIn } from '../../store/ledger.js';
-import { listHistory } from '../../query/history.js';
+import { resolveIn, segmentCache } from '../../store/ledger.js';
+import { gitSegments, listHistory, memoSegments } from '../../query/history.js';
 import { loggedNames, logView, segmentsOf } from '../../query/runs.js';
 import { parseExpr } from '../../query/expr.js';
 import { filterRuns, queryView, runLevelPart } from '../../query/viewquery.js';
@@ -62,7 +61,9 @@ export const command: CommandModule<object, Args> = {
     // The replay reads every chosen run's segments to see what is missing; the table needs the
     // same ones again (plus any segment the replay added, which is a new oid). A query that reads
     // run-level values of logged names (max(acc)) reads them a second time too.
-    const segments = argv.replay || where || argv.sort ? segmentCache(repo) : undefined;
+    // A replay reads every run: its in-memory cache is bounded. Otherwise the derived cache on disk
+    // (kept in memory for the second read) serves both reads.
+    const segments = argv.replay ? segmentCache(repo) : where || argv.sort ? memoSegments(gitSegments(repo)) : undefined;
     let replayStatus = 0;
     if (argv.replay) {
       // Run-level conditions choose the runs to replay, as --run and --since do.
