@@ -175,6 +175,32 @@ test('the same run seen through two remotes counts once; git flor push/fetch nam
   assert.match(bad.stderr, /git flor: could not fetch run history from nowhere/);
 });
 
+test('a remote named after `--` is the one used (push and fetch), and two named remotes are refused', async () => {
+  const roots = [tempDir(), tempDir()];
+  const bares = roots.map((r) => join(r, 'r.git'));
+  for (const [i, b] of bares.entries()) gitIn(roots[i]!, 'init', '-q', '--bare', b);
+  const a = makeRepo({ files: { 'a.txt': 'a\n' } });
+  gitIn(a, 'remote', 'add', 'origin', bares[0]!);
+  gitIn(a, 'remote', 'add', 'backup', bares[1]!);
+  await addRun(a);
+  assert.match(flor(a, ['push', '--', 'backup']).stdout, /^pushed refs\/flor\/ledgers\/\S+ to backup/);
+  assert.equal(remoteRefs(a, bares[0]!).length, 0, 'origin got nothing');
+  assert.equal(remoteRefs(a, bares[1]!).filter((r) => r.startsWith('refs/flor/ledgers/')).length, 1);
+  const twice = flor(a, ['push', 'origin', '--', 'backup'], { allowFail: true });
+  assert.equal(twice.status, 2);
+  assert.match(twice.stderr, /name one remote, not 2 \(origin, backup\)/);
+  assert.equal(remoteRefs(a, bares[0]!).length, 0);
+
+  const c = makeRepo({ files: { 'c.txt': 'c\n' } });
+  gitIn(c, 'remote', 'add', 'origin', bares[0]!);
+  gitIn(c, 'remote', 'add', 'backup', bares[1]!);
+  assert.match(flor(c, ['fetch', '--', 'backup']).stdout, /^backup: 1 ledger\(s\) updated/);
+  assert.equal(gitIn(c, 'for-each-ref', '--format=%(refname)', 'refs/flor/remotes/').split('\n').filter((r) => r.startsWith('refs/flor/remotes/backup/')).length, 1);
+  const all = flor(c, ['fetch', '--all', '--', 'backup'], { allowFail: true });
+  assert.equal(all.status, 2);
+  assert.match(all.stderr, /--all fetches from every remote/);
+});
+
 test("a clone that fetched a run without its checkpoints replays it from the start; the replay travels back through the replayer's ledger", async () => {
   const root = tempDir('flor-replay-remote-');
   const bare = join(root, 'r.git');

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
-import { out } from '../print.js';
+import { out, UsageError } from '../print.js';
+import { namedRemote } from '../remote-arg.js';
 
 export const command: CommandModule<object, { remote?: string; all?: boolean; json?: boolean }> = {
   command: 'fetch [remote]',
@@ -13,7 +14,9 @@ export const command: CommandModule<object, { remote?: string; all?: boolean; js
       .example('$0 fetch', "then `git flor runs` lists teammates' runs too"),
   handler: async (argv) => {
     const { fetchLedgers, remoteConfigLine } = await import('../../sync/transport.js');
-    const rs = await fetchLedgers(requireRepoSync(process.cwd()), { remote: argv.remote, all: argv.all });
+    const remote = namedRemote('fetch', argv);
+    if (remote !== undefined && argv.all) throw new UsageError(`--all fetches from every remote: do not name one (${remote})`, 'fetch');
+    const rs = await fetchLedgers(requireRepoSync(process.cwd()), { remote, all: argv.all });
     for (const r of rs) if (r.remoteConfig) process.stderr.write(remoteConfigLine(r.remote, r.remoteConfig));
     if (argv.json) return out(JSON.stringify(rs) + '\n');
     let t = '';

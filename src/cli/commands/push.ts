@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { out } from '../print.js';
+import { namedRemote } from '../remote-arg.js';
 
 export const command: CommandModule<object, { remote?: string; json?: boolean }> = {
   command: 'push [remote]',
@@ -12,7 +13,7 @@ export const command: CommandModule<object, { remote?: string; json?: boolean }>
       .example('$0 push origin', "send this clone's runs to origin"),
   handler: async (argv) => {
     const { pushLedger, remoteConfigLine } = await import('../../sync/transport.js');
-    const r = await pushLedger(requireRepoSync(process.cwd()), argv.remote);
+    const r = await pushLedger(requireRepoSync(process.cwd()), namedRemote('push', argv));
     if (r.remoteConfig) process.stderr.write(remoteConfigLine(r.remote, r.remoteConfig));
     if (argv.json) return out(JSON.stringify(r) + '\n');
     const msg = { pushed: `pushed ${r.ref} to ${r.remote}`, 'up-to-date': `${r.remote} already has ${r.ref}`, nothing: 'no run recorded in this clone yet: nothing to push' };
