@@ -30,7 +30,7 @@ import type { Segment } from '../store/types.js';
 import type { ReplaySpec, StopPoint } from '../runtime/replay-spec.js';
 import { planReplay, scheduleMs, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
 import { propagateRun, readTodayFiles, type PropagatedRun, type TodayFiles } from './propagation.js';
-import { materialise, propagatedTree, removeRunSnapshots, type Snapshot } from './snapshot.js';
+import { incompleteCodeNote, materialise, propagatedTree, removeRunSnapshots, type Snapshot } from './snapshot.js';
 import { createPool, defaultWorkers, type TaskPool } from './pool.js';
 import { dispatcher, limiter } from './dispatch.js';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
@@ -574,7 +574,7 @@ function checkRun(st: Staged, results: ReplayTaskResult[], opts: ReplayOptions):
     const lines = f.stderrTail.split('\n').filter((l) => /\S/.test(l));
     const lastLine = lines.find((l) => /^\w*(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? '';
     return {
-      outcome: { run, status: 'failed', names: p.names, reason: `segment ${f.segment} (iterations ${f.start}..${f.end - 1}) ${f.error}${lastLine ? `: ${lastLine.trim()}` : ''}`, failures },
+      outcome: { run, status: 'failed', names: p.names, reason: `segment ${f.segment} (iterations ${f.start}..${f.end - 1}) ${f.error}${lastLine ? `: ${lastLine.trim()}` : ''}${incompleteCodeNote(p.entry.meta, f.stderrTail)}`, failures },
       mismatches: [],
     };
   }

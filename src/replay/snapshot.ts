@@ -13,6 +13,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { git, type CatFile, type RepoInfo } from '../store/git.js';
 import { blobEntry, editTree, reader, readTree, TreeWriter, writeBlobs, type TreeEdits } from '../store/objects.js';
 import { FlorError } from '../errors.js';
+import type { RunMeta } from '../store/types.js';
 
 export interface Snapshot {
   /** Content key of (code tree, propagated files): names the directory, so a re-run reuses it. */
@@ -159,4 +160,19 @@ export function removeRunSnapshots(repo: RepoInfo, runId: string): void {
     return;
   }
   for (const n of names) if (n.startsWith(`${runId}-`)) rmSync(join(replayRoot(repo), n), { recursive: true, force: true });
+}
+
+/**
+ * What to add to a failed replay's reason when the run's capture left files out (size cap,
+ * node_modules, nested repositories) and the child failed on a missing file: its snapshot lacks
+ * them because the run's code was stored incomplete, not because the replay lost them.
+ */
+export function incompleteCodeNote(meta: RunMeta, stderr: string): string {
+  const s = meta.skipped;
+  if (!s || s.count === 0) return '';
+  const hit = s.paths.filter((p) => stderr.includes(p.path.replace(/\/$/, '')));
+  if (!hit.length && !/ENOENT|ERR_MODULE_NOT_FOUND|Cannot find (module|package)|no such file/i.test(stderr)) return '';
+  const named = (hit.length ? hit : s.paths).slice(0, 3).map((p) => p.path);
+  const more = s.count > named.length ? `, ${s.count - named.length} more` : '';
+  return `; the run's code was incomplete: its capture left out ${named.join(', ')}${more} (over the size cap, dependencies or nested repositories), so the replay cannot load ${hit.length === 1 ? 'it' : 'them'}`;
 }

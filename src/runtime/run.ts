@@ -13,7 +13,8 @@ import { realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FlorError } from '../errors.js';
 import { findRepoSync, gitSync, type RepoInfo } from '../store/git.js';
-import { snapshotWorkTreeSync, headSync } from '../store/worktree.js';
+import { snapshotCodeSync, headSync } from '../store/worktree.js';
+import { largeTrackedLine, skippedLine, skippedSummary } from '../store/code-select.js';
 import { openJournal, openJournalAt, type JournalWriter, type EndFrame, type JournalFrame } from '../store/journal.js';
 import { getCheckpoint, putCheckpoint } from '../store/checkpoints.js';
 import { pinCodeSync } from '../store/code-ref.js';
@@ -249,7 +250,9 @@ export class Session {
     try {
       const top = repo.top!;
       const runId = ulid();
-      const codeTree = snapshotWorkTreeSync(repo);
+      const snap = snapshotCodeSync(repo, { warn: (l) => process.stderr.write(l) });
+      const codeTree = snap.tree;
+      const skipped = skippedSummary(snap.skipped);
       const head = headSync(repo);
       const meta: RunMeta = {
         ...baseMeta(runId),
@@ -258,7 +261,9 @@ export class Session {
         commit: head.commit,
         branch: head.branch,
         dirty: codeTree !== head.tree,
+        ...(skipped ? { skipped } : {}),
       };
+      process.stderr.write(skippedLine(runId, snap.skipped, snap.maxBytes) + largeTrackedLine(snap.largeModified, snap.maxBytes));
       const journal = openJournal(repo.commonDir, runId);
       journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
       try {

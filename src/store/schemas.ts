@@ -22,6 +22,24 @@ const loopInfo = {
 
 const runStatus = { enum: ['running', 'ok', 'failed', 'interrupted', 'crashed'] };
 
+/** Optional in run metadata: what capture left out of the run's code. */
+const skippedCode = {
+  type: 'object',
+  required: ['count', 'bytes', 'paths'],
+  properties: {
+    count: nonNegInt,
+    bytes: nonNegInt,
+    paths: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['path', 'why', 'bytes'],
+        properties: { path: str, why: { enum: ['size', 'node_modules', 'repository'] }, bytes: nullable(nonNegInt) },
+      },
+    },
+  },
+};
+
 export const runMetaSchema = {
   type: 'object',
   required: [
@@ -51,6 +69,7 @@ export const runMetaSchema = {
     outerMs: { type: 'array', items: { type: 'number' } },
     checkpointing: strArray,
     records: nonNegInt,
+    skipped: skippedCode,
   },
 };
 

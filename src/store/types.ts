@@ -37,6 +37,22 @@ export interface RunMeta {
   outerMs: number[];
   checkpointing: string[]; // names registered with flor.checkpointing
   records: number; // forward records
+  /** What capture left out of `code` (size cap, node_modules, nested repositories); absent when nothing. */
+  skipped?: SkippedCode;
+}
+
+/** One path capture left out of a run's code. */
+export interface SkippedPath {
+  path: string; // '/'-separated, relative to the top; a directory ends in '/'
+  why: 'size' | 'node_modules' | 'repository';
+  bytes: number | null; // file size; null for a directory, which is not walked
+}
+
+/** `count` and `bytes` cover every skipped path; `paths` lists the first ones (SKIPPED_LISTED) by path. */
+export interface SkippedCode {
+  count: number;
+  bytes: number;
+  paths: SkippedPath[];
 }
 
 /** Checkpoint manifest, `runs/<aa>/<id>/ckpt.msgpack`: end-of-iteration k of the outer loop -> key. */

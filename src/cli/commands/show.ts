@@ -6,6 +6,7 @@ import type { LoopInfo } from '../../store/types.js';
 import type { Value } from '../../store/records.js';
 import { readCheckpointManifest } from '../../store/ledger.js';
 import { hasCheckpoint } from '../../store/checkpoints.js';
+import { sizeText } from '../../store/code-select.js';
 import { out } from '../print.js';
 
 /** What replay can start from: the run's checkpoints, and how many this clone's store holds. */
@@ -23,10 +24,6 @@ async function checkpointInfo(repo: RepoInfo, d: RunDetail): Promise<CheckpointI
   return { loop: m.loop, iters: m.iters, bytes: m.bytes, local: m.iters.filter((_, i) => hasCheckpoint(repo.commonDir, m.keys[i]!)) };
 }
 
-function sizeText(n: number): string {
-  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KB` : `${n} B`;
-}
-
 function checkpointLine(names: string[], c: CheckpointInfo | null): string {
   if (!c || c.iters.length === 0) return `${names.join(', ')}; no checkpoint taken`;
   const its = c.iters.length <= 8 ? c.iters.join(', ') : `${c.iters.slice(0, 3).join(', ')}, … ${c.iters.slice(-3).join(', ')}`;
@@ -39,6 +36,41 @@ interface Args {
   run: string;
   format: string;
   diff: boolean;
+  'full-diff': boolean;
+}
+
+/** A dirty diff longer than this is cut to its stat and first lines, unless --full-diff. */
+export const DIFF_LINES = 500;
+const STAT_LINES = 200;
+const PATCH_HEAD = 100;
+
+/** The diff as printed: whole when short (or asked for), else the stat (itself capped) and the patch's first lines. */
+export function cutDiff(text: string, runId: string, full: boolean): string {
+  const lines = text.split('\n');
+  if (text.endsWith('\n')) lines.pop();
+  if (full || lines.length <= DIFF_LINES) return text;
+  let p = lines.findIndex((l) => l.startsWith('diff --git '));
+  if (p < 0) p = lines.length;
+  let stat = lines.slice(0, p);
+  if (stat.length > STAT_LINES) {
+    // The last stat line is the summary (`N files changed, …`): keep it.
+    const filled = stat.filter((l) => /\S/.test(l));
+    const summary = filled.at(-1) ?? '';
+    stat = [...stat.slice(0, STAT_LINES), ` … ${filled.length - 1 - STAT_LINES} more file(s)`, summary, ''];
+  }
+  const patch = lines.slice(p, p + PATCH_HEAD);
+  const left = lines.length - p - patch.length;
+  return [...stat, ...patch, `… ${left} more line(s) of diff (${lines.length} in all): \`git flor show ${runId} --full-diff\` prints it whole, --no-diff leaves it out`, ''].join('\n');
+}
+
+/** The row that says a run's code is incomplete, with what was left out. */
+function skippedRow(m: RunDetail['run']['meta']): string | null {
+  const s = m.skipped;
+  if (!s || s.count === 0) return null;
+  const named = s.paths.slice(0, 5).map((p) => `${p.path} (${p.why === 'size' ? sizeText(p.bytes ?? 0) : p.why === 'node_modules' ? 'dependencies' : 'nested repository'})`);
+  const more = s.count > named.length ? `, and ${s.count - named.length} more` : '';
+  const size = s.bytes > 0 ? `, ${sizeText(s.bytes)} in files` : '';
+  return `incomplete: ${s.count} untracked path(s) not captured${size}: ${named.join(', ')}${more}`;
 }
 
 function loopsLine(loops: LoopInfo[]): string {
@@ -81,6 +113,7 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
     ['command', ['node', ...m.execArgv, m.script, ...m.argv].join(' ')],
     ['commit', `${m.commit ?? '(none: unborn branch)'}${m.branch ? ` (${m.branch})` : ''}${m.dirty ? '  dirty: code differs from the commit' : ''}`],
     ['code', d.run.codeTree],
+    ...(skippedRow(m) ? [['capture', skippedRow(m)!] as [string, string]] : []),
     ['node', m.node],
     ['writer', m.writer],
     ['ledgers', d.run.ledgers.join(', ')],
@@ -117,8 +150,10 @@ export const command: CommandModule<object, Args> = {
       .positional('run', { type: 'string', demandOption: true, describe: 'run id or a unique prefix of it' })
       .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'output format' })
       .option('diff', { type: 'boolean', default: true, describe: 'show the code diff of a dirty run (--no-diff to skip)' })
+      .option('full-diff', { type: 'boolean', default: false, describe: `print the whole diff even past ${DIFF_LINES} lines (longer ones are cut to their stat and first lines)` })
       .example('$0 show 01JD3', 'a run by a prefix of its id (see `git flor runs`)')
-      .example('$0 show 01JD3 --format json', 'metadata and segments for scripts'),
+      .example('$0 show 01JD3 --format json', 'metadata and segments for scripts')
+      .example('$0 show 01JD3 --full-diff', 'the whole code diff of a dirty run, however long'),
   handler: async (argv) => {
     const repo = requireRepoSync(process.cwd());
     const d = await runDetail(repo, argv.run);
@@ -131,7 +166,7 @@ export const command: CommandModule<object, Args> = {
     let text = render(d, ckpt);
     if (d.run.meta.dirty && argv.diff) {
       text += `\ncode that ran vs ${d.run.meta.commit ? d.run.meta.commit.slice(0, 7) : 'an empty tree'}:\n`;
-      text += await codeDiff(repo, d.run.meta.commit, d.run.codeTree);
+      text += cutDiff(await codeDiff(repo, d.run.meta.commit, d.run.codeTree), d.run.id, argv['full-diff']);
     }
     await out(text);
   },
