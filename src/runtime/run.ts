@@ -12,9 +12,9 @@ import { relative, dirname, resolve, sep } from 'node:path';
 import { realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FlorError } from '../errors.js';
-import { findRepoSync, gitSync, type RepoInfo } from '../store/git.js';
-import { snapshotCodeSync, headSync } from '../store/worktree.js';
-import { largeTrackedLine, skippedLine, skippedSummary } from '../store/code-select.js';
+import type { RepoInfo } from '../store/git.js';
+import { snapshotCodeSync, headSync, findRunRepoSync, type Head } from '../store/worktree.js';
+import { florConfigSync, largeTrackedLine, skippedLine, skippedSummary } from '../store/code-select.js';
 import { openJournal, openJournalAt, type JournalWriter, type EndFrame, type JournalFrame } from '../store/journal.js';
 import { getCheckpoint, putCheckpoint } from '../store/checkpoints.js';
 import { pinCodeSync } from '../store/code-ref.js';
@@ -226,13 +226,18 @@ export class Session {
 
   // ---------------------------------------------------------------- start
 
+  /** HEAD when the repository was found (same git process), and the flor.* settings: read once at start. */
+  private startHead: Head | null = null;
+  private florConfig: Map<string, string> | null = null;
+
   private locateRepo(): RepoInfo | null {
     // The code that runs is the script's; its repository is the one to snapshot. A script given
     // by a path outside any repository falls back to the working directory's.
     const script = process.argv[1];
-    const fromScript = script ? findRepoSync(dirname(real(script))) : null;
-    const repo = fromScript ?? findRepoSync(process.cwd());
-    return repo && repo.top ? repo : null;
+    const fromScript = script ? findRunRepoSync(dirname(real(script))) : null;
+    const found = fromScript ?? findRunRepoSync(process.cwd());
+    this.startHead = found?.head ?? null;
+    return found && found.repo.top ? found.repo : null;
   }
 
   startRecord(): void {
@@ -250,10 +255,11 @@ export class Session {
     try {
       const top = repo.top!;
       const runId = ulid();
-      const snap = snapshotCodeSync(repo, { warn: (l) => process.stderr.write(l) });
+      this.florConfig = florConfigSync(repo);
+      const snap = snapshotCodeSync(repo, { config: this.florConfig, warn: (l) => process.stderr.write(l) });
       const codeTree = snap.tree;
       const skipped = skippedSummary(snap.skipped);
-      const head = headSync(repo);
+      const head = this.startHead ?? headSync(repo);
       const meta: RunMeta = {
         ...baseMeta(runId),
         script: process.argv[1] ? toSlash(relative(top, real(process.argv[1]))) : '',
@@ -711,14 +717,8 @@ export class Session {
       if (fromEnv !== null) return fromEnv;
       return badShare('FLOR_CKPT_SHARE', env);
     }
-    let text: string;
-    try {
-      const r = gitSync(['config', '--get', 'flor.checkpointShare'], { cwd: this.repo!.top!, okCodes: [1] });
-      if (r.code !== 0) return DEFAULT_SHARE;
-      text = r.stdout.toString().trim();
-    } catch {
-      return DEFAULT_SHARE;
-    }
+    const text = this.florConfig?.get('flor.checkpointshare')?.trim();
+    if (text === undefined) return DEFAULT_SHARE;
     return parseShare(text) ?? badShare('git config flor.checkpointShare', text);
   }
 

@@ -1,31 +1,20 @@
 /**
  * The exact code that ran: a Git tree of the work tree's tracked files plus the untracked files
- * that are code (see code-select.ts). Built in a private index file (a copy of the user's, so Git's
- * stat cache makes it fast), so the user's index, HEAD and work tree are never touched.
+ * that are code (see code-select.ts). Built in a private index file, so the user's index, HEAD and
+ * work tree are never touched. That index is kept between runs (`<gitDir>/flor/index`) as a stat
+ * cache only: what the code is comes from `ls-files` each time, and an entry is reused only for a
+ * file whose stat data still matches it, so Git hashes just the files that changed.
  */
-import { copyFileSync, mkdirSync, rmSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { gitSync } from './git.js';
+import { spawnSync } from 'node:child_process';
+import { findRepoSync, gitEnv, gitSync } from './git.js';
 import type { RepoInfo } from './git.js';
 import { FlorError } from '../errors.js';
-import { captureMaxBytes, florConfigSync, selectCode } from './code-select.js';
+import { captureMaxBytes, florConfigSync, selectCode, type CodeSelection } from './code-select.js';
+import { entryStage, sortEntries, parseIndex, statMatches, writeIndex, type IndexEntry } from './index-file.js';
 import type { SkippedPath } from './types.js';
-
-function tempIndex(repo: RepoInfo): string {
-  const dir = join(repo.commonDir, 'flor', 'tmp');
-  mkdirSync(dir, { recursive: true });
-  const idx = join(dir, `index-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const userIndex = join(repo.gitDir, 'index');
-  if (existsSync(userIndex)) {
-    try {
-      copyFileSync(userIndex, idx);
-    } catch {
-      // a concurrent git may be replacing it; an empty index is only slower
-    }
-  }
-  return idx;
-}
 
 function needTop(repo: RepoInfo): string {
   if (!repo.top) throw new FlorError('BARE_REPO', 'this repository has no work tree', { hint: 'run inside a clone with a work tree' });
@@ -39,44 +28,149 @@ export interface CodeSnapshot {
   /** Tracked files over the cap whose content differs from the user's index: captured, and worth a warning. */
   largeModified: Array<{ path: string; bytes: number }>;
   maxBytes: number;
+  /** Files Git hashed for this snapshot (the stat cache had no valid entry for them). */
+  hashed: number;
 }
 
 function nul(paths: string[]): string {
   return paths.length ? paths.join('\0') + '\0' : '';
 }
 
-/** Snapshot of the work tree's code (synchronous: used at run start). */
+/** The private index kept between runs of this work tree: a stat cache, never the record of what ran. */
+export function cacheIndexPath(repo: RepoInfo): string {
+  return join(repo.gitDir, 'flor', 'index');
+}
+
+function oidLength(repo: RepoInfo, sel: CodeSelection): 20 | 32 {
+  const known = sel.tracked.find((t) => t.oid)?.oid;
+  if (known) return known.length === 64 ? 32 : 20;
+  try {
+    return /^\s*objectformat\s*=\s*sha256\s*$/im.test(readFileSync(join(repo.commonDir, 'config'), 'utf8')) ? 32 : 20;
+  } catch {
+    return 20;
+  }
+}
+
+interface IndexFile {
+  entries: IndexEntry[];
+  mtimeNs: bigint;
+}
+
+function readIndexFile(path: string, oidLen: 20 | 32): IndexFile | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    const entries = parseIndex(readFileSync(path), oidLen);
+    return entries ? { entries, mtimeNs: st.mtimeNs } : null;
+  } catch {
+    return null;
+  }
+}
+
+const SKIP_WORKTREE = 0x4000;
+
+/**
+ * The entries of the snapshot's index that the stat cache vouches for, and the paths Git must look
+ * at (`dirty`: new, changed, racy, or a submodule). A tracked file comes from the cache or the
+ * user's index, whichever still matches it; an untracked one only from the cache. Null when the
+ * user's index cannot be read here (split or sparse index): Git then does everything.
+ */
+function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache: boolean): { entries: IndexEntry[]; dirty: string[] } | null {
+  const top = repo.top!;
+  const userPath = join(repo.gitDir, 'index');
+  const user = existsSync(userPath) ? readIndexFile(userPath, oidLen) : { entries: [], mtimeNs: 0n };
+  if (!user) return null;
+  const cache = useCache ? readIndexFile(cacheIndexPath(repo), oidLen) : null;
+  const cached = new Map<string, IndexEntry>();
+  if (cache) for (const e of cache.entries) if (entryStage(e) === 0) cached.set(e.path, e);
+  const staged = new Map<string, IndexEntry>();
+  for (const e of user.entries) if (entryStage(e) === 0) staged.set(e.path, e);
+  const entries: IndexEntry[] = [];
+  const dirty: string[] = [];
+  const take = (path: string, userEntry: IndexEntry | undefined) => {
+    let st;
+    try {
+      st = lstatSync(join(top, path), { bigint: true });
+    } catch {
+      return; // deleted: not part of the code
+    }
+    const c = cached.get(path);
+    if (c && cache && statMatches(c, st, cache.mtimeNs)) entries.push(c);
+    else if (userEntry && statMatches(userEntry, st, user.mtimeNs)) entries.push(userEntry);
+    else {
+      if (userEntry) entries.push(userEntry);
+      dirty.push(path);
+    }
+  };
+  for (const t of sel.tracked) {
+    const u = staged.get(t.path);
+    // Sparse checkout: the file is not in the work tree on purpose; the index has it.
+    if (u && u.extFlags & SKIP_WORKTREE) entries.push(u);
+    else take(t.path, u);
+  }
+  for (const p of sel.untracked) take(p, undefined);
+  sortEntries(entries);
+  return { entries, dirty };
+}
+
+/** The snapshot through Git alone, in a copy of the user's index: every tracked and selected path is looked at. */
+function snapshotByGit(repo: RepoInfo, sel: CodeSelection, idx: string): number {
+  const userIndex = join(repo.gitDir, 'index');
+  rmSync(idx, { force: true });
+  if (existsSync(userIndex)) copyFileSync(userIndex, idx);
+  const paths = [...sel.tracked.map((t) => t.path), ...sel.untracked];
+  gitSync(['update-index', '--add', '--remove', '-z', '--stdin'], { cwd: repo.top!, env: { GIT_INDEX_FILE: idx }, input: nul(paths) });
+  return paths.length;
+}
+
+/**
+ * Snapshot of the work tree's code (synchronous: used at run start). Git processes: `ls-files`
+ * (what the code is), `update-index` only when the stat cache misses a file, `write-tree`.
+ */
 export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, string>; warn?: (line: string) => void } = {}): CodeSnapshot {
   const top = needTop(repo);
   const maxBytes = captureMaxBytes(opts.config ?? florConfigSync(repo), opts.warn);
   const sel = selectCode(repo, maxBytes);
-  const idx = tempIndex(repo);
+  const oidLen = oidLength(repo, sel);
+  const cachePath = cacheIndexPath(repo);
+  mkdirSync(dirname(cachePath), { recursive: true });
+  const idx = `${cachePath}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  const env = { GIT_INDEX_FILE: idx };
   try {
-    const env = { GIT_INDEX_FILE: idx };
-    // Tracked paths too: a modified one is hashed again, a deleted one leaves the index.
-    const paths = [...sel.tracked.map((t) => t.path), ...sel.untracked];
-    gitSync(['update-index', '--add', '--remove', '-z', '--stdin'], { cwd: top, env, input: nul(paths) });
-    const tree = gitSync(['write-tree'], { cwd: top, env }).stdout.toString().trim();
+    let hashed = 0;
+    let tree: string | null = null;
+    // A cached entry whose blob was pruned since (its run never reached the ledger) fails
+    // write-tree: then once more without the cache.
+    for (const useCache of [true, false]) {
+      const built = fromCache(repo, sel, oidLen, useCache);
+      if (!built) {
+        hashed = snapshotByGit(repo, sel, idx);
+      } else {
+        writeFileSync(idx, writeIndex(built.entries, oidLen));
+        if (built.dirty.length) gitSync(['update-index', '--add', '--remove', '-z', '--stdin'], { cwd: top, env, input: nul(built.dirty) });
+        hashed = built.dirty.length;
+      }
+      const r = gitSync(['write-tree'], { cwd: top, env, okCodes: useCache && built ? [128] : [] });
+      if (r.code === 0) {
+        tree = r.stdout.toString().trim();
+        break;
+      }
+    }
     let largeModified: CodeSnapshot['largeModified'] = [];
     if (sel.largeTracked.length) {
-      const now = new Map(parseStage(gitSync(['ls-files', '-z', '--stage', '--', ...sel.largeTracked.map((l) => `:(literal)${l.path}`)], { cwd: top, env }).stdout.toString()));
+      const now = new Map((readIndexFile(idx, oidLen)?.entries ?? []).map((e) => [e.path, e.oid.toString('hex')]));
       const was = new Map(sel.tracked.map((t) => [t.path, t.oid]));
       largeModified = sel.largeTracked.filter((l) => now.get(l.path) !== was.get(l.path));
     }
-    return { tree, skipped: sel.skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), largeModified, maxBytes };
+    try {
+      renameSync(idx, cachePath); // the next run's stat cache; a concurrent run's is as good
+    } catch {
+      // only the next run is slower
+    }
+    return { tree: tree!, skipped: sel.skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), largeModified, maxBytes, hashed };
   } finally {
     rmSync(idx, { force: true });
+    rmSync(`${idx}.lock`, { force: true });
   }
-}
-
-function parseStage(out: string): Array<[string, string]> {
-  const r: Array<[string, string]> = [];
-  for (const rec of out.split('\0')) {
-    const tab = rec.indexOf('\t');
-    if (tab < 0) continue;
-    r.push([rec.slice(tab + 1), rec.slice(0, tab).split(' ')[1]!]);
-  }
-  return r;
 }
 
 /** Tree id of the current work tree's code (synchronous). */
@@ -101,4 +195,24 @@ export function headSync(repo: RepoInfo): { commit: string | null; tree: string 
   // Unborn branch: no commit yet, but HEAD already names the branch.
   const b = gitSync(['symbolic-ref', '-q', '--short', 'HEAD'], { cwd, okCodes: [1, 128] });
   return { commit: null, tree: null, branch: b.code === 0 ? b.stdout.toString().trim() : null };
+}
+
+export type Head = ReturnType<typeof headSync>;
+
+/**
+ * The repository containing `cwd` and its HEAD, in one git process (a run start's first): the
+ * work tree, git dirs, HEAD's commit and tree and the branch. Null outside a repository; a bare
+ * repository or an unborn branch take a second process, as findRepoSync and headSync would.
+ */
+export function findRunRepoSync(cwd: string): { repo: RepoInfo; head: Head | null } | null {
+  const r = spawnSync('git', ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-dir', '--git-common-dir', 'HEAD', 'HEAD^{tree}', '--abbrev-ref', 'HEAD'], { cwd, env: gitEnv() });
+  if (r.error) throw new FlorError('GIT_MISSING', `could not run git: ${r.error.message}`, { hint: 'install git and put it on PATH' });
+  const lines = r.stdout.toString().split('\n');
+  if (r.status === 0 && lines.length >= 6) {
+    const [top, gitDir, commonDir, commit, tree, abbrev] = lines;
+    return { repo: { top: top!, gitDir: gitDir!, commonDir: commonDir! }, head: { commit: commit!, tree: tree!, branch: abbrev && abbrev !== 'HEAD' ? abbrev : null } };
+  }
+  if (lines.length >= 4 && lines[0]!.length > 0) return { repo: { top: lines[0]!, gitDir: lines[1]!, commonDir: lines[2]! }, head: null }; // unborn branch
+  const repo = findRepoSync(cwd);
+  return repo ? { repo, head: null } : null;
 }

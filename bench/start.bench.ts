@@ -1,0 +1,88 @@
+/**
+ * Run start with many untracked files. A script's first flor call finds the repository, lists
+ * its code, snapshots it into a tree and pins it; this is timed inside the script (from just before
+ * the first flor call to just after it), which then kills itself (capture is the capture bench's
+ * subject). The figure: median start with FILES small untracked files (the private index kept from
+ * the previous run as a stat cache), against the baseline measured in the same run: a clean tree
+ * of the same FILES files, tracked and committed. Target <= 2x. Also printed: the git processes
+ * each start ran (counted through a `git` wrapper on PATH, in a separate run, since the wrapper
+ * costs time) and the first run's cost, which hashes every untracked file once.
+ * FLOR_BENCH_FILES changes the count (default 100,000).
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeRepo, cleanup, testEnv, gitIn, tempDir } from '../test/helpers/repo.js';
+
+const FILES = Number(process.env.FLOR_BENCH_FILES) || 100_000;
+const PAIRS = 5;
+const TARGET = 2;
+
+const SCRIPT = `import { flor } from 'git-flor';
+const t = performance.now();
+flor.arg('x', 0);
+process.stdout.write(JSON.stringify({ ms: performance.now() - t }) + '\\n');
+process.kill(process.pid, 'SIGKILL');
+`;
+
+function writeData(dir: string): void {
+  const per = 1000;
+  for (let d = 0; d * per < FILES; d++) {
+    const sub = join(dir, 'data', `d${d}`);
+    mkdirSync(sub, { recursive: true });
+    for (let i = d * per; i < Math.min(FILES, (d + 1) * per); i++) writeFileSync(join(sub, `f${i}.txt`), `${i}\n`);
+  }
+}
+
+function start(dir: string, env: Record<string, string> = {}): number {
+  const r = spawnSync(process.execPath, ['start.mjs'], { cwd: dir, env: testEnv(env), encoding: 'utf8' });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`start.mjs printed nothing (${r.status ?? r.signal}): ${r.stderr}`);
+  return (JSON.parse(line) as { ms: number }).ms;
+}
+
+/** Git processes one start runs: a wrapper first on PATH logs each before running the real git. */
+function gitProcesses(dir: string, shim: string, log: string): number {
+  writeFileSync(log, '');
+  start(dir, { PATH: `${shim}:${process.env.PATH}`, FLOR_BENCH_GITLOG: log });
+  return readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function run(): Promise<void> {
+  try {
+    const clean = makeRepo({ files: { 'start.mjs': SCRIPT } });
+    writeData(clean);
+    gitIn(clean, 'add', '-A');
+    gitIn(clean, 'commit', '-qm', 'data');
+    const untracked = makeRepo({ files: { 'start.mjs': SCRIPT } });
+    writeData(untracked);
+
+    const shim = tempDir('flor-bench-shim-');
+    const realGit = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$1" >> "$FLOR_BENCH_GITLOG"\nexec ${realGit} "$@"\n`);
+    chmodSync(join(shim, 'git'), 0o755);
+    const log = join(shim, 'log');
+
+    const first = start(untracked); // hashes every untracked file once, and keeps the index
+    start(clean);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < PAIRS; i++) {
+      a.push(start(untracked));
+      b.push(start(clean));
+    }
+    const gitUntracked = gitProcesses(untracked, shim, log);
+    const gitClean = gitProcesses(clean, shim, log);
+    const ms = median(a);
+    const base = median(b);
+    const ratio = ms / base;
+    console.log(
+      `BENCH run-start-${FILES}-untracked: ${ms.toFixed(0)} ms, ${gitUntracked} git processes, median of ${PAIRS} (${ratio.toFixed(2)}x vs a clean tree of the same ${FILES} files tracked = ${base.toFixed(0)} ms, ${gitClean} git processes; the first run, hashing them all: ${first.toFixed(0)} ms; target <= ${TARGET}x) ${ratio <= TARGET ? 'PASS' : 'FAIL'}`,
+    );
+    rmSync(join(untracked, '.git', 'flor'), { recursive: true, force: true });
+  } finally {
+    cleanup();
+  }
+}
