@@ -35,8 +35,6 @@ export interface CodeSelection {
   /** Untracked files that are captured. */
   untracked: string[];
   skipped: SkippedPath[];
-  /** Tracked files over the cap (captured all the same): the caller warns when one was modified. */
-  largeTracked: Array<{ path: string; bytes: number }>;
 }
 
 function cwdOf(repo: RepoInfo): string {
@@ -158,18 +156,8 @@ export function selectCode(repo: RepoInfo, maxBytes: number): CodeSelection {
     if (size > maxBytes) skipped.push({ path: p, why: 'size', bytes: size });
     else untracked.push(p);
   }
-  const largeTracked: Array<{ path: string; bytes: number }> = [];
-  for (const t of tracked.values()) {
-    if (t.mode === '160000' || t.mode === '120000') continue;
-    try {
-      const st = lstatSync(join(top, t.path));
-      if (st.isFile() && st.size > maxBytes) largeTracked.push({ path: t.path, bytes: st.size });
-    } catch {
-      // deleted: captured as deleted
-    }
-  }
   skipped.push(...skippedNodeModules(top, [...tracked.keys(), ...others]));
-  return { tracked: [...tracked.values()], untracked, skipped, largeTracked };
+  return { tracked: [...tracked.values()], untracked, skipped };
 }
 
 export function sizeText(n: number): string {

@@ -74,7 +74,7 @@ const SKIP_WORKTREE = 0x4000;
  * user's index, whichever still matches it; an untracked one only from the cache. Null when the
  * user's index cannot be read here (split or sparse index): Git then does everything.
  */
-function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache: boolean): { entries: IndexEntry[]; dirty: string[] } | null {
+function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache: boolean, large: Large): { entries: IndexEntry[]; dirty: string[] } | null {
   const top = repo.top!;
   const userPath = join(repo.gitDir, 'index');
   const user = existsSync(userPath) ? readIndexFile(userPath, oidLen) : { entries: [], mtimeNs: 0n };
@@ -86,13 +86,15 @@ function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache
   for (const e of user.entries) if (entryStage(e) === 0) staged.set(e.path, e);
   const entries: IndexEntry[] = [];
   const dirty: string[] = [];
-  const take = (path: string, userEntry: IndexEntry | undefined) => {
+  large.length = 0;
+  const take = (path: string, userEntry: IndexEntry | undefined, tracked: boolean) => {
     let st;
     try {
       st = lstatSync(join(top, path), { bigint: true });
     } catch {
       return; // deleted: not part of the code
     }
+    if (tracked && st.isFile() && st.size > large.maxBytes) large.push({ path, bytes: Number(st.size) });
     const c = cached.get(path);
     if (c && cache && statMatches(c, st, cache.mtimeNs)) entries.push(c);
     else if (userEntry && statMatches(userEntry, st, user.mtimeNs)) entries.push(userEntry);
@@ -105,15 +107,27 @@ function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache
     const u = staged.get(t.path);
     // Sparse checkout: the file is not in the work tree on purpose; the index has it.
     if (u && u.extFlags & SKIP_WORKTREE) entries.push(u);
-    else take(t.path, u);
+    else take(t.path, u, true);
   }
-  for (const p of sel.untracked) take(p, undefined);
+  for (const p of sel.untracked) take(p, undefined, false);
   sortEntries(entries);
   return { entries, dirty };
 }
 
+/** Tracked files over the cap (captured all the same: the caller warns when one was modified). */
+type Large = Array<{ path: string; bytes: number }> & { maxBytes: number };
+
 /** The snapshot through Git alone, in a copy of the user's index: every tracked and selected path is looked at. */
-function snapshotByGit(repo: RepoInfo, sel: CodeSelection, idx: string): number {
+function snapshotByGit(repo: RepoInfo, sel: CodeSelection, idx: string, large: Large): number {
+  large.length = 0;
+  for (const t of sel.tracked) {
+    try {
+      const st = lstatSync(join(repo.top!, t.path));
+      if (st.isFile() && st.size > large.maxBytes) large.push({ path: t.path, bytes: st.size });
+    } catch {
+      // deleted: captured as deleted
+    }
+  }
   const userIndex = join(repo.gitDir, 'index');
   rmSync(idx, { force: true });
   if (existsSync(userIndex)) copyFileSync(userIndex, idx);
@@ -133,17 +147,21 @@ export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, st
   const oidLen = oidLength(repo, sel);
   const cachePath = cacheIndexPath(repo);
   mkdirSync(dirname(cachePath), { recursive: true });
-  const idx = `${cachePath}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  // Built under tmp/ (doctor removes what a dead process left there), then renamed into place.
+  const tmp = join(repo.commonDir, 'flor', 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const idx = join(tmp, `index-${process.pid}-${randomBytes(4).toString('hex')}`);
   const env = { GIT_INDEX_FILE: idx };
   try {
     let hashed = 0;
     let tree: string | null = null;
     // A cached entry whose blob was pruned since (its run never reached the ledger) fails
     // write-tree: then once more without the cache.
+    const large = Object.assign([] as Array<{ path: string; bytes: number }>, { maxBytes });
     for (const useCache of [true, false]) {
-      const built = fromCache(repo, sel, oidLen, useCache);
+      const built = fromCache(repo, sel, oidLen, useCache, large);
       if (!built) {
-        hashed = snapshotByGit(repo, sel, idx);
+        hashed = snapshotByGit(repo, sel, idx, large);
       } else {
         writeFileSync(idx, writeIndex(built.entries, oidLen));
         if (built.dirty.length) gitSync(['update-index', '--add', '--remove', '-z', '--stdin'], { cwd: top, env, input: nul(built.dirty) });
@@ -156,10 +174,10 @@ export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, st
       }
     }
     let largeModified: CodeSnapshot['largeModified'] = [];
-    if (sel.largeTracked.length) {
+    if (large.length) {
       const now = new Map((readIndexFile(idx, oidLen)?.entries ?? []).map((e) => [e.path, e.oid.toString('hex')]));
       const was = new Map(sel.tracked.map((t) => [t.path, t.oid]));
-      largeModified = sel.largeTracked.filter((l) => now.get(l.path) !== was.get(l.path));
+      largeModified = large.filter((l) => now.get(l.path) !== was.get(l.path));
     }
     try {
       renameSync(idx, cachePath); // the next run's stat cache; a concurrent run's is as good
