@@ -130,13 +130,19 @@ test('smart-HTTP remote (git http-backend): the same, over http://', async () =>
   }
 });
 
-test('the same run seen through two remotes counts once; git flor push/fetch name remotes and report', async () => {
+/** A clone `a` with two empty bare remotes, origin and backup. */
+function twoRemotes(): { bares: string[]; a: string } {
   const roots = [tempDir(), tempDir()];
   const bares = roots.map((r) => join(r, 'r.git'));
   for (const [i, b] of bares.entries()) gitIn(roots[i]!, 'init', '-q', '--bare', b);
   const a = makeRepo({ files: { 'a.txt': 'a\n' } });
   gitIn(a, 'remote', 'add', 'origin', bares[0]!);
   gitIn(a, 'remote', 'add', 'backup', bares[1]!);
+  return { bares, a };
+}
+
+test('the same run seen through two remotes counts once; git flor push/fetch name remotes and report', async () => {
+  const { bares, a } = twoRemotes();
   assert.match(flor(a, ['push', 'origin']).stdout, /nothing to push/);
   const ids = [await addRun(a), await addRun(a)];
   assert.match(flor(a, ['push', 'origin']).stdout, /^pushed refs\/flor\/ledgers\/\S+ to origin/);
@@ -176,12 +182,7 @@ test('the same run seen through two remotes counts once; git flor push/fetch nam
 });
 
 test('a remote named after `--` is the one used (push and fetch), and two named remotes are refused', async () => {
-  const roots = [tempDir(), tempDir()];
-  const bares = roots.map((r) => join(r, 'r.git'));
-  for (const [i, b] of bares.entries()) gitIn(roots[i]!, 'init', '-q', '--bare', b);
-  const a = makeRepo({ files: { 'a.txt': 'a\n' } });
-  gitIn(a, 'remote', 'add', 'origin', bares[0]!);
-  gitIn(a, 'remote', 'add', 'backup', bares[1]!);
+  const { bares, a } = twoRemotes();
   await addRun(a);
   assert.match(flor(a, ['push', '--', 'backup']).stdout, /^pushed refs\/flor\/ledgers\/\S+ to backup/);
   assert.equal(remoteRefs(a, bares[0]!).length, 0, 'origin got nothing');
