@@ -1,13 +1,15 @@
 /**
  * `git flor` entry: parse, run one command, print errors, choose the exit code.
  * Every command module is registered explicitly: yargs' commandDir finds nothing under tsx.
+ * yargs is loaded only when needed (~80 ms, about what node itself takes to start): the common
+ * commands (fast.ts) and `git flor -h` are answered without it, and yargs stays the judge of
+ * everything else (help of a command, usage errors, the other commands).
  */
-import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
 import { reportError, UsageError } from './print.js';
-import { closeReaders } from '../store/objects.js';
+import { fastArgs, topHelp, type FastModule } from './fast.js';
 
-type Loader = () => Promise<{ command: CommandModule<any, any> }>;
+type Loader = () => Promise<FastModule>;
 
 // To add a command: one entry here, name -> its module. Modules load lazily: `git flor log` loads
 // only commands/log.js, while `--help` and unknown commands load them all (yargs needs every one to
@@ -32,6 +34,65 @@ const COMMANDS: Record<string, Loader> = {
   ui: () => import('./commands/ui.js'),
 };
 
+/**
+ * `git flor -h` without yargs: each command's usage and description, as in its module (a test
+ * compares this help with yargs' own). `null`: hidden from help. A command missing here makes
+ * `-h` fall back to yargs, which is slower but never wrong.
+ */
+const SUMMARY: Record<string, readonly [usage: string, describe: string] | null> = {
+  runs: ['runs', 'One row per run of every version: args and logged values, filtered and sorted'],
+  show: ['show <run>', 'Show one run: metadata, args, loops, names logged, and its code changes when it ran dirty'],
+  log: ['log <names..>', 'One table of logged values across every run of every version'],
+  doctor: ['doctor', 'Recover runs from orphaned journals, verify flor refs and objects (exit 1 on damage left)'],
+  replay: ['replay <names..>', "Fill in names old runs never logged: propagate today's statements into each version and replay it from its checkpoints"],
+  init: ['init', 'Set up this clone: writer id, hooks, `git log` display of runs, fetch of other clones\' run history (idempotent)'],
+  uninstall: ['uninstall', 'Remove the hooks and config that `git flor init` added (run history in refs/flor is kept)'],
+  push: ['push [remote]', "Push this clone's run history (its ledger ref) to a remote; `git push` does it too once `git flor init` ran"],
+  fetch: ['fetch [remote]', "Fetch other clones' run history into refs/flor/remotes/<remote>/ and rebuild the notes index"],
+  hook: null,
+  propagate: ['propagate <rev> [path..]', "Print a file as of REV (commit or run id) with today's flor.log statements inserted"],
+};
+
+const USAGE = '$0 <command> [options]\n\nMultiversion hindsight logging for JS/TS scripts, stored in Git refs under refs/flor/.';
+
+/** `git flor -h` at `width` columns, or null when SUMMARY does not cover every command. */
+export function helpText(width: number): string | null {
+  const names = Object.keys(COMMANDS);
+  if (!names.every((n) => SUMMARY[n] !== undefined)) return null;
+  return topHelp('git flor', USAGE, names.flatMap((n) => (SUMMARY[n] ? [SUMMARY[n]!] : [])), width);
+}
+
+/** Every command module (help lists them all). */
+export function allCommands(): Promise<Array<CommandModule<any, any>>> {
+  return commandsFor([]);
+}
+
+/** The help width yargs is given (see buildCli). */
+function helpWidth(): number {
+  return Math.min(110, process.stdout.columns || 100);
+}
+
+/**
+ * Answers argv without yargs when it can: `-h`, or a command whose module declares its options
+ * (fast.ts) called with arguments the fast parser fully understands. Null: let yargs do it.
+ */
+async function fastRun(argv: string[]): Promise<boolean> {
+  if (argv.length === 1 && (argv[0] === '-h' || argv[0] === '--help')) {
+    const text = helpText(helpWidth());
+    if (text === null) return false;
+    const { out } = await import('./print.js');
+    await out(text + '\n');
+    return true;
+  }
+  const first = argv[0];
+  if (first === undefined || !Object.hasOwn(COMMANDS, first)) return false;
+  const mod = await COMMANDS[first]!();
+  const args = fastArgs(mod, argv.slice(1));
+  if (!args) return false;
+  await mod.command.handler!({ ...args, _: [first], $0: 'git flor' });
+  return true;
+}
+
 /** The command modules this argv needs: the one it names, or all of them. */
 async function commandsFor(argv: string[]): Promise<Array<CommandModule<any, any>>> {
   const first = argv[0];
@@ -39,17 +100,18 @@ async function commandsFor(argv: string[]): Promise<Array<CommandModule<any, any
   return Promise.all(names.map(async (n) => (await COMMANDS[n]!()).command));
 }
 
-export function buildCli(argv: string[], commands: Array<CommandModule<any, any>>): Argv {
+export async function buildCli(argv: string[], commands: Array<CommandModule<any, any>>): Promise<Argv> {
+  const { default: yargs } = await import('yargs');
   let cli = yargs(argv)
     .scriptName('git flor')
-    .usage('$0 <command> [options]\n\nMultiversion hindsight logging for JS/TS scripts, stored in Git refs under refs/flor/.')
+    .usage(USAGE)
     .demandCommand(1, 'name a command')
     .recommendCommands()
     .strict()
     .help()
     .alias('h', 'help')
     .version(false)
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    .wrap(helpWidth())
     .exitProcess(false)
     .fail((msg, err) => {
       if (err) throw err;
@@ -76,7 +138,8 @@ function attachSortValues(argv: string[]): string[] {
 export async function run(argv: string[]): Promise<number> {
   argv = attachSortValues(argv);
   try {
-    await buildCli(argv, await commandsFor(argv)).parseAsync();
+    if (await fastRun(argv)) return 0;
+    await (await buildCli(argv, await commandsFor(argv))).parseAsync();
     return 0;
   } catch (e) {
     return reportError(e);
@@ -91,7 +154,8 @@ export async function main(argv: string[]): Promise<void> {
   });
   const code = await run(argv);
   process.exitCode = code;
-  closeReaders(); // the store's long-lived `git cat-file` processes end with their stdin
+  // The store's long-lived `git cat-file` processes: ended and reaped before exit (never orphaned).
+  await (await import('../store/objects.js')).closeReaders();
   // Flush what is queued, then leave even if a pool or a child process someone forgot still holds
   // the event loop: a CLI that lingers after printing its answer looks hung.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

@@ -1,4 +1,4 @@
-import type { CommandModule } from 'yargs';
+import type { CommandModule, Options } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { resolveIn, segmentCache } from '../../store/ledger.js';
 import { gitSegments, listHistory, memoSegments } from '../../query/history.js';
@@ -29,21 +29,26 @@ interface Args {
   output: string | undefined;
 }
 
+/** Also parsed without yargs (cli/fast.ts): declare every option here. */
+export const options = {
+  where: { type: 'string', describe: "keep the rows where this holds, e.g. \"loss < 0.5 and lr >= 0.01\" (see git flor runs --help)" },
+  sort: { type: 'string', array: true, describe: 'sort rows by a column, -COL for descending; repeatable' },
+  limit: { alias: 'n', type: 'number', describe: 'at most N rows (after sorting)' },
+  format: { choices: FORMATS, default: 'table', describe: 'output format (parquet needs --output)' },
+  output: { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' },
+  run: { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' },
+  since: { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" },
+  replay: { type: 'boolean', default: false, describe: 'first replay old runs that lack a name today\'s code logs (see `git flor replay`)' },
+  workers: { type: 'number', describe: 'with --replay: worker threads (default: number of cores)' },
+} satisfies Record<string, Options>;
+
 export const command: CommandModule<object, Args> = {
   command: 'log <names..>',
   describe: 'One table of logged values across every run of every version',
   builder: (y) =>
     y
       .positional('names', { type: 'string', array: true, demandOption: true, describe: 'logged names (or args) to show, one column each' })
-      .option('where', { type: 'string', describe: "keep the rows where this holds, e.g. \"loss < 0.5 and lr >= 0.01\" (see git flor runs --help)" })
-      .option('sort', { type: 'string', array: true, describe: 'sort rows by a column, -COL for descending; repeatable' })
-      .option('limit', { alias: 'n', type: 'number', describe: 'at most N rows (after sorting)' })
-      .option('format', { choices: FORMATS, default: 'table', describe: 'output format (parquet needs --output)' })
-      .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
-      .option('run', { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' })
-      .option('since', { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" })
-      .option('replay', { type: 'boolean', default: false, describe: 'first replay old runs that lack a name today\'s code logs (see `git flor replay`)' })
-      .option('workers', { type: 'number', describe: 'with --replay: worker threads (default: number of cores)' })
+      .options(options)
       .example('$0 log loss acc', 'rows keyed by run, version, time, file and loop iterations')
       .example('$0 log lr loss --format csv > runs.csv', 'args can be columns too')
       .example('$0 log loss --run 01JD3 --since "2 days ago" --format json', 'one run, as JSON rows')

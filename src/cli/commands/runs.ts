@@ -1,4 +1,4 @@
-import type { CommandModule } from 'yargs';
+import type { CommandModule, Options } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { repoHistory } from '../../query/runs.js';
 import { summarizeRuns, summaryTable } from '../../query/summary.js';
@@ -18,18 +18,23 @@ interface Args {
   output: string | undefined;
 }
 
+/** Also parsed without yargs (cli/fast.ts): declare every option here. */
+export const options = {
+  col: { type: 'string', array: true, describe: 'a column: NAME (last value), last|first|min|max|mean|count(NAME), NAME@LOOP=K, an arg, arg.NAME; repeatable' },
+  where: { type: 'string', describe: "keep the runs where this holds, e.g. \"max(acc) > 0.9 and status = 'ok'\"" },
+  sort: { type: 'string', array: true, describe: 'sort by a column, -COL for descending; repeatable (later ones break ties)' },
+  limit: { alias: 'n', type: 'number', describe: 'at most N rows (after sorting)' },
+  'only-changed': { type: 'boolean', default: false, describe: 'hide the columns whose value is the same in every row' },
+  format: { choices: FORMATS, default: 'table', describe: 'output format (parquet needs --output)' },
+  output: { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' },
+} satisfies Record<string, Options>;
+
 export const command: CommandModule<object, Args> = {
   command: 'runs',
   describe: 'One row per run of every version: args and logged values, filtered and sorted',
   builder: (y) =>
     y
-      .option('col', { type: 'string', array: true, describe: 'a column: NAME (last value), last|first|min|max|mean|count(NAME), NAME@LOOP=K, an arg, arg.NAME; repeatable' })
-      .option('where', { type: 'string', describe: "keep the runs where this holds, e.g. \"max(acc) > 0.9 and status = 'ok'\"" })
-      .option('sort', { type: 'string', array: true, describe: 'sort by a column, -COL for descending; repeatable (later ones break ties)' })
-      .option('limit', { alias: 'n', type: 'number', describe: 'at most N rows (after sorting)' })
-      .option('only-changed', { type: 'boolean', default: false, describe: 'hide the columns whose value is the same in every row' })
-      .option('format', { choices: FORMATS, default: 'table', describe: 'output format (parquet needs --output)' })
-      .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+      .options(options)
       .example('$0 runs', 'args and the last value of each name logged outside an inner loop')
       .example('$0 runs --sort -acc -n 3', 'the three runs with the best final accuracy')
       .example("$0 runs --col lr --col 'max(acc)' --col 'loss@epoch=1' --where \"max(acc) > 0.5\"", 'chosen columns, filtered')

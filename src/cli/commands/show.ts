@@ -1,4 +1,4 @@
-import type { CommandModule } from 'yargs';
+import type { CommandModule, Options } from 'yargs';
 import { git, requireRepoSync, type RepoInfo } from '../../store/git.js';
 import { runDetail, type RunDetail } from '../../query/runs.js';
 import { toJson } from '../../query/formats.js';
@@ -142,15 +142,20 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
   return text;
 }
 
+/** Also parsed without yargs (cli/fast.ts): declare every option here. */
+export const options = {
+  format: { choices: ['text', 'json'] as const, default: 'text', describe: 'output format' },
+  diff: { type: 'boolean', default: true, describe: 'show the code diff of a dirty run (--no-diff to skip)' },
+  'full-diff': { type: 'boolean', default: false, describe: `print the whole diff even past ${DIFF_LINES} lines (longer ones are cut to their stat and first lines)` },
+} satisfies Record<string, Options>;
+
 export const command: CommandModule<object, Args> = {
   command: 'show <run>',
   describe: 'Show one run: metadata, args, loops, names logged, and its code changes when it ran dirty',
   builder: (y) =>
     y
       .positional('run', { type: 'string', demandOption: true, describe: 'run id or a unique prefix of it' })
-      .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'output format' })
-      .option('diff', { type: 'boolean', default: true, describe: 'show the code diff of a dirty run (--no-diff to skip)' })
-      .option('full-diff', { type: 'boolean', default: false, describe: `print the whole diff even past ${DIFF_LINES} lines (longer ones are cut to their stat and first lines)` })
+      .options(options)
       .example('$0 show 01JD3', 'a run by a prefix of its id (see `git flor runs`)')
       .example('$0 show 01JD3 --format json', 'metadata and segments for scripts')
       .example('$0 show 01JD3 --full-diff', 'the whole code diff of a dirty run, however long'),
