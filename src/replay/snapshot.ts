@@ -57,7 +57,7 @@ export async function propagatedTree(repo: RepoInfo, codeTree: string, files: Re
     if (!tree) throw new FlorError('INTERNAL', `propagated code of tree ${codeTree} came out empty`);
     return tree;
   } finally {
-    mk.close();
+    await mk.close();
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import { serialize, deserialize } from 'node:v8';
 import { FlorError } from '../errors.js';
+import { cpuMark, cpuSince } from './thread-cpu.js';
 
 export interface Stateful {
   state(): unknown;
@@ -57,9 +58,10 @@ export class CheckpointState {
     if (Object.entries(state).every(([name, v]) => this.entries.get(name) === v)) return { ms: 0, bytes: 0 };
     for (const [name, v] of Object.entries(state)) this.entries.set(name, v);
     // A trial snapshot now turns a value v8 cannot serialise into an error at the call site,
-    // instead of at the end of some iteration, and gives the first cost estimate.
-    // Wall time: a sub-millisecond trial is rarely preempted, and per-thread CPU comes in ticks.
-    const t0 = performance.now();
+    // instead of at the end of some iteration, and gives the first cost estimate. In this
+    // thread's CPU time, as every other charge: on a loaded machine a preempted trial measured in
+    // wall time cost several times its work, charged as startup and as the first estimate.
+    const m = cpuMark();
     let bytes = 0;
     for (const [name, v] of Object.entries(state)) {
       try {
@@ -69,7 +71,7 @@ export class CheckpointState {
         throw unsupported(name, `cannot be serialised: ${(e as Error).message}`);
       }
     }
-    return { ms: performance.now() - t0, bytes };
+    return { ms: cpuSince(m), bytes };
   }
 
   /** The bytes of one checkpoint (the main-thread stall: state() calls and v8.serialize). */

@@ -1,12 +1,13 @@
 /**
  * One process's flor session: started lazily by the first flor.* call, in one of three modes.
  * - record: the run is journaled under `<commonDir>/flor/journal/` and captured into the ledger
- *   by a child process when it finishes (commit(), normal exit, uncaught error, SIGINT/SIGTERM);
+ *   by a detached process started when it finishes (commit(), normal exit, uncaught error,
+ *   SIGINT/SIGTERM): the script's process exits without waiting for the capture;
  * - replay: FLOR_REPLAY names a ReplaySpec; only the requested outer iterations run, records go to
  *   the spec's `out` journal, nothing is captured and no checkpoint is taken;
  * - off: outside a Git repository (or after commit()): the script runs, nothing is recorded.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { hostname, constants as osConstants } from 'node:os';
 import { relative, dirname, resolve, sep } from 'node:path';
 import { realpathSync, writeFileSync } from 'node:fs';
@@ -46,8 +47,6 @@ export const FLUSH_MS = 100;
 const CHUNK_RECORDS = 1 << 16;
 /** Snapshots up to this size are written on the main thread (about a millisecond), larger ones by the writer thread. */
 const INLINE_CKPT_BYTES = 256 * 1024;
-/** The capture child may take this long at exit; after that the journal waits for recovery. */
-const CAPTURE_TIMEOUT_MS = 60_000;
 /**
  * What starting the writer thread is expected to cost (ms of CPU: the thread's creation and boot,
  * 35–45 ms measured here) before it has said; its actual cost is charged when it does.
@@ -130,7 +129,8 @@ function moduleSibling(rel: string): { path: string; execArgv: string[] } {
   // Under tsx (tests of src/) modules are .ts and need the loader; the built package is plain JS.
   const ts = import.meta.url.endsWith('.ts');
   const url = new URL(rel + (ts ? '.ts' : '.js'), import.meta.url);
-  return { path: fileURLToPath(url), execArgv: ts ? ['--import', 'tsx'] : [] };
+  // The loader by its full path: the child runs in the git dir, where `tsx` would not resolve.
+  return { path: fileURLToPath(url), execArgv: ts ? ['--import', import.meta.resolve('tsx')] : [] };
 }
 
 /** Metadata of a run as it starts; capture completes it from the journal. */
@@ -327,7 +327,7 @@ export class Session {
 
   private readonly onExit = (code: number): void => {
     const status: RunStatus = this.interruptedBy ? 'interrupted' : code === 0 ? 'ok' : 'failed';
-    this.finish(status, code, code === 0 ? null : this.error);
+    this.finish(status, code, code === 0 ? null : this.error, true);
   };
 
   private readonly onUncaught = (err: unknown): void => {
@@ -339,7 +339,7 @@ export class Session {
     // The user's own handler decides what a signal means; the run ends when the process does.
     if (process.listenerCount(sig) > 1) return;
     const code = 128 + signalNumber(sig);
-    this.finish('interrupted', code, null);
+    this.finish('interrupted', code, null, true);
     // Default semantics: die of the signal, so the parent sees how the process ended.
     process.kill(process.pid, sig);
     process.exit(code);
@@ -846,8 +846,11 @@ export class Session {
 
   // ---------------------------------------------------------------- finish
 
-  /** Ends the session: flush, end frame, capture. Idempotent; never throws at exit. */
-  finish(status: RunStatus, exitCode: number | null, error: string | null): void {
+  /**
+   * Ends the session: flush, end frame, capture. Idempotent; never throws at exit. `exiting`: the
+   * process ends right after (see capture).
+   */
+  finish(status: RunStatus, exitCode: number | null, error: string | null, exiting = false): void {
     if (this.finished) return;
     this.finished = true;
     this.removeHooks();
@@ -881,20 +884,35 @@ export class Session {
     } finally {
       this.mode = 'off';
     }
-    if (mode === 'record') this.capture(journal.path);
+    if (mode === 'record') this.capture(journal.path, exiting);
   }
 
-  private capture(journalPath: string): void {
+  /**
+   * Starts the capture of the finished journal in a detached process and returns at once: the
+   * script's process exits without waiting for Git. Nothing is lost meanwhile: a reader waits for
+   * a capture in flight or does it itself (store/settle.ts). The capturer reads only the journal
+   * and the repository's objects (the code tree was snapshotted at start), runs in the git dir,
+   * and is in a session of its own, so a Ctrl-C meant for the script does not stop it.
+   * At exit it is a plain child, adopted by init as this process ends. Mid-process (commit()) it
+   * is started through `sh -c '… &'`: the shell, reaped here at once, leaves the capturer to init,
+   * so it never lingers as this process's zombie while a synchronous stretch keeps the event loop
+   * (which reaps children) from turning.
+   */
+  private capture(journalPath: string, exiting: boolean): void {
     const main = moduleSibling('../store/capture-main');
-    // capture-main prints its own one-line diagnostics on stderr; stdout stays the user's.
-    const r = spawnSync(process.execPath, [...main.execArgv, main.path, journalPath], {
-      cwd: this.repo!.top!,
-      stdio: ['ignore', 'ignore', 'inherit'],
-      timeout: CAPTURE_TIMEOUT_MS,
-      env: { ...process.env, [REPLAY_ENV]: undefined } as NodeJS.ProcessEnv,
-    });
-    if (r.error) {
-      process.stderr.write(`git flor: run ${this.runId} is journaled but not captured yet (${r.error.message}); \`git flor doctor\` or the next run captures it\n`);
+    const argv = [...main.execArgv, main.path, journalPath];
+    const opts: SpawnOptions = { cwd: this.repo!.commonDir, detached: true, stdio: 'ignore', env: { ...process.env, [REPLAY_ENV]: undefined } };
+    try {
+      if (exiting || process.platform === 'win32') {
+        const child = spawn(process.execPath, argv, opts);
+        child.on('error', () => {}); // reported by the next reader, which captures the journal
+        child.unref();
+      } else {
+        const r = spawnSync('/bin/sh', ['-c', '"$@" &', 'sh', process.execPath, ...argv], opts);
+        if (r.error) throw r.error;
+      }
+    } catch (e) {
+      process.stderr.write(`git flor: run ${this.runId} is journaled but not captured yet (${firstLine(e)}); the next \`git flor\` command that lists runs captures it\n`);
     }
   }
 

@@ -1,11 +1,15 @@
 /**
- * `node dist/store/capture-main.js <journal>` — what a finishing run spawns (synchronously, with a
- * timeout) to move its journal into the ledger, then to recover any orphaned journals. A process
- * entry, so it is allowed to print (one line on failure) and exit. The repository comes from the
- * journal's own path (`<commonDir>/flor/journal/<id>.jrnl`): no discovery, no dependence on cwd.
+ * `node dist/store/capture-main.js <journal>` — what a finished run starts, detached, as its
+ * process exits (runtime/run.ts), to move its journal into the ledger, then to recover any
+ * orphaned journals. A reader that lists runs meanwhile waits for its claim (store/settle.ts);
+ * killed, it leaves a claim the next reader or capture takes over. Its stdio is /dev/null: a
+ * journal it could not capture stays, and the next reader or `git flor doctor` reports it. The
+ * repository comes from the journal's own path (`<commonDir>/flor/journal/<id>.jrnl`): no
+ * discovery, and nothing of the work tree is read.
  */
 import { dirname, resolve } from 'node:path';
 import { captureJournal, recoverJournals } from './capture.js';
+import { closeReaders } from './objects.js';
 import { isFlorError } from '../errors.js';
 import type { RepoInfo } from './git.js';
 
@@ -40,10 +44,16 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
+/** Git children are reaped before exit: none is left to an init that may not reap it. */
+async function exit(code: number): Promise<never> {
+  await closeReaders().catch(() => {});
+  process.exit(code);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exit(code),
   (e) => {
     process.stderr.write(`git flor: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    return exit(1);
   },
 );

@@ -20,8 +20,8 @@ import { checkColumns, encodeSegment, makeSegment } from './segment.js';
 import { check, validateRunMeta } from './schema.js';
 import { recordCount, type RecordColumns } from './records.js';
 import type { CheckpointManifest, LoopInfo, RunMeta } from './types.js';
+import { CLAIM, pidAlive } from './settle.js';
 
-const CLAIM = '.claim.';
 
 export interface CaptureResult {
   id: string;
@@ -33,14 +33,7 @@ export interface CaptureResult {
   notesError: string | null;
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { pidAlive };
 
 function claimPath(path: string): string {
   const base = basename(path).split(CLAIM)[0]!;
@@ -99,7 +92,9 @@ export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean
   checkColumns(j.records, `journal of run ${meta.id}`);
   const forward = encodeSegment(makeSegment(meta.id, 'forward', j.records));
   let ckpt: Buffer | undefined;
-  const usable = j.ckpts.filter((c) => checkpointExists(repo.commonDir, c.key));
+  // By iteration: the journal has them in the order writes finished, and the last iteration's,
+  // written on the main thread while the writer thread still boots, can precede earlier ones.
+  const usable = j.ckpts.filter((c) => checkpointExists(repo.commonDir, c.key)).sort((a, b) => a.iter - b.iter);
   if (usable.length) {
     const outer = loops.find((l) => l.parent === null)?.name ?? '';
     const manifest: CheckpointManifest = {

@@ -200,10 +200,19 @@ export class CatFile {
     for (const p of this.pending.splice(0)) p.reject(new FlorError('GIT_FAILED', `git cat-file: ${e.message}`, { cause: e }));
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.child.stdin.end();
+  /**
+   * Ends the process (it exits at end of input) and resolves once it has been reaped. A caller
+   * about to exit waits for this: a child still running when its parent exits is left to init,
+   * which may never reap it (a defunct `git` in a container whose init does not).
+   */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.child.stdin.end();
+    }
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    this.ref(); // keep the loop alive for the exit event, the one thing still awaited
+    return new Promise((resolve) => this.child.once('exit', () => resolve()));
   }
 }
 

@@ -7,7 +7,7 @@
  * costs a few round trips, not a process per run.
  */
 import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FlorError, isFlorError } from '../errors.js';
 import { git, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
@@ -16,6 +16,7 @@ import { validateRunMeta, validateCheckpointManifest, ULID_PATTERN } from './sch
 import { decodeSegment } from './segment.js';
 import { blobEntry, treeEntry, editTree, reader, readTree, repoCwd, updateRefWithRetry, writeBlob, commitTreeOf, type TreeEdits } from './objects.js';
 import type { CheckpointManifest, RunMeta, Segment } from './types.js';
+import { settleJournals } from './settle.js';
 import type { Value } from './records.js';
 
 export const LEDGERS = 'refs/flor/ledgers/';
@@ -341,6 +342,10 @@ function errText(e: unknown): { code: string; error: string } {
 export async function listRunsChecked(repo: RepoInfo): Promise<{ runs: RunEntry[]; broken: BrokenRun[] }> {
   const cat = reader(repo);
   const broken: BrokenRun[] = [];
+  // Runs that ended but are still journals (capture in flight, or its capturer killed) first.
+  for (const f of (await settleJournals(repo)).failed) {
+    broken.push({ id: basename(f.path).split('.')[0]!, ledger: '(journal)', code: f.code, error: `its journal could not be captured: ${f.error}` });
+  }
   const ledgers = await listLedgers(repo);
   const dirLists = await Promise.all(
     ledgers.map((l) =>

@@ -33,16 +33,18 @@ export function reader(repo: RepoInfo): CatFile {
 }
 
 /** Ends the reader of one repository (a closed query handle); the next read opens a new one. */
-export function closeReader(repo: RepoInfo): void {
+export function closeReader(repo: RepoInfo): Promise<void> {
   const cwd = repoCwd(repo);
-  readers.get(cwd)?.close();
+  const r = readers.get(cwd);
   readers.delete(cwd);
+  return r ? r.close() : Promise.resolve();
 }
 
-/** Ends every reader this process opened (tests and short-lived tools call it before exiting). */
-export function closeReaders(): void {
-  for (const r of readers.values()) r.close();
+/** Ends every reader this process opened and waits until they are gone (call it before exiting). */
+export async function closeReaders(): Promise<void> {
+  const all = [...readers.values()];
   readers.clear();
+  await Promise.all(all.map((r) => r.close()));
 }
 
 export async function writeBlob(repo: RepoInfo, data: Uint8Array): Promise<string> {
@@ -121,8 +123,11 @@ export class TreeWriter {
     });
   }
 
-  close(): void {
+  /** Ends the process and resolves once it is reaped (see CatFile.close). */
+  close(): Promise<void> {
     this.child.stdin.end();
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => this.child.once('exit', () => resolve()));
   }
 }
 
@@ -240,7 +245,7 @@ export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update,
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 + i * 5, 100)));
     }
   } finally {
-    mk.close();
+    await mk.close();
   }
   throw new FlorError('REF_CONTENDED', `could not update ${ref}: it kept changing under ${attempts} attempts`, {
     hint: `try again; if no other git or flor process is running, a crashed git may have left ${ref}.lock under the git dir: remove it`,

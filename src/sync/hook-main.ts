@@ -103,12 +103,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Long-lived git children (object readers) are ended and reaped first: none outlives the hook. */
+async function exit(code: number): Promise<never> {
+  await (await import('../store/objects.js')).closeReaders().catch(() => {});
+  process.exit(code);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exit(code),
   (e: unknown) => {
     const what = process.argv[2] ?? 'hook';
     const msg = e instanceof FlorError ? e.message + (e.hint ? `\nhint: ${e.hint}` : '') : e instanceof Error ? (e.stack ?? e.message) : String(e);
     process.stderr.write(`git flor: ${what} hook: ${msg}\ngit flor: (your Git operation is not affected)\n`);
-    process.exit(0);
+    return exit(0);
   },
 );

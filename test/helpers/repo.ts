@@ -126,5 +126,6 @@ export function fsckClean(dir: string): void {
 }
 
 export function cleanup(): void {
-  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+  // A run's detached capturer may still be writing into its repository: retried until it is done.
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 50, retryDelay: 100 });
 }

@@ -1,0 +1,162 @@
+/**
+ * The end of a recorded run: the script's process exits without waiting for the capture, which
+ * a detached process does; readers started right after see the run all the same (they wait for
+ * a capture in flight, or do it when its capturer was killed), and no process is left behind.
+ * Real repositories, real processes. A capture is held in flight deterministically by holding
+ * the lock of the ledger ref, with `core.filesRefLockTimeout` making `git update-ref` wait for it.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { BIN, cleanup, flor, gitIn, makeRepo, runNode, tempDir, testEnv } from './helpers/repo.js';
+
+after(cleanup);
+
+const SCRIPT = `import { flor } from 'git-flor';
+for (const e of flor.loop('epoch', [0, 1, 2])) flor.log('loss', 1 / (e + 1));
+`;
+
+const WRITER = 'runendw';
+
+/** A repo whose ledger ref is locked: any capture stays in flight until `release()`. */
+function lockedRepo(): { dir: string; release: () => void } {
+  const dir = makeRepo({ files: { 'train.mjs': SCRIPT } });
+  gitIn(dir, 'config', 'flor.writer', WRITER);
+  gitIn(dir, 'config', 'core.filesRefLockTimeout', '600000');
+  const lock = join(dir, '.git', 'refs', 'flor', 'ledgers', `${WRITER}.lock`);
+  mkdirSync(join(lock, '..'), { recursive: true });
+  writeFileSync(lock, '');
+  return { dir, release: () => rmSync(lock, { force: true }) };
+}
+
+function journalNames(dir: string): string[] {
+  const d = join(dir, '.git', 'flor', 'journal');
+  return existsSync(d) ? readdirSync(d).filter((n) => n.includes('.jrnl')) : [];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pid in the journal's claim, once the capturer has claimed it (it starts after the script exited). */
+async function capturerPid(dir: string): Promise<number> {
+  for (let i = 0; i < 3000; i++) {
+    const claim = journalNames(dir).find((n) => n.includes('.claim.'));
+    if (claim) return Number(claim.split('.claim.')[1]);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no capture claimed the journal: ${journalNames(dir).join(', ')}`);
+}
+
+function runsJson(dir: string): Array<{ run: string; status: string; records: number }> {
+  return JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout);
+}
+
+test('the script exits while its capture is in flight; a reader started then waits for it and shows the whole run', async () => {
+  const { dir, release } = lockedRepo();
+  // Returns although the capture cannot land: the process did not wait for it.
+  const r = runNode(dir, 'train.mjs');
+  assert.equal(r.status, 0, r.stderr);
+  const pid = await capturerPid(dir);
+  assert.ok(alive(pid), 'the capture is in flight');
+  assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/ledgers/'), '', 'nothing landed yet');
+  // A reader started now must wait for the capture rather than show no run.
+  const reader = spawn(process.execPath, [BIN, 'log', 'loss', '--format', 'json'], { cwd: dir, env: testEnv() });
+  let out = '';
+  reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = new Promise<number | null>((resolve) => reader.on('close', resolve));
+  await new Promise((res) => setTimeout(res, 300)); // let the reader find the capture in flight
+  release();
+  assert.equal(await code, 0);
+  const rows = JSON.parse(out) as Array<{ run: string; epoch: number; loss: number }>;
+  assert.deepEqual(rows.map((x) => [x.epoch, x.loss]), [[0, 1], [1, 0.5], [2, 1 / 3]]);
+  const runs = runsJson(dir);
+  assert.deepEqual(runs.map((x) => [x.run, x.status, x.records]), [[rows[0]!.run, 'ok', 3]]);
+  assert.deepEqual(journalNames(dir), []);
+});
+
+test('a capturer killed with its process group: the next reader captures the run with its true status', async () => {
+  const { dir, release } = lockedRepo();
+  runNode(dir, 'train.mjs');
+  const pid = await capturerPid(dir);
+  // As when a CI container ends with the script: the capturer and its git children die at once.
+  process.kill(-pid, 'SIGKILL');
+  for (let i = 0; i < 500 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
+  release();
+  assert.equal(journalNames(dir).filter((n) => n.includes('.claim.')).length, 1, 'the dead capturer left its claim');
+  const runs = runsJson(dir);
+  assert.deepEqual(runs.map((x) => [x.status, x.records]), [['ok', 3]], 'ok, as the run ended — not crashed');
+  const show = flor(dir, ['show', runs[0]!.run, '--format', 'json']).stdout;
+  assert.equal(JSON.parse(show).meta.status, 'ok');
+  assert.deepEqual(journalNames(dir), []);
+});
+
+test('a run ended by flor.commit() mid-script is captured while the script goes on', async () => {
+  const dir = makeRepo({
+    files: {
+      'early.mjs': `import { flor } from 'git-flor';
+import { readdirSync } from 'node:fs';
+for (const e of flor.loop('epoch', [0, 1])) flor.log('loss', e);
+const id = flor.commit();
+// The script goes on; its capture runs beside it and lands before the script ends.
+const t0 = Date.now();
+while (readdirSync('.git/flor/journal').length > 0 && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 20));
+console.log(id, readdirSync('.git/flor/journal').length);
+`,
+    },
+  });
+  const r = runNode(dir, 'early.mjs');
+  const [id, left] = r.stdout.trim().split(' ');
+  assert.equal(left, '0', 'captured while the script still ran');
+  assert.deepEqual(runsJson(dir).map((x) => [x.run, x.status, x.records]), [[id, 'ok', 2]]);
+});
+
+/**
+ * `git` on PATH replaced by a wrapper that runs the real one and notes, when it ends, whether the
+ * process that started it is still there to reap it. One that outlives its parent is left to init
+ * (a defunct `git` where init does not reap).
+ */
+function gitWrapper(): { env: Record<string, string>; log: string } {
+  const bin = tempDir('flor-gitwrap-');
+  const log = join(bin, 'log');
+  writeFileSync(log, '');
+  const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+  const wrapper = join(bin, 'git');
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh
+parent=$PPID
+echo "start $1" >> "${log}"
+"${real}" "$@"
+code=$?
+state=$(ps -o stat= -p "$parent" 2>/dev/null)
+case "$state" in ''|Z*) echo "orphaned $1" >> "${log}" ;; *) echo "reaped $1" >> "${log}" ;; esac
+exit $code
+`,
+  );
+  chmodSync(wrapper, 0o755);
+  return { env: { PATH: `${bin}:${process.env.PATH}` }, log };
+}
+
+test('no git process outlives the process that started it: run, capture, runs, log, show', async () => {
+  const dir = makeRepo({ files: { 'train.mjs': SCRIPT } });
+  const { env, log } = gitWrapper();
+  runNode(dir, 'train.mjs', [], { env });
+  const id = JSON.parse(flor(dir, ['runs', '--format', 'json'], { env }).stdout)[0].run as string;
+  flor(dir, ['log', 'loss'], { env });
+  flor(dir, ['show', id], { env });
+  // The capturer may still be finishing (its recovery pass) after the reader saw the run: wait
+  // until every git started has ended.
+  const lines = (): string[] => readFileSync(log, 'utf8').trim().split('\n');
+  for (let i = 0; i < 1000 && lines().filter((l) => l.startsWith('start')).length * 2 !== lines().length; i++) await new Promise((r) => setTimeout(r, 20));
+  const ended = lines().filter((l) => !l.startsWith('start'));
+  assert.ok(ended.includes('reaped cat-file'), `the wrapper saw git's object readers: ${ended.join(', ')}`);
+  assert.deepEqual(ended.filter((l) => l.startsWith('orphaned')), []);
+});
