@@ -11,7 +11,8 @@ import { fastArgs, topHelp, type FastModule } from './fast.js';
 
 type Loader = () => Promise<FastModule>;
 
-// To add a command: one entry here, name -> its module. Modules load lazily: `git flor log` loads
+// To add a command: one entry here, name -> its module, and its line in SUMMARY below. A module
+// that also exports its `options` (see commands/log.ts) is parsed without yargs (fast.ts). Modules load lazily: `git flor log` loads
 // only commands/log.js, while `--help` and unknown commands load them all (yargs needs every one to
 // list or suggest them). Every `git flor` start pays for what it imports (measured: node alone
 // 90 ms, yargs 80 ms, the replay machinery ~95 ms, ajv ~50 ms) and `git flor log` has a 1 s budget.
@@ -51,6 +52,7 @@ const SUMMARY: Record<string, readonly [usage: string, describe: string] | null>
   fetch: ['fetch [remote]', "Fetch other clones' run history into refs/flor/remotes/<remote>/ and rebuild the notes index"],
   hook: null,
   propagate: ['propagate <rev> [path..]', "Print a file as of REV (commit or run id) with today's flor.log statements inserted"],
+  plot: ['plot <names..>', 'Line chart of logged values, one line per run, in the terminal or as SVG'],
 };
 
 const USAGE = '$0 <command> [options]\n\nMultiversion hindsight logging for JS/TS scripts, stored in Git refs under refs/flor/.';
