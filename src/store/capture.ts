@@ -60,6 +60,13 @@ export function loopsFromRecords(c: RecordColumns): LoopInfo[] {
   return [...info.values()];
 }
 
+/**
+ * Why a run without an end frame ended, as far as anyone can tell: its process was killed before
+ * it could write one. Node runs no handler for SIGINT/SIGTERM during a synchronous stretch (the
+ * runtime lets the signal kill the process at once rather than defer Ctrl-C to the loop's end).
+ */
+export const ORPHAN_ERROR = 'the process ended without finishing its run: killed (kill -9, out of memory, or SIGINT/SIGTERM during a synchronous stretch of the script)';
+
 /** A checkpoint named by a manifest must exist: replay restores from it. */
 function checkpointExists(commonDir: string, key: string): boolean {
   return /^[0-9a-f]{64}$/.test(key) && hasCheckpoint(commonDir, key);
@@ -80,7 +87,7 @@ export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean
     status: end ? end.status : 'crashed',
     end: end?.end ?? (orphan ? safeMtime(j.path) : new Date().toISOString()),
     exitCode: end ? end.exitCode : null,
-    error: end ? end.error : orphan ? 'the process ended without finishing its run (killed?)' : null,
+    error: end ? end.error : orphan ? ORPHAN_ERROR : null,
     loops,
     outerMs: end?.outerMs ?? m.outerMs,
     checkpointing: end?.checkpointing.length ? end.checkpointing : m.checkpointing,
