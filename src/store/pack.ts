@@ -5,12 +5,28 @@
  * are written as `{ dtype, data: bin }` (little-endian bytes). User values keep their types through
  * tagged maps (`{ "$flor": "<tag>", ... }`); docs/format.md lists the tags.
  */
-import { Packr, Unpackr } from 'msgpackr';
+import { createRequire } from 'node:module';
+import type { Packr, Unpackr } from 'msgpackr';
 import { FlorError } from '../errors.js';
 import type { TypedArray, Value } from './records.js';
 
-const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+let codec: { packr: Packr; unpackr: Unpackr } | null = null;
+
+/**
+ * msgpackr, loaded at first use, synchronously, as its one-file CommonJS build without `eval`
+ * (used only for msgpackr's records, which are off) or the native string extractor. Its ES module
+ * entry costs more to load than the rest of the runtime together, and every script that imports
+ * git-flor would pay that before its first statement.
+ */
+function msgpack(): { packr: Packr; unpackr: Unpackr } {
+  if (codec) return codec;
+  const m = createRequire(import.meta.url)('msgpackr/index-no-eval') as typeof import('msgpackr');
+  codec = {
+    packr: new m.Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true }),
+    unpackr: new m.Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' }),
+  };
+  return codec;
+}
 
 const CTORS = {
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
@@ -131,10 +147,11 @@ export function decodeValue(v: unknown): Value {
 }
 
 export function pack(obj: unknown): Buffer {
-  return packr.pack(obj);
+  return msgpack().packr.pack(obj);
 }
 
 export function unpack(buf: Uint8Array, what = 'data'): unknown {
+  const { unpackr } = msgpack();
   try {
     return unpackr.unpack(buf);
   } catch (e) {
