@@ -11,6 +11,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { BIN, cleanup, flor, gitIn, makeRepo, runNode, tempDir, testEnv } from './helpers/repo.js';
+import { pack, unpack } from '../src/store/pack.js';
 
 after(cleanup);
 
@@ -95,6 +96,29 @@ test('a capturer killed with its process group: the next reader captures the run
   assert.deepEqual(runs.map((x) => [x.status, x.records]), [['ok', 3]], 'ok, as the run ended — not crashed');
   const show = flor(dir, ['show', runs[0]!.run, '--format', 'json']).stdout;
   assert.equal(JSON.parse(show).meta.status, 'ok');
+  assert.deepEqual(journalNames(dir), []);
+});
+
+test('a finished journal whose pid now belongs to another process (pids are reused) is captured all the same', async () => {
+  const { dir, release } = lockedRepo();
+  runNode(dir, 'train.mjs');
+  const pid = await capturerPid(dir);
+  process.kill(-pid, 'SIGKILL');
+  for (let i = 0; i < 500 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
+  release();
+  // Its journal back under its own name, the start frame's pid now a living process's (this one's).
+  const jdir = join(dir, '.git', 'flor', 'journal');
+  const claim = journalNames(dir).find((n) => n.includes('.claim.'))!;
+  const bytes = readFileSync(join(jdir, claim));
+  const len = bytes.readUInt32LE(0);
+  const start = unpack(bytes.subarray(4, 4 + len)) as { pid: number };
+  start.pid = process.pid;
+  const body = pack(start);
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length, 0);
+  writeFileSync(join(jdir, claim.split('.claim.')[0]!), Buffer.concat([head, body, bytes.subarray(4 + len)]));
+  rmSync(join(jdir, claim));
+  assert.deepEqual(runsJson(dir).map((x) => [x.status, x.records]), [['ok', 3]]);
   assert.deepEqual(journalNames(dir), []);
 });
 

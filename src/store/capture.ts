@@ -20,7 +20,7 @@ import { checkColumns, encodeSegment, makeSegment } from './segment.js';
 import { check, validateRunMeta } from './schema.js';
 import { recordCount, type RecordColumns } from './records.js';
 import type { CheckpointManifest, LoopInfo, RunMeta } from './types.js';
-import { CLAIM, pidAlive } from './settle.js';
+import { CLAIM, journalEnded, pidAlive } from './settle.js';
 
 
 export interface CaptureResult {
@@ -211,7 +211,8 @@ export function orphanedJournals(repo: RepoInfo): string[] {
       if (Date.now() - statSafe(path) > 60_000) out.push(path);
       continue;
     }
-    if (start.host === host && !pidAlive(start.pid)) out.push(path);
+    // Ended (its end frame is written) or its writer is gone: either way no process will add to it.
+    if (start.host === host && (!pidAlive(start.pid) || journalEnded(path))) out.push(path);
   }
   let names: string[] = [];
   try {

@@ -9,8 +9,9 @@
  * A run lands in the ledger in one ref update, so a reader never sees part of one. Journals of
  * runs still going are left alone. The common case, an empty journal directory, costs one readdir.
  */
-import { readdirSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { JOURNAL_EXT, journalDir } from './journal.js';
+import { unpack } from './pack.js';
 import type { RepoInfo } from './git.js';
 
 /** `<id>.jrnl.claim.<pid>`: the journal, renamed by the process capturing it. */
@@ -25,6 +26,47 @@ export function pidAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** An end frame is small (loops, per-iteration times): a larger last frame is records. */
+const END_FRAME_MAX = 16 << 20;
+
+/**
+ * The journal's last complete frame is its end frame: its run has finished, whatever its pid says
+ * now. Pids are reused, and on a busy machine a finished run's pid can belong to another process
+ * within seconds, which would make the run look alive. Walks the frame lengths (one read per
+ * frame; chunks are large) and decodes only the last frame.
+ */
+export function journalEnded(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(4);
+    let pos = 0;
+    let last = -1;
+    let lastLen = 0;
+    while (pos + 4 <= size && readSync(fd, head, 0, 4, pos) === 4) {
+      const len = head.readUInt32LE(0);
+      if (pos + 4 + len > size) break; // a cut last frame: the writer died mid-append
+      last = pos + 4;
+      lastLen = len;
+      pos += 4 + len;
+    }
+    if (last < 0 || lastLen > END_FRAME_MAX) return false;
+    const body = Buffer.alloc(lastLen);
+    if (readSync(fd, body, 0, lastLen, last) < lastLen) return false;
+    const o = unpack(body, `journal ${path}`);
+    return typeof o === 'object' && o !== null && (o as { t?: unknown }).t === 'end';
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
   }
 }
 
