@@ -53,6 +53,8 @@ const SUMMARY: Record<string, readonly [usage: string, describe: string] | null>
   hook: null,
   propagate: ['propagate <rev> [path..]', "Print a file as of REV (commit or run id) with today's flor.log statements inserted"],
   plot: ['plot <names..>', 'Line chart of logged values, one line per run, in the terminal or as SVG'],
+  sql: ['sql <query>', 'SQL over every run and every logged value (DuckDB: tables runs and logs)'],
+  diff: ['diff <a> <b>', 'Compare two runs: args, the code that ran, status, duration, and every logged name'],
 };
 
 const USAGE = '$0 <command> [options]\n\nMultiversion hindsight logging for JS/TS scripts, stored in Git refs under refs/flor/.';

@@ -127,7 +127,7 @@ export async function openHistory(opts: OpenOptions = {}): Promise<History> {
     },
     async close() {
       segments = null;
-      closeReader(repo);
+      await closeReader(repo);
     },
   };
 }
