@@ -30,7 +30,7 @@ async function yargsArgs(mod: FastModule, argv: string[]): Promise<Record<string
 }
 
 const CASES: Record<string, string[][]> = {
-  runs: [[], ['--format', 'json'], ['--format=csv']],
+  runs: [[], ['--format', 'json'], ['--format=csv'], ['--only-changed', '--col', 'lr', 'max(acc)', '--where', 'lr > 1'], ['--sort', 'acc', 'lr', '--format', 'md']],
   show: [['01ABC'], ['01ABC', '--no-diff'], ['--format', 'json', '0123'], ['01ABC', '--diff']],
   log: [
     ['loss'],
