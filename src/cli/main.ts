@@ -55,6 +55,7 @@ const SUMMARY: Record<string, readonly [usage: string, describe: string] | null>
   plot: ['plot <names..>', 'Line chart of logged values, one line per run, in the terminal or as SVG'],
   sql: ['sql <query>', 'SQL over every run and every logged value (DuckDB: tables runs and logs)'],
   diff: ['diff <a> <b>', 'Compare two runs: args, the code that ran, status, duration, and every logged name'],
+  ui: ['ui', 'A local web page over the history: runs, charts, run details'],
 };
 
 const USAGE = '$0 <command> [options]\n\nMultiversion hindsight logging for JS/TS scripts, stored in Git refs under refs/flor/.';
