@@ -83,14 +83,19 @@ test('the script exits while its capture is in flight; a reader started then wai
   assert.deepEqual(journalNames(dir), []);
 });
 
-test('a capturer killed with its process group: the next reader captures the run with its true status', async () => {
+/** A recorded run whose capturer was killed with its git children (a CI container ending with the script). */
+async function killedCapture(): Promise<string> {
   const { dir, release } = lockedRepo();
   runNode(dir, 'train.mjs');
   const pid = await capturerPid(dir);
-  // As when a CI container ends with the script: the capturer and its git children die at once.
   process.kill(-pid, 'SIGKILL');
   for (let i = 0; i < 500 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
   release();
+  return dir;
+}
+
+test('a capturer killed with its process group: the next reader captures the run with its true status', async () => {
+  const dir = await killedCapture();
   assert.equal(journalNames(dir).filter((n) => n.includes('.claim.')).length, 1, 'the dead capturer left its claim');
   const runs = runsJson(dir);
   assert.deepEqual(runs.map((x) => [x.status, x.records]), [['ok', 3]], 'ok, as the run ended — not crashed');
@@ -100,12 +105,7 @@ test('a capturer killed with its process group: the next reader captures the run
 });
 
 test('a finished journal whose pid now belongs to another process (pids are reused) is captured all the same', async () => {
-  const { dir, release } = lockedRepo();
-  runNode(dir, 'train.mjs');
-  const pid = await capturerPid(dir);
-  process.kill(-pid, 'SIGKILL');
-  for (let i = 0; i < 500 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
-  release();
+  const dir = await killedCapture();
   // Its journal back under its own name, the start frame's pid now a living process's (this one's).
   const jdir = join(dir, '.git', 'flor', 'journal');
   const claim = journalNames(dir).find((n) => n.includes('.claim.'))!;
