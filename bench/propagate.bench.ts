@@ -1,5 +1,5 @@
 /**
- * Propagation of 5 statements between two 2,000-line versions of a training script (issue 4:
+ * Propagation of 5 statements between two 2,000-line versions of a training script (
  * target <= 20 ms). Baseline in the same run: parsing both versions alone, the floor any
  * parser-based propagation pays.
  */

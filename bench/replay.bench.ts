@@ -1,5 +1,5 @@
 /**
- * Replay benchmarks (issue 3):
+ * Replay benchmarks:
  *  - replay of one outer-level statement over a run of 20 epochs x 200 steps vs re-running that run
  *    (target >= 10x faster), both timed in this process;
  *  - the same kind of replay with 2 workers vs 1 on a CPU-bound replay (inner loop runs), target >= 1.6x.

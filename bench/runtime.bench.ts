@@ -1,5 +1,5 @@
 /**
- * Runtime benchmarks (issues 2 and 3), each in a child process running a real recorded run in a
+ * Runtime benchmarks, each in a child process running a real recorded run in a
  * temp Git repository (the built dist/: run `npx tsc` first):
  *  - flor.log of a number inside a 10M-iteration loop, ns per call, against pushing an equivalent
  *    `{ name, value }` object into a plain array in the same process: target <= 100 ns and <= 3x.

@@ -1,5 +1,5 @@
 /**
- * Sync benchmarks (issue 5):
+ * Sync benchmarks:
  *  - an idle post-commit hook: `git commit` in a clone with flor's hooks vs one without, same run,
  *    interleaved; target <= 100 ms extra per commit.
  *  - fetch of 1,000 runs' history: a ledger of 1,000 runs (one commit each, as appendRun makes it)

@@ -2,7 +2,7 @@
  * Line alignment between today's file and an old version: for each line of today's file, the old
  * line it corresponds to (its "image"), if any.
  *
- * diff-match-patch in line mode does the diff, with the pitfalls DESIGN.md records handled:
+ * diff-match-patch in line mode does the diff, with the pitfalls docs/design.md records handled:
  * - Diff_Timeout = 0: with a timeout the diff silently degrades to a coarse one.
  * - no diff_cleanupSemantic: it merges line-chars as if they were letters.
  * - the unique-line limit: dmp's own diff_linesToChars_ gives up after 40,000 distinct lines of the
@@ -157,7 +157,7 @@ function similarity(a: string, b: string): number {
 const MAX_PAIRING_CELLS = 40_000;
 
 /**
- * Pairs the changed lines of one hunk, keeping their order (DESIGN.md: pair in order before
+ * Pairs the changed lines of one hunk, keeping their order (docs/design.md: pair in order before
  * anchoring). Every pair is worth something, so as many lines as possible are paired, but similar
  * lines are preferred: when today's hunk adds a line before a changed one, the changed line still
  * pairs with its old self rather than with the newcomer. Returns [insIndex, delIndex] pairs.

@@ -2,7 +2,7 @@
  * Propagation of one file: today's log statements into an old version of the same file.
  * Pure: text in, text and a report out.
  *
- * Placement rule (issue 4): a statement goes right after the old image of the nearest preceding
+ * Placement rule: a statement goes right after the old image of the nearest preceding
  * line both versions share, inside the block that corresponds to its block today; indentation
  * follows the old code there. When no preceding line of its block is shared, the nearest following
  * shared line of the block is used (insert before it). Safety rule: every name the statement uses

@@ -1,5 +1,5 @@
 /**
- * The relational view of DESIGN.md, as a pure function: log segments of runs in, one table out.
+ * The relational view of docs/design.md, as a pure function: log segments of runs in, one table out.
  *
  * A run's records hang on a tree of loop iterations (frames). Each requested name is a column.
  * A row is a deepest iteration that holds a value of some requested name; values logged at an
@@ -12,7 +12,7 @@
  *
  * Replay segments of a run are merged onto the same tree by loop path (loop name + iteration,
  * level by level). A forward value is never replaced: replays only fill names the forward segment
- * lacks at that iteration (DESIGN.md: replay never overwrites forward records); between replays the
+ * lacks at that iteration (docs/design.md: replay never overwrites forward records); between replays the
  * newest wins. Rows holding a replayed value list those names in a `replayed` column, which exists
  * only when some value came from a replay, so plain results keep exactly the documented keys. Of
  * those, the names whose statement was carried into the run's old code (not in that version

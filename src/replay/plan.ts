@@ -1,7 +1,7 @@
 /**
  * The replay planner: pure (no I/O). From each run's propagated code, its recorded timings and its
  * usable checkpoints it decides which inner loops may be skipped, how outer iterations are cut into
- * segments, and what it will cost. The replay rules of DESIGN.md are kept here and in
+ * segments, and what it will cost. The replay rules of docs/design.md are kept here and in
  * ./replay.ts; each is quoted next to the code that keeps it ("RULE: …").
  */
 import type { RunMeta } from '../store/types.js';

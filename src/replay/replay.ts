@@ -5,7 +5,7 @@
  * one version that cannot take the statements, or whose replay throws, is reported and the others
  * complete.
  *
- * The replay rules of DESIGN.md, and where each is kept (search for "RULE:"):
+ * The replay rules of docs/design.md, and where each is kept (search for "RULE:"):
  * - checkpoint at the end of iteration k seeds k+1 ........ plan.ts cutSegments, taskFor below
  * - args come from the original run ....................... taskFor below
  * - an inner loop is skipped only when … ................... plan.ts judgeInner
@@ -542,7 +542,7 @@ function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOpti
   };
   return {
     run, segment: s.index, spec, specPath: join(st.outDir, `spec-${s.index}-${key}.json`),
-    // RULE (issue 3): started the way it was originally started: recorded execArgv and argv, cwd.
+    // RULE: started the way it was originally started: recorded execArgv and argv, cwd.
     node: process.execPath, execArgv: meta.execArgv, script: join(st.snap.dir, meta.script), argv: meta.argv,
     cwd: join(st.snap.dir, meta.cwd), env: opts.env, timeoutMs: opts.timeoutMs,
   };

@@ -2,7 +2,7 @@
  * Materialised code of one old version, with today's statements propagated into it: a Git tree
  * (the replay's provenance) checked out under `<commonDir>/flor/replay/<run>-<tree>/`.
  *
- * RULE (issue 3): "Each old version runs from its own materialised snapshot (never the user's
+ * RULE: "Each old version runs from its own materialised snapshot (never the user's
  * working tree, index or HEAD), resolving imports to the user's current node_modules." The tree is
  * built in a private index file and checked out with `checkout-index --prefix`, so the user's
  * index and work tree are never touched; node_modules is a symlink to today's install.

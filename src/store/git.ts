@@ -1,5 +1,5 @@
 /**
- * The only door to Git: the canonical `git` binary. DESIGN.md records why (isomorphic-git loses
+ * The only door to Git: the canonical `git` binary. docs/design.md records why (isomorphic-git loses
  * concurrent ref updates, cannot read fanned-out notes, and is quadratic on large trees).
  * One-shot plumbing goes through `git()` / `gitSync()`; object reads go through one long-lived
  * `cat-file --batch` per repository (`CatFile`).

@@ -3,7 +3,7 @@
  * made on it. Derived from the ledgers and rebuildable. Written with 2/38 fanout (`ab/cdef…`) from
  * the first note: Git reads any fanout, and a fixed one keeps every writer simple. Updated with CAS
  * because a capture, a rebuild and the post-rewrite hook may race. `git notes` itself is never
- * used: it refuses refs outside refs/notes/ and has no CAS (DESIGN.md).
+ * used: it refuses refs outside refs/notes/ and has no CAS (docs/design.md).
  */
 import { git, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
 import { blobEntry, editTree, readRef, readTree, reader, repoCwd, updateRefWithRetry, writeBlobs, commitTreeOf, type TreeEdits } from './objects.js';

@@ -1,6 +1,6 @@
 /**
  * Which refs travel, and where fetched ones land. One place, so push, fetch, init and the
- * pre-push guard cannot disagree about the namespaces of DESIGN.md's storage section.
+ * pre-push guard cannot disagree about the namespaces of docs/design.md's storage section.
  *
  * Only ledgers travel. refs/flor/notes is derived (rebuilt from the union of ledgers after every
  * fetch) and shared by nobody: pushing it would make two clones' notes collide on one ref and
