@@ -220,6 +220,7 @@ for (const epoch of flor.loop('epoch', [0, 1, 2])) {
   flor(a, ['init']);
   sh(process.execPath, ['train.mjs', '--lr', '0.5'], a);
   assert.ok(existsSync(join(a, '.git', 'flor', 'ckpt')), 'the run took checkpoints locally');
+  flor(a, ['runs']); // the run is captured after its process exits: listing waits for it, a push would not
   sh('git', ['push', '-q', '-u', 'origin', 'main'], a);
 
   const b = join(tempDir('flor-replayer-'), 'w');
