@@ -3,7 +3,7 @@
  * the runs asked for. One bad segment hides one run, never the whole answer.
  */
 import { FlorError } from '../errors.js';
-import { listRunsChecked, readSegment, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
+import { checkRunSegments, listRunsChecked, readSegment, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
 import { readCachedListing, readCachedSegment, refsKey, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
@@ -73,7 +73,9 @@ export async function loadRuns(runs: RunEntry[], from: SegmentReader): Promise<{
   const results = await Promise.all(
     runs.map(async (entry) => {
       try {
-        return { entry, segments: await Promise.all(entry.segments.map((s) => from.read(s.oid))) };
+        // Segments posing as recorded values outside the run's writer's forward one are left out.
+        const { segments } = checkRunSegments(entry, await Promise.all(entry.segments.map((s) => from.read(s.oid))));
+        return { entry: { ...entry, segments: segments.map((s) => s.ref) }, segments: segments.map((s) => s.seg) };
       } catch (e) {
         unreadable.push({ id: entry.id, ledger: entry.ledgers[0] ?? '', code: e instanceof FlorError ? e.code : 'UNREADABLE', error: e instanceof Error ? e.message : String(e) });
         return null;

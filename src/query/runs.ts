@@ -3,7 +3,7 @@
  * All I/O of the query part is here; pivot.ts and formats.ts stay pure.
  */
 import { FlorError } from '../errors.js';
-import { resolveIn, resolveRun, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
+import { readRunSegments, resolveIn, resolveRun, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
 import { pivot, type PivotResult, type PivotRun } from './pivot.js';
@@ -42,10 +42,13 @@ export interface LogView extends PivotResult {
   all: RunEntry[];
 }
 
-/** Segments are read in parallel: each is one object from the same long-lived `cat-file`. */
+/**
+ * Segments are read in parallel: each is one object from the same long-lived `cat-file`. A segment
+ * posing as recorded values outside the run's writer's forward one is left out (store readRunSegments).
+ */
 export async function segmentsOf(repo: RepoInfo, run: RunEntry, from?: SegmentReader): Promise<Segment[]> {
   const reader = from ?? gitSegments(repo);
-  return Promise.all(run.segments.map((s) => reader.read(s.oid)));
+  return (await readRunSegments(repo, run, reader)).segments.map((s) => s.seg);
 }
 
 export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView> {
@@ -91,18 +94,18 @@ export async function loggedNames(repo: RepoInfo, runs: RunEntry[], from?: Segme
 export interface RunDetail {
   run: RunEntry;
   /** Names logged per segment, with record counts. */
-  segments: Array<{ name: string; source: string; records: number; names: string[]; provenance: Segment['provenance'] }>;
+  segments: Array<{ name: string; source: string; records: number; names: string[]; provenance: Segment['provenance']; writer: string }>;
 }
 
 export async function runDetail(repo: RepoInfo, idOrPrefix: string): Promise<RunDetail> {
   const run = await resolveRun(repo, idOrPrefix);
-  const segs = await segmentsOf(repo, run);
+  const { segments } = await readRunSegments(repo, run);
   return {
     run,
-    segments: segs.map((s, i) => {
+    segments: segments.map(({ ref, seg: s }) => {
       const used = new Uint8Array(s.names.length);
       for (let r = 0; r < s.name.length; r++) used[s.name[r]!] = 1;
-      return { name: run.segments[i]!.name, source: s.source, records: s.name.length, names: s.names.filter((_, j) => used[j]), provenance: s.provenance };
+      return { name: ref.name, source: s.source, records: s.name.length, names: s.names.filter((_, j) => used[j]), provenance: s.provenance, writer: ref.writer };
     }),
   };
 }

@@ -58,8 +58,12 @@ export function describeReport(r: ReplayReport): string[] {
       case 'mismatch':
         lines.push(`run ${id}: NOT written: ${o.mismatches} replayed value(s) differ from the recorded ones (fidelity check)`);
         break;
+      case 'refused':
+        lines.push(`run ${id}: refused: ${o.reason}`);
+        break;
     }
   }
+  for (const n of r.notes) lines.push(`run ${n.run}: note: ${n.text}`);
   const shown = r.mismatches.slice(0, 20);
   for (const m of shown) lines.push(`  mismatch run ${m.run} ${m.name} at ${m.at || '(top)'}${m.occurrence ? ` #${m.occurrence + 1}` : ''}: recorded ${show(m.recorded)}, replayed ${show(m.replayed)}`);
   if (r.mismatches.length > shown.length) lines.push(`  … and ${r.mismatches.length - shown.length} more mismatch(es)`);
@@ -97,5 +101,17 @@ export function describeProgress(p: ReplayProgress): string {
 
 /** Whether the report deserves a findings exit status (1). */
 export function hasFindings(r: ReplayReport): boolean {
-  return r.outcomes.some((o) => o.status === 'failed' || o.status === 'not-propagated' || o.status === 'mismatch') || r.mismatches.length > 0;
+  return r.outcomes.some((o) => o.status === 'failed' || o.status === 'not-propagated' || o.status === 'mismatch' || o.status === 'refused') || r.mismatches.length > 0;
+}
+
+const TRUSTED_BY = { own: 'this clone', config: 'trusted in git config flor.trustedWriters', option: 'allowed by --allow-writer', all: "allowed by --allow-writer '*'" } as const;
+
+/** Whose code the replay runs (or would run): one line per writer, refused ones with what would allow them. */
+export function describeWriters(r: ReplayReport): string[] {
+  return r.writers.map((w) => {
+    const runs = `${w.runs.length} run(s)`;
+    return w.trustedBy
+      ? `code of writer ${w.writer} runs for ${runs} (${TRUSTED_BY[w.trustedBy]})`
+      : `code of writer ${w.writer} is NOT run for ${runs}: not trusted (--allow-writer ${w.writer}, or git config --add flor.trustedWriters ${w.writer})`;
+  });
 }

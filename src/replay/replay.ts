@@ -19,10 +19,13 @@
 import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { FlorError } from '../errors.js';
+import { FlorError, isFlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import { reader } from '../store/objects.js';
-import { listRuns, listRunsChecked, resolveIn, readSegment, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry, type SegmentReader } from '../store/ledger.js';
+import { listRuns, listRunsChecked, resolveIn, readRunSegments, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry, type SegmentReader } from '../store/ledger.js';
+import { readTrust, trusts, type Trust } from '../store/trust.js';
+import { splitLoaders, type Loader } from '../store/exec-argv.js';
+import { containedPaths } from './containment.js';
 import { concatColumns, encodeSegment, makeSegment } from '../store/segment.js';
 import { hasCheckpoint } from '../store/checkpoints.js';
 import type { RecordColumns } from '../store/records.js';
@@ -30,7 +33,7 @@ import type { Segment } from '../store/types.js';
 import type { ReplaySpec, StopPoint } from '../runtime/replay-spec.js';
 import { planReplay, scheduleMs, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
 import { propagateRun, readTodayFiles, type PropagatedRun, type TodayFiles } from './propagation.js';
-import { incompleteCodeNote, materialise, propagatedTree, removeRunSnapshots, type Snapshot } from './snapshot.js';
+import { checkCodeLinks, incompleteCodeNote, materialise, propagatedTree, removeRunSnapshots, resolveLoaders, type Snapshot } from './snapshot.js';
 import { createPool, defaultWorkers, type TaskPool } from './pool.js';
 import { dispatcher, limiter } from './dispatch.js';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
@@ -75,6 +78,11 @@ export interface ReplayOptions {
   skipUnknown?: boolean;
   /** Where the runs' segments are read from (a SegmentCache the caller reads again afterwards); default: Git. */
   segments?: SegmentReader;
+  /**
+   * Writers whose runs may be replayed besides this clone's own ('*': every writer), added to git
+   * config `flor.trustedWriters` (store/trust.ts). Replaying runs the writer's code.
+   */
+  allowWriters?: string[];
 }
 
 export interface TaskFailure {
@@ -95,7 +103,17 @@ export type RunOutcome =
   | { run: string; status: 'planned'; names: string[] }
   | { run: string; status: 'not-propagated'; names: string[]; reason: string }
   | { run: string; status: 'failed'; names: string[]; reason: string; failures: TaskFailure[] }
-  | { run: string; status: 'mismatch'; names: string[]; mismatches: number };
+  | { run: string; status: 'mismatch'; names: string[]; mismatches: number }
+  /** Not run at all: another writer's run nobody trusted, or metadata or code that would lead outside the snapshot. */
+  | { run: string; status: 'refused'; names: string[]; reason: string };
+
+/** Whose code a replay runs (or would run): one entry per writer of the runs that lack a name. */
+export interface WriterUse {
+  writer: string;
+  runs: string[];
+  /** 'own' (this clone), 'config' (flor.trustedWriters), 'option' (--allow-writer), 'all' ('*'), or null: refused. */
+  trustedBy: 'own' | 'config' | 'option' | 'all' | null;
+}
 
 export interface ReplayReport {
   names: string[];
@@ -109,6 +127,10 @@ export interface ReplayReport {
   plan: Plan;
   outcomes: RunOutcome[];
   mismatches: Mismatch[];
+  /** Whose code runs, per writer (the dry run lists it). */
+  writers: WriterUse[];
+  /** What of a run's metadata was not used, per run (Node options that are not allowed loader flags). */
+  notes: Array<{ run: string; text: string }>;
 }
 
 /** Checkpoints of `run` whose files are in this clone's store (a fetched run has none). */
@@ -164,6 +186,11 @@ interface Prepared {
   partial: string[];
   /** A run that did not finish: where its records end, and how far its replay goes. */
   end: { stop: StopPoint; reached: NonNullable<PlanRun['reached']> } | null;
+  /** The recorded cwd and script, checked to lie inside the code. */
+  paths: { cwd: string; script: string };
+  /** Loader flags the metadata may pass (store/exec-argv.ts); `execArgv` is what of them resolves inside the snapshot. */
+  loaders: Loader[];
+  execArgv: string[];
 }
 
 /**
@@ -214,7 +241,7 @@ async function replayLocked(repo: RepoInfo, names: string[], workers: number, op
     });
   }
 
-  if (names.length === 0) return { names, complete: [], unreached: [], plan: planReplay([], [], new Map(), { workers }), outcomes: [], mismatches: [] };
+  if (names.length === 0) return { names, complete: [], unreached: [], plan: planReplay([], [], new Map(), { workers }), outcomes: [], mismatches: [], writers: [], notes: [] };
 
   const pool = opts.dryRun ? null : lazyPool(workers);
   try {
@@ -233,6 +260,18 @@ async function replayWith(
   const prepared: Prepared[] = [];
   const cat = reader(repo);
   let writer: Promise<string> | null = null;
+  const trust = await readTrust(repo, opts.allowWriters);
+  const notes: Array<{ run: string; text: string }> = [];
+  const writers = new Map<string, WriterUse>();
+  const noteWriter = (w: string, run: string, by: WriterUse['trustedBy']): void => {
+    const u = writers.get(w) ?? { writer: w, runs: [], trustedBy: by };
+    u.runs.push(run);
+    writers.set(w, u);
+  };
+  const report = (o: Omit<ReplayReport, 'writers' | 'notes'>): ReplayReport => ({
+    ...o, writers: [...writers.values()].map((u) => ({ ...u, runs: u.runs.sort() })).sort((a, b) => (a.writer < b.writer ? -1 : 1)),
+    notes: notes.sort((a, b) => (a.run < b.run ? -1 : 1)),
+  });
   // Checkouts and provenance trees run in the background, but never more than a few at once.
   const gitSlots = limiter(PARALLEL_GIT);
   // Runs of one version (same code tree, same missing names) get the same propagated code.
@@ -245,8 +284,10 @@ async function replayWith(
   };
 
   async function prepareRun(entry: RunEntry): Promise<Prepared | null> {
-    const from = opts.segments;
-    const segs: Segment[] = await Promise.all(entry.segments.map((s) => (from ? from.read(s.oid) : readSegment(repo, s.oid))));
+    // What the run has: its writer's forward segment, and replay segments of trusted writers only,
+    // so another clone's segment can neither answer "already have NAME" nor fail the fidelity check.
+    const read = await readRunSegments(repo, entry, opts.segments);
+    const segs: Segment[] = read.segments.filter((s) => s.ref.name === 'forward' || trusts(trust, s.ref.writer)).map((s) => s.seg);
     const existing = concatColumns(segs);
     const have = namesLogged(existing);
     // A name an earlier replay of this run was asked for is done even where it logged nothing (a
@@ -258,6 +299,19 @@ async function replayWith(
       complete.push(entry.id);
       return null;
     }
+    // RULE: replaying runs the code of the run's writer: this clone's own, or one the user trusts.
+    const by = trustedBy(trust, entry.writer);
+    noteWriter(entry.writer, entry.id, by);
+    if (by === null) {
+      outcomes.push({
+        run: entry.id, status: 'refused', names: missing,
+        reason: `written by writer ${entry.writer}, not by this clone: replaying it runs that writer's code (trust it with --allow-writer ${entry.writer})`,
+      });
+      return null;
+    }
+    const paths = containedPaths(entry.id, entry.meta);
+    const { loaders, refused } = splitLoaders(entry.meta.execArgv, paths.cwd);
+    if (refused.length) notes.push({ run: entry.id, text: `recorded Node option(s) not passed (only loader flags of modules in the code or its node_modules are): ${refused.map((r) => JSON.stringify(r)).join(' ')}` });
     if (lazy) {
       lazy.get();
       writer ??= ensureWriter(repo);
@@ -278,13 +332,14 @@ async function replayWith(
       const o = await cat.read(`${entry.codeTree}:${entry.meta.script}`);
       if (o && o.type === 'blob') code[entry.meta.script] = o.data.toString('utf8');
     }
-    const meta = entry.meta;
-    const snap = lazy ? gitSlots(() => materialise(repo, entry.id, entry.codeTree, prop.files, [meta.cwd, posixDir(meta.script)])) : null;
+    // A dry run checks out nothing, but says now what the checkout would refuse.
+    if (!lazy) await checkCodeLinks(repo, entry.id, entry.codeTree, Object.keys(prop.files));
+    const snap = lazy ? gitSlots(() => materialise(repo, entry.id, entry.codeTree, prop.files, [paths.cwd, posixDir(paths.script)])) : null;
     snap?.catch(ignore); // awaited once the plan is made
     return {
       entry, names: ok, files: prop.files, code, existing, ckpts: await ckpts, snap,
       carried: prop.carried.filter((n) => ok.includes(n)),
-      end,
+      end, paths, loaders, execArgv: [],
       partial: prop.partial.filter((f) => ok.includes(f.name)).map((f) => `${f.name}: ${f.reason}`),
     };
   }
@@ -295,7 +350,8 @@ async function replayWith(
       ready[i] = await prepareRun(entry);
     } catch (e) {
       // One unreadable run (a corrupt segment, a missing code tree) does not stop the others.
-      outcomes.push({ run: entry.id, status: 'failed', names, reason: (e as Error).message, failures: [] });
+      if (isFlorError(e, 'REPLAY_REFUSED')) outcomes.push({ run: entry.id, status: 'refused', names, reason: e.message });
+      else outcomes.push({ run: entry.id, status: 'failed', names, reason: (e as Error).message, failures: [] });
     }
   });
   for (const p of ready) if (p) prepared.push(p);
@@ -306,11 +362,11 @@ async function replayWith(
   const plan = planReplay(planRuns, names, new Map(prepared.map((p) => [p.entry.id, p.ckpts])), { workers, startupMs: opts.startupMs });
   if (!lazy) {
     for (const p of prepared) outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
-    return { names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches: [] };
+    return report({ names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches: [] });
   }
 
   const mismatches: Mismatch[] = [];
-  if (prepared.length === 0) return { names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches };
+  if (prepared.length === 0) return report({ names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches });
   const pool = lazy.get();
   const writerId = await writer!;
   const progress = tracker(plan, opts.onProgress);
@@ -327,12 +383,16 @@ async function replayWith(
       let st: Staged;
       try {
         const snap = await p.snap!;
+        const l = resolveLoaders(snap.dir, p.paths.cwd, p.loaders);
+        p.execArgv = l.argv;
+        if (l.dropped.length) notes.push({ run: p.entry.id, text: `recorded loader(s) not passed, they do not resolve inside the run's code or its node_modules: ${l.dropped.map((d: string) => JSON.stringify(d)).join(' ')}` });
         const outDir = `${snap.dir}.out`;
         mkdirSync(outDir, { recursive: true });
         st = { p, segments, snap, outDir };
       } catch (e) {
         for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
-        outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
+        if (isFlorError(e, 'REPLAY_REFUSED')) outcomes.push({ run: p.entry.id, status: 'refused', names: p.names, reason: e.message });
+        else outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
         return;
       }
       // The provenance tree is made while the tasks run, once per distinct code.
@@ -369,7 +429,7 @@ async function replayWith(
   } finally {
     progress.stop(); // also when something above throws: the timer must not outlive the replay
   }
-  return { names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches };
+  return report({ names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches });
 }
 
 interface Staged {
@@ -542,9 +602,10 @@ function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOpti
   };
   return {
     run, segment: s.index, spec, specPath: join(st.outDir, `spec-${s.index}-${key}.json`),
-    // RULE: started the way it was originally started: recorded execArgv and argv, cwd.
-    node: process.execPath, execArgv: meta.execArgv, script: join(st.snap.dir, meta.script), argv: meta.argv,
-    cwd: join(st.snap.dir, meta.cwd), env: opts.env, timeoutMs: opts.timeoutMs,
+    // RULE: started the way it was originally started: argv as recorded, cwd and script inside the
+    // snapshot, and of the recorded Node options only loaders that resolve inside it.
+    node: process.execPath, execArgv: st.p.execArgv, script: join(st.snap.dir, st.p.paths.script), argv: meta.argv,
+    cwd: join(st.snap.dir, st.p.paths.cwd), env: opts.env, timeoutMs: opts.timeoutMs,
   };
 }
 
@@ -624,6 +685,14 @@ async function writeRun(repo: RepoInfo, st: Staged, c: Checked, made: string, wr
     outcome: { run, status: 'replayed', names: p.names, carried: p.carried, partial: p.partial, segment: name, records: c.cols.name.length, tasks: segments.length, reusedTasks: c.reused, ms: c.ms },
     mismatches: c.mismatches,
   };
+}
+
+/** How `writer` is trusted to run its code here, or null. */
+function trustedBy(t: Trust, writer: string): WriterUse['trustedBy'] {
+  if (writer === t.own) return 'own';
+  const from = t.from.get(writer);
+  if (from) return from;
+  return t.all ? 'all' : trusts(t, writer) ? 'config' : null;
 }
 
 function posixDir(p: string): string {

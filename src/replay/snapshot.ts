@@ -7,13 +7,15 @@
  * built in a private index file and checked out with `checkout-index --prefix`, so the user's
  * index and work tree are never touched; node_modules is a symlink to today's install.
  */
-import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync, readdirSync } from 'node:fs';
-import { join, dirname, posix } from 'node:path';
+import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync, readdirSync, openSync, writeSync, closeSync, realpathSync, statSync, constants as fsc } from 'node:fs';
+import { join, posix, relative, isAbsolute } from 'node:path';
+import { loaderArgv, packageOf, type Loader } from '../store/exec-argv.js';
 import { randomBytes, createHash } from 'node:crypto';
 import { git, type CatFile, type RepoInfo } from '../store/git.js';
 import { blobEntry, editTree, reader, readTree, TreeWriter, writeBlobs, type TreeEdits } from '../store/objects.js';
 import { FlorError } from '../errors.js';
 import type { RunMeta } from '../store/types.js';
+import { escapingLinks, insideRel, linkedWrites, shownTarget } from './containment.js';
 
 export interface Snapshot {
   /** Content key of (code tree, propagated files): names the directory, so a re-run reuses it. */
@@ -24,7 +26,8 @@ export interface Snapshot {
 
 /** Key of the code a replay runs: the run's tree plus the files written over it. */
 export function snapshotKey(codeTree: string, files: Record<string, string>): string {
-  const h = createHash('sha256').update(codeTree);
+  // 'v2': snapshots made before links and paths were checked are never reused.
+  const h = createHash('sha256').update('v2\0').update(codeTree);
   for (const p of Object.keys(files).sort()) h.update('\0').update(p).update('\0').update(files[p]!);
   return h.digest('hex').slice(0, 16);
 }
@@ -87,6 +90,7 @@ export async function materialise(repo: RepoInfo, runId: string, codeTree: strin
   const dir = join(replayRoot(repo), `${runId}-${key}`);
   const done = join(dir, '.flor-snapshot');
   if (!existsSync(done)) {
+    await checkCodeLinks(repo, runId, codeTree, Object.keys(files));
     rmSync(dir, { recursive: true, force: true });
     const part = `${dir}.part-${process.pid}-${randomBytes(3).toString('hex')}`;
     mkdirSync(part, { recursive: true });
@@ -97,11 +101,7 @@ export async function materialise(repo: RepoInfo, runId: string, codeTree: strin
     try {
       await git(['read-tree', codeTree], { cwd: gitCwd(repo), env });
       await git([`--work-tree=${part}`, 'checkout-index', '-a', '-f', `--prefix=${part}/`], { cwd: gitCwd(repo), env });
-      for (const [p, text] of Object.entries(files)) {
-        const f = join(part, ...p.split('/'));
-        mkdirSync(dirname(f), { recursive: true });
-        writeFileSync(f, text);
-      }
+      for (const [p, text] of Object.entries(files)) writeInside(part, p, text);
       linkNodeModules(repo, part, linkDirs);
       writeFileSync(join(part, '.flor-snapshot'), `${runId} ${codeTree} ${key}\n`);
       renameSync(part, dir);
@@ -124,18 +124,140 @@ function linkNodeModules(repo: RepoInfo, dir: string, linkDirs: string[]): void 
   if (!repo.top) return;
   const rels = new Set<string>(['']);
   for (const d of linkDirs) {
-    let cur = d === '.' ? '' : d;
-    while (cur && cur !== '.') {
+    // The caller checked them (containment.ts); a path that climbs out is never followed here.
+    let cur = insideRel(d);
+    if (cur === null) throw new FlorError('REPLAY_REFUSED', `directory ${shownTarget(d)} is not inside the code; refusing to replay it`);
+    while (cur) {
       rels.add(cur);
       cur = posix.dirname(cur) === '.' ? '' : posix.dirname(cur);
     }
   }
   for (const rel of rels) {
     const src = join(repo.top, rel, 'node_modules');
-    const dst = join(dir, rel, 'node_modules');
-    if (!existsSync(src) || lstatExists(dst)) continue;
-    mkdirSync(dirname(dst), { recursive: true });
+    if (!existsSync(src)) continue;
+    const parent = dirInside(dir, rel);
+    if (parent === null) continue; // behind a link of the code: nothing is made through it
+    const dst = join(parent, 'node_modules');
+    if (lstatExists(dst)) continue;
     symlinkSync(src, dst, 'dir');
+  }
+}
+
+/**
+ * Directory `rel` under `root`, made where missing, never through a symbolic link: null when a
+ * component on the way is a link (or not a directory).
+ */
+function dirInside(root: string, rel: string): string | null {
+  let cur = root;
+  for (const c of rel ? rel.split('/') : []) {
+    if (c === '' || c === '.' || c === '..') return null;
+    cur = join(cur, c);
+    let st;
+    try {
+      st = lstatSync(cur);
+    } catch {
+      mkdirSync(cur);
+      continue;
+    }
+    if (!st.isDirectory()) return null;
+  }
+  return cur;
+}
+
+/**
+ * Writes propagated source `text` to `rel` inside the snapshot `root`, never through a link: no
+ * directory on the way may be one, and the file itself is opened with O_NOFOLLOW.
+ */
+function writeInside(root: string, rel: string, text: string): void {
+  const parts = rel.split('/');
+  const parent = insideRel(rel) === rel ? dirInside(root, parts.slice(0, -1).join('/')) : null;
+  if (parent === null) throw new FlorError('REPLAY_REFUSED', `will not write ${shownTarget(rel)}: the path leads through a symbolic link or out of the code`);
+  const f = join(parent, parts.at(-1)!);
+  let fd: number;
+  try {
+    fd = openSync(f, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new FlorError('REPLAY_REFUSED', `will not write ${shownTarget(rel)}: it is a symbolic link`);
+    throw e;
+  }
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The loader flags (already allowed by store/exec-argv.ts) that resolve inside the snapshot `dir`
+ * for a child started in `cwd`: a package found in a node_modules between that directory and the
+ * snapshot's top (where Node's lookup finds it first), or a file of the snapshot itself.
+ */
+export function resolveLoaders(dir: string, cwd: string, loaders: readonly Loader[]): { argv: string[]; dropped: string[] } {
+  const keep: Loader[] = [];
+  const dropped: string[] = [];
+  let top: string;
+  try {
+    top = realpathSync(dir);
+  } catch {
+    top = dir;
+  }
+  const inside = (p: string): boolean => {
+    const r = relative(top, p);
+    return r !== '' && !r.startsWith('..') && !isAbsolute(r);
+  };
+  for (const l of loaders) {
+    const pkg = packageOf(l.spec);
+    let ok = false;
+    if (pkg !== null) {
+      const parts = cwd ? cwd.split('/') : [];
+      for (let i = parts.length; i >= 0 && !ok; i--) ok = existsSync(join(dir, ...parts.slice(0, i), 'node_modules', ...pkg.split('/')));
+    } else {
+      try {
+        const f = realpathSync(join(dir, ...(cwd ? cwd.split('/') : []), ...l.spec.split('/')));
+        ok = inside(f) && statSync(f).isFile();
+      } catch {
+        ok = false;
+      }
+    }
+    if (ok) keep.push(l);
+    else dropped.push(`${l.flag} ${l.spec}`);
+  }
+  return { argv: loaderArgv(keep), dropped };
+}
+
+/** The symbolic links of a code tree: path -> link text. One `ls-tree`, then the link blobs through the shared reader. */
+export async function codeLinks(repo: RepoInfo, codeTree: string): Promise<Map<string, string>> {
+  const r = await git(['ls-tree', '-r', '-z', '--full-tree', codeTree], { cwd: gitCwd(repo) });
+  const found: Array<{ path: string; oid: string }> = [];
+  for (const rec of r.stdout.toString('utf8').split('\0')) {
+    if (!rec.startsWith('120000 ')) continue;
+    const tab = rec.indexOf('\t');
+    found.push({ path: rec.slice(tab + 1), oid: rec.slice(0, tab).split(' ')[2]! });
+  }
+  const cat = reader(repo);
+  const texts = await Promise.all(found.map((f) => cat.read(f.oid)));
+  return new Map(found.map((f, i) => [f.path, texts[i]?.data.toString('utf8') ?? '']));
+}
+
+/**
+ * A code tree is checked out only when none of its symbolic links leads out of it, and flor writes
+ * a propagated file only where no link is on the way: REPLAY_REFUSED otherwise, naming the link.
+ */
+export async function checkCodeLinks(repo: RepoInfo, runId: string, codeTree: string, writes: string[]): Promise<void> {
+  const links = await codeLinks(repo, codeTree);
+  if (links.size === 0) return;
+  const out = escapingLinks(links);
+  if (out.length) {
+    const shown = out.slice(0, 3).map((l) => `${shownTarget(l.path)} -> ${shownTarget(l.target)}`).join(', ');
+    throw new FlorError('REPLAY_REFUSED', `run ${runId}: its code has symbolic link(s) leading outside it (${shown}${out.length > 3 ? ', …' : ''}); refusing to replay it`, {
+      hint: 'replayed code could write through such a link; replace the link with the files it points to, or keep them outside the repository',
+    });
+  }
+  const via = linkedWrites(writes, links);
+  if (via.length) {
+    throw new FlorError('REPLAY_REFUSED', `run ${runId}: ${shownTarget(via[0]!)} is a symbolic link (or lies under one) in its code; flor never writes propagated statements through a link`, {
+      hint: 'add the statement to the file the link points to',
+    });
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { hostname, constants as osConstants } from 'node:os';
-import { relative, dirname, resolve, sep } from 'node:path';
+import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
 import { realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FlorError } from '../errors.js';
@@ -19,6 +19,7 @@ import { florConfigSync, largeTrackedLine, skippedLine, skippedSummary } from '.
 import { openJournal, openJournalAt, type JournalWriter, type EndFrame, type JournalFrame } from '../store/journal.js';
 import { getCheckpoint, putCheckpoint } from '../store/checkpoints.js';
 import { pinCodeSync } from '../store/code-ref.js';
+import { recordableExecArgv } from '../store/exec-argv.js';
 import type { RunMeta, RunStatus, LoopInfo } from '../store/types.js';
 import type { Value } from '../store/records.js';
 import { RecordBuffer, MAX_DEPTH, TOO_DEEP, type FreezeIssues } from './buffer.js';
@@ -260,10 +261,19 @@ export class Session {
       const codeTree = snap.tree;
       const skipped = skippedSummary(snap.skipped);
       const head = this.startHead ?? headSync(repo);
+      const cwd = toSlash(relative(top, real(process.cwd())));
       const meta: RunMeta = {
         ...baseMeta(runId),
         script: process.argv[1] ? toSlash(relative(top, real(process.argv[1]))) : '',
-        cwd: toSlash(relative(top, real(process.cwd()))),
+        cwd,
+        // Only the loader flags replay needs travel with the run (store/exec-argv.ts).
+        execArgv: recordableExecArgv(process.execArgv, cwd, (abs) => {
+          const r = real(abs);
+          const inTop = relative(real(top), r);
+          if (inTop.startsWith('..') || isAbsolute(inTop)) return null;
+          const rel = toSlash(relative(real(process.cwd()), r));
+          return rel.startsWith('../') ? rel : `./${rel}`;
+        }),
         commit: head.commit,
         branch: head.branch,
         dirty: codeTree !== head.tree,

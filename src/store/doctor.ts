@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { git, type RepoInfo } from './git.js';
 import { pidAlive, recoverJournals } from './capture.js';
 import { journalDir } from './journal.js';
-import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment } from './ledger.js';
+import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment, segmentProblem } from './ledger.js';
 import { addNoteLines, missingNoteLines, rebuildNotes, NOTES_REF } from './notes.js';
 import { repoCwd } from './objects.js';
 
@@ -91,15 +91,18 @@ export async function doctor(repo: RepoInfo): Promise<DoctorReport> {
     report.problems.push({ ref: 'refs/flor', problem: `missing object ${miss}` });
   }
 
-  const { runs, broken } = await listRunsChecked(repo);
+  const { runs, broken, ignored } = await listRunsChecked(repo);
   for (const b of broken) report.problems.push({ run: b.id || undefined, ref: b.ledger, problem: b.error });
+  // Parts of runs written where only the run's writer may write them: readers leave them out.
+  for (const g of ignored) report.problems.push({ run: g.id, ref: g.ledger, problem: `${g.ledger}: ${g.problem}` });
   await Promise.all(
     runs.map(async (run) => {
       let ok = true;
       for (const s of run.segments) {
         try {
           const seg = await readSegment(repo, s.oid);
-          if (seg.run !== run.id) throw new Error(`segment ${s.name} belongs to run ${seg.run}`);
+          const wrong = segmentProblem(run, s, seg);
+          if (wrong) throw new Error(`${wrong} (ignored by readers)`);
           if (s.name === 'forward' && seg.name.length !== run.meta.records) {
             throw new Error(`forward segment has ${seg.name.length} records, run.msgpack says ${run.meta.records}`);
           }

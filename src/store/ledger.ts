@@ -18,6 +18,7 @@ import { blobEntry, treeEntry, editTree, reader, readTree, repoCwd, updateRefWit
 import type { CheckpointManifest, RunMeta, Segment } from './types.js';
 import { settleJournals } from './settle.js';
 import type { Value } from './records.js';
+import { readTrust, trusts, type Trust } from './trust.js';
 
 export const LEDGERS = 'refs/flor/ledgers/';
 export const REMOTES = 'refs/flor/remotes/';
@@ -27,10 +28,14 @@ export interface SegmentRef {
   oid: string;
   /** The ledger ref it was found in. */
   ledger: string;
+  /** The writer of that ledger (named by its ref). */
+  writer: string;
 }
 
 export interface RunEntry {
   id: string;
+  /** The writer of the ledger holding the run's metadata (named by its ref, never `meta.writer`). */
+  writer: string;
   meta: RunMeta;
   codeTree: string;
   /** `forward` first, then the others by name. */
@@ -38,6 +43,13 @@ export interface RunEntry {
   ckpt: string | null;
   /** Every ledger ref holding part of this run, own ledger first. */
   ledgers: string[];
+}
+
+/** Part of a run in a ledger that readers leave out, because only the run's own writer may write it. */
+export interface IgnoredPart {
+  id: string;
+  ledger: string;
+  problem: string;
 }
 
 export interface BrokenRun {
@@ -260,6 +272,7 @@ export async function listLedgers(repo: RepoInfo): Promise<LedgerRef[]> {
 interface RunDirRef {
   id: string;
   ledger: string;
+  writer: string;
   meta: string | null;
   code: string | null;
   ckpt: string | null;
@@ -285,7 +298,7 @@ async function runDirsOf(cat: CatFile, l: LedgerRef, broken: BrokenRun[]): Promi
   const dirs = perFan.flat();
   return Promise.all(
     dirs.map(async ({ fan, e }): Promise<RunDirRef> => {
-      const d: RunDirRef = { id: e.name, ledger: l.ref, meta: null, code: null, ckpt: null, logs: null, problem: null };
+      const d: RunDirRef = { id: e.name, ledger: l.ref, writer: l.writer, meta: null, code: null, ckpt: null, logs: null, problem: null };
       if (!ULID.test(e.name) || e.name.slice(0, 2) !== fan || e.type !== 'tree') {
         d.problem = `unexpected entry runs/${fan}/${e.name}`;
         return d;
@@ -338,15 +351,19 @@ function errText(e: unknown): { code: string; error: string } {
   return isFlorError(e) ? { code: e.code, error: e.message } : { code: 'INTERNAL', error: e instanceof Error ? e.message : String(e) };
 }
 
-/** The union of every ledger: valid runs, and every run that could not be read with its reason. */
-export async function listRunsChecked(repo: RepoInfo): Promise<{ runs: RunEntry[]; broken: BrokenRun[] }> {
+/**
+ * The union of every ledger: valid runs, every run that could not be read with its reason, and the
+ * parts of runs that other writers' ledgers hold and readers ignore (see unionRun).
+ */
+export async function listRunsChecked(repo: RepoInfo): Promise<{ runs: RunEntry[]; broken: BrokenRun[]; ignored: IgnoredPart[] }> {
   const cat = reader(repo);
   const broken: BrokenRun[] = [];
   // Runs that ended but are still journals (capture in flight, or its capturer killed) first.
   for (const f of (await settleJournals(repo)).failed) {
     broken.push({ id: basename(f.path).split('.')[0]!, ledger: '(journal)', code: f.code, error: `its journal could not be captured: ${f.error}` });
   }
-  const ledgers = await listLedgers(repo);
+  const ignored: IgnoredPart[] = [];
+  const [ledgers, trust] = await Promise.all([listLedgers(repo), readTrust(repo)]);
   const dirLists = await Promise.all(
     ledgers.map((l) =>
       runDirsOf(cat, l, broken).catch((e) => {
@@ -368,21 +385,30 @@ export async function listRunsChecked(repo: RepoInfo): Promise<{ runs: RunEntry[
     }
   }
   const ids = [...byId.keys()].sort();
-  const results = await Promise.all(ids.map((id) => unionRun(cat, id, byId.get(id)!)));
+  const results = await Promise.all(ids.map((id) => unionRun(cat, id, byId.get(id)!, trust, ignored)));
   const runs: RunEntry[] = [];
   for (const r of results) {
     if ('meta' in r) runs.push(r);
     else broken.push(r);
   }
-  return { runs, broken };
+  ignored.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.ledger < b.ledger ? -1 : 1));
+  return { runs, broken, ignored };
 }
 
-/** One run from its directories in several ledgers: metadata from the first that has it. */
-async function unionRun(cat: CatFile, id: string, dirs: RunDirRef[]): Promise<RunEntry | BrokenRun> {
-  const bad = dirs.find((d) => d.problem);
-  if (bad) return { id, ledger: bad.ledger, code: 'CORRUPT_RUN', error: `run ${id} in ${bad.ledger}: ${bad.problem}` };
-  const main = dirs.find((d) => d.meta);
-  if (!main) {
+/**
+ * One run from its directories in several ledgers. Its metadata, code, forward segment and
+ * checkpoint manifest come from its writer's ledger only: the copy of `run.msgpack` whose ledger's
+ * writer is the writer it names, else (a forged claim, or an older copy) the one of this clone's
+ * own writer, of a writer trusted in config, or the first ledger, in that order. A different copy
+ * elsewhere, a forward segment or manifest in another writer's ledger, and a damaged directory in
+ * another writer's ledger are ignored and listed in `ignored` (doctor reports them); other
+ * writers' replay segments join the run, each with its writer.
+ */
+async function unionRun(cat: CatFile, id: string, dirs: RunDirRef[], trust: Trust, ignored: IgnoredPart[]): Promise<RunEntry | BrokenRun> {
+  const withMeta = dirs.filter((d) => d.meta && !d.problem);
+  if (!withMeta.length) {
+    const bad = dirs.find((d) => d.problem);
+    if (bad) return { id, ledger: bad.ledger, code: 'CORRUPT_RUN', error: `run ${id} in ${bad.ledger}: ${bad.problem}` };
     return {
       id,
       ledger: dirs[0]!.ledger,
@@ -390,30 +416,107 @@ async function unionRun(cat: CatFile, id: string, dirs: RunDirRef[]): Promise<Ru
       error: `run ${id}: ${dirs[0]!.ledger} has segments for it but no ledger has its metadata (fetch the clone that captured it)`,
     };
   }
+  const copies = await Promise.all(
+    withMeta.map(async (d) => {
+      try {
+        if (!d.code) throw new FlorError('CORRUPT_RUN', `run ${id} in ${d.ledger}: no code tree`);
+        const meta = await readMeta(cat, d.meta!, `run ${id} (${d.ledger})`);
+        if (meta.id !== id) throw new FlorError('CORRUPT_RUN', `run ${id} in ${d.ledger}: run.msgpack names run ${meta.id}`);
+        return { d, meta, err: null };
+      } catch (e) {
+        return { d, meta: null, err: e };
+      }
+    }),
+  );
+  const rank = (c: (typeof copies)[number]): number =>
+    c.meta === null ? 9 : c.meta.writer === c.d.writer ? (c.d.writer === trust.own ? 0 : trusts(trust, c.d.writer) ? 1 : 2) : c.d.writer === trust.own ? 3 : trusts(trust, c.d.writer) ? 4 : 5;
+  const chosen = copies.reduce((best, c) => (rank(c) < rank(best) ? c : best));
+  if (chosen.meta === null) return { id, ledger: chosen.d.ledger, ...errText(chosen.err) };
+  const meta = chosen.meta;
+  const writer = chosen.d.writer;
+  const same = (d: RunDirRef) => d.meta === chosen.d.meta && d.code === chosen.d.code;
+  // The writer's ledgers: every ref of that writer holding the same copy (or only segments).
+  const own = (d: RunDirRef) => d.writer === writer && (!d.meta || same(d));
+  for (const d of dirs) {
+    if (d.problem) {
+      if (d.writer === writer) return { id, ledger: d.ledger, code: 'CORRUPT_RUN', error: `run ${id} in ${d.ledger}: ${d.problem}` };
+      ignored.push({ id, ledger: d.ledger, problem: `damaged copy ignored (${d.problem})` });
+    } else if (d.meta && !same(d)) {
+      const c = copies.find((x) => x.d === d)!;
+      const why = c.err ? `unreadable (${errText(c.err).error})` : 'different';
+      ignored.push({ id, ledger: d.ledger, problem: `a ${why} copy of the run's metadata or code; the copy in ${chosen.d.ledger} (writer ${writer}) is used` });
+    }
+  }
   try {
-    if (!main.code) throw new FlorError('CORRUPT_RUN', `run ${id} in ${main.ledger}: no code tree`);
-    const meta = await readMeta(cat, main.meta!, `run ${id} (${main.ledger})`);
-    if (meta.id !== id) throw new FlorError('CORRUPT_RUN', `run ${id} in ${main.ledger}: run.msgpack names run ${meta.id}`);
     const segments: SegmentRef[] = [];
     const seen = new Set<string>();
-    for (const d of dirs) {
+    const ordered = [...dirs.filter((d) => !d.problem && own(d)), ...dirs.filter((d) => !d.problem && !own(d))];
+    for (const d of ordered) {
       if (!d.logs) continue;
+      const mine = own(d);
       for (const e of await skeletonTree(cat, d.logs)) {
-        if (e.type !== 'blob' || !e.name.endsWith('.msgpack')) throw new FlorError('CORRUPT_RUN', `run ${id} in ${d.ledger}: unexpected entry logs/${e.name}`);
+        if (e.type !== 'blob' || !e.name.endsWith('.msgpack')) {
+          if (mine) throw new FlorError('CORRUPT_RUN', `run ${id} in ${d.ledger}: unexpected entry logs/${e.name}`);
+          ignored.push({ id, ledger: d.ledger, problem: `unexpected entry logs/${e.name} ignored` });
+          continue;
+        }
         const name = e.name.slice(0, -'.msgpack'.length);
+        if (name === 'forward' && !mine) {
+          // Only the run's writer records it; another ledger's "forward" would pass for recorded values.
+          if (e.oid !== segments.find((s) => s.name === 'forward')?.oid) ignored.push({ id, ledger: d.ledger, problem: `forward segment ignored: only the run's writer (${writer}) records it` });
+          continue;
+        }
         if (seen.has(name)) continue; // the same segment seen again in a fetched copy of a ledger
         seen.add(name);
-        segments.push({ name, oid: e.oid, ledger: d.ledger });
+        segments.push({ name, oid: e.oid, ledger: d.ledger, writer: d.writer });
         segmentLabels.set(e.oid, `run ${id} segment ${name}`);
       }
     }
     segments.sort((a, b) => (a.name === 'forward' ? -1 : b.name === 'forward' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const ckpt = dirs.find((d) => d.ckpt)?.ckpt ?? null;
+    const ckpt = dirs.find((d) => d.ckpt && !d.problem && own(d))?.ckpt ?? null;
+    for (const d of dirs) {
+      if (d.ckpt && !d.problem && !own(d) && d.ckpt !== ckpt) ignored.push({ id, ledger: d.ledger, problem: `checkpoint manifest ignored: only the run's writer (${writer}) records it` });
+    }
     if (ckpt) segmentLabels.set(ckpt, `run ${id} checkpoint manifest`);
-    return { id, meta, codeTree: main.code, segments, ckpt, ledgers: [...new Set(dirs.map((d) => d.ledger))] };
+    return { id, writer, meta, codeTree: chosen.d.code!, segments, ckpt, ledgers: [...new Set(dirs.map((d) => d.ledger))] };
   } catch (e) {
-    return { id, ledger: main.ledger, ...errText(e) };
+    return { id, ledger: chosen.d.ledger, ...errText(e) };
   }
+}
+
+/**
+ * Why a decoded segment of `run` must not be read as part of it, or null: the one named `forward`
+ * (which the listing takes from the run's writer only) is the forward record, every other one a
+ * replay, and each belongs to this run.
+ */
+export function segmentProblem(run: RunEntry, ref: SegmentRef, seg: Segment): string | null {
+  if (seg.run !== run.id) return `segment ${ref.name} belongs to run ${seg.run}`;
+  const want = ref.name === 'forward' ? 'forward' : 'replay';
+  if (seg.source !== want) return `segment ${ref.name} (${ref.ledger}) says source '${seg.source}'; only the run's writer's 'forward' segment holds recorded values`;
+  return null;
+}
+
+/**
+ * The segments of `run` that readers use, decoded, in `run.segments` order; those segmentProblem
+ * rejects are left out and returned in `dropped`.
+ */
+export async function readRunSegments(
+  repo: RepoInfo, run: RunEntry, from?: SegmentReader,
+): Promise<{ segments: Array<{ ref: SegmentRef; seg: Segment }>; dropped: Array<{ ref: SegmentRef; problem: string }> }> {
+  const segs = await Promise.all(run.segments.map((s) => (from ? from.read(s.oid) : readSegment(repo, s.oid))));
+  return checkRunSegments(run, segs);
+}
+
+/** readRunSegments on segments already read (`segs[i]` decoded from `run.segments[i]`). */
+export function checkRunSegments(run: RunEntry, segs: Segment[]): { segments: Array<{ ref: SegmentRef; seg: Segment }>; dropped: Array<{ ref: SegmentRef; problem: string }> } {
+  const segments: Array<{ ref: SegmentRef; seg: Segment }> = [];
+  const dropped: Array<{ ref: SegmentRef; problem: string }> = [];
+  run.segments.forEach((ref, i) => {
+    const problem = segmentProblem(run, ref, segs[i]!);
+    if (problem) dropped.push({ ref, problem });
+    else segments.push({ ref, seg: segs[i]! });
+  });
+  return { segments, dropped };
 }
 
 /** Every readable run, oldest first (broken ones are left out; see listRunsChecked). */

@@ -27,6 +27,7 @@ interface Args {
   sort: string[] | undefined;
   limit: number | undefined;
   output: string | undefined;
+  'allow-writer': string[] | undefined;
 }
 
 /** Also parsed without yargs (cli/fast.ts): declare every option here. */
@@ -40,6 +41,7 @@ export const options = {
   since: { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" },
   replay: { type: 'boolean', default: false, describe: 'first replay old runs that lack a name today\'s code logs (see `git flor replay`)' },
   workers: { type: 'number', describe: 'with --replay: worker threads (default: number of cores)' },
+  'allow-writer': { type: 'string', array: true, describe: "with --replay: also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" },
 } satisfies Record<string, Options>;
 
 export const command: CommandModule<object, Args> = {
@@ -79,7 +81,7 @@ export const command: CommandModule<object, Args> = {
         runs = filterRuns(runLevel, all.filter((r) => !named || named.has(r.id))).map((r) => r.id);
       }
       // Loaded only when asked for: the replay machinery would add to every `git flor log` start.
-      if (!runs || runs.length > 0) replayStatus = await (await import('./replay.js')).replayForLog(repo, names, { runs, since, workers: argv.workers, segments });
+      if (!runs || runs.length > 0) replayStatus = await (await import('./replay.js')).replayForLog(repo, names, { runs, since, workers: argv.workers, segments, allowWriters: argv['allow-writer']?.map(String) });
       else process.stderr.write('git flor: no run matches --where: nothing to replay\n');
     }
     const view = await logView(repo, { names, runs: argv.run, since, segments, filter: runLevel ? (r) => filterRuns(runLevel, [r]).length === 1 : undefined });

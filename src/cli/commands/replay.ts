@@ -3,7 +3,7 @@ import { requireRepoSync } from '../../store/git.js';
 import { replayMissing, type ReplayReport, type ReplayProgress } from '../../replay/replay.js';
 import type { LockHolder } from '../../replay/lock.js';
 import type { SegmentReader } from '../../store/ledger.js';
-import { describePlan, describeReport, describeProgress, hasFindings } from '../../replay/describe.js';
+import { describePlan, describeReport, describeProgress, describeWriters, hasFindings } from '../../replay/describe.js';
 import { ExitError, out } from '../print.js';
 
 interface Args {
@@ -12,6 +12,7 @@ interface Args {
   workers: number | undefined;
   'dry-run': boolean;
   'accept-mismatch': boolean;
+  'allow-writer': string[] | undefined;
 }
 
 /** Progress on one self-rewriting stderr line, only when stderr is a terminal. */
@@ -39,20 +40,24 @@ export const command: CommandModule<object, Args> = {
       .option('workers', { type: 'number', describe: 'worker threads (default: number of cores)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and its estimated cost; run nothing' })
       .option('accept-mismatch', { type: 'boolean', default: false, describe: 'write replayed values even when re-executed statements differ from the recorded ones' })
+      .option('allow-writer', { type: 'string', array: true, describe: "also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" })
       .example('$0 replay grad_norm', 'every run lacking grad_norm gets it, replayed from its checkpoints')
-      .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run')
+      .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run, and whose code would run')
+      .example('$0 replay grad_norm --allow-writer 3f2a9c0d1e4b5a67', "also runs fetched from that clone (replay runs their writer's code)")
       .epilog(
         'One replay at a time per clone: a second one says whose replay it waits for, then replays only what is still missing. ' +
-          'Exit status: 0 all replayed or nothing to do; 1 a run failed, could not take a statement, or failed the fidelity check ' +
+          "Runs written by another clone are replayed only when their writer is trusted (--allow-writer, git config flor.trustedWriters): replay runs that writer's code. " +
+          'Exit status: 0 all replayed or nothing to do; 1 a run failed, was refused, could not take a statement, or failed the fidelity check ' +
           '(the others are still written); 2 bad input. Details: docs/replay.md',
       ),
   handler: async (argv) => {
     const repo = requireRepoSync(process.cwd());
     const r = await replayMissing(repo, argv.names.map(String), {
       runs: argv.run, workers: argv.workers, dryRun: argv['dry-run'], acceptMismatch: argv['accept-mismatch'], onProgress: progressPrinter(), onWait: printWait,
+      allowWriters: argv['allow-writer']?.map(String),
     });
     if (argv['dry-run']) {
-      await out(describePlan(r.plan).join('\n') + '\n');
+      await out([...describePlan(r.plan), ...describeWriters(r)].join('\n') + '\n');
       // runs that cannot take a statement or cannot be read, and the ones already complete
       for (const l of describeReport(r)) process.stderr.write(l + '\n');
       return;
@@ -69,10 +74,11 @@ export const command: CommandModule<object, Args> = {
  * table on stdout stays clean; returns the exit status the replay deserves.
  */
 export async function replayForLog(
-  repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; since?: number; workers?: number; segments?: SegmentReader },
+  repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; since?: number; workers?: number; segments?: SegmentReader; allowWriters?: string[] },
 ): Promise<number> {
   const r = await replayMissing(repo, names, {
     runs: opts.runs, since: opts.since, workers: opts.workers, skipUnknown: true, segments: opts.segments, onProgress: progressPrinter(), onWait: printWait,
+    allowWriters: opts.allowWriters,
   });
   return reportReplay(r);
 }

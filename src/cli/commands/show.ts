@@ -115,7 +115,8 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
     ['code', d.run.codeTree],
     ...(skippedRow(m) ? [['capture', skippedRow(m)!] as [string, string]] : []),
     ['node', m.node],
-    ['writer', m.writer],
+    // The ledger holding the run says who wrote it; the metadata's own field is only a claim.
+    ['writer', d.run.writer],
     ['ledgers', d.run.ledgers.join(', ')],
   ];
   const argNames = Object.keys(m.args);
@@ -136,7 +137,8 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
     // Which statements propagation carried into this version, and which it had already.
     const had = p?.carried ? p.statements.filter((n) => !p.carried!.includes(n)) : [];
     const origin = p?.carried ? ` (${[p.carried.length ? `carried into this version: ${p.carried.join(', ')}` : '', had.length ? `already in it: ${had.join(', ')}` : ''].filter(Boolean).join('; ')})` : '';
-    const prov = p ? `  replayed ${p.time} for ${p.statements.join(', ')}${origin}` : '';
+    const by = s.writer !== d.run.writer ? ` by writer ${s.writer}` : '';
+    const prov = p ? `  replayed ${p.time}${by} for ${p.statements.join(', ')}${origin}` : by;
     text += `  ${s.name}${s.source !== s.name ? ` (${s.source})` : ''}  ${s.records} records: ${s.names.join(', ') || '-'}${prov}\n`;
   }
   return text;
