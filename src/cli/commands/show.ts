@@ -166,7 +166,7 @@ export const command: CommandModule<object, Args> = {
     const d = await runDetail(repo, argv.run);
     const ckpt = await checkpointInfo(repo, d);
     if (argv.format === 'json') {
-      const o = { id: d.run.id, meta: toJson(d.run.meta as unknown as Value), codeTree: d.run.codeTree, segments: d.segments.map((s) => ({ ...s, provenance: s.provenance })), checkpoints: ckpt };
+      const o = { id: d.run.id, writer: d.run.writer, meta: toJson(d.run.meta as unknown as Value), codeTree: d.run.codeTree, segments: d.segments.map((s) => ({ ...s, provenance: s.provenance })), checkpoints: ckpt };
       await out(JSON.stringify(o, null, 2) + '\n');
       return;
     }
