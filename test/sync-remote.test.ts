@@ -230,6 +230,9 @@ for (const epoch of flor.loop('epoch', [0, 1, 2])) {
   flor(b, ['fetch']);
   assert.equal(existsSync(join(b, '.git', 'flor', 'ckpt')), false, 'checkpoints never travel');
   writeFileSync(join(b, 'train.mjs'), script.replace("flor.log('loss', state.w);", "flor.log('loss', state.w);\n  flor.log('w2', state.w * 2);"));
+  // Replaying a's run runs a's code: b consents to that writer first.
+  assert.match(flor(b, ['replay', 'w2'], { allowFail: true }).stdout, /refused: written by writer/);
+  gitIn(b, 'config', 'flor.trustedWriters', gitIn(a, 'config', 'flor.writer'));
   flor(b, ['replay', 'w2']);
   const rows = (dir: string): Array<[number, number | null]> =>
     (JSON.parse(flor(dir, ['log', 'loss', 'w2', '--format', 'json']).stdout) as Array<{ loss: number; w2: number | null }>).map((r) => [r.loss, r.w2]);
