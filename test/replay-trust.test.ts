@@ -178,6 +178,9 @@ before(async () => {
   outside = tempDir('flor-outside-');
   runNode(victim, 'train.mjs');
   runNode(attacker, 'train.mjs');
+  // A run may still be a journal right after its process ended: listing settles it into the ledger.
+  await listRunsChecked(requireRepoSync(attacker));
+  await listRunsChecked(requireRepoSync(victim));
   gitIn(attacker, 'push', '-q', '--no-verify', 'origin', ledgerRef(ATTACKER));
   gitIn(victim, 'fetch', '-q', 'origin');
   const { runs } = await listRunsChecked(requireRepoSync(victim));
