@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { findRepoSync } from '../src/store/git.js';
 import { startUi, type UiServer } from '../src/ui/server.js';
-import { cleanup, flor, makeRepo, runNode, startNode, gitIn, sh, testEnv, writeFiles, ROOT } from './helpers/repo.js';
+import { cleanup, flor, linkFlor, makeRepo, runNode, startNode, gitIn, sh, tempDir, testEnv, writeFiles, ROOT } from './helpers/repo.js';
 
 const CHROMIUM = process.env.FLOR_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'ui');
@@ -273,6 +273,30 @@ test('hindsight: a name added to today\'s code is planned, replayed from the pag
     assert.ok(typeof r['last(wabs)'] === 'number' && Math.abs(Number(cell) - (r['last(wabs)'] as number)) < 1e-5, `${r.run}: ${cell} vs ${r['last(wabs)']}`);
   }
   await page.screenshot({ path: join(SHOTS, 'hindsight-charts.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('hindsight asks before it runs code another clone recorded', async () => {
+  // A second clone records a run; this clone fetches its ledger.
+  const other = join(tempDir('flor-ui-other-'), 'o');
+  gitIn(dir, 'branch', '-f', 'for-clone', 'HEAD');
+  gitIn(tempDir(), 'clone', '-q', '-b', 'for-clone', dir, other);
+  linkFlor(other);
+  gitIn(other, 'config', 'flor.writer', 'otherclone');
+  runNode(other, 'train.mjs', ['--lr', '0.25']);
+  flor(other, ['runs']); // a reader finishes the capture the run left to a detached process
+  gitIn(dir, 'fetch', '-q', other, '+refs/flor/ledgers/otherclone:refs/flor/remotes/other/ledgers/otherclone');
+  const { page, errors } = await openPage();
+  await page.click('nav button[data-view="hindsight"]');
+  await page.fill('#hindsight-names', 'wabs');
+  await page.click('#hindsight-plan');
+  await page.waitForSelector('#hindsight-trust:not([hidden]) input[value="otherclone"]', { timeout: 60_000 });
+  assert.match((await page.textContent('#hindsight-out'))!, /code of writer otherclone is NOT run for 1 run\(s\): not trusted/);
+  assert.equal(await page.isChecked('#hindsight-writers input[value="otherclone"]'), false, 'never trusted by default');
+  await page.check('#hindsight-writers input[value="otherclone"]');
+  await page.waitForFunction(() => /code of writer otherclone runs for 1 run\(s\)/.test(document.querySelector('#hindsight-out')!.textContent!), undefined, { timeout: 60_000 });
+  await page.screenshot({ path: join(SHOTS, 'hindsight-trust.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -7,7 +7,7 @@
 import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import { replayMissing, type ReplayProgress } from '../replay/replay.js';
-import { describePlan, describeProgress, describeReport, hasFindings } from '../replay/describe.js';
+import { describePlan, describeProgress, describeReport, describeWriters, hasFindings } from '../replay/describe.js';
 
 export interface ReplayJob {
   names: string[];
@@ -32,6 +32,16 @@ function names(body: unknown): string[] {
   return n as string[];
 }
 
+/** Writers the user consented to for this replay: the page asks, never assumes. */
+function allowWriters(body: unknown): string[] {
+  const w = (body as { allowWriters?: unknown } | null)?.allowWriters;
+  if (w === undefined) return [];
+  if (!Array.isArray(w) || !w.every((x) => typeof x === 'string' && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(x))) {
+    throw new FlorError('BAD_REQUEST', 'allowWriters must be writer ids', { hint: 'the ids the plan lists as not trusted' });
+  }
+  return w as string[];
+}
+
 export class Hindsight {
   job: ReplayJob | null = null;
   constructor(
@@ -40,15 +50,22 @@ export class Hindsight {
   ) {}
 
   /** What a replay of these names would do; runs nothing and takes no lock. */
-  async plan(body: unknown): Promise<{ names: string[]; plan: string[]; report: string[] }> {
+  async plan(body: unknown): Promise<{ names: string[]; plan: string[]; report: string[]; writers: Array<{ writer: string; runs: number; trusted: boolean }> }> {
     const n = names(body);
-    const r = await replayMissing(this.repo, n, { dryRun: true });
-    return { names: n, plan: describePlan(r.plan), report: describeReport(r) };
+    const r = await replayMissing(this.repo, n, { dryRun: true, allowWriters: allowWriters(body) });
+    return {
+      names: n,
+      plan: [...describePlan(r.plan), ...describeWriters(r)],
+      report: describeReport(r),
+      // Runs of other clones run code nobody here reviewed: the page asks before they replay.
+      writers: r.writers.map((w) => ({ writer: w.writer, runs: w.runs.length, trusted: !!w.trustedBy })),
+    };
   }
 
   /** Starts the replay in the background; one at a time per server (and per clone, by the lock). */
   start(body: unknown): ReplayJob {
     const n = names(body);
+    const allow = allowWriters(body);
     if (this.job && (this.job.state === 'running' || this.job.state === 'waiting')) {
       throw new FlorError('REPLAY_RUNNING', `a replay of ${this.job.names.join(', ')} is running`, { hint: 'wait for it to finish; its progress is shown' });
     }
@@ -56,6 +73,7 @@ export class Hindsight {
     this.job = job;
     const update = () => this.changed();
     replayMissing(this.repo, n, {
+      allowWriters: allow,
       onProgress: (p) => {
         job.state = 'running';
         job.waitingFor = null;

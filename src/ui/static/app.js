@@ -392,21 +392,36 @@
     return out;
   }
   const hindsightNames = () => $('#hindsight-names').value.split(/[\s,]+/).filter(Boolean);
+  const trusted = () => [...document.querySelectorAll('#hindsight-writers input:checked')].map((i) => i.value);
+  function showWriters(writers) {
+    const others = writers.filter((w) => !w.trusted || trusted().includes(w.writer));
+    $('#hindsight-trust').hidden = others.length === 0;
+    const keep = new Set(trusted());
+    $('#hindsight-writers').replaceChildren(...others.map((w) => {
+      const box = el('input', { type: 'checkbox', value: w.writer });
+      box.checked = keep.has(w.writer);
+      return el('label', { class: 'writer' }, box, ` trust writer ${w.writer} (${w.runs} run${w.runs === 1 ? '' : 's'})`);
+    }));
+  }
   $('#hindsight').addEventListener('submit', (ev) => {
     ev.preventDefault();
     $('#hindsight-out').textContent = 'planning…';
     $('#hindsight-start').disabled = true;
-    post('/api/replay/plan', { names: hindsightNames() })
+    post('/api/replay/plan', { names: hindsightNames(), allowWriters: trusted() })
       .then((r) => {
         $('#hindsight-out').textContent = [...r.plan, ...r.report].join('\n') || 'nothing to replay: every run has these names';
+        showWriters(r.writers);
         $('#hindsight-start').disabled = false;
       })
       .catch((e) => { $('#hindsight-out').textContent = e.message; });
   });
+  // A writer ticked or unticked changes whose code would run: plan again, so the page never shows
+  // a plan that differs from what Replay does.
+  $('#hindsight-writers').addEventListener('change', () => $('#hindsight').requestSubmit());
   $('#hindsight-start').addEventListener('click', () => {
     $('#hindsight-start').disabled = true;
     $('#hindsight-report').textContent = '';
-    post('/api/replay/start', { names: hindsightNames() }).then((r) => showJob(r.job)).catch((e) => { $('#hindsight-progress').textContent = e.message; });
+    post('/api/replay/start', { names: hindsightNames(), allowWriters: trusted() }).then((r) => showJob(r.job)).catch((e) => { $('#hindsight-progress').textContent = e.message; });
   });
   function showJob(job) {
     if (!job) return;
