@@ -76,7 +76,10 @@ export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView
       }
     }),
   );
-  return { ...pivot(loaded, opts.names), broken: unreadable, runCount: loaded.length, runs: read, all: runs };
+  // Segments are read in parallel and finish in any order: the runs keep the listing's order, so
+  // the same history always gives the same view.
+  const wasRead = new Set(read);
+  return { ...pivot(loaded, opts.names), broken: unreadable, runCount: loaded.length, runs: chosen.filter((r) => wasRead.has(r)), all: runs };
 }
 
 /** Every name these runs logged (args not included), sorted; an unreadable run adds none. */
