@@ -2,6 +2,7 @@
  * The built CLI (bin/git-flor) on a real repository where a fixture script ran a few times:
  * two commits, one dirty run. Rebuild (npx tsc) before running.
  */
+import { replayOfEpoch1 } from './helpers/segments.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -10,7 +11,6 @@ import { makeRepo, runNode, flor, gitIn, cleanup, fsckClean, tempDir } from './h
 import { requireRepoSync } from '../src/store/git.js';
 import { appendSegment } from '../src/store/ledger.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
-import { KIND_NUMBER } from '../src/store/records.js';
 
 // Deterministic values, so the expected rows can be computed here.
 const SCRIPT = (lossScale: number) => `import { flor } from 'git-flor';
@@ -252,16 +252,7 @@ test('a replay segment merges into the view: new name filled, recorded values ke
   runNode(d, 'train.mjs', ['--lr', '1']);
   const [run] = JSON.parse(flor(d, ['runs', '--format', 'json']).stdout) as RunRow[];
   // What a replay of epoch 1 would write: grad_norm (new) and loss re-executed with another value.
-  const records = {
-    names: ['loss', 'grad_norm'],
-    loops: ['epoch', 'step'],
-    frames: { parent: Int32Array.from([-1, 0]), loop: Int32Array.from([0, 1]), iter: Int32Array.from([1, 0]) },
-    name: Int32Array.from([0, 1]),
-    frame: Int32Array.from([1, 1]),
-    num: Float64Array.from([999, 0.5]),
-    kind: Uint8Array.from([KIND_NUMBER, KIND_NUMBER]),
-    other: [],
-  };
+  const records = replayOfEpoch1();
   const prov = { statements: ['grad_norm'], code: run!.commit, time: '2026-11-23T00:00:00.000Z', writer: 'test', segments: [[1, 2]] as Array<[number, number]> };
   await appendSegment(requireRepoSync(d), run!.run, 'replay-1', encodeSegment(makeSegment(run!.run, 'replay', records, prov)));
   const rows = JSON.parse(flor(d, ['log', 'loss', 'grad_norm', '--format', 'json']).stdout) as Array<Record<string, unknown>>;

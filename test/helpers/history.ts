@@ -3,13 +3,13 @@
  * one run dirty, one failed, plus a replay segment on the first run. Values are deterministic so
  * tests can compute what every query must return.
  */
+import { replayOfEpoch1 } from './segments.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, runNode, flor, gitIn } from './repo.js';
 import { requireRepoSync } from '../../src/store/git.js';
 import { appendSegment } from '../../src/store/ledger.js';
 import { encodeSegment, makeSegment } from '../../src/store/segment.js';
-import { KIND_NUMBER } from '../../src/store/records.js';
 
 export const SCRIPT = (scale: number) => `import { flor } from 'git-flor';
 const lr = flor.arg('lr', 0.5);
@@ -48,16 +48,7 @@ export async function recordHistory(): Promise<History> {
   runNode(dir, 'train.mjs', ['--lr=0.2', '--fail', '1'], { allowFail: true });
   const ids = (JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ run: string }>).map((r) => r.run);
   // What a replay of the first run's epoch 1 would write: grad_norm (new), loss again (kept out).
-  const records = {
-    names: ['loss', 'grad_norm'],
-    loops: ['epoch', 'step'],
-    frames: { parent: Int32Array.from([-1, 0]), loop: Int32Array.from([0, 1]), iter: Int32Array.from([1, 0]) },
-    name: Int32Array.from([0, 1]),
-    frame: Int32Array.from([1, 1]),
-    num: Float64Array.from([999, 0.5]),
-    kind: Uint8Array.from([KIND_NUMBER, KIND_NUMBER]),
-    other: [],
-  };
+  const records = replayOfEpoch1();
   const prov = { statements: ['grad_norm'], code: c1, time: '2026-11-23T00:00:00.000Z', writer: 'test', segments: [[1, 2]] as Array<[number, number]> };
   await appendSegment(requireRepoSync(dir), ids[0]!, 'replay-1', encodeSegment(makeSegment(ids[0]!, 'replay', records, prov)));
   return { dir, c1, c2, ids };

@@ -63,3 +63,20 @@ export function segment(run: string, recs: Rec[], source: SegmentKind = 'forward
   };
 }
 
+
+/**
+ * What a replay of epoch 1 of a recorded run writes: grad_norm (a new name) at step 0, and loss
+ * re-executed with another value (999), which the view must keep out of the recorded column.
+ */
+export function replayOfEpoch1() {
+  return {
+    names: ['loss', 'grad_norm'],
+    loops: ['epoch', 'step'],
+    frames: { parent: Int32Array.from([-1, 0]), loop: Int32Array.from([0, 1]), iter: Int32Array.from([1, 0]) },
+    name: Int32Array.from([0, 1]),
+    frame: Int32Array.from([1, 1]),
+    num: Float64Array.from([999, 0.5]),
+    kind: Uint8Array.from([KIND_NUMBER, KIND_NUMBER]),
+    other: [],
+  };
+}
