@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readJournal } from '../store/journal.js';
 import type { RecordColumns } from '../store/records.js';
-import type { ReplaySpec } from '../runtime/replay-spec.js';
+import { REPLAY_ENV, REPLAY_PARENT_ENV, type ReplaySpec } from '../runtime/replay-spec.js';
 
 export interface ReplayTask {
   run: string;
@@ -54,7 +54,7 @@ export default async function runTask(task: ReplayTask): Promise<ReplayTaskResul
   const spec: ReplaySpec = { ...task.spec, out: part };
   writeFileSync(task.specPath, JSON.stringify(spec));
 
-  const env: NodeJS.ProcessEnv = { ...process.env, ...task.env, FLOR_REPLAY: task.specPath };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...task.env, [REPLAY_ENV]: task.specPath, [REPLAY_PARENT_ENV]: String(process.pid) };
   // The replay child must not believe it is part of a Git hook of the user's.
   delete env.GIT_DIR;
   delete env.GIT_INDEX_FILE;

@@ -11,6 +11,12 @@ import type { Value } from '../store/records.js';
 
 /** Environment variable naming the JSON ReplaySpec file; its presence switches the runtime to replay mode. */
 export const REPLAY_ENV = 'FLOR_REPLAY';
+/**
+ * The orchestrator's pid. The child compares its parent against this, not against the parent it
+ * finds when the runtime boots: the runtime boots lazily, at the first flor call, and by then the
+ * orchestrator may already be gone (the child was re-parented, and its "parent" is PID 1).
+ */
+export const REPLAY_PARENT_ENV = 'FLOR_REPLAY_PARENT';
 
 export interface ReplaySpec {
   runId: string;

@@ -28,7 +28,7 @@ import { ulid } from './ulid.js';
 import { CheckpointState, CheckpointPolicy, parseShare, writePriorMs, DEFAULT_SHARE } from './checkpoint.js';
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { cpuMark, cpuSince, processCpuMs } from './thread-cpu.js';
-import { REPLAY_ENV, PROGRESS_MS, readReplaySpec, type ReplaySpec } from './replay-spec.js';
+import { REPLAY_ENV, REPLAY_PARENT_ENV, PROGRESS_MS, readReplaySpec, type ReplaySpec } from './replay-spec.js';
 import { AsyncPlaces, type Placed } from './async-place.js';
 
 export type Mode = 'record' | 'replay' | 'off';
@@ -316,8 +316,9 @@ export class Session {
     this.recording = true;
     this.stopName = spec.stopAfter?.name ?? null;
     this.topEnabled = spec.start === 0;
-    this.replayParent = process.ppid;
+    this.replayParent = Number(process.env[REPLAY_PARENT_ENV]) || process.ppid;
     this.installHooks();
+    this.checkOrphaned();
   }
 
   /**
@@ -911,7 +912,7 @@ export class Session {
   private capture(journalPath: string, exiting: boolean): void {
     const main = moduleSibling('../store/capture-main');
     const argv = [...main.execArgv, main.path, journalPath];
-    const opts: SpawnOptions = { cwd: this.repo!.commonDir, detached: true, stdio: 'ignore', env: { ...process.env, [REPLAY_ENV]: undefined } };
+    const opts: SpawnOptions = { cwd: this.repo!.commonDir, detached: true, stdio: 'ignore', env: { ...process.env, [REPLAY_ENV]: undefined, [REPLAY_PARENT_ENV]: undefined } };
     try {
       if (exiting || process.platform === 'win32') {
         const child = spawn(process.execPath, argv, opts);

@@ -26,6 +26,7 @@ export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   delete env.GIT_DIR;
   delete env.GIT_INDEX_FILE;
   delete env.GIT_WORK_TREE;
+  delete env.FLOR_REPLAY_PARENT;
   delete env.FLOR_REPLAY; // inherited replay mode would silently change what a test's script does
   return { ...env, ...extra };
 }
