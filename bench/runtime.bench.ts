@@ -145,7 +145,7 @@ export async function run(): Promise<void> {
     const put = (level?: number) => {
       let best = Infinity;
       for (let k = 0; k < 3; k++) {
-        weights[k] += 1; // a new key each time: the store deduplicates equal snapshots
+        weights[k]! += 1; // a new key each time: the store deduplicates equal snapshots
         const bytes = serialize(weights);
         const t0 = performance.now();
         putCheckpoint(store, bytes, level === undefined ? {} : { level });

@@ -19,6 +19,7 @@ import { runMeta, repoOf } from '../test/sync-support.js';
 import { closeReaders } from '../src/store/objects.js';
 import { encodeRunMeta, listRuns } from '../src/store/ledger.js';
 import { encodeSegment } from '../src/store/segment.js';
+import { segment } from '../test/helpers/segments.js';
 import { FLOR_IDENT } from '../src/store/git.js';
 import { ulid } from '../src/runtime/ulid.js';
 
@@ -41,11 +42,7 @@ async function writeLedger(dir: string, n: number): Promise<void> {
     parts.push(Buffer.from(`M 040000 ${codeTree} ${dirPath}/code\n`));
     parts.push(Buffer.from(`M 100644 inline ${dirPath}/logs/forward.msgpack\n`));
     data(
-      encodeSegment({
-        format: 'flor-segment', version: 1, run: id, kind: 'forward', provenance: null, names: ['loss'], loops: [],
-        frames: { parent: new Int32Array(0), loop: new Int32Array(0), iter: new Int32Array(0) },
-        name: Int32Array.of(0), frame: Int32Array.of(-1), num: Float64Array.of(1 / (i + 1)), kind: Uint8Array.of(0), other: [],
-      }),
+      encodeSegment(segment(id, [[[], 'loss', 1 / (i + 1)]])),
     );
     parts.push(Buffer.from('\n'));
   }

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Sourced by git flor's hook stubs (sh). Everything here is cheap: node starts only when a stub
 # has found something to do, so an idle hook costs a couple of `git` calls, not a Node start.
 # A hook never blocks the user's Git operation because flor failed: stubs exit 0 on any error

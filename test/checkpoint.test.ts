@@ -260,7 +260,7 @@ test('replay mode runs only the requested iterations from checkpoints, with the 
   runNode(dir, 'train.mjs', ['--scale', '3'], { env: { FLOR_CKPT_SHARE: '1' } });
   const repo = requireRepoSync(dir);
   const [run] = await listRuns(repo);
-  assert.ok(run && run.ckpt);
+  assert.ok(run?.ckpt);
   const man = await readCheckpointManifest(repo, run.ckpt);
   assert.deepEqual(man.iters, [0, 1, 2, 3, 4], 'share 1: every iteration');
   const key = (i: number) => man.keys[man.iters.indexOf(i)]!;
@@ -270,7 +270,7 @@ test('replay mode runs only the requested iterations from checkpoints, with the 
 
   const replay = (name: string, over: Partial<ReplaySpec>) => {
     const spec: ReplaySpec = {
-      runId: run.id, args: run.meta.args, start: 0, end: 5, runToEnd: true, restoreFrom: null,
+      runId: run.id, args: run.meta.args, argCalls: {}, start: 0, end: 5, runToEnd: true, restoreFrom: null,
       skipInner: [], ckptKeys: {}, ckptDir: repo.commonDir, out: join(spool, `${name}.jrnl`), ...over,
     };
     validateReplaySpec(spec);
@@ -319,7 +319,7 @@ test('replay of a failing segment ends its journal as failed', () => {
 for (const e of flor.loop('epoch', [0, 1, 2])) { flor.log('e', e); if (e === 1) throw new Error('boom ' + e); }
 ` } });
   const spool = tempDir();
-  const spec: ReplaySpec = { runId: '01J00000000000000000000000', args: {}, start: 1, end: 3, runToEnd: true, restoreFrom: null, skipInner: [], ckptKeys: {}, ckptDir: join(dir, '.git'), out: join(spool, 'o.jrnl') };
+  const spec: ReplaySpec = { runId: '01J00000000000000000000000', args: {}, argCalls: {}, start: 1, end: 3, runToEnd: true, restoreFrom: null, skipInner: [], ckptKeys: {}, ckptDir: join(dir, '.git'), out: join(spool, 'o.jrnl') };
   writeFileSync(join(spool, 's.json'), JSON.stringify(spec));
   const r = runReplayChild(dir, 'bad.mjs', join(spool, 's.json'), true);
   assert.equal(r.status, 1);

@@ -266,7 +266,7 @@ test('a replay segment merges into the view: new name filled, recorded values ke
     ],
   );
   const show = flor(d, ['show', run!.run]).stdout;
-  assert.match(show, /^  replay-1 \(replay\)  2 records: loss, grad_norm  replayed 2026-11-23T00:00:00.000Z for grad_norm$/m);
+  assert.match(show, /^ {2}replay-1 \(replay\) {2}2 records: loss, grad_norm {2}replayed 2026-11-23T00:00:00.000Z for grad_norm$/m);
   fsckClean(d);
 });
 

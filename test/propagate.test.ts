@@ -80,7 +80,7 @@ test('into unrelated old versions: never throws, and whatever it inserts still p
       const r = propagate({ newText: c.new.text, oldText: o.text, path: c.new.path, oldPath: o.path });
       if (r.inserted.length === 0) continue;
       inserted += r.inserted.length;
-      const errors = (t: string) => parseSource(o.path, normalise(t).text).ast.errors?.length ?? 0;
+      const errors = (t: string) => (parseSource(o.path, normalise(t).text).ast as { errors?: unknown[] }).errors?.length ?? 0;
       assert.equal(errors(r.text), errors(o.text), `${a} into ${b}`);
     }
   }

@@ -70,7 +70,7 @@ test('a damaged cache file is ignored and rewritten; a moved tip (a new run) is 
   const fan = readdirSync(join(dir, 'segments'))[0]!;
   const segFile = join(dir, 'segments', fan, readdirSync(join(dir, 'segments', fan))[0]!);
   const bytes = readFileSync(segFile);
-  bytes[bytes.length - 20] ^= 0xff; // one flipped byte inside the columns
+  bytes[bytes.length - 20]! ^= 0xff; // one flipped byte inside the columns
   writeFileSync(segFile, bytes);
   const rows = await logJson('loss');
   assert.equal(rows.length, 16);

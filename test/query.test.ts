@@ -7,7 +7,7 @@ import { rowObjects, tableFromObjects } from '../src/query/table.js';
 import { parseSince } from '../src/query/since.js';
 import type { Value } from '../src/store/records.js';
 import type { Segment } from '../src/store/types.js';
-import { segment, type Rec } from './helpers/segments.js';
+import { segment } from './helpers/segments.js';
 import { isFlorError } from '../src/errors.js';
 
 function run(id: string, start: string, segments: Segment[], args: Record<string, Value> = {}, commit = 'abcdef0123456789abcdef0123456789abcdef01'): PivotRun {

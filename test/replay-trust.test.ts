@@ -327,7 +327,7 @@ test("other writers' segments: no forward segment but the writer's, a replay seg
 
 test("a run's writer is the ledger holding it: a forged copy of a run elsewhere is reported and ignored", async () => {
   const dir = runDir(v1);
-  const evilCode = codeWith([`100644 blob ${hashBlob(attacker, "require('fs').writeFileSync(${JSON.stringify(join('OUT', 'never'))}, 'x')\n")}\ttrain.mjs`]);
+  const evilCode = codeWith([`100644 blob ${hashBlob(attacker, `require('fs').writeFileSync(${JSON.stringify(join('OUT', 'never'))}, 'x')\n`)}\ttrain.mjs`]);
   const real = metaOf(victim, VICTIM, v1);
   // '0000' sorts before every other ledger. One copy keeps the victim's metadata (claims the
   // victim wrote it) with other code; another claims to be the forger's own.

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT } from './helpers/repo.js';
-import { validatorSource, VALIDATORS_FILE } from '../src/store/schema-gen.js';
+import { validatorSource, VALIDATORS_FILE } from '../scripts/gen-schemas.js';
 import { validateRunMeta, validateCheckpointManifest, check } from '../src/store/schema.js';
 import { isFlorError } from '../src/errors.js';
 import { makeMeta } from './store-fixtures.js';
 
-test('the precompiled validators match the schemas (regenerate with `node --import tsx src/store/schema-gen.ts`)', () => {
+test('the precompiled validators match the schemas (regenerate with `npm run gen:schemas`)', () => {
   assert.equal(readFileSync(VALIDATORS_FILE, 'utf8'), validatorSource());
 });
 

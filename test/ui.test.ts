@@ -140,7 +140,7 @@ test('a filter narrows the rows; a bad filter says where and what', async () => 
   await page.press('#where', 'Enter');
   await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr[data-run]').length === 2);
   const rows = await page.$$eval('#runs tbody tr[data-run]', (trs) => trs.map((tr) => tr.getAttribute('data-run')));
-  assert.deepEqual(rows, expected.filter((r) => (r.args as Record<string, number>).lr > 0.15).map((r) => r.run));
+  assert.deepEqual(rows, expected.filter((r) => (r.args as Record<string, number>).lr! > 0.15).map((r) => r.run));
   await page.screenshot({ path: join(SHOTS, 'filtered.png'), fullPage: true });
   await page.fill('#where', 'los < 1');
   await page.press('#where', 'Enter');

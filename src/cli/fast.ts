@@ -10,6 +10,7 @@
 import type { CommandModule, Options } from 'yargs';
 
 export interface FastModule {
+  // biome-ignore lint/suspicious/noExplicitAny: each command types its own args; a list of them has no common type
   command: CommandModule<any, any>;
   /** The options of `command` (its builder gives yargs the same object). */
   options?: Record<string, Options>;
@@ -161,7 +162,7 @@ export function wrap(text: string, width: number): string[] {
       if (nextLine < thisLine) rows.push('');
       let visible = rows.at(-1)!.length;
       for (let c = 0; c < word.length; c++) {
-        if (visible + 1 <= width) rows[rows.length - 1] += word[c];
+        if (visible + 1 <= width) rows[rows.length - 1] += word[c]!;
         else {
           rows.push(word[c]!);
           visible = 0;

@@ -68,6 +68,7 @@ export function helpText(width: number): string | null {
 }
 
 /** Every command module (help lists them all). */
+// biome-ignore lint/suspicious/noExplicitAny: each command types its own args; a list of them has no common type
 export function allCommands(): Promise<Array<CommandModule<any, any>>> {
   return commandsFor([]);
 }
@@ -99,12 +100,14 @@ async function fastRun(argv: string[]): Promise<boolean> {
 }
 
 /** The command modules this argv needs: the one it names, or all of them. */
+// biome-ignore lint/suspicious/noExplicitAny: as allCommands
 async function commandsFor(argv: string[]): Promise<Array<CommandModule<any, any>>> {
   const first = argv[0];
   const names = first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
   return Promise.all(names.map(async (n) => (await COMMANDS[n]!()).command));
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: as allCommands
 export async function buildCli(argv: string[], commands: Array<CommandModule<any, any>>): Promise<Argv> {
   const { default: yargs } = await import('yargs');
   let cli = yargs(argv)

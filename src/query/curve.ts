@@ -144,8 +144,8 @@ export function downsample(c: Curve, buckets: number): Curve {
   const n = new Uint32Array(buckets);
   for (let i = 0; i < c.xs.length; i++) {
     const b = Math.min(buckets - 1, Math.floor(((c.xs[i]! - lo) / span) * buckets));
-    sx[b] += c.xs[i]!;
-    sy[b] += c.ys[i]!;
+    sx[b]! += c.xs[i]!;
+    sy[b]! += c.ys[i]!;
     n[b]!++;
   }
   const out: Curve = { xs: [], ys: [] };

@@ -522,7 +522,7 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
     // An arg reads as a top-level value of its run, so `log lr loss` puts lr beside loss.
     const args = run.meta.args ?? {};
     for (const [name, k] of want) {
-      if (tree.names[k]!.kind[0] === 0 && Object.prototype.hasOwnProperty.call(args, name)) tree.set(k, 0, args[name]!, 0);
+      if (tree.names[k]!.kind[0] === 0 && Object.hasOwn(args, name)) tree.set(k, 0, args[name]!, 0);
     }
     // One segment: its frames are in execution order, which is iteration order (and keeps a loop
     // entered twice as two passes rather than interleaving them).

@@ -4,7 +4,7 @@
  * the runs that need them: a condition or sort key for every candidate run, a shown column for the
  * shown rows only, so `--sort -time --limit 20` over 10,000 runs reads 20 runs' segments.
  */
-import { FlorError } from '../errors.js';
+import { FlorError, type FlorErrorCode } from '../errors.js';
 import type { Value } from '../store/records.js';
 import type { RunMeta, Segment } from '../store/types.js';
 import { valueType, type ColumnType } from './coltypes.js';
@@ -13,7 +13,7 @@ import { toJson } from './formats.js';
 import { unknownName } from './names.js';
 import { aggregate, loopsOf, nameDepths, seriesOf, valueAt, type RunSeries } from './series.js';
 import { sortRows, type SortKey } from './sort.js';
-import { parseSpec, specKey, specText, type Spec } from './spec.js';
+import { parseSpec, specText, type Spec } from './spec.js';
 import type { Table } from './table.js';
 
 /** A run as the summary needs it (the store's RunEntry is one). */
@@ -70,7 +70,7 @@ export interface Summary {
   /** Things the reader should know (names left out of the default summary); the CLI prints them on stderr. */
   notes: string[];
   /** Runs whose segments could not be read: left out. */
-  broken: Array<{ id: string; error: string; code: string }>;
+  broken: Array<{ id: string; error: string; code: FlorErrorCode }>;
 }
 
 export type Resolved = { t: 'key'; key: RunKey } | { t: 'arg'; name: string } | { t: 'agg'; fn: 'last' | 'first' | 'min' | 'max' | 'mean' | 'count'; name: string } | { t: 'at'; name: string; loop: string; k: number };
@@ -101,7 +101,7 @@ function keyValue(key: RunKey, id: string, m: RunMeta): Value {
 }
 
 function hasArg(m: RunMeta, name: string): boolean {
-  return !!m.args && Object.prototype.hasOwnProperty.call(m.args, name);
+  return !!m.args && Object.hasOwn(m.args, name);
 }
 
 /** JSON has no NaN, Infinity or bigint: the value exactly as `--format json` writes it. */

@@ -60,7 +60,7 @@ function runBinding(res: Resolved, runs: HistoryRun[]): Binding {
   }
   if (res.t === 'arg') {
     const name = res.name;
-    return { get: (i) => (Object.prototype.hasOwnProperty.call(runs[i]!.meta.args ?? {}, name) ? runs[i]!.meta.args[name]! : null) };
+    return { get: (i) => (Object.hasOwn(runs[i]!.meta.args ?? {}, name) ? runs[i]!.meta.args[name]! : null) };
   }
   throw new Error('runBinding: a logged value is not run-level');
 }

@@ -11,7 +11,7 @@
  * k+1 was taken, and replay restores it after taking item k+1.
  */
 import { FlorError } from '../errors.js';
-import type { Session, LoopCtx } from './run.js';
+import type { Session } from './run.js';
 
 function notIterable(name: string): FlorError {
   return new FlorError('BAD_LOOP', `flor.loop('${name}', …) needs an iterable or async iterable`, {

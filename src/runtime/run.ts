@@ -238,7 +238,7 @@ export class Session {
     const fromScript = script ? findRunRepoSync(dirname(real(script))) : null;
     const found = fromScript ?? findRunRepoSync(process.cwd());
     this.startHead = found?.head ?? null;
-    return found && found.repo.top ? found.repo : null;
+    return found?.repo.top ? found.repo : null;
   }
 
   startRecord(): void {
@@ -470,7 +470,7 @@ export class Session {
     let v: T;
     const replayed = this.mode === 'replay' ? this.spec!.argCalls[name] : undefined;
     if (replayed && n < replayed.length) v = replayed[n] as T;
-    else if (this.mode === 'replay' && Object.prototype.hasOwnProperty.call(this.spec!.args, name)) v = this.spec!.args[name] as T;
+    else if (this.mode === 'replay' && Object.hasOwn(this.spec!.args, name)) v = this.spec!.args[name] as T;
     else v = parseArg(name, def, process.argv.slice(2));
     const rec = recordableArg(v);
     if (!seen) {

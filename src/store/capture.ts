@@ -8,7 +8,7 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { hostname } from 'node:os';
-import { FlorError, isFlorError } from '../errors.js';
+import { FlorError, isFlorError, type FlorErrorCode } from '../errors.js';
 import type { RepoInfo } from './git.js';
 import { journalDir, listJournals, readJournal, readJournalStart, JOURNAL_EXT, type JournalContents } from './journal.js';
 import { appendRun } from './ledger.js';
@@ -239,7 +239,7 @@ function statSafe(path: string): number {
 
 export interface Recovery {
   recovered: CaptureResult[];
-  failed: Array<{ path: string; code: string; error: string }>;
+  failed: Array<{ path: string; code: FlorErrorCode; error: string }>;
 }
 
 /** Captures every orphaned journal: `crashed` when it has no end frame, else the status it recorded. */

@@ -13,7 +13,7 @@ export async function commitSubjects(repo: RepoInfo, shas: Iterable<string>): Pr
     [...new Set(shas)].map(async (sha) => {
       if (!/^[0-9a-f]{40}$/.test(sha)) return;
       const o = await cat.read(sha).catch(() => null);
-      if (!o || o.type !== 'commit') return;
+      if (o?.type !== 'commit') return;
       const text = o.data.toString('utf8');
       const body = text.indexOf('\n\n');
       out.set(sha, body < 0 ? '' : (text.slice(body + 2).split('\n', 1)[0] ?? ''));

@@ -172,7 +172,10 @@ export class CatFile {
     this.need = 0;
     for (;;) {
       const head = this.pending[0];
-      if (!head) return this.unref();
+      if (!head) {
+        this.unref();
+        return;
+      }
       const nl = this.buf.indexOf(10);
       if (nl < 0) return;
       const line = this.buf.subarray(0, nl).toString();

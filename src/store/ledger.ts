@@ -9,7 +9,7 @@
 import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { FlorError, isFlorError } from '../errors.js';
+import { FlorError, isFlorError, type FlorErrorCode } from '../errors.js';
 import { git, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
 import { pack, unpack, encodeValue, decodeValue } from './pack.js';
 import { validateRunMeta, validateCheckpointManifest, ULID_PATTERN } from './schema.js';
@@ -56,7 +56,7 @@ export interface BrokenRun {
   /** The run id, or '' when a whole ledger could not be read. */
   id: string;
   ledger: string;
-  code: string;
+  code: FlorErrorCode;
   error: string;
 }
 
@@ -347,7 +347,7 @@ async function skeletonTree(cat: CatFile, oid: string): Promise<TreeEntry[]> {
   return es;
 }
 
-function errText(e: unknown): { code: string; error: string } {
+function errText(e: unknown): { code: FlorErrorCode; error: string } {
   return isFlorError(e) ? { code: e.code, error: e.message } : { code: 'INTERNAL', error: e instanceof Error ? e.message : String(e) };
 }
 
@@ -531,7 +531,7 @@ export async function readSegment(repo: RepoInfo, oid: string): Promise<Segment>
 async function readSegmentSized(repo: RepoInfo, oid: string): Promise<{ seg: Segment; bytes: number }> {
   const label = segmentLabels.get(oid) ?? `segment ${oid}`;
   const o = await reader(repo).read(oid);
-  if (!o || o.type !== 'blob') {
+  if (o?.type !== 'blob') {
     throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : 'missing'}`, { hint: 'run `git flor doctor`' });
   }
   return { seg: decodeSegment(o.data, label), bytes: o.data.byteLength };
@@ -584,7 +584,7 @@ export function segmentCache(repo: RepoInfo, maxBytes: number = SEGMENT_CACHE_BY
 export async function readCheckpointManifest(repo: RepoInfo, oid: string): Promise<CheckpointManifest> {
   const label = segmentLabels.get(oid) ?? `checkpoint manifest ${oid}`;
   const o = await reader(repo).read(oid);
-  if (!o || o.type !== 'blob') {
+  if (o?.type !== 'blob') {
     throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : 'missing'}`, { hint: 'run `git flor doctor`' });
   }
   return validateCheckpointManifest(unpack(o.data, label), label);
@@ -623,7 +623,7 @@ export function resolveIn(runs: RunEntry[], idOrPrefix: string, broken: BrokenRu
       data: { candidates: matches.map((r) => r.id) },
     });
   }
-  const hurtPrefix = broken.filter((b) => b.id && b.id.startsWith(want));
+  const hurtPrefix = broken.filter((b) => b.id?.startsWith(want));
   if (hurtPrefix.length === 1) throw new FlorError(hurtPrefix[0]!.code, hurtPrefix[0]!.error, { hint: 'run `git flor doctor`' });
   throw new FlorError('RUN_NOT_FOUND', `no run matches ${idOrPrefix}`, { hint: 'list runs with `git flor runs`' });
 }

@@ -153,7 +153,7 @@ export async function rebuildNotes(repo: RepoInfo): Promise<number> {
   await updateRefWithRetry(repo, NOTES_REF, {
     message: `flor: rebuild notes from ledgers (${commits.length} commits)`,
     replaceDamaged: true, // derived: a damaged index is what a rebuild is for
-    tree: async (root, { cat, mk, tip }) => {
+    tree: async (_root, { cat, mk, tip }) => {
       if (commits.length === 0) return tip === null ? null : emptyTree(repo);
       return editTree(cat, mk, null, edits);
     },

@@ -1,7 +1,7 @@
 /**
  * JSON Schemas of everything the store reads back: run metadata, segment headers, checkpoint
  * manifests, journal start/end frames. Pure data. They are compiled ahead of time into
- * schema-validators.ts by schema-gen.ts (ajv standalone), so neither a CLI start nor a capture
+ * schema-validators.ts by scripts/gen-schemas.ts (ajv standalone), so neither a CLI start nor a capture
  * at exit pays for loading ajv or compiling a schema; a test fails when the two drift apart.
  * Unknown extra fields are allowed so a newer minor writer stays readable; the `version` fields are
  * what a reader refuses on.

@@ -13,6 +13,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { JOURNAL_EXT, journalDir } from './journal.js';
 import { unpack } from './pack.js';
 import type { RepoInfo } from './git.js';
+import type { FlorErrorCode } from '../errors.js';
 
 /** `<id>.jrnl.claim.<pid>`: the journal, renamed by the process capturing it. */
 export const CLAIM = '.claim.';
@@ -74,7 +75,7 @@ export interface Settled {
   /** Runs this call captured. */
   captured: string[];
   /** Journals that could not be captured (left for doctor), by path. */
-  failed: Array<{ path: string; code: string; error: string }>;
+  failed: Array<{ path: string; code: FlorErrorCode; error: string }>;
 }
 
 const NOTHING: Settled = { captured: [], failed: [] };

@@ -51,6 +51,7 @@ export function hookBlock(name: HookName, opts: BlockOptions): string {
     lines.push(
       '__flor_rc=0',
       `for __flor_h in ${cands}; do`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
       '  if [ -f "$__flor_h" ] && __flor_in=$(mktemp "${TMPDIR:-/tmp}/git-flor-hook.XXXXXX"); then',
       '    cat >"$__flor_in" || :',
       `    ${run} <"$__flor_in" || __flor_rc=$?`,

@@ -8,9 +8,11 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { spawnSync, spawn, type SpawnSyncReturns } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { assertDistFresh } from './dist-fresh.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'git-flor');
+assertDistFresh(ROOT);
 
 /** Environment for git and flor in tests: fixed identity, no user/system config, no color. */
 export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -29,9 +29,9 @@
     return String(v);
   }
 
-  function valueOf(row, col) {
+  function cellValue(row, col) {
     if (col.kind === 'arg') {
-      if (Object.prototype.hasOwnProperty.call(row, col.name)) return row[col.name];
+      if (Object.hasOwn(row, col.name)) return row[col.name];
       const bare = col.name.startsWith('arg.') ? col.name.slice(4) : col.name;
       return row.args ? row.args[bare] : undefined;
     }
@@ -79,7 +79,7 @@
         drawCharts().catch((e) => status(e.message, true));
       });
       const tds = cols.map((c) => {
-        const v = valueOf(r, c);
+        const v = cellValue(r, c);
         if (c.name === 'run') return el('td', { class: 'run' }, el('a', { href: `#run=${r.run}`, title: r.run, onclick: (ev) => { ev.preventDefault(); showRun(r.run).catch((e) => status(e.message, true)); } }, body.short[r.run] || r.run));
         return el('td', { class: typeof v === 'number' ? 'num' : '' }, cellText(v));
       });
@@ -206,11 +206,11 @@
     const ids = [...state.selected];
     const rows = ids.map((id) => state.rows.find((r) => r.run === id)).filter(Boolean);
     const argNames = [...new Set(rows.flatMap((r) => Object.keys(r.args || {})))].sort();
-    const differs = (n) => new Set(rows.map((r) => JSON.stringify((r.args || {})[n] ?? null))).size > 1;
+    const differs = (n) => new Set(rows.map((r) => JSON.stringify(r.args?.[n] ?? null))).size > 1;
     const shown = argNames.filter(differs);
     $('#compare-args thead').replaceChildren(el('tr', {}, el('th', {}, 'run'), el('th', {}, 'version'), el('th', {}, 'status'), ...shown.map((n) => el('th', {}, n))));
     $('#compare-args tbody').replaceChildren(...rows.map((r) => el('tr', { 'data-run': r.run }, el('td', {}, r.run), el('td', {}, r.version || ''), el('td', {}, r.status),
-      ...shown.map((n) => el('td', { class: 'differs' }, cellText((r.args || {})[n]))))));
+      ...shown.map((n) => el('td', { class: 'differs' }, cellText(r.args?.[n]))))));
     if (shown.length === 0) $('#compare-args tbody').append(el('tr', {}, el('td', { colspan: '3' }, 'the args are the same in every selected run')));
     const code = $('#compare-code');
     code.replaceChildren();
@@ -265,7 +265,7 @@
     const cols = (state.flat || []).filter((c) => c.kind === 'arg' || (c.kind === 'value' && !c.detail));
     return cols
       .map((c) => {
-        const values = state.rows.map((r) => valueOf(r, c));
+        const values = state.rows.map((r) => cellValue(r, c));
         const nums = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
         if (nums.length > 0 && nums.length === values.filter((v) => v !== null && v !== undefined).length) {
           let lo = Math.min(...nums);
@@ -307,7 +307,7 @@
     };
     const lines = state.rows.map((r) => {
       const pts = axes.map((a, i) => {
-        const t = a.at(valueOf(r, a.col));
+        const t = a.at(cellValue(r, a.col));
         return t === null ? null : `${xOf(i).toFixed(1)},${yOf(t).toFixed(1)}`;
       });
       const path = mk('polyline', { class: 'run', points: pts.filter(Boolean).join(' '), 'data-run': r.run });
@@ -321,7 +321,7 @@
         const inside = axes.every((a) => {
           const b = brushes.get(a.col.name);
           if (!b) return true;
-          const t = a.at(valueOf(r, a.col));
+          const t = a.at(cellValue(r, a.col));
           return t !== null && t >= b[0] && t <= b[1];
         });
         path.classList.toggle('out', !inside);
@@ -487,7 +487,7 @@
 
   // For tests and the curious: how many points a run's curve of a name has right now.
   window.__florPoints = (name, run) => {
-    const c = ((state.curves || {})[name] || []).find((x) => x.run === run);
+    const c = (state.curves?.[name] || []).find((x) => x.run === run);
     return c ? c.xs.length : 0;
   };
 
