@@ -4,6 +4,7 @@
  * Target <= 1.5 s. Baseline, measured in the same run: `git hash-object -w` of the same segment
  * bytes (the unavoidable cost of putting that many bytes into Git).
  */
+import { makeMeta } from '../test/helpers/store-fixtures.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
@@ -35,11 +36,7 @@ function writeJournal(commonDir: string, id: string, tree: string, commit: strin
   const w = openJournal(commonDir, id);
   w.append({
     t: 'start',
-    meta: {
-      format: 'flor-run', version: 1, id, writer: '', start: new Date().toISOString(), end: null, script: 'train.js', cwd: '',
-      argv: [], execArgv: [], args: { lr: 0.01 }, commit, branch: 'main', dirty: false, node: process.version, status: 'running',
-      exitCode: null, error: null, loops: [], outerMs: [], checkpointing: [], records: 0,
-    },
+    meta: makeMeta({ id, commit }),
     codeTree: tree,
     pid: process.pid,
     host: hostname(),

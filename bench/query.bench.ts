@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { makeRepo, cleanup, testEnv, BIN } from '../test/helpers/repo.js';
+import { makeMeta } from '../test/helpers/store-fixtures.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { appendRun, ensureWriter } from '../src/store/ledger.js';
 import { encodeSegment } from '../src/store/segment.js';
 import { snapshotWorkTree } from '../src/store/worktree.js';
 import { KIND_NUMBER } from '../src/store/records.js';
-import type { RunMeta, Segment } from '../src/store/types.js';
+import type { Segment } from '../src/store/types.js';
 
 const RUNS = 200;
 const EPOCHS = 50;
@@ -106,33 +107,24 @@ export async function buildBenchRepo(): Promise<{ dir: string; buildMs: number }
   const tBuild = performance.now();
   for (let i = 0; i < RUNS; i++) {
     const id = ulid(t0 + i * 60_000, i);
-    const meta: RunMeta = {
-      format: 'flor-run',
-      version: 1,
+    const meta = makeMeta({
       id,
       writer,
       start: new Date(t0 + i * 60_000).toISOString(),
       end: new Date(t0 + i * 60_000 + 30_000).toISOString(),
       script: 'train.mjs',
-      cwd: '',
       argv: ['--lr', String(0.01 * (1 + (i % 5)))],
-      execArgv: [],
       args: { lr: 0.01 * (1 + (i % 5)) },
       commit,
-      branch: 'main',
-      dirty: false,
-      node: process.version,
       status: 'ok',
       exitCode: 0,
-      error: null,
       loops: [
         { name: 'epoch', parent: null, iterations: EPOCHS },
         { name: 'step', parent: 'epoch', iterations: STEPS },
       ],
       outerMs: new Array(EPOCHS).fill(600),
-      checkpointing: [],
       records: EPOCHS * (STEPS + 1),
-    };
+    });
     await appendRun(repo, { meta, codeTree, segments: { forward: encodeSegment(forwardSegment(id, i)) } });
   }
   return { dir, buildMs: performance.now() - tBuild };

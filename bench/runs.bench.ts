@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { makeRepo, cleanup, testEnv, BIN } from '../test/helpers/repo.js';
+import { makeMeta } from '../test/helpers/store-fixtures.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { encodeRunMeta, ensureWriter, ownLedgerRef, runDir } from '../src/store/ledger.js';
 import { encodeSegment } from '../src/store/segment.js';
 import { snapshotWorkTree } from '../src/store/worktree.js';
 import { KIND_NUMBER } from '../src/store/records.js';
-import type { RunMeta, Segment } from '../src/store/types.js';
+import type { Segment } from '../src/store/types.js';
 import { timeProcess, ulid } from './query.bench.js';
 
 const RUNS = Number(process.env.RUNS_OVERRIDE ?? 10_000);
@@ -75,30 +76,22 @@ export async function buildRunsRepo(): Promise<{ dir: string; ids: string[]; bui
   for (let i = 0; i < RUNS; i++) {
     const id = ulid(t0 + i * 60_000, i);
     ids.push(id);
-    const meta: RunMeta = {
-      format: 'flor-run',
-      version: 1,
+    const meta = makeMeta({
       id,
       writer,
       start: new Date(t0 + i * 60_000).toISOString(),
       end: new Date(t0 + i * 60_000 + 30_000).toISOString(),
       script: 'train.mjs',
-      cwd: '',
       argv: ['--lr', String(0.01 * (1 + (i % 5)))],
-      execArgv: [],
       args: { lr: 0.01 * (1 + (i % 5)), seed: i % 7 },
       commit,
-      branch: 'main',
-      dirty: false,
-      node: process.version,
       status: i % 50 === 0 ? 'failed' : 'ok',
       exitCode: i % 50 === 0 ? 1 : 0,
       error: i % 50 === 0 ? 'diverged' : null,
       loops: [{ name: 'epoch', parent: null, iterations: EPOCHS }],
       outerMs: new Array(EPOCHS).fill(100),
-      checkpointing: [],
       records: EPOCHS * 2,
-    };
+    });
     blob(2 * i + 1, encodeRunMeta(meta));
     blob(2 * i + 2, encodeSegment(forwardSegment(id, i)));
     const d = runDir(id);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { makeRepo, cleanup, flor, gitIn, sh, tempDir, testEnv } from '../test/helpers/repo.js';
-import { runMeta, repoOf } from '../test/sync-support.js';
+import { runMeta, repoOf } from '../test/helpers/sync.js';
 import { closeReaders } from '../src/store/objects.js';
 import { encodeRunMeta, listRuns } from '../src/store/ledger.js';
 import { encodeSegment } from '../src/store/segment.js';

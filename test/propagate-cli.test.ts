@@ -8,7 +8,7 @@ import { makeRepo, flor, cleanup, writeFiles, gitIn } from './helpers/repo.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { snapshotWorkTree } from '../src/store/worktree.js';
 import { appendRun } from '../src/store/ledger.js';
-import { makeMeta } from './store-fixtures.js';
+import { makeMeta } from './helpers/store-fixtures.js';
 
 after(cleanup);
 

@@ -11,7 +11,7 @@ import { journalPath, listJournals, openJournal } from '../src/store/journal.js'
 import { recoverOrphans } from '../src/store/capture.js';
 import { rebuildNotes, readNotes, NOTES_REF } from '../src/store/notes.js';
 import { doctor } from '../src/store/doctor.js';
-import { makeMeta, writeRunJournal } from './store-fixtures.js';
+import { makeMeta, writeRunJournal } from './helpers/store-fixtures.js';
 
 const CAPTURE_MAIN = join(ROOT, 'dist', 'store', 'capture-main.js');
 

@@ -9,7 +9,7 @@ import { openJournalAt, readJournal, readJournalStart, listJournals, openJournal
 import { pack, unpack, encodeValue, decodeValue } from '../src/store/pack.js';
 import { isFlorError } from '../src/errors.js';
 import type { RecordColumns, Value } from '../src/store/records.js';
-import { makeMeta, ulid } from './store-fixtures.js';
+import { makeMeta, ulid } from './helpers/store-fixtures.js';
 
 after(cleanup);
 

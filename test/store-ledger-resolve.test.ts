@@ -19,7 +19,7 @@ import { logView } from '../src/query/runs.js';
 import { replayMissing } from '../src/replay/replay.js';
 import type { RecordColumns, Value } from '../src/store/records.js';
 import { cellAt } from '../src/query/table.js';
-import { makeMeta, ulid } from './store-fixtures.js';
+import { makeMeta, ulid } from './helpers/store-fixtures.js';
 
 after(cleanup);
 

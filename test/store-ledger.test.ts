@@ -15,7 +15,7 @@ import { pack } from '../src/store/pack.js';
 import { doctor } from '../src/store/doctor.js';
 import { isFlorError } from '../src/errors.js';
 import type { RecordColumns } from '../src/store/records.js';
-import { makeMeta, ulid } from './store-fixtures.js';
+import { makeMeta, ulid } from './helpers/store-fixtures.js';
 
 after(cleanup);
 

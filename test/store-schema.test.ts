@@ -6,7 +6,7 @@ import { ROOT } from './helpers/repo.js';
 import { validatorSource, VALIDATORS_FILE } from '../scripts/gen-schemas.js';
 import { validateRunMeta, validateCheckpointManifest, check } from '../src/store/schema.js';
 import { isFlorError } from '../src/errors.js';
-import { makeMeta } from './store-fixtures.js';
+import { makeMeta } from './helpers/store-fixtures.js';
 
 test('the precompiled validators match the schemas (regenerate with `npm run gen:schemas`)', () => {
   assert.equal(readFileSync(VALIDATORS_FILE, 'utf8'), validatorSource());

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, ROOT } from './helpers/repo.js';
-import { addRun, repoOf, runMeta } from './sync-support.js';
+import { addRun, repoOf, runMeta } from './helpers/sync.js';
 import { openJournal } from '../src/store/journal.js';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';

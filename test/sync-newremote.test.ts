@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, linkFlor, ROOT } from './helpers/repo.js';
-import { addRun, repoOf } from './sync-support.js';
+import { addRun, repoOf } from './helpers/sync.js';
 import { listRuns } from '../src/store/ledger.js';
 import { closeReaders } from '../src/store/objects.js';
 

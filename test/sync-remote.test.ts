@@ -9,7 +9,7 @@ const TRAIN = `import { flor } from 'git-flor';
 const lr = flor.arg('lr', 0.01);
 for (const epoch of flor.loop('epoch', [0, 1])) flor.log('loss', lr / (epoch + 1));
 `;
-import { addRun, repoOf, serveHttp } from './sync-support.js';
+import { addRun, repoOf, serveHttp } from './helpers/sync.js';
 import { listRuns } from '../src/store/ledger.js';
 import { closeReaders } from '../src/store/objects.js';
 

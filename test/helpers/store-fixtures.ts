@@ -4,9 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { openJournal, type JournalWriter } from '../src/store/journal.js';
-import type { RunMeta } from '../src/store/types.js';
-import type { Value } from '../src/store/records.js';
+import { openJournal, type JournalWriter } from '../../src/store/journal.js';
+import type { RunMeta } from '../../src/store/types.js';
+import type { Value } from '../../src/store/records.js';
 
 const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

@@ -7,13 +7,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requireRepoSync, gitSync } from '../src/store/git.js';
-import type { RepoInfo } from '../src/store/git.js';
-import { appendRun, ensureWriter } from '../src/store/ledger.js';
-import { encodeSegment } from '../src/store/segment.js';
-import { ulid } from '../src/runtime/ulid.js';
-import type { RunMeta } from '../src/store/types.js';
-import { tempDir } from './helpers/repo.js';
+import { requireRepoSync, gitSync } from '../../src/store/git.js';
+import type { RepoInfo } from '../../src/store/git.js';
+import { appendRun, ensureWriter } from '../../src/store/ledger.js';
+import { encodeSegment } from '../../src/store/segment.js';
+import type { RunMeta } from '../../src/store/types.js';
+import { tempDir } from './repo.js';
+import { makeMeta } from './store-fixtures.js';
+import { segment } from './segments.js';
 
 export function repoOf(dir: string): RepoInfo {
   return requireRepoSync(dir);
@@ -26,30 +27,8 @@ export async function runMeta(dir: string, opts: { commit?: string; script?: str
   const commit = opts.commit ?? gitSync(['rev-parse', 'HEAD'], { cwd: dir }).stdout.toString().trim();
   const codeTree = gitSync(['rev-parse', `${commit}^{tree}`], { cwd: dir }).stdout.toString().trim();
   const now = new Date().toISOString();
-  const meta: RunMeta = {
-    format: 'flor-run',
-    version: 1,
-    id: ulid(),
-    writer,
-    start: now,
-    end: now,
-    script: opts.script ?? 'train.js',
-    cwd: '',
-    argv: [],
-    execArgv: [],
-    args: { lr: 0.01 },
-    commit,
-    branch: 'main',
-    dirty: false,
-    node: process.version,
-    status: 'ok',
-    exitCode: 0,
-    error: null,
-    loops: [],
-    outerMs: [],
-    checkpointing: [],
-    records: 1,
-  };
+  const meta = makeMeta({ writer, start: now, end: now, script: opts.script ?? 'train.js', commit, status: 'ok', exitCode: 0, records: 1 });
+
   return { meta, codeTree };
 }
 
@@ -57,21 +36,7 @@ export async function runMeta(dir: string, opts: { commit?: string; script?: str
 export async function addRun(dir: string, opts: { commit?: string; loss?: number; script?: string } = {}): Promise<string> {
   const { meta, codeTree } = await runMeta(dir, opts);
   const id = meta.id;
-  const forward = encodeSegment({
-    format: 'flor-segment',
-    version: 1,
-    run: id,
-    source: 'forward',
-    provenance: null,
-    names: ['loss'],
-    loops: [],
-    frames: { parent: new Int32Array(0), loop: new Int32Array(0), iter: new Int32Array(0) },
-    name: Int32Array.of(0),
-    frame: Int32Array.of(-1),
-    num: Float64Array.of(opts.loss ?? 0.5),
-    kind: Uint8Array.of(0),
-    other: [],
-  });
+  const forward = encodeSegment(segment(id, [[[], 'loss', opts.loss ?? 0.5]]));
   await appendRun(repoOf(dir), { meta, codeTree, segments: { forward } });
   return id;
 }
