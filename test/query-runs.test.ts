@@ -5,13 +5,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, runNode, gitIn, cleanup, tempDir, writeFiles } from './helpers/repo.js';
 import { florIn } from './helpers/cli.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { repoHistory } from '../src/query/runs.js';
 import { summarizeRuns } from '../src/query/summary.js';
+import { runContentKey } from '../src/store/derived-cache.js';
 
 const BODY = `flor.log('tag', { v: 1 });
 for (const epoch of flor.loop('epoch', [0, 1, 2])) {
@@ -280,4 +281,43 @@ test('--format parquet: DuckDB reads back the json rows, with their types', asyn
   assert.equal((await florIn(dir, ['log', 'acc', '--where', 'epoch = 2', '--format', 'parquet', '-o', lp])).status, 0);
   const rows = await json(['sql', `select run, epoch, acc from read_parquet('${lp}')`]);
   assert.deepEqual(rows, (await json(['log', 'acc', '--where', 'epoch = 2'])).map((r) => ({ run: r.run, epoch: r.epoch, acc: r.acc })));
+});
+
+test('a second runs --col AGG(NAME) reads no segment: the aggregates are kept by run content, and equal a fresh computation', async () => {
+  const cols = ['last(loss)', 'first(loss)', 'min(loss)', 'max(loss)', 'mean(loss)', 'count(loss)', 'last(acc)'];
+  const cache = join(dir, '.git', 'flor', 'cache');
+  rmSync(cache, { recursive: true, force: true });
+  const fresh = await summarizeRuns(await repoHistory(requireRepoSync(dir)), { cols, sort: ['-max(loss)'] });
+  const h = await repoHistory(requireRepoSync(dir));
+  let reads = 0;
+  const counting = { ...h, segments: (r: (typeof h.runs)[number]) => (reads++, h.segments(r)) };
+  const again = await summarizeRuns(counting, { cols, sort: ['-max(loss)'] });
+  assert.equal(reads, 0, 'no segment read for aggregates kept from the first query');
+  assert.deepEqual(again.rows, fresh.rows);
+  const byRun = new Map(again.rows.map((r) => [ids.indexOf(r.run as string), r]));
+  for (const [i, lr] of LR.entries()) {
+    const xs = epochsRun(i).flatMap((e) => [0, 1].map((s) => loss(i, e, s)));
+    const row = byRun.get(i)!;
+    assert.equal(row['max(loss)'], Math.max(...xs));
+    assert.equal(row['min(loss)'], Math.min(...xs));
+    assert.equal(row['count(loss)'], xs.length);
+    assert.equal(row['first(loss)'], lr);
+    assert.equal(row['last(loss)'], xs.at(-1));
+    assert.ok(Math.abs((row['mean(loss)'] as number) - xs.reduce((a, b) => a + b, 0) / xs.length) < 1e-12);
+  }
+  // A damaged cache file is ignored, never read as values.
+  const aggDir = join(cache, 'aggregates');
+  for (const fan of readdirSync(aggDir)) for (const f of readdirSync(join(aggDir, fan))) writeFileSync(join(aggDir, fan, f), 'FLORC1\ngarbage');
+  const damaged = await summarizeRuns(await repoHistory(requireRepoSync(dir)), { cols, sort: ['-max(loss)'] });
+  assert.deepEqual(damaged.rows, fresh.rows);
+  // A name no run logged still fails the same way with aggregates kept for others.
+  await assert.rejects(summarizeRuns(await repoHistory(requireRepoSync(dir)), { cols: ['max(los)'] }), /los/);
+});
+
+test('a run whose segments change (a replay appends one) gets a new content key', () => {
+  const run = { id: '01J00000000000000000000000', writer: 'w1', segments: [{ oid: 'a'.repeat(40) }] };
+  const k = runContentKey(run);
+  assert.equal(runContentKey({ ...run }), k);
+  assert.notEqual(runContentKey({ ...run, segments: [...run.segments, { oid: 'b'.repeat(40) }] }), k);
+  assert.notEqual(runContentKey({ ...run, writer: 'w2' }), k);
 });

@@ -6,7 +6,10 @@ import { FlorError } from '../errors.js';
 import { checkRunSegments, listRunsChecked, readSegment, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
-import { readCachedListing, readCachedSegment, refsKey, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
+import { readCachedAggregates, readCachedListing, readCachedSegment, refsKey, runContentKey, writeCachedAggregates, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
+import type { Value } from '../store/records.js';
+import { AGGREGATES } from './spec.js';
+import type { AggregateCache, Aggregates } from './summary.js';
 
 export interface Listing {
   runs: RunEntry[];
@@ -89,4 +92,30 @@ export async function loadRuns(runs: RunEntry[], from: SegmentReader): Promise<{
 /** Oldest first, ties by id: the order every listing and view uses. */
 export function byStart(a: RunEntry, b: RunEntry): number {
   return a.meta.start < b.meta.start ? -1 : a.meta.start > b.meta.start ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * Aggregates of names per run, kept in the derived cache under the run's content key: the second
+ * `runs --col max(loss)` reads one small file per run instead of decoding every segment.
+ */
+export function cachedAggregates(repo: RepoInfo): AggregateCache<RunEntry> {
+  const held = new Map<string, Map<string, Record<string, Value>>>();
+  const entry = (run: RunEntry): { key: string; names: Map<string, Record<string, Value>> } => {
+    const key = runContentKey(run);
+    let names = held.get(key);
+    if (!names) held.set(key, (names = readCachedAggregates(repo, key)));
+    return { key, names };
+  };
+  return {
+    get(run, name) {
+      const a = entry(run).names.get(name);
+      // An entry written by another version of this code may lack an aggregate: then it is none.
+      return a && AGGREGATES.every((fn) => fn in a) ? (a as Aggregates) : null;
+    },
+    put(run, name, aggs) {
+      const { key, names } = entry(run);
+      names.set(name, aggs);
+      writeCachedAggregates(repo, key, names);
+    },
+  };
 }

@@ -7,7 +7,7 @@ import { readRunSegments, resolveIn, resolveRun, type BrokenRun, type RunEntry, 
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
 import { pivot, type PivotResult, type PivotRun } from './pivot.js';
-import { gitSegments, listHistory } from './history.js';
+import { cachedAggregates, gitSegments, listHistory } from './history.js';
 import type { History } from './summary.js';
 
 export type { BrokenRun, RunEntry };
@@ -15,7 +15,7 @@ export type { BrokenRun, RunEntry };
 /** The history of a repository for summarizeRuns: every readable run, segments read on demand. */
 export async function repoHistory(repo: RepoInfo, from?: SegmentReader): Promise<History<RunEntry> & { broken: BrokenRun[] }> {
   const { runs, broken } = await listHistory(repo);
-  return { runs, broken, segments: (r) => segmentsOf(repo, r, from) };
+  return { runs, broken, segments: (r) => segmentsOf(repo, r, from), aggregates: cachedAggregates(repo) };
 }
 
 export interface LogOptions {

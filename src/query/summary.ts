@@ -13,7 +13,7 @@ import { toJson } from './formats.js';
 import { unknownName } from './names.js';
 import { aggregate, loopsOf, nameDepths, seriesOf, valueAt, type RunSeries } from './series.js';
 import { sortRows, type SortKey } from './sort.js';
-import { parseSpec, specText, type Spec } from './spec.js';
+import { AGGREGATES, parseSpec, specText, type Aggregate, type Spec } from './spec.js';
 import type { Table } from './table.js';
 
 /** A run as the summary needs it (the store's RunEntry is one). */
@@ -27,6 +27,16 @@ export interface History<R extends HistoryRun = HistoryRun> {
   /** Every readable run. */
   runs: R[];
   segments(run: R): Promise<Segment[]>;
+  /** Where a run's aggregates of a name are kept between commands, if anywhere. */
+  aggregates?: AggregateCache<R>;
+}
+
+/** Every aggregate of one name in one run (`count` a number), as computed from its series. */
+export type Aggregates = Record<Aggregate, Value>;
+
+export interface AggregateCache<R> {
+  get(run: R, name: string): Aggregates | null;
+  put(run: R, name: string, aggs: Aggregates): void;
 }
 
 /** Run-level columns, in the order `--format json` prints them. */
@@ -198,8 +208,22 @@ export class RunValues<R extends HistoryRun> {
   async values(res: Resolved, runs: R[], text: string): Promise<Value[]> {
     if (res.t === 'key') return runs.map((r) => keyValue(res.key, r.id, r.meta));
     if (res.t === 'arg') return runs.map((r) => (hasArg(r.meta, res.name) ? r.meta.args[res.name]! : null));
+    const cache = this.h.aggregates;
+    if (res.t === 'agg' && cache) {
+      // Aggregates kept from an earlier command: no segment is read. A name none of these runs
+      // logged still goes the long way below, which says so.
+      const hits = runs.map((r) => cache.get(r, res.name));
+      if (hits.every((h) => h !== null) && hits.some((h) => (h!.count as number) > 0)) return hits.map((h) => h![res.fn]);
+    }
     const m = await this.ensureSeries(res.name, runs);
     const ss = runs.map((r) => m.get(r.id)!);
+    if (cache) {
+      runs.forEach((r, i) => {
+        const aggs = {} as Aggregates;
+        for (const fn of AGGREGATES) aggs[fn] = aggregate(ss[i]!, fn);
+        cache.put(r, res.name, aggs);
+      });
+    }
     if (!ss.some((s) => s.value) && !(await this.namesEverywhere()).has(res.name)) {
       throw unknownName(res.name, [...this.logged, ...this.argNames(), ...RUN_KEYS], 'no run logged', text === res.name ? '' : ` (in ${text})`);
     }

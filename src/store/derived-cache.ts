@@ -200,3 +200,50 @@ export function writeCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, 
   const enc = runs.map((r) => ({ ...r, meta: { ...r.meta, args: encodeValue(r.meta.args) } }));
   writeAtomic(listingFile(repo), frame([pack({ key, runs: enc })]));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Per-run aggregates of logged names (`runs --col max(loss)`), by the run's content
+
+/**
+ * Names a run's content for its aggregates: its id, the writer whose segments count (readers keep
+ * only those), and its segments' blob ids. A new replay segment is a new key, so an entry never
+ * goes stale.
+ */
+export function runContentKey(run: { id: string; writer: string; segments: Array<{ oid: string }> }): string {
+  const h = createHash('sha1').update(run.id).update('\0').update(run.writer);
+  for (const s of run.segments) h.update('\0').update(s.oid);
+  return h.digest('hex');
+}
+
+function aggFile(repo: RepoInfo, key: string): string {
+  return join(cacheDir(repo), 'aggregates', key.slice(0, 2), key.slice(2));
+}
+
+/** name -> (aggregate -> value) of one run, as cached; empty when nothing was. */
+export function readCachedAggregates(repo: RepoInfo, key: string): Map<string, Record<string, Value>> {
+  const body = unframe(aggFile(repo, key));
+  const out = new Map<string, Record<string, Value>>();
+  if (!body) return out;
+  try {
+    const o = unpack(body, 'cached aggregates') as Record<string, Record<string, unknown>>;
+    for (const [name, aggs] of Object.entries(o)) {
+      const m: Record<string, Value> = {};
+      for (const [fn, v] of Object.entries(aggs)) m[fn] = decodeValue(v);
+      out.set(name, m);
+    }
+  } catch {
+    out.clear();
+  }
+  return out;
+}
+
+/** Adds one name's aggregates to a run's entry (a concurrent writer may win: that costs only speed). */
+export function writeCachedAggregates(repo: RepoInfo, key: string, all: Map<string, Record<string, Value>>): void {
+  const o: Record<string, Record<string, unknown>> = {};
+  for (const [name, aggs] of all) {
+    const e: Record<string, unknown> = {};
+    for (const [fn, v] of Object.entries(aggs)) e[fn] = encodeValue(v);
+    o[name] = e;
+  }
+  writeAtomic(aggFile(repo, key), frame([pack(o)]));
+}
