@@ -5,6 +5,7 @@
  * The history is written in one `git fast-import` stream (one ledger commit holding every run, the
  * layout format.md gives): appending 10,000 runs one by one would take most of an hour.
  */
+import { ownLedgerRef } from '../src/store/refs.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { makeRepo, cleanup, testEnv, BIN } from '../test/helpers/repo.js';
 import { makeMeta } from '../test/helpers/store-fixtures.js';
 import { requireRepoSync } from '../src/store/git.js';
-import { encodeRunMeta, ensureWriter, ownLedgerRef, runDir } from '../src/store/ledger.js';
+import { encodeRunMeta, ensureWriter, runDir } from '../src/store/ledger.js';
 import { encodeSegment } from '../src/store/segment.js';
 import { snapshotWorkTree } from '../src/store/worktree.js';
 import { KIND_NUMBER } from '../src/store/records.js';

@@ -2,13 +2,14 @@
  * One replay at a time per clone (src/replay/lock.ts): real repositories, real concurrent
  * `git flor replay` processes, a lock left behind by a dead process. Needs the built dist/.
  */
+import { REPLAY_LOCK_REF } from '../src/store/refs.js';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { acquireReplayLock, currentHolder, REPLAY_LOCK_REF, type LockHolder } from '../src/replay/lock.js';
+import { acquireReplayLock, currentHolder, type LockHolder } from '../src/store/replay-lock.js';
 import { isFlorError } from '../src/errors.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { listRuns } from '../src/store/ledger.js';

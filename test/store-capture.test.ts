@@ -1,3 +1,4 @@
+import { NOTES_REF } from '../src/store/refs.js';
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -9,7 +10,7 @@ import { snapshotWorkTreeSync, headSync } from '../src/store/worktree.js';
 import { listRuns, readSegment, readCheckpointManifest } from '../src/store/ledger.js';
 import { journalPath, listJournals, openJournal } from '../src/store/journal.js';
 import { recoverOrphans } from '../src/store/capture.js';
-import { rebuildNotes, readNotes, NOTES_REF } from '../src/store/notes.js';
+import { rebuildNotes, readNotes } from '../src/store/notes.js';
 import { doctor } from '../src/store/doctor.js';
 import { makeMeta, writeRunJournal } from './helpers/store-fixtures.js';
 

@@ -7,7 +7,8 @@
  */
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gitText, type CatFile, type RepoInfo } from '../store/git.js';
+import type { CatFile, RepoInfo } from '../store/git.js';
+import { workTreePaths } from '../store/revs.js';
 import { propagateProject } from '../propagate/project.js';
 import { isSourcePath } from '../propagate/source.js';
 import { findRenames } from '../store/renames.js';
@@ -36,8 +37,7 @@ export interface TodayFiles {
 
 export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<TodayFiles> {
   const top = repo.top!;
-  const listed = await gitText(['ls-files', '-co', '--exclude-standard', '-z'], { cwd: top });
-  const paths = listed.split('\0').filter((p) => p && isSourcePath(p));
+  const paths = (await workTreePaths(repo)).filter(isSourcePath);
   const files: Record<string, string> = {};
   const quoted = names.flatMap((n) => [`'${n}'`, `"${n}"`, `\`${n}\``]);
   for (const p of paths) {

@@ -38,7 +38,7 @@ import { createPool, defaultWorkers, type TaskPool } from './pool.js';
 import { dispatcher, limiter } from './dispatch.js';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
 import { checkFidelity, concatRecords, namesLogged, recordsEnd, type Mismatch } from './assemble.js';
-import { acquireReplayLock, type LockHolder } from './lock.js';
+import { acquireReplayLock, type LockHolder } from '../store/replay-lock.js';
 import { entryRoots } from './reach.js';
 
 export interface ReplayProgress {

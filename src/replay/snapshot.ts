@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, 
 import { join, posix, relative, isAbsolute } from 'node:path';
 import { loaderArgv, packageOf, type Loader } from '../store/exec-argv.js';
 import { randomBytes, createHash } from 'node:crypto';
-import { git, type CatFile, type RepoInfo } from '../store/git.js';
+import { repoCwd, type CatFile, type RepoInfo } from '../store/git.js';
+import { checkoutTree, treeLinks } from '../store/checkout.js';
 import { blobEntry, editTree, reader, readTree, TreeWriter, writeBlobs, type TreeEdits } from '../store/objects.js';
 import { FlorError } from '../errors.js';
 import type { RunMeta } from '../store/types.js';
@@ -32,10 +33,6 @@ export function snapshotKey(codeTree: string, files: Record<string, string>): st
   return h.digest('hex').slice(0, 16);
 }
 
-function gitCwd(repo: RepoInfo): string {
-  return repo.top ?? repo.gitDir;
-}
-
 export function replayRoot(repo: RepoInfo): string {
   return join(repo.commonDir, 'flor', 'replay');
 }
@@ -54,7 +51,7 @@ export async function propagatedTree(repo: RepoInfo, codeTree: string, files: Re
     Promise.all(paths.map((p) => modeAt(cat, codeTree, p))),
   ]);
   const edits: TreeEdits = new Map(paths.map((p, i) => [p, { ...blobEntry(oids[i]!), mode: modes[i] ?? '100644' }]));
-  const mk = new TreeWriter(gitCwd(repo));
+  const mk = new TreeWriter(repoCwd(repo));
   try {
     const tree = await editTree(cat, mk, codeTree, edits);
     if (!tree) throw new FlorError('INTERNAL', `propagated code of tree ${codeTree} came out empty`);
@@ -94,13 +91,8 @@ export async function materialise(repo: RepoInfo, runId: string, codeTree: strin
     rmSync(dir, { recursive: true, force: true });
     const part = `${dir}.part-${process.pid}-${randomBytes(3).toString('hex')}`;
     mkdirSync(part, { recursive: true });
-    const tmp = join(repo.commonDir, 'flor', 'tmp');
-    mkdirSync(tmp, { recursive: true });
-    const idx = join(tmp, `replay-index-${process.pid}-${randomBytes(4).toString('hex')}`);
-    const env = { GIT_INDEX_FILE: idx };
     try {
-      await git(['read-tree', codeTree], { cwd: gitCwd(repo), env });
-      await git([`--work-tree=${part}`, 'checkout-index', '-a', '-f', `--prefix=${part}/`], { cwd: gitCwd(repo), env });
+      await checkoutTree(repo, codeTree, part);
       for (const [p, text] of Object.entries(files)) writeInside(part, p, text);
       linkNodeModules(repo, part, linkDirs);
       writeFileSync(join(part, '.flor-snapshot'), `${runId} ${codeTree} ${key}\n`);
@@ -113,8 +105,6 @@ export async function materialise(repo: RepoInfo, runId: string, codeTree: strin
       throw new FlorError('REPLAY_SNAPSHOT', `cannot materialise the code of run ${runId}: ${(e as Error).message}`, {
         hint: 'check free disk space under .git/flor/replay', cause: e,
       });
-    } finally {
-      rmSync(idx, { force: true });
     }
   }
   return { key, dir };
@@ -225,26 +215,12 @@ export function resolveLoaders(dir: string, cwd: string, loaders: readonly Loade
   return { argv: loaderArgv(keep), dropped };
 }
 
-/** The symbolic links of a code tree: path -> link text. One `ls-tree`, then the link blobs through the shared reader. */
-export async function codeLinks(repo: RepoInfo, codeTree: string): Promise<Map<string, string>> {
-  const r = await git(['ls-tree', '-r', '-z', '--full-tree', codeTree], { cwd: gitCwd(repo) });
-  const found: Array<{ path: string; oid: string }> = [];
-  for (const rec of r.stdout.toString('utf8').split('\0')) {
-    if (!rec.startsWith('120000 ')) continue;
-    const tab = rec.indexOf('\t');
-    found.push({ path: rec.slice(tab + 1), oid: rec.slice(0, tab).split(' ')[2]! });
-  }
-  const cat = reader(repo);
-  const texts = await Promise.all(found.map((f) => cat.read(f.oid)));
-  return new Map(found.map((f, i) => [f.path, texts[i]?.data.toString('utf8') ?? '']));
-}
-
 /**
  * A code tree is checked out only when none of its symbolic links leads out of it, and flor writes
  * a propagated file only where no link is on the way: REPLAY_REFUSED otherwise, naming the link.
  */
 export async function checkCodeLinks(repo: RepoInfo, runId: string, codeTree: string, writes: string[]): Promise<void> {
-  const links = await codeLinks(repo, codeTree);
+  const links = await treeLinks(repo, codeTree);
   if (links.size === 0) return;
   const out = escapingLinks(links);
   if (out.length) {

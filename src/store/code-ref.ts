@@ -10,33 +10,30 @@
  * Never pushed or fetched: the pre-push guard refuses every refs/flor/ ref but the own ledger,
  * and fetch refspecs name only refs/flor/ledgers/*.
  */
+import { CODE_REFS } from './refs.js';
 import { readdirSync } from 'node:fs';
-import { git, gitSync, type RepoInfo } from './git.js';
+import { repoCwd, git, gitSync, type RepoInfo } from './git.js';
 import { journalDir, JOURNAL_EXT } from './journal.js';
 
-export const CODE_REFS = 'refs/flor/tmp/';
 
 export function codeRef(runId: string): string {
   return CODE_REFS + runId;
 }
 
-function cwdOf(repo: RepoInfo): string {
-  return repo.top ?? repo.gitDir;
-}
 
 /** Pins `tree` for run `runId` (synchronous: run start). */
 export function pinCodeSync(repo: RepoInfo, runId: string, tree: string): void {
-  gitSync(['update-ref', '-m', 'git flor: code of a running run', codeRef(runId), tree], { cwd: cwdOf(repo) });
+  gitSync(['update-ref', '-m', 'git flor: code of a running run', codeRef(runId), tree], { cwd: repoCwd(repo) });
 }
 
 /** Drops the pin of a captured run; a pin already gone is fine. */
 export async function unpinCode(repo: RepoInfo, runId: string): Promise<void> {
-  await git(['update-ref', '-d', codeRef(runId)], { cwd: cwdOf(repo), okCodes: [1] });
+  await git(['update-ref', '-d', codeRef(runId)], { cwd: repoCwd(repo), okCodes: [1] });
 }
 
 /** Run ids that have a pin. */
 export async function pinnedRuns(repo: RepoInfo): Promise<string[]> {
-  const r = await git(['for-each-ref', '--format=%(refname)', CODE_REFS], { cwd: cwdOf(repo) });
+  const r = await git(['for-each-ref', '--format=%(refname)', CODE_REFS], { cwd: repoCwd(repo) });
   return r.stdout
     .toString()
     .split('\n')

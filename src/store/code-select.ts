@@ -6,7 +6,7 @@
  */
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gitSync, type RepoInfo } from './git.js';
+import { repoCwd, gitSync, type RepoInfo } from './git.js';
 import { FlorError } from '../errors.js';
 import type { SkippedCode, SkippedPath } from './types.js';
 
@@ -64,7 +64,7 @@ export function captureMaxBytes(config: Map<string, string>, warn: (line: string
 
 /** Every `flor.*` setting (keys lower-cased, as Git reports them), in one git process. */
 export function florConfigSync(repo: RepoInfo): Map<string, string> {
-  const r = gitSync(['config', '-z', '--get-regexp', '^flor\\.'], { cwd: repo.top ?? repo.gitDir, okCodes: [1] });
+  const r = gitSync(['config', '-z', '--get-regexp', '^flor\\.'], { cwd: repoCwd(repo), okCodes: [1] });
   const m = new Map<string, string>();
   for (const rec of r.stdout.toString().split('\0')) {
     if (!rec) continue;

@@ -15,8 +15,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { createHash, randomBytes } from 'node:crypto';
-import { git, type RepoInfo } from './git.js';
-import { repoCwd } from './objects.js';
+import { git, repoCwd, type RepoInfo } from './git.js';
 import { pack, unpack, encodeValue, decodeValue } from './pack.js';
 import type { RunMeta, Segment } from './types.js';
 import type { Value } from './records.js';

@@ -4,14 +4,14 @@
  * index against the ledgers. It repairs what is derived or recoverable (journals, notes) and
  * reports the rest; history in a ledger is never rewritten.
  */
+import { NOTES_REF } from './refs.js';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { git, type RepoInfo } from './git.js';
+import { git, repoCwd, type RepoInfo } from './git.js';
 import { pidAlive, recoverJournals } from './capture.js';
 import { journalDir } from './journal.js';
 import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment, segmentProblem } from './ledger.js';
-import { addNoteLines, missingNoteLines, rebuildNotes, NOTES_REF } from './notes.js';
-import { repoCwd } from './objects.js';
+import { addNoteLines, missingNoteLines, rebuildNotes } from './notes.js';
 
 export interface Problem {
   run?: string;

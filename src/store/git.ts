@@ -75,6 +75,21 @@ export function git(args: string[], opts: GitOptions): Promise<GitResult> {
   });
 }
 
+/** Where git commands for this repository run (inside hooks GIT_DIR may be relative to the top). */
+export function repoCwd(repo: RepoInfo): string {
+  return repo.top ?? repo.gitDir;
+}
+
+/** `git` in this repository: the one place that picks the working directory of a git command. */
+export function gitRepo(repo: RepoInfo, args: string[], opts: Omit<GitOptions, 'cwd'> = {}): Promise<GitResult> {
+  return git(args, { ...opts, cwd: repoCwd(repo) });
+}
+
+/** Synchronous gitRepo. */
+export function gitRepoSync(repo: RepoInfo, args: string[], opts: Omit<GitOptions, 'cwd'> & { timeoutMs?: number } = {}): GitResult {
+  return gitSync(args, { ...opts, cwd: repoCwd(repo) });
+}
+
 /** Text output of a git command, trailing newline removed. */
 export async function gitText(args: string[], opts: GitOptions): Promise<string> {
   return (await git(args, opts)).stdout.toString().replace(/\n$/, '');

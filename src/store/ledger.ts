@@ -10,18 +10,17 @@ import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FlorError, isFlorError, type FlorErrorCode } from '../errors.js';
-import { git, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
+import { LEDGERS, ownLedgerRef, REMOTES } from './refs.js';
+import { git, repoCwd, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
 import { pack, unpack, encodeValue, decodeValue } from './pack.js';
 import { validateRunMeta, validateCheckpointManifest, ULID_PATTERN } from './schema.js';
 import { decodeSegment } from './segment.js';
-import { blobEntry, treeEntry, editTree, reader, readTree, repoCwd, updateRefWithRetry, writeBlob, commitTreeOf, type TreeEdits } from './objects.js';
+import { blobEntry, treeEntry, editTree, reader, readTree, updateRefWithRetry, writeBlob, commitTreeOf, type TreeEdits } from './objects.js';
 import type { CheckpointManifest, RunMeta, Segment } from './types.js';
 import { settleJournals } from './settle.js';
 import type { Value } from './records.js';
 import { readTrust, trusts, type Trust } from './trust.js';
 
-export const LEDGERS = 'refs/flor/ledgers/';
-export const REMOTES = 'refs/flor/remotes/';
 
 export interface SegmentRef {
   name: string;
@@ -121,10 +120,6 @@ export async function ensureWriter(repo: RepoInfo): Promise<string> {
       if (now === id) return id;
     }
   }
-}
-
-export function ownLedgerRef(writer: string): string {
-  return LEDGERS + writer;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,13 +5,13 @@
  * because a capture, a rebuild and the post-rewrite hook may race. `git notes` itself is never
  * used: it refuses refs outside refs/notes/ and has no CAS (docs/design.md).
  */
-import { git, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
-import { blobEntry, editTree, readRef, readTree, reader, repoCwd, updateRefWithRetry, writeBlobs, commitTreeOf, type TreeEdits } from './objects.js';
+import { NOTES_REF } from './refs.js';
+import { git, repoCwd, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
+import { blobEntry, editTree, readRef, readTree, reader, updateRefWithRetry, writeBlobs, commitTreeOf, type TreeEdits } from './objects.js';
 import { listRunsChecked } from './ledger.js';
 import type { RunMeta } from './types.js';
 import type { Value } from './records.js';
 
-export const NOTES_REF = 'refs/flor/notes';
 
 function short(v: Value): string {
   if (typeof v === 'string') return /^[^\s=]{1,40}$/.test(v) ? v : JSON.stringify(v.length > 40 ? v.slice(0, 37) + '...' : v);

@@ -10,14 +10,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
-import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, type RepoInfo, type TreeEntry } from './git.js';
+import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, repoCwd, type RepoInfo, type TreeEntry } from './git.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
-
-/** Where git commands for this repository run (inside hooks GIT_DIR may be relative to the top). */
-export function repoCwd(repo: RepoInfo): string {
-  return repo.top ?? repo.gitDir;
-}
 
 const readers = new Map<string, CatFile>();
 

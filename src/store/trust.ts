@@ -6,8 +6,7 @@
  * consent, not authentication: anyone who can push to a shared remote can update any ledger ref
  * there, so a trusted name only says which ledger the user chose to believe.
  */
-import { git, type RepoInfo } from './git.js';
-import { repoCwd } from './objects.js';
+import { git, repoCwd, type RepoInfo } from './git.js';
 
 export interface Trust {
   /** This clone's writer id (`flor.writer`), null before its first run. */

@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSyn
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { findRepoSync, gitEnv, gitSync } from './git.js';
+import { repoCwd, findRepoSync, gitEnv, gitSync } from './git.js';
 import type { RepoInfo } from './git.js';
 import { FlorError } from '../errors.js';
 import { captureMaxBytes, florConfigSync, selectCode, type CodeSelection } from './code-select.js';
@@ -203,7 +203,7 @@ export async function snapshotWorkTree(repo: RepoInfo): Promise<string> {
 
 /** HEAD's commit and tree, or nulls on an unborn branch. */
 export function headSync(repo: RepoInfo): { commit: string | null; tree: string | null; branch: string | null } {
-  const cwd = repo.top ?? repo.gitDir;
+  const cwd = repoCwd(repo);
   // One process at every run start: commit, tree and branch together ('HEAD' when detached).
   const r = gitSync(['rev-parse', 'HEAD', 'HEAD^{tree}', '--abbrev-ref', 'HEAD'], { cwd, okCodes: [128] });
   if (r.code === 0) {

@@ -63,7 +63,7 @@ async function postRewrite(repo: RepoInfo): Promise<void> {
 async function prePush(repo: RepoInfo, args: string[]): Promise<number> {
   const [remoteName = '', url = ''] = args;
   const { parsePushLines, checkPush, pushFlags } = await import('./prepush.js');
-  const { configValue, configuredRemotes } = await import('./refspecs.js');
+  const { configValue, configuredRemotes } = await import('../store/git-config.js');
   const { gitPushArgs } = await import('./gitproc.js');
   const writer = configValue(repo, 'flor.writer');
   const configured = configuredRemotes(repo).includes(remoteName);

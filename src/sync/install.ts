@@ -13,10 +13,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync
 import { dirname, basename, isAbsolute, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { gitSync } from '../store/git.js';
-import type { RepoInfo } from '../store/git.js';
+import { repoCwd, type RepoInfo } from '../store/git.js';
 import { FlorError } from '../errors.js';
-import { configuredRemotes, configValue, configValues, LEDGERS, NOTES_REF, REMOTES } from './refspecs.js';
+import { configScope, configuredRemotes, configValue, configValues, gitAtLeast, hasRef, setConfig } from '../store/git-config.js';
+import { LEDGERS, NOTES_REF, REMOTES } from '../store/refs.js';
 import { ensureFetchRefspecs, installStatePath } from './remote-config.js';
 import { HOOK_NAMES, installHook, uninstallHook } from './hooks.js';
 import type { HookAction, HookName, UninstallAction } from './hooks.js';
@@ -38,13 +38,8 @@ function readState(repo: RepoInfo): InstallState | null {
   }
 }
 
-function cwdOf(repo: RepoInfo): string {
-  return repo.top ?? repo.gitDir;
-}
 
-function config(repo: RepoInfo, args: string[]): void {
-  gitSync(['config', ...args], { cwd: cwdOf(repo), okCodes: [5] });
-}
+const config = setConfig;
 
 export type Husky = 'husky-v9' | 'husky-v4-8' | null;
 
@@ -68,7 +63,7 @@ export function hookPlace(repo: RepoInfo): HookPlace {
   if (!raw) return { dir: join(repo.commonDir, 'hooks'), hooksPath: null, husky: null, inWorkTree: false };
   const expanded = raw.startsWith('~/') ? join(homedir(), raw.slice(2)) : raw;
   // Git runs hooks at the top of the work tree, so that is what a relative hooksPath means.
-  const abs = isAbsolute(expanded) ? expanded : resolve(repo.top ?? repo.gitDir, expanded);
+  const abs = isAbsolute(expanded) ? expanded : resolve(repoCwd(repo), expanded);
   const inWorkTree = !!repo.top && (abs + '/').startsWith(repo.top + '/');
   if (basename(abs) === '_' && basename(dirname(abs)) === '.husky') return { dir: dirname(abs), hooksPath: raw, husky: 'husky-v9', inWorkTree };
   if (basename(abs) === '.husky') return { dir: abs, hooksPath: raw, husky: 'husky-v4-8', inWorkTree };
@@ -83,13 +78,6 @@ export interface InitReport {
   place: HookPlace;
   hooks: Array<{ name: HookName; path: string; action: HookAction }>;
   notes: string[];
-}
-
-function gitAtLeast(repo: RepoInfo, major: number, minor: number): boolean {
-  const v = gitSync(['version'], { cwd: cwdOf(repo) }).stdout.toString();
-  const m = /(\d+)\.(\d+)/.exec(v);
-  if (!m) return true;
-  return Number(m[1]) > major || (Number(m[1]) === major && Number(m[2]) >= minor);
 }
 
 export async function init(repo: RepoInfo, opts: { nodePath?: string } = {}): Promise<InitReport> {
@@ -136,7 +124,7 @@ export async function init(repo: RepoInfo, opts: { nodePath?: string } = {}): Pr
     if (missing.length) notes.push(`husky has not generated .husky/_/${missing.join(', .husky/_/')}: run \`npx husky\` so they run`);
   }
   if (place.hooksPath) {
-    const scope = gitSync(['config', '--show-scope', '--get', 'core.hooksPath'], { cwd: repo.top, okCodes: [1] }).stdout.toString().split('\t')[0];
+    const scope = configScope(repo, 'core.hooksPath');
     if (scope === 'global' || scope === 'system') {
       notes.push(`core.hooksPath comes from your ${scope} config: flor's hooks in ${place.dir} run in every repository using it (they do nothing where flor has not run), and \`git flor uninstall\` anywhere removes them for all`);
     }
@@ -190,7 +178,7 @@ export async function uninstall(repo: RepoInfo): Promise<UninstallReport> {
   let writerRemoved = false;
   const writer = configValue(repo, 'flor.writer');
   if (state?.writerCreated && writer) {
-    const has = gitSync(['rev-parse', '-q', '--verify', LEDGERS + writer], { cwd: cwdOf(repo), okCodes: [1] }).code === 0;
+    const has = hasRef(repo, LEDGERS + writer);
     if (!has) {
       config(repo, ['--unset', 'flor.writer']);
       writerRemoved = true;

@@ -6,7 +6,7 @@
  * someone else's ledger; `git push --mirror` would send the former and delete the latter on the
  * remote. So such a push is refused as a whole: Git offers no way to drop refs from it.
  */
-import { LEDGERS } from './refspecs.js';
+import { LEDGERS } from '../store/refs.js';
 
 export interface PushLine {
   localRef: string;

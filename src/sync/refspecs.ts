@@ -6,19 +6,11 @@
  * fetch) and shared by nobody: pushing it would make two clones' notes collide on one ref and
  * need a merge, for data any clone can recompute. Checkpoints are files under .git/flor, never refs.
  */
-import { gitSync } from '../store/git.js';
+import { configuredRemotes, configValue, currentBranch } from '../store/git-config.js';
 import type { RepoInfo } from '../store/git.js';
 import { FlorError } from '../errors.js';
 
-// Same values as the store's (ledger.ts, notes.ts), restated so the pre-push hook does not load the
-// store's schema and codec modules just to name three refs.
-export const LEDGERS = 'refs/flor/ledgers/';
-export const REMOTES = 'refs/flor/remotes/';
-export const NOTES_REF = 'refs/flor/notes';
-
-export function ownLedgerRef(writer: string): string {
-  return LEDGERS + writer;
-}
+import { LEDGERS, ownLedgerRef, REMOTES } from '../store/refs.js';
 
 /** Push refspec: never forced, so a clone can only fast-forward its own chain on a remote. */
 export function pushRefspec(writer: string): string {
@@ -46,26 +38,6 @@ export function remoteKey(remoteOrUrl: string, configured: boolean): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < remoteOrUrl.length; i++) h = Math.imul(h ^ remoteOrUrl.charCodeAt(i), 0x01000193) >>> 0;
   return `${safe || 'url'}-${h.toString(16).padStart(8, '0')}`;
-}
-
-export function configuredRemotes(repo: RepoInfo): string[] {
-  const r = gitSync(['remote'], { cwd: repo.top ?? repo.gitDir });
-  return r.stdout.toString().split('\n').filter(Boolean);
-}
-
-export function configValue(repo: RepoInfo, key: string): string | null {
-  const r = gitSync(['config', '--get', key], { cwd: repo.top ?? repo.gitDir, okCodes: [1] });
-  return r.code === 0 ? r.stdout.toString().replace(/\n$/, '') : null;
-}
-
-export function configValues(repo: RepoInfo, key: string): string[] {
-  const r = gitSync(['config', '--get-all', key], { cwd: repo.top ?? repo.gitDir, okCodes: [1] });
-  return r.code === 0 ? r.stdout.toString().split('\n').filter(Boolean) : [];
-}
-
-function currentBranch(repo: RepoInfo): string | null {
-  const r = gitSync(['symbolic-ref', '-q', '--short', 'HEAD'], { cwd: repo.top ?? repo.gitDir, okCodes: [1, 128] });
-  return r.code === 0 ? r.stdout.toString().trim() : null;
 }
 
 /** The remote a plain `git push` / `git fetch` would use, following Git's own precedence. */

@@ -8,9 +8,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { gitSync } from '../store/git.js';
 import type { RepoInfo } from '../store/git.js';
-import { configuredRemotes, configValue, configValues, fetchRefspecs, remoteKey } from './refspecs.js';
+import { fetchRefspecs, remoteKey } from './refspecs.js';
+import { configuredRemotes, configValue, configValues, setConfig } from '../store/git-config.js';
 
 export function installStatePath(repo: RepoInfo): string {
   return join(repo.commonDir, 'flor', 'install.json');
@@ -35,10 +35,7 @@ export interface RefspecResult {
   skipped?: string;
 }
 
-function config(repo: RepoInfo, args: string[]): void {
-  // 5: `--unset-all` of a value that another process removed meanwhile
-  gitSync(['config', ...args], { cwd: repo.top ?? repo.gitDir, okCodes: [5] });
-}
+const config = setConfig;
 
 /**
  * Makes `remote.<remote>.fetch` hold flor's two refspecs for `writer`. `remote` must be a configured

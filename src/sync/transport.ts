@@ -4,16 +4,15 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { git } from '../store/git.js';
+import { deleteRef, fetchRefspecsFrom, pushRefspecTo, refListing, refsUnder, refTip } from '../store/transfer.js';
 import type { RepoInfo } from '../store/git.js';
 import { FlorError, isFlorError } from '../errors.js';
-import { configuredRemotes, configValue, fetchRefspecs, ownLedgerRef, pushRefspec, REMOTES, resolveRemote } from './refspecs.js';
+import { fetchRefspecs, pushRefspec, resolveRemote } from './refspecs.js';
+import { configuredRemotes, configValue } from '../store/git-config.js';
+import { ownLedgerRef, REMOTES } from '../store/refs.js';
 import { reapplyRewrites } from './rewrite.js';
 import { configureRemoteIfInitialised } from './remote-config.js';
 
-function cwdOf(repo: RepoInfo): string {
-  return repo.top ?? repo.gitDir;
-}
 
 function syncDir(repo: RepoInfo): string {
   return join(repo.commonDir, 'flor', 'sync');
@@ -75,12 +74,9 @@ export async function pushLedger(repo: RepoInfo, remote?: string): Promise<PushR
   const remoteConfig = configureLaterRemote(repo, r);
   const extra = remoteConfig ? { remoteConfig } : {};
   const writer = configValue(repo, 'flor.writer');
-  const cwd = cwdOf(repo);
-  const tipRes = writer ? await git(['rev-parse', '-q', '--verify', ownLedgerRef(writer)], { cwd, okCodes: [1] }) : null;
-  if (!writer || !tipRes || tipRes.code !== 0) return { remote: r.arg, ref: null, status: 'nothing', tip: null, ...extra };
-  const tip = tipRes.stdout.toString().trim();
-  // --no-verify: this push must not run the pre-push hook again (it is how that hook pushes).
-  const res = await git(['push', '--no-verify', '--porcelain', r.arg, pushRefspec(writer)], { cwd, okCodes: [1, 128] });
+  const tip = writer ? await refTip(repo, ownLedgerRef(writer)) : null;
+  if (!writer || !tip) return { remote: r.arg, ref: null, status: 'nothing', tip: null, ...extra };
+  const res = await pushRefspecTo(repo, r.arg, pushRefspec(writer));
   const out = res.stdout.toString();
   const line = out.split('\n').find((l) => l.includes(`\t${ownLedgerRef(writer)}:`));
   const flag = line?.[0];
@@ -97,7 +93,7 @@ export async function pushLedger(repo: RepoInfo, remote?: string): Promise<PushR
     // Git's push updates the remote-tracking ref its fetch refspecs map to, ignoring the negative
     // refspec that keeps this clone's own ledger out of refs/flor/remotes/ (seen with git 2.39).
     const tracking = `${REMOTES}${r.key}/ledgers/${writer}`;
-    await git(['update-ref', '-d', tracking], { cwd, okCodes: [1] });
+    await deleteRef(repo, tracking);
   }
   mkdirSync(join(syncDir(repo), 'pushed'), { recursive: true });
   writeFileSync(pushedMarkerPath(repo, r.arg), tip);
@@ -117,16 +113,6 @@ export interface FetchResult {
   remoteConfig?: RemoteConfigNote;
 }
 
-async function refsUnder(repo: RepoInfo, prefix: string): Promise<Map<string, string>> {
-  const out = await git(['for-each-ref', '--format=%(objectname) %(refname)', prefix], { cwd: cwdOf(repo) });
-  const m = new Map<string, string>();
-  for (const l of out.stdout.toString().split('\n')) {
-    const i = l.indexOf(' ');
-    if (i > 0) m.set(l.slice(i + 1), l.slice(0, i));
-  }
-  return m;
-}
-
 /** Fetches other clones' ledgers from one remote into refs/flor/remotes/<remote>/ledgers/*. */
 async function fetchOne(repo: RepoInfo, remote: string | undefined): Promise<FetchResult> {
   const r = resolveRemote(repo, remote, 'fetch');
@@ -135,8 +121,7 @@ async function fetchOne(repo: RepoInfo, remote: string | undefined): Promise<Fet
   const before = await refsUnder(repo, ns);
   const specs = fetchRefspecs(r.key, configValue(repo, 'flor.writer'));
   try {
-    // No tags, no FETCH_HEAD: this fetch must not change anything a user's `git pull` relies on.
-    await git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', r.arg, ...specs], { cwd: cwdOf(repo) });
+    await fetchRefspecsFrom(repo, r.arg, specs);
   } catch (e) {
     throw new FlorError('FETCH_FAILED', `could not fetch run history from ${r.arg}: ${gitErrorLine(e)}`, {
       hint: 'check the remote with `git ls-remote ' + r.arg + '`',
@@ -156,8 +141,7 @@ export function remotesStampPath(repo: RepoInfo): string {
 
 /** The shell stubs compare this with `git for-each-ref` output to know a rebuild is due. */
 export async function remotesStamp(repo: RepoInfo): Promise<string> {
-  const out = await git(['for-each-ref', '--format=%(objectname) %(refname)', REMOTES], { cwd: cwdOf(repo) });
-  return out.stdout.toString().replace(/\n$/, '');
+  return refListing(repo, REMOTES);
 }
 
 /**

@@ -23,7 +23,7 @@ function sizeOf(dir: string): number {
  * reported, not removed, since a replay of the same names reuses their finished tasks.
  */
 async function replayHousekeeping(repo: RepoInfo): Promise<{ repaired: string[]; notes: string[] }> {
-  const { clearDeadLock } = await import('../../replay/lock.js');
+  const { clearDeadLock } = await import('../../store/replay-lock.js');
   const out = { repaired: [] as string[], notes: [] as string[] };
   const lock = await clearDeadLock(repo);
   if (lock.removed) out.repaired.push(`removed the replay lock left by pid ${lock.removed.pid} (${lock.removed.host}, since ${lock.removed.since}), which is gone`);

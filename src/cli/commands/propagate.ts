@@ -6,7 +6,8 @@
 import type { CommandModule } from 'yargs';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { git, requireRepoSync, type RepoInfo } from '../../store/git.js';
+import { requireRepoSync, type RepoInfo } from '../../store/git.js';
+import { readAt, resolveRev } from '../../store/revs.js';
 import { FlorError, isFlorError } from '../../errors.js';
 import { out } from '../print.js';
 
@@ -24,16 +25,9 @@ interface OldCode {
   label: string;
 }
 
-async function resolveRev(repo: RepoInfo, rev: string): Promise<OldCode> {
-  const cwd = repo.top ?? repo.gitDir;
-  if (!rev.startsWith('-')) {
-    const c = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { cwd, okCodes: [1, 128] });
-    if (c.code === 0) {
-      const commit = c.stdout.toString().trim();
-      const tree = (await git(['rev-parse', `${commit}^{tree}`], { cwd })).stdout.toString().trim();
-      return { tree, label: rev };
-    }
-  }
+async function oldCode(repo: RepoInfo, rev: string): Promise<OldCode> {
+  const c = await resolveRev(repo, rev);
+  if (c) return { tree: c.tree, label: rev };
   const { resolveRun } = await import('../../store/ledger.js');
   try {
     const run = await resolveRun(repo, rev);
@@ -47,11 +41,6 @@ async function resolveRev(repo: RepoInfo, rev: string): Promise<OldCode> {
     }
     throw e;
   }
-}
-
-async function blobText(repo: RepoInfo, tree: string, path: string): Promise<string | null> {
-  const r = await git(['cat-file', 'blob', `${tree}:${path}`], { cwd: repo.top ?? repo.gitDir, okCodes: [1, 128] });
-  return r.code === 0 ? r.stdout.toString('utf8') : null;
 }
 
 export const command: CommandModule<object, Args> = {
@@ -88,9 +77,9 @@ export const command: CommandModule<object, Args> = {
     if (!isSourcePath(rel)) {
       throw new FlorError('UNSUPPORTED_FILE', `${given} is not a JavaScript/TypeScript source`, { hint: 'propagate reads .js .mjs .cjs .jsx .ts .mts .cts .tsx files' });
     }
-    const old = await resolveRev(repo, argv.rev);
+    const old = await oldCode(repo, argv.rev);
     let oldPath = rel;
-    let oldText = await blobText(repo, old.tree, rel);
+    let oldText = await readAt(repo, old.tree, rel);
     if (oldText === null) {
       // Only a path missing from REV can have been renamed since: spare the work-tree snapshot otherwise.
       const { snapshotWorkTree } = await import('../../store/worktree.js');
@@ -99,7 +88,7 @@ export const command: CommandModule<object, Args> = {
       const from = renames.get(rel);
       if (from !== undefined) {
         oldPath = from;
-        oldText = await blobText(repo, old.tree, from);
+        oldText = await readAt(repo, old.tree, from);
       }
     }
     if (oldText === null) {

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { replayMissing, type ReplayReport, type ReplayProgress } from '../../replay/replay.js';
-import type { LockHolder } from '../../replay/lock.js';
+import type { LockHolder } from '../../store/replay-lock.js';
 import type { SegmentReader } from '../../store/ledger.js';
 import { describePlan, describeReport, describeProgress, describeWriters, hasFindings } from '../../replay/describe.js';
 import { ExitError, out } from '../print.js';

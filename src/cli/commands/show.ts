@@ -1,5 +1,6 @@
 import type { CommandModule, Options } from 'yargs';
-import { git, requireRepoSync, type RepoInfo } from '../../store/git.js';
+import { requireRepoSync, type RepoInfo } from '../../store/git.js';
+import { codeAgainstCommit } from '../../store/tree-diff.js';
 import { runDetail, type RunDetail } from '../../query/runs.js';
 import { toJson } from '../../query/formats.js';
 import type { LoopInfo } from '../../store/types.js';
@@ -90,16 +91,8 @@ function duration(start: string, end: string | null): string {
 
 /** How the code that ran differs from its commit, by the git binary (stat, then the patch). */
 async function codeDiff(repo: RepoInfo, commit: string | null, codeTree: string): Promise<string> {
-  const cwd = repo.top ?? repo.gitDir;
-  let base = commit;
-  if (!base) base = (await git(['mktree'], { cwd, input: '' })).stdout.toString().trim();
-  const opts = { cwd, env: { GIT_PAGER: 'cat' } };
-  try {
-    // One process: the stat, a blank line, then the patch.
-    return (await git(['diff', '--no-color', '--stat', '--patch', base, codeTree], opts)).stdout.toString();
-  } catch {
-    return `(commit ${base} is not in this clone: cannot show the difference; \`git fetch\` it first)\n`;
-  }
+  const d = await codeAgainstCommit(repo, commit, codeTree);
+  return d ?? `(commit ${commit} is not in this clone: cannot show the difference; \`git fetch\` it first)\n`;
 }
 
 function render(d: RunDetail, ckpt: CheckpointInfo | null): string {

@@ -11,14 +11,14 @@
  * pushed or fetched (the pre-push guard refuses refs/flor/ refs but the own ledger; fetch refspecs
  * name only ledgers); `git log --all` skips a ref to a blob.
  */
+import { REPLAY_LOCK_REF } from './refs.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
-import { git, type RepoInfo } from '../store/git.js';
-import { reader, repoCwd, writeBlob, ZERO_OID } from '../store/objects.js';
-import { check } from '../store/schema.js';
+import { gitRepo, type RepoInfo } from './git.js';
+import { reader, writeBlob, ZERO_OID } from './objects.js';
+import { check } from './schema.js';
 
-export const REPLAY_LOCK_REF = 'refs/flor/locks/replay';
 
 export interface LockHolder {
   pid: number;
@@ -90,7 +90,7 @@ export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: L
     odd = 0;
     if (!cur.holder || !alive(cur.holder)) {
       // Deletes only while it still names the dead holder's blob (see the module comment).
-      await git(['update-ref', '-d', REPLAY_LOCK_REF, cur.oid], { cwd: repoCwd(repo), okCodes: [1, 128] });
+      await gitRepo(repo, ['update-ref', '-d', REPLAY_LOCK_REF, cur.oid], { okCodes: [1, 128] });
       continue;
     }
     if (!told) {
@@ -109,7 +109,7 @@ export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: L
   return async () => {
     if (released) return;
     released = true;
-    await git(['update-ref', '-d', REPLAY_LOCK_REF, mine], { cwd: repoCwd(repo), okCodes: [1, 128] });
+    await gitRepo(repo, ['update-ref', '-d', REPLAY_LOCK_REF, mine], { okCodes: [1, 128] });
   };
 }
 
@@ -119,7 +119,7 @@ export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: L
  * released (deleted) in between.
  */
 async function tryCreate(repo: RepoInfo, oid: string): Promise<string | null> {
-  const r = await git(['update-ref', '-m', 'git flor: replay lock', REPLAY_LOCK_REF, oid, ZERO_OID], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  const r = await gitRepo(repo, ['update-ref', '-m', 'git flor: replay lock', REPLAY_LOCK_REF, oid, ZERO_OID], { okCodes: [1, 128] });
   return r.code === 0 ? null : r.stderr;
 }
 
@@ -128,7 +128,7 @@ const ODD_FAILURES = 20;
 
 /** Who holds the lock now (holder null when its blob is unreadable), or null when nobody does. */
 export async function currentHolder(repo: RepoInfo): Promise<{ oid: string; holder: LockHolder | null } | null> {
-  const r = await git(['rev-parse', '--verify', '-q', REPLAY_LOCK_REF], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  const r = await gitRepo(repo, ['rev-parse', '--verify', '-q', REPLAY_LOCK_REF], { okCodes: [1, 128] });
   if (r.code !== 0) return null;
   const oid = r.stdout.toString().trim();
   const o = await reader(repo).read(oid);
@@ -143,7 +143,7 @@ export async function clearDeadLock(repo: RepoInfo): Promise<{ removed: LockHold
   const cur = await currentHolder(repo);
   if (!cur) return { removed: null, live: null };
   if (cur.holder && alive(cur.holder)) return { removed: null, live: cur.holder };
-  await git(['update-ref', '-d', REPLAY_LOCK_REF, cur.oid], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  await gitRepo(repo, ['update-ref', '-d', REPLAY_LOCK_REF, cur.oid], { okCodes: [1, 128] });
   const unknown: LockHolder = { pid: 0, host: '?', since: '?', names: [] };
   return { removed: cur.holder ?? unknown, live: null };
 }

@@ -1,0 +1,27 @@
+/** Names a user gives (commits, branches, paths in a tree) resolved to objects, and files read from a tree. */
+import { gitRepo, type RepoInfo } from './git.js';
+import { reader } from './objects.js';
+
+/** The commit and tree a commit-ish names, or null when it names none in this clone. */
+export async function resolveRev(repo: RepoInfo, rev: string): Promise<{ commit: string; tree: string } | null> {
+  // A leading '-' would be taken as an option; --end-of-options alone is not enough for rev-parse's
+  // own flags on old Gits, so such a name is simply not a revision.
+  if (rev.startsWith('-')) return null;
+  const c = await gitRepo(repo, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { okCodes: [1, 128] });
+  if (c.code !== 0) return null;
+  const commit = c.stdout.toString().trim();
+  const tree = (await gitRepo(repo, ['rev-parse', `${commit}^{tree}`])).stdout.toString().trim();
+  return { commit, tree };
+}
+
+/** The text of the file at `path` in `tree`, or null when the tree has no file there. */
+export async function readAt(repo: RepoInfo, tree: string, path: string): Promise<string | null> {
+  const o = await reader(repo).read(`${tree}:${path}`);
+  return o && o.type === 'blob' ? o.data.toString('utf8') : null;
+}
+
+/** Paths of the work tree's files Git would see: tracked, plus untracked ones that are not ignored. */
+export async function workTreePaths(repo: RepoInfo): Promise<string[]> {
+  const r = await gitRepo(repo, ['ls-files', '-co', '--exclude-standard', '-z']);
+  return r.stdout.toString('utf8').split('\0').filter(Boolean);
+}
