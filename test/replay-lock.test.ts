@@ -1,5 +1,5 @@
 /**
- * One replay at a time per clone (src/replay/lock.ts): real repositories, real concurrent
+ * One replay at a time per clone (src/store/replay-lock.ts): real repositories, real concurrent
  * `git flor replay` processes, a lock left behind by a dead process. Needs the built dist/.
  */
 import { REPLAY_LOCK_REF } from '../src/store/refs.js';
@@ -52,7 +52,7 @@ test('a lock whose holder died (kill -9) is broken at once', async () => {
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
   const repo = requireRepoSync(dir);
   // A process that takes the lock and is killed before it can release it.
-  const lib = JSON.stringify(join(ROOT, 'dist', 'replay', 'lock.js'));
+  const lib = JSON.stringify(join(ROOT, 'dist', 'store', 'replay-lock.js'));
   const git = JSON.stringify(join(ROOT, 'dist', 'store', 'git.js'));
   const child = spawn(process.execPath, ['--input-type=module', '-e', `
     const { acquireReplayLock } = await import(${lib});

@@ -144,7 +144,7 @@ export const endFrameSchema = {
   },
 };
 
-/** The blob `refs/flor/locks/replay` names: who holds the clone's replay lock (src/replay/lock.ts). */
+/** The blob `refs/flor/locks/replay` names: who holds the clone's replay lock (src/store/replay-lock.ts). */
 export const lockHolderSchema = {
   type: 'object',
   required: ['pid', 'host', 'since', 'names'],
