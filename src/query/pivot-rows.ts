@@ -1,0 +1,133 @@
+/** Which nodes of a run's tree become rows of the pivot, and in what order (see planRows). */
+import type { RunTree } from './pivot-tree.js';
+
+/** Whether the nodes kids[a..b) come loop by loop (each loop's iterations together). */
+function grouped(loop: Int32Array, kids: Int32Array, a: number, b: number): boolean {
+  let seen: Set<number> | null = null;
+  for (let i = a + 1; i < b; i++) {
+    const prev = loop[kids[i - 1]!]!;
+    const l = loop[kids[i]!]!;
+    if (l === prev) continue;
+    (seen ??= new Set()).add(prev);
+    if (seen.has(l)) return false;
+  }
+  return true;
+}
+
+export interface RowPlan {
+  /** Nodes that get rows, in output order. */
+  rows: Int32Array;
+  /** Rows per row node: one per occurrence of the name logged most often there (at least 1). */
+  copies: Int32Array;
+  total: number;
+  /** Nodes that are a row or lie above one. */
+  onPath: Uint8Array;
+}
+
+/**
+ * Which nodes get rows, and in what order.
+ *
+ * A deepest node holding a value of some requested name gets rows. A value logged at an outer node
+ * is shown on the rows below it that have no value of that name nearer to them. A value that no
+ * row below would show — every row below has its own value of that name, or the name was logged
+ * several times there, so no single value can stand for the iteration — gives its node rows of
+ * its own (inner loop columns null). So every value appears, and only where it was logged.
+ *
+ * Order: depth first, a node's own rows after the rows below it. `creationOrder`: node index order
+ * is execution order (one segment), which keeps a loop entered twice as two passes.
+ */
+export function planRows(tree: RunTree, creationOrder: boolean): RowPlan {
+  const N = tree.size;
+  const parent = tree.parent;
+  const has = new Uint8Array(N);
+  const below = new Uint8Array(N); // some descendant holds a value
+  const onPath = new Uint8Array(N);
+  for (let n = N - 1; n >= 0; n--) {
+    if (tree.has(n)) has[n] = 1;
+    if (has[n] || below[n]) {
+      onPath[n] = 1;
+      if (n > 0) below[parent[n]!] = 1;
+    }
+  }
+  const isRow = new Uint8Array(N);
+  for (let n = 0; n < N; n++) if (has[n] && !below[n]) isRow[n] = 1;
+  // open[n]: some row at or below n would take this name from above n. Children come after their
+  // parent in node order, so one backward pass sees every child before its parent.
+  // Rows given to a node for one name may show another name's outer value: repeat until stable.
+  const open = new Uint8Array(N);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const nv of tree.names) {
+      if (!nv.any) continue;
+      open.fill(0);
+      for (let n = N - 1; n >= 0; n--) {
+        if (!onPath[n]) continue;
+        if (nv.kind[n] !== 0) {
+          if (!isRow[n] && below[n] && !(open[n] && nv.count(n) === 1)) {
+            isRow[n] = 1;
+            changed = true;
+          }
+        } else if (n > 0 && (isRow[n] || open[n])) open[parent[n]!] = 1;
+      }
+    }
+  }
+  // Children of path nodes, grouped by parent (counting sort keeps node order within a parent).
+  const start = new Int32Array(N + 1);
+  for (let n = 1; n < N; n++) if (onPath[n]) start[parent[n]! + 1]!++;
+  for (let i = 0; i < N; i++) start[i + 1]! += start[i]!;
+  const kids = new Int32Array(start[N]!);
+  const fill = start.slice(0, N);
+  for (let n = 1; n < N; n++) if (onPath[n]) kids[fill[parent[n]!]!++] = n;
+  // Sibling loops keep the order they first ran in (loops that ran concurrently are not
+  // interleaved); within a loop, iterations ascend.
+  const { loop, iter } = tree;
+  for (let p = 0; p < N; p++) {
+    const a = start[p]!;
+    const b = start[p + 1]!;
+    if (b - a < 2 || (creationOrder && grouped(loop, kids, a, b))) continue;
+    const ch = Array.from(kids.subarray(a, b));
+    const rank = new Map<number, number>();
+    for (const c of ch) if (!rank.has(loop[c]!)) rank.set(loop[c]!, rank.size);
+    ch.sort((x, y) => rank.get(loop[x]!)! - rank.get(loop[y]!)! || (creationOrder ? 0 : iter[x]! - iter[y]!) || x - y);
+    kids.set(ch, a);
+  }
+  let nRows = 0;
+  for (let n = 0; n < N; n++) nRows += isRow[n]!;
+  const rows = new Int32Array(nRows);
+  let r = 0;
+  if (onPath[0]) {
+    // Depth-first, post-order: a node is emitted when its last child is done.
+    const stackN = new Int32Array(N);
+    const stackI = new Int32Array(N);
+    let sp = 1;
+    stackN[0] = 0;
+    stackI[0] = start[0]!;
+    while (sp > 0) {
+      const n = stackN[sp - 1]!;
+      const i = stackI[sp - 1]!;
+      if (i < start[n + 1]!) {
+        stackI[sp - 1] = i + 1;
+        const c = kids[i]!;
+        stackN[sp] = c;
+        stackI[sp] = start[c]!;
+        sp++;
+      } else {
+        sp--;
+        if (isRow[n]) rows[r++] = n;
+      }
+    }
+  }
+  const copies = new Int32Array(nRows).fill(1);
+  let total = nRows;
+  for (const nv of tree.names) {
+    if (nv.many.size === 0) continue;
+    for (let j = 0; j < nRows; j++) {
+      const c = nv.count(rows[j]!);
+      if (c > copies[j]!) {
+        total += c - copies[j]!;
+        copies[j] = c;
+      }
+    }
+  }
+  return { rows, copies, total, onPath };
+}
