@@ -14,7 +14,7 @@ import { listRuns, listRunsChecked, readSegment, replayCodePath } from '../src/s
 import { requireRepoSync } from '../src/store/git.js';
 import type { Value } from '../src/store/records.js';
 import { spawn } from 'node:child_process';
-import { makeRepo, runNode, writeFiles, gitIn, flor, fsckClean, cleanup, testEnv, ROOT } from './helpers/repo.js';
+import { makeRepo, runNode, writeFiles, gitIn, flor, fsckClean, fsckAfterGc, cleanup, testEnv, ROOT } from './helpers/repo.js';
 
 after(cleanup);
 
@@ -151,7 +151,7 @@ test('an inner-level statement and one after the inner loop reading what it assi
     const rep = segs.filter((s) => s.source === 'replay');
     assert.deepEqual(rep.map((s) => s.provenance!.statements.join(',')).sort(), ['gnorm,avg_loss', 'wnorm']);
   }
-  fsckClean(main);
+  fsckAfterGc(main);
   // The propagated code each replay ran is in the ledger beside its segment, so gc kept it.
   const ledger = gitIn(main, 'for-each-ref', '--format=%(refname)', 'refs/flor/ledgers/').trim();
   for (const run of runs) {

@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { requireRepoSync } from '../src/store/git.js';
 import { checkPush } from '../src/sync/prepush.js';
 import { fetchRefspecs } from '../src/sync/refspecs.js';
-import { makeRepo, startNode, gitIn, sh, cleanup, fsckClean } from './helpers/repo.js';
+import { makeRepo, startNode, gitIn, sh, cleanup, fsckAfterGc } from './helpers/repo.js';
 
 after(cleanup);
 
@@ -62,7 +62,7 @@ test('git gc --prune=now during a run does not lose its code; the pin is dropped
   assert.equal(run.meta.status, 'ok');
   assert.equal(gitIn(dir, 'cat-file', '-p', `${run.codeTree}:helper.mjs`), 'export const x = 42;');
   assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/tmp/'), '', 'capture dropped the pin');
-  fsckClean(dir);
+  fsckAfterGc(dir);
 });
 
 /** While the run waits in its loop: its pin, gc, and the pin never travelling. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRepo, gitIn, fsckClean, cleanup, sh, ROOT, testEnv } from './helpers/repo.js';
+import { makeRepo, gitIn, fsckClean, fsckAfterGc, cleanup, sh, ROOT, testEnv } from './helpers/repo.js';
 import { findRepoSync, type RepoInfo } from '../src/store/git.js';
 import { snapshotWorkTreeSync, headSync } from '../src/store/worktree.js';
 import { listRuns, readSegment, readCheckpointManifest } from '../src/store/ledger.js';
@@ -56,7 +56,7 @@ test('capture-main moves a finished journal into the ledger and the notes index'
   assert.match(gitIn(dir, '-c', `notes.displayRef=${NOTES_REF}`, 'log', '-1'), new RegExp(`Notes \\(flor/notes\\):\\n\\s+${line.replace(/[()]/g, '\\$&')}`));
   assert.ok(sh('git', ['log', '-1', '--notes'], dir, { env: testEnv({ GIT_NOTES_REF: NOTES_REF }) }).stdout.includes(line));
   assert.match(gitIn(dir, 'ls-tree', '-r', '--name-only', NOTES_REF), new RegExp(`^${commit.slice(0, 2)}/${commit.slice(2)}$`), '2/38 fanout');
-  fsckClean(dir);
+  fsckAfterGc(dir);
 });
 
 test('six runs finishing at once are all captured, with one note line each', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRepo, gitIn, fsckClean, cleanup, sh } from './helpers/repo.js';
+import { makeRepo, gitIn, fsckClean, fsckAfterGc, cleanup, sh } from './helpers/repo.js';
 import { findRepoSync, type RepoInfo } from '../src/store/git.js';
 import { snapshotWorkTreeSync, headSync } from '../src/store/worktree.js';
 import {
@@ -86,7 +86,7 @@ test('appendRun then listRuns, resolveRun, readSegment; tree layout as specified
   assert.equal((await resolveRun(repo, a.slice(0, 22).toLowerCase())).id, a, 'unique prefix, any case');
   await assert.rejects(resolveRun(repo, '01'), (e: unknown) => isFlorError(e, 'RUN_AMBIGUOUS') && e.message.includes(a));
   await assert.rejects(resolveRun(repo, 'ZZZZ'), (e: unknown) => isFlorError(e, 'RUN_NOT_FOUND'));
-  fsckClean(dir);
+  fsckAfterGc(dir);
 });
 
 test('appendSegment adds replay segments beside forward, never overwriting; orphan segments are reported', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { existsSync, writeFileSync } from 'node:fs';
-import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, fsckClean, linkFlor } from './helpers/repo.js';
+import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, fsckClean, fsckAfterGc, linkFlor } from './helpers/repo.js';
 
 const TRAIN = `import { flor } from 'git-flor';
 const lr = flor.arg('lr', 0.01);
@@ -106,7 +106,7 @@ async function scenario(url: string, bareDir: string): Promise<void> {
   // Nothing local-only reached the remote (no notes, no remotes/*, no checkpoints: they are files).
   assert.deepEqual(remoteRefs(a, url).filter((r) => r.startsWith('refs/flor/')), ['refs/flor/ledgers/' + wa, 'refs/flor/ledgers/' + wb].sort());
   sh('git', ['fsck', '--strict', '--no-progress'], bareDir);
-  fsckClean(a);
+  fsckAfterGc(a);
   fsckClean(fresh);
 }
 
