@@ -3,6 +3,7 @@
  * case) and how they nest. Placement reasons in these terms: a statement belongs to one container,
  * and an insertion point is a gap between two statements of one container.
  */
+import { isNode, SKIP_KEYS } from './ast.js';
 import type { Node, Statement } from '@babel/types';
 import type { Source } from './source.js';
 
@@ -28,28 +29,11 @@ export interface AstIndex {
   byNode: Map<Node, Container>;
 }
 
-const SKIP = new Set(['loc', 'start', 'end', 'extra', 'range', 'leadingComments', 'trailingComments', 'innerComments', 'comments', 'tokens', 'errors']);
-
-export function isNode(v: unknown): v is Node {
-  return typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
-}
-
-export function forEachChild(node: Node, fn: (child: Node, key: string) => void): void {
-  const rec = node as unknown as Record<string, unknown>;
-  for (const key in rec) {
-    if (SKIP.has(key)) continue;
-    const v = rec[key];
-    if (Array.isArray(v)) {
-      for (const x of v) if (isNode(x)) fn(x, key);
-    } else if (isNode(v)) fn(v, key);
-  }
-}
-
 /** The child of `node` whose source range holds `pos` (siblings never overlap), or null. */
 export function childAt(node: Node, pos: number): Node | null {
   const rec = node as unknown as Record<string, unknown>;
   for (const key in rec) {
-    if (SKIP.has(key)) continue;
+    if (SKIP_KEYS.has(key)) continue;
     const v = rec[key];
     if (Array.isArray(v)) {
       for (const x of v) {

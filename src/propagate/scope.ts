@@ -7,7 +7,8 @@
  * never make a propagated statement fail at run time.
  */
 import type { Node, Statement } from '@babel/types';
-import { forEachChild, pathTo, type AstIndex, type Container } from './blocks.js';
+import { pathTo, type AstIndex, type Container } from './blocks.js';
+import { forEachChild, isFunction, patternNames } from './ast.js';
 
 export type BindingKind = 'var' | 'let' | 'const' | 'using' | 'function' | 'class' | 'param' | 'import' | 'catch' | 'other';
 
@@ -20,39 +21,6 @@ export interface Binding {
 }
 
 const LEXICAL: ReadonlySet<BindingKind> = new Set(['let', 'const', 'using', 'class']);
-
-const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression', 'ObjectMethod', 'ClassMethod', 'ClassPrivateMethod']);
-
-export function isFunction(n: Node): boolean {
-  return FUNCTION_TYPES.has(n.type);
-}
-
-export function patternNames(p: Node | null | undefined, out: string[] = []): string[] {
-  if (!p) return out;
-  switch (p.type) {
-    case 'Identifier':
-      out.push(p.name);
-      break;
-    case 'ObjectPattern':
-      for (const prop of p.properties) patternNames(prop.type === 'RestElement' ? prop.argument : (prop.value as Node), out);
-      break;
-    case 'ArrayPattern':
-      for (const el of p.elements) patternNames(el, out);
-      break;
-    case 'AssignmentPattern':
-      patternNames(p.left, out);
-      break;
-    case 'RestElement':
-      patternNames(p.argument, out);
-      break;
-    case 'TSParameterProperty':
-      patternNames(p.parameter, out);
-      break;
-    default:
-      break;
-  }
-  return out;
-}
 
 function declKind(kind: string): BindingKind {
   return kind === 'var' || kind === 'let' || kind === 'const' ? kind : kind.includes('using') ? 'using' : 'other';

@@ -7,6 +7,7 @@
 import type { Node, Statement } from '@babel/types';
 import { listOf, nodesAt, type AstIndex, type Container } from './blocks.js';
 import { normaliseStatement } from './source.js';
+import { florCall, literalText, unwrap } from './ast.js';
 
 export interface LogStatement {
   node: Statement;
@@ -26,25 +27,8 @@ export interface LogStatement {
   ownsLastLine: boolean;
 }
 
-function unwrap(e: Node | null | undefined): Node | null | undefined {
-  while (e && (e.type === 'AwaitExpression' || e.type === 'TSAsExpression' || e.type === 'TSNonNullExpression' || e.type === 'TSSatisfiesExpression' || e.type === 'ParenthesizedExpression')) {
-    e = (e as { expression?: Node; argument?: Node }).expression ?? (e as { argument?: Node }).argument;
-  }
-  return e;
-}
-
 export function isFlorLogCall(e: Node | null | undefined): boolean {
-  const c = unwrap(e);
-  if (!c || (c.type !== 'CallExpression' && c.type !== 'OptionalCallExpression')) return false;
-  const callee = c.callee;
-  return (
-    (callee.type === 'MemberExpression' || callee.type === 'OptionalMemberExpression') &&
-    !callee.computed &&
-    callee.object.type === 'Identifier' &&
-    callee.object.name === 'flor' &&
-    callee.property.type === 'Identifier' &&
-    callee.property.name === 'log'
-  );
+  return florCall(unwrap(e), 'log') !== null;
 }
 
 function logCallOf(s: Node): Node | null {
@@ -60,11 +44,7 @@ function logCallOf(s: Node): Node | null {
 }
 
 function nameOf(call: Node): string | null {
-  const arg = (call as { arguments?: Node[] }).arguments?.[0];
-  if (!arg) return null;
-  if (arg.type === 'StringLiteral') return arg.value;
-  if (arg.type === 'TemplateLiteral' && arg.expressions.length === 0) return arg.quasis[0]?.value.cooked ?? null;
-  return null;
+  return literalText((call as { arguments?: Node[] }).arguments?.[0]);
 }
 
 function isStatementNode(n: Node): boolean {

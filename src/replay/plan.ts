@@ -5,10 +5,9 @@
  * ./replay.ts; each is quoted next to the code that keeps it ("RULE: …").
  */
 import type { RunMeta } from '../store/types.js';
-import {
-  readCodeShape, readsIn, mutatedIn, mutatedThroughCalls, localFunctions, calledIn, functionEffects, codeAfter, assignmentSites, escapingAssigns, contains,
-  type LoopSite, type LogSite, type AstNode, type CodeShape,
-} from './code-shape.js';
+import type { Node } from '@babel/types';
+import { readCodeShape, type LoopSite, type LogSite, type CodeShape } from './code-shape.js';
+import { readsIn, mutatedIn, mutatedThroughCalls, localFunctions, calledIn, functionEffects, codeAfter, assignmentSites, escapingAssigns, contains } from './dataflow.js';
 
 export interface PlanRun {
   id: string;
@@ -104,7 +103,7 @@ interface LoopVerdict {
  * checkpointed objects (member writes, method calls, passing them to a local function that writes
  * into that parameter) would apply twice, so it keeps the loop too.
  */
-function judgeInner(inner: LoopSite, outer: LoopSite, logs: LogSite[], root: AstNode, checkpointed: Set<string>): LoopVerdict {
+function judgeInner(inner: LoopSite, outer: LoopSite, logs: LogSite[], root: Node, checkpointed: Set<string>): LoopVerdict {
   if (inner.name === null) return { skip: false, reason: 'loop name is not a string literal' };
   for (const l of logs) {
     for (let p = l.loop; p; p = p.parent) if (p === inner) return { skip: false, reason: `requested statement ${l.name} (line ${l.line}) is inside` };

@@ -12,7 +12,7 @@ import { parse } from '@babel/parser';
 import type { Node } from '@babel/types';
 import { parseTree, type CatFile, type TreeEntry } from '../store/git.js';
 import { parserOptions, SOURCE_EXTENSIONS } from '../propagate/source.js';
-import { forEachChild } from '../propagate/blocks.js';
+import { forEachChild } from '../propagate/ast.js';
 
 export interface ResolvedFile {
   /** The path of the regular file the request led to, links followed ('/'-separated, top-relative). */
