@@ -13,6 +13,8 @@ import { requireRepoSync } from '../src/store/git.js';
 import { repoHistory } from '../src/query/runs.js';
 import { summarizeRuns } from '../src/query/summary.js';
 import { runContentKey } from '../src/store/derived-cache.js';
+import { boundedSegments } from '../src/query/history.js';
+import { segment } from './helpers/segments.js';
 
 const BODY = `flor.log('tag', { v: 1 });
 for (const epoch of flor.loop('epoch', [0, 1, 2])) {
@@ -320,4 +322,15 @@ test('a run whose segments change (a replay appends one) gets a new content key'
   assert.equal(runContentKey({ ...run }), k);
   assert.notEqual(runContentKey({ ...run, segments: [...run.segments, { oid: 'b'.repeat(40) }] }), k);
   assert.notEqual(runContentKey({ ...run, writer: 'w2' }), k);
+});
+
+test('boundedSegments keeps decoded segments up to its byte budget, then reads without keeping', async () => {
+  const segs = new Map([1, 2, 3].map((i) => [`oid${i}`, segment(`r${i}`, [[[], 'x', i]])]));
+  let reads = 0;
+  const from = { read: async (oid: string) => (reads++, segs.get(oid)!) };
+  const one = (segs.get('oid1')!.name.byteLength + segs.get('oid1')!.frame.byteLength + segs.get('oid1')!.num.byteLength + segs.get('oid1')!.kind.byteLength) * 2;
+  const kept = boundedSegments(from, one);
+  for (const oid of ['oid1', 'oid2', 'oid3', 'oid1', 'oid2', 'oid3']) assert.equal(await kept.read(oid), segs.get(oid));
+  // Two fit the budget and are read once; the third is read on each request.
+  assert.equal(reads, 4);
 });

@@ -53,6 +53,35 @@ export function gitSegments(repo: RepoInfo): SegmentReader {
   };
 }
 
+/** The bytes a decoded segment holds: its columns, and a rough 32 per other value. */
+function segmentBytes(s: Segment): number {
+  const cols = [s.frames.parent, s.frames.loop, s.frames.iter, s.name, s.frame, s.num, s.kind];
+  return cols.reduce((a, c) => a + c.byteLength, 0) + 32 * s.other.length;
+}
+
+/**
+ * A reader that keeps what it read in memory, up to `maxBytes`: for a long-lived server. Once full,
+ * further segments are read but not kept (not evicting keeps the earliest runs, which a second
+ * pass in the same order reads first, instead of churning).
+ */
+export function boundedSegments(from: SegmentReader, maxBytes: number): SegmentReader {
+  const held = new Map<string, Segment>();
+  let bytes = 0;
+  return {
+    async read(oid) {
+      const hit = held.get(oid);
+      if (hit) return hit;
+      const seg = await from.read(oid);
+      const b = segmentBytes(seg);
+      if (!held.has(oid) && bytes + b <= maxBytes) {
+        held.set(oid, seg);
+        bytes += b;
+      }
+      return seg;
+    },
+  };
+}
+
 /** A reader that keeps what it read in memory: for one handle that queries the same runs again. */
 export function memoSegments(from: SegmentReader): SegmentReader {
   const held = new Map<string, Promise<Segment>>();

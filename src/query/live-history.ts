@@ -18,10 +18,18 @@ export async function liveHistory(repo: RepoInfo, from?: SegmentReader): Promise
   const live = liveRuns(repo).filter((l) => !have.has(l.id));
   const segs = new Map<string, Segment[]>(live.map((l) => [l.id, [l.segment]]));
   const runs: HistoryRun[] = [...stored.runs, ...live.map((l) => ({ id: l.id, meta: l.meta }))];
+  const kept = stored.aggregates;
   return {
     runs,
     broken: stored.broken,
     live: new Set(segs.keys()),
     segments: (r) => segs.get(r.id) ? Promise.resolve(segs.get(r.id)!) : stored.segments(r as (typeof stored.runs)[number]),
+    // A run still recording has no content key yet: its aggregates are computed each time.
+    aggregates: kept && {
+      get: (r, name) => (segs.has(r.id) ? null : kept.get(r as (typeof stored.runs)[number], name)),
+      put: (r, name, aggs) => {
+        if (!segs.has(r.id)) kept.put(r as (typeof stored.runs)[number], name, aggs);
+      },
+    },
   };
 }

@@ -4,7 +4,8 @@
  */
 import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
-import { segmentCache, type SegmentReader } from '../store/ledger.js';
+import { SEGMENT_CACHE_BYTES, type SegmentReader } from '../store/ledger.js';
+import { boundedSegments, gitSegments } from '../query/history.js';
 import { commitSubjects } from '../store/commits.js';
 import { runDetail } from '../query/runs.js';
 import { liveHistory } from '../query/live-history.js';
@@ -18,14 +19,14 @@ import { treeDiff } from '../store/tree-diff.js';
 import type { Value } from '../store/records.js';
 
 /**
- * Decoded segments kept for the server's lifetime (bounded; see segmentCache). Segments are
- * content-addressed and never rewritten, so a cached one is never stale; a new run or replay is a
- * new oid. Without it every view decodes every segment again.
+ * Decoded segments kept for the server's lifetime (bounded), read through the derived cache on
+ * disk (so a restarted server does not decode them again). Segments are content-addressed and
+ * never rewritten, so a kept one is never stale; a new run or replay is a new oid.
  */
 const caches = new Map<string, SegmentReader>();
 function segmentsFor(repo: RepoInfo): SegmentReader {
   let c = caches.get(repo.commonDir);
-  if (!c) caches.set(repo.commonDir, (c = segmentCache(repo)));
+  if (!c) caches.set(repo.commonDir, (c = boundedSegments(gitSegments(repo), SEGMENT_CACHE_BYTES)));
   return c;
 }
 
