@@ -130,6 +130,12 @@ test('the chart opens on the most-logged name with one series per run; selecting
   // x by epoch: 4 points per run; smoothing adds the raw curve faint underneath.
   await page.selectOption('#x', 'epoch');
   await page.waitForFunction(() => document.querySelector('.chart .u-axis')?.textContent !== null && document.querySelector('.chart')?.textContent?.includes('epoch'));
+  // Epochs 0..3: ticks on whole iterations only (uPlot would put some at 0.5 steps by default).
+  await page.waitForFunction(() => document.querySelector('.chart[data-name="loss"]')?.getAttribute('data-xticks'));
+  const ticks = (await page.$eval('.chart[data-name="loss"]', (e) => e.getAttribute('data-xticks')))!.split(' ').map(Number);
+  assert.ok(ticks.length >= 2, String(ticks));
+  assert.ok(ticks.every((t) => Number.isInteger(t)), `ticks ${ticks.join(', ')}`);
+  await page.screenshot({ path: join(SHOTS, 'charts-epoch.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -3,6 +3,7 @@
 'use strict';
 (() => {
   const $ = (sel) => document.querySelector(sel);
+  const INT_INCRS = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7].map((p) => m * p)).sort((a, b) => a - b);
   const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
   const state = { where: '', rows: [], selected: new Set(), names: [], charts: [], loopsByName: {} };
 
@@ -182,7 +183,15 @@
       height: 260,
       series: series.map(({ raw, ...s }) => s),
       scales: { x: { time: false }, y: logy ? { distr: 3 } : {} },
-      axes: [{ label: x || 'record order' }, {}],
+      // x is an iteration or a record's position: whole numbers, so no tick falls between two.
+      axes: [{
+        label: x || 'record order',
+        incrs: INT_INCRS,
+        values: (_u, splits) => {
+          box.dataset.xticks = splits.join(' ');
+          return splits.map((v) => v.toLocaleString('en-US'));
+        },
+      }, {}],
       legend: { live: true },
     }, data, box);
     // Raw curves stay faint underneath; their legend rows would only double the list.
