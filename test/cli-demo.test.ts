@@ -11,7 +11,7 @@ test('fixtures/demo/demo.sh runs end to end and shows every run, the joined view
   const runsTable = out.split('$ git flor runs\n')[1]!.split('\n$ ')[0]!.trim().split('\n');
   assert.equal(runsTable.length, 1 + 7); // header + 3 versions x 2 runs + the dirty one
   assert.match(runsTable[0]!, /^run\s+version\s+time\s+status\s+epochs\s+lr\s+seed\s+last\(acc\)$/);
-  assert.match(runsTable[7]!, /^[0-9A-Z]{26}\s+[0-9a-f]{7}\s+\S+\s+ok\s+2\s+0\.3\s+7\s+0\.\d+$/);
+  assert.match(runsTable[7]!, /^[0-9A-Z]{8,25}\s+[0-9a-f]{7}\s+\S+\s+ok\s+2\s+0\.3\s+7\s+0\.\d+$/);
   // Deterministic training: v1 with lr 0.1 has these accuracies per epoch.
   assert.match(out, /\| [0-9A-Z]{26} \| [0-9a-f]{7} \| [^|]+ \| train\.mjs \| 0 \| 0\.1 \| 0\.09375 \|\n/);
   assert.match(out, /\| 2 \| 0\.3 \| 0\.859375 \|/);
@@ -20,6 +20,6 @@ test('fixtures/demo/demo.sh runs end to end and shows every run, the joined view
   const rows = hindsight.trim().split('\n').slice(1);
   assert.equal(rows.length, 6 * 3 + 2); // every epoch of every run, w filled by replay
   // replayed: w, and carried: w (today's statement, which no old version had)
-  for (const row of rows) assert.match(row, /^[0-9A-Z]{26}\s+[0-9a-f]{7}\s+\S+\s+train\.mjs\s+\d\s+-?\d+\.\d+\s+[\d.]+\s+w\s+w$/);
+  for (const row of rows) assert.match(row, /^[0-9A-Z]{8,25}\s+[0-9a-f]{7}\s+\S+\s+train\.mjs\s+\d\s+-?\d+\.\d+\s+[\d.]+\s+w\s+w$/);
   assert.match(r.stderr, /replayed w/);
 });

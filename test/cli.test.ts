@@ -11,6 +11,7 @@ import { makeRepo, runNode, flor, gitIn, cleanup, fsckClean, tempDir } from './h
 import { requireRepoSync } from '../src/store/git.js';
 import { appendSegment } from '../src/store/ledger.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
+import { shortIds } from '../src/query/short-ids.js';
 
 // Deterministic values, so the expected rows can be computed here.
 const SCRIPT = (lossScale: number) => `import { flor } from 'git-flor';
@@ -81,8 +82,10 @@ test('runs table and csv list the same runs', () => {
   const table = flor(dir, ['runs']).stdout.trimEnd().split('\n');
   assert.equal(table.length, 4);
   assert.match(table[0]!, /^run\s+version\s+time\s+status\s+lr\s+last\(acc\)$/);
-  assert.ok(table[3]!.startsWith(runs[2]!.run));
-  assert.match(table[3]!, new RegExp(`^${runs[2]!.run}\\s+${c2.slice(0, 7)}\\s+${runs[2]!.time}\\s+ok\\s+0\\.2\\s+0\\.75$`));
+  // Tables abbreviate ids to their shortest unique prefix of 8 or more characters.
+  const short = shortIds(runs.map((r) => r.run), 8).get(runs[2]!.run)!;
+  assert.ok(short.length >= 8 && runs[2]!.run.startsWith(short));
+  assert.match(table[3]!, new RegExp(`^${short}\\s+${c2.slice(0, 7)}\\s+${runs[2]!.time}\\s+ok\\s+0\\.2\\s+0\\.75$`));
   const csv = flor(dir, ['runs', '--format', 'csv']).stdout.trimEnd().split('\n');
   assert.equal(csv[0], 'run,version,commit,time,end,file,branch,dirty,status,records,lr,last(acc)');
   assert.equal(csv[1], `${runs[0]!.run},${c1.slice(0, 7)},${c1},${runs[0]!.time},${runs[0]!.end},train.mjs,main,false,ok,7,0.1,0.75`);

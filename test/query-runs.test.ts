@@ -15,6 +15,7 @@ import { summarizeRuns } from '../src/query/summary.js';
 import { runContentKey } from '../src/store/derived-cache.js';
 import { boundedSegments } from '../src/query/history.js';
 import { segment } from './helpers/segments.js';
+import { shortIds } from '../src/query/short-ids.js';
 
 const BODY = `flor.log('tag', { v: 1 });
 for (const epoch of flor.loop('epoch', [0, 1, 2])) {
@@ -100,7 +101,7 @@ test('runs without --col: run keys, args as one object, last(...) of names logge
 test('runs table, csv and md: args are columns of their own, colliding ones titled arg.NAME', async () => {
   const table = (await florIn(dir, ['runs'])).stdout.trimEnd().split('\n');
   assert.match(table[0]!, /^run +version +time +status +arg\.file +lr +opt +arg\.tag +last\(acc\) +last\(final\)$/);
-  assert.match(table[4]!, new RegExp(`^${ids[3]} +${c2.slice(0, 7)} +\\S+ +failed +data\\.csv +0\\.9 +sgd +x +0\\.9$`));
+  assert.match(table[4]!, new RegExp(`^${shortIds(ids, 8).get(ids[3]!)} +${c2.slice(0, 7)} +\\S+ +failed +data\\.csv +0\\.9 +sgd +x +0\\.9$`));
   const csv = (await florIn(dir, ['runs', '--format', 'csv'])).stdout.split('\n');
   assert.equal(csv[0], 'run,version,commit,time,end,file,branch,dirty,status,records,arg.file,lr,opt,arg.tag,last(acc),last(final)');
   assert.match(csv[1]!, new RegExp(`^${ids[0]},${c1.slice(0, 7)},${c1},[^,]+,[^,]+,train\\.mjs,main,false,ok,11,,0\\.1,adam,,0\\.30000000000000004,done$`));
@@ -137,7 +138,7 @@ test('--col: every SPEC form, titled exactly as written; json keeps args and add
   // The table shows the run key and the chosen columns only.
   const t = (await florIn(dir, ['runs', '--col', 'count(loss)', '--col', 'opt'])).stdout.split('\n');
   assert.match(t[0]!, /^run +count\(loss\) +opt$/);
-  assert.match(t[4]!, new RegExp(`^${ids[3]} +2 +sgd$`));
+  assert.match(t[4]!, new RegExp(`^${shortIds(ids, 8).get(ids[3]!)} +2 +sgd$`));
 });
 
 test('--where: comparisons, in, is null, and/or/not, parentheses, literals, SPEC columns, version prefixes, backticks', async () => {

@@ -8,6 +8,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { reportError, UsageError } from './print.js';
 import { fastArgs, topHelp, type FastModule } from './fast.js';
+import { closePager, setupTerminal, takeGlobalFlags } from './terminal.js';
 
 type Loader = () => Promise<FastModule>;
 
@@ -144,13 +145,17 @@ function attachSortValues(argv: string[]): string[] {
 
 /** Runs one command and returns its exit code without exiting (tests and embedders call this). */
 export async function run(argv: string[]): Promise<number> {
-  argv = attachSortValues(argv);
+  const global = takeGlobalFlags(argv);
+  argv = attachSortValues(global.argv);
+  setupTerminal(argv[0] ?? '', global.flags);
   try {
     if (await fastRun(argv)) return 0;
     await (await buildCli(argv, await commandsFor(argv))).parseAsync();
     return 0;
   } catch (e) {
     return reportError(e);
+  } finally {
+    await closePager();
   }
 }
 

@@ -6,6 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { FlorError } from '../errors.js';
 import type { Table } from '../query/table.js';
+import { writeOut } from './terminal.js';
 
 /**
  * Thrown by a handler that has already printed its findings and wants a non-zero exit
@@ -45,10 +46,10 @@ export function reportError(e: unknown): number {
   return 2;
 }
 
-/** Writes text to stdout, resolving once it is handed to the OS, so large outputs are not cut at exit. */
+/** Writes text to stdout (through the pager when one is chosen), resolving once it is handed to the OS, so large outputs are not cut at exit. */
 export function out(text: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
+    writeOut(text, (err) => (err ? reject(err) : resolve()));
   });
 }
 
@@ -68,7 +69,7 @@ export async function writeFormatted(f: (t: Table) => Iterable<string | Uint8Arr
     return;
   }
   for (const chunk of f(t)) {
-    if (!process.stdout.write(chunk)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+    if (!writeOut(chunk)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
   }
   await out('');
 }

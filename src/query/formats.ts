@@ -300,32 +300,84 @@ function humanText(v: Value): string {
   return s.length > MAX_WIDTH ? s.slice(0, MAX_WIDTH - 1) + '…' : s;
 }
 
-function* table(t: Table): Generator<string> {
+/** How a terminal table is laid out beyond plain text (cli/ decides from the terminal). */
+export interface TableStyle {
+  /** Columns the table may take; null or absent: as wide as its cells. */
+  width?: number | null;
+  /**
+   * Columns left out, first one first, while the table is wider than `width`. What still does
+   * not fit is then cut: the widest text columns lose characters (down to MIN_CUT each), values
+   * ending in `…`.
+   */
+  drop?: readonly string[];
+  /** Wraps a header, already padded; escape codes do not count towards the width. */
+  header?: (text: string) => string;
+  /** Wraps a cell's text (not its padding). */
+  cell?: (column: string, value: Value, text: string) => string;
+}
+
+/** A text column is cut no narrower than this when a table does not fit its width. */
+const MIN_CUT = 8;
+
+/** Which columns stay, and each one's width, for a table that must fit `style.width`. */
+function fit(headers: string[], width: number[], num: boolean[], style: TableStyle): { keep: number[]; width: number[] } {
+  let keep = headers.map((_, c) => c);
+  const max = style.width;
+  if (!max) return { keep, width };
+  const total = () => keep.reduce((sum, c) => sum + width[c]!, 0) + 2 * (keep.length - 1);
+  for (const name of style.drop ?? []) {
+    if (total() <= max) break;
+    const c = headers.indexOf(name);
+    if (c >= 0 && keep.length > 1) keep = keep.filter((k) => k !== c);
+  }
+  const w = [...width];
+  let excess = total() - max;
+  while (excess > 0) {
+    let widest = -1;
+    for (const c of keep) if (!num[c] && w[c]! > MIN_CUT && (widest < 0 || w[c]! > w[widest]!)) widest = c;
+    if (widest < 0) break;
+    const cut = Math.min(excess, w[widest]! - Math.max(MIN_CUT, headers[widest]!.length));
+    if (cut <= 0) break;
+    w[widest]! -= cut;
+    excess -= cut;
+  }
+  return { keep, width: w };
+}
+
+function cutTo(s: string, w: number): string {
+  return s.length > w ? s.slice(0, w - 1) + '…' : s;
+}
+
+function* table(t: Table, style: TableStyle = {}): Generator<string> {
   if (t.length === 0) return; // a bare header says nothing to a person; stderr explains why
-  const C = t.columns.length;
   const num = numericColumns(t);
   const cols: string[][] = t.cols.map((col) => {
     const out = new Array<string>(t.length);
     for (let i = 0; i < t.length; i++) out[i] = humanText(cellAt(col, i));
     return out;
   });
-  const width = t.columns.map((h, c) => {
+  const natural = t.columns.map((h, c) => {
     let w = h.length;
     for (const s of cols[c]!) if (s.length > w) w = s.length;
     return w;
   });
-  const line = (cells: (c: number) => string): string => {
+  const { keep, width } = fit(t.columns, natural, num, style);
+  const last = keep[keep.length - 1];
+  const paintCell = style.cell;
+  const line = (text: (c: number) => string, paint: ((c: number, v: string) => string) | null): string => {
     let s = '';
-    for (let c = 0; c < C; c++) {
-      const v = cells(c);
+    keep.forEach((c, k) => {
+      const v = cutTo(text(c), width[c]!);
       const pad = ' '.repeat(width[c]! - v.length);
-      s += (c ? '  ' : '') + (num[c] ? pad + v : c === C - 1 ? v : v + pad);
-    }
+      const shown = paint ? paint(c, v) : v;
+      s += (k ? '  ' : '') + (num[c] ? pad + shown : c === last ? shown : shown + pad);
+    });
     return s.trimEnd() + '\n';
   };
-  let buf = line((c) => t.columns[c]!);
+  const header = style.header;
+  let buf = line((c) => t.columns[c]!, header ? (_c, v) => header(v) : null);
   for (let i = 0; i < t.length; i++) {
-    buf += line((c) => cols[c]![i]!);
+    buf += line((c) => cols[c]![i]!, paintCell ? (c, v) => paintCell(t.columns[c]!, cellAt(t.cols[c]!, i), v) : null);
     if (buf.length > CHUNK) {
       yield buf;
       buf = '';
@@ -334,8 +386,13 @@ function* table(t: Table): Generator<string> {
   yield buf;
 }
 
+/** The terminal table with a style (width, columns to drop, colour). */
+export function styledTable(style: TableStyle): Formatter {
+  return (t) => table(t, style);
+}
+
 export const formats: Record<string, Formatter> = {
-  table,
+  table: (t) => table(t),
   csv,
   md,
   json: (t) => jsonRows(t, '[\n', ',\n', '\n]\n', '[]\n'),

@@ -19,6 +19,8 @@ import { florConfigSync, largeTrackedLine, skippedLine, skippedSummary } from '.
 import { openJournal, openJournalAt, type JournalWriter, type EndFrame, type JournalFrame } from '../store/journal.js';
 import { getCheckpoint, putCheckpoint } from '../store/checkpoints.js';
 import { pinCodeSync } from '../store/code-ref.js';
+import { configBool } from '../store/config.js';
+import { firstTime, initDone } from '../store/once.js';
 import { recordableExecArgv } from '../store/exec-argv.js';
 import type { RunMeta, RunStatus, LoopInfo } from '../store/types.js';
 import type { Value } from '../store/records.js';
@@ -895,7 +897,27 @@ export class Session {
     } finally {
       this.mode = 'off';
     }
-    if (mode === 'record') this.capture(journal.path, exiting);
+    if (mode === 'record') {
+      this.capture(journal.path, exiting);
+      this.sayRecorded(status);
+    }
+  }
+
+  /**
+   * On a terminal, one line saying the run was recorded and how to see it (the capture is still in
+   * flight: the count is the runtime's own), and once per clone not set up by `git flor init`, how
+   * to share runs. `git config flor.quiet true` turns both off.
+   */
+  private sayRecorded(status: RunStatus): void {
+    if (!process.stderr.isTTY || configBool(this.florConfig?.get('flor.quiet')) === true) return;
+    // 10 characters of a ULID change every millisecond: unique unless runs start in the same one.
+    const id = this.runId!.slice(0, 10);
+    const n = this.buf.total();
+    const as = status === 'ok' ? '' : ` as ${status}`;
+    let text = `flor: run ${id} recorded${as} (${n.toLocaleString('en-US')} record${n === 1 ? '' : 's'}) — git flor show ${id}\n`;
+    const common = this.repo!.commonDir;
+    if (!initDone(common) && firstTime(common, 'share-hint')) text += 'flor: runs stay in this clone until `git flor init` makes `git push` share them (said once)\n';
+    process.stderr.write(text);
   }
 
   /**

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import type { RepoInfo } from '../store/git.js';
 import { fetchRefspecs, remoteKey } from './refspecs.js';
 import { configuredRemotes, configValue, configValues, setConfig } from '../store/git-config.js';
+import { installStateFile } from '../store/once.js';
 
 export function installStatePath(repo: RepoInfo): string {
-  return join(repo.commonDir, 'flor', 'install.json');
+  return installStateFile(repo.commonDir);
 }
 
 /**

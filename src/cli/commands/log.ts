@@ -11,7 +11,9 @@ import { rowObjects } from '../../query/table.js';
 import { jsonValue } from '../../query/summary.js';
 import { checkOutput, writeParquetOutput } from '../output.js';
 import { parseSince } from '../../query/since.js';
-import { formatter } from '../../query/formats.js';
+import { formatter, styledTable } from '../../query/formats.js';
+import { runFilter } from '../../query/select.js';
+import { abbreviateIds, terminalStyle } from '../table-style.js';
 import { warnBroken, writeFormatted, ExitError } from '../print.js';
 
 const FORMATS = ['table', 'csv', 'json', 'ndjson', 'md', 'parquet'] as const;
@@ -28,6 +30,7 @@ interface Args {
   limit: number | undefined;
   output: string | undefined;
   'allow-writer': string[] | undefined;
+  version: string[] | undefined;
 }
 
 /** Also parsed without yargs (cli/fast.ts): declare every option here. */
@@ -39,6 +42,7 @@ export const options = {
   output: { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' },
   run: { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' },
   since: { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" },
+  version: { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev (HEAD~2) or commit prefix; repeatable' },
   replay: { type: 'boolean', default: false, describe: 'first replay old runs that lack a name today\'s code logs (see `git flor replay`)' },
   workers: { type: 'number', describe: 'with --replay: worker threads (default: number of cores)' },
   'allow-writer': { type: 'string', array: true, describe: "with --replay: also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" },
@@ -64,7 +68,12 @@ export const command: CommandModule<object, Args> = {
     // Syntax first: a typo in --where must not cost a replay.
     const where = argv.where === undefined ? null : parseExpr(argv.where);
     const repo = requireRepoSync(process.cwd());
-    const runLevel = where ? runLevelPart(where, names, (await listHistory(repo)).runs) : null;
+    const listed = (await listHistory(repo)).runs;
+    const byVersion = await runFilter(repo, { version: argv.version?.map(String) }, listed);
+    const whereLevel = where ? runLevelPart(where, names, listed) : null;
+    // --version chooses runs as a run-level condition does: for the replay and for the view.
+    const runLevel = whereLevel || byVersion ? { where: whereLevel, byVersion } : null;
+    const accepts = (r: (typeof listed)[number]) => (!byVersion || byVersion(r.meta)) && (!whereLevel || filterRuns(whereLevel, [r]).length === 1);
     // The replay reads every chosen run's segments to see what is missing; the table needs the
     // same ones again (plus any segment the replay added, which is a new oid). A query that reads
     // run-level values of logged names (max(acc)) reads them a second time too.
@@ -78,13 +87,13 @@ export const command: CommandModule<object, Args> = {
       if (runLevel) {
         const { runs: all, broken } = await listHistory(repo);
         const named = argv.run?.length ? new Set(argv.run.map((p) => resolveIn(all, p, broken).id)) : null;
-        runs = filterRuns(runLevel, all.filter((r) => !named || named.has(r.id))).map((r) => r.id);
+        runs = all.filter((r) => (!named || named.has(r.id)) && accepts(r)).map((r) => r.id);
       }
       // Loaded only when asked for: the replay machinery would add to every `git flor log` start.
       if (!runs || runs.length > 0) replayStatus = await (await import('./replay.js')).replayForLog(repo, names, { runs, since, workers: argv.workers, segments, allowWriters: argv['allow-writer']?.map(String) });
       else process.stderr.write('git flor: no run matches --where: nothing to replay\n');
     }
-    const view = await logView(repo, { names, runs: argv.run, since, segments, filter: runLevel ? (r) => filterRuns(runLevel, [r]).length === 1 : undefined });
+    const view = await logView(repo, { names, runs: argv.run, since, segments, filter: runLevel ? accepts : undefined });
     warnBroken(view.broken);
     // Every name any run logged, read only when a name has to be explained.
     const known = async (): Promise<string[]> => {
@@ -100,7 +109,7 @@ export const command: CommandModule<object, Args> = {
       process.stderr.write(
         view.runCount === 0
           ? argv.run || argv.since || runLevel
-            ? 'git flor: no run matches --run/--since/--where\nhint: `git flor runs` lists them all\n'
+            ? 'git flor: no run matches --run/--since/--where/--version\nhint: `git flor runs` lists them all\n'
             : "git flor: no runs recorded yet\nhint: run a script that does `import { flor } from 'git-flor'`\n"
           : `git flor: ${view.missing.map((n) => `'${n}'`).join(', ')} ${view.missing.length === 1 ? 'was' : 'were'} never logged by ${view.runCount === 1 ? 'this run' : `these ${view.runCount} runs`}\n` +
               `hint: known names: ${view.known.length ? view.known.join(', ') : '(none)'}\n`,
@@ -110,6 +119,9 @@ export const command: CommandModule<object, Args> = {
     const table = await queryView(view.table, history, { where: argv.where, sort: argv.sort?.map(String), limit: argv.limit }, known);
     if (!f) {
       await writeParquetOutput(rowObjects(table).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, jsonValue(v)]))), tableTypes(table), argv.output!);
+    } else if (argv.format === 'table') {
+      // Too narrow a terminal loses the file, then the start time, then the version.
+      await writeFormatted(styledTable(terminalStyle(['file', 'time', 'version'], argv.output !== undefined)), abbreviateIds(table, view.all), argv.output);
     } else await writeFormatted(f, table, argv.output);
     if (replayStatus !== 0) throw new ExitError(replayStatus);
   },

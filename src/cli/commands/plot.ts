@@ -9,6 +9,7 @@ import { repoHistory } from '../../query/runs.js';
 import { downsample, smooth, type Curve } from '../../query/curve.js';
 import { svgCharts, type SvgChartOptions } from '../svg-chart.js';
 import { out, warnBroken } from '../print.js';
+import { terminal } from '../terminal.js';
 
 interface Args {
   names: string[];
@@ -32,9 +33,9 @@ function terminalColumns(): number {
   return Math.max(30, c);
 }
 
+/** `--color`/`--no-color` are read by the CLI for every command (cli/terminal.ts), as are NO_COLOR and color.ui. */
 function useColor(flag: boolean | undefined): boolean {
-  if (flag !== undefined) return flag;
-  return Boolean(process.stdout.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
+  return flag ?? terminal().color;
 }
 
 export const command: CommandModule<object, Args> = {

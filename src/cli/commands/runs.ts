@@ -2,7 +2,9 @@ import type { CommandModule, Options } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { repoHistory } from '../../query/runs.js';
 import { summarizeRuns, summaryTable } from '../../query/summary.js';
-import { formatter } from '../../query/formats.js';
+import { formatter, styledTable } from '../../query/formats.js';
+import { runFilter, STATUSES } from '../../query/select.js';
+import { abbreviateIds, terminalStyle } from '../table-style.js';
 import { warnBroken, writeFormatted } from '../print.js';
 import { checkOutput, writeParquetOutput } from '../output.js';
 
@@ -16,6 +18,10 @@ interface Args {
   limit: number | undefined;
   'only-changed': boolean;
   output: string | undefined;
+  version: string[] | undefined;
+  status: string[] | undefined;
+  script: string[] | undefined;
+  since: string | undefined;
 }
 
 /** Also parsed without yargs (cli/fast.ts): declare every option here. */
@@ -27,6 +33,10 @@ export const options = {
   'only-changed': { type: 'boolean', default: false, describe: 'hide the columns whose value is the same in every row' },
   format: { choices: FORMATS, default: 'table', describe: 'output format (parquet needs --output)' },
   output: { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' },
+  version: { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev (HEAD~2) or commit prefix; repeatable' },
+  status: { type: 'string', array: true, choices: STATUSES, describe: 'only runs that ended so; repeatable' },
+  script: { type: 'string', array: true, describe: 'only runs of this entry script (its path, or its last part: train.mjs); repeatable' },
+  since: { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" },
 } satisfies Record<string, Options>;
 
 export const command: CommandModule<object, Args> = {
@@ -39,24 +49,33 @@ export const command: CommandModule<object, Args> = {
       .example('$0 runs --sort -acc -n 3', 'the three runs with the best final accuracy')
       .example("$0 runs --col lr --col 'max(acc)' --col 'loss@epoch=1' --where \"max(acc) > 0.5\"", 'chosen columns, filtered')
       .example("$0 runs --where \"version = 'a1b2c3' and status = 'ok'\" --only-changed", 'one commit: only what differs between its runs')
+      .example('$0 runs --version main --status ok --since yesterday', "the runs of main's head that ended well, started since yesterday")
       .example('$0 runs --format json', 'for scripts: args stay one object'),
   handler: async (argv) => {
     checkOutput(argv.format, argv.output);
     const f = argv.format === 'parquet' ? null : formatter(argv.format, FORMATS);
     const repo = requireRepoSync(process.cwd());
     const history = await repoHistory(repo);
+    const all = history.runs;
+    const keep = await runFilter(repo, { version: argv.version?.map(String), status: argv.status, script: argv.script?.map(String), since: argv.since }, all);
+    if (keep) history.runs = all.filter((r) => keep(r.meta));
     const sum = await summarizeRuns(history, { cols: argv.col?.map(String), where: argv.where, sort: argv.sort?.map(String), limit: argv.limit, onlyChanged: argv['only-changed'] });
     warnBroken([...history.broken, ...sum.broken.map((b) => ({ ...b, ledger: '' }))]);
     for (const n of sum.notes) process.stderr.write(`git flor: ${n}\n`);
     if (!f) return writeParquetOutput(sum.rows, sum.jsonColumns, argv.output!);
     if (sum.rows.length === 0 && argv.format === 'table') {
       process.stderr.write(
-        history.runs.length === 0
+        all.length === 0
           ? "no runs recorded yet\nhint: run a script that does `import { flor } from 'git-flor'`\n"
-          : `no run matches (${history.runs.length} recorded)\n`,
+          : `no run matches (${all.length} recorded)\n`,
       );
       return;
     }
-    await writeFormatted(f, summaryTable(sum, argv.format), argv.output);
+    if (argv.format !== 'table') return writeFormatted(f, summaryTable(sum, argv.format), argv.output);
+    // Too narrow a terminal loses the start time first, then the version, then logged values and
+    // args from the right; explicit --col columns are only cut, never left out.
+    const byKind = (k: string) => sum.columns.filter((c) => c.kind === k && !c.detail).map((c) => c.name).reverse();
+    const drop = argv.col?.length ? [] : ['time', 'version', ...byKind('value'), ...byKind('arg')];
+    await writeFormatted(styledTable(terminalStyle(drop, argv.output !== undefined)), abbreviateIds(summaryTable(sum, 'table'), all), argv.output);
   },
 };

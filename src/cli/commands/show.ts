@@ -9,6 +9,7 @@ import { readCheckpointManifest } from '../../store/ledger.js';
 import { hasCheckpoint } from '../../store/checkpoints.js';
 import { sizeText } from '../../store/code-select.js';
 import { out } from '../print.js';
+import { paint, paintDiff, statusStyle } from '../color.js';
 
 /** What replay can start from: the run's checkpoints, and how many this clone's store holds. */
 interface CheckpointInfo {
@@ -99,7 +100,7 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
   const m = d.run.meta;
   const rows: Array<[string, string]> = [
     ['run', d.run.id],
-    ['status', `${m.status}${m.exitCode !== null ? ` (exit ${m.exitCode})` : ''}${m.error ? `: ${m.error}` : ''}`],
+    ['status', `${paint(statusStyle(m.status) ?? 'bold', m.status)}${m.exitCode !== null ? ` (exit ${m.exitCode})` : ''}${m.error ? `: ${m.error}` : ''}`],
     ['start', m.start],
     ['end', (m.end ?? '(unfinished)') + duration(m.start, m.end)],
     ['script', m.script + (m.cwd ? `   (cwd ${m.cwd})` : '')],
@@ -123,8 +124,8 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
   rows.push(['names', names.size ? [...names].join(', ') : '(nothing logged)']);
   rows.push(['records', String(m.records)]);
   const w = Math.max(...rows.map(([k]) => k.length));
-  let text = rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
-  text += 'segments\n';
+  let text = rows.map(([k, v]) => `${paint('bold', k.padEnd(w))}  ${v}`).join('\n') + '\n';
+  text += paint('bold', 'segments') + '\n';
   for (const s of d.segments) {
     const p = s.provenance;
     // Which statements propagation carried into this version, and which it had already.
@@ -166,7 +167,7 @@ export const command: CommandModule<object, Args> = {
     let text = render(d, ckpt);
     if (d.run.meta.dirty && argv.diff) {
       text += `\ncode that ran vs ${d.run.meta.commit ? d.run.meta.commit.slice(0, 7) : 'an empty tree'}:\n`;
-      text += cutDiff(await codeDiff(repo, d.run.meta.commit, d.run.codeTree), d.run.id, argv['full-diff']);
+      text += paintDiff(cutDiff(await codeDiff(repo, d.run.meta.commit, d.run.codeTree), d.run.id, argv['full-diff']));
     }
     await out(text);
   },

@@ -1,0 +1,151 @@
+/**
+ * How output meets the terminal, decided once per command before it runs, the way Git decides:
+ * whether to page and through what, whether to colour, and how wide a table may be. Off a
+ * terminal (a pipe, a file, the tests' in-process calls) everything is plain: no pager, no colour,
+ * no fitting, and no `git config` read.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { configBool, configSync } from '../store/config.js';
+
+export interface Terminal {
+  /** ANSI colour in what goes to stdout. */
+  color: boolean;
+  /** Columns a table may take; null: no limit (not a terminal). */
+  width: number | null;
+  /** The pager command to start at the first output, or null. */
+  pager: string | null;
+}
+
+let current: Terminal = { color: false, width: null, pager: null };
+
+export function terminal(): Terminal {
+  return current;
+}
+
+/** Commands whose output is worth a pager: the ones that can print a screenful or more. */
+export const PAGED = new Set(['runs', 'log', 'show', 'diff', 'sql', 'names', 'help']);
+
+export interface GlobalFlags {
+  pager: boolean;
+  color: boolean | undefined;
+}
+
+/**
+ * `--no-pager`, `--color` and `--no-color` are taken out of argv wherever they stand before `--`,
+ * so they work before the command as in Git (`git flor --no-pager log x`) and after it.
+ */
+export function takeGlobalFlags(argv: string[]): { argv: string[]; flags: GlobalFlags } {
+  const flags: GlobalFlags = { pager: true, color: undefined };
+  const rest: string[] = [];
+  let ended = false;
+  for (const a of argv) {
+    if (!ended && a === '--no-pager') flags.pager = false;
+    else if (!ended && a === '--color') flags.color = true;
+    else if (!ended && a === '--no-color') flags.color = false;
+    else {
+      if (a === '--') ended = true;
+      rest.push(a);
+    }
+  }
+  return { argv: rest, flags };
+}
+
+function set(env: NodeJS.ProcessEnv, key: string): string | undefined {
+  const v = env[key];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/**
+ * The width a table may take on a terminal or in Git's pager: COLUMNS first, as Git reads it (and
+ * sets it for the pager it starts), then the terminal's own. Output to a pipe or a file is not fitted.
+ */
+function widthFor(env: NodeJS.ProcessEnv, screen: boolean, columns: number | undefined): number | null {
+  if (!screen) return null;
+  const c = Number(set(env, 'COLUMNS'));
+  if (Number.isInteger(c) && c > 0) return c;
+  return columns || null;
+}
+
+/**
+ * Decides paging and colour for `command`. Git's rules: a pager only when stdout is a terminal,
+ * not with `--no-pager`, not under Git's own pager (GIT_PAGER_IN_USE, set when `pager.flor` made
+ * Git start one), not when `pager.flor` is false; the command is GIT_PAGER, then a `pager.flor`
+ * command, then `core.pager`, then PAGER, then `less`, and `cat` or an empty one means none.
+ * Colour: `--color`/`--no-color`, else none when NO_COLOR is set or `color.ui` is false/never,
+ * else on when stdout is a terminal or Git's pager.
+ */
+export function setupTerminal(command: string, flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, out: { isTTY?: boolean; columns?: number } = process.stdout): Terminal {
+  const tty = Boolean(out.isTTY);
+  const gitPaging = set(env, 'GIT_PAGER_IN_USE') !== undefined && configBool(env.GIT_PAGER_IN_USE) !== false;
+  const wantsColor = flags.color !== false && set(env, 'NO_COLOR') === undefined && (tty || gitPaging);
+  const wantsPager = tty && flags.pager && !gitPaging && PAGED.has(command);
+  const config = (wantsColor && flags.color === undefined) || wantsPager ? configSync(process.cwd(), '^(core\\.pager|pager\\.flor|color\\.ui|color\\.flor)$') : new Map<string, string>();
+  let color = flags.color ?? wantsColor;
+  if (flags.color === undefined && color) {
+    const ui = (config.get('color.flor') ?? config.get('color.ui'))?.trim().toLowerCase();
+    if (ui === 'never' || configBool(ui) === false) color = false;
+  }
+  let pager: string | null = null;
+  if (wantsPager) {
+    const byCommand = config.get('pager.flor');
+    const on = configBool(byCommand);
+    if (on !== false) {
+      pager = set(env, 'GIT_PAGER') ?? (byCommand !== undefined && on === null ? byCommand : undefined) ?? config.get('core.pager') ?? set(env, 'PAGER') ?? 'less';
+      if (pager.trim() === '' || pager.trim() === 'cat') pager = null;
+    }
+  }
+  current = { color, width: widthFor(env, tty || gitPaging, out.columns), pager };
+  return current;
+}
+
+/** Resets to plain output (tests that set up a terminal put it back). */
+export function resetTerminal(): void {
+  current = { color: false, width: null, pager: null };
+  pagerProc = null;
+}
+
+let pagerProc: ChildProcess | null = null;
+let pagerGone: Promise<void> | null = null;
+
+/** Starts the pager with stdout's writes going into it (Git's dup2 of fd 1 onto the pager's pipe). */
+function startPager(cmd: string): Writable {
+  // Git's defaults for less and lv, kept when the user set their own.
+  const env = { ...process.env, LESS: process.env.LESS ?? 'FRX', LV: process.env.LV ?? '-c', GIT_PAGER_IN_USE: 'true' };
+  const child = spawn('/bin/sh', ['-c', cmd], { stdio: ['pipe', 'inherit', 'inherit'], env });
+  pagerProc = child;
+  pagerGone = new Promise((resolve) => {
+    child.on('close', () => resolve());
+    child.on('error', () => resolve());
+  });
+  // Ctrl-C is for the pager (less uses it); this process ends when its output is written.
+  process.on('SIGINT', () => {});
+  child.stdin!.on('error', (e: NodeJS.ErrnoException) => {
+    // The pager was quit before the output ended: the reader's choice, not an error.
+    if (e.code === 'EPIPE') void pagerGone!.then(() => process.exit(process.exitCode ?? 0));
+  });
+  child.stdin!.on('drain', () => process.stdout.emit('drain'));
+  return child.stdin!;
+}
+
+/**
+ * Writes to stdout, through the pager when one is chosen (started at the first write, so a command
+ * that fails before printing leaves the terminal alone). Returns false when the caller should wait
+ * for 'drain' on process.stdout.
+ */
+export function writeOut(chunk: string | Uint8Array, cb?: (err?: Error | null) => void): boolean {
+  if (current.pager === null) return process.stdout.write(chunk, cb);
+  const sink = pagerProc ? pagerProc.stdin! : startPager(current.pager);
+  if (pagerProc!.exitCode !== null || sink.destroyed) {
+    cb?.();
+    return true;
+  }
+  return sink.write(chunk, cb);
+}
+
+/** Ends the pager's input and waits until the user quits it (before the process exits). */
+export async function closePager(): Promise<void> {
+  if (!pagerProc) return;
+  pagerProc.stdin!.end();
+  await pagerGone;
+}
