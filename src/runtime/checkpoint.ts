@@ -10,10 +10,8 @@ import { serialize, deserialize } from 'node:v8';
 import { FlorError } from '../errors.js';
 import { cpuMark, cpuSince } from './thread-cpu.js';
 
-export interface Stateful {
-  state(): unknown;
-  restore(s: unknown): void;
-}
+export type { Stateful } from './api.js';
+import type { Stateful } from './api.js';
 
 function isStateful(x: unknown): x is Stateful {
   return typeof x === 'object' && x !== null && typeof (x as Stateful).state === 'function' && typeof (x as Stateful).restore === 'function';

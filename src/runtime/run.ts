@@ -10,7 +10,7 @@
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { hostname, constants as osConstants } from 'node:os';
 import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
-import { realpathSync, writeFileSync } from 'node:fs';
+import { realpathSync, writeFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
@@ -32,6 +32,7 @@ import { CheckpointSaver } from './checkpoint-saver.js';
 import { cpuMark, cpuSince, processCpuMs } from './thread-cpu.js';
 import { REPLAY_ENV, REPLAY_PARENT_ENV, PROGRESS_MS, readReplaySpec, type ReplaySpec } from './replay-spec.js';
 import { AsyncPlaces, type Placed } from './async-place.js';
+import { ScriptFlags, scriptHelpEnabled, wantsHelp } from './flags.js';
 
 export type Mode = 'record' | 'replay' | 'off';
 
@@ -223,7 +224,7 @@ export class Session {
     const s = new Session();
     const specPath = process.env[REPLAY_ENV];
     if (specPath) s.startReplay(readReplaySpec(specPath));
-    else s.startRecord();
+    else if (!s.startHelp()) s.startRecord();
     return s;
   }
 
@@ -303,6 +304,54 @@ export class Session {
     this.installHooks();
   }
 
+  /** The script's flags as flor.arg declares them (runtime/flags.ts); not judged in replay. */
+  readonly flags = new ScriptFlags(process.argv.slice(2));
+  private helpMode = false;
+  private flagsJudged = false;
+
+  /** `node script --help`: nothing is recorded; the args are listed at the first loop or at exit. */
+  private startHelp(): boolean {
+    if (!wantsHelp(process.argv.slice(2))) return false;
+    let config: Map<string, string> | null = null;
+    try {
+      const repo = this.locateRepo();
+      if (repo) config = florConfigSync(repo);
+    } catch {
+      // no repository: the environment alone decides
+    }
+    if (!scriptHelpEnabled(process.env, config)) return false;
+    this.helpMode = true;
+    process.on('exit', () => this.judgeFlags());
+    return true;
+  }
+
+  /** At the first loop, or at exit: the help (and exit 0), or the warning about unknown flags. */
+  private judgeFlags(): void {
+    // Once: process.exit below runs the exit hook, which comes here again.
+    if (this.mode === 'replay' || this.flagsJudged) return;
+    this.flagsJudged = true;
+    if (this.helpMode) {
+      const script = process.argv[1] ? toSlash(relative(process.cwd(), real(process.argv[1]))) : 'script';
+      writeSync(1, this.flags.help(script));
+      process.exit(0);
+    }
+    const warning = this.flags.judge();
+    if (warning) process.stderr.write(warning);
+  }
+
+  /** A value that does not parse ends the process with exit 2, as a script's own parser would; the run is recorded as failed. */
+  private parsedArg<T>(name: string, def: T): T {
+    try {
+      return parseArg(name, def, process.argv.slice(2));
+    } catch (e) {
+      if (!(e instanceof FlorError) || e.code !== 'BAD_ARG') throw e;
+      if (this.helpMode) return def;
+      this.error = e.message;
+      process.stderr.write(`git flor: ${e.message}\n`);
+      process.exit(2);
+    }
+  }
+
   startReplay(spec: ReplaySpec): void {
     this.spec = spec;
     this.runId = spec.runId;
@@ -339,6 +388,7 @@ export class Session {
   // ---------------------------------------------------------------- lifecycle hooks
 
   private readonly onExit = (code: number): void => {
+    this.judgeFlags();
     const status: RunStatus = this.interruptedBy ? 'interrupted' : code === 0 ? 'ok' : 'failed';
     this.finish(status, code, code === 0 ? null : this.error, true);
   };
@@ -473,7 +523,10 @@ export class Session {
     const replayed = this.mode === 'replay' ? this.spec!.argCalls[name] : undefined;
     if (replayed && n < replayed.length) v = replayed[n] as T;
     else if (this.mode === 'replay' && Object.hasOwn(this.spec!.args, name)) v = this.spec!.args[name] as T;
-    else v = parseArg(name, def, process.argv.slice(2));
+    else {
+      this.flags.declare(name, def);
+      v = this.parsedArg(name, def);
+    }
     const rec = recordableArg(v);
     if (!seen) {
       this.argCalls.set(name, { first: rec, n: 1, list: null });
@@ -509,6 +562,7 @@ export class Session {
     if (typeof name !== 'string' || name === '') {
       throw new FlorError('BAD_LOOP', `flor.loop needs a non-empty name, got ${JSON.stringify(name)}`, { hint: "write flor.loop('epoch', iterable)" });
     }
+    if (!this.outerSeen) this.judgeFlags();
     if (isAsync) this.places ??= new AsyncPlaces();
     const parent = this.places ? this.places.here(this.curCtx) : this.curCtx;
     const outer = parent === null && !this.outerSeen;
