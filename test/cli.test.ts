@@ -223,10 +223,10 @@ test('usage errors exit 2 with a pointer to --help', () => {
   assert.match(f.stderr, /Invalid values/);
   const u = flor(dir, ['frobnicate'], { allowFail: true });
   assert.equal(u.status, 2);
-  assert.equal(u.stderr, 'git flor: Unknown argument: frobnicate\nhint: see `git flor -h`\n');
+  assert.equal(u.stderr, "git flor: unknown command 'frobnicate'\nhint: see `git flor -h`\n");
   const typo = flor(dir, ['lgo'], { allowFail: true });
   assert.equal(typo.status, 2);
-  assert.equal(typo.stderr, 'git flor: unknown command \'lgo\'. Did you mean log?\nhint: see `git flor -h`\n');
+  assert.equal(typo.stderr, "git flor: unknown command 'lgo'\nhint: did you mean 'log'? see `git flor -h`\n");
 });
 
 test('--help of every command shows an example', () => {

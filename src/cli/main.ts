@@ -7,6 +7,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { reportError, UsageError } from './print.js';
+import { suggest } from '../query/names.js';
 import { fastArgs, topHelp, type FastModule } from './fast.js';
 import { closePager, setupTerminal, takeGlobalFlags } from './terminal.js';
 
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Loader> = {
   sql: () => import('./commands/sql.js'),
   diff: () => import('./commands/diff.js'),
   ui: () => import('./commands/ui.js'),
+  names: () => import('./commands/names.js'),
 };
 
 /**
@@ -57,6 +59,7 @@ const SUMMARY: Record<string, readonly [usage: string, describe: string] | null>
   sql: ['sql <query>', 'SQL over every run and every logged value (DuckDB: tables runs and logs)'],
   diff: ['diff <a> <b>', 'Compare two runs: args, the code that ran, status, duration, and every logged name'],
   ui: ['ui', 'A local web page over the history: runs, charts, run details'],
+  names: ['names', 'Every name the runs logged and every arg they took: in how many runs, how many values, in which loops'],
 };
 
 const USAGE = '$0 <command> [options]\n\nMultiversion hindsight logging for JS/TS scripts, stored in Git refs under refs/flor/.';
@@ -115,7 +118,6 @@ export async function buildCli(argv: string[], commands: Array<CommandModule<any
     .scriptName('git flor')
     .usage(USAGE)
     .demandCommand(1, 'name a command')
-    .recommendCommands()
     .strict()
     .help()
     .alias('h', 'help')
@@ -125,12 +127,35 @@ export async function buildCli(argv: string[], commands: Array<CommandModule<any
     .fail((msg, err) => {
       if (err) throw err;
       const first = argv.find((a) => !a.startsWith('-')) ?? '';
-      // With recommendCommands, yargs' whole message for an unknown command is its guess.
-      if (first && !Object.hasOwn(COMMANDS, first) && /^Did you mean /.test(msg ?? '')) throw new UsageError(`unknown command '${first}'. ${msg}`, '');
-      throw new UsageError(msg, Object.hasOwn(COMMANDS, first) ? first : '');
+      if (first && !Object.hasOwn(COMMANDS, first)) throw unknownCommand(first);
+      const command = Object.hasOwn(COMMANDS, first) ? first : '';
+      const unknown = /^Unknown arguments?: (.+)$/.exec(msg ?? '');
+      if (unknown) throw unknownArgument(unknown[1]!.split(', '), argv, command, Object.keys((cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key));
+      throw new UsageError(msg, command);
     });
   for (const c of commands) cli = cli.command(c);
   return cli;
+}
+
+/** The commands help lists (hidden ones are never suggested), and `help`. */
+function visibleCommands(): string[] {
+  return [...Object.keys(SUMMARY).filter((n) => SUMMARY[n] !== null), 'help'];
+}
+
+function unknownCommand(name: string): UsageError {
+  const near = suggest(name, visibleCommands());
+  return new UsageError(`unknown command '${name}'`, '', near.map((n) => `'${n}'`).join(' or '));
+}
+
+/** yargs' "Unknown argument: x" as flor says it: an option with the closest known one, or a stray word. */
+function unknownArgument(names: string[], argv: string[], command: string, known: string[]): UsageError {
+  const name = names[0]!;
+  const asOption = argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `-${name}`);
+  if (!asOption) return new UsageError(`unexpected argument '${name}'${command ? ` to ${command}` : ''}`, command);
+  const flag = name.length === 1 ? `-${name}` : `--${name}`;
+  const options = known.filter((k) => k.length > 1 && !/[A-Z]/.test(k) && k !== '$0' && k !== '_');
+  const near = suggest(name, options);
+  return new UsageError(`unknown option '${flag}'${command ? ` for ${command}` : ''}`, command, near.map((n) => `'--${n}'`).join(' or '));
 }
 
 /** `--sort -acc`: yargs would read `-acc` as flags, so a value given to --sort is attached to it. */
@@ -147,8 +172,12 @@ function attachSortValues(argv: string[]): string[] {
 export async function run(argv: string[]): Promise<number> {
   const global = takeGlobalFlags(argv);
   argv = attachSortValues(global.argv);
+  // `git flor help CMD` is `git flor CMD --help`, as `git help` is for Git's commands.
+  const asked = argv[0] === 'help' ? argv[1] : undefined;
+  if (argv[0] === 'help') argv = asked === undefined ? ['-h'] : [asked, '--help'];
   setupTerminal(argv[0] ?? '', global.flags);
   try {
+    if (asked !== undefined && !Object.hasOwn(COMMANDS, asked)) throw unknownCommand(asked);
     if (await fastRun(argv)) return 0;
     await (await buildCli(argv, await commandsFor(argv))).parseAsync();
     return 0;

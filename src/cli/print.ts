@@ -21,7 +21,8 @@ export class ExitError extends Error {
 
 /** Usage errors from yargs (unknown option, missing argument): the user's to fix, not a crash. */
 export class UsageError extends Error {
-  constructor(message: string, readonly command: string) {
+  /** `suggestion`: what the user probably meant (`'--status'`), said first in the hint. */
+  constructor(message: string, readonly command: string, readonly suggestion: string = '') {
     super(message);
     this.name = 'UsageError';
   }
@@ -33,7 +34,8 @@ function errorLines(e: unknown): string {
   }
   if (e instanceof UsageError) {
     // A bare `git flor --help` is answered by Git itself (it looks for a man page): point at -h.
-    return `git flor: ${e.message}\nhint: see \`git flor ${e.command ? e.command + ' --help' : '-h'}\`\n`;
+    const meant = e.suggestion ? `did you mean ${e.suggestion}? ` : '';
+    return `git flor: ${e.message}\nhint: ${meant}see \`git flor ${e.command ? e.command + ' --help' : '-h'}\`\n`;
   }
   const stack = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
   return `git flor: unexpected error (a bug in git flor)\n${stack}\n`;

@@ -24,7 +24,7 @@ export function terminal(): Terminal {
 }
 
 /** Commands whose output is worth a pager: the ones that can print a screenful or more. */
-export const PAGED = new Set(['runs', 'log', 'show', 'diff', 'sql', 'names', 'help']);
+export const PAGED = new Set(['runs', 'log', 'show', 'diff', 'sql', 'names']);
 
 export interface GlobalFlags {
   pager: boolean;

@@ -14,6 +14,7 @@ import { parseSince } from '../../query/since.js';
 import { formatter, styledTable } from '../../query/formats.js';
 import { runFilter } from '../../query/select.js';
 import { abbreviateIds, terminalStyle } from '../table-style.js';
+import { noRunsHint } from '../hints.js';
 import { warnBroken, writeFormatted, ExitError } from '../print.js';
 
 const FORMATS = ['table', 'csv', 'json', 'ndjson', 'md', 'parquet'] as const;
@@ -110,7 +111,7 @@ export const command: CommandModule<object, Args> = {
         view.runCount === 0
           ? argv.run || argv.since || runLevel
             ? 'git flor: no run matches --run/--since/--where/--version\nhint: `git flor runs` lists them all\n'
-            : "git flor: no runs recorded yet\nhint: run a script that does `import { flor } from 'git-flor'`\n"
+            : `git flor: no runs recorded yet\nhint: ${noRunsHint(repo)}\n`
           : `git flor: ${view.missing.map((n) => `'${n}'`).join(', ')} ${view.missing.length === 1 ? 'was' : 'were'} never logged by ${view.runCount === 1 ? 'this run' : `these ${view.runCount} runs`}\n` +
               `hint: known names: ${view.known.length ? view.known.join(', ') : '(none)'}\n`,
       );

@@ -10,6 +10,7 @@ import { downsample, smooth, type Curve } from '../../query/curve.js';
 import { svgCharts, type SvgChartOptions } from '../svg-chart.js';
 import { out, warnBroken } from '../print.js';
 import { terminal } from '../terminal.js';
+import { noRunsHint } from '../hints.js';
 
 interface Args {
   names: string[];
@@ -67,7 +68,7 @@ export const command: CommandModule<object, Args> = {
     warnBroken(view.broken);
     if (view.runCount === 0) {
       throw new FlorError('NO_RUNS', argv.run || argv.since ? 'no run matches --run/--since' : 'no runs recorded yet', {
-        hint: argv.run || argv.since ? '`git flor runs` lists them all' : "run a script that does `import { flor } from 'git-flor'`",
+        hint: argv.run || argv.since ? '`git flor runs` lists them all' : noRunsHint(repo),
       });
     }
     if (view.missing.length > 0) {

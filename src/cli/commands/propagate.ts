@@ -53,12 +53,17 @@ export const command: CommandModule<object, Args> = {
       .option('names', { type: 'string', describe: 'only statements logging these names (comma-separated)' })
       .option('report', { type: 'string', choices: ['json'], describe: 'write the per-statement report to stderr as JSON' })
       .example('$0 propagate HEAD~3 -- train.ts', 'train.ts as of three commits ago, with today\'s log statements')
-      .example('$0 propagate 01JD3 -- src/train.ts --names grad_norm', 'the code of run 01JD3…, with only grad_norm added'),
+      .example('$0 propagate 01JD3 --names grad_norm -- src/train.ts', 'the code of run 01JD3…, with only grad_norm added'),
   handler: async (argv) => {
     const repo = requireRepoSync(process.cwd());
     if (!repo.top) throw new FlorError('BARE_REPO', 'this repository has no work tree', { hint: 'run inside a clone with a work tree' });
     const extra = argv._.slice(1).map(String); // what follows `--`
     const paths = [...(argv.path ?? []), ...extra];
+    // After `--` every word is a path, as in Git: an option there was meant to come before it.
+    const misplaced = extra.find((p) => p.startsWith('-'));
+    if (misplaced) {
+      throw new FlorError('BAD_USAGE', `${misplaced} after \`--\` reads as a path`, { hint: `options go before \`--\`: git flor propagate ${argv.rev} ${misplaced} … -- ${paths.find((p) => !p.startsWith('-')) ?? 'PATH'}` });
+    }
     if (paths.length !== 1) {
       throw new FlorError('BAD_USAGE', paths.length ? 'give exactly one PATH' : 'name the file to propagate: git flor propagate REV -- PATH', {
         hint: 'e.g. `git flor propagate HEAD~1 -- train.ts`',

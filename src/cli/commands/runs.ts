@@ -5,6 +5,7 @@ import { summarizeRuns, summaryTable } from '../../query/summary.js';
 import { formatter, styledTable } from '../../query/formats.js';
 import { runFilter, STATUSES } from '../../query/select.js';
 import { abbreviateIds, terminalStyle } from '../table-style.js';
+import { noRunsHint } from '../hints.js';
 import { warnBroken, writeFormatted } from '../print.js';
 import { checkOutput, writeParquetOutput } from '../output.js';
 
@@ -66,7 +67,7 @@ export const command: CommandModule<object, Args> = {
     if (sum.rows.length === 0 && argv.format === 'table') {
       process.stderr.write(
         all.length === 0
-          ? "no runs recorded yet\nhint: run a script that does `import { flor } from 'git-flor'`\n"
+          ? `no runs recorded yet\nhint: ${noRunsHint(repo)}\n`
           : `no run matches (${all.length} recorded)\n`,
       );
       return;
