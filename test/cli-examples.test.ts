@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CommandModule } from 'yargs';
 import { BIN, cleanup, flor, gitIn, makeRepo, runNode, tempDir, testEnv } from './helpers/repo.js';
 import { florIn } from './helpers/cli.js';
 import { allCommands } from '../src/cli/main.js';
@@ -58,7 +57,7 @@ before(() => {
 });
 
 /** The examples a command's builder declares, in order. */
-function examplesOf(c: CommandModule<any, any>): string[] {
+function examplesOf(c: Awaited<ReturnType<typeof allCommands>>[number]): string[] {
   const found: string[] = [];
   const y: unknown = new Proxy(
     {},

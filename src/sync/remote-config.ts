@@ -7,7 +7,6 @@
  * refspecs.ts, not the hook installer.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { RepoInfo } from '../store/git.js';
 import { fetchRefspecs, remoteKey } from './refspecs.js';
 import { configuredRemotes, configValue, configValues, setConfig } from '../store/git-config.js';
