@@ -380,16 +380,19 @@ console.log('still running');
   assert.deepEqual(rows, [{ name: 'a', ctx: '', value: 1 }]);
 });
 
-test('a bad command-line value is a FlorError thrown to user code, naming the argument', () => {
+test('a bad command-line value ends the script as its own parser would: one line naming the argument, exit 2', () => {
   const dir = makeRepo({
     files: {
       'args.mjs': `import { flor } from 'git-flor';
-try { flor.arg('epochs', 3); } catch (e) { console.log(e.code + ' ' + e.message); }
+try { flor.arg('epochs', 3); } catch (e) { console.log('caught ' + e.code); }
+console.log('went on');
 `,
     },
   });
-  const r = runNode(dir, 'args.mjs', ['--epochs', 'many']);
-  assert.equal(r.stdout.trim(), 'BAD_ARG --epochs: "many" is not a number');
+  const r = runNode(dir, 'args.mjs', ['--epochs', 'many'], { allowFail: true });
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^git flor: --epochs: "many" is not a number$/m);
 });
 
 test('outside a Git repository the script runs and one stderr line says nothing is recorded', () => {

@@ -1,6 +1,6 @@
 /** What to say when a command finds no runs at all: a fresh clone fetches, a new repository records. */
 import type { RepoInfo } from '../store/git.js';
-import { configuredRemotes } from '../sync/refspecs.js';
+import { configuredRemotes } from '../store/git-config.js';
 
 /** The hint line's text (without `hint: `). */
 export function noRunsHint(repo: RepoInfo): string {
