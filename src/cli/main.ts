@@ -36,6 +36,11 @@ const COMMANDS: Record<string, Loader> = {
   diff: () => import('./commands/diff.js'),
   ui: () => import('./commands/ui.js'),
   names: () => import('./commands/names.js'),
+  tag: () => import('./commands/tag.js'),
+  untag: () => import('./commands/untag.js'),
+  note: () => import('./commands/note.js'),
+  rm: () => import('./commands/rm.js'),
+  gc: () => import('./commands/gc.js'),
 };
 
 /**
@@ -60,6 +65,11 @@ const SUMMARY: Record<string, readonly [usage: string, describe: string] | null>
   diff: ['diff <a> <b>', 'Compare two runs: args, the code that ran, status, duration, and every logged name'],
   ui: ['ui', 'A local web page over the history: runs, charts, run details'],
   names: ['names', 'Every name the runs logged and every arg they took: in how many runs, how many values, in which loops'],
+  tag: ['tag <run> <tags..>', "Tag a run: its tags show in runs and show, and `--where \"tag = 'x'\"` picks it"],
+  untag: ['untag <run> <tags..>', 'Take tags off a run'],
+  note: ['note <run> <text>', 'Give a run a note (replacing its note; "" clears it): shown in runs and show'],
+  rm: ['rm <runs..>', 'Hide runs from every view (`--all` shows them); nothing is deleted, `rm --undo` restores them'],
+  gc: ['gc', 'Delete the local checkpoints of runs removed with `git flor rm` (no other run shares them)'],
 };
 
 const USAGE = '$0 <command> [options]\n\nMultiversion hindsight logging for JS/TS scripts, stored in Git refs under refs/flor/.';

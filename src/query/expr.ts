@@ -189,6 +189,8 @@ export function conjoin(es: Expr[]): Expr | null {
 export interface Binding {
   get: (row: number) => Value;
   prefix?: boolean;
+  /** A list (a run's tags): `=`, `!=` and `in` test whether any item matches. */
+  member?: boolean;
 }
 
 type Tri = boolean | null;
@@ -206,13 +208,18 @@ export function compile(e: Expr, bind: (r: Ref) => Binding): Predicate {
   return (row) => tri(row) === true;
 }
 
-function operandFn(o: Operand, bind: (r: Ref) => Binding): { get: (row: number) => Value; prefix: boolean; ref: Ref | null } {
+function operandFn(o: Operand, bind: (r: Ref) => Binding): { get: (row: number) => Value; prefix: boolean; member: boolean; ref: Ref | null } {
   if (o.t === 'lit') {
     const v = o.v;
-    return { get: () => v, prefix: false, ref: null };
+    return { get: () => v, prefix: false, member: false, ref: null };
   }
   const b = bind(o);
-  return { get: b.get, prefix: !!b.prefix, ref: o };
+  return { get: b.get, prefix: !!b.prefix, member: !!b.member, ref: o };
+}
+
+/** Whether any item of a list value equals `x` (a non-list compares as itself). */
+function anyItem(list: Value, x: Value): boolean {
+  return Array.isArray(list) ? list.some((item) => sameValue(item, x) === true) : sameValue(list, x) === true;
 }
 
 function build(e: Expr, bind: (r: Ref) => Binding): (row: number) => Tri {
@@ -253,7 +260,7 @@ function build(e: Expr, bind: (r: Ref) => Binding): (row: number) => Tri {
       return (row) => {
         const v = x.get(row);
         if (v === null) return null;
-        const hit = e.list.some((lit) => literalMatches(v, lit, x.prefix) === true);
+        const hit = e.list.some((lit) => (x.member ? anyItem(v, lit) : literalMatches(v, lit, x.prefix) === true));
         return hit !== e.neg;
       };
     }
@@ -283,6 +290,7 @@ function build(e: Expr, bind: (r: Ref) => Binding): (row: number) => Tri {
           const m = prefixL ? literalMatches(a, b as Literal, true) : literalMatches(b, a as Literal, true);
           return m === null ? null : m === (op === '=');
         }
+        if ((op === '=' || op === '!=') && (l.member || r.member)) return anyItem(l.member ? a : b, l.member ? b : a) === (op === '=');
         if (op === '=') return sameValue(a, b);
         if (op === '!=') return !sameValue(a, b);
         const c = compareScalars(a, b);

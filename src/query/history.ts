@@ -10,11 +10,19 @@ import { readCachedAggregates, readCachedListing, readCachedSegment, refsKey, ru
 import type { Value } from '../store/records.js';
 import { AGGREGATES } from './spec.js';
 import type { AggregateCache, Aggregates } from './summary.js';
+import { readMarks } from '../store/marks.js';
+import { readTrust } from '../store/trust.js';
+import { applyMarks, type RunMarks } from './marks.js';
 
 export interface Listing {
   runs: RunEntry[];
   broken: BrokenRun[];
+  /** Runs `git flor rm` removed: left out of `runs` unless the listing was asked for all. */
+  removed?: RunEntry[];
 }
+
+/** A run with what marks say about it (tags, note, removed), when it has any that count. */
+export type MarkedRun = RunEntry & { marks?: RunMarks };
 
 export interface LoadedRun {
   entry: RunEntry;
@@ -27,14 +35,29 @@ export interface LoadedRun {
  * written. A listing with unreadable runs is not kept: a repair (fetching the missing objects)
  * changes no tip, and the next listing must see it.
  */
-export async function listHistory(repo: RepoInfo): Promise<Listing> {
+export async function listHistory(repo: RepoInfo, opts: { all?: boolean } = {}): Promise<Listing> {
   const key = await refsKey(repo);
   const hit = readCachedListing<RunEntry>(repo, key);
-  if (hit) return { runs: hit, broken: [] };
+  if (hit) return withMarks(repo, { runs: hit, broken: [] }, opts.all === true);
   const listing = await listRunsChecked(repo);
   // Kept only if nothing moved while listing: the key must describe exactly what was read.
   if (listing.broken.length === 0 && (await refsKey(repo)) === key) writeCachedListing(repo, key, listing.runs);
-  return listing;
+  return withMarks(repo, { runs: listing.runs, broken: listing.broken }, opts.all === true);
+}
+
+/**
+ * The listing with the marks of every ledger applied (query/marks.ts): tags and notes attached to
+ * their runs, removed runs moved to `removed` (or kept, with `all`). A ledger whose marks cannot
+ * be read is reported among the broken and adds none.
+ */
+async function withMarks(repo: RepoInfo, listing: Listing, all: boolean): Promise<Listing> {
+  const { marks, problems } = await readMarks(repo);
+  const broken = [...listing.broken, ...problems.map((p) => ({ id: '', ledger: p.ledger, code: 'CORRUPT_DATA' as const, error: p.error }))];
+  if (marks.length === 0) return { runs: listing.runs, broken, removed: [] };
+  const applied = applyMarks(listing.runs, marks, await readTrust(repo));
+  const runs: MarkedRun[] = listing.runs.map((r) => (applied.has(r.id) ? { ...r, marks: applied.get(r.id)! } : r));
+  const removed = runs.filter((r) => r.marks?.removed);
+  return { runs: all ? runs : runs.filter((r) => !r.marks?.removed), broken, removed };
 }
 
 /**

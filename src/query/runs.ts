@@ -13,9 +13,9 @@ import type { History } from './summary.js';
 export type { BrokenRun, RunEntry };
 
 /** The history of a repository for summarizeRuns: every readable run, segments read on demand. */
-export async function repoHistory(repo: RepoInfo, from?: SegmentReader): Promise<History<RunEntry> & { broken: BrokenRun[] }> {
-  const { runs, broken } = await listHistory(repo);
-  return { runs, broken, segments: (r) => segmentsOf(repo, r, from), aggregates: cachedAggregates(repo) };
+export async function repoHistory(repo: RepoInfo, from?: SegmentReader, opts: { all?: boolean } = {}): Promise<History<RunEntry> & { broken: BrokenRun[]; removed: RunEntry[] }> {
+  const { runs, broken, removed = [] } = await listHistory(repo, opts);
+  return { runs, broken, removed, segments: (r) => segmentsOf(repo, r, from), aggregates: cachedAggregates(repo) };
 }
 
 export interface LogOptions {
@@ -31,6 +31,8 @@ export interface LogOptions {
   segments?: SegmentReader;
   /** Only runs this accepts (run-level conditions of `--where`), before any segment is read. */
   filter?: (run: RunEntry) => boolean;
+  /** Runs removed with `git flor rm` too. */
+  all?: boolean;
 }
 
 export interface LogView extends PivotResult {
@@ -53,7 +55,7 @@ export async function segmentsOf(repo: RepoInfo, run: RunEntry, from?: SegmentRe
 
 export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView> {
   if (opts.names.length === 0) throw new FlorError('NO_NAMES', 'name at least one logged value', { hint: 'e.g. `git flor log loss acc`' });
-  const { runs, broken } = await listHistory(repo);
+  const { runs, broken } = await listHistory(repo, { all: opts.all });
   let chosen = runs;
   if (opts.runs && opts.runs.length > 0) {
     const ids = new Set<string>();

@@ -20,6 +20,8 @@ import type { Table } from './table.js';
 export interface HistoryRun {
   id: string;
   meta: RunMeta;
+  /** What marks say about the run (`git flor tag`, `note`), when it has any. */
+  marks?: { tags: string[]; note: string | null; removed: boolean };
 }
 
 /** Where the summary reads from: the runs, and each run's log segments on demand (maybe cached). */
@@ -41,7 +43,13 @@ export interface AggregateCache<R> {
 
 /** Run-level columns, in the order `--format json` prints them. */
 export const RUN_KEYS = ['run', 'version', 'commit', 'time', 'end', 'file', 'branch', 'dirty', 'status', 'records'] as const;
-export type RunKey = (typeof RUN_KEYS)[number];
+/**
+ * Run-level columns from marks: the run's tags (`tag = 'x'` holds when any of them is x), its
+ * note, and `removed` (true for a run `git flor rm` removed, listed with `--all`). In the default summary only when some run has one; a logged name or an arg of the same
+ * name wins (`last(note)`, `arg.note` reach those).
+ */
+export const MARK_KEYS = ['tags', 'note', 'removed'] as const;
+export type RunKey = (typeof RUN_KEYS)[number] | (typeof MARK_KEYS)[number];
 /** The ones a terminal table shows by default (the rest is in `--format json` and `git flor show`). */
 export const TABLE_KEYS: readonly RunKey[] = ['run', 'version', 'time', 'status'];
 /** At most this many logged names join the default summary; more would not read as a table. */
@@ -85,8 +93,17 @@ export interface Summary {
 
 export type Resolved = { t: 'key'; key: RunKey } | { t: 'arg'; name: string } | { t: 'agg'; fn: 'last' | 'first' | 'min' | 'max' | 'mean' | 'count'; name: string } | { t: 'at'; name: string; loop: string; k: number };
 
-function keyValue(key: RunKey, id: string, m: RunMeta): Value {
+/** A run-level column's value for a run (views read run-level conditions through it too). */
+export function keyValue(key: RunKey, r: HistoryRun): Value {
+  const id = r.id;
+  const m = r.meta;
   switch (key) {
+    case 'tags':
+      return r.marks?.tags.length ? r.marks.tags : null;
+    case 'note':
+      return r.marks?.note ?? null;
+    case 'removed':
+      return r.marks?.removed ? true : null;
     case 'run':
       return id;
     case 'version':
@@ -197,6 +214,8 @@ export class RunValues<R extends HistoryRun> {
         return { t: 'at', name: spec.name, loop: spec.loop, k: spec.k };
       case 'name': {
         if ((RUN_KEYS as readonly string[]).includes(spec.name)) return { t: 'key', key: spec.name as RunKey };
+        const mark = spec.name === 'tag' ? 'tags' : spec.name;
+        if ((MARK_KEYS as readonly string[]).includes(mark) && !this.argNames().has(spec.name) && !(await this.namesEverywhere()).has(spec.name)) return { t: 'key', key: mark as RunKey };
         // Only an arg's name can also be a logged one: then, and only then, every run is read to tell.
         if (this.argNames().has(spec.name) && !this.logged.has(spec.name) && !(await this.namesEverywhere()).has(spec.name)) return { t: 'arg', name: spec.name };
         return { t: 'agg', fn: 'last', name: spec.name };
@@ -206,7 +225,7 @@ export class RunValues<R extends HistoryRun> {
 
   /** The values of a resolved spec for these runs, in their order; checks that the name exists. */
   async values(res: Resolved, runs: R[], text: string): Promise<Value[]> {
-    if (res.t === 'key') return runs.map((r) => keyValue(res.key, r.id, r.meta));
+    if (res.t === 'key') return runs.map((r) => keyValue(res.key, r));
     if (res.t === 'arg') return runs.map((r) => (hasArg(r.meta, res.name) ? r.meta.args[res.name]! : null));
     const cache = this.h.aggregates;
     if (res.t === 'agg' && cache) {
@@ -269,7 +288,7 @@ export async function summarizeRuns<R extends HistoryRun>(history: History<R>, o
       const res = await s.resolve(ref.spec);
       // `version` compares as the full commit, so that a prefix of any length matches.
       const vals = res.t === 'key' && res.key === 'version' ? runs.map((r) => r.meta.commit) : await s.values(res, runs, ref.text);
-      bound.set(ref, { get: (i) => vals[i]!, prefix: res.t === 'key' && (res.key === 'version' || res.key === 'commit' || res.key === 'run') });
+      bound.set(ref, { get: (i) => vals[i]!, prefix: res.t === 'key' && (res.key === 'version' || res.key === 'commit' || res.key === 'run'), member: res.t === 'key' && res.key === 'tags' });
     }
     const keep = compile(where, (ref) => bound.get(ref)!);
     runs = runs.filter((_, i) => keep(i));
@@ -294,7 +313,11 @@ export async function summarizeRuns<R extends HistoryRun>(history: History<R>, o
   const loggedShown = new Set<string>();
 
   if (cols.length === 0) {
-    for (const key of RUN_KEYS) keyCols.push({ name: key, kind: 'key', res: { t: 'key', key }, values: runs.map((r) => keyValue(key, r.id, r.meta)) });
+    for (const key of RUN_KEYS) keyCols.push({ name: key, kind: 'key', res: { t: 'key', key }, values: runs.map((r) => keyValue(key, r)) });
+    for (const key of MARK_KEYS) {
+      const values = runs.map((r) => keyValue(key, r));
+      if (values.some((v) => v !== null)) keyCols.push({ name: key, kind: 'key', res: { t: 'key', key }, values });
+    }
     // Names logged outside an inner loop (outside every loop, or in an outermost one).
     const depths: Array<Map<string, number>> = await Promise.all(
       runs.map(async (r) => {
@@ -326,7 +349,7 @@ export async function summarizeRuns<R extends HistoryRun>(history: History<R>, o
     const args = new Set<string>();
     for (const r of runs) for (const a of Object.keys(r.meta.args ?? {})) args.add(a);
     argCols = [...args].sort().map((a) => ({
-      name: (RUN_KEYS as readonly string[]).includes(a) || loggedShown.has(a) ? `arg.${a}` : a,
+      name: keyCols.some((k) => k.name === a) || loggedShown.has(a) ? `arg.${a}` : a,
       kind: 'arg' as const,
       res: { t: 'arg' as const, name: a },
       values: runs.map((r) => (hasArg(r.meta, a) ? r.meta.args[a]! : null)),
@@ -351,7 +374,7 @@ export async function summarizeRuns<R extends HistoryRun>(history: History<R>, o
   }
 
   const flatCols = [...keyCols, ...argCols, ...out];
-  const columns: SummaryColumn[] = flatCols.map((c) => ({ name: c.name, kind: c.kind, type: columnType(c.res, c.values), detail: cols.length === 0 && c.kind === 'key' && !TABLE_KEYS.includes(c.name as RunKey) }));
+  const columns: SummaryColumn[] = flatCols.map((c) => ({ name: c.name, kind: c.kind, type: columnType(c.res, c.values), detail: cols.length === 0 && c.kind === 'key' && !TABLE_KEYS.includes(c.name as RunKey) && !(MARK_KEYS as readonly string[]).includes(c.name) }));
   const shownArgs = argCols.map((c) => (c.res as { name: string }).name);
   const rows: Array<Record<string, unknown>> = runs.map((r, i) => {
     const row: Record<string, unknown> = {};

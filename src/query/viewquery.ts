@@ -9,7 +9,7 @@ import { compile, conjoin, conjuncts, parseExpr, refsOf, type Binding, type Expr
 import { unknownName } from './names.js';
 import { sortRows, type SortKey } from './sort.js';
 import { parseSpec, type Spec } from './spec.js';
-import { RUN_KEYS, RunValues, type History, type HistoryRun, type Resolved, type RunKey } from './summary.js';
+import { MARK_KEYS, RUN_KEYS, RunValues, keyValue, type History, type HistoryRun, type Resolved, type RunKey } from './summary.js';
 import { selectRows, cellAt, type Table } from './table.js';
 
 export interface ViewQuery {
@@ -56,7 +56,7 @@ function runBinding(res: Resolved, runs: HistoryRun[]): Binding {
   if (res.t === 'key' && res.key === 'run') return { get: (i) => runs[i]!.id, prefix: true };
   if (res.t === 'key') {
     const key = res.key;
-    return { get: (i) => keyOf(runs[i]!, key) };
+    return { get: (i) => keyValue(key, runs[i]!), member: key === 'tags' };
   }
   if (res.t === 'arg') {
     const name = res.name;
@@ -65,10 +65,6 @@ function runBinding(res: Resolved, runs: HistoryRun[]): Binding {
   throw new Error('runBinding: a logged value is not run-level');
 }
 
-function keyOf(r: HistoryRun, key: RunKey): Value {
-  const m = r.meta;
-  return { run: r.id, version: m.commit ? m.commit.slice(0, 7) : null, commit: m.commit, time: m.start, end: m.end, file: m.script, branch: m.branch, dirty: m.dirty, status: m.status, records: m.records }[key];
-}
 
 /**
  * Filters, sorts and cuts the rows of a view. `history` holds the view's runs (for run-level
@@ -99,7 +95,7 @@ export async function queryView(table: Table, history: History, q: ViewQuery, kn
   const columns = new Set(table.columns);
 
   const bind = async (spec: Spec, text: string): Promise<Binding> => {
-    const perRun = (b: Binding): Binding => ({ get: (row) => b.get(entryRun[rowRun[row]!]!), prefix: b.prefix });
+    const perRun = (b: Binding): Binding => ({ get: (row) => b.get(entryRun[rowRun[row]!]!), prefix: b.prefix, member: b.member });
     if (spec.t === 'name') {
       if (spec.name === 'version' || spec.name === 'run') return perRun(runBinding({ t: 'key', key: spec.name }, runs));
       const c = table.columns.indexOf(spec.name);
@@ -110,6 +106,8 @@ export async function queryView(table: Table, history: History, q: ViewQuery, kn
       if ((RUN_KEYS as readonly string[]).includes(spec.name)) return perRun(runBinding({ t: 'key', key: spec.name as RunKey }, runs));
       if (args.has(spec.name)) return perRun(runBinding({ t: 'arg', name: spec.name }, runs));
       const names = await known();
+      const mark = spec.name === 'tag' ? 'tags' : spec.name;
+      if ((MARK_KEYS as readonly string[]).includes(mark) && !names.includes(spec.name)) return perRun(runBinding({ t: 'key', key: mark as RunKey }, runs));
       if (names.includes(spec.name)) {
         throw new FlorError('NOT_A_COLUMN', `'${spec.name}' is not a column of this view`, {
           hint: `add it to the names (git flor log ... ${spec.name}), or use a run-level value such as last(${spec.name}) or max(${spec.name})`,

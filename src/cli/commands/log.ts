@@ -32,6 +32,7 @@ interface Args {
   output: string | undefined;
   'allow-writer': string[] | undefined;
   version: string[] | undefined;
+  all: boolean;
 }
 
 /** Also parsed without yargs (cli/fast.ts): declare every option here. */
@@ -44,6 +45,7 @@ export const options = {
   run: { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' },
   since: { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" },
   version: { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev (HEAD~2) or commit prefix; repeatable' },
+  all: { type: 'boolean', default: false, describe: 'also the runs removed with `git flor rm`' },
   replay: { type: 'boolean', default: false, describe: 'first replay old runs that lack a name today\'s code logs (see `git flor replay`)' },
   workers: { type: 'number', describe: 'with --replay: worker threads (default: number of cores)' },
   'allow-writer': { type: 'string', array: true, describe: "with --replay: also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" },
@@ -69,7 +71,7 @@ export const command: CommandModule<object, Args> = {
     // Syntax first: a typo in --where must not cost a replay.
     const where = argv.where === undefined ? null : parseExpr(argv.where);
     const repo = requireRepoSync(process.cwd());
-    const listed = (await listHistory(repo)).runs;
+    const listed = (await listHistory(repo, { all: argv.all })).runs;
     const byVersion = await runFilter(repo, { version: argv.version?.map(String) }, listed);
     const whereLevel = where ? runLevelPart(where, names, listed) : null;
     // --version chooses runs as a run-level condition does: for the replay and for the view.
@@ -86,7 +88,7 @@ export const command: CommandModule<object, Args> = {
       // Run-level conditions choose the runs to replay, as --run and --since do.
       let runs = argv.run;
       if (runLevel) {
-        const { runs: all, broken } = await listHistory(repo);
+        const { runs: all, broken } = await listHistory(repo, { all: argv.all });
         const named = argv.run?.length ? new Set(argv.run.map((p) => resolveIn(all, p, broken).id)) : null;
         runs = all.filter((r) => (!named || named.has(r.id)) && accepts(r)).map((r) => r.id);
       }
@@ -94,7 +96,7 @@ export const command: CommandModule<object, Args> = {
       if (!runs || runs.length > 0) replayStatus = await (await import('./replay.js')).replayForLog(repo, names, { runs, since, workers: argv.workers, segments, allowWriters: argv['allow-writer']?.map(String) });
       else process.stderr.write('git flor: no run matches --where: nothing to replay\n');
     }
-    const view = await logView(repo, { names, runs: argv.run, since, segments, filter: runLevel ? accepts : undefined });
+    const view = await logView(repo, { names, runs: argv.run, since, segments, filter: runLevel ? accepts : undefined, all: argv.all });
     warnBroken(view.broken);
     // Every name any run logged, read only when a name has to be explained.
     const known = async (): Promise<string[]> => {

@@ -23,6 +23,7 @@ interface Args {
   status: string[] | undefined;
   script: string[] | undefined;
   since: string | undefined;
+  all: boolean;
 }
 
 /** Also parsed without yargs (cli/fast.ts): declare every option here. */
@@ -38,6 +39,7 @@ export const options = {
   status: { type: 'string', array: true, choices: STATUSES, describe: 'only runs that ended so; repeatable' },
   script: { type: 'string', array: true, describe: 'only runs of this entry script (its path, or its last part: train.mjs); repeatable' },
   since: { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" },
+  all: { type: 'boolean', default: false, describe: 'also the runs removed with `git flor rm`' },
 } satisfies Record<string, Options>;
 
 export const command: CommandModule<object, Args> = {
@@ -56,7 +58,7 @@ export const command: CommandModule<object, Args> = {
     checkOutput(argv.format, argv.output);
     const f = argv.format === 'parquet' ? null : formatter(argv.format, FORMATS);
     const repo = requireRepoSync(process.cwd());
-    const history = await repoHistory(repo);
+    const history = await repoHistory(repo, undefined, { all: argv.all });
     const all = history.runs;
     const keep = await runFilter(repo, { version: argv.version?.map(String), status: argv.status, script: argv.script?.map(String), since: argv.since }, all);
     if (keep) history.runs = all.filter((r) => keep(r.meta));
@@ -68,7 +70,7 @@ export const command: CommandModule<object, Args> = {
       process.stderr.write(
         all.length === 0
           ? `no runs recorded yet\nhint: ${noRunsHint(repo)}\n`
-          : `no run matches (${all.length} recorded)\n`,
+          : `no run matches (${all.length} recorded${history.removed.length && !argv.all ? `, ${history.removed.length} removed: --all shows them` : ''})\n`,
       );
       return;
     }
@@ -77,6 +79,6 @@ export const command: CommandModule<object, Args> = {
     // args from the right; explicit --col columns are only cut, never left out.
     const byKind = (k: string) => sum.columns.filter((c) => c.kind === k && !c.detail).map((c) => c.name).reverse();
     const drop = argv.col?.length ? [] : ['time', 'version', ...byKind('value'), ...byKind('arg')];
-    await writeFormatted(styledTable(terminalStyle(drop, argv.output !== undefined)), abbreviateIds(summaryTable(sum, 'table'), all), argv.output);
+    await writeFormatted(styledTable(terminalStyle(drop, argv.output !== undefined)), abbreviateIds(summaryTable(sum, 'table'), [...all, ...(argv.all ? [] : history.removed)]), argv.output);
   },
 };

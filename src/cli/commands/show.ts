@@ -9,6 +9,8 @@ import { readCheckpointManifest } from '../../store/ledger.js';
 import { hasCheckpoint } from '../../store/checkpoints.js';
 import { sizeText } from '../../store/code-select.js';
 import { out } from '../print.js';
+import { listHistory, type MarkedRun } from '../../query/history.js';
+import { NO_MARKS, type RunMarks } from '../../query/marks.js';
 import { paint, paintDiff, statusStyle } from '../color.js';
 
 /** What replay can start from: the run's checkpoints, and how many this clone's store holds. */
@@ -96,10 +98,24 @@ async function codeDiff(repo: RepoInfo, commit: string | null, codeTree: string)
   return d ?? `(commit ${commit} is not in this clone: cannot show the difference; \`git fetch\` it first)\n`;
 }
 
-function render(d: RunDetail, ckpt: CheckpointInfo | null): string {
+/** The marks on the run: those that count, and those that do not (a stranger's tag or removal). */
+function markRows(marks: RunMarks): Array<[string, string]> {
+  const rows: Array<[string, string]> = [];
+  if (marks.removed) rows.push(['removed', `yes: hidden from every view but --all (git flor rm --undo restores it)`]);
+  if (marks.tags.length) rows.push(['tags', marks.tags.join(', ')]);
+  if (marks.note) rows.push(['note', marks.note]);
+  for (const m of marks.ignored) {
+    const what = m.op === 'note' ? `note ${JSON.stringify(m.value)}` : m.op === 'tag' || m.op === 'untag' ? `${m.op} ${m.value}` : m.op === 'rm' ? 'removal' : 'restore';
+    rows.push(['ignored', `${what} by writer ${m.writer} (${m.time}): that writer neither recorded this run nor is trusted (git config flor.trustedWriters)`]);
+  }
+  return rows;
+}
+
+function render(d: RunDetail, ckpt: CheckpointInfo | null, marks: RunMarks): string {
   const m = d.run.meta;
   const rows: Array<[string, string]> = [
     ['run', d.run.id],
+    ...markRows(marks),
     ['status', `${paint(statusStyle(m.status) ?? 'bold', m.status)}${m.exitCode !== null ? ` (exit ${m.exitCode})` : ''}${m.error ? `: ${m.error}` : ''}`],
     ['start', m.start],
     ['end', (m.end ?? '(unfinished)') + duration(m.start, m.end)],
@@ -159,12 +175,14 @@ export const command: CommandModule<object, Args> = {
     const repo = requireRepoSync(process.cwd());
     const d = await runDetail(repo, argv.run);
     const ckpt = await checkpointInfo(repo, d);
+    const marked = (await listHistory(repo, { all: true })).runs.find((r) => r.id === d.run.id) as MarkedRun | undefined;
+    const marks = marked?.marks ?? NO_MARKS;
     if (argv.format === 'json') {
-      const o = { id: d.run.id, writer: d.run.writer, meta: toJson(d.run.meta as unknown as Value), codeTree: d.run.codeTree, segments: d.segments.map((s) => ({ ...s, provenance: s.provenance })), checkpoints: ckpt };
+      const o = { id: d.run.id, writer: d.run.writer, marks, meta: toJson(d.run.meta as unknown as Value), codeTree: d.run.codeTree, segments: d.segments.map((s) => ({ ...s, provenance: s.provenance })), checkpoints: ckpt };
       await out(JSON.stringify(o, null, 2) + '\n');
       return;
     }
-    let text = render(d, ckpt);
+    let text = render(d, ckpt, marks);
     if (d.run.meta.dirty && argv.diff) {
       text += `\ncode that ran vs ${d.run.meta.commit ? d.run.meta.commit.slice(0, 7) : 'an empty tree'}:\n`;
       text += paintDiff(cutDiff(await codeDiff(repo, d.run.meta.commit, d.run.codeTree), d.run.id, argv['full-diff']));
