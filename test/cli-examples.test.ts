@@ -113,6 +113,8 @@ test('every example of every --help runs as written (exit 0)', async () => {
     const r = spawnSync('sh', ['-c', cmd], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, `${cmd}\nexit ${r.status}\n${r.stdout}\n${r.stderr}`);
   }
+  // The rm examples removed both runs: back, for the tests below.
+  flor(dir, ['rm', '--undo', ids[0]!, ids[1]!]);
 });
 
 test('git flor help CMD shows that command\'s help; help alone the command list', async () => {

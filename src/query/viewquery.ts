@@ -4,7 +4,6 @@
  * commit, branch, dirty, end, records, args) and run-level specs such as max(acc), computed per run.
  */
 import { FlorError } from '../errors.js';
-import type { Value } from '../store/records.js';
 import { compile, conjoin, conjuncts, parseExpr, refsOf, type Binding, type Expr, type Ref } from './expr.js';
 import { unknownName } from './names.js';
 import { sortRows, type SortKey } from './sort.js';

@@ -66,7 +66,7 @@ export async function marksAt(cat: CatFile, commit: string): Promise<Mark[]> {
   const root = commitTreeOf((await cat.readAs(commit, 'commit')).data);
   if (!root) return [];
   const e = (await readTree(cat, root)).find((x) => x.name === MARKS_FILE);
-  if (!e || e.type !== 'blob') return [];
+  if (e?.type !== 'blob') return [];
   return decodeMarks((await cat.readAs(e.oid, 'blob')).data);
 }
 
