@@ -38,20 +38,26 @@ export interface LoadedRun {
 export async function listHistory(repo: RepoInfo, opts: { all?: boolean } = {}): Promise<Listing> {
   const key = await refsKey(repo);
   const hit = readCachedListing<RunEntry>(repo, key);
-  if (hit) return withMarks(repo, { runs: hit, broken: [] }, opts.all === true);
+  if (hit) return withMarks(repo, key, { runs: hit, broken: [] }, opts.all === true);
   const listing = await listRunsChecked(repo);
   // Kept only if nothing moved while listing: the key must describe exactly what was read.
   if (listing.broken.length === 0 && (await refsKey(repo)) === key) writeCachedListing(repo, key, listing.runs);
-  return withMarks(repo, { runs: listing.runs, broken: listing.broken }, opts.all === true);
+  return withMarks(repo, key, { runs: listing.runs, broken: listing.broken }, opts.all === true);
 }
+
+const marksRead = new Map<string, ReturnType<typeof readMarks>>();
 
 /**
  * The listing with the marks of every ledger applied (query/marks.ts): tags and notes attached to
  * their runs, removed runs moved to `removed` (or kept, with `all`). A ledger whose marks cannot
  * be read is reported among the broken and adds none.
  */
-async function withMarks(repo: RepoInfo, listing: Listing, all: boolean): Promise<Listing> {
-  const { marks, problems } = await readMarks(repo);
+async function withMarks(repo: RepoInfo, key: string, listing: Listing, all: boolean): Promise<Listing> {
+  // Marks are a function of the ledger tips, which `key` names: a command that lists twice reads them once.
+  const memoKey = `${repo.commonDir}\0${key}`;
+  let read = marksRead.get(memoKey);
+  if (!read) marksRead.set(memoKey, (read = readMarks(repo)));
+  const { marks, problems } = await read;
   const broken = [...listing.broken, ...problems.map((p) => ({ id: '', ledger: p.ledger, code: 'CORRUPT_DATA' as const, error: p.error }))];
   if (marks.length === 0) return { runs: listing.runs, broken, removed: [] };
   const applied = applyMarks(listing.runs, marks, await readTrust(repo));

@@ -71,7 +71,8 @@ export const command: CommandModule<object, Args> = {
     // Syntax first: a typo in --where must not cost a replay.
     const where = argv.where === undefined ? null : parseExpr(argv.where);
     const repo = requireRepoSync(process.cwd());
-    const listed = (await listHistory(repo, { all: argv.all })).runs;
+    // The listing is read here only when run-level choices need it (logView reads it anyway).
+    const listed = where || argv.version?.length ? (await listHistory(repo, { all: argv.all })).runs : [];
     const byVersion = await runFilter(repo, { version: argv.version?.map(String) }, listed);
     const whereLevel = where ? runLevelPart(where, names, listed) : null;
     // --version chooses runs as a run-level condition does: for the replay and for the view.
