@@ -124,7 +124,7 @@ test('runs: short ids and a 7+ commit in the table, full ids in csv and json', a
   assert.match((await florIn(h.dir, ['show', one])).stdout, new RegExp(`^run +${h.ids[3]}`));
 });
 
-test('runs --status, --script, --since and --version select runs; --version takes a commit prefix, branch or rev', async () => {
+test('runs --status, --script, --since and --version select runs; --version (also on log and plot) takes a commit prefix, branch or rev', async () => {
   const ids = async (args: string[]) => (JSON.parse((await florIn(h.dir, ['runs', '--format', 'json', ...args])).stdout) as Array<{ run: string }>).map((r) => r.run);
   assert.deepEqual(await ids(['--status', 'failed']), [h.ids[3]]);
   assert.deepEqual(await ids(['--status', 'ok', '--status', 'failed']), h.ids);
@@ -138,6 +138,9 @@ test('runs --status, --script, --since and --version select runs; --version take
   const bad = await florIn(h.dir, ['runs', '--version', 'nosuch']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--version nosuch: not a commit, branch or tag/);
+  const plot = (await florIn(h.dir, ['plot', 'acc', '--version', 'HEAD~1', '--width', '50', '--height', '4'])).stdout;
+  const legend = [...plot.matchAll(/^ {2}── (\w+) ([0-9a-f]{7})$/gm)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(legend, h.ids.slice(0, 2).map((id) => [shortIds(h.ids, 8).get(id), h.c1.slice(0, 7)]));
   const log = await florIn(h.dir, ['log', 'acc', '--version', 'HEAD~1', '--format', 'json']);
   assert.deepEqual([...new Set((JSON.parse(log.stdout) as Array<{ run: string }>).map((r) => r.run))], h.ids.slice(0, 2));
 });

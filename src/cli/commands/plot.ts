@@ -11,6 +11,7 @@ import { svgCharts, type SvgChartOptions } from '../svg-chart.js';
 import { out, warnBroken } from '../print.js';
 import { terminal } from '../terminal.js';
 import { noRunsHint } from '../hints.js';
+import { runFilter } from '../../query/select.js';
 
 interface Args {
   names: string[];
@@ -22,6 +23,7 @@ interface Args {
   smooth: number;
   output: string | undefined;
   color: boolean | undefined;
+  version: string[] | undefined;
 }
 
 const ANSI = ['ansiBlue', 'ansiRed', 'ansiGreen', 'ansiMagenta', 'ansiCyan', 'ansiYellow'] as const;
@@ -48,6 +50,7 @@ export const command: CommandModule<object, Args> = {
       .option('x', { type: 'string', describe: 'x axis: a loop (its iteration; the last value within each); default: the record\'s step in its run' })
       .option('run', { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' })
       .option('since', { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" })
+      .option('version', { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev (HEAD~2) or commit prefix; repeatable' })
       .option('width', { type: 'number', describe: 'chart width in columns (default: fit the terminal)' })
       .option('height', { type: 'number', default: 15, describe: 'chart height in rows' })
       .option('smooth', { type: 'number', default: 0, describe: 'debiased EMA weight in [0, 1), as TensorBoard smooths' })
@@ -64,11 +67,15 @@ export const command: CommandModule<object, Args> = {
     const names = argv.names.map(String);
     const since = argv.since === undefined ? undefined : parseSince(argv.since);
     const repo = requireRepoSync(process.cwd());
-    const view = await curvesView(await repoHistory(repo), { names, runs: argv.run, since, x: argv.x });
+    const history = await repoHistory(repo);
+    const byVersion = await runFilter(repo, { version: argv.version?.map(String) }, history.runs);
+    if (byVersion) history.runs = history.runs.filter((r) => byVersion(r.meta));
+    const view = await curvesView(history, { names, runs: argv.run, since, x: argv.x });
     warnBroken(view.broken);
     if (view.runCount === 0) {
-      throw new FlorError('NO_RUNS', argv.run || argv.since ? 'no run matches --run/--since' : 'no runs recorded yet', {
-        hint: argv.run || argv.since ? '`git flor runs` lists them all' : noRunsHint(repo),
+      const chosen = argv.run || argv.since || byVersion;
+      throw new FlorError('NO_RUNS', chosen ? 'no run matches --run/--since/--version' : 'no runs recorded yet', {
+        hint: chosen ? '`git flor runs` lists them all' : noRunsHint(repo),
       });
     }
     if (view.missing.length > 0) {
