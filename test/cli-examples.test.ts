@@ -180,8 +180,7 @@ test('a fresh clone with a remote is told to fetch; a SIGKILLed run shows withou
   await new Promise((r) => setTimeout(r, 150));
   child.kill('SIGKILL');
   await new Promise((r) => child.on('close', r));
-  const rows = JSON.parse((await florIn(alone, ['runs', '--format', 'json'])).stdout) as Array<{ status: string; 'last(loss)': number }>;
+  const rows = JSON.parse((await florIn(alone, ['runs', '--format', 'json'])).stdout) as Array<{ status: string }>;
   assert.equal(rows.length, 1);
   assert.equal(rows[0]!.status, 'crashed');
-  assert.ok(rows[0]!['last(loss)'] >= 1);
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { contextOf, curveOf, downsample, downsampleOnGrid, loopsOf, sharedGrid, smooth } from '../src/query/curve.js';
-import { shortIds } from '../src/query/curve-view.js';
+import { shortIds } from '../src/query/short-ids.js';
 import { niceTicks, svgChart, svgCharts } from '../src/cli/svg-chart.js';
 import { segment } from './helpers/segments.js';
 import { cleanup, flor, makeRepo, runNode } from './helpers/repo.js';
@@ -87,7 +87,7 @@ test('curves drawn together share one grid: same x values, bucket means of y', (
 });
 
 test('short ids are the shortest unique prefix, at least 8 characters', () => {
-  const m = shortIds(['01M92EQN958TB71S', '01M92EQNW7Z75S8H', '01M92EQMR7CHEW8Z', '01ZZZZZZZZZZZZZZ']);
+  const m = shortIds(['01M92EQN958TB71S', '01M92EQNW7Z75S8H', '01M92EQMR7CHEW8Z', '01ZZZZZZZZZZZZZZ'], 8);
   assert.equal(m.get('01M92EQN958TB71S'), '01M92EQN9');
   assert.equal(m.get('01M92EQNW7Z75S8H'), '01M92EQNW');
   assert.equal(m.get('01M92EQMR7CHEW8Z'), '01M92EQM');

@@ -7,6 +7,7 @@ import { resolveIn, type BrokenRun, type RunEntry } from '../store/ledger.js';
 import type { Segment } from '../store/types.js';
 import type { History, HistoryRun } from './summary.js';
 import { curveOf, loopsOf, type Curve } from './curve.js';
+import { RUN_ABBREV, shortIds } from './short-ids.js';
 
 export interface RunCurves {
   run: string;
@@ -35,6 +36,8 @@ export interface CurvesOptions {
   names: string[];
   runs?: string[];
   since?: number;
+  /** Only runs this accepts (`--version`). */
+  filter?: (run: HistoryRun) => boolean;
   x?: string;
 }
 
@@ -51,6 +54,7 @@ export async function curvesView(history: CurveHistory, opts: CurvesOptions): Pr
     chosen = chosen.filter((r) => ids.has(r.id));
   }
   if (opts.since !== undefined) chosen = chosen.filter((r) => Date.parse(r.meta.start) >= opts.since!);
+  if (opts.filter) chosen = chosen.filter(opts.filter);
   chosen = [...chosen].sort((a, b) => (a.meta.start < b.meta.start ? -1 : a.meta.start > b.meta.start ? 1 : a.id < b.id ? -1 : 1));
   const unreadable: BrokenRun[] = [...broken];
   const loaded = await Promise.all(
@@ -64,7 +68,7 @@ export async function curvesView(history: CurveHistory, opts: CurvesOptions): Pr
       }
     }),
   );
-  const short = shortIds(runs.map((r) => r.id));
+  const short = shortIds(runs.map((r) => r.id), RUN_ABBREV);
   const out: RunCurves[] = [];
   const loops = new Map<string, Set<string>>(opts.names.map((n) => [n, new Set()]));
   const logged = new Set<string>();
@@ -89,20 +93,4 @@ export async function curvesView(history: CurveHistory, opts: CurvesOptions): Pr
     known: [...known].sort(),
     runCount: out.length,
   };
-}
-
-/** Git-style abbreviations: the shortest unique prefix, never under `min` characters. */
-export function shortIds(ids: string[], min = 8): Map<string, string> {
-  const sorted = [...ids].sort();
-  const common = (a: string, b: string) => {
-    let i = 0;
-    while (i < a.length && i < b.length && a[i] === b[i]) i++;
-    return i;
-  };
-  const out = new Map<string, string>();
-  sorted.forEach((id, i) => {
-    const need = Math.max(i > 0 ? common(id, sorted[i - 1]!) : 0, i + 1 < sorted.length ? common(id, sorted[i + 1]!) : 0) + 1;
-    out.set(id, id.slice(0, Math.max(min, need)));
-  });
-  return out;
 }

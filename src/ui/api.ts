@@ -10,7 +10,8 @@ import { commitSubjects } from '../store/commits.js';
 import { runDetail } from '../query/runs.js';
 import { liveHistory } from '../query/live-history.js';
 import { summarizeRuns } from '../query/summary.js';
-import { curvesView, shortIds } from '../query/curve-view.js';
+import { curvesView } from '../query/curve-view.js';
+import { RUN_ABBREV, shortIds } from '../query/short-ids.js';
 import { downsampleOnGrid, sharedGrid, smooth } from '../query/curve.js';
 import { toJson } from '../query/formats.js';
 import type { Hindsight } from './hindsight.js';
@@ -71,7 +72,7 @@ async function runs(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
       // Runs read from their journals: still recording, or not captured yet.
       live,
       // Abbreviated over every readable run, so a prefix copied from a filtered list names one run.
-      short: Object.fromEntries(shortIds(history.runs.map((r) => r.id))),
+      short: Object.fromEntries(shortIds(history.runs.map((r) => r.id), RUN_ABBREV)),
     },
   };
 }

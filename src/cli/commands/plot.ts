@@ -69,8 +69,7 @@ export const command: CommandModule<object, Args> = {
     const repo = requireRepoSync(process.cwd());
     const history = await repoHistory(repo);
     const byVersion = await runFilter(repo, { version: argv.version?.map(String) }, history.runs);
-    if (byVersion) history.runs = history.runs.filter((r) => byVersion(r.meta));
-    const view = await curvesView(history, { names, runs: argv.run, since, x: argv.x });
+    const view = await curvesView(history, { names, runs: argv.run, since, x: argv.x, filter: byVersion ? (r) => byVersion(r.meta) : undefined });
     warnBroken(view.broken);
     if (view.runCount === 0) {
       const chosen = argv.run || argv.since || byVersion;
