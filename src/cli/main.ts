@@ -53,7 +53,7 @@ const SUMMARY: Record<string, readonly [usage: string, describe: string] | null>
   show: ['show <run>', 'Show one run: metadata, args, loops, names logged, and its code changes when it ran dirty'],
   log: ['log <names..>', 'One table of logged values across every run of every version'],
   doctor: ['doctor', 'Recover runs from orphaned journals, verify flor refs and objects (exit 1 on damage left)'],
-  replay: ['replay <names..>', "Fill in names old runs never logged: propagate today's statements into each version and replay it from its checkpoints"],
+  replay: ['replay [names..]', "Fill in names old runs never logged: propagate today's statements into each version and replay it from its checkpoints"],
   init: ['init', 'Set up this clone: writer id, hooks, `git log` display of runs, fetch of other clones\' run history (idempotent)'],
   uninstall: ['uninstall', 'Remove the hooks and config that `git flor init` added (run history in refs/flor is kept)'],
   push: ['push [remote]', "Push this clone's run history (its ledger ref) to a remote; `git push` does it too once `git flor init` ran"],

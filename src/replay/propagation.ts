@@ -8,7 +8,9 @@
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CatFile, RepoInfo } from '../store/git.js';
-import { workTreePaths } from '../store/revs.js';
+import { resolveRev, treeBlobs, workTreePaths } from '../store/revs.js';
+import { reader } from '../store/objects.js';
+import { FlorError } from '../errors.js';
 import { propagateProject } from '../propagate/project.js';
 import { isSourcePath } from '../propagate/source.js';
 import { findRenames } from '../store/renames.js';
@@ -35,23 +37,16 @@ export interface TodayFiles {
   isPackage: (name: string) => boolean;
 }
 
-export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<TodayFiles> {
+/**
+ * Today's files that log `names`: the work tree's, or with `at` (a commit) that commit's, as a
+ * pinned replay plan reads them: shards on other machines must see the same code whatever their
+ * work tree holds.
+ */
+export async function readTodayFiles(repo: RepoInfo, names: string[], at?: string): Promise<TodayFiles> {
   const top = repo.top!;
-  const paths = (await workTreePaths(repo)).filter(isSourcePath);
-  const files: Record<string, string> = {};
   const quoted = names.flatMap((n) => [`'${n}'`, `"${n}"`, `\`${n}\``]);
-  for (const p of paths) {
-    let text: string;
-    try {
-      // A link is not a second copy of its target: the target is listed (and carried) under its own
-      // path, while the old versions store the link's text, not code.
-      if (lstatSync(join(top, p)).isSymbolicLink()) continue;
-      text = readFileSync(join(top, p), 'utf8');
-    } catch {
-      continue; // listed but deleted in the work tree
-    }
-    if (text.includes('flor') && quoted.some((q) => text.includes(q))) files[p] = text;
-  }
+  const logsOne = (text: string): boolean => text.includes('flor') && quoted.some((q) => text.includes(q));
+  const { files, tree, source } = at ? await committedFiles(repo, at, logsOne) : await workTreeLogFiles(repo, logsOne);
   const namesFound = new Set<string>();
   const logs: Record<string, string[]> = {};
   for (const [p, text] of Object.entries(files)) {
@@ -62,14 +57,51 @@ export async function readTodayFiles(repo: RepoInfo, names: string[]): Promise<T
       logs[p] = []; // a file of today's that does not parse carries nothing; another file may still log the name
     }
   }
-  let tree: Promise<string> | null = null;
   const installed = new Map<string, boolean>();
   const isPackage = (name: string): boolean => {
     let hit = installed.get(name);
     if (hit === undefined) installed.set(name, (hit = existsSync(join(top, 'node_modules', name))));
     return hit;
   };
-  return { files, logs, namesFound, tree: () => (tree ??= snapshotWorkTree(repo)), source: workTreeFiles(top), isPackage };
+  return { files, logs, namesFound, tree, source, isPackage };
+}
+
+type Found = Pick<TodayFiles, 'files' | 'tree' | 'source'>;
+
+async function workTreeLogFiles(repo: RepoInfo, wanted: (text: string) => boolean): Promise<Found> {
+  const top = repo.top!;
+  const paths = (await workTreePaths(repo)).filter(isSourcePath);
+  const files: Record<string, string> = {};
+  for (const p of paths) {
+    let text: string;
+    try {
+      // A link is not a second copy of its target: the target is listed (and carried) under its own
+      // path, while the old versions store the link's text, not code.
+      if (lstatSync(join(top, p)).isSymbolicLink()) continue;
+      text = readFileSync(join(top, p), 'utf8');
+    } catch {
+      continue; // listed but deleted in the work tree
+    }
+    if (wanted(text)) files[p] = text;
+  }
+  let tree: Promise<string> | null = null;
+  return { files, tree: () => (tree ??= snapshotWorkTree(repo)), source: workTreeFiles(top) };
+}
+
+/** The same from a commit's tree: regular files only (a link's blob is its target, not code). */
+async function committedFiles(repo: RepoInfo, commit: string, wanted: (text: string) => boolean): Promise<Found> {
+  const at = await resolveRev(repo, commit);
+  if (!at) throw new FlorError('BAD_REVISION', `'${commit}' does not name a commit in this clone`, { hint: '`git flor fetch` brings the commit a replay plan names' });
+  const cat = reader(repo);
+  const found: Array<[string, string]> = [];
+  await Promise.all((await treeBlobs(repo, at.tree)).map(async (e) => {
+    if (e.mode === '120000' || !isSourcePath(e.path)) return;
+    const text = (await cat.read(e.oid))?.data.toString('utf8');
+    if (text !== undefined && wanted(text)) found.push([e.path, text]);
+  }));
+  // In path order, as the work tree's are listed.
+  const files = Object.fromEntries(found.sort(([a], [b]) => (a < b ? -1 : 1)));
+  return { files, tree: () => Promise.resolve(at.tree), source: treeFiles(cat, at.tree) };
 }
 
 

@@ -29,7 +29,6 @@ import { containedPaths } from './containment.js';
 import { concatColumns, encodeSegment, makeSegment } from '../store/segment.js';
 import { hasCheckpoint } from '../store/checkpoints.js';
 import type { RecordColumns } from '../store/records.js';
-import type { Segment } from '../store/types.js';
 import type { ReplaySpec, StopPoint } from '../runtime/replay-spec.js';
 import { planReplay, scheduleMs, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
 import { propagateRun, readTodayFiles, type PropagatedRun, type TodayFiles } from './propagation.js';
@@ -40,6 +39,7 @@ import type { ReplayTask, ReplayTaskResult } from './worker.js';
 import { checkFidelity, concatRecords, namesLogged, recordsEnd, type Mismatch } from './assemble.js';
 import { acquireReplayLock, type LockHolder } from '../store/replay-lock.js';
 import { entryRoots } from './reach.js';
+import { segmentCounter, type ShardShare } from './shard.js';
 
 export interface ReplayProgress {
   done: number;
@@ -83,6 +83,10 @@ export interface ReplayOptions {
    * config `flor.trustedWriters` (store/trust.ts). Replaying runs the writer's code.
    */
   allowWriters?: string[];
+  /** Today's code from this commit instead of the work tree (a pinned plan's `from`). */
+  at?: string;
+  /** Run only this shard's share of a pinned plan (shard.ts): its tasks, its names, the plan named in each segment. */
+  shard?: ShardShare;
 }
 
 export interface TaskFailure {
@@ -232,7 +236,7 @@ async function replayLocked(repo: RepoInfo, names: string[], workers: number, op
   const since = opts.since;
   const listing = selectRuns(repo, opts.runs).then((rs) => (since === undefined ? rs : rs.filter((r) => Date.parse(r.meta.start) >= since)));
   listing.catch(ignore); // awaited below, unless today's code already fails the request
-  const today: TodayFiles = await readTodayFiles(repo, names);
+  const today: TodayFiles = await readTodayFiles(repo, names, opts.at ?? opts.shard?.plan.from);
   const unknown = names.filter((n) => !today.namesFound.has(n));
   if (unknown.length && opts.skipUnknown) names = names.filter((n) => today.namesFound.has(n));
   else if (unknown.length) {
@@ -261,6 +265,7 @@ async function replayWith(
   const cat = reader(repo);
   let writer: Promise<string> | null = null;
   const trust = await readTrust(repo, opts.allowWriters);
+  const counted = segmentCounter(repo, trust, opts.shard?.plan);
   const notes: Array<{ run: string; text: string }> = [];
   const writers = new Map<string, WriterUse>();
   const noteWriter = (w: string, run: string, by: WriterUse['trustedBy']): void => {
@@ -287,14 +292,15 @@ async function replayWith(
     // What the run has: its writer's forward segment, and replay segments of trusted writers only,
     // so another clone's segment can neither answer "already have NAME" nor fail the fidelity check.
     const read = await readRunSegments(repo, entry, opts.segments);
-    const segs: Segment[] = read.segments.filter((s) => s.ref.name === 'forward' || trusts(trust, s.ref.writer)).map((s) => s.seg);
+    const { segments: segs, done } = await counted(read.segments);
     const existing = concatColumns(segs);
     const have = namesLogged(existing);
     // A name an earlier replay of this run was asked for is done even where it logged nothing (a
     // statement behind a condition, or after the loop of a run that stopped early): replaying it
     // again would find the same, and append another empty segment each time.
     for (const sg of segs) for (const n of sg.provenance?.statements ?? []) have.add(n);
-    const missing = names.filter((n) => !have.has(n));
+    // A shard does its plan's tasks that no segment covers yet, whatever else the run has.
+    const missing = opts.shard ? opts.shard.take(entry.id, done) : names.filter((n) => !have.has(n));
     if (missing.length === 0) {
       complete.push(entry.id);
       return null;
@@ -359,7 +365,9 @@ async function replayWith(
   unreached.sort((a, b) => (a.run < b.run ? -1 : 1));
 
   const planRuns: PlanRun[] = prepared.map((p) => ({ id: p.entry.id, meta: p.entry.meta, files: p.code, names: p.names, reached: p.end?.reached ?? null }));
-  const plan = planReplay(planRuns, names, new Map(prepared.map((p) => [p.entry.id, p.ckpts])), { workers, startupMs: opts.startupMs });
+  const ckpts = new Map(prepared.map((p) => [p.entry.id, p.ckpts]));
+  const planned = planReplay(planRuns, names, ckpts, { workers, startupMs: opts.startupMs });
+  const plan = opts.shard ? opts.shard.pin(planned, ckpts) : planned;
   if (!lazy) {
     for (const p of prepared) outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
     return report({ names, complete, unreached, plan, outcomes: sortOutcomes(outcomes), mismatches: [] });
@@ -416,7 +424,7 @@ async function replayWith(
       let r: { outcome: RunOutcome; mismatches: Mismatch[] };
       if ('outcome' in checked) r = checked;
       else {
-        const done = writing.then(async () => writeRun(repo, st, checked, await tree, writerId)).catch((e: unknown) => ({
+        const done = writing.then(async () => writeRun(repo, st, checked, await tree, writerId, opts.shard?.plan.id)).catch((e: unknown) => ({
           outcome: { run: p.entry.id, status: 'failed' as const, names: p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
           mismatches: checked.mismatches,
         }));
@@ -668,7 +676,7 @@ async function provenanceTree(repo: RepoInfo, p: Prepared, tree: string): Promis
   return found.every((o) => o !== null) ? tree : propagatedTree(repo, p.entry.codeTree, p.files);
 }
 
-async function writeRun(repo: RepoInfo, st: Staged, c: Checked, made: string, writer: string): Promise<{ outcome: RunOutcome; mismatches: Mismatch[] }> {
+async function writeRun(repo: RepoInfo, st: Staged, c: Checked, made: string, writer: string, plan?: string): Promise<{ outcome: RunOutcome; mismatches: Mismatch[] }> {
   const { p, segments } = st;
   const run = p.entry.id;
   const tree = await provenanceTree(repo, p, made);
@@ -676,6 +684,7 @@ async function writeRun(repo: RepoInfo, st: Staged, c: Checked, made: string, wr
     statements: p.names, code: tree, time: new Date().toISOString(), writer,
     segments: segments.map((s) => [s.start, s.end] as [number, number]),
     carried: p.carried,
+    ...(plan ? { plan } : {}),
   });
   const name = segmentName();
   // The code tree goes into the ledger with the segment: provenance that `git gc` cannot prune.

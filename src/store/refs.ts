@@ -14,6 +14,8 @@ export const NOTES_REF = 'refs/flor/notes';
 export const CODE_REFS = 'refs/flor/tmp/';
 /** One replay at a time per clone: a blob saying who holds the lock. */
 export const REPLAY_LOCK_REF = 'refs/flor/locks/replay';
+/** `refs/flor/plans/<id>`: pinned replay plans for many machines; travel under the same name. */
+export const PLANS = 'refs/flor/plans/';
 
 export function ownLedgerRef(writer: string): string {
   return LEDGERS + writer;

@@ -25,3 +25,13 @@ export async function workTreePaths(repo: RepoInfo): Promise<string[]> {
   const r = await gitRepo(repo, ['ls-files', '-co', '--exclude-standard', '-z']);
   return r.stdout.toString('utf8').split('\0').filter(Boolean);
 }
+
+/** Every blob (and link) of `tree`, recursively, with its mode and path. */
+export async function treeBlobs(repo: RepoInfo, tree: string): Promise<Array<{ path: string; mode: string; oid: string }>> {
+  const r = await gitRepo(repo, ['ls-tree', '-r', '-z', tree]);
+  return r.stdout.toString('utf8').split('\0').filter(Boolean).flatMap((line) => {
+    const tab = line.indexOf('\t');
+    const [mode, type, oid] = line.slice(0, tab).split(' ');
+    return type === 'blob' ? [{ path: line.slice(tab + 1), mode: mode!, oid: oid! }] : [];
+  });
+}

@@ -79,6 +79,8 @@ export interface Provenance {
    * in that version already. Absent in segments written before it was recorded.
    */
   carried?: string[];
+  /** The pinned plan (refs/flor/plans/<id>) this segment is a shard's share of; absent otherwise. */
+  plan?: string;
 }
 
 /** `runs/<aa>/<id>/logs/<name>.msgpack`. */

@@ -12,6 +12,7 @@ import { configuredRemotes, configValue } from '../store/git-config.js';
 import { ownLedgerRef, REMOTES } from '../store/refs.js';
 import { reapplyRewrites } from './rewrite.js';
 import { configureRemoteIfInitialised } from './remote-config.js';
+import { PLAN_REFSPEC } from './plans.js';
 
 
 function syncDir(repo: RepoInfo): string {
@@ -119,7 +120,8 @@ async function fetchOne(repo: RepoInfo, remote: string | undefined): Promise<Fet
   const remoteConfig = configureLaterRemote(repo, r);
   const ns = `${REMOTES}${r.key}/ledgers/`;
   const before = await refsUnder(repo, ns);
-  const specs = fetchRefspecs(r.key, configValue(repo, 'flor.writer'));
+  // Replay plans keep their names: a plan's id is its content's hash (sync/plans.ts).
+  const specs = [...fetchRefspecs(r.key, configValue(repo, 'flor.writer')), PLAN_REFSPEC];
   try {
     await fetchRefspecsFrom(repo, r.arg, specs);
   } catch (e) {

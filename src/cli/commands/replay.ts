@@ -5,15 +5,9 @@ import type { LockHolder } from '../../store/replay-lock.js';
 import type { SegmentReader } from '../../store/ledger.js';
 import { describePlan, describeReport, describeProgress, describeWriters, hasFindings } from '../../replay/describe.js';
 import { ExitError, out } from '../print.js';
+import type { ShardArgs } from './replay-shard.js';
 
-interface Args {
-  names: string[];
-  run: string[] | undefined;
-  workers: number | undefined;
-  'dry-run': boolean;
-  'accept-mismatch': boolean;
-  'allow-writer': string[] | undefined;
-}
+type Args = ShardArgs;
 
 /** Progress on one self-rewriting stderr line, only when stderr is a terminal. */
 export function progressPrinter(): ((p: ReplayProgress) => void) | undefined {
@@ -31,19 +25,27 @@ export function reportReplay(r: ReplayReport, stream: NodeJS.WritableStream = pr
 }
 
 export const command: CommandModule<object, Args> = {
-  command: 'replay <names..>',
+  command: 'replay [names..]',
   describe: 'Fill in names old runs never logged: propagate today\'s statements into each version and replay it from its checkpoints',
   builder: (y) =>
     y
-      .positional('names', { type: 'string', array: true, demandOption: true, describe: 'names logged by flor.log in today\'s code' })
+      .positional('names', { type: 'string', array: true, describe: 'names logged by flor.log in today\'s code (a saved plan has its own)' })
       .option('run', { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' })
       .option('workers', { type: 'number', describe: 'worker threads (default: number of cores)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and its estimated cost; run nothing' })
       .option('accept-mismatch', { type: 'boolean', default: false, describe: 'write replayed values even when re-executed statements differ from the recorded ones' })
       .option('allow-writer', { type: 'string', array: true, describe: "also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" })
+      .option('plan', { type: 'string', describe: 'without a value (with --shards N): write a plan for N machines and run nothing; with a plan id (with --shard): run one shard of it' })
+      .option('shards', { type: 'number', describe: 'how many shards share the replay (with --plan; with --shard auto, the count when the environment lacks it)' })
+      .option('shard', { type: 'string', describe: "run only shard I of N (0-based I/N), or 'auto': from JOB_COMPLETION_INDEX+FLOR_SHARDS, SLURM_ARRAY_TASK_ID/COUNT, or FLOR_SHARD/FLOR_SHARDS" })
+      .option('from', { type: 'string', describe: "the commit today's code is read from when planning for shards (default HEAD; never the work tree)" })
+      .option('fetch', { type: 'boolean', default: true, describe: 'a shard first runs git flor fetch when the clone has a remote (--no-fetch: not)' })
+      .option('json', { type: 'boolean', describe: 'with --plan --shards: print the saved plan as JSON (its id in .id)' })
       .example('$0 replay grad_norm', 'every run lacking grad_norm gets it, replayed from its checkpoints')
       .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run, and whose code would run')
       .example('$0 replay grad_norm --allow-writer 3f2a9c0d1e4b5a67', "also runs fetched from that clone (replay runs their writer's code)")
+      .example('$0 replay grad_norm --plan --shards 4 && git flor push', 'a pinned plan for 4 machines (prints its id, each shard\'s tasks and time)')
+      .example('$0 replay --plan 1a2b3c4d5e6f --shard auto && git flor push', 'on each machine (Kubernetes Indexed Job, Slurm array): its share, pushed to its own ledger')
       .epilog(
         'One replay at a time per clone: a second one says whose replay it waits for, then replays only what is still missing. ' +
           "Runs written by another clone are replayed only when their writer is trusted (--allow-writer, git config flor.trustedWriters): replay runs that writer's code. " +
@@ -51,8 +53,12 @@ export const command: CommandModule<object, Args> = {
           '(the others are still written); 2 bad input. Details: docs/replay.md',
       ),
   handler: async (argv) => {
+    if (argv.plan !== undefined || argv.shard !== undefined) {
+      const { shardHandler } = await import('./replay-shard.js');
+      return shardHandler(argv, { onProgress: progressPrinter(), onWait: printWait });
+    }
     const repo = requireRepoSync(process.cwd());
-    const r = await replayMissing(repo, argv.names.map(String), {
+    const r = await replayMissing(repo, (argv.names ?? []).map(String), {
       runs: argv.run, workers: argv.workers, dryRun: argv['dry-run'], acceptMismatch: argv['accept-mismatch'], onProgress: progressPrinter(), onWait: printWait,
       allowWriters: argv['allow-writer']?.map(String),
     });
