@@ -175,6 +175,29 @@ test('a shard retried on a fresh clone fetches first and does only what is not i
   assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/ledgers/'), '');
 });
 
+test('a shard with the recording clone\'s checkpoints fetched restores them instead of running the iterations before its range', async () => {
+  const made = await planShards(requireRepoSync(origin), ['avg_loss'], { shards: 3, startupMs: 0 });
+  const late = made.plan.tasks.find((t) => t.start > 0);
+  assert.ok(late, `a task starts after iteration 0: ${JSON.stringify(made.plan.tasks)}`);
+  flor(origin, ['push']);
+  const shared = tempDir('flor-ckpt-dir-');
+  assert.match(flor(origin, ['checkpoints', 'push', shared]).stdout, /^pushed \d+ checkpoint\(s\)/);
+  const dir = shardClone();
+  const args = ['replay', '--plan', made.plan.id, '--shard', `${late.shard}/3`, '--allow-writer', writer, '--workers', '1'];
+  const before = await run(dir, [...args, '--dry-run']);
+  assert.equal(before.code, 0, before.out);
+  assert.match(before.out, /note: no usable checkpoints/);
+  assert.doesNotMatch(before.out, /\[\d+\.\.\d+\)\*/);
+  const f = await run(dir, ['checkpoints', 'fetch', shared, '--plan', made.plan.id]);
+  assert.match(f.out, /^fetched [1-9]\d* checkpoint\(s\)/);
+  const after = await run(dir, [...args, '--dry-run']);
+  assert.ok(after.out.includes(`[${late.start}..${late.end})*`), after.out);
+  // And the replay from them passes the fidelity check of the statements the runs already had.
+  const r = await run(dir, args);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /replayed avg_loss/);
+});
+
 test('a shard count that is not the plan\'s, or a plan this clone cannot find, fails with a clear message', async () => {
   const dir = shardClone();
   const wrong = await run(dir, ['replay', '--plan', plan.id, '--shard', '0/2']);

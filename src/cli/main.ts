@@ -41,6 +41,7 @@ const COMMANDS: Record<string, Loader> = {
   note: () => import('./commands/note.js'),
   rm: () => import('./commands/rm.js'),
   gc: () => import('./commands/gc.js'),
+  checkpoints: () => import('./commands/checkpoints.js'),
 };
 
 /**
@@ -70,6 +71,7 @@ const SUMMARY: Record<string, readonly [usage: string, describe: string] | null>
   note: ['note <run> <text>', 'Give a run a note (replacing its note; "" clears it): shown in runs and show'],
   rm: ['rm <runs..>', 'Hide runs from every view (`--all` shows them); nothing is deleted, `rm --undo` restores them'],
   gc: ['gc', 'Delete the local checkpoints of runs removed with `git flor rm` (no other run shares them)'],
+  checkpoints: ['checkpoints <action> <dir>', 'Copy checkpoints between this clone and a shared directory (push or fetch), so replays elsewhere can start from them'],
 };
 
 const USAGE = '$0 <command> [options]\n\nMultiversion hindsight logging for JS/TS scripts, stored in Git refs under refs/flor/.';
