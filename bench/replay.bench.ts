@@ -14,22 +14,14 @@ import { join, resolve, dirname } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { trainSource } from '../fixtures/train/source.js';
+import { benchEnv } from './env.js';
 import { replayMissing } from '../dist/replay/replay.js';
 import { requireRepoSync } from '../dist/store/git.js';
 import { listRuns } from '../dist/store/ledger.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = {
-    ...process.env, GIT_AUTHOR_NAME: 'Bench', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'Bench',
-    GIT_COMMITTER_EMAIL: 'b@example.com', GIT_CONFIG_NOSYSTEM: '1',
-  };
-  delete e.FLOR_REPLAY;
-  delete e.GIT_DIR;
-  delete e.GIT_INDEX_FILE;
-  return e;
-}
+const env = benchEnv;
 
 function sh(cmd: string, args: string[], cwd: string): string {
   const r = spawnSync(cmd, args, { cwd, env: env(), encoding: 'utf8' });

@@ -14,21 +14,13 @@ import { join, resolve, dirname } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { trainSource } from '../fixtures/train/source.js';
+import { benchEnv } from './env.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'git-flor');
 const MID = ['--epochs', '10', '--steps', '150', '--dim', '64', '--batch', '256'];
 
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = {
-    ...process.env, GIT_AUTHOR_NAME: 'Bench', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'Bench',
-    GIT_COMMITTER_EMAIL: 'b@example.com', GIT_CONFIG_NOSYSTEM: '1',
-  };
-  delete e.FLOR_REPLAY;
-  delete e.GIT_DIR;
-  delete e.GIT_INDEX_FILE;
-  return e;
-}
+const env = benchEnv;
 
 function sh(cmd: string, args: string[], cwd: string, extra: Record<string, string> = {}): string {
   const r = spawnSync(cmd, args, { cwd, env: { ...env(), ...extra }, encoding: 'utf8' });

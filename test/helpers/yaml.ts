@@ -13,15 +13,25 @@ interface Line {
   no: number;
 }
 
-function stripComment(s: string): string {
+/** Per position of `s`: whether it lies outside a quoted string. */
+function unquoted(s: string): boolean[] {
+  const out: boolean[] = [];
   let q: string | null = null;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
+  for (const c of s) {
     if (q) {
+      out.push(false);
       if (c === q) q = null;
-    } else if (c === '"' || c === "'") q = c;
-    else if (c === '#' && (i === 0 || /\s/.test(s[i - 1]!))) return s.slice(0, i).trimEnd();
+    } else {
+      if (c === '"' || c === "'") q = c;
+      out.push(q === null);
+    }
   }
+  return out;
+}
+
+function stripComment(s: string): string {
+  const free = unquoted(s);
+  for (let i = 0; i < s.length; i++) if (free[i] && s[i] === '#' && (i === 0 || /\s/.test(s[i - 1]!))) return s.slice(0, i).trimEnd();
   return s.trimEnd();
 }
 
@@ -68,16 +78,15 @@ function scalar(raw: string, no: number): Yaml {
 
 /** `key: rest` split at the first `: ` (or a trailing `:`) outside quotes; null when the text is no mapping entry. */
 function splitKey(text: string): [string, string] | null {
-  let q: string | null = null;
+  const free = unquoted(text);
   for (let i = 0; i < text.length; i++) {
+    if (!free[i]) continue;
     const c = text[i]!;
-    if (q) {
-      if (c === q) q = null;
-    } else if (c === '"' || c === "'") q = c;
-    else if (c === ':' && (i === text.length - 1 || text[i + 1] === ' ')) {
+    if (c === ':' && (i === text.length - 1 || text[i + 1] === ' ')) {
       const k = text.slice(0, i).trim();
       return [k.startsWith('"') || k.startsWith("'") ? (scalar(k, 0) as string) : k, text.slice(i + 1).trim()];
-    } else if (c === '[' || c === '{') return null;
+    }
+    if (c === '[' || c === '{') return null;
   }
   return null;
 }
