@@ -33,6 +33,7 @@ const TS = (n: number) => `import { flor } from 'git-flor';\nconst x = ${n};\nfo
 let dir = '';
 let env: NodeJS.ProcessEnv = {};
 let ids: string[] = [];
+let ckptDir = '';
 
 before(() => {
   dir = makeRepo({ files: { 'train.mjs': TRAIN(''), 'train.ts': TS(1), 'src/train.ts': TS(1), '.gitignore': 'node_modules/\n*.csv\n*.svg\n*.parquet\n' } });
@@ -54,6 +55,7 @@ before(() => {
   writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" > ${join(bin, 'opened')}\n`);
   chmodSync(join(bin, 'xdg-open'), 0o755);
   env = testEnv({ PATH: `${join(BIN, '..')}:${bin}:${process.env.PATH}` });
+  ckptDir = join(tempDir(), 'flor-ckpt');
 });
 
 /** The examples a command's builder declares, in order. */
@@ -105,7 +107,11 @@ test('every example of every --help runs as written (exit 0)', async () => {
   const rank = (x: { command: string }) => (x.command === 'init' ? 0 : x.command === 'uninstall' ? 2 : 1);
   all.sort((a, b) => rank(a) - rank(b));
   for (const ex of all) {
-    const cmd = ex.text.replace(/\$0/g, 'git flor').replace(/01JD3/g, ids[0]!.slice(0, 10)).replace(/01JD4/g, ids[1]!.slice(0, 10));
+    // The replay plan and the shared checkpoint directory the many-machines examples name: the
+    // plan an earlier example saved, and a directory of this test's.
+    const plan = () => gitIn(dir, 'for-each-ref', '--count=1', '--format=%(refname:lstrip=3)', 'refs/flor/plans/');
+    const cmd = ex.text.replace(/\$0/g, 'git flor').replace(/01JD3/g, ids[0]!.slice(0, 10)).replace(/01JD4/g, ids[1]!.slice(0, 10))
+      .replace(/1a2b3c4d5e6f/g, plan).replace(/\/mnt\/shared\/flor-ckpt/g, ckptDir);
     if (ex.command === 'ui') {
       assert.match(await serve(cmd), /^http:\/\/127\.0\.0\.1:\d+\/\S*/, cmd);
       continue;

@@ -198,6 +198,19 @@ test('a shard with the recording clone\'s checkpoints fetched restores them inst
   assert.match(r.out, /replayed avg_loss/);
 });
 
+test('--shard without a saved plan: every shard that sees the same refs plans the same, under one id, by nobody', async () => {
+  const a = await planShards(requireRepoSync(origin), ['avg_loss'], { shards: 2, anonymous: true });
+  const b = await planShards(requireRepoSync(origin), ['avg_loss'], { shards: 2, anonymous: true });
+  assert.equal(a.plan.id, b.plan.id);
+  assert.equal(a.plan.commit, b.plan.commit);
+  assert.equal(a.plan.writer, null);
+  assert.equal(a.plan.time, null);
+  const saved = await planShards(requireRepoSync(origin), ['avg_loss'], { shards: 2 });
+  assert.notEqual(saved.plan.id, a.plan.id);
+  assert.equal(saved.plan.writer, writer);
+  assert.deepEqual(saved.plan.tasks, a.plan.tasks);
+});
+
 test('a shard count that is not the plan\'s, or a plan this clone cannot find, fails with a clear message', async () => {
   const dir = shardClone();
   const wrong = await run(dir, ['replay', '--plan', plan.id, '--shard', '0/2']);

@@ -44,8 +44,8 @@ export const command: CommandModule<object, Args> = {
       .example('$0 replay grad_norm', 'every run lacking grad_norm gets it, replayed from its checkpoints')
       .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run, and whose code would run')
       .example('$0 replay grad_norm --allow-writer 3f2a9c0d1e4b5a67', "also runs fetched from that clone (replay runs their writer's code)")
-      .example('$0 replay grad_norm --plan --shards 4 && git flor push', 'a pinned plan for 4 machines (prints its id, each shard\'s tasks and time)')
-      .example('$0 replay --plan 1a2b3c4d5e6f --shard auto && git flor push', 'on each machine (Kubernetes Indexed Job, Slurm array): its share, pushed to its own ledger')
+      .example('$0 replay acc --plan --shards 4 && git flor push', "a pinned plan for 4 machines from HEAD's code: prints its id, each shard's tasks and time")
+      .example('$0 replay --plan 1a2b3c4d5e6f --shard 2/4 && git flor push', 'on machine 2 of 4 (--shard auto in a Kubernetes Indexed Job or a Slurm array): its share, pushed to its own ledger')
       .epilog(
         'One replay at a time per clone: a second one says whose replay it waits for, then replays only what is still missing. ' +
           "Runs written by another clone are replayed only when their writer is trusted (--allow-writer, git config flor.trustedWriters): replay runs that writer's code. " +
