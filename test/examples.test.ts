@@ -18,7 +18,7 @@ import { trainSource } from '../fixtures/train/source.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { listRuns } from '../src/store/ledger.js';
 import { parseYaml, type Yaml } from './helpers/yaml.js';
-import { serveHttp, type HttpRemote } from './sync-support.js';
+import { serveHttp, type HttpRemote } from './helpers/sync.js';
 import { cleanup, flor, gitIn, makeRepo, ROOT, runNode, tempDir, testEnv, writeFiles } from './helpers/repo.js';
 
 after(cleanup);
