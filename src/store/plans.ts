@@ -146,7 +146,7 @@ export function readPlan(repo: RepoInfo, id: string): Promise<StoredPlan | null>
       if (commit.code !== 0) return null;
       const oid = commit.stdout.toString().trim();
       const blob = await cat.read(`${oid}:plan.msgpack`);
-      if (!blob || blob.type !== 'blob') throw bad(id, 'no plan.msgpack in its commit');
+      if (blob?.type !== 'blob') throw bad(id, 'no plan.msgpack in its commit');
       return { ...checkPlan(unpack(blob.data, `plan ${id}`), id), id, commit: oid };
     })();
     // A plan that is absent now may be fetched later in this process.
