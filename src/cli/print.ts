@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { FlorError } from '../errors.js';
 import type { Table } from '../query/table.js';
 import { writeOut } from './terminal.js';
+import { safeLines, safeText } from '../terminal-text.js';
 
 /**
  * Thrown by a handler that has already printed its findings and wants a non-zero exit
@@ -30,7 +31,8 @@ export class UsageError extends Error {
 
 function errorLines(e: unknown): string {
   if (e instanceof FlorError) {
-    return `git flor: ${e.message}\n` + (e.hint ? `hint: ${e.hint}\n` : '');
+    // Messages quote stored data (ids, paths, names from fetched ledgers): never raw to the terminal.
+    return `git flor: ${safeLines(e.message)}\n` + (e.hint ? `hint: ${safeLines(e.hint)}\n` : '');
   }
   if (e instanceof UsageError) {
     // A bare `git flor --help` is answered by Git itself (it looks for a man page): point at -h.
@@ -78,6 +80,6 @@ export async function writeFormatted(f: (t: Table) => Iterable<string | Uint8Arr
 
 /** Runs that could not be read are named on stderr; the rest of the answer still prints. */
 export function warnBroken(broken: ReadonlyArray<{ id: string; ledger: string; error: string }>): void {
-  for (const b of broken) process.stderr.write(`git flor: ${b.id ? `run ${b.id}` : `ledger ${b.ledger}`} is unreadable: ${b.error}\n`);
+  for (const b of broken) process.stderr.write(safeText(`git flor: ${b.id ? `run ${b.id}` : `ledger ${b.ledger}`} is unreadable: ${b.error}`) + '\n');
   if (broken.length) process.stderr.write('hint: run `git flor doctor`\n');
 }

@@ -4,6 +4,7 @@
  * stdout without building a 100 MB string.
  */
 import { FlorError } from '../errors.js';
+import { safeText } from '../terminal-text.js';
 import type { Value } from '../store/records.js';
 import { cellAt, type Column, type Table } from './table.js';
 
@@ -266,7 +267,7 @@ function numericColumns(t: Table): boolean[] {
 }
 
 function mdCell(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return safeText(s.replace(/\r?\n/g, ' ')).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
 function* md(t: Table): Generator<string> {
@@ -296,7 +297,7 @@ function humanText(v: Value): string {
   } else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && !x.includes(','))) {
     s = v.join(','); // lists of names (the `replayed` column) read better bare
   } else s = text(v);
-  s = s.replace(/[\r\n\t]+/g, ' ');
+  s = safeText(s.replace(/[\r\n\t]+/g, ' '));
   return s.length > MAX_WIDTH ? s.slice(0, MAX_WIDTH - 1) + '…' : s;
 }
 
@@ -356,7 +357,8 @@ function* table(t: Table, style: TableStyle = {}): Generator<string> {
     for (let i = 0; i < t.length; i++) out[i] = humanText(cellAt(col, i));
     return out;
   });
-  const natural = t.columns.map((h, c) => {
+  const headers = t.columns.map(safeText);
+  const natural = headers.map((h, c) => {
     let w = h.length;
     for (const s of cols[c]!) if (s.length > w) w = s.length;
     return w;
@@ -375,7 +377,7 @@ function* table(t: Table, style: TableStyle = {}): Generator<string> {
     return s.trimEnd() + '\n';
   };
   const header = style.header;
-  let buf = line((c) => t.columns[c]!, header ? (_c, v) => header(v) : null);
+  let buf = line((c) => headers[c]!, header ? (_c, v) => header(v) : null);
   for (let i = 0; i < t.length; i++) {
     buf += line((c) => cols[c]![i]!, paintCell ? (c, v) => paintCell(t.columns[c]!, cellAt(t.cols[c]!, i), v) : null);
     if (buf.length > CHUNK) {

@@ -7,6 +7,7 @@ import { readRunSegments, resolveIn, resolveRun, type BrokenRun, type RunEntry, 
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
 import { pivot, type PivotResult, type PivotRun } from './pivot.js';
+import { damageOf } from '../store/pack.js';
 import { cachedAggregates, gitSegments, listHistory } from './history.js';
 import type { History } from './summary.js';
 
@@ -99,7 +100,7 @@ export async function loggedNames(repo: RepoInfo, runs: RunEntry[], from?: Segme
 export interface RunDetail {
   run: RunEntry;
   /** Names logged per segment, with record counts. */
-  segments: Array<{ name: string; source: string; records: number; names: string[]; provenance: Segment['provenance']; writer: string }>;
+  segments: Array<{ name: string; source: string; records: number; names: string[]; provenance: Segment['provenance']; writer: string; damaged: readonly string[] }>;
 }
 
 export async function runDetail(repo: RepoInfo, idOrPrefix: string): Promise<RunDetail> {
@@ -110,7 +111,7 @@ export async function runDetail(repo: RepoInfo, idOrPrefix: string): Promise<Run
     segments: segments.map(({ ref, seg: s }) => {
       const used = new Uint8Array(s.names.length);
       for (let r = 0; r < s.name.length; r++) used[s.name[r]!] = 1;
-      return { name: ref.name, source: s.source, records: s.name.length, names: s.names.filter((_, j) => used[j]), provenance: s.provenance, writer: ref.writer };
+      return { name: ref.name, source: s.source, records: s.name.length, names: s.names.filter((_, j) => used[j]), provenance: s.provenance, writer: ref.writer, damaged: damageOf(s) };
     }),
   };
 }

@@ -12,6 +12,7 @@ import { pidAlive, recoverJournals } from './capture.js';
 import { journalDir } from './journal.js';
 import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment, segmentProblem } from './ledger.js';
 import { addNoteLines, missingNoteLines, rebuildNotes } from './notes.js';
+import { damageOf } from './pack.js';
 
 export interface Problem {
   run?: string;
@@ -98,9 +99,11 @@ export async function doctor(repo: RepoInfo): Promise<DoctorReport> {
   await Promise.all(
     runs.map(async (run) => {
       let ok = true;
+      for (const d of damageOf(run.meta)) report.problems.push({ run: run.id, ref: run.ledgers[0], problem: `run.msgpack: damaged value (${d})` });
       for (const s of run.segments) {
         try {
           const seg = await readSegment(repo, s.oid);
+          for (const d of damageOf(seg)) report.problems.push({ run: run.id, ref: s.ledger, problem: `segment ${s.name}: damaged ${d}` });
           const wrong = segmentProblem(run, s, seg);
           if (wrong) throw new Error(`${wrong} (ignored by readers)`);
           if (s.name === 'forward' && seg.name.length !== run.meta.records) {

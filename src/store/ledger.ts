@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { FlorError, isFlorError, type FlorErrorCode } from '../errors.js';
 import { LEDGERS, ownLedgerRef, REMOTES } from './refs.js';
 import { git, repoCwd, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
-import { pack, unpack, encodeValue, decodeValue } from './pack.js';
+import { pack, unpack, encodeValue, decodeValue, noteDamage } from './pack.js';
 import { validateRunMeta, validateCheckpointManifest, ULID_PATTERN } from './schema.js';
 import { decodeSegment } from './segment.js';
 import { blobEntry, treeEntry, editTree, reader, readTree, updateRefWithRetry, writeBlob, commitTreeOf, type TreeEdits } from './objects.js';
@@ -133,10 +133,18 @@ export function decodeRunMeta(buf: Uint8Array, where: string): RunMeta {
   const raw = unpack(buf, where);
   const meta = validateRunMeta(raw, where);
   const calls = (raw as { argCalls?: unknown }).argCalls;
+  const hurt: string[] = [];
   // Optional (a reader of older runs finds none); anything but a map of arrays is ignored.
-  const argCalls = calls && typeof calls === 'object' ? (decodeValue(calls) as Record<string, Value>) : null;
+  const argCalls = calls && typeof calls === 'object' ? (decodeValue(calls, (why) => hurt.push(`argCalls: ${why}`)) as Record<string, Value>) : null;
   const lists = argCalls ? Object.fromEntries(Object.entries(argCalls).filter(([, v]) => Array.isArray(v))) : null;
-  return { ...meta, args: decodeValue(meta.args) as Record<string, Value>, ...(lists ? { argCalls: lists as Record<string, Value[]> } : {}) };
+  const given = meta.args as Record<string, unknown>;
+  let args: Record<string, Value> = {};
+  // Arg by arg, so a damaged value is named; an args map that is itself tagged (it had a `$flor` key) decodes whole.
+  if ('$flor' in given) args = decodeValue(given, (why) => hurt.push(`args: ${why}`)) as Record<string, Value>;
+  else for (const [k, v] of Object.entries(given)) args[k] = decodeValue(v, (why) => hurt.push(`arg ${k}: ${why}`));
+  const out = { ...meta, args, ...(lists ? { argCalls: lists as Record<string, Value[]> } : {}) };
+  noteDamage(out, hurt);
+  return out;
 }
 
 export interface RunCapture {

@@ -11,6 +11,7 @@ import { blobEntry, editTree, readRef, readTree, reader, updateRefWithRetry, wri
 import { listRunsChecked } from './ledger.js';
 import type { RunMeta } from './types.js';
 import type { Value } from './records.js';
+import { safeText } from '../terminal-text.js';
 
 
 function short(v: Value): string {
@@ -28,7 +29,8 @@ export function noteLine(meta: RunMeta): string {
     .map((k) => `${k}=${short(meta.args[k]!)}`)
     .join(' ');
   const dirty = meta.dirty ? ' dirty' : '';
-  return `flor run ${meta.id} ${meta.status} ${meta.script}${args ? ' ' + args : ''}${dirty} (${meta.records} records)`.replace(/\n/g, ' ');
+  // `git log` prints notes raw: a control character from a fetched run's metadata must not reach the terminal.
+  return safeText(`flor run ${meta.id} ${meta.status} ${meta.script}${args ? ' ' + args : ''}${dirty} (${meta.records} records)`.replace(/\n/g, ' '));
 }
 
 function notePath(commit: string): string {

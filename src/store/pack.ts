@@ -124,14 +124,83 @@ export function encodeValue(v: unknown): unknown {
   return out;
 }
 
-/** Inverse of encodeValue. */
-export function decodeValue(v: unknown): Value {
+const damaged = new WeakMap<object, string[]>();
+
+/**
+ * The damaged values found while decoding `obj` (a run's metadata, a segment), as `where: why`
+ * lines; empty when every value was sound. Kept beside the object so the types stay as they are.
+ */
+export function damageOf(obj: object): readonly string[] {
+  return damaged.get(obj) ?? [];
+}
+
+export function noteDamage(obj: object, lines: string[]): void {
+  if (lines.length) damaged.set(obj, lines);
+}
+
+/** Told about each tagged value that does not have its tag's shape (`why` says what is wrong). */
+export type OnDamage = (why: string) => void;
+
+/** What a damaged tagged value reads back as: the value is lost, the reason is shown in its place. */
+export function damagedText(why: string): string {
+  return `[damaged value: ${why}]`;
+}
+
+function isPlainMap(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
+}
+
+/** A tagged value's shape, checked: the reason it is damaged, or null when it is sound. */
+function tagDamage(tag: string, o: Record<string, unknown>): string | null {
+  switch (tag) {
+    case 'bigint':
+      return typeof o.v === 'string' && /^-?[0-9]+$/.test(o.v) ? null : `bigint with v ${short(o.v)} (not a decimal integer)`;
+    case 'typed': {
+      const Ctor = typeof o.dtype === 'string' && Object.hasOwn(CTORS, o.dtype) ? CTORS[o.dtype as DType] : null;
+      if (!Ctor) return `typed array of unknown dtype ${short(o.dtype)}`;
+      if (!(o.data instanceof Uint8Array)) return `typed array ${o.dtype} without bin data`;
+      return o.data.byteLength % Ctor.BYTES_PER_ELEMENT ? `typed array ${o.dtype} with a partial element` : null;
+    }
+    case 'date':
+    case 'unsupported':
+      return typeof o.v === 'string' ? null : `${tag} with v ${short(o.v)} (not a string)`;
+    case 'map':
+      return Array.isArray(o.v) && o.v.every((e) => Array.isArray(e) && e.length === 2) ? null : `map with v ${short(o.v)} (not a list of [key, value] pairs)`;
+    case 'set':
+      return Array.isArray(o.v) ? null : `set with v ${short(o.v)} (not a list)`;
+    case 'escaped':
+      return isPlainMap(o.v) ? null : `escaped with v ${short(o.v)} (not a map)`;
+  }
+  return null;
+}
+
+function short(x: unknown): string {
+  let s: string;
+  try {
+    s = x instanceof Uint8Array ? `<${x.byteLength} bytes>` : JSON.stringify(x) ?? String(x);
+  } catch {
+    s = String(x);
+  }
+  return s.length > 40 ? s.slice(0, 37) + '...' : s;
+}
+
+/**
+ * Inverse of encodeValue. Values may come from another clone's ledger: a tagged map that does not
+ * have its tag's shape reads back as damagedText(why), reported through `onDamage`, so one crafted
+ * value never makes the rest of a run unreadable.
+ */
+export function decodeValue(v: unknown, onDamage?: OnDamage): Value {
   if (v === null || typeof v !== 'object') return v as Value;
   if (v instanceof Uint8Array) return new Uint8Array(v) as Value;
-  if (Array.isArray(v)) return v.map(decodeValue);
+  if (Array.isArray(v)) return v.map((x) => decodeValue(x, onDamage));
   const o = v as Record<string, unknown>;
   const tag = o[TAG];
   if (typeof tag === 'string') {
+    const why = tagDamage(tag, o);
+    if (why) {
+      onDamage?.(why);
+      return damagedText(why);
+    }
     switch (tag) {
       case 'bigint':
         return BigInt(o.v as string);
@@ -140,9 +209,9 @@ export function decodeValue(v: unknown): Value {
       case 'date':
         return o.v as string; // Dates are logged as their ISO text: a stable, comparable value
       case 'map':
-        return Object.fromEntries((o.v as unknown[][]).map(([k, x]) => [String(decodeValue(k)), decodeValue(x)]));
+        return Object.fromEntries((o.v as unknown[][]).map(([k, x]) => [String(decodeValue(k, onDamage)), decodeValue(x, onDamage)]));
       case 'set':
-        return (o.v as unknown[]).map(decodeValue);
+        return (o.v as unknown[]).map((x) => decodeValue(x, onDamage));
       case 'unsupported':
         return o.v as string;
       case 'unstorable':
@@ -150,13 +219,13 @@ export function decodeValue(v: unknown): Value {
       case 'escaped': {
         const inner = o.v as Record<string, unknown>;
         const out: Record<string, Value> = {};
-        for (const k of Object.keys(inner)) out[k] = decodeValue(inner[k]);
+        for (const k of Object.keys(inner)) out[k] = decodeValue(inner[k], onDamage);
         return out;
       }
     }
   }
   const out: Record<string, Value> = {};
-  for (const k of Object.keys(o)) out[k] = decodeValue(o[k]);
+  for (const k of Object.keys(o)) out[k] = decodeValue(o[k], onDamage);
   return out;
 }
 
@@ -164,7 +233,48 @@ export function pack(obj: unknown): Buffer {
   return msgpack().packr.pack(obj);
 }
 
+/**
+ * Where `buf` leaves standard msgpack (format.md: no extension types, never 0xc1), or null. msgpackr
+ * would otherwise turn extension bytes from another clone into Dates, Sets, RegExps, Errors or
+ * structured-clone references. One pass over the headers: str and bin payloads are skipped whole.
+ */
+export function nonStandardAt(buf: Uint8Array): string | null {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let i = 0;
+  let items = 1; // values still to read at the current point
+  const need = (n: number): boolean => i + n <= buf.length;
+  while (items > 0) {
+    if (!need(1)) return null; // truncated: msgpackr reports it
+    const b = buf[i]!;
+    items--;
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) i += 1;
+    else if (b >= 0x80 && b <= 0x8f) (i += 1), (items += 2 * (b & 0x0f));
+    else if (b >= 0x90 && b <= 0x9f) (i += 1), (items += b & 0x0f);
+    else if (b >= 0xa0 && b <= 0xbf) i += 1 + (b & 0x1f);
+    else {
+      switch (b) {
+        case 0xc4: case 0xd9: if (!need(2)) return null; i += 2 + dv.getUint8(i + 1); break;
+        case 0xc5: case 0xda: if (!need(3)) return null; i += 3 + dv.getUint16(i + 1); break;
+        case 0xc6: case 0xdb: if (!need(5)) return null; i += 5 + dv.getUint32(i + 1); break;
+        case 0xcc: case 0xd0: i += 2; break;
+        case 0xcd: case 0xd1: i += 3; break;
+        case 0xca: case 0xce: case 0xd2: i += 5; break;
+        case 0xcb: case 0xcf: case 0xd3: i += 9; break;
+        case 0xdc: if (!need(3)) return null; items += dv.getUint16(i + 1); i += 3; break;
+        case 0xdd: if (!need(5)) return null; items += dv.getUint32(i + 1); i += 5; break;
+        case 0xde: if (!need(3)) return null; items += 2 * dv.getUint16(i + 1); i += 3; break;
+        case 0xdf: if (!need(5)) return null; items += 2 * dv.getUint32(i + 1); i += 5; break;
+        case 0xc1: return `byte 0x${b.toString(16)} (never used in msgpack) at offset ${i}`;
+        default: return `msgpack extension type (0x${b.toString(16)}) at offset ${i}`; // 0xc7-0xc9, 0xd4-0xd8
+      }
+    }
+  }
+  return null;
+}
+
 export function unpack(buf: Uint8Array, what = 'data'): unknown {
+  const ext = nonStandardAt(buf);
+  if (ext) throw new FlorError('CORRUPT_DATA', `cannot decode ${what}: ${ext}; flor data is standard msgpack without extensions`, { hint: 'run `git flor doctor`' });
   const unpackr = unpackrFor(buf.byteLength);
   try {
     return unpackr.unpack(buf);

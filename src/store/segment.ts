@@ -5,7 +5,7 @@
  * points at, so a corrupt segment fails here with its name, never later as a wrong row.
  */
 import { FlorError } from '../errors.js';
-import { pack, unpack, packTyped, encodeValue, decodeValue } from './pack.js';
+import { pack, unpack, packTyped, encodeValue, decodeValue, noteDamage } from './pack.js';
 import { allocColumns, KIND_NUMBER, KIND_OTHER, type RecordColumns } from './records.js';
 import { validateSegmentHeader } from './schema.js';
 import type { Segment, SegmentKind, Provenance } from './types.js';
@@ -107,8 +107,11 @@ export function decodeSegment(buf: Uint8Array, what: string): Segment {
     frame: column(raw.frame, 'Int32Array', what, 'frame'),
     num: column(raw.num, 'Float64Array', what, 'num'),
     kind: column(raw.kind, 'Uint8Array', what, 'kind'),
-    other: head.other.map(decodeValue),
+    other: [],
   };
+  const hurt: string[] = [];
+  seg.other = head.other.map((v, i) => decodeValue(v, (why) => hurt.push(`value ${i}: ${why}`)));
+  noteDamage(seg, hurt);
   checkColumns(seg, what);
   return seg;
 }

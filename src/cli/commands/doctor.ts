@@ -5,6 +5,7 @@ import { requireRepoSync } from '../../store/git.js';
 import { doctor, type DoctorReport, type Problem } from '../../store/doctor.js';
 import { ExitError, out } from '../print.js';
 import type { RepoInfo } from '../../store/git.js';
+import { safeText } from '../../terminal-text.js';
 
 /** Bytes under `dir` (a replay work directory: a checked-out snapshot and task journals). */
 function sizeOf(dir: string): number {
@@ -54,8 +55,8 @@ function where(p: Problem): string {
 export function doctorText(r: DoctorReport, notes: string[] = []): { text: string; damaged: boolean } {
   let text = '';
   for (const id of r.recovered) text += `recovered run ${id} from its journal (status crashed)\n`;
-  for (const line of r.repaired) text += `repaired: ${line}\n`;
-  for (const p of r.problems) text += `damage: ${where(p)}${p.problem}\n`;
+  for (const line of r.repaired) text += `repaired: ${safeText(line)}\n`;
+  for (const p of r.problems) text += `damage: ${safeText(where(p) + p.problem)}\n`;
   for (const n of notes) text += `note: ${n}\n`;
   if (r.problems.length === 0) text += `ok: ${r.checked} run${r.checked === 1 ? '' : 's'} checked, refs/flor sound\n`;
   else text += `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} left; ${r.checked} run${r.checked === 1 ? '' : 's'} sound\n`;

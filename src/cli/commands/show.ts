@@ -12,6 +12,8 @@ import { out } from '../print.js';
 import { listHistory, type MarkedRun } from '../../query/history.js';
 import { NO_MARKS, type RunMarks } from '../../query/marks.js';
 import { paint, paintDiff, statusStyle } from '../color.js';
+import { safeText } from '../../terminal-text.js';
+import { damageOf } from '../../store/pack.js';
 
 /** What replay can start from: the run's checkpoints, and how many this clone's store holds. */
 interface CheckpointInfo {
@@ -116,7 +118,8 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null, marks: RunMarks): str
   const rows: Array<[string, string]> = [
     ['run', d.run.id],
     ...markRows(marks),
-    ['status', `${paint(statusStyle(m.status) ?? 'bold', m.status)}${m.exitCode !== null ? ` (exit ${m.exitCode})` : ''}${m.error ? `: ${m.error}` : ''}`],
+    // Escaped here, before its colour: the other rows are escaped below.
+    ['status', `${paint(statusStyle(m.status) ?? 'bold', safeText(m.status))}${m.exitCode !== null ? ` (exit ${m.exitCode})` : ''}${m.error ? `: ${safeText(m.error)}` : ''}`],
     ['start', m.start],
     ['end', (m.end ?? '(unfinished)') + duration(m.start, m.end)],
     ['script', m.script + (m.cwd ? `   (cwd ${m.cwd})` : '')],
@@ -140,7 +143,8 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null, marks: RunMarks): str
   rows.push(['names', names.size ? [...names].join(', ') : '(nothing logged)']);
   rows.push(['records', String(m.records)]);
   const w = Math.max(...rows.map(([k]) => k.length));
-  let text = rows.map(([k, v]) => `${paint('bold', k.padEnd(w))}  ${v}`).join('\n') + '\n';
+  // Every value may come from another clone's ledger: escape before it reaches the terminal.
+  let text = rows.map(([k, v]) => `${paint('bold', k.padEnd(w))}  ${k === 'status' ? v : safeText(v)}`).join('\n') + '\n';
   text += paint('bold', 'segments') + '\n';
   for (const s of d.segments) {
     const p = s.provenance;
@@ -149,7 +153,7 @@ function render(d: RunDetail, ckpt: CheckpointInfo | null, marks: RunMarks): str
     const origin = p?.carried ? ` (${[p.carried.length ? `carried into this version: ${p.carried.join(', ')}` : '', had.length ? `already in it: ${had.join(', ')}` : ''].filter(Boolean).join('; ')})` : '';
     const by = s.writer !== d.run.writer ? ` by writer ${s.writer}` : '';
     const prov = p ? `  replayed ${p.time}${by} for ${p.statements.join(', ')}${origin}` : by;
-    text += `  ${s.name}${s.source !== s.name ? ` (${s.source})` : ''}  ${s.records} records: ${s.names.join(', ') || '-'}${prov}\n`;
+    text += safeText(`  ${s.name}${s.source !== s.name ? ` (${s.source})` : ''}  ${s.records} records: ${s.names.join(', ') || '-'}${prov}`) + '\n';
   }
   return text;
 }
@@ -177,6 +181,8 @@ export const command: CommandModule<object, Args> = {
     const ckpt = await checkpointInfo(repo, d);
     const marked = (await listHistory(repo, { all: true })).runs.find((r) => r.id === d.run.id) as MarkedRun | undefined;
     const marks = marked?.marks ?? NO_MARKS;
+    const hurt = [...damageOf(d.run.meta), ...d.segments.flatMap((s) => s.damaged.map((w) => `segment ${s.name} ${w}`))];
+    for (const h of hurt) process.stderr.write(safeText(`git flor: run ${d.run.id}: damaged value, shown as [damaged value: …]: ${h}`) + '\n');
     if (argv.format === 'json') {
       const o = { id: d.run.id, writer: d.run.writer, marks, meta: toJson(d.run.meta as unknown as Value), codeTree: d.run.codeTree, segments: d.segments.map((s) => ({ ...s, provenance: s.provenance })), checkpoints: ckpt };
       await out(JSON.stringify(o, null, 2) + '\n');
