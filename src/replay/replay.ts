@@ -27,7 +27,7 @@ import { readTrust, trusts, type Trust } from '../store/trust.js';
 import { splitLoaders, type Loader } from '../store/exec-argv.js';
 import { containedPaths } from './containment.js';
 import { concatColumns, encodeSegment, makeSegment } from '../store/segment.js';
-import { hasCheckpoint } from '../store/checkpoints.js';
+import { checkpointSound } from '../store/checkpoints.js';
 import type { RecordColumns } from '../store/records.js';
 import type { ReplaySpec, StopPoint } from '../runtime/replay-spec.js';
 import { planReplay, scheduleMs, type Plan, type PlanRun, type RunCheckpoints, type PlannedSegment } from './plan.js';
@@ -150,7 +150,8 @@ async function usableCheckpoints(repo: RepoInfo, run: RunEntry): Promise<RunChec
   const keys: string[] = [];
   m.iters.forEach((it, i) => {
     const k = m.keys[i]!;
-    if (hasCheckpoint(repo.commonDir, k)) {
+    // A damaged file is left out: the plan then starts from the previous sound checkpoint, or the start.
+    if (checkpointSound(repo.commonDir, k)) {
       iters.push(it);
       keys.push(k);
     }

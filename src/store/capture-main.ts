@@ -7,6 +7,7 @@
  * repository comes from the journal's own path (`<commonDir>/flor/journal/<id>.jrnl`): no
  * discovery, and nothing of the work tree is read.
  */
+import { safeText } from '../terminal-text.js';
 import { dirname, resolve } from 'node:path';
 import { captureJournal, recoverJournals } from './capture.js';
 import { closeReaders } from './objects.js';
@@ -31,13 +32,13 @@ async function main(argv: string[]): Promise<number> {
     if (r.notesError) process.stderr.write(`git flor: run ${r.id} captured, but the notes index was not updated: ${r.notesError}\n`);
   } catch (e) {
     if (!isFlorError(e, 'JOURNAL_CLAIMED')) {
-      process.stderr.write(`git flor: run not captured: ${e instanceof Error ? e.message : String(e)} (it stays in ${journal}; \`git flor doctor\` retries)\n`);
+      process.stderr.write(safeText(`git flor: run not captured: ${e instanceof Error ? e.message : String(e)} (it stays in ${journal}; \`git flor doctor\` retries)`) + '\n');
       code = 1;
     }
   }
   try {
     const rec = await recoverJournals(repo);
-    for (const f of rec.failed) process.stderr.write(`git flor: orphaned journal ${f.path} not captured: ${f.error}\n`);
+    for (const f of rec.failed) process.stderr.write(safeText(`git flor: orphaned journal ${f.path} not captured: ${f.error}`) + '\n');
   } catch (e) {
     process.stderr.write(`git flor: recovering orphaned journals failed: ${e instanceof Error ? e.message : String(e)}\n`);
   }

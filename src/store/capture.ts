@@ -21,6 +21,7 @@ import { check, validateRunMeta } from './schema.js';
 import { recordCount, type RecordColumns } from './records.js';
 import type { CheckpointManifest, LoopInfo, RunMeta } from './types.js';
 import { CLAIM, journalEnded, pidAlive } from './settle.js';
+import { safeText } from '../terminal-text.js';
 
 
 export interface CaptureResult {
@@ -80,14 +81,19 @@ export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean
   // Defaults for what a start frame may leave out; appendRun validates the finished metadata.
   const m: RunMeta = { format: 'flor-run', version: 1, writer: '', end: null, loops: [], outerMs: [], checkpointing: [], exitCode: null, error: null, records: 0, ...(start.meta as Partial<RunMeta>) } as RunMeta;
   const loops = end?.loops.length ? end.loops : m.loops.length ? m.loops : loopsFromRecords(j.records);
+  // A damaged journal keeps what was written before the damage: the run is captured as crashed
+  // with those records (and its code), never set aside whole.
+  const damage = j.damaged
+    ? `journal damaged at frame ${j.damaged.frame + 1} of ${j.damaged.frames} (${safeText(j.damaged.error).slice(0, 160)}): the ${j.damaged.frame} frame(s) before it were captured`
+    : null;
   const meta: RunMeta = {
     ...m,
     args: { ...m.args, ...j.args },
     ...(Object.keys(j.argCalls).length ? { argCalls: j.argCalls } : {}),
-    status: end ? end.status : 'crashed',
+    status: end && !damage ? end.status : 'crashed',
     end: end?.end ?? (orphan ? safeMtime(j.path) : new Date().toISOString()),
     exitCode: end ? end.exitCode : null,
-    error: end ? end.error : orphan ? ORPHAN_ERROR : null,
+    error: damage ?? (end ? end.error : orphan ? ORPHAN_ERROR : null),
     loops,
     outerMs: end?.outerMs ?? m.outerMs,
     checkpointing: end?.checkpointing.length ? end.checkpointing : m.checkpointing,
@@ -146,7 +152,7 @@ export async function captureJournal(repo: RepoInfo, path: string, opts: { orpha
   }
   let built: ReturnType<typeof buildCapture>;
   try {
-    built = buildCapture(repo, readJournal(claimed), opts.orphan === true);
+    built = buildCapture(repo, readJournal(claimed, { salvage: true }), opts.orphan === true);
   } catch (e) {
     release(claimed, path, permanent(e));
     throw e;

@@ -101,6 +101,33 @@ export function getCheckpoint(commonDir: string, key: string): Buffer | null {
   return bytes;
 }
 
+/**
+ * Whether the checkpoint under `key` is in this clone's store and sound (inflates, hashes to its
+ * key). Replay starts only from sound ones, so a damaged file costs recomputation, not the replay.
+ */
+export function checkpointSound(commonDir: string, key: string): boolean {
+  try {
+    return getCheckpoint(commonDir, key) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks every checkpoint in the store: the damaged ones with why (and, with `remove`, deletes them). */
+export function damagedCheckpoints(commonDir: string, opts: { remove?: boolean } = {}): Array<{ key: string; file: string; error: string }> {
+  const out: Array<{ key: string; file: string; error: string }> = [];
+  for (const key of listCheckpoints(commonDir)) {
+    try {
+      getCheckpoint(commonDir, key);
+    } catch (e) {
+      const file = checkpointPath(commonDir, key);
+      out.push({ key, file, error: (e as Error).message });
+      if (opts.remove) rmSync(file, { force: true });
+    }
+  }
+  return out;
+}
+
 function corrupt(key: string, file: string, why: string): FlorError {
   return new FlorError('CKPT_CORRUPT', `checkpoint ${key.slice(0, 12)} is damaged: ${why}`, {
     hint: `delete ${file}; replay then recomputes from an earlier checkpoint`,

@@ -9,6 +9,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { git, repoCwd, type RepoInfo } from './git.js';
 import { pidAlive, recoverJournals } from './capture.js';
+import { damagedCheckpoints } from './checkpoints.js';
 import { journalDir } from './journal.js';
 import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment, segmentProblem } from './ledger.js';
 import { addNoteLines, missingNoteLines, rebuildNotes } from './notes.js';
@@ -68,7 +69,12 @@ function removeDeadScratch(repo: RepoInfo): string[] {
   return dead.length ? [`removed ${dead.length} scratch file(s) of dead processes from ${dir}`] : [];
 }
 
-export async function doctor(repo: RepoInfo): Promise<DoctorReport> {
+export interface DoctorOptions {
+  /** Also repair what needs a decision the user asked for: damaged checkpoints, broken ledger history. */
+  repair?: boolean;
+}
+
+export async function doctor(repo: RepoInfo, opts: DoctorOptions = {}): Promise<DoctorReport> {
   const report: DoctorReport = { recovered: [], problems: [], repaired: [], checked: 0 };
 
   const rec = await recoverJournals(repo, { sweep: true });
@@ -86,6 +92,11 @@ export async function doctor(repo: RepoInfo): Promise<DoctorReport> {
   }
 
   report.repaired.push(...removeDeadScratch(repo));
+
+  for (const c of damagedCheckpoints(repo.commonDir, { remove: opts.repair })) {
+    if (opts.repair) report.repaired.push(`removed damaged checkpoint ${c.key.slice(0, 12)} (${c.error}); replay starts from an earlier one`);
+    else report.problems.push({ path: c.file, problem: `damaged checkpoint: ${c.error} (\`git flor doctor --repair\` removes it; replay already skips it)` });
+  }
 
   const ledgers = await listLedgers(repo);
   for (const miss of await missingObjects(repo, ledgers.map((l) => l.ref))) {

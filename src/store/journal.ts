@@ -82,6 +82,11 @@ export interface JournalContents {
   end: EndFrame | null;
   /** Bytes at the tail that did not form a whole frame (a write cut short by a crash). */
   truncatedBytes: number;
+  /**
+   * Read with `salvage`: the first damaged frame (0-based) of `frames` whole frames, and why; every
+   * frame before it was kept, it and all after it were dropped. null when the journal is sound.
+   */
+  damaged: { frame: number; frames: number; error: string } | null;
 }
 
 export function journalDir(commonDir: string): string {
@@ -260,8 +265,12 @@ function mergeChunks(chunks: RawChunk[]): RecordColumns {
   return out;
 }
 
-/** Reads a whole journal. A cut last frame is dropped; a frame that is whole but undecodable is corruption. */
-export function readJournal(path: string): JournalContents {
+/**
+ * Reads a whole journal. A cut last frame is dropped; a frame that is whole but undecodable is
+ * corruption: an error, or with `salvage` the end of what is read (`damaged` says where), so a
+ * capture keeps every record written before the damage.
+ */
+export function readJournal(path: string, opts: { salvage?: boolean } = {}): JournalContents {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -272,7 +281,7 @@ export function readJournal(path: string): JournalContents {
     throw e;
   }
   const { frames, truncatedBytes } = splitFrames(buf, path);
-  const out: JournalContents = { path, start: null, records: emptyColumns(), args: {}, argCalls: {}, ckpts: [], end: null, truncatedBytes };
+  const out: JournalContents = { path, start: null, records: emptyColumns(), args: {}, argCalls: {}, ckpts: [], end: null, truncatedBytes, damaged: null };
   const chunks: RawChunk[] = [];
   for (const [i, bytes] of frames.entries()) {
     let o: unknown;
@@ -284,37 +293,49 @@ export function readJournal(path: string): JournalContents {
         out.truncatedBytes += bytes.length + 4;
         break;
       }
-      throw bad(path, (e as Error).message);
+      if (!opts.salvage || i === 0) throw bad(path, (e as Error).message);
+      out.damaged = { frame: i, frames: frames.length, error: (e as Error).message };
+      break;
     }
-    if (!isObj(o)) throw bad(path, `frame ${i} is not a map`);
-    switch (o.t) {
-      case 'start':
-        out.start = decodeValue(o) as unknown as StartFrame;
-        break;
-      case 'chunk':
-        chunks.push(rawChunk(o, path));
-        break;
-      case 'args':
-        if (!isObj(o.args)) throw bad(path, `args frame ${i} is not a map`);
-        Object.assign(out.args, decodeValue(o.args));
-        if (o.calls !== undefined) {
-          if (!isObj(o.calls)) throw bad(path, `args frame ${i} has calls that are not a map`);
-          Object.assign(out.argCalls, decodeValue(o.calls));
-        }
-        break;
-      case 'ckpt':
-        if (typeof o.iter !== 'number' || typeof o.key !== 'string' || typeof o.bytes !== 'number') throw bad(path, `malformed ckpt frame ${i}`);
-        out.ckpts.push({ iter: o.iter, key: o.key, bytes: o.bytes });
-        break;
-      case 'end':
-        out.end = decodeValue(o) as unknown as EndFrame;
-        break;
-      default:
-        throw bad(path, `frame ${i} has unknown type ${JSON.stringify(o.t)}`);
+    try {
+      readFrame(o, i, path, out, chunks);
+    } catch (e) {
+      if (!opts.salvage || i === 0) throw e;
+      out.damaged = { frame: i, frames: frames.length, error: (e as Error).message };
+      break;
     }
   }
   out.records = mergeChunks(chunks);
   return out;
+}
+
+function readFrame(o: unknown, i: number, path: string, out: JournalContents, chunks: RawChunk[]): void {
+  if (!isObj(o)) throw bad(path, `frame ${i} is not a map`);
+  switch (o.t) {
+    case 'start':
+      out.start = decodeValue(o) as unknown as StartFrame;
+      break;
+    case 'chunk':
+      chunks.push(rawChunk(o, path));
+      break;
+    case 'args':
+      if (!isObj(o.args)) throw bad(path, `args frame ${i} is not a map`);
+      Object.assign(out.args, decodeValue(o.args));
+      if (o.calls !== undefined) {
+        if (!isObj(o.calls)) throw bad(path, `args frame ${i} has calls that are not a map`);
+        Object.assign(out.argCalls, decodeValue(o.calls));
+      }
+      break;
+    case 'ckpt':
+      if (typeof o.iter !== 'number' || typeof o.key !== 'string' || typeof o.bytes !== 'number') throw bad(path, `malformed ckpt frame ${i}`);
+      out.ckpts.push({ iter: o.iter, key: o.key, bytes: o.bytes });
+      break;
+    case 'end':
+      out.end = decodeValue(o) as unknown as EndFrame;
+      break;
+    default:
+      throw bad(path, `frame ${i} has unknown type ${JSON.stringify(o.t)}`);
+  }
 }
 
 /** Only the start frame (orphan detection reads pid and host without reading the records). */

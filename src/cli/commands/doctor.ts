@@ -63,13 +63,17 @@ export function doctorText(r: DoctorReport, notes: string[] = []): { text: strin
   return { text, damaged: r.problems.length > 0 };
 }
 
-export const command: CommandModule<object, object> = {
+export const command: CommandModule<object, { repair: boolean }> = {
   command: 'doctor',
   describe: 'Recover runs from orphaned journals, verify flor refs and objects (exit 1 on damage left)',
-  builder: (y) => y.example('$0 doctor', 'after a crash or a suspicious error; exit 1 when damage remains'),
-  handler: async () => {
+  builder: (y) =>
+    y
+      .option('repair', { type: 'boolean', default: false, describe: 'also repair damage: drop broken runs from this clone\'s ledger history (with a removal record), restore a lost ledger tip, re-fetch or drop broken fetched ledgers, remove damaged checkpoints' })
+      .example('$0 doctor', 'after a crash or a suspicious error; exit 1 when damage remains')
+      .example('$0 doctor --repair', 'when doctor reports damage: afterwards `git gc` and `git fsck` succeed'),
+  handler: async (argv) => {
     const repo = requireRepoSync(process.cwd());
-    const report = await doctor(repo);
+    const report = await doctor(repo, { repair: argv.repair });
     // A notes index rebuilt from the ledgers knows nothing of amends and rebases; the store does
     // not reach into sync, so the command re-applies the map (as every other rebuild does).
     if (report.repaired.some((l) => l.startsWith('notes index: rebuilt'))) await (await import('../../sync/rewrite.js')).reapplyRewrites(repo);
