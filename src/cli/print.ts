@@ -80,6 +80,10 @@ export async function writeFormatted(f: (t: Table) => Iterable<string | Uint8Arr
 
 /** Runs that could not be read are named on stderr; the rest of the answer still prints. */
 export function warnBroken(broken: ReadonlyArray<{ id: string; ledger: string; error: string }>): void {
-  for (const b of broken) process.stderr.write(safeText(`git flor: ${b.id ? `run ${b.id}` : `ledger ${b.ledger}`} is unreadable: ${b.error}`) + '\n');
+  for (const b of broken) {
+    // A ledger that lost runs since it was last seen is read whole (its old runs kept): a warning, not damage.
+    const alert = (b as { code?: string }).code?.startsWith('LEDGER_');
+    process.stderr.write(safeText(alert ? `git flor: ${b.error}` : `git flor: ${b.id ? `run ${b.id}` : `ledger ${b.ledger}`} is unreadable: ${b.error}`) + '\n');
+  }
   if (broken.length) process.stderr.write('hint: run `git flor doctor`\n');
 }

@@ -11,8 +11,11 @@ import { git, repoCwd, type RepoInfo } from './git.js';
 import { pidAlive, recoverJournals } from './capture.js';
 import { damagedCheckpoints } from './checkpoints.js';
 import { journalDir } from './journal.js';
-import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment, segmentProblem } from './ledger.js';
-import { addNoteLines, missingNoteLines, rebuildNotes } from './notes.js';
+import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment, segmentProblem, type LedgerRef } from './ledger.js';
+import { runIdsAt } from './seen.js';
+import { removalsAt } from './removals.js';
+import { reader } from './objects.js';
+import { addNoteLines, missingNoteLines, notesJunk, rebuildNotes } from './notes.js';
 import { damageOf } from './pack.js';
 
 export interface Problem {
@@ -69,6 +72,31 @@ function removeDeadScratch(repo: RepoInfo): string[] {
   return dead.length ? [`removed ${dead.length} scratch file(s) of dead processes from ${dir}`] : [];
 }
 
+/**
+ * Runs a ledger's history held that its tip does not, and that no removal record by the ledger's
+ * own writer accounts for: one `git log` over the first-parent history lists every deleted
+ * `run.msgpack`. Ledgers are append-only, so any such run was hidden (an empty tree committed on
+ * top, a rewritten history).
+ */
+async function droppedRuns(repo: RepoInfo, l: LedgerRef): Promise<{ runs: string[]; by: string } | null> {
+  const r = await git(['log', '--first-parent', '--no-renames', '--diff-filter=D', '--name-only', '--format=%x01%H', l.tip, '--', 'runs'], { cwd: repoCwd(repo), okCodes: [128] });
+  if (r.code !== 0) return null; // unreadable history: the missing-object check names it
+  const gone = new Map<string, string>();
+  let commit = '';
+  for (const line of r.stdout.toString().split('\n')) {
+    if (line.startsWith('\x01')) commit = line.slice(1);
+    const m = /^runs\/[^/]+\/([^/]+)\/run\.msgpack$/.exec(line);
+    if (m && !gone.has(m[1]!)) gone.set(m[1]!, commit);
+  }
+  if (!gone.size) return null;
+  const cat = reader(repo);
+  const now = (await runIdsAt(cat, l.tip)) ?? new Set<string>();
+  const removed = new Set<string>();
+  for (const rec of await removalsAt(cat, l.tip).catch(() => [])) if (rec.writer === l.writer) for (const id of rec.runs) removed.add(id);
+  const hidden = [...gone.keys()].filter((id) => !now.has(id) && !removed.has(id)).sort();
+  return hidden.length ? { runs: hidden, by: gone.get(hidden[0]!)! } : null;
+}
+
 export interface DoctorOptions {
   /** Also repair what needs a decision the user asked for: damaged checkpoints, broken ledger history. */
   repair?: boolean;
@@ -101,6 +129,14 @@ export async function doctor(repo: RepoInfo, opts: DoctorOptions = {}): Promise<
   const ledgers = await listLedgers(repo);
   for (const miss of await missingObjects(repo, ledgers.map((l) => l.ref))) {
     report.problems.push({ ref: 'refs/flor', problem: `missing object ${miss}` });
+  }
+
+  for (const l of ledgers) {
+    const d = await droppedRuns(repo, l);
+    if (d) {
+      const ids = d.runs.slice(0, 3).join(', ') + (d.runs.length > 3 ? ', …' : '');
+      report.problems.push({ ref: l.ref, problem: `tip holds fewer runs than an ancestor: ${d.runs.length} run(s) dropped (${ids}, first by commit ${d.by.slice(0, 12)}) without a removal record by its writer` });
+    }
   }
 
   const { runs, broken, ignored } = await listRunsChecked(repo);
@@ -138,6 +174,13 @@ export async function doctor(repo: RepoInfo, opts: DoctorOptions = {}): Promise<
   );
 
   try {
+    // Junk in the derived index (entries no ledger implies, fake "flor run" lines) is shown by
+    // `git log`: the index is rebuilt from the ledgers whenever it differs from them.
+    const junk = await notesJunk(repo);
+    if (junk.length) {
+      const n = await rebuildNotes(repo);
+      report.repaired.push(`notes index: rebuilt ${NOTES_REF} from the ledgers (${n} commits), removing ${junk.length} thing(s) no ledger implies: ${junk.slice(0, 3).join('; ')}${junk.length > 3 ? '; …' : ''}`);
+    }
     const missing = await missingNoteLines(repo);
     if (missing.length) {
       await addNoteLines(repo, missing);

@@ -20,6 +20,7 @@ import type { CheckpointManifest, RunMeta, Segment } from './types.js';
 import { settleJournals } from './settle.js';
 import type { Value } from './records.js';
 import { readTrust, trusts, type Trust } from './trust.js';
+import { checkSeen } from './seen.js';
 
 
 export interface SegmentRef {
@@ -366,7 +367,11 @@ export async function listRunsChecked(repo: RepoInfo): Promise<{ runs: RunEntry[
     broken.push({ id: basename(f.path).split('.')[0]!, ledger: '(journal)', code: f.code, error: `its journal could not be captured: ${f.error}` });
   }
   const ignored: IgnoredPart[] = [];
-  const [ledgers, trust] = await Promise.all([listLedgers(repo), readTrust(repo)]);
+  const [listed, trust] = await Promise.all([listLedgers(repo), readTrust(repo)]);
+  // Runs a fetched ledger held when last seen are read too: a ledger never loses runs by a fetch.
+  const seen = await checkSeen(repo, cat, listed);
+  for (const a of seen.alerts) broken.push({ id: '', ledger: a.ledger, code: a.code, error: a.error });
+  const ledgers = [...listed, ...seen.extra];
   const dirLists = await Promise.all(
     ledgers.map((l) =>
       runDirsOf(cat, l, broken).catch((e) => {

@@ -167,6 +167,35 @@ async function emptyTree(repo: RepoInfo): Promise<string> {
   return (await git(['hash-object', '-w', '-t', 'tree', '--stdin'], { cwd: repoCwd(repo), input: '' })).stdout.toString().trim();
 }
 
+/**
+ * What the notes index holds that no ledger implies: entries that are not notes (a file or
+ * directory not named by commit hex), and lines that are not the line of any run the ledgers hold
+ * (a fake "flor run …" line; a line carried to an amended commit is the line of a real run). Each
+ * is one string saying what it is; empty when the index is clean.
+ */
+export async function notesJunk(repo: RepoInfo): Promise<string[]> {
+  const tip = await readRef(repo, NOTES_REF);
+  if (!tip) return [];
+  const cat = reader(repo);
+  const root = commitTreeOf((await cat.readAs(tip, 'commit')).data);
+  if (!root) return ['notes commit without a tree'];
+  const known = new Set<string>();
+  for (const lines of (await expectedNotes(repo)).values()) for (const l of lines) known.add(l);
+  const junk: string[] = [];
+  const walk = async (tree: string, prefix: string, dir: string): Promise<void> => {
+    for (const e of await readTree(cat, tree)) {
+      const name = prefix + e.name;
+      if (e.type === 'blob' && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(name)) {
+        const text = (await cat.readAs(e.oid, 'blob')).data.toString();
+        for (const line of text.split('\n')) if (line && !known.has(line)) junk.push(`line ${JSON.stringify(line.slice(0, 60))} in the note of ${name.slice(0, 12)}`);
+      } else if (e.type === 'tree' && /^[0-9a-f]{2,38}$/.test(e.name) && name.length < 40) await walk(e.oid, name, `${dir}${e.name}/`);
+      else junk.push(`entry ${JSON.stringify(dir + e.name)}`);
+    }
+  };
+  await walk(root, '', '');
+  return junk;
+}
+
 /** Lines the ledgers imply that the notes lack (extra lines, e.g. carried across a rebase, are fine). */
 export async function missingNoteLines(repo: RepoInfo): Promise<Array<{ commit: string; line: string }>> {
   const [want, have] = await Promise.all([expectedNotes(repo), readNotes(repo)]);
