@@ -12,7 +12,7 @@ import { closeReaders } from '../src/store/objects.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { journalPath } from '../src/store/journal.js';
 import { listCheckpoints, checkpointPath } from '../src/store/checkpoints.js';
-import { makeMeta, writeRunJournal } from './store-fixtures.js';
+import { makeMeta, writeRunJournal } from './helpers/store-fixtures.js';
 
 after(() => {
   closeReaders();

@@ -4,13 +4,13 @@
  * flor's checks); damaged objects and files. Not a test file itself.
  */
 import { join } from 'node:path';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { flor, gitIn, linkFlor, makeRepo, sh, tempDir } from './helpers/repo.js';
 import { pack, encodeValue } from '../src/store/pack.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
 import { emptyColumns } from '../src/store/records.js';
 import type { RunMeta } from '../src/store/types.js';
-import { ulid } from './store-fixtures.js';
+import { ulid } from './helpers/store-fixtures.js';
 
 export const TRAIN = `import { flor } from 'git-flor';
 const lr = flor.arg('lr', 0.5);
@@ -97,8 +97,22 @@ export function loosePath(dir: string, oid: string): string {
   return join(gitIn(dir, 'rev-parse', '--git-common-dir').replace(/^(?!\/)/, dir + '/'), 'objects', oid.slice(0, 2), oid.slice(2));
 }
 
+/** Deletes an object, unpacking the packs first when it is not loose. */
 export function deleteObject(dir: string, oid: string): void {
+  if (!existsSync(loosePath(dir, oid))) explodePacks(dir);
   rmSync(loosePath(dir, oid));
+}
+
+/** Every packed object made loose (so single objects can be damaged on disk). */
+export function explodePacks(dir: string): void {
+  const packDir = join(gitIn(dir, 'rev-parse', '--git-common-dir').replace(/^(?!\/)/, dir + '/'), 'objects', 'pack');
+  const aside = tempDir('flor-packs-');
+  for (const f of readdirSync(packDir).filter((n) => n.endsWith('.pack'))) {
+    renameSync(join(packDir, f), join(aside, f));
+    rmSync(join(packDir, f.replace(/\.pack$/, '.idx')), { force: true });
+    rmSync(join(packDir, f.replace(/\.pack$/, '.rev')), { force: true });
+    sh('git', ['unpack-objects', '-q'], dir, { input: readFileSync(join(aside, f)) as unknown as string });
+  }
 }
 
 /** Flips bytes in the middle of a loose object, so zlib or the hash check fails. */

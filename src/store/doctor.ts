@@ -4,7 +4,7 @@
  * index against the ledgers. It repairs what is derived or recoverable (journals, notes) and
  * reports the rest; history in a ledger is never rewritten.
  */
-import { NOTES_REF } from './refs.js';
+import { NOTES_REF, ownLedgerRef } from './refs.js';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { git, repoCwd, type RepoInfo } from './git.js';
@@ -12,10 +12,13 @@ import { pidAlive, recoverJournals } from './capture.js';
 import { damagedCheckpoints } from './checkpoints.js';
 import { journalDir } from './journal.js';
 import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment, segmentProblem, type LedgerRef } from './ledger.js';
+import { badObjects, damagedRuns, lostTip, refetchOrDrop, restoreLostTip, rewriteWithout, setAsideCorrupt, type BadObject } from './repair.js';
+import { objectState } from './object-state.js';
 import { runIdsAt } from './seen.js';
 import { removalsAt } from './removals.js';
 import { reader } from './objects.js';
 import { addNoteLines, missingNoteLines, notesJunk, rebuildNotes } from './notes.js';
+import { readRef } from './objects.js';
 import { damageOf } from './pack.js';
 
 export interface Problem {
@@ -38,18 +41,6 @@ export interface DoctorReport {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-/** Objects reachable from flor refs that are missing from the object store. */
-async function missingObjects(repo: RepoInfo, refs: string[]): Promise<string[]> {
-  if (!refs.length) return [];
-  const r = await git(['rev-list', '--objects', '--missing=print', ...refs, '--'], { cwd: repoCwd(repo), okCodes: [128] });
-  if (r.code !== 0) return [`(cannot walk flor refs: ${r.stderr.trim().split('\n')[0]})`];
-  return r.stdout
-    .toString()
-    .split('\n')
-    .filter((l) => l.startsWith('?'))
-    .map((l) => l.slice(1).trim());
 }
 
 /**
@@ -97,6 +88,63 @@ async function droppedRuns(repo: RepoInfo, l: LedgerRef): Promise<{ runs: string
   return hidden.length ? { runs: hidden, by: gone.get(hidden[0]!)! } : null;
 }
 
+function badText(b: BadObject): string {
+  return `object ${b.oid} is ${b.state}${b.path ? ` (${b.path})` : ''}`;
+}
+
+/**
+ * The ledgers' objects and refs: this clone's ledger ref (a lost tip is restored from the reflog),
+ * runs of this clone's ledger whose objects are missing or corrupt (the history is rewritten
+ * without them, with a removal record), fetched ledgers that reach damaged objects (fetched again
+ * or dropped). Without `repair` each is reported with the command that repairs it.
+ */
+async function checkHistory(repo: RepoInfo, report: DoctorReport, repair: boolean): Promise<void> {
+  const w = await git(['config', '--get', 'flor.writer'], { cwd: repoCwd(repo), okCodes: [1] });
+  const writer = w.stdout.toString().trim();
+  const own = writer ? ownLedgerRef(writer) : null;
+  if (own) {
+    const lost = await lostTip(repo, own);
+    if (lost && repair) {
+      const t = await restoreLostTip(repo, own, lost);
+      report.repaired.push(`restored ${own} to its last good tip ${lost.lost.slice(0, 12)} from the reflog${t !== lost.lost ? `, joined with the runs captured since (${t.slice(0, 12)})` : ''}`);
+    } else if (lost) {
+      const now = lost.tip ? `${lost.tip.slice(0, 12)} (${await objectState(repo, lost.tip) === 'present' ? 'a new chain started over a damaged tip' : 'missing or not a commit'})` : 'nothing';
+      report.problems.push({ ref: own, problem: `points at ${now}; the last good tip ${lost.lost.slice(0, 12)} is only in the reflog: \`git flor doctor --repair\` restores it` });
+    }
+  }
+  const ledgers = await listLedgers(repo);
+  const setAside: string[] = [];
+  for (const l of ledgers) {
+    const tip = await readRef(repo, l.ref);
+    if (!tip || (await objectState(repo, tip)) !== 'present') continue; // a damaged tip: the reflog check above, or the listing, names it
+    const bad = await badObjects(repo, [tip]);
+    if (!bad.length) continue;
+    if (l.ref !== own) {
+      if (repair) report.repaired.push(await refetchOrDrop(repo, l, bad));
+      else report.problems.push({ ref: l.ref, problem: `reaches ${bad.length} damaged object(s): ${badText(bad[0]!)}: \`git flor doctor --repair\` fetches it again or drops it` });
+      continue;
+    }
+    const runs = await damagedRuns(repo, tip);
+    if (!runs.size) {
+      report.problems.push({ ref: l.ref, problem: `ledger history reaches ${badText(bad[0]!)} outside any run` });
+      continue;
+    }
+    const why = [...runs].map(([id, b]) => `run ${id}: ${badText(b[0]!)}`).join('; ');
+    if (!repair) {
+      for (const [id, b] of runs) report.problems.push({ run: id, ref: l.ref, problem: `${badText(b[0]!)}${b.length > 1 ? ` and ${b.length - 1} more` : ''}: \`git flor doctor --repair\` drops this run from the ledger's history (every other run is kept)` });
+      continue;
+    }
+    const next = await rewriteWithout(repo, l.ref, writer, tip, [...runs.keys()].sort(), why);
+    for (const [id, b] of runs) {
+      report.repaired.push(`dropped run ${id} from ${l.ref}: ${badText(b[0]!)}; history rewritten with a removal record (${next.slice(0, 12)} replaces ${tip.slice(0, 12)})`);
+      // Flor's own blobs (metadata, segments, manifests) nothing else shares: out of the object store, so fsck and gc pass.
+      for (const x of b) if (x.state === 'corrupt' && /^(run\.msgpack|ckpt\.msgpack|logs\/[^/]+\.msgpack)$/.test(x.path)) setAside.push(x.oid);
+    }
+  }
+  const moved = setAsideCorrupt(repo, setAside);
+  if (moved.length) report.repaired.push(`moved ${moved.length} corrupt object file(s) to ${join(repo.commonDir, 'flor', 'broken-objects')}`);
+}
+
 export interface DoctorOptions {
   /** Also repair what needs a decision the user asked for: damaged checkpoints, broken ledger history. */
   repair?: boolean;
@@ -126,10 +174,8 @@ export async function doctor(repo: RepoInfo, opts: DoctorOptions = {}): Promise<
     else report.problems.push({ path: c.file, problem: `damaged checkpoint: ${c.error} (\`git flor doctor --repair\` removes it; replay already skips it)` });
   }
 
+  await checkHistory(repo, report, opts.repair === true);
   const ledgers = await listLedgers(repo);
-  for (const miss of await missingObjects(repo, ledgers.map((l) => l.ref))) {
-    report.problems.push({ ref: 'refs/flor', problem: `missing object ${miss}` });
-  }
 
   for (const l of ledgers) {
     const d = await droppedRuns(repo, l);

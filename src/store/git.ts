@@ -122,21 +122,55 @@ export interface GitObject {
  * The child is unref'd so it never keeps a user's script alive at exit.
  */
 export class CatFile {
-  private child: ChildProcessWithoutNullStreams;
+  private child!: ChildProcessWithoutNullStreams;
   private buf: Buffer = Buffer.alloc(0);
   private parts: Buffer[] = [];
   private partsLen = 0;
   private need = 0;
   private pending: Array<{ spec: string; resolve: (o: GitObject | null) => void; reject: (e: Error) => void }> = [];
   private closed = false;
+  private stderr = '';
 
   constructor(readonly cwd: string) {
-    this.child = spawn('git', ['cat-file', '--batch'], { cwd, env: gitEnv() });
-    this.child.stdout.on('data', (d: Buffer) => this.onData(d));
-    this.child.on('error', (e) => this.failAll(e));
-    this.child.on('close', () => this.failAll(new Error('git cat-file exited')));
-    this.child.stdin.on('error', () => {});
+    this.child = this.start();
+  }
+
+  private start(): ChildProcessWithoutNullStreams {
+    const child = spawn('git', ['cat-file', '--batch'], { cwd: this.cwd, env: gitEnv() });
+    this.child = child;
+    this.stderr = '';
+    child.stdout.on('data', (d: Buffer) => this.child === child && this.onData(d));
+    child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-2000)));
+    child.on('error', (e) => this.child === child && this.failAll(e));
+    child.on('close', () => this.child === child && this.died());
+    child.stdin.on('error', () => {});
     this.unref();
+    return child;
+  }
+
+  /**
+   * `cat-file --batch` dies on an object whose header reads but whose body is corrupt. That read
+   * fails (OBJECT_UNREADABLE, with Git's words); the reads queued behind it go to a new process,
+   * so one damaged object never fails the reads of others.
+   */
+  private died(): void {
+    if (this.closed || this.pending.length === 0) {
+      this.failAll(new Error('git cat-file exited'));
+      return;
+    }
+    const head = this.pending.shift()!;
+    const why = this.stderr.trim().split('\n').filter(Boolean).pop() ?? 'git cat-file exited';
+    head.reject(new FlorError('OBJECT_UNREADABLE', `object ${head.spec} cannot be read: ${why}`, { hint: 'run `git flor doctor`', data: { spec: head.spec } }));
+    this.buf = Buffer.alloc(0);
+    this.parts = [];
+    this.partsLen = 0;
+    this.need = 0;
+    const rest = this.pending;
+    this.start();
+    if (rest.length) {
+      this.ref();
+      for (const p of rest) this.child.stdin.write(p.spec + '\n');
+    }
   }
 
   private unref(): void {

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FlorError, isFlorError, type FlorErrorCode } from '../errors.js';
 import { LEDGERS, ownLedgerRef, REMOTES } from './refs.js';
-import { git, repoCwd, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
+import { git, repoCwd, type CatFile, type GitObject, type RepoInfo, type TreeEntry } from './git.js';
 import { pack, unpack, encodeValue, decodeValue, noteDamage } from './pack.js';
 import { validateRunMeta, validateCheckpointManifest, ULID_PATTERN } from './schema.js';
 import { decodeSegment } from './segment.js';
@@ -21,6 +21,8 @@ import { settleJournals } from './settle.js';
 import type { Value } from './records.js';
 import { readTrust, trusts, type Trust } from './trust.js';
 import { checkSeen } from './seen.js';
+import { objectState } from './object-state.js';
+import { keepBroken } from './broken-ref.js';
 
 
 export interface SegmentRef {
@@ -180,8 +182,14 @@ export async function appendRun(repo: RepoInfo, run: RunCapture): Promise<string
   const commit = await updateRefWithRetry(repo, ownLedgerRef(writer), {
     message,
     tree: (root, { cat, mk }) => editTree(cat, mk, root, edits),
+    ...newChainOnDamage(repo, ownLedgerRef(writer)),
   });
   return commit!;
+}
+
+/** A damaged own ledger tip never stops a capture: a new chain starts, the damaged tip is kept (broken-ref.ts). */
+function newChainOnDamage(repo: RepoInfo, ref: string): { replaceDamaged: true; onDamaged: (tip: string) => Promise<void> } {
+  return { replaceDamaged: true, onDamaged: (tip) => keepBroken(repo, ref, tip) };
 }
 
 function checkSegmentName(name: string): void {
@@ -218,6 +226,7 @@ export async function appendSegment(repo: RepoInfo, runId: string, segName: stri
   if (opts.code) edits.set(replayCodePath(runId, segName), treeEntry(opts.code));
   const commit = await updateRefWithRetry(repo, ownLedgerRef(writer), {
     message: `segment ${segName} of run ${runId}`,
+    ...newChainOnDamage(repo, ownLedgerRef(writer)),
     tree: async (root, { cat, mk }) => {
       if (root && (await lookupPath(cat, root, path))) {
         throw new FlorError('SEGMENT_EXISTS', `run ${runId} already has a segment ${segName}`, { hint: 'segments are never overwritten; use a new name' });
@@ -532,15 +541,25 @@ export async function listRuns(repo: RepoInfo): Promise<RunEntry[]> {
   return (await listRunsChecked(repo)).runs;
 }
 
+/** An object read for a reader of runs: a corrupt one (Git cannot read its body) is named with its run. */
+async function readBlobOf(repo: RepoInfo, oid: string, label: string): Promise<GitObject | null> {
+  try {
+    return await reader(repo).read(oid);
+  } catch (e) {
+    if (!isFlorError(e, 'OBJECT_UNREADABLE')) throw e;
+    throw new FlorError('OBJECT_CORRUPT', `${label}: object ${oid} is corrupt`, { hint: 'run `git flor doctor` (`--repair` drops what cannot be read)' });
+  }
+}
+
 export async function readSegment(repo: RepoInfo, oid: string): Promise<Segment> {
   return (await readSegmentSized(repo, oid)).seg;
 }
 
 async function readSegmentSized(repo: RepoInfo, oid: string): Promise<{ seg: Segment; bytes: number }> {
   const label = segmentLabels.get(oid) ?? `segment ${oid}`;
-  const o = await reader(repo).read(oid);
+  const o = await readBlobOf(repo, oid, label);
   if (o?.type !== 'blob') {
-    throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : 'missing'}`, { hint: 'run `git flor doctor`' });
+    throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : await objectState(repo, oid)}`, { hint: 'run `git flor doctor` (`--repair` drops what cannot be read)' });
   }
   return { seg: decodeSegment(o.data, label), bytes: o.data.byteLength };
 }
@@ -591,9 +610,9 @@ export function segmentCache(repo: RepoInfo, maxBytes: number = SEGMENT_CACHE_BY
 
 export async function readCheckpointManifest(repo: RepoInfo, oid: string): Promise<CheckpointManifest> {
   const label = segmentLabels.get(oid) ?? `checkpoint manifest ${oid}`;
-  const o = await reader(repo).read(oid);
+  const o = await readBlobOf(repo, oid, label);
   if (o?.type !== 'blob') {
-    throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : 'missing'}`, { hint: 'run `git flor doctor`' });
+    throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : await objectState(repo, oid)}`, { hint: 'run `git flor doctor` (`--repair` drops what cannot be read)' });
   }
   return validateCheckpointManifest(unpack(o.data, label), label);
 }

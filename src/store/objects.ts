@@ -192,7 +192,10 @@ export async function readRef(repo: RepoInfo, ref: string): Promise<string | nul
  * would fail forever, so it is thrown at once.
  */
 export async function casRef(repo: RepoInfo, ref: string, next: string, prev: string | null, message: string): Promise<boolean> {
-  const r = await git(['update-ref', '-m', message, ref, next, prev ?? ZERO_OID], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  // This clone's ledger keeps a reflog (only it: core.logAllRefUpdates=always would log every ref
+  // of the user's repository), so `doctor --repair` can restore the last good tip if the ref breaks.
+  const log = ref.startsWith('refs/flor/ledgers/') ? ['--create-reflog'] : [];
+  const r = await git(['update-ref', ...log, '-m', message, ref, next, prev ?? ZERO_OID], { cwd: repoCwd(repo), okCodes: [1, 128] });
   if (r.code === 0) return true;
   if (/\.lock': File exists/.test(r.stderr)) return false;
   if ((await readRef(repo, ref)) !== prev) return false;
@@ -208,6 +211,8 @@ export interface Update {
    * root commit (still compare-and-swapped against that tip) instead of failing.
    */
   replaceDamaged?: boolean;
+  /** With replaceDamaged: called with the damaged tip before it is replaced (to keep it for inspection). */
+  onDamaged?: (tip: string) => Promise<void>;
 }
 
 /**
@@ -234,6 +239,7 @@ export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update,
       }
       const tree = await u.tree(root, { cat, mk, tip });
       if (tree === null || (tree === root && !damaged)) return tip;
+      if (damaged && tip) await u.onDamaged?.(tip);
       const commit = await commitTree(repo, tree, tip && !damaged ? [tip] : [], u.message);
       if (await casRef(repo, ref, commit, tip, u.message)) return commit;
       // Lost the race: back off a little (jittered, growing) so contenders spread out, then rebuild.

@@ -12,6 +12,10 @@ export const REMOTES = 'refs/flor/remotes/';
 export const NOTES_REF = 'refs/flor/notes';
 /** `refs/flor/tmp/<runId>`: the code tree of a run that is still running. */
 export const CODE_REFS = 'refs/flor/tmp/';
+/** `refs/flor/seen/<remote>/<writer>`: the last tip read of a fetched ledger (readers keep ledgers append-only). */
+export const SEEN = 'refs/flor/seen/';
+/** `refs/flor/broken/<writer>/<time>`: a damaged value this clone's ledger ref held, kept for inspection. */
+export const BROKEN = 'refs/flor/broken/';
 /** One replay at a time per clone: a blob saying who holds the lock. */
 export const REPLAY_LOCK_REF = 'refs/flor/locks/replay';
 /** `refs/flor/plans/<id>`: pinned replay plans for many machines; travel under the same name. */

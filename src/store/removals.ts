@@ -8,8 +8,8 @@
  * only when a record by that ledger's own writer names each of them (seen.ts, doctor).
  */
 import { FlorError } from '../errors.js';
-import type { CatFile } from './git.js';
-import { commitTreeOf, readTree } from './objects.js';
+import type { CatFile, RepoInfo } from './git.js';
+import { commitTreeOf, readTree, reader } from './objects.js';
 import { pack, unpack } from './pack.js';
 
 export const REMOVALS_FILE = 'removals.msgpack';
@@ -53,6 +53,12 @@ export async function removalsAt(cat: CatFile, commit: string): Promise<Removal[
   const root = commitTreeOf((await cat.readAs(commit, 'commit')).data);
   if (!root) return [];
   const e = (await readTree(cat, root)).find((x) => x.name === REMOVALS_FILE);
-  if (!e || e.type !== 'blob') return [];
+  if (e?.type !== 'blob') return [];
   return decodeRemovals((await cat.readAs(e.oid, 'blob')).data);
+}
+
+/** Whether a removal record by `writer` in the ledger at `ref` says its rewritten history replaces `tip`. */
+export async function replacedBy(repo: RepoInfo, ref: string, writer: string, tip: string): Promise<boolean> {
+  const list = await removalsAt(reader(repo), ref).catch(() => []);
+  return list.some((x) => x.writer === writer && x.replaces === tip);
 }

@@ -11,8 +11,7 @@
 import { git, repoCwd, type CatFile, type RepoInfo } from './git.js';
 import { commitTreeOf, readTree, ZERO_OID } from './objects.js';
 import { removalsAt } from './removals.js';
-
-export const SEEN = 'refs/flor/seen/';
+import { SEEN } from './refs.js';
 
 /** A ledger as the reader sees it (the shape of ledger.ts's LedgerRef). */
 export interface SeenLedger {
@@ -36,7 +35,7 @@ export function seenRef(remote: string, writer: string): string {
 export async function runIdsAt(cat: CatFile, commit: string): Promise<Set<string> | null> {
   try {
     const o = await cat.read(commit);
-    if (!o || o.type !== 'commit') return null;
+    if (o?.type !== 'commit') return null;
     const root = commitTreeOf(o.data);
     if (!root) return null;
     const runs = (await readTree(cat, root)).find((e) => e.name === 'runs' && e.type === 'tree');

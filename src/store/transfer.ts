@@ -4,10 +4,20 @@
  */
 import { gitRepo, type GitResult, type RepoInfo } from './git.js';
 
-/** `git push --porcelain` of one refspec, hooks not run again; the caller reads the porcelain line. */
-export function pushRefspecTo(repo: RepoInfo, remote: string, refspec: string): Promise<GitResult> {
+/**
+ * `git push --porcelain` of one refspec, hooks not run again; the caller reads the porcelain line.
+ * With `lease`, the remote's `lease.ref` is replaced only while it is exactly `lease.oid`.
+ */
+export function pushRefspecTo(repo: RepoInfo, remote: string, refspec: string, lease?: { ref: string; oid: string }): Promise<GitResult> {
   // --no-verify: this push must not run the pre-push hook again (it is how that hook pushes).
-  return gitRepo(repo, ['push', '--no-verify', '--porcelain', remote, refspec], { okCodes: [1, 128] });
+  const force = lease ? [`--force-with-lease=${lease.ref}:${lease.oid}`] : [];
+  return gitRepo(repo, ['push', '--no-verify', '--porcelain', ...force, remote, refspec], { okCodes: [1, 128] });
+}
+
+/** The oid `ref` names on `remote` (`git ls-remote`), or null when it has none or cannot be reached. */
+export async function remoteRefTip(repo: RepoInfo, remote: string, ref: string): Promise<string | null> {
+  const r = await gitRepo(repo, ['ls-remote', remote, ref], { okCodes: [1, 2, 128] });
+  return /^([0-9a-f]{40,64})\t/.exec(r.stdout.toString())?.[1] ?? null;
 }
 
 /** Fetches `specs` from `remote`, without tags and without FETCH_HEAD. */

@@ -4,7 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deleteRef, fetchRefspecsFrom, pushRefspecTo, refListing, refsUnder, refTip } from '../store/transfer.js';
+import { deleteRef, fetchRefspecsFrom, pushRefspecTo, refListing, refsUnder, refTip, remoteRefTip } from '../store/transfer.js';
+import { replacedBy } from '../store/removals.js';
 import type { RepoInfo } from '../store/git.js';
 import { FlorError, isFlorError } from '../errors.js';
 import { fetchRefspecs, pushRefspec, resolveRemote } from './refspecs.js';
@@ -77,7 +78,11 @@ export async function pushLedger(repo: RepoInfo, remote?: string): Promise<PushR
   const writer = configValue(repo, 'flor.writer');
   const tip = writer ? await refTip(repo, ownLedgerRef(writer)) : null;
   if (!writer || !tip) return { remote: r.arg, ref: null, status: 'nothing', tip: null, ...extra };
-  const res = await pushRefspecTo(repo, r.arg, pushRefspec(writer));
+  let res = await pushRefspecTo(repo, r.arg, pushRefspec(writer));
+  const lease = res.code !== 0 ? await rewrittenOver(repo, r.arg, writer) : null;
+  // The one non-fast-forward a ledger makes: `doctor --repair` rewrote it without a damaged run, and
+  // its removal record names the tip the remote still has. Forced only against exactly that tip.
+  if (lease) res = await pushRefspecTo(repo, r.arg, `+${pushRefspec(writer)}`, { ref: ownLedgerRef(writer), oid: lease });
   const out = res.stdout.toString();
   const line = out.split('\n').find((l) => l.includes(`\t${ownLedgerRef(writer)}:`));
   const flag = line?.[0];
@@ -99,6 +104,12 @@ export async function pushLedger(repo: RepoInfo, remote?: string): Promise<PushR
   mkdirSync(join(syncDir(repo), 'pushed'), { recursive: true });
   writeFileSync(pushedMarkerPath(repo, r.arg), tip);
   return { remote: r.arg, ref: ownLedgerRef(writer), status: flag === '=' ? 'up-to-date' : 'pushed', tip, ...extra };
+}
+
+/** The remote's tip of this clone's ledger, when a removal record of the local ledger says it replaced it. */
+async function rewrittenOver(repo: RepoInfo, remote: string, writer: string): Promise<string | null> {
+  const theirs = await remoteRefTip(repo, remote, ownLedgerRef(writer));
+  return theirs && (await replacedBy(repo, ownLedgerRef(writer), writer, theirs)) ? theirs : null;
 }
 
 export interface LedgerUpdate {
