@@ -11,8 +11,8 @@
  * - A fetched ledger that reaches a missing or corrupt object is fetched again; failing that, its
  *   remote-tracking ref (and its seen tip) is dropped, and the report says so.
  */
-import { mkdirSync, readFileSync, renameSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { git, repoCwd, type CatFile, type RepoInfo } from './git.js';
 import { blobEntry, commitTreeOf, editTree, readRef, readTree, reader, TreeWriter, writeBlob, ZERO_OID, type EntryValue, type TreeEdits } from './objects.js';
 import { isAncestor, seenRef } from './seen.js';
@@ -130,8 +130,19 @@ export async function restoreLostTip(repo: RepoInfo, ref: string, found: { tip: 
   await git(['update-ref', '--create-reflog', '-m', 'flor: doctor --repair restored the last good tip', ref, next, found.tip ?? ZERO_OID], { cwd });
   // Its entries name the damaged values (fsck rejects an entry naming a missing object); the
   // ledger's own history now holds everything they led to.
-  await git(['reflog', 'expire', '--expire=now', '--expire-unreachable=now', ref], { cwd, okCodes: [1, 128] });
+  await resetReflog(repo, ref, next, 'flor: doctor --repair restored the last good tip');
   return next;
+}
+
+/**
+ * Empties the ledger's reflog and starts it again at `tip`, so it names no damaged object and the
+ * next repair still finds a good tip to restore (Git logs nothing for an update to the same value).
+ */
+async function resetReflog(repo: RepoInfo, ref: string, tip: string, message: string): Promise<void> {
+  await git(['reflog', 'expire', '--expire=now', '--expire-unreachable=now', ref], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  const file = join(repo.commonDir, 'logs', ref);
+  mkdirSync(dirname(file), { recursive: true });
+  appendFileSync(file, `${ZERO_OID} ${tip} git flor <flor@localhost> ${Math.floor(Date.now() / 1000)} +0000\t${message}\n`);
 }
 
 const FLOR_ENV = { GIT_AUTHOR_NAME: 'git flor', GIT_AUTHOR_EMAIL: 'flor@localhost', GIT_COMMITTER_NAME: 'git flor', GIT_COMMITTER_EMAIL: 'flor@localhost' };
@@ -302,7 +313,7 @@ export async function rewriteWithout(repo: RepoInfo, ref: string, writer: string
     const next = (await git(args, { cwd, input: msg + '\n', env: FLOR_ENV })).stdout.toString().trim();
     await git(['update-ref', '--create-reflog', '-m', 'flor: doctor --repair removed damaged runs', ref, next, tip], { cwd });
     // The reflog still reaches the old history (and so the damaged objects): gc would fail on it.
-    await git(['reflog', 'expire', '--expire=now', '--expire-unreachable=now', ref], { cwd, okCodes: [1, 128] });
+    await resetReflog(repo, ref, next, 'flor: doctor --repair removed damaged runs');
     return next;
   } finally {
     mk.close();
