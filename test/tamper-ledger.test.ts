@@ -31,6 +31,7 @@ before(() => {
   runNode(evil, 'train.mjs');
   runNode(evil, 'train.mjs', ['--lr', '0.1']);
   runNode(victim, 'train.mjs');
+  flor(evil, ['runs']); // a push right after a run may precede its capture
   flor(evil, ['push']);
   gitIn(victim, 'fetch', '-q');
   const w = writerOf(evil);
@@ -51,6 +52,7 @@ test('a fetched ledger that grows moves its seen tip; nothing is reported', () =
   assert.equal(before3.length, 3);
   assert.equal(gitIn(victim, 'rev-parse', seen), gitIn(victim, 'rev-parse', tracking));
   runNode(evil, 'train.mjs', ['--lr', '0.2']);
+  flor(evil, ['runs']);
   flor(evil, ['push']);
   gitIn(victim, 'fetch', '-q');
   const r = flor(victim, ['runs']);

@@ -39,7 +39,7 @@ before(() => {
   extRun = forgeRun(evil, ledger, rawMeta(m), withExt);
   flor(evil, ['push']);
   flor(victim, ['fetch']);
-  realVictimRun = JSON.parse(flor(victim, ['runs', '--format', 'json']).stdout).find((r: { script: string; writer?: string; run: string }) => r.script === 'train.mjs' && r.run !== tagged && r.run !== extRun).run;
+  realVictimRun = JSON.parse(flor(victim, ['runs', '--format', 'json']).stdout).find((r: { file: string; run: string }) => r.file === 'train.mjs' && r.run !== tagged && r.run !== extRun).run;
 });
 
 after(() => {
@@ -53,7 +53,8 @@ test('safeText makes every control character and bidi override visible', () => {
 });
 
 test('runs: a script name with an escape and a branch with an OSC title print escaped, one line per run', () => {
-  const r = flor(victim, ['runs']);
+  // The table leaves out file and branch unless asked for.
+  const r = flor(victim, ['runs', '--col', 'file', '--col', 'branch', '--col', 'arg.note']);
   assert.doesNotMatch(r.stdout, CONTROL);
   assert.match(r.stdout, /x\\e\[2J\.mjs/);
   assert.match(r.stdout, /\\e\]0;pwned\\x07/);

@@ -121,6 +121,7 @@ test('a fetched ledger with a missing object: fetched again when the remote has 
   const b = clones.b!;
   runNode(a, 'train.mjs');
   runNode(a, 'train.mjs', ['--lr', '0.3']);
+  flor(a, ['runs']); // a push right after a run may precede its capture
   flor(a, ['push']);
   flor(b, ['fetch']);
   const ledger = `refs/flor/remotes/origin/ledgers/${writerOf(a)}`;
@@ -152,6 +153,7 @@ test('a repaired ledger is pushed against the tip it replaces, and other clones 
   const a = clones.a!;
   const b = clones.b!;
   for (const lr of ['0.1', '0.2', '0.3']) runNode(a, 'train.mjs', ['--lr', lr]);
+  flor(a, ['runs']);
   flor(a, ['push']);
   flor(b, ['fetch']);
   const ids = runIds(b);
