@@ -24,7 +24,7 @@ import { makeMeta, ulid } from './helpers/store-fixtures.js';
 after(cleanup);
 
 function entry(id: string): RunEntry {
-  return { id, writer: 'w', meta: makeMeta({ id }), codeTree: 'a'.repeat(40), segments: [], ckpt: null, ledgers: ['refs/flor/ledgers/w'] };
+  return { id, writer: 'w', meta: makeMeta({ id }), codeTree: 'a'.repeat(40), segments: [], ckpt: null, ledgers: ['refs/flor/ledgers/w'], source: { ledger: 'refs/flor/ledgers/w', tip: 'b'.repeat(40) } };
 }
 
 /** What a call threw, as the CLI would show it; or the id it resolved to. */

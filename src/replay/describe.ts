@@ -110,8 +110,11 @@ const TRUSTED_BY = { own: 'this clone', config: 'trusted in git config flor.trus
 export function describeWriters(r: ReplayReport): string[] {
   return r.writers.map((w) => {
     const runs = `${w.runs.length} run(s)`;
+    const where = w.fetchedOwn ? " found only in a fetched copy of this clone's own ledger" : '';
+    const signed = w.signers?.length ? `, signed by ${w.signers.join(', ')}` : '';
+    if (w.trustedBy && w.unsigned) return `code of writer ${w.writer} is NOT run for ${runs}${where}: its ledger tip has no good signature (flor.verifyLedgerSignatures): ${w.unsigned}`;
     return w.trustedBy
-      ? `code of writer ${w.writer} runs for ${runs} (${TRUSTED_BY[w.trustedBy]})`
-      : `code of writer ${w.writer} is NOT run for ${runs}: not trusted (--allow-writer ${w.writer}, or git config --add flor.trustedWriters ${w.writer})`;
+      ? `code of writer ${w.writer} runs for ${runs}${where} (${TRUSTED_BY[w.trustedBy]}${signed})`
+      : `code of writer ${w.writer} is NOT run for ${runs}${where}: not trusted (--allow-writer ${w.writer}, or git config --add flor.trustedWriters ${w.writer})`;
   });
 }

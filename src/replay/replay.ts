@@ -23,7 +23,9 @@ import { FlorError, isFlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import { reader } from '../store/objects.js';
 import { listRuns, listRunsChecked, resolveIn, readRunSegments, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry, type SegmentReader } from '../store/ledger.js';
-import { readTrust, trusts, type Trust } from '../store/trust.js';
+import { readTrust, trustsLedger, type Trust } from '../store/trust.js';
+import { ownLedgerRef } from '../store/refs.js';
+import { verifyingSignatures, verifyTip, type TipSignature } from '../store/signing.js';
 import { splitLoaders, type Loader } from '../store/exec-argv.js';
 import { containedPaths } from './containment.js';
 import { concatColumns, encodeSegment, makeSegment } from '../store/segment.js';
@@ -117,6 +119,12 @@ export interface WriterUse {
   runs: string[];
   /** 'own' (this clone), 'config' (flor.trustedWriters), 'option' (--allow-writer), 'all' ('*'), or null: refused. */
   trustedBy: 'own' | 'config' | 'option' | 'all' | null;
+  /** Trusted, but refused: flor.verifyLedgerSignatures is on and the ledger tip holding these runs has no good signature (Git's reason). */
+  unsigned?: string;
+  /** The runs are in a fetched copy of this clone's own ledger only, not in the ledger itself. */
+  fetchedOwn?: boolean;
+  /** Who signed the ledger tips holding these runs, when signatures are verified. */
+  signers?: string[];
 }
 
 export interface ReplayReport {
@@ -268,11 +276,20 @@ async function replayWith(
   const trust = await readTrust(repo, opts.allowWriters);
   const counted = segmentCounter(repo, trust, opts.shard?.plan);
   const notes: Array<{ run: string; text: string }> = [];
+  const verify = await verifyingSignatures(repo);
+  const signatures = new Map<string, Promise<TipSignature>>();
+  const signatureOf = (tip: string): Promise<TipSignature> => {
+    let s = signatures.get(tip);
+    if (!s) signatures.set(tip, (s = verifyTip(repo, tip)));
+    return s;
+  };
   const writers = new Map<string, WriterUse>();
-  const noteWriter = (w: string, run: string, by: WriterUse['trustedBy']): void => {
-    const u = writers.get(w) ?? { writer: w, runs: [], trustedBy: by };
+  const noteWriter = (w: string, run: string, by: WriterUse['trustedBy'], more: Partial<WriterUse> = {}): void => {
+    const key = JSON.stringify([w, by, more.unsigned ?? null, more.fetchedOwn ?? false]);
+    const u = writers.get(key) ?? { writer: w, runs: [], trustedBy: by, ...more, ...(more.signers ? { signers: [] } : {}) };
     u.runs.push(run);
-    writers.set(w, u);
+    for (const s of more.signers ?? []) if (!u.signers!.includes(s)) u.signers!.push(s);
+    writers.set(key, u);
   };
   const report = (o: Omit<ReplayReport, 'writers' | 'notes'>): ReplayReport => ({
     ...o, writers: [...writers.values()].map((u) => ({ ...u, runs: u.runs.sort() })).sort((a, b) => (a.writer < b.writer ? -1 : 1)),
@@ -307,12 +324,24 @@ async function replayWith(
       return null;
     }
     // RULE: replaying runs the code of the run's writer: this clone's own, or one the user trusts.
-    const by = trustedBy(trust, entry.writer);
-    noteWriter(entry.writer, entry.id, by);
+    const fetchedOwn = entry.writer === trust.own && entry.source.ledger !== ownLedgerRef(entry.writer);
+    const by = trustedBy(trust, entry.writer, entry.source.ledger);
+    // With flor.verifyLedgerSignatures, another ledger's code runs only under a good signature on the tip it was read at.
+    const sig = by !== null && by !== 'own' && verify ? await signatureOf(entry.source.tip) : null;
+    noteWriter(entry.writer, entry.id, by, { ...(fetchedOwn ? { fetchedOwn } : {}), ...(sig && !sig.good ? { unsigned: sig.why ?? 'no good signature' } : {}), ...(sig?.signer ? { signers: [sig.signer] } : {}) });
     if (by === null) {
       outcomes.push({
         run: entry.id, status: 'refused', names: missing,
-        reason: `written by writer ${entry.writer}, not by this clone: replaying it runs that writer's code (trust it with --allow-writer ${entry.writer})`,
+        reason: fetchedOwn
+          ? `only in ${entry.source.ledger}, a fetched copy of this clone's own ledger: this clone did not write it, and replaying it runs its code (trust it with --allow-writer ${entry.writer})`
+          : `written by writer ${entry.writer}, not by this clone: replaying it runs that writer's code (trust it with --allow-writer ${entry.writer})`,
+      });
+      return null;
+    }
+    if (sig && !sig.good) {
+      outcomes.push({
+        run: entry.id, status: 'refused', names: missing,
+        reason: `the tip ${entry.source.tip.slice(0, 12)} of ${entry.source.ledger} has no good signature (flor.verifyLedgerSignatures is on): ${sig.why}`,
       });
       return null;
     }
@@ -698,11 +727,11 @@ async function writeRun(repo: RepoInfo, st: Staged, c: Checked, made: string, wr
 }
 
 /** How `writer` is trusted to run its code here, or null. */
-function trustedBy(t: Trust, writer: string): WriterUse['trustedBy'] {
-  if (writer === t.own) return 'own';
+function trustedBy(t: Trust, writer: string, ledger: string): WriterUse['trustedBy'] {
+  if (writer === t.own && ledger === ownLedgerRef(writer)) return 'own';
   const from = t.from.get(writer);
   if (from) return from;
-  return t.all ? 'all' : trusts(t, writer) ? 'config' : null;
+  return t.all ? 'all' : trustsLedger(t, writer, ledger) ? 'config' : null;
 }
 
 function posixDir(p: string): string {

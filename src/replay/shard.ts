@@ -9,7 +9,7 @@
  */
 import { FlorError } from '../errors.js';
 import { readPlan, type PlanTask, type StoredPlan } from '../store/plans.js';
-import { trusts, type Trust } from '../store/trust.js';
+import { trusts, trustsLedger, type Trust } from '../store/trust.js';
 import type { RepoInfo } from '../store/git.js';
 import type { SegmentRef } from '../store/ledger.js';
 import type { Segment } from '../store/types.js';
@@ -140,7 +140,7 @@ export function segmentCounter(repo: RepoInfo, trust: Trust, pinned?: StoredPlan
       const planId = seg.provenance?.plan;
       if (ref.name === 'forward') out.push(seg);
       else if (planId) byPlan.set(planId, [...(byPlan.get(planId) ?? []), seg]);
-      else if (trusts(trust, ref.writer)) out.push(seg);
+      else if (trustsLedger(trust, ref.writer, ref.ledger)) out.push(seg);
     }
     const writers = new Map(segs.map(({ ref, seg }) => [seg, ref.writer]));
     const done = new Set<string>();

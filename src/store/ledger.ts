@@ -45,6 +45,11 @@ export interface RunEntry {
   ckpt: string | null;
   /** Every ledger ref holding part of this run, own ledger first. */
   ledgers: string[];
+  /**
+   * The ledger whose copy of the metadata and code is used, and the tip it was read at (an older
+   * tip than the ref's when that ledger lost or changed the run since it was first read: seen.ts).
+   */
+  source: { ledger: string; tip: string };
 }
 
 /** Part of a run in a ledger that readers leave out, because only the run's own writer may write it. */
@@ -259,6 +264,8 @@ export interface LedgerRef {
   /** 'local' for this clone's own namespace, else the remote's name. */
   remote: string;
   writer: string;
+  /** An older tip of the ref, read because the new one dropped or changed runs (seen.ts). */
+  seen?: boolean;
 }
 
 /** Every ledger ref: own namespace first, then fetched ones by remote. */
@@ -286,6 +293,9 @@ interface RunDirRef {
   id: string;
   ledger: string;
   writer: string;
+  /** The ledger tip the directory was read at, and whether it is an older tip kept by seen.ts. */
+  tip: string;
+  seen: boolean;
   meta: string | null;
   code: string | null;
   ckpt: string | null;
@@ -311,7 +321,7 @@ async function runDirsOf(cat: CatFile, l: LedgerRef, broken: BrokenRun[]): Promi
   const dirs = perFan.flat();
   return Promise.all(
     dirs.map(async ({ fan, e }): Promise<RunDirRef> => {
-      const d: RunDirRef = { id: e.name, ledger: l.ref, writer: l.writer, meta: null, code: null, ckpt: null, logs: null, problem: null };
+      const d: RunDirRef = { id: e.name, ledger: l.ref, writer: l.writer, tip: l.tip, seen: l.seen === true, meta: null, code: null, ckpt: null, logs: null, problem: null };
       if (!ULID.test(e.name) || e.name.slice(0, 2) !== fan || e.type !== 'tree') {
         d.problem = `unexpected entry runs/${fan}/${e.name}`;
         return d;
@@ -380,7 +390,8 @@ export async function listRunsChecked(repo: RepoInfo): Promise<{ runs: RunEntry[
   // Runs a fetched ledger held when last seen are read too: a ledger never loses runs by a fetch.
   const seen = await checkSeen(repo, cat, listed);
   for (const a of seen.alerts) broken.push({ id: '', ledger: a.ledger, code: a.code, error: a.error });
-  const ledgers = [...listed, ...seen.extra];
+  // An older tip goes just before its ref: of two copies of a run, the one read first is kept.
+  const ledgers = [...listed.flatMap((l) => [...seen.extra.filter((x) => x.ref === l.ref), l]), ...seen.extra.filter((x) => !listed.some((l) => l.ref === x.ref))];
   const dirLists = await Promise.all(
     ledgers.map((l) =>
       runDirsOf(cat, l, broken).catch((e) => {
@@ -461,7 +472,8 @@ async function unionRun(cat: CatFile, id: string, dirs: RunDirRef[], trust: Trus
     } else if (d.meta && !same(d)) {
       const c = copies.find((x) => x.d === d)!;
       const why = c.err ? `unreadable (${errText(c.err).error})` : 'different';
-      ignored.push({ id, ledger: d.ledger, problem: `a ${why} copy of the run's metadata or code; the copy in ${chosen.d.ledger} (writer ${writer}) is used` });
+      const at = chosen.d.seen ? ` as first read (${chosen.d.tip.slice(0, 12)})` : '';
+      ignored.push({ id, ledger: d.ledger, problem: `a ${why} copy of the run's metadata or code; the copy in ${chosen.d.ledger}${at} (writer ${writer}) is used` });
     }
   }
   try {
@@ -495,7 +507,7 @@ async function unionRun(cat: CatFile, id: string, dirs: RunDirRef[], trust: Trus
       if (d.ckpt && !d.problem && !own(d) && d.ckpt !== ckpt) ignored.push({ id, ledger: d.ledger, problem: `checkpoint manifest ignored: only the run's writer (${writer}) records it` });
     }
     if (ckpt) segmentLabels.set(ckpt, `run ${id} checkpoint manifest`);
-    return { id, writer, meta, codeTree: chosen.d.code!, segments, ckpt, ledgers: [...new Set(dirs.map((d) => d.ledger))] };
+    return { id, writer, meta, codeTree: chosen.d.code!, segments, ckpt, ledgers: [...new Set(dirs.map((d) => d.ledger))], source: { ledger: chosen.d.ledger, tip: chosen.d.tip } };
   } catch (e) {
     return { id, ledger: chosen.d.ledger, ...errText(e) };
   }

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, repoCwd, type RepoInfo, type TreeEntry } from './git.js';
+import { LEDGERS } from './refs.js';
+import { ledgerSignArgs } from './signing.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 
@@ -173,8 +175,9 @@ export async function editTree(cat: CatFile, mk: TreeWriter, base: string | null
   return mk.write([...entries.values()]);
 }
 
-export async function commitTree(repo: RepoInfo, tree: string, parents: string[], message: string): Promise<string> {
-  const args = ['commit-tree', tree];
+/** `git commit-tree`; `sign` are its signing options (signing.ts: `-S` for a signed ledger). */
+export async function commitTree(repo: RepoInfo, tree: string, parents: string[], message: string, sign: string[] = []): Promise<string> {
+  const args = ['commit-tree', ...sign, tree];
   for (const p of parents) args.push('-p', p);
   const r = await git(args, { cwd: repoCwd(repo), input: message + '\n', env: FLOR_IDENT });
   return r.stdout.toString().trim();
@@ -222,6 +225,7 @@ export interface Update {
  */
 export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update, attempts = 200): Promise<string | null> {
   const cat = reader(repo);
+  const sign = ref.startsWith(LEDGERS) ? await ledgerSignArgs(repo) : [];
   const mk = new TreeWriter(repoCwd(repo));
   try {
     for (let i = 0; i < attempts; i++) {
@@ -240,7 +244,7 @@ export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update,
       const tree = await u.tree(root, { cat, mk, tip });
       if (tree === null || (tree === root && !damaged)) return tip;
       if (damaged && tip) await u.onDamaged?.(tip);
-      const commit = await commitTree(repo, tree, tip && !damaged ? [tip] : [], u.message);
+      const commit = await commitTree(repo, tree, tip && !damaged ? [tip] : [], u.message, sign);
       if (await casRef(repo, ref, commit, tip, u.message)) return commit;
       // Lost the race: back off a little (jittered, growing) so contenders spread out, then rebuild.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 + i * 5, 100)));

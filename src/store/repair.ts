@@ -19,6 +19,7 @@ import { isAncestor, seenRef } from './seen.js';
 import { loosePath, objectState, type ObjectState } from './object-state.js';
 import { decodeRemovals, encodeRemovals, REMOVALS_FILE, type Removal } from './removals.js';
 import type { LedgerRef } from './ledger.js';
+import { ledgerSignArgs } from './signing.js';
 
 export interface RepairFinding {
   /** What is wrong, for the report. */
@@ -122,7 +123,7 @@ export async function restoreLostTip(repo: RepoInfo, ref: string, found: { tip: 
     try {
       const tree = await editTree(cat, mk, lost.tree, await runEntries(cat, current.tree));
       const msg = `restore ${found.lost} from the reflog, joined with the chain started at ${found.tip} after the ledger ref broke`;
-      next = (await git(['commit-tree', tree!, '-p', found.lost, '-p', found.tip!], { cwd, input: msg + '\n', env: FLOR_ENV })).stdout.toString().trim();
+      next = (await git(['commit-tree', ...(await ledgerSignArgs(repo)), tree!, '-p', found.lost, '-p', found.tip!], { cwd, input: msg + '\n', env: FLOR_ENV })).stdout.toString().trim();
     } finally {
       mk.close();
     }
@@ -270,6 +271,7 @@ async function commitInfo(cat: CatFile, oid: string): Promise<CommitInfo> {
 export async function rewriteWithout(repo: RepoInfo, ref: string, writer: string, tip: string, ids: string[], why: string): Promise<string> {
   const cat = reader(repo);
   const cwd = repoCwd(repo);
+  const sign = await ledgerSignArgs(repo);
   const order = (await git(['rev-list', '--reverse', '--topo-order', tip], { cwd })).stdout.toString().split('\n').filter(Boolean);
   const drop: TreeEdits = new Map();
   for (const id of ids) {
@@ -290,7 +292,7 @@ export async function rewriteWithout(repo: RepoInfo, ref: string, writer: string
         continue;
       }
       const t = tree ?? (await git(['hash-object', '-w', '-t', 'tree', '--stdin'], { cwd, input: '' })).stdout.toString().trim();
-      const args = ['commit-tree', t];
+      const args = ['commit-tree', ...sign, t];
       for (const p of parents) args.push('-p', p);
       const env = { ...FLOR_ENV, GIT_AUTHOR_DATE: c.authorDate || undefined, GIT_COMMITTER_DATE: c.committerDate || undefined } as Record<string, string>;
       const made = (await git(args, { cwd, input: c.message, env })).stdout.toString().trim();
@@ -308,7 +310,7 @@ export async function rewriteWithout(repo: RepoInfo, ref: string, writer: string
     const blob = await writeBlob(repo, encodeRemovals([...prior, record]));
     const tree = await editTree(cat, mk, baseTree, new Map([[REMOVALS_FILE, blobEntry(blob)]]));
     const msg = `remove run${ids.length > 1 ? 's' : ''} ${ids.join(' ')}: ${why} (replaces ${tip})`;
-    const args = ['commit-tree', tree!];
+    const args = ['commit-tree', ...sign, tree!];
     if (base) args.push('-p', base);
     const next = (await git(args, { cwd, input: msg + '\n', env: FLOR_ENV })).stdout.toString().trim();
     await git(['update-ref', '--create-reflog', '-m', 'flor: doctor --repair removed damaged runs', ref, next, tip], { cwd });

@@ -4,9 +4,10 @@
  * where ledgers are read: the last tip seen of each fetched ledger is kept at
  * `refs/flor/seen/<remote>/<writer>`. A new tip that holds every run the seen one held moves it
  * on. One that drops runs (an empty tree on top of the real tip, a force-push of other history, a
- * ledger pruned from the remote) does not: readers take the union of the seen tip's runs with the
- * new tip's, and the change is reported. The one drop accepted is a removal record (removals.ts)
- * by the ledger's own writer naming every run that went.
+ * ledger pruned from the remote) or changes a run it held (other metadata, code or segment under
+ * the same run id) does not: readers take the union of the seen tip's runs with the new tip's,
+ * prefer the copy seen first, and the change is reported. The one drop accepted is a removal
+ * record (removals.ts) by the ledger's own writer naming every run that went.
  */
 import { git, repoCwd, type CatFile, type RepoInfo } from './git.js';
 import { commitTreeOf, readTree, ZERO_OID } from './objects.js';
@@ -19,6 +20,8 @@ export interface SeenLedger {
   tip: string;
   remote: string;
   writer: string;
+  /** Set on the older tips checkSeen returns. */
+  seen?: boolean;
 }
 
 export interface SeenAlert {
@@ -87,17 +90,20 @@ export async function checkSeen(repo: RepoInfo, cat: CatFile, ledgers: SeenLedge
       if (!before) return moveSeen(repo, ref, l.tip, s); // the old tip is gone from this clone: nothing left to keep
       if (!now) return; // the new tip is unreadable: listing reports it; keep what was seen
       const dropped = [...before].filter((id) => !now.has(id));
-      const ff = await isAncestor(repo, s, l.tip);
-      if (ff && dropped.length === 0) return moveSeen(repo, ref, l.tip, s);
-      if (dropped.length > 0 || !ff) {
+      const [ff, changed] = await Promise.all([isAncestor(repo, s, l.tip), changedRuns(repo, s, l.tip, now)]);
+      if (ff && dropped.length === 0 && changed.length === 0) return moveSeen(repo, ref, l.tip, s);
+      if (changed.length === 0 && (dropped.length > 0 || !ff)) {
         const removed = await removedBy(cat, l.tip, l.writer);
         if (dropped.every((id) => removed.has(id))) return moveSeen(repo, ref, l.tip, s);
       }
-      extra.push({ ...l, tip: s });
-      const what = ff ? `dropped ${dropped.length} run(s) without a removal record by its writer` : `is not a fast-forward of the tip seen before${dropped.length ? ` and drops ${dropped.length} run(s)` : ''}`;
+      extra.push({ ...l, tip: s, seen: true });
+      const what = [
+        ff ? (dropped.length ? `dropped ${dropped.length} run(s) without a removal record by its writer` : '') : `is not a fast-forward of the tip seen before${dropped.length ? ` and drops ${dropped.length} run(s)` : ''}`,
+        changed.length ? `changed ${changed.length} run(s) it held (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}; the copies seen first are read)` : '',
+      ].filter(Boolean).join(' and ');
       alerts.push({
         ledger: l.ref,
-        code: ff ? 'LEDGER_SHRANK' : 'LEDGER_REWRITTEN',
+        code: ff && dropped.length ? 'LEDGER_SHRANK' : 'LEDGER_REWRITTEN',
         error: `ledger ${l.ref} ${what} (${s.slice(0, 12)} -> ${l.tip.slice(0, 12)}); the runs seen before are kept (${ref})`,
       });
     }),
@@ -107,10 +113,25 @@ export async function checkSeen(repo: RepoInfo, cat: CatFile, ledgers: SeenLedge
     const m = /^refs\/flor\/seen\/([^/]+)\/([^/]+)$/.exec(ref);
     if (!m || !(await runIdsAt(cat, s))) continue;
     const ledger = `refs/flor/remotes/${m[1]}/ledgers/${m[2]}`;
-    extra.push({ ref: ledger, tip: s, remote: m[1]!, writer: m[2]! });
+    extra.push({ ref: ledger, tip: s, remote: m[1]!, writer: m[2]!, seen: true });
     alerts.push({ ledger, code: 'LEDGER_GONE', error: `ledger ${ledger} is gone; the runs seen before are kept (delete ${ref} to forget them)` });
   }
   return { extra, alerts };
+}
+
+/**
+ * Runs both tips hold whose files differ: a run directory is written once, and later only gains
+ * segments, so a file of it that changed or went (while the run stays) was rewritten.
+ */
+async function changedRuns(repo: RepoInfo, from: string, to: string, now: Set<string>): Promise<string[]> {
+  const r = await git(['diff-tree', '-r', '--no-renames', '--name-only', '--diff-filter=DMT', from, to, '--', 'runs'], { cwd: repoCwd(repo), okCodes: [128] });
+  if (r.code !== 0) return [];
+  const ids = new Set<string>();
+  for (const line of r.stdout.toString().split('\n')) {
+    const id = /^runs\/[^/]+\/([^/]+)\//.exec(line)?.[1];
+    if (id && now.has(id)) ids.add(id);
+  }
+  return [...ids].sort();
 }
 
 /** Run ids that removal records written by `writer` in the ledger at `tip` say were removed. */

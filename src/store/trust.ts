@@ -7,6 +7,7 @@
  * there, so a trusted name only says which ledger the user chose to believe.
  */
 import { git, repoCwd, type RepoInfo } from './git.js';
+import { ownLedgerRef } from './refs.js';
 
 export interface Trust {
   /** This clone's writer id (`flor.writer`), null before its first run. */
@@ -48,4 +49,14 @@ export async function readTrust(repo: RepoInfo, allow: readonly string[] = []): 
 
 export function trusts(t: Trust, writer: string): boolean {
   return t.all || writer === t.own || t.writers.has(writer);
+}
+
+/**
+ * Whether what `ledger` (a ledger of `writer`) holds may be believed as `writer`'s. A fetched copy
+ * of this clone's own ledger is not this clone's writing (anyone who can push to the remote can
+ * add to it): only `refs/flor/ledgers/<own>` is, unless the own id is trusted like another writer's.
+ */
+export function trustsLedger(t: Trust, writer: string, ledger: string): boolean {
+  if (writer === t.own && ledger !== ownLedgerRef(writer)) return t.all || t.writers.has(writer);
+  return trusts(t, writer);
 }
