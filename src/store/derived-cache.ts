@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { createHash, randomBytes } from 'node:crypto';
 import { git, repoCwd, type RepoInfo } from './git.js';
-import { pack, unpack, encodeValue, decodeValue } from './pack.js';
+import { pack, unpack, encodeValue, decodeValue, encodeOther, decodeOther } from './pack.js';
 import type { RunMeta, Segment } from './types.js';
 import type { Value } from './records.js';
 
@@ -82,7 +82,7 @@ function encodeCached(seg: Segment): Buffer[] {
     loops: seg.loops,
     nFrames: seg.frames.parent.length,
     n: seg.name.length,
-    other: seg.other.map(encodeValue),
+    other: encodeOther(seg.other, seg.memo),
   });
   const len = Buffer.alloc(4);
   len.writeUInt32LE(head.length);
@@ -133,6 +133,7 @@ function decodeCached(body: Buffer, oid: string): Segment | null {
     const frame = take(Int32Array, sizes[4]!, 4);
     const num = take(Float64Array, sizes[5]!, 8);
     const kind = take(Uint8Array, sizes[6]!, 1);
+    const { other, memo } = decodeOther(h.other);
     return {
       format: 'flor-segment',
       version: 1,
@@ -146,7 +147,8 @@ function decodeCached(body: Buffer, oid: string): Segment | null {
       frame,
       num,
       kind,
-      other: h.other.map((v) => decodeValue(v) as Value),
+      other,
+      ...(memo ? { memo } : {}),
     };
   } catch {
     return null;

@@ -5,7 +5,7 @@
  * points at, so a corrupt segment fails here with its name, never later as a wrong row.
  */
 import { FlorError } from '../errors.js';
-import { pack, unpack, packTyped, encodeValue, decodeValue } from './pack.js';
+import { pack, unpack, packTyped, encodeOther, decodeOther } from './pack.js';
 import { allocColumns, KIND_NUMBER, KIND_OTHER, type RecordColumns } from './records.js';
 import { validateSegmentHeader } from './schema.js';
 import type { Segment, SegmentKind, Provenance } from './types.js';
@@ -24,7 +24,7 @@ export function encodeSegment(seg: Segment): Buffer {
     frame: packTyped(seg.frame),
     num: packTyped(seg.num),
     kind: packTyped(seg.kind),
-    other: seg.other.map(encodeValue),
+    other: encodeOther(seg.other, seg.memo),
   });
 }
 
@@ -90,6 +90,7 @@ export function decodeSegment(buf: Uint8Array, what: string): Segment {
     run: string; source: SegmentKind; provenance: Provenance | null; names: string[]; loops: string[];
     frames: Record<string, unknown>; other: unknown[];
   };
+  const { other, memo } = decodeOther(head.other);
   const seg: Segment = {
     format: 'flor-segment',
     version: 1,
@@ -107,7 +108,8 @@ export function decodeSegment(buf: Uint8Array, what: string): Segment {
     frame: column(raw.frame, 'Int32Array', what, 'frame'),
     num: column(raw.num, 'Float64Array', what, 'num'),
     kind: column(raw.kind, 'Uint8Array', what, 'kind'),
-    other: head.other.map(decodeValue),
+    other,
+    ...(memo ? { memo } : {}),
   };
   checkColumns(seg, what);
   return seg;
@@ -155,6 +157,7 @@ export function concatColumns(parts: RecordColumns[]): RecordColumns {
     }
     out.num.set(p.num, r0);
     out.kind.set(p.kind, r0);
+    if (p.memo) for (const [k, t] of p.memo) (out.memo ??= new Map()).set(out.other.length + k, t);
     for (const v of p.other) out.other.push(v);
     f0 += pf;
     r0 += pn;
