@@ -182,3 +182,48 @@ for (const i of flor.loop('i', [0])) {
       'return the data instead of the object that holds it: `() => fetch(url).then((r) => r.text())` (or `r.json()`), not the Response\n',
   );
 });
+
+test('flor.iteration: concurrent request handlers keep their records apart, inside a loop and at top level', async () => {
+  const d = makeRepo({
+    files: {
+      'server.mjs': `import { flor } from 'git-flor';
+import { createServer } from 'node:http';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const server = createServer((req, res) => {
+  const i = Number(new URL(req.url, 'http://x').searchParams.get('i'));
+  flor.iteration('request', i, async () => {
+    flor.log('got', i);
+    await sleep((6 - i) * 7); // the first request finishes last
+    await Promise.all([sleep(1).then(() => flor.log('side', i * 100)), sleep(2)]);
+    flor.log('answer', 'r' + i);
+    res.end('ok');
+  });
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const url = 'http://127.0.0.1:' + server.address().port + '/?i=';
+for (const round of flor.loop('round', [0, 1])) {
+  await Promise.all([0, 1, 2, 3, 4, 5].map((i) => fetch(url + i).then((r) => r.text())));
+  flor.log('round_done', round);
+}
+await Promise.all([6, 7].map((i) => fetch(url + i).then((r) => r.text())));
+const back = flor.iteration('sync', 3, () => flor.log('inside', 'sync'));
+flor.log('outside', back);
+server.close();
+`,
+    },
+  });
+  runNode(d, 'server.mjs');
+  const repo = requireRepoSync(d);
+  const [r] = await listRuns(repo);
+  const seg = await readSegment(repo, r!.segments[0]!.oid);
+  const at = (name: string) => keyed(seg, (n) => n === name).map((k) => `${k.ctx} ${String(k.value)}`).sort();
+  // Requests of a round sit in that round's iteration; those after the loop at top level.
+  const expect = (f: (i: number) => string) => [...[0, 1, 2, 3, 4, 5].flatMap((i) => [0, 1].map((round) => `round=${round}/request=${i} ${f(i)}`)), ...[6, 7].map((i) => `request=${i} ${f(i)}`)].sort();
+  assert.deepEqual(at('got'), expect((i) => String(i)));
+  assert.deepEqual(at('side'), expect((i) => String(i * 100)));
+  assert.deepEqual(at('answer'), expect((i) => 'r' + i));
+  assert.deepEqual(at('round_done'), ['round=0 0', 'round=1 1']);
+  assert.deepEqual(at('inside'), ['sync=3 sync']);
+  assert.deepEqual(at('outside'), [' sync']);
+  assert.deepEqual(r!.meta.loops.map((l) => `${l.parent ?? '-'}>${l.name}:${l.iterations}`).sort(), ['->request:8', '->round:2', '->sync:4', 'round>request:6']);
+});
