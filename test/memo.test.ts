@@ -227,3 +227,25 @@ server.close();
   assert.deepEqual(at('outside'), [' sync']);
   assert.deepEqual(r!.meta.loops.map((l) => `${l.parent ?? '-'}>${l.name}:${l.iterations}`).sort(), ['->request:8', '->round:2', '->sync:4', 'round>request:6']);
 });
+
+test('the memo fidelity check: a replayed memo value must be the recorded one for that call, given the same way', async () => {
+  const { checkMemo } = await import('../src/replay/memo-feed.js');
+  const entry = (id: string, tag: Record<string, unknown>) => ({ i: 0, name: 'reply', ctx: 'p=0', id, tag: { $flor: 'memo', occ: 0, ...tag } as never });
+  const recorded = [entry('a', { v: 'hello', async: true }), entry('b', { v: 'x' })];
+  assert.deepEqual(checkMemo('R', recorded, [entry('a', { v: 'hello', async: true }), entry('b', { v: 'x' }), entry('c', { v: 'new', live: true })]), []);
+  const bad = checkMemo('R', recorded, [entry('a', { v: 'hello!', async: true }), entry('b', { v: 'x', async: true }), entry('c', { v: 'no twin' })]);
+  assert.deepEqual(bad.map((m) => [m.recorded, m.replayed]), [['hello', 'hello!'], ['x', 'x'], [undefined, 'no twin']]);
+});
+
+test('memo call sites: literal names of flor.memo calls, in JS and TS', async () => {
+  const { memoNamesIn } = await import('../src/replay/memo-sites.js');
+  const ts = `import { flor } from 'git-flor';
+const r = await flor.memo<string>('reply', key, () => call());
+const s = flor.memo(\`judge\`, () => 1) as number;
+const t = flor.memo(name, () => 2); // not a literal: unknown
+other.memo('not-flor', () => 3);
+// flor.memo('in a comment')
+`;
+  assert.deepEqual(memoNamesIn('a.ts', ts), ['judge', 'reply']);
+  assert.deepEqual(memoNamesIn('a.mjs', 'flor.memo("x", () => 1); flor.memo('), []);
+});
