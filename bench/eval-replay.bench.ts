@@ -12,20 +12,9 @@ import { join, resolve, dirname } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { scorer, todayScorer, evalFiles } from '../fixtures/eval-loop/build.js';
+import { benchEnv as env } from './env.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = {
-    ...process.env, GIT_AUTHOR_NAME: 'Bench', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'Bench',
-    GIT_COMMITTER_EMAIL: 'b@example.com', GIT_CONFIG_NOSYSTEM: '1',
-  };
-  delete e.FLOR_REPLAY;
-  delete e.FLOR_REPLAY_PARENT;
-  delete e.GIT_DIR;
-  delete e.GIT_INDEX_FILE;
-  return e;
-}
 
 function git(cwd: string, ...args: string[]): void {
   const r = spawnSync('git', args, { cwd, env: env(), encoding: 'utf8' });
