@@ -13,6 +13,7 @@ import { keyed } from '../src/replay/assemble.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { listRuns, readSegment } from '../src/store/ledger.js';
 import { makeRepo, runNode, writeFiles, cleanup, tempDir } from './helpers/repo.js';
+import { florIn } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -94,6 +95,10 @@ test('memoised values are recorded like logged values: readers see them under th
   assert.equal(recordStderr.match(/flor\.memo\('raced'\) was called again while an earlier call of it in item=0 was still running/g)?.length, 1, recordStderr);
   const num = await records('num');
   assert.deepEqual(num.map((r) => [r.ctx, r.value]), [['item=0', 0], ['item=1', 2.5], ['item=2', 5]]);
+  // A memoised number is a number for readers, as a logged one is (SQL's DOUBLE `value`, not JSON).
+  const sql = await florIn(dir, ['sql', "select value, value_json from logs where name = 'num' order by item"]);
+  assert.equal(sql.status, 0, sql.stderr);
+  assert.match(sql.stdout, /^value\s+value_json\n\s*0\s+0\n\s*2\.5\s+2\.5\n\s*5\s+5\n$/);
   const value = (await records('value'))[1]!.value as Record<string, unknown>;
   // Readers get a Date's text, a Map's object and a Set's array, as for logged values.
   assert.equal(value.date, '2026-01-02T00:00:00.000Z');

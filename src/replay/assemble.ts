@@ -16,7 +16,7 @@ function valueAt(c: RecordColumns, i: number, otherIdx: number[]): Value {
 }
 
 /** Index into `other` for each record (-1 for numbers). */
-export function otherIndex(c: RecordColumns): number[] {
+function otherIndex(c: RecordColumns): number[] {
   const out = new Array<number>(c.name.length);
   let k = 0;
   for (let i = 0; i < c.name.length; i++) out[i] = c.kind[i] === KIND_NUMBER ? -1 : k++;
@@ -150,6 +150,8 @@ export function concatRecords(parts: RecordColumns[], keep: (name: string, part:
         ni = names.push(name) - 1;
         nameIdx.set(name, ni);
       }
+      const tag = c.memo?.get(i);
+      if (tag !== undefined) memo.set(rName.length, tag);
       rName.push(ni);
       rFrame.push(mapFrame(c.frame[i]!));
       if (c.kind[i] === KIND_NUMBER) {
@@ -158,8 +160,6 @@ export function concatRecords(parts: RecordColumns[], keep: (name: string, part:
       } else {
         rNum.push(NaN);
         rKind.push(c.kind[i]!);
-        const tag = c.memo?.get(oi[i]!);
-        if (tag !== undefined) memo.set(other.length, tag);
         other.push(c.other[oi[i]!]!);
       }
     }

@@ -6,9 +6,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { pack, decodeValue, isMemoTag, type MemoTag } from '../store/pack.js';
-import { KIND_NUMBER, type RecordColumns } from '../store/records.js';
+import type { RecordColumns } from '../store/records.js';
 import { memoId, type MemoFeedFile } from '../runtime/replay-spec.js';
-import { contextKey, otherIndex, sameValue, type Mismatch } from './assemble.js';
+import { contextKey, sameValue, type Mismatch } from './assemble.js';
 
 export interface MemoEntry {
   /** Record index in the columns it came from. */
@@ -23,11 +23,8 @@ export interface MemoEntry {
 /** The flor.memo records of `c` (a run's segments, or a replay task's records). */
 export function memoEntries(c: RecordColumns): MemoEntry[] {
   if (!c.memo?.size) return [];
-  const oi = otherIndex(c);
   const out: MemoEntry[] = [];
-  for (let i = 0; i < c.name.length; i++) {
-    if (c.kind[i] === KIND_NUMBER) continue;
-    const tag = c.memo.get(oi[i]!);
+  for (const [i, tag] of [...c.memo].sort((a, b) => a[0] - b[0])) {
     if (!isMemoTag(tag)) continue;
     const name = c.names[c.name[i]!]!;
     const ctx = c.frame[i]! < 0 ? '' : contextKey(c, c.frame[i]!);

@@ -8,7 +8,8 @@
 import { openSync, writevSync, closeSync, mkdirSync, readFileSync, readdirSync, readSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { FlorError } from '../errors.js';
-import { pack, unpack, packTyped, encodeValue, decodeValue, decodeOther, type DType } from './pack.js';
+import { pack, unpack, packTyped, encodeValue, decodeValue, type DType } from './pack.js';
+import { decodeRecordValues } from './memo-records.js';
 import { allocColumns, emptyColumns, type RecordColumns, type Value, type TypedArray } from './records.js';
 import type { RunMeta, RunStatus, LoopInfo } from './types.js';
 
@@ -253,8 +254,8 @@ function mergeChunks(chunks: RawChunk[]): RecordColumns {
     put(out.frame, c.frame, r);
     put(out.num, c.num, r);
     put(out.kind, c.kind, r);
-    const { other, memo } = decodeOther(c.other);
-    if (memo) for (const [k, t] of memo) (out.memo ??= new Map()).set(out.other.length + k, t);
+    const { other, memo } = decodeRecordValues(out.kind, out.num, c.other, r, c.n);
+    if (memo) for (const [i, t] of memo) (out.memo ??= new Map()).set(i, t);
     for (const v of other) out.other.push(v);
     f += c.nFrames;
     r += c.n;

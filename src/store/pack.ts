@@ -133,24 +133,6 @@ function encodeMemo(m: MemoRecord): MemoTag {
 }
 
 /**
- * `other` values as stored, and back: the records flor.memo made keep their encoded `memo` tag in
- * `memo` (by index into `other`) beside the value readers see, so that copying records (capture,
- * replay segments, caches) never loses what a replay needs of them.
- */
-export function encodeOther(other: Value[], memo: Map<number, unknown> | undefined): unknown[] {
-  return memo?.size ? other.map((v, k) => memo.get(k) ?? encodeValue(v)) : other.map(encodeValue);
-}
-
-export function decodeOther(raw: unknown[]): { other: Value[]; memo: Map<number, unknown> | null } {
-  let memo: Map<number, unknown> | null = null;
-  const other = raw.map((v, k) => {
-    if (isMemoTag(v)) (memo ??= new Map()).set(k, v);
-    return decodeValue(v);
-  });
-  return { other, memo };
-}
-
-/**
  * A memo tag as flor.memo gives it back in a replay: Dates, Maps and Sets as such (decodeValue, for
  * readers, gives their text, a plain object and an array, as for logged values).
  */

@@ -31,7 +31,7 @@ export interface RecordColumns {
   num: Float64Array; // per record: the value when kind is KIND_NUMBER (NaN otherwise)
   kind: Uint8Array; // per record: KIND_NUMBER or KIND_OTHER
   other: Value[]; // values of KIND_OTHER records, in record order
-  /** flor.memo records: index into `other` -> the encoded `memo` tag (pack.ts encodeOther). */
+  /** flor.memo records: record index -> the stored `memo` tag (memo-records.ts). */
   memo?: Map<number, unknown>;
 }
 
