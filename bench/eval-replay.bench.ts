@@ -13,6 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { scorer, todayScorer, evalFiles } from '../fixtures/eval-loop/build.js';
 import { benchEnv as env } from './env.js';
+import { startModelServer } from '../fixtures/eval-loop/model-server.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -33,9 +34,6 @@ function timed(cwd: string, args: string[]): Promise<{ ms: number; stderr: strin
 }
 
 export async function run(): Promise<void> {
-  const { startModelServer } = (await import(join(ROOT, 'fixtures', 'eval-loop', 'model-server.mjs'))) as {
-    startModelServer: () => Promise<{ url: string; requests: () => number; close: () => Promise<void> }>;
-  };
   const dir = mkdtempSync(join(tmpdir(), 'flor-bench-eval-'));
   const server = await startModelServer();
   try {

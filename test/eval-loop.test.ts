@@ -14,15 +14,10 @@ import { requireRepoSync } from '../src/store/git.js';
 import { listRuns, readSegment } from '../src/store/ledger.js';
 import { keyed } from '../src/replay/assemble.js';
 import { scorer, todayScorer, evalFiles } from '../fixtures/eval-loop/build.js';
+import { startModelServer, type ModelServer } from '../fixtures/eval-loop/model-server.mjs';
 import { makeRepo, gitIn, testEnv, cleanup, BIN } from './helpers/repo.js';
 
 after(cleanup);
-
-interface ModelServer {
-  url: string;
-  requests: () => number;
-  close: () => Promise<void>;
-}
 
 let server: ModelServer;
 let dir = '';
@@ -45,8 +40,7 @@ async function evalRun(): Promise<void> {
 }
 
 before(async () => {
-  const mod = (await import('../fixtures/eval-loop/model-server.mjs')) as { startModelServer: () => Promise<ModelServer> };
-  server = await mod.startModelServer();
+  server = await startModelServer();
   dir = makeRepo({ files: { ...evalFiles(), 'scorer.mjs': scorer(1) } });
   await evalRun();
   for (const v of [2, 3] as const) {

@@ -69,7 +69,6 @@ for (const i of flor.loop('item', [0, 1, 2])) {
 `;
 
 let dir = '';
-let run = '';
 let recordStderr = '';
 
 before(() => {
@@ -82,7 +81,6 @@ before(() => {
 async function records(name: string): Promise<Array<{ source: string; ctx: string; value: unknown }>> {
   const repo = requireRepoSync(dir);
   const runs = await listRuns(repo);
-  run = runs[0]!.id;
   const out: Array<{ source: string; ctx: string; value: unknown }> = [];
   for (const s of runs[0]!.segments) {
     const seg = await readSegment(repo, s.oid);
