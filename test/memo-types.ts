@@ -3,7 +3,7 @@
  * result flor can store keeps its type (a Promise stays a Promise), one it cannot is a type error.
  * Never executed.
  */
-import { flor } from '../src/runtime/index.js';
+import { flor } from '../src/index.js';
 
 interface Reply {
   text: string;

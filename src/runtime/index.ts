@@ -5,8 +5,8 @@
 import { FlorError } from '../errors.js';
 import { Session } from './run.js';
 import { loop as makeLoop } from './loop.js';
-import { Memo, type MemoKey } from './memo.js';
-import type { TypedArray } from '../store/records.js';
+import { Memo } from './memo.js';
+import type { Memoizable, MemoKey } from './api.js';
 import { iteration as runIteration } from './iteration.js';
 
 let session: Session | null = null;
@@ -24,26 +24,6 @@ let memos: Memo | null = null;
 function badMemo(what: string): FlorError {
   return new FlorError('BAD_MEMO', `flor.memo ${what}`, { hint: "write flor.memo('reply', () => call()) or flor.memo('reply', key, () => call())" });
 }
-
-/**
- * What flor.memo can store and give back, checked at compile time as it is at run time
- * (docs/replay.md): data, not objects with methods, promises or streams. `T` and
- * `T & Memoizable<T>` agree for such a T; a Response, a function or a class instance with methods
- * does not.
- */
-export type Memoizable<T> = T extends null | undefined | boolean | number | string | bigint | Date | TypedArray
-  ? T
-  : T extends (...args: never[]) => unknown
-    ? never
-    : T extends PromiseLike<unknown>
-      ? never
-      : T extends ReadonlyMap<infer K, infer V>
-        ? ReadonlyMap<Memoizable<K>, Memoizable<V>>
-        : T extends ReadonlySet<infer E>
-          ? ReadonlySet<Memoizable<E>>
-          : T extends readonly (infer E)[]
-            ? readonly Memoizable<E>[]
-            : { [K in keyof T]: Memoizable<T[K]> };
 
 function memo<T>(name: string, fn: () => Promise<T & Memoizable<T>>): Promise<T>;
 function memo<T>(name: string, fn: () => T & Memoizable<T>): T;

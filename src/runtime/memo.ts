@@ -14,9 +14,9 @@ import { readFileSync } from 'node:fs';
 import { FlorError } from '../errors.js';
 import { MemoRecord, decodeExact, isMemoTag, unpack, type MemoTag } from '../store/pack.js';
 import type { Session } from './run.js';
+import type { MemoKey } from './api.js';
 import { memoId, type MemoFeedFile } from './replay-spec.js';
 
-export type MemoKey = string | number;
 
 /** Deeper than this a result is refused (a circular one is). */
 const MAX_DEPTH = 64;

@@ -44,7 +44,7 @@ export const command: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', describe: 'with --plan --shards: print the saved plan as JSON (its id in .id)' })
       .example('$0 replay grad_norm', 'every run lacking grad_norm gets it, replayed from its checkpoints')
       .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run, and whose code would run')
-      .example('$0 replay words --no-live-calls', 'replay an eval without calling its model again: any flor.memo call the run did not record fails it')
+      .example('$0 replay grad_norm --no-live-calls', 'never call a flor.memo function again (an eval\'s model): a call the run did not record fails the replay')
       .example('$0 replay grad_norm --allow-writer 3f2a9c0d1e4b5a67', "also runs fetched from that clone (replay runs their writer's code)")
       .example('$0 replay acc --plan --shards 4 && git flor push', "a pinned plan for 4 machines from HEAD's code: prints its id, each shard's tasks and time")
       .example('$0 replay --plan 1a2b3c4d5e6f --shard 2/4 && git flor push', 'on machine 2 of 4 (--shard auto in a Kubernetes Indexed Job or a Slurm array): its share, pushed to its own ledger')
