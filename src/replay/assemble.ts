@@ -5,7 +5,7 @@
 import { KIND_NUMBER, type RecordColumns, type Value } from '../store/records.js';
 
 /** A record's identity across forward and replay: name, loop iterations outermost first, occurrence. */
-function contextKey(c: RecordColumns, frame: number): string {
+export function contextKey(c: RecordColumns, frame: number): string {
   const parts: string[] = [];
   for (let f = frame; f >= 0; f = c.frames.parent[f]!) parts.push(`${c.loops[c.frames.loop[f]!]}=${c.frames.iter[f]}`);
   return parts.reverse().join('/');
@@ -31,13 +31,13 @@ export interface KeyedRecord {
 }
 
 /** Every record of `c` whose name passes `keep`, with its identity. */
-export function keyed(c: RecordColumns, keep: (name: string) => boolean = () => true): KeyedRecord[] {
+export function keyed(c: RecordColumns, keep: (name: string, i: number) => boolean = () => true): KeyedRecord[] {
   const oi = otherIndex(c);
   const seen = new Map<string, number>();
   const out: KeyedRecord[] = [];
   for (let i = 0; i < c.name.length; i++) {
     const name = c.names[c.name[i]!]!;
-    if (!keep(name)) continue;
+    if (!keep(name, i)) continue;
     const ctx = c.frame[i]! < 0 ? '' : contextKey(c, c.frame[i]!);
     const k = `${name}\u0000${ctx}`;
     const occurrence = seen.get(k) ?? 0;
@@ -84,13 +84,14 @@ export interface Mismatch {
  * recorded ones (fidelity check); mismatches are reported, never silently mixed."
  * Every replayed record of a name the run already logged must equal the recorded record with the
  * same (name, loop iterations, occurrence); a replayed record with no recorded twin is a mismatch too.
+ * Records `skip` names (flor.memo's, which memo-feed.ts checks by their own identity) are left out.
  */
-export function checkFidelity(run: string, recorded: RecordColumns, replayed: RecordColumns): Mismatch[] {
+export function checkFidelity(run: string, recorded: RecordColumns, replayed: RecordColumns, skip: (i: number) => boolean = () => false): Mismatch[] {
   const existing = new Set(recorded.names);
   const rec = new Map<string, Value>();
   for (const r of keyed(recorded)) rec.set(`${r.name}\u0000${r.ctx}\u0000${r.occurrence}`, r.value);
   const out: Mismatch[] = [];
-  for (const r of keyed(replayed, (n) => existing.has(n))) {
+  for (const r of keyed(replayed, (n, i) => existing.has(n) && !skip(i))) {
     const k = `${r.name}\u0000${r.ctx}\u0000${r.occurrence}`;
     const have = rec.has(k);
     const v = rec.get(k);
@@ -104,7 +105,7 @@ export function checkFidelity(run: string, recorded: RecordColumns, replayed: Re
  * whose name passes `keep`, with fresh tables: each task numbered its names, loops and frames on
  * its own. Only frames that some kept record uses are carried.
  */
-export function concatRecords(parts: RecordColumns[], keep: (name: string) => boolean): RecordColumns {
+export function concatRecords(parts: RecordColumns[], keep: (name: string, part: number, i: number) => boolean): RecordColumns {
   const names: string[] = [];
   const nameIdx = new Map<string, number>();
   const loops: string[] = [];
@@ -117,7 +118,8 @@ export function concatRecords(parts: RecordColumns[], keep: (name: string) => bo
   const rNum: number[] = [];
   const rKind: number[] = [];
   const other: Value[] = [];
-  for (const c of parts) {
+  const memo = new Map<number, unknown>();
+  for (const [pi, c] of parts.entries()) {
     const local = new Map<number, number>(); // task frame -> output frame
     const mapFrame = (f: number): number => {
       if (f < 0) return -1;
@@ -142,12 +144,14 @@ export function concatRecords(parts: RecordColumns[], keep: (name: string) => bo
     const oi = otherIndex(c);
     for (let i = 0; i < c.name.length; i++) {
       const name = c.names[c.name[i]!]!;
-      if (!keep(name)) continue;
+      if (!keep(name, pi, i)) continue;
       let ni = nameIdx.get(name);
       if (ni === undefined) {
         ni = names.push(name) - 1;
         nameIdx.set(name, ni);
       }
+      const tag = c.memo?.get(i);
+      if (tag !== undefined) memo.set(rName.length, tag);
       rName.push(ni);
       rFrame.push(mapFrame(c.frame[i]!));
       if (c.kind[i] === KIND_NUMBER) {
@@ -169,6 +173,7 @@ export function concatRecords(parts: RecordColumns[], keep: (name: string) => bo
     num: Float64Array.from(rNum),
     kind: Uint8Array.from(rKind),
     other,
+    ...(memo.size ? { memo } : {}),
   };
 }
 

@@ -46,6 +46,7 @@ export function describeReport(r: ReplayReport): string[] {
         lines.push(`run ${id}: replayed ${o.names.join(', ')} — ${o.records} record(s) in ${o.tasks} task(s)${o.reusedTasks ? ` (${o.reusedTasks} reused)` : ''}, ${ms(o.ms)}`);
         lines.push(`  ${statementOrigin(o.names, o.carried)}`);
         for (const p of o.partial) lines.push(`  not carried: ${p}`);
+        if (Object.keys(o.live).length) lines.push(`  live calls (flor.memo without a recorded value): ${Object.entries(o.live).sort().map(([n, k]) => `${n} ${k}`).join(', ')}`);
         break;
       case 'planned':
         break;

@@ -17,6 +17,7 @@ import { findRenames } from '../store/renames.js';
 import { carriedNames } from '../propagate/index.js';
 import { snapshotWorkTree } from '../store/worktree.js';
 import { reachedFiles, treeFiles, workTreeFiles, type FileSource, type Reach } from './reach.js';
+import { memoNamesIn } from './memo-sites.js';
 
 
 export interface TodayFiles {
@@ -35,6 +36,8 @@ export interface TodayFiles {
   source: FileSource;
   /** Whether a bare import names an installed package (else it is a path alias, not followed). */
   isPackage: (name: string) => boolean;
+  /** Per file of today's, the names it calls flor.memo with (memo-sites.ts). */
+  memoSites: Map<string, string[]>;
 }
 
 /**
@@ -45,7 +48,14 @@ export interface TodayFiles {
 export async function readTodayFiles(repo: RepoInfo, names: string[], at?: string): Promise<TodayFiles> {
   const top = repo.top!;
   const quoted = names.flatMap((n) => [`'${n}'`, `"${n}"`, `\`${n}\``]);
-  const logsOne = (text: string): boolean => text.includes('flor') && quoted.some((q) => text.includes(q));
+  const memoSites = new Map<string, string[]>();
+  const logsOne = (text: string, path: string): boolean => {
+    if (text.includes('flor.memo')) {
+      const found = memoNamesIn(path, text);
+      if (found.length) memoSites.set(path, found);
+    }
+    return text.includes('flor') && quoted.some((q) => text.includes(q));
+  };
   const { files, tree, source } = at ? await committedFiles(repo, at, logsOne) : await workTreeLogFiles(repo, logsOne);
   const namesFound = new Set<string>();
   const logs: Record<string, string[]> = {};
@@ -63,12 +73,12 @@ export async function readTodayFiles(repo: RepoInfo, names: string[], at?: strin
     if (hit === undefined) installed.set(name, (hit = existsSync(join(top, 'node_modules', name))));
     return hit;
   };
-  return { files, logs, namesFound, tree, source, isPackage };
+  return { files, logs, namesFound, tree, source, isPackage, memoSites };
 }
 
 type Found = Pick<TodayFiles, 'files' | 'tree' | 'source'>;
 
-async function workTreeLogFiles(repo: RepoInfo, wanted: (text: string) => boolean): Promise<Found> {
+async function workTreeLogFiles(repo: RepoInfo, wanted: (text: string, path: string) => boolean): Promise<Found> {
   const top = repo.top!;
   const paths = (await workTreePaths(repo)).filter(isSourcePath);
   const files: Record<string, string> = {};
@@ -82,14 +92,14 @@ async function workTreeLogFiles(repo: RepoInfo, wanted: (text: string) => boolea
     } catch {
       continue; // listed but deleted in the work tree
     }
-    if (wanted(text)) files[p] = text;
+    if (wanted(text, p)) files[p] = text;
   }
   let tree: Promise<string> | null = null;
   return { files, tree: () => (tree ??= snapshotWorkTree(repo)), source: workTreeFiles(top) };
 }
 
 /** The same from a commit's tree: regular files only (a link's blob is its target, not code). */
-async function committedFiles(repo: RepoInfo, commit: string, wanted: (text: string) => boolean): Promise<Found> {
+async function committedFiles(repo: RepoInfo, commit: string, wanted: (text: string, path: string) => boolean): Promise<Found> {
   const at = await resolveRev(repo, commit);
   if (!at) throw new FlorError('BAD_REVISION', `'${commit}' does not name a commit in this clone`, { hint: '`git flor fetch` brings the commit a replay plan names' });
   const cat = reader(repo);
@@ -97,7 +107,7 @@ async function committedFiles(repo: RepoInfo, commit: string, wanted: (text: str
   await Promise.all((await treeBlobs(repo, at.tree)).map(async (e) => {
     if (e.mode === '120000' || !isSourcePath(e.path)) return;
     const text = (await cat.read(e.oid))?.data.toString('utf8');
-    if (text !== undefined && wanted(text)) found.push([e.path, text]);
+    if (text !== undefined && wanted(text, e.path)) found.push([e.path, text]);
   }));
   // In path order, as the work tree's are listed.
   const files = Object.fromEntries(found.sort(([a], [b]) => (a < b ? -1 : 1)));

@@ -42,6 +42,25 @@ import { checkFidelity, concatRecords, namesLogged, recordsEnd, type Mismatch } 
 import { acquireReplayLock, type LockHolder } from '../store/replay-lock.js';
 import { entryRoots } from './reach.js';
 import { segmentCounter, type ShardShare } from './shard.js';
+import { checkMemo, liveCalls, memoEntries, writeMemoFeed, type MemoEntry } from './memo-feed.js';
+
+/** The run's recorded memo values, beside its task specs. */
+const MEMO_FEED = 'memo.msgpack';
+
+/**
+ * Names today's code memoises, in the run's entry script or a file that logs a requested name,
+ * that the run has no record of: its version makes those calls without flor.memo.
+ */
+function liveNames(today: TodayFiles, script: string, existing: RecordColumns): string[] {
+  if (today.memoSites.size === 0) return [];
+  const memoised = new Set([script, ...Object.keys(today.files)].flatMap((f) => today.memoSites.get(f) ?? []));
+  const have = namesLogged(existing);
+  return [...memoised].filter((n) => !have.has(n)).sort();
+}
+
+function unmemoisedText(names: string[]): string {
+  return `no recorded values for flor.memo ${names.map((n) => `'${n}'`).join(', ')} (this version makes those calls without flor.memo)`;
+}
 
 export interface ReplayProgress {
   done: number;
@@ -89,6 +108,8 @@ export interface ReplayOptions {
   at?: string;
   /** Run only this shard's share of a pinned plan (shard.ts): its tasks, its names, the plan named in each segment. */
   shard?: ShardShare;
+  /** A flor.memo call without a recorded value fails the replay instead of being made live (memo-feed.ts). */
+  noLiveCalls?: boolean;
 }
 
 export interface TaskFailure {
@@ -105,7 +126,7 @@ export type RunOutcome =
    * carried: the names whose statement was carried into this version's code (the others were in it
    * already); partial: statements of replayed names that could not be placed in some file.
    */
-  | { run: string; status: 'replayed'; names: string[]; carried: string[]; partial: string[]; segment: string; records: number; tasks: number; reusedTasks: number; ms: number }
+  | { run: string; status: 'replayed'; names: string[]; carried: string[]; partial: string[]; segment: string; records: number; tasks: number; reusedTasks: number; ms: number; live: Record<string, number> }
   | { run: string; status: 'planned'; names: string[] }
   | { run: string; status: 'not-propagated'; names: string[]; reason: string }
   | { run: string; status: 'failed'; names: string[]; reason: string; failures: TaskFailure[] }
@@ -204,6 +225,8 @@ interface Prepared {
   /** Loader flags the metadata may pass (store/exec-argv.ts); `execArgv` is what of them resolves inside the snapshot. */
   loaders: Loader[];
   execArgv: string[];
+  /** The run's recorded flor.memo values, fed to its replay children. */
+  memo: MemoEntry[];
 }
 
 /**
@@ -345,6 +368,12 @@ async function replayWith(
       });
       return null;
     }
+    const unmemoised = liveNames(today, entry.meta.script, existing);
+    if (unmemoised.length && opts.noLiveCalls) {
+      outcomes.push({ run: entry.id, status: 'refused', names: missing, reason: `${unmemoisedText(unmemoised)}: its replay would make them live (--no-live-calls)` });
+      return null;
+    }
+    if (unmemoised.length) notes.push({ run: entry.id, text: `${unmemoisedText(unmemoised)}: its replay makes them live` });
     const paths = containedPaths(entry.id, entry.meta);
     const { loaders, refused } = splitLoaders(entry.meta.execArgv, paths.cwd);
     if (refused.length) notes.push({ run: entry.id, text: `recorded Node option(s) not passed (only loader flags of modules in the code or its node_modules are): ${refused.map((r) => JSON.stringify(r)).join(' ')}` });
@@ -375,7 +404,7 @@ async function replayWith(
     return {
       entry, names: ok, files: prop.files, code, existing, ckpts: await ckpts, snap,
       carried: prop.carried.filter((n) => ok.includes(n)),
-      end, paths, loaders, execArgv: [],
+      end, paths, loaders, execArgv: [], memo: memoEntries(existing),
       partial: prop.partial.filter((f) => ok.includes(f.name)).map((f) => `${f.name}: ${f.reason}`),
     };
   }
@@ -426,6 +455,7 @@ async function replayWith(
         if (l.dropped.length) notes.push({ run: p.entry.id, text: `recorded loader(s) not passed, they do not resolve inside the run's code or its node_modules: ${l.dropped.map((d: string) => JSON.stringify(d)).join(' ')}` });
         const outDir = `${snap.dir}.out`;
         mkdirSync(outDir, { recursive: true });
+        if (p.memo.length) writeMemoFeed(join(outDir, MEMO_FEED), p.memo);
         st = { p, segments, snap, outDir };
       } catch (e) {
         for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
@@ -591,8 +621,9 @@ function tracker(plan: Plan, onProgress: ReplayOptions['onProgress']) {
 /** How often progress is emitted while tasks run. */
 const PROGRESS_POLL_MS = 250;
 
-function specKey(s: PlannedSegment, names: string[], stop: StopPoint | null): string {
-  return createHash('sha256').update(JSON.stringify([s.start, s.end, s.runToEnd, s.restoreFrom, s.skipInner, s.ckptKeys, names, stop])).digest('hex').slice(0, 16);
+function specKey(s: PlannedSegment, names: string[], stop: StopPoint | null, noLive = false): string {
+  // A task journal made with live calls is not reused by a replay that allows none.
+  return createHash('sha256').update(JSON.stringify([s.start, s.end, s.runToEnd, s.restoreFrom, s.skipInner, s.ckptKeys, names, stop, ...(noLive ? ['no-live'] : [])])).digest('hex').slice(0, 16);
 }
 
 /**
@@ -617,7 +648,7 @@ function runEnd(meta: RunEntry['meta'], forward: RecordColumns): Prepared['end']
 function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOptions): ReplayTask {
   const run = st.p.entry.id;
   const meta = st.p.entry.meta;
-  const key = specKey(s, st.p.names, s.index === st.segments.length - 1 ? st.p.end?.stop ?? null : null);
+  const key = specKey(s, st.p.names, s.index === st.segments.length - 1 ? st.p.end?.stop ?? null : null, opts.noLiveCalls);
   const spec: ReplaySpec = {
     runId: run,
     // RULE: "Args come from the original run, not from today's defaults or the CLI."
@@ -637,6 +668,8 @@ function taskFor(repo: RepoInfo, st: Staged, s: PlannedSegment, opts: ReplayOpti
     // RULE: a run that did not finish is replayed only as far as it went: its last record.
     stopAfter: s.index === st.segments.length - 1 ? (st.p.end?.stop ?? null) : null,
     progress: join(st.outDir, `progress-${s.index}-${key}`),
+    ...(st.p.memo.length ? { memo: join(st.outDir, MEMO_FEED) } : {}),
+    ...(opts.noLiveCalls ? { noLiveCalls: true } : {}),
   };
   return {
     run, segment: s.index, spec, specPath: join(st.outDir, `spec-${s.index}-${key}.json`),
@@ -653,6 +686,7 @@ interface Checked {
   mismatches: Mismatch[];
   ms: number;
   reused: number;
+  live: Record<string, number>;
 }
 
 /** The outcome of a run that is not written (a task failed, or fidelity), or what to write. */
@@ -680,7 +714,9 @@ function checkRun(st: Staged, results: ReplayTaskResult[], opts: ReplayOptions):
 
   const parts = results.map((r) => (r as Extract<ReplayTaskResult, { ok: true }>).records);
   const replayed = concatColumns(parts);
-  const mismatches = checkFidelity(run, p.existing, replayed);
+  const memo = memoEntries(replayed);
+  const memoAt = new Set(memo.map((e) => e.i));
+  const mismatches = [...checkFidelity(run, p.existing, replayed, (i) => memoAt.has(i)), ...checkMemo(run, p.memo, memo)];
   // RULE: "mismatches are reported, never silently mixed": a run whose re-executed statements
   // differ is not written (unless the user accepts it), so its new column cannot look trustworthy.
   if (mismatches.length && !opts.acceptMismatch) {
@@ -691,8 +727,10 @@ function checkRun(st: Staged, results: ReplayTaskResult[], opts: ReplayOptions):
   // RULE: "Replay never overwrites forward records; replay rows are marked as such." Only the
   // names this run lacked go into a new segment of source 'replay', next to the forward one.
   const wanted = new Set(p.names);
-  const cols = concatRecords(parts, (n) => wanted.has(n));
-  return { cols, mismatches, ms, reused: results.filter((r) => r.ok && r.reused).length };
+  // So are the results of memo calls made live: the next replay of the run finds them.
+  const liveAt = parts.map((c) => new Set(memoEntries(c).filter((e) => e.tag.live === true).map((e) => e.i)));
+  const cols = concatRecords(parts, (n, part, i) => wanted.has(n) || liveAt[part]!.has(i));
+  return { cols, mismatches, ms, reused: results.filter((r) => r.ok && r.reused).length, live: liveCalls(memo) };
 }
 
 /**
@@ -721,7 +759,7 @@ async function writeRun(repo: RepoInfo, st: Staged, c: Checked, made: string, wr
   await appendSegment(repo, run, name, encodeSegment(seg), { code: tree });
   removeRunSnapshots(repo, run);
   return {
-    outcome: { run, status: 'replayed', names: p.names, carried: p.carried, partial: p.partial, segment: name, records: c.cols.name.length, tasks: segments.length, reusedTasks: c.reused, ms: c.ms },
+    outcome: { run, status: 'replayed', names: p.names, carried: p.carried, partial: p.partial, segment: name, records: c.cols.name.length, tasks: segments.length, reusedTasks: c.reused, ms: c.ms, live: c.live },
     mismatches: c.mismatches,
   };
 }

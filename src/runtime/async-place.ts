@@ -59,6 +59,11 @@ export class AsyncPlaces<T extends Placed<T>> {
     this.als.enterWith(ctx);
   }
 
+  /** Runs `fn` with `ctx` as the innermost loop of its async context, and of all it starts (flor.iteration). */
+  run<R>(ctx: T, fn: () => R): R {
+    return this.als.run(ctx, fn);
+  }
+
   exit(ctx: T): void {
     if (ctx.entry) ctx.entry.stale = true;
     ctx.entry = null;

@@ -6,7 +6,7 @@
  * (`frameBase` counts frames already flushed), so chunks append to the run's tables.
  */
 import { KIND_NUMBER, KIND_OTHER, type Value, type TypedArray } from '../store/records.js';
-import { Unstorable } from '../store/pack.js';
+import { MemoRecord, Unstorable } from '../store/pack.js';
 import type { ChunkFrame } from '../store/journal.js';
 
 function grownI32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
@@ -63,6 +63,7 @@ export function freezeValue(v: unknown, issues?: FreezeIssues, depth = 0): Value
 }
 
 function freezeObject(v: object, issues: FreezeIssues | undefined, depth: number): Value {
+  if (v instanceof MemoRecord) return v as unknown as Value; // flor.memo copied its value already
   if (isTyped(v)) return v.slice() as TypedArray;
   if (Array.isArray(v)) {
     const out = new Array<Value>(v.length);

@@ -5,6 +5,9 @@
 import { FlorError } from '../errors.js';
 import { Session } from './run.js';
 import { loop as makeLoop } from './loop.js';
+import { Memo } from './memo.js';
+import type { Memoizable, MemoKey } from './api.js';
+import { iteration as runIteration } from './iteration.js';
 
 let session: Session | null = null;
 
@@ -14,6 +17,27 @@ function current(): Session {
 
 function badName(name: unknown): FlorError {
   return new FlorError('BAD_NAME', `flor.log needs a string name, got ${typeof name}`, { hint: "write flor.log('loss', value)" });
+}
+
+let memos: Memo | null = null;
+
+function badMemo(what: string): FlorError {
+  return new FlorError('BAD_MEMO', `flor.memo ${what}`, { hint: "write flor.memo('reply', () => call()) or flor.memo('reply', key, () => call())" });
+}
+
+function memo<T>(name: string, fn: () => Promise<T & Memoizable<T>>): Promise<T>;
+function memo<T>(name: string, fn: () => T & Memoizable<T>): T;
+function memo<T>(name: string, key: MemoKey, fn: () => Promise<T & Memoizable<T>>): Promise<T>;
+function memo<T>(name: string, key: MemoKey, fn: () => T & Memoizable<T>): T;
+function memo<T>(name: string, keyOrFn: MemoKey | (() => T), fn?: () => T): T {
+  if (typeof name !== 'string' || name === '') throw badMemo(`needs a non-empty string name, got ${typeof name}`);
+  const f = fn ?? keyOrFn;
+  const key = fn === undefined ? null : keyOrFn;
+  if (typeof f !== 'function') throw badMemo(`('${name}', …) needs the function whose result it records`);
+  if (key !== null && typeof key !== 'string' && !(typeof key === 'number' && Number.isFinite(key))) throw badMemo(`('${name}', key, fn) needs a string or a finite number as its key, got ${typeof key}`);
+  const s = current();
+  if (!memos || memos.session !== s) memos = new Memo(s);
+  return memos.call(name, key as MemoKey | null, f as () => T);
 }
 
 function loop<T>(name: string, iterable: Iterable<T>): Generator<T, void, undefined>;
@@ -44,6 +68,19 @@ export const flor = {
       if (name === s.stopName) s.loggedStopName();
     }
     return value;
+  },
+
+  /**
+   * Calls `fn` and records its result under `name` (keyed by `key` when given, else by the call's
+   * order in the iteration); a replay returns the recorded result, or throws the recorded error,
+   * without calling `fn`. A Promise-returning `fn` gets a Promise back. The result must be data
+   * flor can store (not a Response: return `r.text()` or `r.json()`).
+   */
+  memo,
+
+  /** Runs `fn` as iteration `index` of loop `name` (event-driven code: a request handler). */
+  iteration<T>(name: string, index: number, fn: () => T): T {
+    return runIteration(current(), name, index, fn);
   },
 
   /** Registers state restored on replay: plain objects, arrays, typed arrays, or { state(), restore(s) }. */

@@ -52,6 +52,25 @@ export interface ReplaySpec {
    * most every PROGRESS_MS), so the orchestrator sees progress inside a task. Absent: none.
    */
   progress?: string;
+  /**
+   * File of the run's recorded flor.memo values (runtime/memo.ts MemoFeedFile, msgpack): a memo
+   * call found there returns its value without calling its function. Absent: none recorded.
+   */
+  memo?: string;
+  /** A memo call with no recorded value fails the child instead of being made live. */
+  noLiveCalls?: boolean;
+}
+
+/** A memo call's identity: name, loop iterations, key (JSON, '' without one), occurrence. */
+export function memoId(name: string, ctx: string, key: string | number | null, occ: number): string {
+  return `${name}\u0000${ctx}\u0000${key === null ? '' : JSON.stringify(key)}\u0000${occ}`;
+}
+
+/** The file a replay child reads its run's recorded memo values from (ReplaySpec.memo), msgpack. */
+export interface MemoFeedFile {
+  format: 'flor-memo-feed';
+  /** [name, loop iterations ('epoch=3/step=7', '' at top level), memo tag as stored]. */
+  entries: Array<[string, string, unknown]>;
 }
 
 /** How often a replay child reports the outer iteration it is in (spec.progress). */
@@ -82,6 +101,10 @@ export interface StopPoint {
  *   once, then at most every PROGRESS_MS); a failed write is ignored
  * - with `stopAfter`, it does the same right after logging that record (counted whether or not it
  *   is kept, so occurrences before the outer loop count in every segment)
+ * - a flor.memo call whose (name, loop iterations, key, occurrence) `memo` holds returns that
+ *   value (or throws that error) without calling its function, also in iterations that run muted;
+ *   one it lacks is made live and recorded with `live`, or, with `noLiveCalls`, ends the child
+ *   with status 1
  * - nothing is written under .git/flor, no run is captured, no checkpoint is taken
  * - an uncaught error ends `out` with status failed and the error message, and a non-zero exit
  *   status
@@ -142,6 +165,8 @@ export function validateReplaySpec(x: unknown, path = '<spec>'): ReplaySpec {
     out: str('out'),
     stopAfter: (stop ?? null) as StopPoint | null,
     ...(typeof x.progress === 'string' && x.progress !== '' ? { progress: x.progress } : {}),
+    ...(typeof x.memo === 'string' && x.memo !== '' ? { memo: x.memo } : {}),
+    ...(x.noLiveCalls === true ? { noLiveCalls: true } : {}),
   };
 }
 

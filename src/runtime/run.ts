@@ -552,20 +552,39 @@ export class Session {
 
   // ---------------------------------------------------------------- loops
 
+  /** Where a record logged here goes: its frame, and its loop iterations (`epoch=3/step=7`, '' at top level). */
+  place(): { frame: number; ctx: string } {
+    const parts: string[] = [];
+    for (let c = this.places ? this.places.here(this.curCtx) : this.curCtx; c; c = c.parent) parts.push(`${c.name}=${c.iter}`);
+    return { frame: this.places ? this.frameHere() : this.buf.curFrame, ctx: parts.reverse().join('/') };
+  }
+
+  /**
+   * flor.iteration: iteration `index` of loop `name`, in the current place, for code that is not a
+   * loop (a request handler). Never the outer loop: no timing, checkpoint or replay range applies.
+   */
+  iterationCtx(name: string, index: number): LoopCtx {
+    this.places ??= new AsyncPlaces();
+    const ctx = this.enterLoop(name, true, true);
+    this.places.exit(ctx); // enterLoop entered it in the caller's context; iteration.ts runs it in its own
+    this.beginIter(ctx, index);
+    return ctx;
+  }
+
   /** The frame a record logged here belongs to, when async contexts are tracked. */
   frameHere(): number {
     const ctx = this.places!.here(this.curCtx);
     return ctx === this.curCtx ? this.buf.curFrame : ctx ? ctx.frame : -1;
   }
 
-  enterLoop(name: string, isAsync = false): LoopCtx {
+  enterLoop(name: string, isAsync = false, event = false): LoopCtx {
     if (typeof name !== 'string' || name === '') {
       throw new FlorError('BAD_LOOP', `flor.loop needs a non-empty name, got ${JSON.stringify(name)}`, { hint: "write flor.loop('epoch', iterable)" });
     }
     if (!this.outerSeen) this.judgeFlags();
     if (isAsync) this.places ??= new AsyncPlaces();
     const parent = this.places ? this.places.here(this.curCtx) : this.curCtx;
-    const outer = parent === null && !this.outerSeen;
+    const outer = !event && parent === null && !this.outerSeen;
     const key = `${parent ? parent.name : ''}\u0000${name}`;
     let info = this.loopInfos.get(key);
     if (!info) {
@@ -607,7 +626,7 @@ export class Session {
       this.outerCpu0 = processCpuMs();
     }
     const spec = this.spec;
-    if (this.mode === 'replay' && spec) {
+    if (this.mode === 'replay' && spec && !event) {
       if (outer) {
         // Without a checkpoint to start from, earlier iterations must run to rebuild the state;
         // they run muted (see beginIter). With one, their items are only taken and dropped.

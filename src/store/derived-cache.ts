@@ -83,6 +83,8 @@ function encodeCached(seg: Segment): Buffer[] {
     nFrames: seg.frames.parent.length,
     n: seg.name.length,
     other: seg.other.map(encodeValue),
+    // flor.memo records' tags, by record index (memo-records.ts): replay reads them from here too.
+    ...(seg.memo?.size ? { memo: [...seg.memo] } : {}),
   });
   const len = Buffer.alloc(4);
   len.writeUInt32LE(head.length);
@@ -101,7 +103,7 @@ function decodeCached(body: Buffer, oid: string): Segment | null {
   try {
     const hl = body.readUInt32LE(0);
     const h = unpack(body.subarray(4, 4 + hl), `cached segment ${oid}`) as {
-      run: string; source: Segment['source']; provenance: Segment['provenance']; names: string[]; loops: string[]; nFrames: number; n: number; other: unknown[];
+      run: string; source: Segment['source']; provenance: Segment['provenance']; names: string[]; loops: string[]; nFrames: number; n: number; other: unknown[]; memo?: unknown;
     };
     let o = 4 + hl;
     o += (ALIGN - ((MAGIC.length + o) % ALIGN)) % ALIGN;
@@ -133,6 +135,7 @@ function decodeCached(body: Buffer, oid: string): Segment | null {
     const frame = take(Int32Array, sizes[4]!, 4);
     const num = take(Float64Array, sizes[5]!, 8);
     const kind = take(Uint8Array, sizes[6]!, 1);
+    const memo = Array.isArray(h.memo) ? new Map(h.memo as Array<[number, unknown]>) : null;
     return {
       format: 'flor-segment',
       version: 1,
@@ -147,6 +150,7 @@ function decodeCached(body: Buffer, oid: string): Segment | null {
       num,
       kind,
       other: h.other.map((v) => decodeValue(v) as Value),
+      ...(memo ? { memo } : {}),
     };
   } catch {
     return null;

@@ -9,6 +9,7 @@ import { openSync, writevSync, closeSync, mkdirSync, readFileSync, readdirSync, 
 import { join, dirname } from 'node:path';
 import { FlorError } from '../errors.js';
 import { pack, unpack, packTyped, encodeValue, decodeValue, type DType } from './pack.js';
+import { decodeRecordValues } from './memo-records.js';
 import { allocColumns, emptyColumns, type RecordColumns, type Value, type TypedArray } from './records.js';
 import type { RunMeta, RunStatus, LoopInfo } from './types.js';
 
@@ -258,7 +259,9 @@ function mergeChunks(chunks: RawChunk[]): RecordColumns {
     put(out.frame, c.frame, r);
     put(out.num, c.num, r);
     put(out.kind, c.kind, r);
-    for (const v of c.other) out.other.push(decodeValue(v));
+    const { other, memo } = decodeRecordValues(out.kind, out.num, c.other, r, c.n);
+    if (memo) for (const [i, t] of memo) (out.memo ??= new Map()).set(i, t);
+    for (const v of other) out.other.push(v);
     f += c.nFrames;
     r += c.n;
   }

@@ -98,6 +98,72 @@ function isTyped(v: unknown): v is TypedArray {
   return ArrayBuffer.isView(v) && !(v instanceof DataView);
 }
 
+/**
+ * One flor.memo result as the runtime records it (runtime/memo.ts): the value (Date, Map, Set kept
+ * as such, written with their tags), or the error the function threw; how the call is told apart
+ * from the others of its name in the iteration (`key`, `occ`); whether it returned a Promise; and
+ * whether a replay made the call live. Stored as the `memo` tag (docs/format.md §5.3).
+ */
+export class MemoRecord {
+  constructor(
+    readonly value: unknown,
+    readonly error: { name: string; message: string } | null,
+    readonly key: string | number | null,
+    readonly occ: number,
+    readonly async: boolean,
+    readonly live: boolean,
+  ) {}
+}
+
+/** The encoded `memo` tag map, as a segment or journal holds it. */
+export type MemoTag = { [TAG]: 'memo' } & Record<string, unknown>;
+
+export function isMemoTag(v: unknown): v is MemoTag {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && (v as Record<string, unknown>)[TAG] === 'memo';
+}
+
+function encodeMemo(m: MemoRecord): MemoTag {
+  const out: MemoTag = { [TAG]: 'memo', occ: m.occ };
+  if (m.key !== null) out.key = m.key;
+  if (m.async) out.async = true;
+  if (m.live) out.live = true;
+  if (m.error) out.error = { name: m.error.name, message: m.error.message };
+  else if (m.value !== undefined) out.v = encodeValue(m.value);
+  return out;
+}
+
+/**
+ * A memo tag as flor.memo gives it back in a replay: Dates, Maps and Sets as such (decodeValue, for
+ * readers, gives their text, a plain object and an array, as for logged values).
+ */
+export function decodeExact(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  if (Array.isArray(v)) return v.map(decodeExact);
+  const o = v as Record<string, unknown>;
+  switch (o[TAG]) {
+    case 'date':
+      return new Date(o.v as string);
+    case 'map':
+      return new Map((o.v as unknown[][]).map(([k, x]) => [decodeExact(k), decodeExact(x)]));
+    case 'set':
+      return new Set((o.v as unknown[]).map(decodeExact));
+    case 'escaped': {
+      const inner = o.v as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(inner)) out[k] = decodeExact(inner[k]);
+      return out;
+    }
+    case undefined: {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(o)) out[k] = decodeExact(o[k]);
+      return out;
+    }
+    default:
+      return decodeValue(v);
+  }
+}
+
 /** A user value -> something plain msgpack carries without loss of type. */
 export function encodeValue(v: unknown): unknown {
   if (v === null || v === undefined) return null;
@@ -115,6 +181,7 @@ export function encodeValue(v: unknown): unknown {
   if (isTyped(v)) return { [TAG]: 'typed', dtype: dtypeOf(v), data: bytesOf(v) };
   if (Array.isArray(v)) return v.map(encodeValue);
   if (v instanceof Unstorable) return { [TAG]: 'unstorable', v: v.error };
+  if (v instanceof MemoRecord) return encodeMemo(v);
   if (v instanceof Date) return { [TAG]: 'date', v: v.toISOString() };
   if (v instanceof Map) return { [TAG]: 'map', v: [...v].map(([k, x]) => [encodeValue(k), encodeValue(x)]) };
   if (v instanceof Set) return { [TAG]: 'set', v: [...v].map(encodeValue) };
@@ -216,6 +283,12 @@ export function decodeValue(v: unknown, onDamage?: OnDamage): Value {
         return o.v as string;
       case 'unstorable':
         return { [TAG]: 'unstorable', error: String(o.v) };
+      case 'memo': {
+        // Readers see a memoised value as a logged one; a call that threw as its error.
+        const err = o.error as { name?: unknown; message?: unknown } | undefined;
+        if (err && typeof err === 'object') return { [TAG]: 'thrown', name: String(err.name), message: String(err.message) };
+        return o.v === undefined ? null : decodeValue(o.v);
+      }
       case 'escaped': {
         const inner = o.v as Record<string, unknown>;
         const out: Record<string, Value> = {};

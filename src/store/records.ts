@@ -31,6 +31,8 @@ export interface RecordColumns {
   num: Float64Array; // per record: the value when kind is KIND_NUMBER (NaN otherwise)
   kind: Uint8Array; // per record: KIND_NUMBER or KIND_OTHER
   other: Value[]; // values of KIND_OTHER records, in record order
+  /** flor.memo records: record index -> the stored `memo` tag (memo-records.ts). */
+  memo?: Map<number, unknown>;
 }
 
 export function emptyColumns(): RecordColumns {

@@ -5,12 +5,14 @@
  * points at, so a corrupt segment fails here with its name, never later as a wrong row.
  */
 import { FlorError } from '../errors.js';
-import { pack, unpack, packTyped, encodeValue, decodeValue, noteDamage } from './pack.js';
+import { pack, unpack, packTyped, noteDamage } from './pack.js';
+import { decodeRecordValues, storedValues } from './memo-records.js';
 import { allocColumns, KIND_NUMBER, KIND_OTHER, type RecordColumns } from './records.js';
 import { validateSegmentHeader } from './schema.js';
 import type { Segment, SegmentKind, Provenance } from './types.js';
 
 export function encodeSegment(seg: Segment): Buffer {
+  const stored = storedValues(seg);
   return pack({
     format: 'flor-segment',
     version: 1,
@@ -22,9 +24,9 @@ export function encodeSegment(seg: Segment): Buffer {
     frames: { parent: packTyped(seg.frames.parent), loop: packTyped(seg.frames.loop), iter: packTyped(seg.frames.iter) },
     name: packTyped(seg.name),
     frame: packTyped(seg.frame),
-    num: packTyped(seg.num),
-    kind: packTyped(seg.kind),
-    other: seg.other.map(encodeValue),
+    num: packTyped(stored.num),
+    kind: packTyped(stored.kind),
+    other: stored.other,
   });
 }
 
@@ -90,6 +92,10 @@ export function decodeSegment(buf: Uint8Array, what: string): Segment {
     run: string; source: SegmentKind; provenance: Provenance | null; names: string[]; loops: string[];
     frames: Record<string, unknown>; other: unknown[];
   };
+  const kind = column(raw.kind, 'Uint8Array', what, 'kind');
+  const num = column(raw.num, 'Float64Array', what, 'num');
+  const hurt: string[] = [];
+  const { other, memo } = decodeRecordValues(kind, num, head.other, 0, kind.length, (i, why) => hurt.push(`value ${i}: ${why}`));
   const seg: Segment = {
     format: 'flor-segment',
     version: 1,
@@ -105,12 +111,11 @@ export function decodeSegment(buf: Uint8Array, what: string): Segment {
     },
     name: column(raw.name, 'Int32Array', what, 'name'),
     frame: column(raw.frame, 'Int32Array', what, 'frame'),
-    num: column(raw.num, 'Float64Array', what, 'num'),
-    kind: column(raw.kind, 'Uint8Array', what, 'kind'),
-    other: [],
+    num,
+    kind,
+    other,
+    ...(memo ? { memo } : {}),
   };
-  const hurt: string[] = [];
-  seg.other = head.other.map((v, i) => decodeValue(v, (why) => hurt.push(`value ${i}: ${why}`)));
   noteDamage(seg, hurt);
   checkColumns(seg, what);
   return seg;
@@ -158,6 +163,7 @@ export function concatColumns(parts: RecordColumns[]): RecordColumns {
     }
     out.num.set(p.num, r0);
     out.kind.set(p.kind, r0);
+    if (p.memo) for (const [i, t] of p.memo) (out.memo ??= new Map()).set(r0 + i, t);
     for (const v of p.other) out.other.push(v);
     f0 += pf;
     r0 += pn;

@@ -33,6 +33,7 @@ interface Args {
   'allow-writer': string[] | undefined;
   version: string[] | undefined;
   all: boolean;
+  'live-calls': boolean;
 }
 
 /** Also parsed without yargs (cli/fast.ts): declare every option here. */
@@ -49,6 +50,7 @@ export const options = {
   replay: { type: 'boolean', default: false, describe: 'first replay old runs that lack a name today\'s code logs (see `git flor replay`)' },
   workers: { type: 'number', describe: 'with --replay: worker threads (default: number of cores)' },
   'allow-writer': { type: 'string', array: true, describe: "with --replay: also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" },
+  'live-calls': { type: 'boolean', default: true, describe: 'with --replay: --no-live-calls fails a replay that would call a flor.memo function with no recorded value' },
 } satisfies Record<string, Options>;
 
 export const command: CommandModule<object, Args> = {
@@ -94,7 +96,7 @@ export const command: CommandModule<object, Args> = {
         runs = all.filter((r) => (!named || named.has(r.id)) && accepts(r)).map((r) => r.id);
       }
       // Loaded only when asked for: the replay machinery would add to every `git flor log` start.
-      if (!runs || runs.length > 0) replayStatus = await (await import('./replay.js')).replayForLog(repo, names, { runs, since, workers: argv.workers, segments, allowWriters: argv['allow-writer']?.map(String) });
+      if (!runs || runs.length > 0) replayStatus = await (await import('./replay.js')).replayForLog(repo, names, { runs, since, workers: argv.workers, segments, allowWriters: argv['allow-writer']?.map(String), noLiveCalls: !argv['live-calls'] });
       else process.stderr.write('git flor: no run matches --where: nothing to replay\n');
     }
     const view = await logView(repo, { names, runs: argv.run, since, segments, filter: runLevel ? accepts : undefined, all: argv.all });

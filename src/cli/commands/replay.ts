@@ -7,7 +7,7 @@ import { describePlan, describeReport, describeProgress, describeWriters, hasFin
 import { ExitError, out } from '../print.js';
 import type { ShardArgs } from './replay-shard.js';
 
-type Args = ShardArgs;
+type Args = ShardArgs & { 'live-calls': boolean };
 
 /** Progress on one self-rewriting stderr line, only when stderr is a terminal. */
 export function progressPrinter(): ((p: ReplayProgress) => void) | undefined {
@@ -35,6 +35,7 @@ export const command: CommandModule<object, Args> = {
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and its estimated cost; run nothing' })
       .option('accept-mismatch', { type: 'boolean', default: false, describe: 'write replayed values even when re-executed statements differ from the recorded ones' })
       .option('allow-writer', { type: 'string', array: true, describe: "also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" })
+      .option('live-calls', { type: 'boolean', default: true, describe: 'call a flor.memo function that has no recorded value (counted per name); --no-live-calls fails such a replay, and refuses up front runs whose version calls it without flor.memo' })
       .option('plan', { type: 'string', describe: 'without a value (with --shards N): write a plan for N machines and run nothing; with a plan id (with --shard): run one shard of it' })
       .option('shards', { type: 'number', describe: 'how many shards share the replay (with --plan; with --shard auto, the count when the environment lacks it)' })
       .option('shard', { type: 'string', describe: "run only shard I of N (0-based I/N), or 'auto': from JOB_COMPLETION_INDEX+FLOR_SHARDS, SLURM_ARRAY_TASK_ID/COUNT, or FLOR_SHARD/FLOR_SHARDS" })
@@ -43,6 +44,7 @@ export const command: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', describe: 'with --plan --shards: print the saved plan as JSON (its id in .id)' })
       .example('$0 replay grad_norm', 'every run lacking grad_norm gets it, replayed from its checkpoints')
       .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run, and whose code would run')
+      .example('$0 replay grad_norm --no-live-calls', 'never call a flor.memo function again (an eval\'s model): a call the run did not record fails the replay')
       .example('$0 replay grad_norm --allow-writer 3f2a9c0d1e4b5a67', "also runs fetched from that clone (replay runs their writer's code)")
       .example('$0 replay acc --plan --shards 4 && git flor push', "a pinned plan for 4 machines from HEAD's code: prints its id, each shard's tasks and time")
       .example('$0 replay --plan 1a2b3c4d5e6f --shard 2/4 && git flor push', 'on machine 2 of 4 (--shard auto in a Kubernetes Indexed Job or a Slurm array): its share, pushed to its own ledger')
@@ -60,7 +62,7 @@ export const command: CommandModule<object, Args> = {
     const repo = requireRepoSync(process.cwd());
     const r = await replayMissing(repo, (argv.names ?? []).map(String), {
       runs: argv.run, workers: argv.workers, dryRun: argv['dry-run'], acceptMismatch: argv['accept-mismatch'], onProgress: progressPrinter(), onWait: printWait,
-      allowWriters: argv['allow-writer']?.map(String),
+      allowWriters: argv['allow-writer']?.map(String), noLiveCalls: !argv['live-calls'],
     });
     if (argv['dry-run']) {
       await out([...describePlan(r.plan), ...describeWriters(r)].join('\n') + '\n');
@@ -80,11 +82,11 @@ export const command: CommandModule<object, Args> = {
  * table on stdout stays clean; returns the exit status the replay deserves.
  */
 export async function replayForLog(
-  repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; since?: number; workers?: number; segments?: SegmentReader; allowWriters?: string[] },
+  repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; since?: number; workers?: number; segments?: SegmentReader; allowWriters?: string[]; noLiveCalls?: boolean },
 ): Promise<number> {
   const r = await replayMissing(repo, names, {
     runs: opts.runs, since: opts.since, workers: opts.workers, skipUnknown: true, segments: opts.segments, onProgress: progressPrinter(), onWait: printWait,
-    allowWriters: opts.allowWriters,
+    allowWriters: opts.allowWriters, noLiveCalls: opts.noLiveCalls,
   });
   return reportReplay(r);
 }
