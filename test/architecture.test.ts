@@ -103,3 +103,22 @@ test("the hooks' shell restates the ref prefixes the store names", () => {
   const named = new Set([...lib.matchAll(/refs\/flor\/[a-z]+\/?/g)].map((m) => m[0]));
   assert.deepEqual([...named].sort(), [LEDGERS, NOTES_REF, REMOTES].sort());
 });
+
+test('docs/internals.md maps every file of src/, and names no file that is gone', () => {
+  const doc = readFileSync(join(ROOT, 'docs', 'internals.md'), 'utf8');
+  const start = doc.indexOf('## Map of src/');
+  assert.ok(start >= 0, 'docs/internals.md has a "Map of src/" section');
+  const end = doc.indexOf('\n## ', start + 1);
+  const map = doc.slice(start, end < 0 ? undefined : end);
+  const listed = new Set<string>();
+  let part = '';
+  for (const line of map.split('\n')) {
+    const h = /^### src\/(.*)$/.exec(line);
+    if (h) part = h[1]!;
+    const f = /^- `([^`]+)`:/.exec(line);
+    if (f) listed.add(`src/${part}${f[1]}`);
+  }
+  const actual = new Set(files.map((f) => relative(ROOT, f)));
+  assert.deepEqual([...actual].filter((f) => !listed.has(f)).sort(), [], 'files missing from the map');
+  assert.deepEqual([...listed].filter((f) => !actual.has(f)).sort(), [], 'files the map names that do not exist');
+});
