@@ -104,7 +104,7 @@ export async function checkSeen(repo: RepoInfo, cat: CatFile, ledgers: SeenLedge
       alerts.push({
         ledger: l.ref,
         code: ff && dropped.length ? 'LEDGER_SHRANK' : 'LEDGER_REWRITTEN',
-        error: `ledger ${l.ref} ${what} (${s.slice(0, 12)} -> ${l.tip.slice(0, 12)}); the runs seen before are kept (${ref})`,
+        error: `ledger ${l.ref} ${what} (${s.slice(0, 12)} -> ${l.tip.slice(0, 12)}); the runs seen before are kept (${ref}; \`git update-ref -d ${ref}\` accepts the new tip)`,
       });
     }),
   );
