@@ -3,27 +3,6 @@
  * types), so a TypeScript project type-checks `git-flor`'s declarations without @types/node.
  */
 
-/** A value flor records as logged: numbers, strings, booleans, null, bigints, typed arrays, and arrays and plain objects of these. */
-export type LoggedValue =
-  | number
-  | string
-  | boolean
-  | null
-  | bigint
-  | Int8Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array
-  | LoggedValue[]
-  | { [key: string]: LoggedValue };
-
 /** The typed arrays flor stores (a Node Buffer is stored as the Uint8Array it is). */
 export type TypedArrayValue =
   | Int8Array
@@ -37,6 +16,9 @@ export type TypedArrayValue =
   | Float64Array
   | BigInt64Array
   | BigUint64Array;
+
+/** A value flor records as logged: numbers, strings, booleans, null, bigints, typed arrays, and arrays and plain objects of these. */
+export type LoggedValue = number | string | boolean | null | bigint | TypedArrayValue | LoggedValue[] | { [key: string]: LoggedValue };
 
 /**
  * What flor.memo can store and give back, checked at compile time as it is at run time
