@@ -15,7 +15,9 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { createHash, randomBytes } from 'node:crypto';
-import { git, repoCwd, type RepoInfo } from './git.js';
+import type { RepoInfo } from './git.js';
+import { FLOR_REFS } from './refs.js';
+import { refListing } from './transfer.js';
 import { pack, unpack, encodeValue, decodeValue } from './pack.js';
 import type { RunMeta, Segment } from './types.js';
 import type { Value } from './records.js';
@@ -172,8 +174,7 @@ export function writeCachedSegment(repo: RepoInfo, oid: string, seg: Segment): v
 
 /** A digest of every ref under refs/flor/ and its tip: the listing's cache key. */
 export async function refsKey(repo: RepoInfo): Promise<string> {
-  const r = await git(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/flor/'], { cwd: repoCwd(repo) });
-  return createHash('sha1').update(r.stdout).digest('hex');
+  return createHash('sha1').update(await refListing(repo, FLOR_REFS)).digest('hex');
 }
 
 function listingFile(repo: RepoInfo): string {

@@ -6,7 +6,7 @@
  * someone else's ledger; `git push --mirror` would send the former and delete the latter on the
  * remote. So such a push is refused as a whole: Git offers no way to drop refs from it.
  */
-import { LEDGERS } from '../store/refs.js';
+import { FLOR_REFS, LEDGERS } from '../store/refs.js';
 
 export interface PushLine {
   localRef: string;
@@ -52,7 +52,7 @@ export function pushFlags(args: string[]): { dryRun: boolean; mirror: boolean } 
 export function checkPush(lines: PushLine[], writer: string | null, mirror: 'remote' | 'flag' | null): Refusal | null {
   const own = writer ? LEDGERS + writer : null;
   const bad = lines
-    .filter((l) => l.localRef.startsWith('refs/flor/') || l.remoteRef.startsWith('refs/flor/'))
+    .filter((l) => l.localRef.startsWith(FLOR_REFS) || l.remoteRef.startsWith(FLOR_REFS))
     .filter((l) => !(own && l.localRef === own && l.remoteRef === own))
     .map((l) => (l.localRef === '(delete)' ? `delete ${l.remoteRef}` : l.localRef === l.remoteRef ? l.localRef : `${l.localRef} -> ${l.remoteRef}`));
   if (!bad.length && !mirror) return null;
