@@ -244,6 +244,8 @@ for await (const epoch of flor.loop('epoch', [0, 1, 2, 3, 4, 5])) {
     // Captured: no longer live, its status is the stored one, and its curve kept every point.
     await page.waitForFunction((run) => !document.querySelector(`tr.live[data-run="${run}"]`) && document.querySelector(`tr[data-run="${run}"]`) !== null, id, { timeout: 20_000 });
     await page.waitForFunction((run) => document.querySelector(`tr[data-run="${run}"]`)!.textContent!.includes('ok'), id, { timeout: 20_000 });
+    // The table and the chart are separate requests: the chart may redraw a moment after the row.
+    await page.waitForFunction((run) => (window as unknown as { __florPoints: (n: string, r: string) => number }).__florPoints('loss', run) === 6, id, { timeout: 20_000 }).catch(() => {});
     assert.equal(await points(), 6);
   } finally {
     child.kill('SIGKILL');
