@@ -17,7 +17,7 @@ import { trainSource } from '../fixtures/train/source.js';
 import { benchEnv } from './env.js';
 import { replayMissing } from '../dist/replay/replay.js';
 import { requireRepoSync } from '../dist/store/git.js';
-import { listRuns } from '../dist/store/ledger.js';
+import { readableRuns } from '../dist/store/ledger.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -75,7 +75,7 @@ export async function run(): Promise<void> {
     dirs.push(a);
     timeRun(a, big, { FLOR_CKPT_SHARE: '1' });
     const rerun = timeRun(a, big); // re-running it, as a user would: the alternative replay must beat
-    const [dense, sparse] = (await listRuns(requireRepoSync(a))).map((r) => r.id);
+    const [dense, sparse] = (await readableRuns(requireRepoSync(a))).map((r) => r.id);
     writeFileSync(join(a, 'train.mjs'), trainSource(4));
     const rep = await timeReplay(a, ['wnorm'], 1, [dense!]);
     line('replay of an outer-level statement, 20x200 run', `${Math.round(rep.ms)} ms vs ${Math.round(rerun)} ms re-run`, rerun / rep.ms, 're-running it', 10);

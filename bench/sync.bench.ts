@@ -7,7 +7,7 @@
  *    clone vs a plain `git fetch` of the same refs in a third. Target <= 3 s.
  *    The ledger is written with one `git fast-import` stream in the store's tree layout (run.msgpack
  *    from the store's encodeRunMeta, segments from encodeSegment): 1,000 appendRun calls took 142 s
- *    here, which would make the bench about writing, not fetching. listRuns on the fetching clone
+ *    here, which would make the bench about writing, not fetching. readableRuns on the fetching clone
  *    must then find exactly 1,000 valid runs, so a layout mistake fails the bench.
  * Real Git repositories in temp dirs; the built dist/ (run `npx tsc` first).
  */
@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { makeRepo, cleanup, flor, gitIn, sh, tempDir, testEnv } from '../test/helpers/repo.js';
 import { runMeta, repoOf } from '../test/helpers/sync.js';
 import { closeReaders } from '../src/store/objects.js';
-import { encodeRunMeta, listRuns } from '../src/store/ledger.js';
+import { encodeRunMeta, readableRuns } from '../src/store/ledger.js';
 import { encodeSegment } from '../src/store/segment.js';
 import { segment } from '../test/helpers/segments.js';
 import { FLOR_IDENT } from '../src/store/git.js';
@@ -104,7 +104,7 @@ async function benchFetch(): Promise<void> {
   if (gitIn(dst, 'rev-parse', `refs/flor/remotes/origin/ledgers/${writer}`) !== gitIn(src, 'rev-parse', `refs/flor/ledgers/${writer}`)) {
     throw new Error('git flor fetch did not bring the ledger');
   }
-  const fetched = await listRuns(repoOf(dst));
+  const fetched = await readableRuns(repoOf(dst));
   if (fetched.length !== RUNS) throw new Error(`fetched ${fetched.length} runs, expected ${RUNS}`);
   console.log(
     `BENCH sync.fetch-1000-runs: ${florMs.toFixed(0)} ms for git flor fetch incl. notes rebuild (${(florMs / plainMs).toFixed(1)}x vs plain git fetch ${plainMs.toFixed(0)} ms; ledger written in ${writeMs.toFixed(0)} ms, target <= ${FETCH_TARGET_MS} ms) ${florMs <= FETCH_TARGET_MS ? 'PASS' : 'FAIL'}`,

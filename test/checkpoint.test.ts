@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { CheckpointState, CheckpointPolicy, restoreInto, parseShare, AIM } from '../src/runtime/checkpoint.js';
 import { putCheckpoint, getCheckpoint, hasCheckpoint, checkpointPath, listCheckpoints, deflateLevel } from '../src/store/checkpoints.js';
 import { readJournal } from '../src/store/journal.js';
-import { listRuns, readCheckpointManifest, readSegment } from '../src/store/ledger.js';
+import { readableRuns, readCheckpointManifest, readSegment } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { KIND_NUMBER, type RecordColumns, type Value } from '../src/store/records.js';
 import type { ReplaySpec } from '../src/runtime/replay-spec.js';
@@ -168,7 +168,7 @@ test('a recorded run checkpoints within the configured share, the last iteration
   // the last checkpoint is taken whatever it costs; the policy keeps a reserve for it, which an estimate can miss by a little
   assert.ok(s.spentMs <= s.share * s.loopMs + s.maxMs, `spent ${s.spentMs.toFixed(1)} ms of ${s.loopMs.toFixed(0)} ms`);
   const repo = requireRepoSync(dir);
-  const [run] = await listRuns(repo);
+  const [run] = await readableRuns(repo);
   assert.ok(run?.ckpt, 'the run has a checkpoint manifest');
   const man = await readCheckpointManifest(repo, run.ckpt);
   assert.equal(man.loop, 'epoch');
@@ -209,7 +209,7 @@ for (const e of flor.loop('epoch', [0, 1])) big[e] = 2;
   });
   runNode(dir, 'boot.mjs', [], { env: { FLOR_CKPT_SHARE: '1' } });
   const repo = requireRepoSync(dir);
-  const [run] = await listRuns(repo);
+  const [run] = await readableRuns(repo);
   assert.ok(run?.ckpt, 'the run has a checkpoint manifest');
   const man = await readCheckpointManifest(repo, run.ckpt);
   assert.deepEqual(man.iters, [0, 1]);
@@ -259,7 +259,7 @@ test('replay mode runs only the requested iterations from checkpoints, with the 
   const dir = makeRepo({ files: { 'train.mjs': REPLAYED } });
   runNode(dir, 'train.mjs', ['--scale', '3'], { env: { FLOR_CKPT_SHARE: '1' } });
   const repo = requireRepoSync(dir);
-  const [run] = await listRuns(repo);
+  const [run] = await readableRuns(repo);
   assert.ok(run?.ckpt);
   const man = await readCheckpointManifest(repo, run.ckpt);
   assert.deepEqual(man.iters, [0, 1, 2, 3, 4], 'share 1: every iteration');
@@ -308,7 +308,7 @@ test('replay mode runs only the requested iterations from checkpoints, with the 
   assert.equal(last.stdout.trim(), 'after the loop');
 
   assert.deepEqual(forward.find(([n]) => n === 'pre'), ['pre', '', 3]);
-  assert.equal((await listRuns(repo)).length, 1, 'replay captures nothing');
+  assert.equal((await readableRuns(repo)).length, 1, 'replay captures nothing');
   assert.equal(listCheckpoints(repo.commonDir).length, ckptFiles, 'replay takes no checkpoints');
   const jd = join(repo.commonDir, 'flor', 'journal');
   assert.deepEqual(existsSync(jd) ? readdirSync(jd) : [], [], 'replay writes no journal under .git/flor');
@@ -395,7 +395,7 @@ test('at the default share, tiny state is checkpointed every iteration; heavy st
   const heavy = JSON.parse(runNode(dir, 'loop.mjs', [], { env: { N: '30', WORK: '200000', SIZE: '500000' } }).stdout) as { taken: number; writer: boolean; startupMs: number };
   assert.equal(heavy.taken, 1, `heavy state: ${JSON.stringify(heavy)}`);
   assert.equal(heavy.writer, false, 'no writer thread for a single checkpoint');
-  const runs = await listRuns(repo);
+  const runs = await readableRuns(repo);
   assert.equal(runs.length, 2);
   const [a, b] = await Promise.all(runs.map((r) => readCheckpointManifest(repo, r.ckpt!)));
   assert.equal(a!.iters.length, tiny.taken);

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireRepoSync } from '../src/store/git.js';
-import { listRuns, readSegment } from '../src/store/ledger.js';
+import { readableRuns, readSegment } from '../src/store/ledger.js';
 import { keyed } from '../src/replay/assemble.js';
 import { scorer, todayScorer, evalFiles } from '../fixtures/eval-loop/build.js';
 import { startModelServer, type ModelServer } from '../fixtures/eval-loop/model-server.mjs';
@@ -58,7 +58,7 @@ after(async () => {
 async function values(name: string): Promise<Map<string, Array<[string, unknown]>>> {
   const repo = requireRepoSync(dir);
   const out = new Map<string, Array<[string, unknown]>>();
-  for (const r of await listRuns(repo)) {
+  for (const r of await readableRuns(repo)) {
     const rows: Array<[string, unknown]> = [];
     for (const s of r.segments) {
       const seg = await readSegment(repo, s.oid);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { trainSource } from '../fixtures/train/source.js';
 import { requireRepoSync } from '../src/store/git.js';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { parseYaml, type Yaml } from './helpers/yaml.js';
 import { serveHttp, type HttpRemote } from './helpers/sync.js';
 import { cleanup, flor, gitIn, makeRepo, ROOT, runNode, tempDir, testEnv, writeFiles } from './helpers/repo.js';
@@ -40,7 +40,7 @@ before(async () => {
   runNode(origin, 'train.mjs', ARGS, { env: { FLOR_CKPT_SHARE: '1' } });
   writeFiles(origin, { 'train.mjs': trainSource(4) });
   gitIn(origin, 'commit', '-qam', 'v4: wnorm, gnorm, avg_loss');
-  assert.equal((await listRuns(requireRepoSync(origin))).length, 2);
+  assert.equal((await readableRuns(requireRepoSync(origin))).length, 2);
   remoteRoot = tempDir('flor-examples-remote-');
   bare = join(remoteRoot, 'project.git');
   gitIn(remoteRoot, 'init', '-q', '--bare', '-b', 'main', bare);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { replayMissing } from '../src/replay/replay.js';
 import { keyed } from '../src/replay/assemble.js';
 import { requireRepoSync } from '../src/store/git.js';
-import { listRuns, readSegment } from '../src/store/ledger.js';
+import { readableRuns, readSegment } from '../src/store/ledger.js';
 import { makeRepo, runNode, writeFiles, cleanup, tempDir } from './helpers/repo.js';
 import { florIn } from './helpers/cli.js';
 
@@ -80,7 +80,7 @@ before(() => {
 
 async function records(name: string): Promise<Array<{ source: string; ctx: string; value: unknown }>> {
   const repo = requireRepoSync(dir);
-  const runs = await listRuns(repo);
+  const runs = await readableRuns(repo);
   const out: Array<{ source: string; ctx: string; value: unknown }> = [];
   for (const s of runs[0]!.segments) {
     const seg = await readSegment(repo, s.oid);
@@ -217,7 +217,7 @@ server.close();
   });
   runNode(d, 'server.mjs');
   const repo = requireRepoSync(d);
-  const [r] = await listRuns(repo);
+  const [r] = await readableRuns(repo);
   const seg = await readSegment(repo, r!.segments[0]!.oid);
   const at = (name: string) => keyed(seg, (n) => n === name).map((k) => `${k.ctx} ${String(k.value)}`).sort();
   // Requests of a round sit in that round's iteration; those after the loop at top level.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { splitLoaders, recordableExecArgv, packageOf } from '../src/store/exec-argv.js';
 import { containedPaths, escapingLinks, insideRel, linkedWrites } from '../src/replay/containment.js';
 import { materialise, resolveLoaders } from '../src/replay/snapshot.js';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { closeReaders } from '../src/store/objects.js';
 import { makeRepo, runNode, cleanup, tempDir, sh } from './helpers/repo.js';
@@ -57,7 +57,7 @@ test('recordableExecArgv: an absolute loader inside the code becomes relative to
 test('a run records only its loader flags (the runtime, for real)', async () => {
   const dir = makeRepo({ files: { 'l.mjs': 'globalThis.x = 1;\n', 'train.mjs': "import { flor } from 'git-flor';\nfor (const e of flor.loop('e', [0])) flor.log('v', e);\n" } });
   runNode(dir, 'train.mjs', [], { execArgv: ['--expose-gc', '--import', './l.mjs', '--no-warnings'] });
-  const [run] = await listRuns(requireRepoSync(dir));
+  const [run] = await readableRuns(requireRepoSync(dir));
   assert.deepEqual(run!.meta.execArgv, ['--import', './l.mjs']);
 });
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { acquireReplayLock, currentHolder, type LockHolder } from '../src/store/replay-lock.js';
 import { isFlorError } from '../src/errors.js';
 import { requireRepoSync } from '../src/store/git.js';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { makeRepo, runNode, writeFiles, gitIn, fsckClean, cleanup, testEnv, ROOT } from './helpers/repo.js';
 
 after(cleanup);
@@ -100,7 +100,7 @@ for (const e of flor.loop('epoch', [0, 1, 2])) {
   const dir = makeRepo({ files: { 'run.mjs': script(false) } });
   runNode(dir, 'run.mjs', [], { env: { FLOR_CKPT_SHARE: '1' } });
   writeFiles(dir, { 'run.mjs': script(true) });
-  const [run] = await listRuns(requireRepoSync(dir));
+  const [run] = await readableRuns(requireRepoSync(dir));
 
   const bin = join(ROOT, 'bin', 'git-flor');
   const start = () =>
@@ -122,7 +122,7 @@ for (const e of flor.loop('epoch', [0, 1, 2])) {
   const other = outs.find((o) => o !== waiter[0])!;
   assert.match(other.stdout, new RegExp(`run ${run!.id}: replayed w`));
 
-  const [after] = await listRuns(requireRepoSync(dir));
+  const [after] = await readableRuns(requireRepoSync(dir));
   assert.equal(after!.segments.length, 2, 'the forward segment and exactly one replay segment');
   assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/locks/'), '', 'the lock is released');
   fsckClean(dir);
@@ -182,7 +182,7 @@ for (const e of flor.loop('epoch', Array.from({ length: 30 }, (_, i) => i))) {
   const again = spawnSync(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'replay', 'w', '--workers', '1'], { cwd: dir, env: testEnv({}), encoding: 'utf8' });
   assert.equal(again.status, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /waiting for another replay/);
-  const [run] = await listRuns(requireRepoSync(dir));
+  const [run] = await readableRuns(requireRepoSync(dir));
   assert.match(again.stdout, new RegExp(`run ${run!.id}: replayed w`));
   const rows = JSON.parse(spawnSync(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'log', 'w', '--format', 'json'], { cwd: dir, env: testEnv({}), encoding: 'utf8' }).stdout) as Array<{ epoch: number; w: number }>;
   assert.deepEqual(rows.map((r) => [r.epoch, r.w]), Array.from({ length: 30 }, (_, e) => [e, e * 3]));

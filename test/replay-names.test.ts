@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { replayMissing } from '../src/replay/replay.js';
 import { isFlorError } from '../src/errors.js';
 import { requireRepoSync } from '../src/store/git.js';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { makeRepo, runNode, writeFiles, flor, fsckClean, cleanup } from './helpers/repo.js';
 
 after(cleanup);
@@ -28,7 +28,7 @@ test('a name logged only inside an expression is not in today\'s code for replay
   const cli = flor(dir, ['replay', 'never'], { allowFail: true });
   assert.equal(cli.status, 2);
   assert.match(cli.stderr, /^git flor: today's code does not log 'never'\nhint: /);
-  const [run] = await listRuns(requireRepoSync(dir));
+  const [run] = await readableRuns(requireRepoSync(dir));
   assert.deepEqual(run!.segments.map((s) => s.name), ['forward']);
 });
 
@@ -41,7 +41,7 @@ test('a statement that logs nothing in an old run is replayed once: its empty se
   assert.deepEqual(first.outcomes.map((o) => [o.status, o.status === 'replayed' ? o.records : -1]), [['replayed', 0]]);
   const second = await replayMissing(requireRepoSync(dir), ['never'], { workers: 1 });
   assert.deepEqual(second.outcomes, []);
-  const [run] = await listRuns(requireRepoSync(dir));
+  const [run] = await readableRuns(requireRepoSync(dir));
   assert.deepEqual(second.complete, [run!.id]);
   assert.equal(run!.segments.length, 2, 'forward and one replay segment, not one per replay');
   fsckClean(dir);

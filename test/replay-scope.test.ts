@@ -13,7 +13,7 @@ import { describeReport } from '../src/replay/describe.js';
 import { treeFiles, workTreeFiles, reachedFiles, entryRoots } from '../src/replay/reach.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { reader } from '../src/store/objects.js';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { makeRepo, runNode, writeFiles, gitIn, flor, fsckClean, cleanup } from './helpers/repo.js';
 
 after(cleanup);
@@ -63,7 +63,7 @@ before(async () => {
   runNode(dir, 'run.mjs', [], env);
   // Today: the statement in train.mjs, and one in step.mjs whose block no old version has.
   writeFiles(dir, { 'lib/step.mjs': step("  if (e > 100) {\n    flor.log('w2', -1);\n  }\n") });
-  const all = await listRuns(requireRepoSync(dir));
+  const all = await readableRuns(requireRepoSync(dir));
   runs = all.map((r) => ({ id: r.id, script: r.meta.script, commit: r.meta.commit }));
   assert.deepEqual(runs.map((r) => r.script), ['lib/train.mjs', 'eval.mjs', 'lib/train.mjs']);
   report = await replayMissing(requireRepoSync(dir), ['w2'], { workers: 1, env: { FLOR_TEST_DEBUG: '1' } });
@@ -95,7 +95,7 @@ test('runs of a script that never loads the statement files are not replayed, an
   assert.deepEqual(again.outcomes, []);
   assert.deepEqual(again.complete, [runs[0]!.id, runs[2]!.id], 'only the two training runs have w2');
   assert.deepEqual(describeReport(again), ['1 run(s) of eval.mjs never load the code that logs w2: not replayed for it', '2 run(s) already have w2']);
-  const [ev] = (await listRuns(requireRepoSync(dir))).filter((r) => r.id === evalRun);
+  const [ev] = (await readableRuns(requireRepoSync(dir))).filter((r) => r.id === evalRun);
   assert.deepEqual(ev!.segments.map((s) => s.name), ['forward'], 'nothing written to the eval run');
 });
 
@@ -127,7 +127,7 @@ test('the summary and the log tell a statement carried into old code from one th
 
 test('a link in a run\'s code tree is followed inside the tree, and imports are followed from the entry script', async () => {
   const repo = requireRepoSync(dir);
-  const [run] = await listRuns(repo);
+  const [run] = await readableRuns(repo);
   const files = treeFiles(reader(repo), run!.codeTree);
   const viaLink = await files.resolve('run.mjs');
   assert.equal(viaLink?.path, 'lib/train.mjs');

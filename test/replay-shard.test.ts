@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainSource } from '../fixtures/train/source.js';
 import { requireRepoSync } from '../src/store/git.js';
-import { listRuns, readSegment } from '../src/store/ledger.js';
+import { readableRuns, readSegment } from '../src/store/ledger.js';
 import { replayMissing } from '../src/replay/replay.js';
 import { planShards } from '../src/replay/shard-plan.js';
 import { assignShards, parseShard } from '../src/replay/shard.js';
@@ -41,7 +41,7 @@ before(async () => {
   // Today's statements are committed: a plan reads them from a commit, never from a work tree.
   writeFiles(origin, { 'train.mjs': trainSource(4) });
   gitIn(origin, 'commit', '-qam', 'v4: wnorm, gnorm');
-  assert.equal((await listRuns(requireRepoSync(origin))).length, 3); // a reader settles the captures before the push
+  assert.equal((await readableRuns(requireRepoSync(origin))).length, 3); // a reader settles the captures before the push
   remote = join(tempDir('flor-shard-remote-'), 'remote.git');
   gitIn(tempDir(), 'init', '-q', '--bare', '-b', 'main', remote);
   gitIn(origin, 'remote', 'add', 'origin', remote);
@@ -85,7 +85,7 @@ test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the
   assert.deepEqual(plan.names, NAMES);
   assert.equal(plan.from, gitIn(origin, 'rev-parse', 'HEAD'));
   assert.equal(plan.tips[`refs/flor/ledgers/${writer}`], gitIn(origin, 'rev-parse', `refs/flor/ledgers/${writer}`));
-  const runs = (await listRuns(requireRepoSync(origin))).map((r) => r.id);
+  const runs = (await readableRuns(requireRepoSync(origin))).map((r) => r.id);
   assert.deepEqual(plan.runs.map((r) => r.run).sort(), runs);
   for (const run of runs) {
     // Each run's tasks cover its six epochs once, in order.
@@ -140,7 +140,7 @@ test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the
   flor(origin, ['fetch']);
   const repo = requireRepoSync(origin);
   const covered: string[] = [];
-  for (const r of await listRuns(repo)) {
+  for (const r of await readableRuns(repo)) {
     for (const s of r.segments) {
       const seg = await readSegment(repo, s.oid);
       if (seg.provenance?.plan === plan.id) for (const [a, b] of seg.provenance.segments) covered.push(`${r.id}:${a}:${b}`);

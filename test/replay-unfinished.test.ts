@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { replayMissing } from '../src/replay/replay.js';
 import { keyed } from '../src/replay/assemble.js';
 import { requireRepoSync } from '../src/store/git.js';
-import { listRuns, readSegment } from '../src/store/ledger.js';
+import { readableRuns, readSegment } from '../src/store/ledger.js';
 import { makeRepo, runNode, writeFiles, flor, fsckClean, cleanup } from './helpers/repo.js';
 
 after(cleanup);
@@ -39,7 +39,7 @@ before(async () => {
   const r = runNode(dir, 'train.mjs', [], { env: { FLOR_CKPT_SHARE: '1', FLOR_TEST_KILL: '1' }, allowFail: true });
   assert.equal(r.signal, 'SIGKILL');
   flor(dir, ['doctor'], { allowFail: true }); // recovers the journal as a crashed run
-  const runs = await listRuns(requireRepoSync(dir));
+  const runs = await readableRuns(requireRepoSync(dir));
   assert.equal(runs.length, 1);
   assert.equal(runs[0]!.meta.status, 'crashed');
   run = runs[0]!.id;
@@ -47,7 +47,7 @@ before(async () => {
 });
 
 async function positions(name: string, source: 'forward' | 'replay'): Promise<string[]> {
-  const [r] = await listRuns(requireRepoSync(dir));
+  const [r] = await readableRuns(requireRepoSync(dir));
   const out: string[] = [];
   for (const s of r!.segments) {
     const seg = await readSegment(requireRepoSync(dir), s.oid);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { trainSource, type Version, type SourceOptions } from '../fixtures/train/source.js';
 import { replayMissing, type ReplayReport } from '../src/replay/replay.js';
 import { keyed } from '../src/replay/assemble.js';
-import { listRuns, listRunsChecked, readSegment, replayCodePath } from '../src/store/ledger.js';
+import { readableRuns, listRunsChecked, readSegment, replayCodePath } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
 import type { Value } from '../src/store/records.js';
 import { spawn } from 'node:child_process';
@@ -42,7 +42,7 @@ async function valuesOf(dir: string, names: string[]): Promise<Map<string, Value
 
 /** The run ids of `dir`, oldest first. */
 async function runIds(dir: string): Promise<string[]> {
-  return (await listRuns(requireRepoSync(dir))).map((r) => r.id);
+  return (await readableRuns(requireRepoSync(dir))).map((r) => r.id);
 }
 
 /** runNode without blocking, so independent runs overlap (the suite has a time budget). */
@@ -109,7 +109,7 @@ test('dry run: the plan skips the inner loop for an outer-level statement and wr
   const one = flor(main, ['replay', 'wnorm', '--dry-run', '--run', ids[1]!.slice(0, 12)]);
   assert.match(one.stdout, new RegExp(`^run ${ids[1]}: 4 iteration\\(s\\) of 'epoch', 4 checkpoint\\(s\\)`));
   assert.match(one.stdout, /^1 run\(s\)/m);
-  const runs = await listRuns(requireRepoSync(main));
+  const runs = await readableRuns(requireRepoSync(main));
   assert.ok(runs.every((x) => x.segments.length === 1));
 });
 
@@ -123,7 +123,7 @@ test('an outer-level statement: replayed values equal a run that had it from the
   assert.ok(r.plan.runs.some((p) => p.segments.length > 1), 'some run was cut into segments');
   const got = await valuesOf(main, ['wnorm']);
   ids.forEach((id, i) => assertSame(got.get(id)!, only(truths.get((i + 1) as Version)!, ['wnorm']), `v${i + 1} wnorm`));
-  const dirty = (await listRuns(requireRepoSync(main)))[1]!;
+  const dirty = (await readableRuns(requireRepoSync(main)))[1]!;
   assert.equal(dirty.meta.dirty, true);
 });
 
@@ -143,7 +143,7 @@ test('an inner-level statement and one after the inner loop reading what it assi
   const got = await valuesOf(main, ['gnorm', 'avg_loss']);
   ids.forEach((id, i) => assertSame(got.get(id)!, only(truths.get((i + 1) as Version)!, ['gnorm', 'avg_loss']), `v${i + 1} gnorm+avg_loss`));
   // forward records untouched, replay rows in their own segments with provenance
-  const runs = await listRuns(requireRepoSync(main));
+  const runs = await readableRuns(requireRepoSync(main));
   for (const run of runs) {
     assert.equal(run.segments.length, 3);
     const segs = await Promise.all(run.segments.map((s) => readSegment(requireRepoSync(main), s.oid)));
@@ -237,7 +237,7 @@ test('a TypeScript script started with a loader is replayed with the same execAr
   runNode(join(dir, 'src'), 'train.mts', ARGS, { env: CKPT_ENV, execArgv: ['--import', 'tsx'] });
   writeFiles(dir, { 'src/train.mts': trainSource(4) });
   const [id] = await runIds(dir);
-  const run = (await listRuns(requireRepoSync(dir)))[0]!;
+  const run = (await readableRuns(requireRepoSync(dir)))[0]!;
   assert.deepEqual(run.meta.execArgv, ['--import', 'tsx']);
   assert.equal(run.meta.cwd, 'src');
   const r = await replayMissing(requireRepoSync(dir), ['wnorm'], { workers: 1 });
@@ -324,7 +324,7 @@ if (process.env.FLOR_REPLAY && top) {
   assert.deepEqual(ok(r), [id]);
   assert.deepEqual([...(await valuesOf(dir, ['w'])).get(id!)!.values()], [0, 3, 6]);
   fsckClean(dir);
-  const run = (await listRuns(requireRepoSync(dir)))[0]!;
+  const run = (await readableRuns(requireRepoSync(dir)))[0]!;
   const seg = await readSegment(requireRepoSync(dir), run.segments.find((s) => s.name !== 'forward')!.oid);
   assert.ok(gitIn(dir, 'cat-file', 'blob', `${seg.provenance!.code}:run.mjs`).includes("flor.log('w'"));
 });

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { replayMissing } from '../src/replay/replay.js';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { logView } from '../src/query/runs.js';
 import { rowObjects } from '../src/query/table.js';
@@ -29,7 +29,7 @@ test('two flor.arg calls of one name with different values: a warning, each valu
   const r = runNode(dir, 'train.mjs', [], { env: { FLOR_CKPT_SHARE: '1' } });
   assert.match(r.stderr, /git flor: flor\.arg\('lr', …\) is called more than once with different values \(0\.01, then 0\.5\)/);
   const repo = requireRepoSync(dir);
-  const [run] = await listRuns(repo);
+  const [run] = await readableRuns(repo);
   assert.deepEqual(run!.meta.args, { lr: 0.01 });
   assert.deepEqual(run!.meta.argCalls, { lr: [0.01, 0.5] });
   assert.match(flor(dir, ['show', run!.id]).stdout, /^args\s+lr=0\.01, then 0\.5$/m);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { readJournalStart, journalPath, openJournal } from '../src/store/journal.js';
 import { recoverJournals } from '../src/store/capture.js';
 import { pinCodeSync, pinnedRuns } from '../src/store/code-ref.js';
@@ -57,7 +57,7 @@ test('git gc --prune=now during a run does not lose its code; the pin is dropped
   const [code] = await exited;
   assert.equal(code, 0);
   const repo = requireRepoSync(dir);
-  const [run] = await listRuns(repo);
+  const [run] = await readableRuns(repo);
   assert.ok(run, 'the run was captured');
   assert.equal(run.meta.status, 'ok');
   assert.equal(gitIn(dir, 'cat-file', '-p', `${run.codeTree}:helper.mjs`), 'export const x = 42;');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { listRuns, readSegment, type RunEntry } from '../src/store/ledger.js';
+import { readableRuns, readSegment, type RunEntry } from '../src/store/ledger.js';
 import { recoverOrphans } from '../src/store/capture.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { KIND_NUMBER, type Value } from '../src/store/records.js';
@@ -24,7 +24,7 @@ interface Row {
 async function runsOf(dir: string): Promise<Array<{ run: RunEntry; rows: Row[] }>> {
   const repo = requireRepoSync(dir);
   const out: Array<{ run: RunEntry; rows: Row[] }> = [];
-  for (const run of await listRuns(repo)) {
+  for (const run of await readableRuns(repo)) {
     const fwd = run.segments.find((s) => s.name === 'forward');
     assert.ok(fwd, `run ${run.id} has a forward segment`);
     const c = await readSegment(repo, fwd.oid);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { makeRepo, gitIn, fsckClean, fsckAfterGc, cleanup, sh, ROOT, testEnv } from './helpers/repo.js';
 import { findRepoSync, type RepoInfo } from '../src/store/git.js';
 import { snapshotWorkTreeSync, headSync } from '../src/store/worktree.js';
-import { listRuns, readSegment, readCheckpointManifest } from '../src/store/ledger.js';
+import { readableRuns, readSegment, readCheckpointManifest } from '../src/store/ledger.js';
 import { journalPath, listJournals, openJournal } from '../src/store/journal.js';
 import { recoverOrphans } from '../src/store/capture.js';
 import { rebuildNotes, readNotes } from '../src/store/notes.js';
@@ -40,7 +40,7 @@ test('capture-main moves a finished journal into the ledger and the notes index'
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.deepEqual(listJournals(repo.commonDir), [], 'journal deleted once captured');
-  const [run] = await listRuns(repo);
+  const [run] = await readableRuns(repo);
   assert.equal(run!.id, meta.id);
   assert.equal(run!.meta.status, 'ok');
   assert.equal(run!.meta.records, records);
@@ -75,7 +75,7 @@ test('six runs finishing at once are all captured, with one note line each', asy
     ),
   );
   assert.deepEqual(codes, metas.map(() => ({ code: 0, err: '' })));
-  const runs = await listRuns(repo);
+  const runs = await readableRuns(repo);
   assert.deepEqual(runs.map((r) => r.id), metas.map((m) => m.id).sort());
   const writer = gitIn(dir, 'config', 'flor.writer');
   assert.equal(gitIn(dir, 'rev-list', '--count', `refs/flor/ledgers/${writer}`), '6');
@@ -107,7 +107,7 @@ test('orphaned journals are recovered as crashed, live ones are left alone, bad 
     assert.deepEqual(data.recovered.sort(), [dead.id, finished.id, claimed.id].sort());
     return true;
   });
-  const runs = await listRuns(repo);
+  const runs = await readableRuns(repo);
   assert.deepEqual(runs.map((r) => r.id), [dead.id, finished.id, claimed.id].sort());
   const d = runs.find((r) => r.id === dead.id)!;
   assert.equal(d.meta.status, 'crashed');
@@ -139,7 +139,7 @@ test('the checkpoint manifest lists only checkpoints present in the local store'
   w.close();
   const r = sh(process.execPath, [CAPTURE_MAIN, journalPath(repo.commonDir, meta.id)], repo.top!, { allowFail: true });
   assert.equal(r.status, 0, r.stderr);
-  const [run] = await listRuns(repo);
+  const [run] = await readableRuns(repo);
   assert.deepEqual(run!.meta.checkpointing, ['model']);
   const m = await readCheckpointManifest(repo, run!.ckpt!);
   assert.deepEqual(m, { format: 'flor-ckpt', version: 1, loop: 'epoch', iters: [0], keys: [present], bytes: [123] });
@@ -196,7 +196,7 @@ test('a ledger problem (bad flor.writer) keeps the journal for a later capture; 
   gitIn(dir, 'config', '--unset', 'flor.writer');
   const ok = sh(process.execPath, [CAPTURE_MAIN, jp], dir, { allowFail: true });
   assert.equal(ok.status, 0, ok.stderr);
-  assert.deepEqual((await listRuns(repo)).map((x) => x.id), [meta.id]);
+  assert.deepEqual((await readableRuns(repo)).map((x) => x.id), [meta.id]);
 });
 
 test('a journal whose records point outside their tables is set aside, not committed as an unreadable run', () => {

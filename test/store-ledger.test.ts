@@ -7,7 +7,7 @@ import { makeRepo, gitIn, fsckClean, fsckAfterGc, cleanup, sh } from './helpers/
 import { findRepoSync, type RepoInfo } from '../src/store/git.js';
 import { snapshotWorkTreeSync, headSync } from '../src/store/worktree.js';
 import {
-  appendRun, appendSegment, ensureWriter, listRuns, listRunsChecked, readSegment, resolveRun, readCheckpointManifest, runDir,
+  appendRun, appendSegment, ensureWriter, readableRuns, listRunsChecked, readSegment, resolveRun, readCheckpointManifest, runDir,
 } from '../src/store/ledger.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
 import { blobEntry, editTree, updateRefWithRetry, writeBlob, writeBlobs } from '../src/store/objects.js';
@@ -16,6 +16,7 @@ import { doctor } from '../src/store/doctor.js';
 import { isFlorError } from '../src/errors.js';
 import type { RecordColumns } from '../src/store/records.js';
 import { makeMeta, ulid } from './helpers/store-fixtures.js';
+import { BoundedMap } from '../src/store/bounded-map.js';
 
 after(cleanup);
 
@@ -48,7 +49,7 @@ async function addRun(repo: RepoInfo, tree: string, commit: string, n = 3, over 
   return meta.id;
 }
 
-test('appendRun then listRuns, resolveRun, readSegment; tree layout as specified', async () => {
+test('appendRun then readableRuns, resolveRun, readSegment; tree layout as specified', async () => {
   const { dir, repo, tree, commit } = setup();
   const writer = await ensureWriter(repo);
   assert.equal(gitIn(dir, 'config', 'flor.writer'), writer);
@@ -59,7 +60,7 @@ test('appendRun then listRuns, resolveRun, readSegment; tree layout as specified
   const c = makeMeta({ commit, status: 'failed', error: 'boom', exitCode: 1, records: 0 });
   await appendRun(repo, { meta: c, codeTree: tree, segments: { forward: encodeSegment(makeSegment(c.id, 'forward', records(0))) }, ckpt: ckptManifest });
 
-  const runs = await listRuns(repo);
+  const runs = await readableRuns(repo);
   assert.deepEqual(runs.map((r) => r.id), [a, b, c.id].sort());
   const ra = runs.find((r) => r.id === a)!;
   assert.deepEqual(ra.meta.args, { lr: 0.02, tags: ['a', 'b'], big: 7n });
@@ -210,4 +211,20 @@ test('writeBlobs (batched through --stdin-paths) writes exactly what hash-object
   assert.deepEqual(oids, bufs.map((b) => sh('git', ['hash-object', '--stdin'], dir, { input: b.toString() }).stdout.trim()));
   assert.equal(gitIn(dir, 'cat-file', '-p', oids[4]!), 'ünï');
   assert.deepEqual(readdirSync(join(repo.commonDir, 'flor', 'tmp')), [], 'staging files removed');
+});
+
+test('BoundedMap: the store caches forget the least recently used entry past their bound', () => {
+  const m = new BoundedMap<string, number>(2);
+  m.set('a', 1);
+  m.set('b', 2);
+  assert.equal(m.get('a'), 1); // a hit makes 'a' the most recently used
+  m.set('c', 3);
+  assert.equal(m.size, 2);
+  assert.equal(m.get('b'), undefined);
+  assert.equal(m.get('a'), 1);
+  assert.equal(m.get('c'), 3);
+  m.set('a', 10); // a new value for a held key does not grow the map
+  assert.equal(m.size, 2);
+  assert.equal(m.get('a'), 10);
+  assert.throws(() => new BoundedMap(0), RangeError);
 });

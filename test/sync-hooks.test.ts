@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { rmSync } from 'node:fs';
 import { BEGIN } from '../src/sync/hooks.js';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { refreshNotes } from '../src/sync/transport.js';
 import { closeReaders } from '../src/store/objects.js';
 
@@ -289,7 +289,7 @@ test('post-rewrite: runs stay keyed by their commit, and the notes index follows
   const c1b = gitIn(dir, 'rev-parse', 'HEAD');
   assert.notEqual(c1b, c1);
   assert.match(gitIn(dir, 'log', '-1'), new RegExp(run1));
-  const runs = await listRuns(repoOf(dir));
+  const runs = await readableRuns(repoOf(dir));
   assert.equal(runs.find((r) => r.id === run1)!.meta.commit, c1, 'the ledger keeps the original commit');
 
   // Two commits on a branch, each with a run, rebased onto a new main commit.
@@ -354,7 +354,7 @@ test('post-commit recovers an orphaned journal; the idle stub does not start nod
   writeFileSync(join(dir, 'a.txt'), 'b\n');
   const c = sh('git', ['commit', '-qam', 'second'], dir);
   assert.equal(c.stderr, '');
-  const runs = await listRuns(repoOf(dir));
+  const runs = await readableRuns(repoOf(dir));
   assert.deepEqual(runs.map((r) => [r.id, r.meta.status]), [[meta.id, 'crashed']]);
   assert.deepEqual(readdirSync(join(dir, '.git', 'flor', 'journal')).filter((f) => f.endsWith('.jrnl')), []);
   assert.match(gitIn(dir, 'log', '-1', ran), new RegExp(meta.id));

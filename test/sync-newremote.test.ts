@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, linkFlor, ROOT } from './helpers/repo.js';
 import { addRun, repoOf } from './helpers/sync.js';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { closeReaders } from '../src/store/objects.js';
 
 after(() => {
@@ -82,7 +82,7 @@ test('a remote added after init: a plain git push configures its refspecs (silen
   // A plain fetch in a brings b's ledger through the refspec the push configured.
   gitIn(a, 'fetch', '-q', 'origin');
   assert.equal(gitIn(a, 'for-each-ref', '--format=%(objectname) %(refname)', 'refs/flor/remotes/'), `${tipB} refs/flor/remotes/origin/ledgers/${wb}`);
-  assert.deepEqual((await listRuns(repoOf(a))).map((r) => r.id), [runB]);
+  assert.deepEqual((await readableRuns(repoOf(a))).map((r) => r.id), [runB]);
 
   // a records a run and pushes: its own ledger goes to origin, and never lands in its remotes/ namespace.
   const runA = await addRun(a);
@@ -94,7 +94,7 @@ test('a remote added after init: a plain git push configures its refspecs (silen
   assert.equal(gitIn(a, 'for-each-ref', '--format=%(refname)', 'refs/flor/remotes/'), `refs/flor/remotes/origin/ledgers/${wb}`);
   assert.deepEqual(fetchSpecs(a, 'origin'), [HEADS('origin'), LEDGERS('origin'), `^refs/flor/ledgers/${wa}`]);
   gitIn(b, 'fetch', '-q');
-  assert.deepEqual((await listRuns(repoOf(b))).map((r) => r.id).sort(), [runA, runB].sort());
+  assert.deepEqual((await readableRuns(repoOf(b))).map((r) => r.id).sort(), [runA, runB].sort());
 });
 
 test('git flor fetch / push configure a remote added after init (configured remotes only, not URLs, not mirrors, not where init never ran); uninstall removes it all', async () => {
@@ -124,7 +124,7 @@ test('git flor fetch / push configure a remote added after init (configured remo
   );
   assert.deepEqual(fetchSpecs(a, 'origin'), [HEADS('origin'), LEDGERS('origin'), `^refs/flor/ledgers/${wa}`]);
   assert.ok(gitIn(a, 'rev-parse', '-q', '--verify', `refs/flor/remotes/origin/ledgers/${wc}`));
-  assert.deepEqual((await listRuns(repoOf(a))).map((r) => r.id), [runC]);
+  assert.deepEqual((await readableRuns(repoOf(a))).map((r) => r.id), [runC]);
   const again = flor(a, ['fetch', 'origin']);
   assert.equal(again.stderr, '');
   assert.equal(again.stdout, 'origin: up to date\n');

@@ -10,7 +10,7 @@ const lr = flor.arg('lr', 0.01);
 for (const epoch of flor.loop('epoch', [0, 1])) flor.log('loss', lr / (epoch + 1));
 `;
 import { addRun, repoOf, serveHttp } from './helpers/sync.js';
-import { listRuns } from '../src/store/ledger.js';
+import { readableRuns } from '../src/store/ledger.js';
 import { closeReaders } from '../src/store/objects.js';
 
 after(() => {
@@ -32,7 +32,7 @@ function remoteRefs(cwd: string, url: string): string[] {
 }
 
 async function runIds(dir: string): Promise<string[]> {
-  return (await listRuns(repoOf(dir))).map((r) => r.id).sort();
+  return (await readableRuns(repoOf(dir))).map((r) => r.id).sort();
 }
 
 /**

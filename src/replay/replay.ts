@@ -22,7 +22,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { FlorError, isFlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import { reader } from '../store/objects.js';
-import { listRuns, listRunsChecked, resolveIn, readRunSegments, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry, type SegmentReader } from '../store/ledger.js';
+import { readableRuns, listRunsChecked, resolveIn, readRunSegments, appendSegment, readCheckpointManifest, ensureWriter, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import { readTrust, trustsLedger, type Trust } from '../store/trust.js';
 import { ownLedgerRef } from '../store/refs.js';
 import { verifyingSignatures, verifyTip, type TipSignature } from '../store/signing.js';
@@ -195,7 +195,7 @@ function segmentName(): string {
 
 /** Ids of the runs to consider: all, or the ones named (each must resolve). */
 async function selectRuns(repo: RepoInfo, ids: string[] | undefined): Promise<RunEntry[]> {
-  if (!ids || ids.length === 0) return listRuns(repo);
+  if (!ids || ids.length === 0) return readableRuns(repo);
   const { runs, broken } = await listRunsChecked(repo);
   const out = new Map<string, RunEntry>();
   for (const id of ids) {

@@ -28,7 +28,7 @@ export function fetchRefspecs(remoteKey: string, writer: string | null): string[
   return specs;
 }
 
-/** Remote names become one path component under refs/flor/remotes/ (store's listRuns globs `*`). */
+/** Remote names become one path component under refs/flor/remotes/ (store's readableRuns globs `*`). */
 export function remoteKey(remoteOrUrl: string, configured: boolean): string {
   if (configured && /^[A-Za-z0-9._-]+$/.test(remoteOrUrl) && !remoteOrUrl.startsWith('.') && !remoteOrUrl.endsWith('.lock')) {
     return remoteOrUrl;
