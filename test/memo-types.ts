@@ -20,6 +20,9 @@ export function memoTypes(url: string): unknown[] {
   const nums: number[] = flor.memo('nums', () => [1, 2]);
   const typed: Float32Array = flor.memo('typed', () => new Float32Array(2));
   const json = flor.memo('json', () => fetch(url).then((r) => r.json()));
+  const bytes: Promise<ArrayBuffer> = flor.memo('bytes', () => fetch(url).then((r) => r.arrayBuffer()));
+  const buf: Buffer = flor.memo('buf', () => Buffer.from('x'));
+  const view: DataView = flor.memo('view', () => new DataView(new ArrayBuffer(2)));
   // @ts-expect-error the result keeps its type: a string is not a number
   const wrong: number = flor.memo('wrong', 'k', () => 'x');
   // @ts-expect-error and a Promise is not its value
@@ -30,5 +33,5 @@ export function memoTypes(url: string): unknown[] {
   const fn = flor.memo('fn', () => () => 1);
   // @ts-expect-error nor an object holding a stream
   const stream = flor.memo('stream', () => ({ s: new ReadableStream() }));
-  return [text, keyed, reply, nums, typed, json, wrong, unawaited, response, fn, stream];
+  return [text, keyed, reply, nums, typed, json, bytes, buf, view, wrong, unawaited, response, fn, stream];
 }

@@ -21,9 +21,12 @@ after(cleanup);
 const PRELUDE = `import { flor } from 'git-flor';
 import { appendFileSync } from 'node:fs';
 const note = (what) => { if (process.env.MEMO_CALLS) appendFileSync(process.env.MEMO_CALLS, what + '\\n'); };
-const kind = (x) => x === null ? 'null' : typeof x !== 'object' ? typeof x : Object.prototype.toString.call(x).slice(8, -1) + (Object.getPrototypeOf(x) === Object.prototype ? ':plain' : '');
+const kind = (x) => x === null ? 'null' : typeof x !== 'object' ? typeof x : x.constructor.name + (Object.getPrototypeOf(x) === Object.prototype ? ':plain' : '');
+const bytes = (b) => [...new Uint8Array(b.buffer ?? b, b.byteOffset ?? 0, b.byteLength)].map(String);
 const show = (x) => JSON.stringify(x, function (k, y) {
   const raw = this[k];
+  if (Object.is(y, -0)) return '-0';
+  if (raw instanceof ArrayBuffer || raw instanceof DataView || Buffer.isBuffer(raw)) return [raw.constructor.name, ...bytes(raw)];
   if (raw instanceof Date) return 'Date ' + raw.toISOString();
   if (typeof y === 'bigint') return y + 'n';
   if (typeof y === 'number' && !Number.isFinite(y)) return String(y);
@@ -42,6 +45,7 @@ const value = (i) => ({
   f32: new Float32Array([i, 1.5]), u8: new Uint8Array([i, 255]), i64: new BigInt64Array([-5n, BigInt(i)]), f64: new Float64Array([Math.PI]),
   date: new Date(Date.UTC(2026, 0, i + 1)), map: new Map([['a', i], ['b', [1, 2]]]), set: new Set([i, 'x']),
   arr: [1, 'two', [3, { four: 4 }]], obj: { nested: { deep: i } }, flor: { $flor: 'not a tag' },
+  buf: Buffer.from([i, 7]), ab: new Uint8Array([i, 9]).buffer, dv: new DataView(new Uint8Array([5, i, 3]).buffer, 1), nz: -0, zeros: [-0, 0, { z: -0 }],
 });
 `;
 
@@ -103,6 +107,12 @@ test('memoised values are recorded like logged values: readers see them under th
   assert.deepEqual(value.map, { a: 1, b: [1, 2] });
   assert.deepEqual(value.set, [1, 'x']);
   assert.ok(value.f32 instanceof Float32Array);
+  // Readers see a Buffer, ArrayBuffer or DataView as its bytes, and keep a memoised -0.
+  assert.deepEqual(value.buf, new Uint8Array([1, 7]));
+  assert.deepEqual(value.ab, new Uint8Array([1, 9]));
+  assert.deepEqual(value.dv, new Uint8Array([1, 3]));
+  assert.ok(Object.is(value.nz, -0));
+  assert.ok(Object.is((value.zeros as unknown[])[0], -0) && Object.is((value.zeros as unknown[])[1], 0));
   const boom = await records('boom');
   assert.deepEqual(boom[2]!.value, { $flor: 'thrown', name: 'RangeError', message: 'bad 2' });
   const keyedRecs = await records('keyed');
@@ -127,8 +137,10 @@ test('a replay gives every call its recorded result, as the run saw it, without 
   assert.deepEqual((first.v as { kinds: Record<string, string> }).kinds, {
     num: 'number', neg: 'number', str: 'string', bool: 'boolean', nul: 'null', nan: 'number', inf: 'number', big: 'bigint',
     f32: 'Float32Array', u8: 'Uint8Array', i64: 'BigInt64Array', f64: 'Float64Array', date: 'Date', map: 'Map', set: 'Set',
-    arr: 'Array', obj: 'Object:plain', flor: 'Object:plain',
+    arr: 'Array', obj: 'Object:plain', flor: 'Object:plain', buf: 'Buffer', ab: 'ArrayBuffer', dv: 'DataView', nz: 'number', zeros: 'Array',
   });
+  const v = first.v as Record<string, unknown>;
+  assert.deepEqual([v.buf, v.ab, v.dv, v.nz, v.zeros], [['Buffer', '1', '7'], ['ArrayBuffer', '1', '9'], ['DataView', '1', '3'], '-0', ['-0', 0, { kinds: { z: 'number' }, z: '-0' }]]);
   assert.equal((first.v as Record<string, unknown>).date, 'Date 2026-01-02T00:00:00.000Z');
   assert.deepEqual((first.v as Record<string, unknown>).i64, ['BigInt64Array', '-5', '1']);
   assert.equal(first.isPromise, true);

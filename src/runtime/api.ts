@@ -26,7 +26,7 @@ export type LoggedValue = number | string | boolean | null | bigint | TypedArray
  * `T & Memoizable<T>` agree for such a T; a Response, a function or a class instance with methods
  * does not.
  */
-export type Memoizable<T> = T extends null | undefined | boolean | number | string | bigint | Date | TypedArrayValue
+export type Memoizable<T> = T extends null | undefined | boolean | number | string | bigint | Date | TypedArrayValue | ArrayBuffer | DataView
   ? T
   : T extends (...args: never[]) => unknown
     ? never

@@ -37,8 +37,9 @@ function describeObject(v: object): string {
 /**
  * A copy of a result as replay will give it back, or MEMO_UNSTORABLE. Stricter than flor.log,
  * which stores what it can of anything: a memoised value is handed back to the program, so only
- * values that come back as they were are accepted — numbers, strings, booleans, null, undefined,
- * bigints, typed arrays, arrays, plain objects, Dates, Maps and Sets of those.
+ * values that come back as they were are accepted — numbers (-0 too), strings, booleans, null,
+ * undefined, bigints, typed arrays, Buffers, ArrayBuffers, DataViews, arrays, plain objects, Dates,
+ * Maps and Sets of those.
  */
 export function freezeMemo(name: string, v: unknown, path = 'result', depth = 0): unknown {
   if (v === null || v === undefined) return v;
@@ -55,10 +56,12 @@ export function freezeMemo(name: string, v: unknown, path = 'result', depth = 0)
   }
   if (depth > MAX_DEPTH) throw unstorable(name, `nested deeper than ${MAX_DEPTH} levels (or circular)`, path);
   const o = v as object;
-  if (ArrayBuffer.isView(o) && !(o instanceof DataView)) {
-    // A Buffer comes back as the Uint8Array it is underneath (docs/format.md §5.3).
-    return (o as Uint8Array).slice();
-  }
+  // Copies: the program may change its bytes before the record is written. (A Buffer's own
+  // slice() is a view, not a copy.)
+  if (Buffer.isBuffer(o)) return Buffer.from(o);
+  if (o instanceof DataView) return new DataView(o.buffer.slice(o.byteOffset, o.byteOffset + o.byteLength));
+  if (ArrayBuffer.isView(o)) return (o as Uint8Array).slice();
+  if (o instanceof ArrayBuffer) return o.slice(0);
   if (Array.isArray(o)) return o.map((x, i) => { const f = freezeMemo(name, x, `${path}[${i}]`, depth + 1); return f === undefined ? null : f; });
   if (o instanceof Date) {
     if (Number.isNaN(o.getTime())) throw unstorable(name, 'an invalid Date', path);

@@ -84,7 +84,7 @@ function encodeCached(seg: Segment): Buffer[] {
     loops: seg.loops,
     nFrames: seg.frames.parent.length,
     n: seg.name.length,
-    other: seg.other.map(encodeValue),
+    other: seg.other.map((x) => encodeValue(x)),
     // flor.memo records' tags, by record index (memo-records.ts): replay reads them from here too.
     ...(seg.memo?.size ? { memo: [...seg.memo] } : {}),
   });

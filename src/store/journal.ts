@@ -141,7 +141,7 @@ function encodeFrame(f: JournalFrame): unknown {
       frame: packTyped(f.frame),
       num: packTyped(f.num),
       kind: packTyped(f.kind),
-      other: f.other.length ? f.other.map(encodeValue) : f.other,
+      other: f.other.length ? f.other.map((x) => encodeValue(x)) : f.other,
     };
   }
   if (f.t === 'start') return { ...f, meta: { ...f.meta, args: encodeValue(f.meta.args) } };

@@ -46,7 +46,7 @@ export function decodeRecordValues(
 
 /** The columns as stored: memo records in `other` as their tags. */
 export function storedValues(c: RecordColumns): { kind: Uint8Array; num: Float64Array; other: unknown[] } {
-  if (!c.memo?.size) return { kind: c.kind, num: c.num, other: c.other.map(encodeValue) };
+  if (!c.memo?.size) return { kind: c.kind, num: c.num, other: c.other.map((x) => encodeValue(x)) };
   const kind = c.kind.slice();
   const num = c.num.slice();
   const other: unknown[] = [];

@@ -128,8 +128,25 @@ function encodeMemo(m: MemoRecord): MemoTag {
   if (m.async) out.async = true;
   if (m.live) out.live = true;
   if (m.error) out.error = { name: m.error.name, message: m.error.message };
-  else if (m.value !== undefined) out.v = encodeValue(m.value);
+  else if (m.value !== undefined) out.v = encodeValue(m.value, true);
   return out;
+}
+
+/**
+ * A typed tag's bytes as the byte class its `as` names (`Buffer`, `ArrayBuffer`, `DataView`: what a
+ * memoised value was), or as a typed array of its dtype when it names none.
+ */
+function exactBytes(o: Record<string, unknown>): unknown {
+  const a = unpackTyped({ dtype: o.dtype, data: o.data });
+  switch (o.as) {
+    case 'Buffer':
+      return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    case 'ArrayBuffer':
+      return a.buffer;
+    case 'DataView':
+      return new DataView(a.buffer);
+  }
+  return a;
 }
 
 /**
@@ -142,6 +159,10 @@ export function decodeExact(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(decodeExact);
   const o = v as Record<string, unknown>;
   switch (o[TAG]) {
+    case 'negzero':
+      return -0;
+    case 'typed':
+      return tagDamage('typed', o) === null ? exactBytes(o) : decodeValue(v);
     case 'date':
       return new Date(o.v as string);
     case 'map':
@@ -164,11 +185,16 @@ export function decodeExact(v: unknown): unknown {
   }
 }
 
-/** A user value -> something plain msgpack carries without loss of type. */
-export function encodeValue(v: unknown): unknown {
+/**
+ * A user value -> something plain msgpack carries without loss of type. `exact` (a flor.memo result,
+ * handed back to the program on replay) also keeps what readers need not see: a `-0` anywhere
+ * (msgpack writes it as the integer 0), and which byte class a value was (`as` on the typed tag).
+ */
+export function encodeValue(v: unknown, exact = false): unknown {
   if (v === null || v === undefined) return null;
   switch (typeof v) {
     case 'number':
+      return exact && Object.is(v, -0) ? { [TAG]: 'negzero' } : v;
     case 'string':
     case 'boolean':
       return v;
@@ -178,15 +204,23 @@ export function encodeValue(v: unknown): unknown {
     case 'symbol':
       return { [TAG]: 'unsupported', v: String(v) };
   }
-  if (isTyped(v)) return { [TAG]: 'typed', dtype: dtypeOf(v), data: bytesOf(v) };
-  if (Array.isArray(v)) return v.map(encodeValue);
+  if (isTyped(v)) {
+    const out: Record<string, unknown> = { [TAG]: 'typed', dtype: dtypeOf(v), data: bytesOf(v) };
+    if (exact && Buffer.isBuffer(v)) out.as = 'Buffer';
+    return out;
+  }
+  if (exact && (v instanceof ArrayBuffer || v instanceof DataView)) {
+    const bytes = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    return { [TAG]: 'typed', dtype: 'Uint8Array', data: bytes, as: v instanceof ArrayBuffer ? 'ArrayBuffer' : 'DataView' };
+  }
+  if (Array.isArray(v)) return v.map((x) => encodeValue(x, exact));
   if (v instanceof Unstorable) return { [TAG]: 'unstorable', v: v.error };
   if (v instanceof MemoRecord) return encodeMemo(v);
   if (v instanceof Date) return { [TAG]: 'date', v: v.toISOString() };
-  if (v instanceof Map) return { [TAG]: 'map', v: [...v].map(([k, x]) => [encodeValue(k), encodeValue(x)]) };
-  if (v instanceof Set) return { [TAG]: 'set', v: [...v].map(encodeValue) };
+  if (v instanceof Map) return { [TAG]: 'map', v: [...v].map(([k, x]) => [encodeValue(k, exact), encodeValue(x, exact)]) };
+  if (v instanceof Set) return { [TAG]: 'set', v: [...v].map((x) => encodeValue(x, exact)) };
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v as object)) out[k] = encodeValue((v as Record<string, unknown>)[k]);
+  for (const k of Object.keys(v as object)) out[k] = encodeValue((v as Record<string, unknown>)[k], exact);
   if (TAG in out) return { [TAG]: 'escaped', v: out }; // a user object that happens to use our tag key
   return out;
 }
@@ -269,6 +303,8 @@ export function decodeValue(v: unknown, onDamage?: OnDamage): Value {
       return damagedText(why);
     }
     switch (tag) {
+      case 'negzero':
+        return -0;
       case 'bigint':
         return BigInt(o.v as string);
       case 'typed':
