@@ -29,6 +29,16 @@ flor_has_journals() {
   return 1
 }
 
+# A run whose capture has not landed yet: an unclaimed journal (a run going on, or ended with its
+# capture not started or killed) or a claimed one (a capture in flight). pre-push then starts node,
+# which waits for the capture or does it, so a push right after a run carries it.
+flor_capture_pending() {
+  for flor_f in "$flor_common"/flor/journal/*.jrnl "$flor_common"/flor/journal/*.jrnl.claim.*; do
+    [ -e "$flor_f" ] && return 0
+  done
+  return 1
+}
+
 # A plain `git fetch` (through the refspec `git flor init` adds) moves refs/flor/remotes/* but
 # runs no hook; the notes index is rebuilt when those refs differ from the last rebuild's stamp.
 flor_remotes_changed() {

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deleteRef, fetchRefspecsFrom, pushRefspecTo, refListing, refsUnder, refTip, remoteRefTip } from '../store/transfer.js';
 import { replacedBy } from '../store/removals.js';
+import { settleJournals } from '../store/settle.js';
 import type { RepoInfo } from '../store/git.js';
 import { FlorError, isFlorError } from '../errors.js';
 import { fetchRefspecs, pushRefspec, resolveRemote } from './refspecs.js';
@@ -75,6 +76,9 @@ export async function pushLedger(repo: RepoInfo, remote?: string): Promise<PushR
   // Before the push: Git's push also updates the tracking ref a fetch refspec maps to (see below).
   const remoteConfig = configureLaterRemote(repo, r);
   const extra = remoteConfig ? { remoteConfig } : {};
+  // A run that just ended may still be landing (its capture runs after its process exits): a push
+  // right after it must carry it, as a reader right after it shows it. (A first run also sets the writer.)
+  await settleJournals(repo);
   const writer = configValue(repo, 'flor.writer');
   const tip = writer ? await refTip(repo, ownLedgerRef(writer)) : null;
   if (!writer || !tip) return { remote: r.arg, ref: null, status: 'nothing', tip: null, ...extra };
