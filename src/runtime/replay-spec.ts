@@ -83,8 +83,8 @@ export interface StopPoint {
 }
 
 /**
- * What the runtime does with a ReplaySpec, for both sides of the contract (src/runtime/run.ts
- * keeps them; src/replay writes specs that rely on them):
+ * What the runtime does with a ReplaySpec, for both sides of the contract (src/runtime/run.ts and
+ * replay-control.ts keep them; src/replay writes specs that rely on them):
  * - the outer loop is the first flor.loop entered at top level; its items before `start` are
  *   consumed and discarded, then `restoreFrom` is restored in place, then items start..end-1 run
  * - when `restoreFrom` is null and start > 0, iterations before `start` run (to rebuild the state)

@@ -1,6 +1,6 @@
 /**
  * `node dist/store/capture-main.js <journal>` — what a finished run starts, detached, as its
- * process exits (runtime/run.ts), to move its journal into the ledger, then to recover any
+ * process exits (runtime/start.ts), to move its journal into the ledger, then to recover any
  * orphaned journals. A reader that lists runs meanwhile waits for its claim (store/settle.ts);
  * killed, it leaves a claim the next reader or capture takes over. Its stdio is /dev/null: a
  * journal it could not capture stays, and the next reader or `git flor doctor` reports it. The

@@ -1,7 +1,7 @@
 /**
  * Before a reader lists runs, every run that has ended is in the ledger. A run's process only
  * writes its journal; a detached capturer moves it into the ledger after the process exits
- * (runtime/run.ts). A reader that starts in between must still show the run, so it
+ * (runtime/start.ts). A reader that starts in between must still show the run, so it
  *  - waits while a living process holds a claim on a journal (a capture in flight), and
  *  - captures itself every journal no living process will: its writer is gone (its end frame
  *    says how the run ended, `ok` included; none means it crashed) and nobody claims it, or its

@@ -1,0 +1,191 @@
+/**
+ * The two ends of a recorded run that touch the repository: at start, finding it and journaling
+ * the run's metadata with its code snapshot; at the end, handing the journal to a detached
+ * capturer. Everything between is the session's.
+ */
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { hostname } from 'node:os';
+import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { RepoInfo } from '../store/git.js';
+import { snapshotCodeSync, headSync, findRunRepoSync, type Head } from '../store/worktree.js';
+import { florConfigSync, largeTrackedLine, skippedLine, skippedSummary } from '../store/code-select.js';
+import { openJournal, type JournalWriter } from '../store/journal.js';
+import { pinCodeSync } from '../store/code-ref.js';
+import { recordableExecArgv } from '../store/exec-argv.js';
+import { configBool } from '../store/config.js';
+import { firstTime, initDone } from '../store/once.js';
+import type { RunMeta, RunStatus } from '../store/types.js';
+import { ulid } from './ulid.js';
+import { REPLAY_ENV, REPLAY_PARENT_ENV } from './replay-spec.js';
+
+export function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return msg.split('\n')[0]!.slice(0, 500);
+}
+
+export function toSlash(p: string): string {
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+export function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** The script's path relative to `from` (slashes), or '' when there is no script (`node -e`). */
+export function scriptPath(from: string): string {
+  return process.argv[1] ? toSlash(relative(from, real(process.argv[1]))) : '';
+}
+
+function moduleSibling(rel: string): { path: string; execArgv: string[] } {
+  // Under tsx (tests of src/) modules are .ts and need the loader; the built package is plain JS.
+  const ts = import.meta.url.endsWith('.ts');
+  const url = new URL(rel + (ts ? '.ts' : '.js'), import.meta.url);
+  // The loader by its full path: the child runs in the git dir, where `tsx` would not resolve.
+  return { path: fileURLToPath(url), execArgv: ts ? ['--import', import.meta.resolve('tsx')] : [] };
+}
+
+/** Metadata of a run as it starts; capture completes it from the journal. */
+export function baseMeta(id: string): RunMeta {
+  return {
+    format: 'flor-run',
+    version: 1,
+    id,
+    writer: '', // the capturing clone's writer id, filled in by capture
+    start: new Date().toISOString(),
+    end: null,
+    script: '',
+    cwd: '',
+    argv: process.argv.slice(2),
+    execArgv: [...process.execArgv],
+    args: {},
+    commit: null,
+    branch: null,
+    dirty: false,
+    node: process.version,
+    status: 'running',
+    exitCode: null,
+    error: null,
+    loops: [],
+    outerMs: [],
+    checkpointing: [],
+    records: 0,
+  };
+}
+
+/** The repository to record in, and HEAD when the same git process found it. */
+export interface Located {
+  repo: RepoInfo;
+  head: Head | null;
+}
+
+/**
+ * The repository of the code that runs: the script's. A script given by a path outside any
+ * repository falls back to the working directory's. Null outside one (or in a bare one).
+ */
+export function locateRepo(): Located | null {
+  const script = process.argv[1];
+  const fromScript = script ? findRunRepoSync(dirname(real(script))) : null;
+  const found = fromScript ?? findRunRepoSync(process.cwd());
+  return found?.repo.top ? { repo: found.repo, head: found.head } : null;
+}
+
+export interface Started {
+  runId: string;
+  meta: RunMeta;
+  journal: JournalWriter;
+  florConfig: Map<string, string>;
+}
+
+/**
+ * Starts recording in `at`: snapshots the code, journals the start frame and pins the code tree.
+ * Throws when the run cannot be recorded (the caller says so and runs the script unrecorded).
+ */
+export function startRun(at: Located): Started {
+  const { repo } = at;
+  const top = repo.top!;
+  const runId = ulid();
+  const florConfig = florConfigSync(repo);
+  const snap = snapshotCodeSync(repo, { config: florConfig, warn: (l) => process.stderr.write(l) });
+  const codeTree = snap.tree;
+  const skipped = skippedSummary(snap.skipped);
+  const head = at.head ?? headSync(repo);
+  const cwd = toSlash(relative(top, real(process.cwd())));
+  const meta: RunMeta = {
+    ...baseMeta(runId),
+    script: scriptPath(top),
+    cwd,
+    // Only the loader flags replay needs travel with the run (store/exec-argv.ts).
+    execArgv: recordableExecArgv(process.execArgv, cwd, (abs) => {
+      const r = real(abs);
+      const inTop = relative(real(top), r);
+      if (inTop.startsWith('..') || isAbsolute(inTop)) return null;
+      const rel = toSlash(relative(real(process.cwd()), r));
+      return rel.startsWith('../') ? rel : `./${rel}`;
+    }),
+    commit: head.commit,
+    branch: head.branch,
+    dirty: codeTree !== head.tree,
+    ...(skipped ? { skipped } : {}),
+  };
+  process.stderr.write(skippedLine(runId, snap.skipped, snap.maxBytes) + largeTrackedLine(snap.largeModified, snap.maxBytes));
+  const journal = openJournal(repo.commonDir, runId);
+  journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
+  try {
+    // Keeps the code tree alive through a `git gc --prune=now` until capture references it.
+    pinCodeSync(repo, runId, codeTree);
+  } catch {
+    // Recording works without the pin; only a gc during the run could then lose its code.
+  }
+  return { runId, meta, journal, florConfig };
+}
+
+/**
+ * Starts the capture of the finished journal in a detached process and returns at once: the
+ * script's process exits without waiting for Git. Nothing is lost meanwhile: a reader waits for
+ * a capture in flight or does it itself (store/settle.ts). The capturer reads only the journal
+ * and the repository's objects (the code tree was snapshotted at start), runs in the git dir,
+ * and is in a session of its own, so a Ctrl-C meant for the script does not stop it.
+ * At exit it is a plain child, adopted by init as this process ends. Mid-process (commit()) it
+ * is started through `sh -c '… &'`: the shell, reaped here at once, leaves the capturer to init,
+ * so it never lingers as this process's zombie while a synchronous stretch keeps the event loop
+ * (which reaps children) from turning.
+ */
+export function startCapture(commonDir: string, journalPath: string, runId: string, exiting: boolean): void {
+  const main = moduleSibling('../store/capture-main');
+  const argv = [...main.execArgv, main.path, journalPath];
+  const opts: SpawnOptions = { cwd: commonDir, detached: true, stdio: 'ignore', env: { ...process.env, [REPLAY_ENV]: undefined, [REPLAY_PARENT_ENV]: undefined } };
+  try {
+    if (exiting || process.platform === 'win32') {
+      const child = spawn(process.execPath, argv, opts);
+      child.on('error', () => {}); // reported by the next reader, which captures the journal
+      child.unref();
+    } else {
+      const r = spawnSync('/bin/sh', ['-c', '"$@" &', 'sh', process.execPath, ...argv], opts);
+      if (r.error) throw r.error;
+    }
+  } catch (e) {
+    process.stderr.write(`git flor: run ${runId} is journaled but not captured yet (${firstLine(e)}); the next \`git flor\` command that lists runs captures it\n`);
+  }
+}
+
+/**
+ * On a terminal, one line saying the run was recorded and how to see it (the capture is still in
+ * flight: the count is the runtime's own), and once per clone not set up by `git flor init`, how
+ * to share runs. `git config flor.quiet true` turns both off.
+ */
+export function sayRecorded(commonDir: string, runId: string, status: RunStatus, records: number, florConfig: ReadonlyMap<string, string> | null): void {
+  if (!process.stderr.isTTY || configBool(florConfig?.get('flor.quiet')) === true) return;
+  // 10 characters of a ULID change every millisecond: unique unless runs start in the same one.
+  const id = runId.slice(0, 10);
+  const n = records;
+  const as = status === 'ok' ? '' : ` as ${status}`;
+  let text = `flor: run ${id} recorded${as} (${n.toLocaleString('en-US')} record${n === 1 ? '' : 's'}) — git flor show ${id}\n`;
+  if (!initDone(commonDir) && firstTime(commonDir, 'share-hint')) text += 'flor: runs stay in this clone until `git flor init` makes `git push` share them (said once)\n';
+  process.stderr.write(text);
+}
