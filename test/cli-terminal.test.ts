@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { BIN, cleanup, gitIn, makeRepo, runNode, testEnv } from './helpers/repo.js';
 import { recordHistory, type History } from './helpers/history.js';
 import { florIn } from './helpers/cli.js';
-import { resetTerminal, setupTerminal, takeGlobalFlags } from '../src/cli/terminal.js';
+import { loadTerminalConfig, resetTerminal, setupTerminal, takeGlobalFlags } from '../src/cli/terminal.js';
+
+await loadTerminalConfig();
 import { shortIds } from '../src/query/short-ids.js';
 import { render, styledTable } from '../src/query/formats.js';
 import { tableFromObjects } from '../src/query/table.js';

@@ -9,7 +9,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { reportError, UsageError } from './print.js';
 import { suggest } from '../query/names.js';
 import { fastArgs, topHelp, type FastModule } from './fast.js';
-import { closePager, setupTerminal, takeGlobalFlags } from './terminal.js';
+import { closePager, loadTerminalConfig, needsTerminalConfig, setupTerminal, takeGlobalFlags } from './terminal.js';
 
 type Loader = () => Promise<FastModule>;
 
@@ -98,12 +98,15 @@ function helpWidth(): number {
  * Answers argv without yargs when it can: `-h`, or a command whose module declares its options
  * (fast.ts) called with arguments the fast parser fully understands. Null: let yargs do it.
  */
+let helpOnly = false;
+
 async function fastRun(argv: string[]): Promise<boolean> {
   if (argv.length === 1 && (argv[0] === '-h' || argv[0] === '--help')) {
     const text = helpText(helpWidth());
     if (text === null) return false;
     const { out } = await import('./print.js');
     await out(text + '\n');
+    helpOnly = true;
     return true;
   }
   const first = argv[0];
@@ -187,6 +190,7 @@ export async function run(argv: string[]): Promise<number> {
   // `git flor help CMD` is `git flor CMD --help`, as `git help` is for Git's commands.
   const asked = argv[0] === 'help' ? argv[1] : undefined;
   if (argv[0] === 'help') argv = asked === undefined ? ['-h'] : [asked, '--help'];
+  if (needsTerminalConfig()) await loadTerminalConfig();
   setupTerminal(argv[0] ?? '', global.flags);
   try {
     if (asked !== undefined && !Object.hasOwn(COMMANDS, asked)) throw unknownCommand(asked);
@@ -209,7 +213,8 @@ export async function main(argv: string[]): Promise<void> {
   const code = await run(argv);
   process.exitCode = code;
   // The store's long-lived `git cat-file` processes: ended and reaped before exit (never orphaned).
-  await (await import('../store/objects.js')).closeReaders();
+  // `git flor -h` opened none: it skips loading the store.
+  if (!helpOnly) await (await import('../store/objects.js')).closeReaders();
   // Flush what is queued, then leave even if a pool or a child process someone forgot still holds
   // the event loop: a CLI that lingers after printing its answer looks hung.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

@@ -4,9 +4,30 @@
  * terminal (a pipe, a file, the tests' in-process calls) everything is plain: no pager, no colour,
  * no fitting, and no `git config` read.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
-import { configBool, configSync } from '../store/config.js';
+import type * as GitConfig from '../store/config.js';
+
+let gitConfig: typeof GitConfig | null = null;
+
+/**
+ * Loads the reader of Git's settings that setupTerminal needs on a terminal or under Git's pager
+ * (it starts Git); off a terminal nothing is read and nothing is loaded.
+ */
+export async function loadTerminalConfig(): Promise<void> {
+  gitConfig ??= await import('../store/config.js');
+}
+
+function gitSettings(): typeof GitConfig {
+  if (!gitConfig) throw new Error('setupTerminal on a terminal: await loadTerminalConfig() first');
+  return gitConfig;
+}
+
+/** Whether setupTerminal will read Git's settings (then loadTerminalConfig must have run). */
+export function needsTerminalConfig(env: NodeJS.ProcessEnv = process.env, out: { isTTY?: boolean } = process.stdout): boolean {
+  return Boolean(out.isTTY) || set(env, 'GIT_PAGER_IN_USE') !== undefined;
+}
 
 export interface Terminal {
   /** ANSI colour in what goes to stdout. */
@@ -77,19 +98,19 @@ function widthFor(env: NodeJS.ProcessEnv, screen: boolean, columns: number | und
  */
 export function setupTerminal(command: string, flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, out: { isTTY?: boolean; columns?: number } = process.stdout): Terminal {
   const tty = Boolean(out.isTTY);
-  const gitPaging = set(env, 'GIT_PAGER_IN_USE') !== undefined && configBool(env.GIT_PAGER_IN_USE) !== false;
+  const gitPaging = set(env, 'GIT_PAGER_IN_USE') !== undefined && gitSettings().configBool(env.GIT_PAGER_IN_USE) !== false;
   const wantsColor = flags.color !== false && set(env, 'NO_COLOR') === undefined && (tty || gitPaging);
   const wantsPager = tty && flags.pager && !gitPaging && PAGED.has(command);
-  const config = (wantsColor && flags.color === undefined) || wantsPager ? configSync(process.cwd(), '^(core\\.pager|pager\\.flor|color\\.ui|color\\.flor)$') : new Map<string, string>();
+  const config = (wantsColor && flags.color === undefined) || wantsPager ? gitSettings().configSync(process.cwd(), '^(core\\.pager|pager\\.flor|color\\.ui|color\\.flor)$') : new Map<string, string>();
   let color = flags.color ?? wantsColor;
   if (flags.color === undefined && color) {
     const ui = (config.get('color.flor') ?? config.get('color.ui'))?.trim().toLowerCase();
-    if (ui === 'never' || configBool(ui) === false) color = false;
+    if (ui === 'never' || gitSettings().configBool(ui) === false) color = false;
   }
   let pager: string | null = null;
   if (wantsPager) {
     const byCommand = config.get('pager.flor');
-    const on = configBool(byCommand);
+    const on = gitSettings().configBool(byCommand);
     if (on !== false) {
       pager = set(env, 'GIT_PAGER') ?? (byCommand !== undefined && on === null ? byCommand : undefined) ?? config.get('core.pager') ?? set(env, 'PAGER') ?? 'less';
       if (pager.trim() === '' || pager.trim() === 'cat') pager = null;
@@ -112,6 +133,8 @@ let pagerGone: Promise<void> | null = null;
 function startPager(cmd: string): Writable {
   // Git's defaults for less and lv, kept when the user set their own.
   const env = { ...process.env, LESS: process.env.LESS ?? 'FRX', LV: process.env.LV ?? '-c', GIT_PAGER_IN_USE: 'true' };
+  // Loaded here: child_process costs a start more than the command's own modules.
+  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const child = spawn('/bin/sh', ['-c', cmd], { stdio: ['pipe', 'inherit', 'inherit'], env });
   pagerProc = child;
   pagerGone = new Promise((resolve) => {

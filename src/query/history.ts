@@ -6,11 +6,12 @@ import { FlorError } from '../errors.js';
 import { checkRunSegments, listRunsChecked, readSegment, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
-import { readCachedAggregates, readCachedListing, readCachedSegment, refsKey, runContentKey, writeCachedAggregates, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
+import { readCachedAggregates, readCachedHistory, readCachedSegment, refsKey, runContentKey, writeCachedAggregates, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
 import type { Value } from '../store/records.js';
 import { AGGREGATES } from './spec.js';
 import type { AggregateCache, Aggregates } from './summary.js';
-import { readMarks } from '../store/marks.js';
+import { readMarks, type ReadMark } from '../store/marks.js';
+import { settleJournals } from '../store/settle.js';
 import { readTrust } from '../store/trust.js';
 import { applyMarks, type RunMarks } from './marks.js';
 
@@ -36,28 +37,43 @@ export interface LoadedRun {
  * changes no tip, and the next listing must see it.
  */
 export async function listHistory(repo: RepoInfo, opts: { all?: boolean } = {}): Promise<Listing> {
+  // Runs that ended but are still journals land first: no ref has moved for them yet.
+  const settled = await settleJournals(repo);
   const key = await refsKey(repo);
-  const hit = readCachedListing<RunEntry>(repo, key);
-  if (hit) return withMarks(repo, key, { runs: hit, broken: [] }, opts.all === true);
+  const hit = settled.failed.length === 0 ? readCachedHistory<RunEntry>(repo, key) : null;
+  if (hit) {
+    if (!hit.marks) {
+      // Written without marks (by an older version): read them once and keep them with it.
+      const { marks, problems } = await marksOf(repo, key);
+      if (problems.length === 0 && (await refsKey(repo)) === key) writeCachedListing(repo, key, hit.runs, marks);
+    }
+    return withMarks(repo, key, { runs: hit.runs, broken: [] }, opts.all === true, hit.marks);
+  }
   const listing = await listRunsChecked(repo);
+  const read = marksOf(repo, key);
+  const { problems, marks } = await read;
   // Kept only if nothing moved while listing: the key must describe exactly what was read.
-  if (listing.broken.length === 0 && (await refsKey(repo)) === key) writeCachedListing(repo, key, listing.runs);
+  if (listing.broken.length === 0 && problems.length === 0 && (await refsKey(repo)) === key) writeCachedListing(repo, key, listing.runs, marks);
   return withMarks(repo, key, { runs: listing.runs, broken: listing.broken }, opts.all === true);
 }
 
 const marksRead = new Map<string, ReturnType<typeof readMarks>>();
+
+/** Marks are a function of the ledger tips, which `key` names: a command that lists twice reads them once. */
+function marksOf(repo: RepoInfo, key: string, cached: ReadMark[] | null = null): ReturnType<typeof readMarks> {
+  const memoKey = `${repo.commonDir}\0${key}`;
+  let read = marksRead.get(memoKey);
+  if (!read) marksRead.set(memoKey, (read = cached ? Promise.resolve({ marks: cached, problems: [] }) : readMarks(repo)));
+  return read;
+}
 
 /**
  * The listing with the marks of every ledger applied (query/marks.ts): tags and notes attached to
  * their runs, removed runs moved to `removed` (or kept, with `all`). A ledger whose marks cannot
  * be read is reported among the broken and adds none.
  */
-async function withMarks(repo: RepoInfo, key: string, listing: Listing, all: boolean): Promise<Listing> {
-  // Marks are a function of the ledger tips, which `key` names: a command that lists twice reads them once.
-  const memoKey = `${repo.commonDir}\0${key}`;
-  let read = marksRead.get(memoKey);
-  if (!read) marksRead.set(memoKey, (read = readMarks(repo)));
-  const { marks, problems } = await read;
+async function withMarks(repo: RepoInfo, key: string, listing: Listing, all: boolean, cached: ReadMark[] | null = null): Promise<Listing> {
+  const { marks, problems } = await marksOf(repo, key, cached);
   const broken = [...listing.broken, ...problems.map((p) => ({ id: '', ledger: p.ledger, code: 'CORRUPT_DATA' as const, error: p.error }))];
   if (marks.length === 0) return { runs: listing.runs, broken, removed: [] };
   const applied = applyMarks(listing.runs, marks, await readTrust(repo));

@@ -3,12 +3,12 @@
  * All I/O of the query part is here; pivot.ts and formats.ts stay pure.
  */
 import { FlorError } from '../errors.js';
-import { readRunSegments, resolveIn, resolveRun, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
+import { readRunSegments, resolveIn, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
 import { pivot, type PivotResult, type PivotRun } from './pivot.js';
 import { damageOf } from '../store/pack.js';
-import { cachedAggregates, gitSegments, listHistory } from './history.js';
+import { cachedAggregates, gitSegments, listHistory, type MarkedRun } from './history.js';
 import type { History } from './summary.js';
 
 export type { BrokenRun, RunEntry };
@@ -103,9 +103,11 @@ export interface RunDetail {
   segments: Array<{ name: string; source: string; records: number; names: string[]; provenance: Segment['provenance']; writer: string; damaged: readonly string[] }>;
 }
 
-export async function runDetail(repo: RepoInfo, idOrPrefix: string): Promise<RunDetail> {
-  const run = await resolveRun(repo, idOrPrefix);
-  const { segments } = await readRunSegments(repo, run);
+/** One run (removed ones too) with its marks, from the same cached listing and segments as `runs`. */
+export async function runDetail(repo: RepoInfo, idOrPrefix: string): Promise<RunDetail & { run: MarkedRun }> {
+  const { runs, broken } = await listHistory(repo, { all: true });
+  const run: MarkedRun = resolveIn(runs, idOrPrefix, broken);
+  const { segments } = await readRunSegments(repo, run, gitSegments(repo));
   return {
     run,
     segments: segments.map(({ ref, seg: s }) => {

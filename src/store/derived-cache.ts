@@ -13,19 +13,38 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { createHash, randomBytes } from 'node:crypto';
+import { nodeZlib, uniqueSuffix } from './builtins.js';
 import type { RepoInfo } from './git.js';
 import { FLOR_REFS } from './refs.js';
 import { refListing } from './transfer.js';
+import { refListingFromFiles } from './ref-files.js';
 import { pack, unpack, encodeValue, decodeValue } from './pack.js';
 import type { RunMeta, Segment } from './types.js';
 import type { Value } from './records.js';
+import type { ReadMark } from './marks.js';
 
 const MAGIC = Buffer.from('FLORC1\n');
 
 export function cacheDir(repo: RepoInfo): string {
   return join(repo.commonDir, 'flor', 'cache');
+}
+
+const CRC_TABLE = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  CRC_TABLE[n] = c;
+}
+
+/** Past this size zlib's CRC-32 is worth loading zlib for; below, this loop is quicker than the load. */
+const NATIVE_CRC_BYTES = 256 * 1024;
+
+/** CRC-32 (zlib's) of `b`, continuing from `crc`. */
+function crc32(b: Uint8Array, crc = 0): number {
+  if (b.length >= NATIVE_CRC_BYTES) return nodeZlib().crc32(b, crc);
+  let c = ~crc;
+  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 /** Bytes framed as MAGIC, payload, CRC-32 of the payload. */
@@ -53,7 +72,7 @@ function unframe(file: string): Buffer | null {
 
 function writeAtomic(file: string, data: Buffer): void {
   const dir = file.slice(0, file.lastIndexOf('/'));
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const tmp = `${file}.${uniqueSuffix()}`;
   try {
     mkdirSync(dir, { recursive: true });
     writeFileSync(tmp, data);
@@ -172,9 +191,9 @@ export function writeCachedSegment(repo: RepoInfo, oid: string, seg: Segment): v
 // ---------------------------------------------------------------------------------------------
 // The run listing, by ref tips
 
-/** A digest of every ref under refs/flor/ and its tip: the listing's cache key. */
+/** Every ref under refs/flor/ and its tip (a few lines: one per ledger): the listing's cache key. */
 export async function refsKey(repo: RepoInfo): Promise<string> {
-  return createHash('sha1').update(await refListing(repo, FLOR_REFS)).digest('hex');
+  return refListingFromFiles(repo, FLOR_REFS) ?? (await refListing(repo, FLOR_REFS));
 }
 
 function listingFile(repo: RepoInfo): string {
@@ -184,25 +203,32 @@ function listingFile(repo: RepoInfo): string {
 export interface CachedListing<R> {
   key: string;
   runs: R[];
+  /** Every ledger's marks at these tips (absent in a listing written without them). */
+  marks?: ReadMark[];
 }
 
-/** The cached listing when it was made for exactly these tips. */
-export function readCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, key: string): R[] | null {
+/** The cached listing and marks when they were made for exactly these tips. */
+export function readCachedHistory<R extends { meta: RunMeta }>(repo: RepoInfo, key: string): { runs: R[]; marks: ReadMark[] | null } | null {
   const body = unframe(listingFile(repo));
   if (!body) return null;
   try {
     const o = unpack(body, 'cached listing') as CachedListing<R>;
     if (o.key !== key || !Array.isArray(o.runs)) return null;
     for (const r of o.runs) r.meta = { ...r.meta, args: decodeValue(r.meta.args) as Record<string, Value> };
-    return o.runs;
+    return { runs: o.runs, marks: Array.isArray(o.marks) ? o.marks : null };
   } catch {
     return null;
   }
 }
 
-export function writeCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, key: string, runs: R[]): void {
+/** The cached listing when it was made for exactly these tips. */
+export function readCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, key: string): R[] | null {
+  return readCachedHistory<R>(repo, key)?.runs ?? null;
+}
+
+export function writeCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, key: string, runs: R[], marks?: ReadMark[]): void {
   const enc = runs.map((r) => ({ ...r, meta: { ...r.meta, args: encodeValue(r.meta.args) } }));
-  writeAtomic(listingFile(repo), frame([pack({ key, runs: enc })]));
+  writeAtomic(listingFile(repo), frame([pack({ key, runs: enc, ...(marks ? { marks } : {}) })]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,23 +240,24 @@ export function writeCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, 
  * goes stale.
  */
 export function runContentKey(run: { id: string; writer: string; segments: Array<{ oid: string }> }): string {
-  const h = createHash('sha1').update(run.id).update('\0').update(run.writer);
-  for (const s of run.segments) h.update('\0').update(s.oid);
-  return h.digest('hex');
+  return [run.id, run.writer, ...run.segments.map((s) => s.oid)].join('\0');
 }
 
+/** One file per run, named by its id; the file holds the content key it was computed for. */
 function aggFile(repo: RepoInfo, key: string): string {
-  return join(cacheDir(repo), 'aggregates', key.slice(0, 2), key.slice(2));
+  const id = key.slice(0, key.indexOf('\0')).replace(/[^0-9A-Za-z]/g, '_');
+  return join(cacheDir(repo), 'aggregates', id.slice(-2), id);
 }
 
-/** name -> (aggregate -> value) of one run, as cached; empty when nothing was. */
+/** name -> (aggregate -> value) of one run, as cached for exactly this content; empty when nothing was. */
 export function readCachedAggregates(repo: RepoInfo, key: string): Map<string, Record<string, Value>> {
   const body = unframe(aggFile(repo, key));
   const out = new Map<string, Record<string, Value>>();
   if (!body) return out;
   try {
-    const o = unpack(body, 'cached aggregates') as Record<string, Record<string, unknown>>;
-    for (const [name, aggs] of Object.entries(o)) {
+    const o = unpack(body, 'cached aggregates') as { key: string; names: Record<string, Record<string, unknown>> };
+    if (o.key !== key) return out;
+    for (const [name, aggs] of Object.entries(o.names)) {
       const m: Record<string, Value> = {};
       for (const [fn, v] of Object.entries(aggs)) m[fn] = decodeValue(v);
       out.set(name, m);
@@ -249,5 +276,5 @@ export function writeCachedAggregates(repo: RepoInfo, key: string, all: Map<stri
     for (const [fn, v] of Object.entries(aggs)) e[fn] = encodeValue(v);
     o[name] = e;
   }
-  writeAtomic(aggFile(repo, key), frame([pack(o)]));
+  writeAtomic(aggFile(repo, key), frame([pack({ key, names: o })]));
 }

@@ -4,8 +4,10 @@
  * One-shot plumbing goes through `git()` / `gitSync()`; object reads go through one long-lived
  * `cat-file --batch` per repository (`CatFile`).
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { childProcess } from './builtins.js';
 import { FlorError } from '../errors.js';
+import { findRepoFromFiles } from './ref-files.js';
 
 export interface GitOptions {
   cwd: string;
@@ -53,7 +55,7 @@ export function git(args: string[], opts: GitOptions): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     let child: ChildProcessWithoutNullStreams;
     try {
-      child = spawn('git', args, { cwd: opts.cwd, env: gitEnv(opts.env) });
+      child = childProcess().spawn('git', args, { cwd: opts.cwd, env: gitEnv(opts.env) });
     } catch (e) {
       reject(new FlorError('GIT_MISSING', 'could not start git', { hint: 'install git and put it on PATH', cause: e }));
       return;
@@ -97,7 +99,7 @@ export async function gitText(args: string[], opts: GitOptions): Promise<string>
 
 /** Synchronous form, for process-exit paths where the event loop will not turn again. */
 export function gitSync(args: string[], opts: GitOptions & { timeoutMs?: number }): GitResult {
-  const r = spawnSync('git', args, {
+  const r = childProcess().spawnSync('git', args, {
     cwd: opts.cwd,
     env: gitEnv(opts.env),
     input: opts.input ?? '',
@@ -136,7 +138,7 @@ export class CatFile {
   }
 
   private start(): ChildProcessWithoutNullStreams {
-    const child = spawn('git', ['cat-file', '--batch'], { cwd: this.cwd, env: gitEnv() });
+    const child = childProcess().spawn('git', ['cat-file', '--batch'], { cwd: this.cwd, env: gitEnv() });
     this.child = child;
     this.stderr = '';
     child.stdout.on('data', (d: Buffer) => this.child === child && this.onData(d));
@@ -304,14 +306,16 @@ export interface RepoInfo {
 
 /** Locates the repository containing `cwd`; null when `cwd` is not inside one. */
 export function findRepoSync(cwd: string): RepoInfo | null {
-  const r = spawnSync('git', ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-dir', '--git-common-dir'], {
+  const known = findRepoFromFiles(cwd);
+  if (known) return known;
+  const r = childProcess().spawnSync('git', ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-dir', '--git-common-dir'], {
     cwd,
     env: gitEnv(),
   });
   if (r.error) throw new FlorError('GIT_MISSING', `could not run git: ${r.error.message}`, { hint: 'install git and put it on PATH' });
   if (r.status !== 0) {
     // A bare repository has no top level: ask again without it.
-    const b = spawnSync('git', ['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'], { cwd, env: gitEnv() });
+    const b = childProcess().spawnSync('git', ['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'], { cwd, env: gitEnv() });
     if (b.status !== 0) return null;
     const [gitDir, commonDir] = b.stdout.toString().trim().split('\n');
     return { top: null, gitDir: gitDir!, commonDir: commonDir! };

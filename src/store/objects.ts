@@ -5,10 +5,10 @@
  * `update-ref REF NEW OLD` — Git's own compare-and-swap. `editTree` rewrites just the trees on the
  * edited paths, so appending to a ledger never walks the code trees it holds.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { childProcess, uniqueSuffix } from './builtins.js';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, repoCwd, type RepoInfo, type TreeEntry } from './git.js';
 import { LEDGERS } from './refs.js';
@@ -55,7 +55,7 @@ export async function writeBlob(repo: RepoInfo, data: Uint8Array): Promise<strin
  */
 export async function writeBlobs(repo: RepoInfo, blobs: Uint8Array[]): Promise<string[]> {
   if (blobs.length <= 2) return Promise.all(blobs.map((b) => writeBlob(repo, b)));
-  const dir = join(repo.commonDir, 'flor', 'tmp', `blobs-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const dir = join(repo.commonDir, 'flor', 'tmp', `blobs-${uniqueSuffix()}`);
   mkdirSync(dir, { recursive: true });
   try {
     const paths = blobs.map((b, i) => {
@@ -81,7 +81,7 @@ export class TreeWriter {
   private dead: Error | null = null;
 
   constructor(cwd: string) {
-    this.child = spawn('git', ['mktree', '--batch'], { cwd, env: gitEnv() });
+    this.child = childProcess().spawn('git', ['mktree', '--batch'], { cwd, env: gitEnv() });
     this.child.stdout.setEncoding('utf8');
     this.child.stdout.on('data', (d: string) => {
       this.buf += d;

@@ -6,10 +6,8 @@ import { toJson } from '../../query/formats.js';
 import type { LoopInfo } from '../../store/types.js';
 import type { Value } from '../../store/records.js';
 import { readCheckpointManifest } from '../../store/ledger.js';
-import { hasCheckpoint } from '../../store/checkpoints.js';
 import { sizeText } from '../../store/code-select.js';
 import { out } from '../print.js';
-import { listHistory, type MarkedRun } from '../../query/history.js';
 import { NO_MARKS, type RunMarks } from '../../query/marks.js';
 import { paint, paintDiff, statusStyle } from '../color.js';
 import { safeText } from '../../terminal-text.js';
@@ -27,6 +25,7 @@ interface CheckpointInfo {
 async function checkpointInfo(repo: RepoInfo, d: RunDetail): Promise<CheckpointInfo | null> {
   if (!d.run.ckpt) return null;
   const m = await readCheckpointManifest(repo, d.run.ckpt);
+  const { hasCheckpoint } = await import('../../store/checkpoints.js');
   return { loop: m.loop, iters: m.iters, bytes: m.bytes, local: m.iters.filter((_, i) => hasCheckpoint(repo.commonDir, m.keys[i]!)) };
 }
 
@@ -179,8 +178,7 @@ export const command: CommandModule<object, Args> = {
     const repo = requireRepoSync(process.cwd());
     const d = await runDetail(repo, argv.run);
     const ckpt = await checkpointInfo(repo, d);
-    const marked = (await listHistory(repo, { all: true })).runs.find((r) => r.id === d.run.id) as MarkedRun | undefined;
-    const marks = marked?.marks ?? NO_MARKS;
+    const marks = d.run.marks ?? NO_MARKS;
     const hurt = [...damageOf(d.run.meta), ...d.segments.flatMap((s) => s.damaged.map((w) => `segment ${s.name} ${w}`))];
     for (const h of hurt) process.stderr.write(safeText(`git flor: run ${d.run.id}: damaged value, shown as [damaged value: …]: ${h}`) + '\n');
     if (argv.format === 'json') {

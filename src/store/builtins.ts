@@ -1,0 +1,31 @@
+/**
+ * Node's heavier built-in modules, loaded at first use. Loading `child_process`, `crypto` or
+ * `zlib` (each pulls in streams, net and more) costs a CLI start more than all of flor's own
+ * modules: `git flor runs` answered from the derived cache needs none of them, so the modules on
+ * that path take them from here instead of importing them.
+ */
+import { createRequire } from 'node:module';
+
+const load = createRequire(import.meta.url);
+
+let cp: typeof import('node:child_process') | undefined;
+let crypto: typeof import('node:crypto') | undefined;
+let zlib: typeof import('node:zlib') | undefined;
+
+export function childProcess(): typeof import('node:child_process') {
+  return (cp ??= load('node:child_process') as typeof import('node:child_process'));
+}
+
+export function nodeCrypto(): typeof import('node:crypto') {
+  return (crypto ??= load('node:crypto') as typeof import('node:crypto'));
+}
+
+export function nodeZlib(): typeof import('node:zlib') {
+  return (zlib ??= load('node:zlib') as typeof import('node:zlib'));
+}
+
+/** A name no other process or call picks: for temporary files renamed into place. */
+let unique = 0;
+export function uniqueSuffix(): string {
+  return `${process.pid}.${Date.now().toString(36)}.${(unique++).toString(36)}.${Math.random().toString(36).slice(2, 10)}`;
+}
