@@ -42,7 +42,7 @@ export interface CurvesOptions {
 }
 
 /** The runs of a history (stored, and live ones from journals when the caller adds them). */
-export type CurveHistory = History<HistoryRun> & { broken: BrokenRun[] };
+export type CurveHistory = History<HistoryRun> & { broken: BrokenRun[]; removed?: HistoryRun[] };
 
 export async function curvesView(history: CurveHistory, opts: CurvesOptions): Promise<CurvesView> {
   if (opts.names.length === 0) throw new FlorError('NO_NAMES', 'name at least one logged value', { hint: 'e.g. `git flor plot loss`' });
@@ -68,7 +68,8 @@ export async function curvesView(history: CurveHistory, opts: CurvesOptions): Pr
       }
     }),
   );
-  const short = shortIds(runs.map((r) => r.id), RUN_ABBREV);
+  // Over every readable run, removed ones too: a prefix in the legend names one run.
+  const short = shortIds([...runs, ...(history.removed ?? [])].map((r) => r.id), RUN_ABBREV);
   const out: RunCurves[] = [];
   const loops = new Map<string, Set<string>>(opts.names.map((n) => [n, new Set()]));
   const logged = new Set<string>();

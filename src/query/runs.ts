@@ -41,8 +41,10 @@ export interface LogView extends PivotResult {
   runCount: number;
   /** The runs the view was built from (after --run, --since and the filter), readable ones. */
   runs: RunEntry[];
-  /** Every readable run of the history, chosen or not. */
+  /** Every readable run of the history, chosen or not (removed ones only with `all`). */
   all: RunEntry[];
+  /** Every run this clone can read, removed ones too: what short ids must tell apart. */
+  readable: RunEntry[];
 }
 
 /**
@@ -56,7 +58,7 @@ export async function segmentsOf(repo: RepoInfo, run: RunEntry, from?: SegmentRe
 
 export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView> {
   if (opts.names.length === 0) throw new FlorError('NO_NAMES', 'name at least one logged value', { hint: 'e.g. `git flor log loss acc`' });
-  const { runs, broken } = await listHistory(repo, { all: opts.all });
+  const { runs, broken, removed = [] } = await listHistory(repo, { all: opts.all });
   let chosen = runs;
   if (opts.runs && opts.runs.length > 0) {
     const ids = new Set<string>();
@@ -82,7 +84,7 @@ export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView
   // Segments are read in parallel and finish in any order: the runs keep the listing's order, so
   // the same history always gives the same view.
   const wasRead = new Set(read);
-  return { ...pivot(loaded, opts.names), broken: unreadable, runCount: loaded.length, runs: chosen.filter((r) => wasRead.has(r)), all: runs };
+  return { ...pivot(loaded, opts.names), broken: unreadable, runCount: loaded.length, runs: chosen.filter((r) => wasRead.has(r)), all: runs, readable: opts.all ? runs : [...runs, ...removed] };
 }
 
 /** Every name these runs logged (args not included), sorted; an unreadable run adds none. */

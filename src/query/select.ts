@@ -7,6 +7,7 @@ import type { RepoInfo } from '../store/git.js';
 import { resolveRev } from '../store/revs.js';
 import type { RunMeta } from '../store/types.js';
 import { parseSince } from './since.js';
+import { resolveIn, type BrokenRun, type RunEntry } from '../store/ledger.js';
 
 export interface RunSelection {
   /** Revisions: a branch, a tag, any rev Git reads, or a prefix of a run's commit. */
@@ -70,4 +71,14 @@ export async function runFilter(repo: RepoInfo, sel: RunSelection, all: Array<{ 
     tests.push((m) => Date.parse(m.start) >= t);
   }
   return tests.length ? (m) => tests.every((f) => f(m)) : null;
+}
+
+/**
+ * The ids of the runs `--run` names (prefixes; every run when none) that the selection keeps, in
+ * listing order: what a command that takes run ids (replay) runs on.
+ */
+export async function chosenRunIds(repo: RepoInfo, all: RunEntry[], broken: BrokenRun[], run: string[] | undefined, sel: RunSelection): Promise<string[]> {
+  const named = run?.length ? new Set(run.map((p) => resolveIn(all, p, broken).id)) : null;
+  const keep = await runFilter(repo, sel, all);
+  return all.filter((r) => (!named || named.has(r.id)) && (!keep || keep(r.meta))).map((r) => r.id);
 }

@@ -2,6 +2,7 @@
  * `git flor sql`: the history as two DuckDB tables, `runs` (one row per run, one column per arg)
  * and `logs` (one row per logged record: long format), and the user's query over them.
  */
+import { runFilter, type RunSelection } from './select.js';
 import { FlorError } from '../errors.js';
 import { KIND_NUMBER, type Value } from '../store/records.js';
 import type { RepoInfo } from '../store/git.js';
@@ -212,10 +213,14 @@ type Db = Awaited<ReturnType<typeof memoryDb>>;
  * Creates the tables the query may name. A word match, not a parse: building a table the query
  * does not use only costs time, and the logs table is the expensive one.
  */
-async function prepare(repo: RepoInfo, db: Db, query: string): Promise<BrokenRun[]> {
+async function prepare(repo: RepoInfo, db: Db, query: string, select: RunSelection): Promise<BrokenRun[]> {
   const wanted = new Set(['runs', 'logs'].filter((t) => new RegExp(`\\b${t}\\b`, 'i').test(query)));
   if (wanted.size === 0) return [];
-  const { runs, broken } = await listHistory(repo);
+  const listed = await listHistory(repo);
+  const { broken } = listed;
+  // The tables hold only the runs chosen (--version), as every listing command does.
+  const keep = await runFilter(repo, select, listed.runs);
+  const runs = keep ? listed.runs.filter((r) => keep(r.meta)) : listed.runs;
   if (wanted.has('runs')) {
     const { columns, rows } = runsRows(runs);
     await loadTable(db.duck, db.con, 'runs', columns, { length: rows.length, cell: (i, c) => rows[i]![c] });
@@ -277,10 +282,10 @@ function sqlError(e: unknown, query: string): FlorError {
 }
 
 /** Runs a query over the history. With `parquet`, writes its result there instead of returning rows. */
-export async function runSql(repo: RepoInfo, query: string, opts: { parquet?: string } = {}): Promise<SqlResult> {
+export async function runSql(repo: RepoInfo, query: string, opts: { parquet?: string; select?: RunSelection } = {}): Promise<SqlResult> {
   const db = await memoryDb();
   try {
-    const broken = await prepare(repo, db, query);
+    const broken = await prepare(repo, db, query, opts.select ?? {});
     if (opts.parquet) {
       const { resolve } = await import('node:path');
       const body = query.trim().replace(/;+\s*$/, '');

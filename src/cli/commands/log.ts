@@ -127,7 +127,7 @@ export const command: CommandModule<object, Args> = {
       await writeParquetOutput(rowObjects(table).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, jsonValue(v)]))), tableTypes(table), argv.output!);
     } else if (argv.format === 'table') {
       // Too narrow a terminal loses the file, then the start time, then the version.
-      await writeFormatted(styledTable(terminalStyle(['file', 'time', 'version'], argv.output !== undefined)), abbreviateIds(table, view.all), argv.output);
+      await writeFormatted(styledTable(terminalStyle(['file', 'time', 'version'], argv.output !== undefined)), abbreviateIds(table, view.readable), argv.output);
     } else await writeFormatted(f, table, argv.output);
     if (replayStatus !== 0) throw new ExitError(replayStatus);
   },

@@ -16,6 +16,7 @@ interface Args {
   format: string;
   version: string[] | undefined;
   since: string | undefined;
+  all: boolean;
 }
 
 /** Also parsed without yargs (cli/fast.ts): declare every option here. */
@@ -23,6 +24,7 @@ export const options = {
   format: { choices: FORMATS, default: 'table', describe: 'output format' },
   version: { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev or commit prefix; repeatable' },
   since: { type: 'string', describe: "only runs started since this date ('2026-01-31', '3 days ago')" },
+  all: { type: 'boolean', default: false, describe: 'also the runs removed with `git flor rm`' },
 } satisfies Record<string, Options>;
 
 export const command: CommandModule<object, Args> = {
@@ -32,11 +34,12 @@ export const command: CommandModule<object, Args> = {
     y
       .options(options)
       .example('$0 names', 'what `git flor log`, `runs --col` and `plot` can show')
-      .example('$0 names --version main --format json', "the names of the runs of main's head, for scripts"),
+      .example('$0 names --version main --format json', "the names of the runs of main's head, for scripts")
+      .example('$0 names --all', 'the removed runs (`git flor rm`) counted too'),
   handler: async (argv) => {
     const f = formatter(argv.format, FORMATS);
     const repo = requireRepoSync(process.cwd());
-    const history = await repoHistory(repo);
+    const history = await repoHistory(repo, undefined, { all: argv.all });
     const keep = await runFilter(repo, { version: argv.version?.map(String), since: argv.since }, history.runs);
     const chosen = keep ? history.runs.filter((r) => keep(r.meta)) : history.runs;
     const broken = [...history.broken];

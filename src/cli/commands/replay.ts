@@ -4,10 +4,12 @@ import { replayMissing, type ReplayReport, type ReplayProgress } from '../../rep
 import type { LockHolder } from '../../store/replay-lock.js';
 import type { SegmentReader } from '../../store/ledger.js';
 import { describePlan, describeReport, describeProgress, describeWriters, hasFindings } from '../../replay/describe.js';
-import { ExitError, out } from '../print.js';
+import { ExitError, UsageError, out } from '../print.js';
+import { listHistory } from '../../query/history.js';
+import { chosenRunIds } from '../../query/select.js';
 import type { ShardArgs } from './replay-shard.js';
 
-type Args = ShardArgs & { 'live-calls': boolean };
+type Args = ShardArgs & { 'live-calls': boolean; version: string[] | undefined };
 
 /** Progress on one self-rewriting stderr line, only when stderr is a terminal. */
 export function progressPrinter(): ((p: ReplayProgress) => void) | undefined {
@@ -31,6 +33,7 @@ export const command: CommandModule<object, Args> = {
     y
       .positional('names', { type: 'string', array: true, describe: 'names logged by flor.log in today\'s code (a saved plan has its own)' })
       .option('run', { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' })
+      .option('version', { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev (HEAD~2) or commit prefix; repeatable (not with --plan/--shard)' })
       .option('workers', { type: 'number', describe: 'worker threads (default: number of cores)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and its estimated cost; run nothing' })
       .option('accept-mismatch', { type: 'boolean', default: false, describe: 'write replayed values even when re-executed statements differ from the recorded ones' })
@@ -44,6 +47,7 @@ export const command: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', describe: 'with --plan --shards: print the saved plan as JSON (its id in .id)' })
       .example('$0 replay grad_norm', 'every run lacking grad_norm gets it, replayed from its checkpoints')
       .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run, and whose code would run')
+      .example('$0 replay grad_norm --version HEAD~1 --dry-run', 'only the runs of the commit before HEAD')
       .example('$0 replay grad_norm --no-live-calls', 'never call a flor.memo function again (an eval\'s model): a call the run did not record fails the replay')
       .example('$0 replay grad_norm --allow-writer 3f2a9c0d1e4b5a67', "also runs fetched from that clone (replay runs their writer's code)")
       .example('$0 replay acc --plan --shards 4 && git flor push', "a pinned plan for 4 machines from HEAD's code: prints its id, each shard's tasks and time")
@@ -56,12 +60,19 @@ export const command: CommandModule<object, Args> = {
       ),
   handler: async (argv) => {
     if (argv.plan !== undefined || argv.shard !== undefined) {
+      if (argv.version?.length) throw new UsageError('--version does not apply to --plan/--shard (a plan names its runs)', 'replay');
       const { shardHandler } = await import('./replay-shard.js');
       return shardHandler(argv, { onProgress: progressPrinter(), onWait: printWait });
     }
     const repo = requireRepoSync(process.cwd());
+    let runs = argv.run;
+    if (argv.version?.length) {
+      const { runs: all, broken } = await listHistory(repo);
+      runs = await chosenRunIds(repo, all, broken, argv.run, { version: argv.version.map(String) });
+      if (runs.length === 0) return void process.stderr.write('git flor: no run matches --run/--version: nothing to replay\n');
+    }
     const r = await replayMissing(repo, (argv.names ?? []).map(String), {
-      runs: argv.run, workers: argv.workers, dryRun: argv['dry-run'], acceptMismatch: argv['accept-mismatch'], onProgress: progressPrinter(), onWait: printWait,
+      runs, workers: argv.workers, dryRun: argv['dry-run'], acceptMismatch: argv['accept-mismatch'], onProgress: progressPrinter(), onWait: printWait,
       allowWriters: argv['allow-writer']?.map(String), noLiveCalls: !argv['live-calls'],
     });
     if (argv['dry-run']) {

@@ -11,6 +11,7 @@ interface Args {
   query: string;
   format: string;
   output: string | undefined;
+  version: string[] | undefined;
 }
 
 export const command: CommandModule<object, Args> = {
@@ -21,9 +22,11 @@ export const command: CommandModule<object, Args> = {
       .positional('query', { type: 'string', demandOption: true, describe: 'a DuckDB SQL query over the tables runs and logs' })
       .option('format', { choices: FORMATS, default: 'table', describe: 'output format' })
       .option('output', { type: 'string', describe: 'write to this file instead of stdout (required by parquet)' })
+      .option('version', { type: 'string', array: true, describe: 'only the runs of this commit in both tables: a branch, tag, rev (HEAD~2) or commit prefix; repeatable' })
       .example('$0 sql "select run, status, lr from runs order by time desc limit 5"', 'runs: one row per run, one column per arg')
       .example('$0 sql "select run, max(value) as best from logs where name = \'acc\' group by run order by best desc"', 'logs: one row per logged value')
       .example('$0 sql "select * from logs" --format parquet --output logs.parquet', 'the whole history as a Parquet file')
+      .example('$0 sql "select status, count(*) as n from runs group by status" --version main', "the runs of main's head only")
       .epilog(
         'Tables:\n' +
           '  runs  run, version, commit, time, end, file, branch, dirty, status, records, then one column per arg\n' +
@@ -40,7 +43,7 @@ export const command: CommandModule<object, Args> = {
     const f = parquet ? null : formatter(argv.format, FORMATS);
     const repo = requireRepoSync(process.cwd());
     const { runSql } = await import('../../query/sql.js');
-    const { table, broken } = await runSql(repo, String(argv.query), { parquet: parquet ? argv.output : undefined });
+    const { table, broken } = await runSql(repo, String(argv.query), { parquet: parquet ? argv.output : undefined, select: { version: argv.version?.map(String) } });
     warnBroken(broken);
     if (!f) return;
     if (!argv.output) return writeFormatted(f, table);
