@@ -3,7 +3,8 @@
  * curve.ts, as runs.ts is of pivot.ts.
  */
 import { FlorError } from '../errors.js';
-import { resolveIn, type BrokenRun, type RunEntry } from '../store/ledger.js';
+import { resolveIn } from '../store/run-id.js';
+import type { BrokenRun, RunEntry } from '../store/ledger-union.js';
 import type { Segment } from '../store/types.js';
 import type { History, HistoryRun } from './summary.js';
 import { curveOf, loopsOf, type Curve } from './curve.js';

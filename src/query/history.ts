@@ -3,14 +3,16 @@
  * the runs asked for. One bad segment hides one run, never the whole answer.
  */
 import { FlorError } from '../errors.js';
-import { checkRunSegments, listRunsChecked, readSegment, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
+// The ledger's parts, not its barrel (store/ledger.ts): a query loads only what it reads with.
+import { checkRunSegments, listRunsChecked, type BrokenRun, type RunEntry } from '../store/ledger-union.js';
+import { readSegment, type SegmentReader } from '../store/segment-read.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
 import { readCachedAggregates, readCachedHistory, readCachedSegment, refsKey, runContentKey, writeCachedAggregates, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
 import type { Value } from '../store/records.js';
 import { AGGREGATES } from './spec.js';
 import type { AggregateCache, Aggregates } from './summary.js';
-import { readMarks, type ReadMark } from '../store/marks.js';
+import type { ReadMark, readMarks } from '../store/marks.js';
 import { settleJournals } from '../store/settle.js';
 import { readTrust } from '../store/trust.js';
 import { applyMarks, type RunMarks } from './marks.js';
@@ -63,7 +65,8 @@ const marksRead = new Map<string, ReturnType<typeof readMarks>>();
 function marksOf(repo: RepoInfo, key: string, cached: ReadMark[] | null = null): ReturnType<typeof readMarks> {
   const memoKey = `${repo.commonDir}\0${key}`;
   let read = marksRead.get(memoKey);
-  if (!read) marksRead.set(memoKey, (read = cached ? Promise.resolve({ marks: cached, problems: [] }) : readMarks(repo)));
+  // Reading marks loads the ledger writer's half of the store: only when the cache has none.
+  if (!read) marksRead.set(memoKey, (read = cached ? Promise.resolve({ marks: cached, problems: [] }) : import('../store/marks.js').then((m) => m.readMarks(repo))));
   return read;
 }
 

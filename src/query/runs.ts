@@ -3,7 +3,9 @@
  * All I/O of the query part is here; pivot.ts and formats.ts stay pure.
  */
 import { FlorError } from '../errors.js';
-import { readRunSegments, resolveIn, type BrokenRun, type RunEntry, type SegmentReader } from '../store/ledger.js';
+import { readRunSegments, type BrokenRun, type RunEntry } from '../store/ledger-union.js';
+import { resolveIn } from '../store/run-id.js';
+import type { SegmentReader } from '../store/segment-read.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
 import { pivot, type PivotResult, type PivotRun } from './pivot.js';

@@ -7,7 +7,8 @@ import type { RepoInfo } from '../store/git.js';
 import { resolveRev } from '../store/revs.js';
 import type { RunMeta } from '../store/types.js';
 import { parseSince } from './since.js';
-import { resolveIn, type BrokenRun, type RunEntry } from '../store/ledger.js';
+import { resolveIn } from '../store/run-id.js';
+import type { BrokenRun, RunEntry } from '../store/ledger-union.js';
 
 export interface RunSelection {
   /** Revisions: a branch, a tag, any rev Git reads, or a prefix of a run's commit. */

@@ -1,6 +1,7 @@
 import type { CommandModule, Options } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
-import { resolveIn, segmentCache } from '../../store/ledger.js';
+import { resolveIn } from '../../store/run-id.js';
+import { segmentCache } from '../../store/segment-read.js';
 import { gitSegments, listHistory, memoSegments } from '../../query/history.js';
 import { loggedNames, logView, segmentsOf } from '../../query/runs.js';
 import { parseExpr } from '../../query/expr.js';

@@ -5,7 +5,7 @@ import { runDetail, type RunDetail } from '../../query/runs.js';
 import { toJson } from '../../query/formats.js';
 import type { LoopInfo } from '../../store/types.js';
 import type { Value } from '../../store/records.js';
-import { readCheckpointManifest } from '../../store/ledger.js';
+import { readCheckpointManifest } from '../../store/segment-read.js';
 import { sizeText } from '../../store/code-select.js';
 import { out } from '../print.js';
 import { NO_MARKS, type RunMarks } from '../../query/marks.js';
