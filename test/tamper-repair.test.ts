@@ -85,6 +85,7 @@ for (const damage of ['missing', 'corrupt'] as const) {
 
 test('own ledger ref pointing at a blob, then its tip gone: runs are still captured, --repair restores every run', () => {
   const { dir, ids, ledger } = threeRuns();
+  flor(dir, ['tag', ids[0]!, 'before']);
   const good = gitIn(dir, 'rev-parse', ledger);
   const blob = sh('git', ['hash-object', '-w', '--stdin'], dir, { input: 'not a commit\n' }).stdout.trim();
   // Written to the ref file directly, as damage would be: no reflog entry of its own.
@@ -92,6 +93,8 @@ test('own ledger ref pointing at a blob, then its tip gone: runs are still captu
   const r = runNode(dir, 'train.mjs', ['--lr', '0.4']);
   assert.doesNotMatch(r.stderr, /not captured/);
   assert.equal(runIds(dir).length, 1, 'the new run landed on a new chain');
+  const fresh = runIds(dir)[0]!;
+  flor(dir, ['tag', fresh, 'after']); // a mark made while the ref was broken, on the new chain
   const d = flor(dir, ['doctor'], { allowFail: true });
   assert.equal(d.status, 1);
   assert.match(d.stdout, new RegExp(`damage: ${ledger}: points at .*the last good tip ${good.slice(0, 12)} is only in the reflog`));
@@ -99,6 +102,8 @@ test('own ledger ref pointing at a blob, then its tip gone: runs are still captu
   assert.match(fix.stdout, new RegExp(`repaired: restored ${ledger} to its last good tip ${good.slice(0, 12)} from the reflog, joined with the runs captured since`));
   assert.equal(runIds(dir).length, 4);
   assert.ok(runIds(dir).includes(ids[0]!));
+  const tags = (JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ run: string; tags: string[] | null }>).filter((x) => x.tags?.length).map((x) => [x.run, x.tags]);
+  assert.deepEqual(tags.sort(), [[ids[0], ['before']], [fresh, ['after']]].sort(), 'marks from both sides of the break are kept');
   const kept = gitIn(dir, 'for-each-ref', '--format=%(objectname)', 'refs/flor/broken/');
   assert.equal(kept, blob, 'the damaged value is kept for inspection');
   fsckClean(dir);

@@ -18,6 +18,7 @@ import { blobEntry, commitTreeOf, editTree, readRef, readTree, reader, TreeWrite
 import { isAncestor, seenRef } from './seen.js';
 import { loosePath, objectState, type ObjectState } from './object-state.js';
 import { decodeRemovals, encodeRemovals, REMOVALS_FILE, type Removal } from './removals.js';
+import { encodeMarks, marksAt, MARKS_FILE } from './marks.js';
 import type { LedgerRef } from './ledger.js';
 import { ledgerSignArgs } from './signing.js';
 
@@ -121,7 +122,16 @@ export async function restoreLostTip(repo: RepoInfo, ref: string, found: { tip: 
     const lost = (await readableCommit(cat, found.lost))!;
     const mk = new TreeWriter(cwd);
     try {
-      const tree = await editTree(cat, mk, lost.tree, await runEntries(cat, current.tree));
+      const edits = await runEntries(cat, current.tree);
+      // Marks made while the ref was broken went onto the new chain; the restored tip keeps its own.
+      const since = await marksAt(cat, found.tip!);
+      if (since.length) {
+        const before = await marksAt(cat, found.lost);
+        const seen = new Set(before.map((m) => JSON.stringify(m)));
+        const joined = [...before, ...since.filter((m) => !seen.has(JSON.stringify(m)))].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+        edits.set(MARKS_FILE, blobEntry(await writeBlob(repo, encodeMarks(joined))));
+      }
+      const tree = await editTree(cat, mk, lost.tree, edits);
       const msg = `restore ${found.lost} from the reflog, joined with the chain started at ${found.tip} after the ledger ref broke`;
       next = (await git(['commit-tree', ...(await ledgerSignArgs(repo)), tree!, '-p', found.lost, '-p', found.tip!], { cwd, input: msg + '\n', env: FLOR_ENV })).stdout.toString().trim();
     } finally {
