@@ -1,14 +1,107 @@
 /** Git's configuration, remotes and version, as the other parts need them (only the store runs Git). */
+import { statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { gitRepoSync, type RepoInfo } from './git.js';
 
-export function configValue(repo: RepoInfo, key: string): string | null {
-  const r = gitRepoSync(repo, ['config', '--get', key], { okCodes: [1] });
-  return r.code === 0 ? r.stdout.toString().replace(/\n$/, '') : null;
+/**
+ * Every setting Git reads in this repository, from one `git config --list` (a replay used to start
+ * eight `git config` processes). Values are kept while the files they came from are unchanged:
+ * Git rewrites a config file by renaming a new one over it, so a write anywhere changes that file's
+ * inode or mtime, and the next read lists again. A config with `include`/`includeIf` (files this
+ * cannot watch) is listed afresh for every read.
+ */
+interface Snapshot {
+  stamp: string;
+  /** Canonical key (section and name lower-cased, subsection as written) -> values in order; null for a key without `=`. */
+  values: Map<string, Array<string | null>>;
+  cacheable: boolean;
 }
 
+const snapshots = new Map<string, Snapshot>();
+
+function fileStamp(path: string): string {
+  try {
+    const s = statSync(path, { bigint: true });
+    return `${s.ino}:${s.mtimeNs}:${s.size}`;
+  } catch {
+    return '-';
+  }
+}
+
+/** What decides the listing besides the repository's files: Git's config files and environment. */
+function stampOf(repo: RepoInfo): string {
+  const env = process.env;
+  const xdg = env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  const files = [
+    join(repo.commonDir, 'config'),
+    join(repo.gitDir, 'config.worktree'),
+    env.GIT_CONFIG_GLOBAL ?? join(env.HOME ?? homedir(), '.gitconfig'),
+    join(xdg, 'git', 'config'),
+    env.GIT_CONFIG_SYSTEM ?? '/etc/gitconfig',
+  ];
+  const vars = Object.keys(env).filter((k) => k.startsWith('GIT_CONFIG')).sort().map((k) => `${k}=${env[k]}`);
+  return [...files.map(fileStamp), ...vars].join('|');
+}
+
+/** `section.sub.Name` -> the form Git lists it in: section and name lower-cased, subsection as written. */
+function canonical(key: string): string {
+  const first = key.indexOf('.');
+  const last = key.lastIndexOf('.');
+  if (first < 0) return key.toLowerCase();
+  return key.slice(0, first).toLowerCase() + key.slice(first, last) + key.slice(last).toLowerCase();
+}
+
+function snapshot(repo: RepoInfo): Snapshot {
+  const stamp = stampOf(repo);
+  const have = snapshots.get(repo.gitDir);
+  if (have?.cacheable && have.stamp === stamp) return have;
+  const r = gitRepoSync(repo, ['config', '--list', '-z'], { okCodes: [1] });
+  const values = new Map<string, Array<string | null>>();
+  let cacheable = true;
+  for (const rec of r.stdout.toString().split('\0')) {
+    if (!rec) continue;
+    const nl = rec.indexOf('\n');
+    const key = nl < 0 ? rec : rec.slice(0, nl);
+    if (key.startsWith('include.') || key.startsWith('includeif.')) cacheable = false;
+    const list = values.get(key);
+    const v = nl < 0 ? null : rec.slice(nl + 1);
+    if (list) list.push(v);
+    else values.set(key, [v]);
+  }
+  const s = { stamp, values, cacheable };
+  snapshots.set(repo.gitDir, s);
+  return s;
+}
+
+/** As `git config --get key`: the last value, '' for a key without `=`, null when unset. */
+export function configValue(repo: RepoInfo, key: string): string | null {
+  const list = snapshot(repo).values.get(canonical(key));
+  return list?.length ? (list[list.length - 1] ?? '') : null;
+}
+
+/** As `git config --get-all key`, without empty values. */
 export function configValues(repo: RepoInfo, key: string): string[] {
-  const r = gitRepoSync(repo, ['config', '--get-all', key], { okCodes: [1] });
-  return r.code === 0 ? r.stdout.toString().split('\n').filter(Boolean) : [];
+  return (snapshot(repo).values.get(canonical(key)) ?? []).filter((v): v is string => !!v);
+}
+
+/** As `git config --get-regexp pattern`: canonical key -> its last value ('true' for a key without `=`). */
+export function configMatching(repo: RepoInfo, pattern: RegExp): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [k, list] of snapshot(repo).values) if (pattern.test(k)) out.set(k, list.map((v) => v ?? 'true'));
+  return out;
+}
+
+/** As `git config --type=bool --get key`: null when unset or not a boolean Git accepts. */
+export function configBoolValue(repo: RepoInfo, key: string): boolean | null {
+  const list = snapshot(repo).values.get(canonical(key));
+  if (!list?.length) return null;
+  const v = list[list.length - 1];
+  if (v === null || v === undefined) return true;
+  const t = v.trim().toLowerCase();
+  if (t === 'true' || t === 'yes' || t === 'on') return true;
+  if (t === 'false' || t === 'no' || t === 'off' || t === '') return false;
+  return /^[-+]?\d+$/.test(t) ? Number(t) !== 0 : null;
 }
 
 /** Where a key's value comes from (`local`, `global`, `system`, ...), or null when it is unset. */
@@ -21,6 +114,12 @@ export function configScope(repo: RepoInfo, key: string): string | null {
 export function setConfig(repo: RepoInfo, args: string[]): void {
   // 5: `--unset`/`--unset-all` of a value that another process removed meanwhile
   gitRepoSync(repo, ['config', ...args], { okCodes: [5] });
+  forgetConfig(repo);
+}
+
+/** After a write through Git: the next read lists again (the file stamp would say so too, unless within the clock's tick). */
+export function forgetConfig(repo: RepoInfo): void {
+  snapshots.delete(repo.gitDir);
 }
 
 export function configuredRemotes(repo: RepoInfo): string[] {

@@ -10,13 +10,13 @@
  *   run the tip holds is vouched for. Without it, trusting a writer is consent, not authentication.
  */
 import { git, repoCwd, type RepoInfo } from './git.js';
+import { configBoolValue } from './git-config.js';
 
 export const SIGN_CONFIG = 'flor.signLedger';
 export const VERIFY_CONFIG = 'flor.verifyLedgerSignatures';
 
 async function configBool(repo: RepoInfo, key: string): Promise<boolean> {
-  const r = await git(['config', '--type=bool', '--get', key], { cwd: repoCwd(repo), okCodes: [1, 128] });
-  return r.code === 0 && r.stdout.toString().trim() === 'true';
+  return configBoolValue(repo, key) === true;
 }
 
 const signFlags = new Map<string, Promise<string[]>>();

@@ -6,8 +6,9 @@
  * consent, not authentication: anyone who can push to a shared remote can update any ledger ref
  * there, so a trusted name only says which ledger the user chose to believe.
  */
-import { git, repoCwd, type RepoInfo } from './git.js';
+import type { RepoInfo } from './git.js';
 import { ownLedgerRef } from './refs.js';
+import { configValue, configValues } from './git-config.js';
 
 export interface Trust {
   /** This clone's writer id (`flor.writer`), null before its first run. */
@@ -29,18 +30,8 @@ function ids(values: string[]): string[] {
 
 /** This clone's trust: its own writer, `flor.trustedWriters`, and the writers `allow` adds. */
 export async function readTrust(repo: RepoInfo, allow: readonly string[] = []): Promise<Trust> {
-  // One process for both keys; names are case-insensitive in `--get-regexp` output.
-  const r = await git(['config', '--get-regexp', '^flor\\.(writer|trustedwriters)$'], { cwd: repoCwd(repo), okCodes: [1] });
-  let own: string | null = null;
-  const fromConfig: string[] = [];
-  for (const line of r.stdout.toString().split('\n')) {
-    const sp = line.indexOf(' ');
-    if (sp < 0) continue;
-    const key = line.slice(0, sp).toLowerCase();
-    const value = line.slice(sp + 1).trim();
-    if (key === 'flor.writer') own = value || null;
-    else fromConfig.push(value);
-  }
+  const own = configValue(repo, 'flor.writer')?.trim() || null;
+  const fromConfig = configValues(repo, 'flor.trustedWriters').map((v) => v.trim());
   const from = new Map<string, 'config' | 'option'>();
   for (const w of ids(fromConfig)) from.set(w, 'config');
   for (const w of ids([...allow])) if (!from.has(w)) from.set(w, 'option');

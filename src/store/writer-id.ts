@@ -7,15 +7,14 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { git, repoCwd, type RepoInfo } from './git.js';
+import { configValue, forgetConfig } from './git-config.js';
 
 function validWriter(w: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(w);
 }
 
 async function configWriter(repo: RepoInfo): Promise<string | null> {
-  const r = await git(['config', '--get', 'flor.writer'], { cwd: repoCwd(repo), okCodes: [1] });
-  const w = r.stdout.toString().trim();
-  return r.code === 0 && w ? w : null;
+  return configValue(repo, 'flor.writer')?.trim() || null;
 }
 
 /**
@@ -50,9 +49,11 @@ export async function ensureWriter(repo: RepoInfo): Promise<string> {
   for (let i = 0; ; i++) {
     try {
       await git(['config', 'flor.writer', id], { cwd: repoCwd(repo) });
+      forgetConfig(repo);
       return id;
     } catch (e) {
       // Another process holds config.lock for a moment; same value either way.
+      forgetConfig(repo);
       if (i >= 20) throw e;
       await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
       const now = await configWriter(repo);
