@@ -83,6 +83,19 @@ test('the allowed dependencies between parts have no circle', () => {
   assert.deepEqual(new Set(readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)), new Set(Object.keys(ALLOWED)));
 });
 
+test('no command module imports another: what two commands share lives in a cli module', () => {
+  const dir = join(SRC, 'cli', 'commands');
+  const isCommand = (f: string) => /^export const command\b/m.test(readFileSync(f, 'utf8'));
+  const bad: string[] = [];
+  for (const f of files.filter((x) => dirname(x) === dir)) {
+    for (const spec of importsOf(readFileSync(f, 'utf8'))) {
+      const target = resolve(dirname(f), spec.replace(/\.js$/, '.ts'));
+      if (target !== f && dirname(target) === dir && isCommand(target)) bad.push(`${relative(ROOT, f)} imports ${spec}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
 test('only the store runs Git', () => {
   const runners = /\b(git|gitSync|gitText|gitRepo|gitRepoSync|gitEnv)\b/;
   const bad: string[] = [];

@@ -185,7 +185,8 @@ test('doctor reports missing objects and repairs a deleted notes index', async (
   // A capture writes notes; this test appended directly, so the notes index lacks the run.
   let report = await doctor(repo);
   assert.deepEqual(report.problems, []);
-  assert.equal(report.repaired.length, 1);
+  assert.deepEqual(report.repaired.map((r) => r.kind), ['notes-completed']);
+  assert.equal(report.repaired[0]!.text, 'notes index: added 1 missing line(s)');
   assert.match(gitIn(dir, '-c', 'notes.displayRef=refs/flor/notes', 'log', '-1'), new RegExp(`flor run ${id} ok train.js`));
   report = await doctor(repo);
   assert.deepEqual(report.repaired, [], 'nothing left to repair');
@@ -194,8 +195,13 @@ test('doctor reports missing objects and repairs a deleted notes index', async (
   mkdirSync(join(tmp, `blobs-${deadPid()}-abcd`), { recursive: true });
   writeFileSync(join(tmp, `index-${process.pid}-beef`), '');
   report = await doctor(repo);
-  assert.equal(report.repaired.length, 1, JSON.stringify(report.repaired));
+  assert.deepEqual(report.repaired.map((r) => r.kind), ['scratch-removed'], JSON.stringify(report.repaired));
   assert.deepEqual(readdirSync(tmp), [`index-${process.pid}-beef`]);
+  // An unreadable notes index is rebuilt, and the report says so by kind (the command re-applies rewrites on it).
+  gitIn(dir, 'update-ref', 'refs/flor/notes', (await writeBlob(repo, Buffer.from('junk'))));
+  report = await doctor(repo);
+  assert.deepEqual(report.repaired.map((r) => r.kind), ['notes-rebuilt'], JSON.stringify(report.repaired));
+  assert.match(gitIn(dir, '-c', 'notes.displayRef=refs/flor/notes', 'log', '-1'), new RegExp(`flor run ${id} ok train.js`));
   // Delete a segment blob from the object store: doctor must notice.
   const seg = (await resolveRun(repo, id)).segments[0]!.oid;
   sh('rm', ['-f', `${repo.commonDir}/objects/${seg.slice(0, 2)}/${seg.slice(2)}`], dir);

@@ -12,7 +12,9 @@ import { pidAlive, recoverJournals } from './capture.js';
 import { damagedCheckpoints } from './checkpoints.js';
 import { journalDir } from './journal.js';
 import { listLedgers, listRunsChecked, readCheckpointManifest, readSegment, segmentProblem, type LedgerRef } from './ledger.js';
-import { badObjects, damagedRuns, lostTip, refetchOrDrop, restoreLostTip, rewriteWithout, setAsideCorrupt, type BadObject } from './repair.js';
+import { badObjects, damagedRuns, lostTip, refetchOrDrop, restoreLostTip, rewriteWithout, setAsideCorrupt, type BadObject, type Repair } from './repair.js';
+
+export type { Repair, RepairKind } from './repair.js';
 import { objectState } from './object-state.js';
 import { runIdsAt } from './seen.js';
 import { removalsAt } from './removals.js';
@@ -33,8 +35,8 @@ export interface DoctorReport {
   recovered: string[];
   /** Damage found and not repaired. */
   problems: Problem[];
-  /** What was repaired, one line each. */
-  repaired: string[];
+  /** What was repaired. */
+  repaired: Repair[];
   /** Runs that were checked and are sound. */
   checked: number;
 }
@@ -47,7 +49,7 @@ function message(e: unknown): string {
  * Scratch files (`<name>-<pid>-<random>` under `.git/flor/tmp`: private index files, blob
  * staging) left by processes that died; a living process's files are never touched.
  */
-function removeDeadScratch(repo: RepoInfo): string[] {
+function removeDeadScratch(repo: RepoInfo): Repair[] {
   const dir = join(repo.commonDir, 'flor', 'tmp');
   let names: string[] = [];
   try {
@@ -60,7 +62,7 @@ function removeDeadScratch(repo: RepoInfo): string[] {
     return Number.isInteger(pid) && pid > 0 && !pidAlive(pid);
   });
   for (const n of dead) rmSync(join(dir, n), { recursive: true, force: true });
-  return dead.length ? [`removed ${dead.length} scratch file(s) of dead processes from ${dir}`] : [];
+  return dead.length ? [{ kind: 'scratch-removed', text: `removed ${dead.length} scratch file(s) of dead processes from ${dir}` }] : [];
 }
 
 /**
@@ -106,7 +108,7 @@ async function checkHistory(repo: RepoInfo, report: DoctorReport, repair: boolea
     const lost = await lostTip(repo, own);
     if (lost && repair) {
       const t = await restoreLostTip(repo, own, lost);
-      report.repaired.push(`restored ${own} to its last good tip ${lost.lost.slice(0, 12)} from the reflog${t !== lost.lost ? `, joined with the runs captured since (${t.slice(0, 12)})` : ''}`);
+      report.repaired.push({ kind: 'tip-restored', text: `restored ${own} to its last good tip ${lost.lost.slice(0, 12)} from the reflog${t !== lost.lost ? `, joined with the runs captured since (${t.slice(0, 12)})` : ''}` });
     } else if (lost) {
       const now = lost.tip ? `${lost.tip.slice(0, 12)} (${await objectState(repo, lost.tip) === 'present' ? 'a new chain started over a damaged tip' : 'missing or not a commit'})` : 'nothing';
       report.problems.push({ ref: own, problem: `points at ${now}; the last good tip ${lost.lost.slice(0, 12)} is only in the reflog: \`git flor doctor --repair\` restores it` });
@@ -136,13 +138,13 @@ async function checkHistory(repo: RepoInfo, report: DoctorReport, repair: boolea
     }
     const next = await rewriteWithout(repo, l.ref, writer, tip, [...runs.keys()].sort(), why);
     for (const [id, b] of runs) {
-      report.repaired.push(`dropped run ${id} from ${l.ref}: ${badText(b[0]!)}; history rewritten with a removal record (${next.slice(0, 12)} replaces ${tip.slice(0, 12)})`);
+      report.repaired.push({ kind: 'run-dropped', text: `dropped run ${id} from ${l.ref}: ${badText(b[0]!)}; history rewritten with a removal record (${next.slice(0, 12)} replaces ${tip.slice(0, 12)})` });
       // Flor's own blobs (metadata, segments, manifests) nothing else shares: out of the object store, so fsck and gc pass.
       for (const x of b) if (x.state === 'corrupt' && /^(run\.msgpack|ckpt\.msgpack|logs\/[^/]+\.msgpack)$/.test(x.path)) setAside.push(x.oid);
     }
   }
   const moved = setAsideCorrupt(repo, setAside);
-  if (moved.length) report.repaired.push(`moved ${moved.length} corrupt object file(s) to ${join(repo.commonDir, 'flor', 'broken-objects')}`);
+  if (moved.length) report.repaired.push({ kind: 'objects-set-aside', text: `moved ${moved.length} corrupt object file(s) to ${join(repo.commonDir, 'flor', 'broken-objects')}` });
 }
 
 export interface DoctorOptions {
@@ -170,7 +172,7 @@ export async function doctor(repo: RepoInfo, opts: DoctorOptions = {}): Promise<
   report.repaired.push(...removeDeadScratch(repo));
 
   for (const c of damagedCheckpoints(repo.commonDir, { remove: opts.repair })) {
-    if (opts.repair) report.repaired.push(`removed damaged checkpoint ${c.key.slice(0, 12)} (${c.error}); replay starts from an earlier one`);
+    if (opts.repair) report.repaired.push({ kind: 'checkpoint-removed', text: `removed damaged checkpoint ${c.key.slice(0, 12)} (${c.error}); replay starts from an earlier one` });
     else report.problems.push({ path: c.file, problem: `damaged checkpoint: ${c.error} (\`git flor doctor --repair\` removes it; replay already skips it)` });
   }
 
@@ -225,18 +227,18 @@ export async function doctor(repo: RepoInfo, opts: DoctorOptions = {}): Promise<
     const junk = await notesJunk(repo);
     if (junk.length) {
       const n = await rebuildNotes(repo);
-      report.repaired.push(`notes index: rebuilt ${NOTES_REF} from the ledgers (${n} commits), removing ${junk.length} thing(s) no ledger implies: ${junk.slice(0, 3).join('; ')}${junk.length > 3 ? '; …' : ''}`);
+      report.repaired.push({ kind: 'notes-rebuilt', text: `notes index: rebuilt ${NOTES_REF} from the ledgers (${n} commits), removing ${junk.length} thing(s) no ledger implies: ${junk.slice(0, 3).join('; ')}${junk.length > 3 ? '; …' : ''}` });
     }
     const missing = await missingNoteLines(repo);
     if (missing.length) {
       await addNoteLines(repo, missing);
-      report.repaired.push(`notes index: added ${missing.length} missing line(s)`);
+      report.repaired.push({ kind: 'notes-completed', text: `notes index: added ${missing.length} missing line(s)` });
     }
   } catch (e) {
     // An unreadable notes index is derived data: rebuild it from the ledgers.
     try {
       const n = await rebuildNotes(repo);
-      report.repaired.push(`notes index: rebuilt ${NOTES_REF} from the ledgers (${n} commits) after: ${message(e)}`);
+      report.repaired.push({ kind: 'notes-rebuilt', text: `notes index: rebuilt ${NOTES_REF} from the ledgers (${n} commits) after: ${message(e)}` });
     } catch (e2) {
       report.problems.push({ ref: NOTES_REF, problem: `cannot repair the notes index: ${message(e2)}` });
     }

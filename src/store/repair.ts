@@ -22,6 +22,28 @@ import { encodeMarks, marksAt, MARKS_FILE } from './marks.js';
 import type { LedgerRef } from './ledger.js';
 import { ledgerSignArgs } from './signing.js';
 
+/**
+ * What a repair did. Callers branch on `kind` (the command re-applies rewrites after a rebuilt
+ * notes index); `text` is for people.
+ */
+export type RepairKind =
+  | 'checkpoint-removed'
+  | 'ledger-dropped'
+  | 'ledger-refetched'
+  | 'notes-completed'
+  | 'notes-rebuilt'
+  | 'objects-set-aside'
+  | 'replay-lock-removed'
+  | 'run-dropped'
+  | 'scratch-removed'
+  | 'tip-restored';
+
+export interface Repair {
+  kind: RepairKind;
+  /** One line saying what was done. */
+  text: string;
+}
+
 export interface RepairFinding {
   /** What is wrong, for the report. */
   problem: string;
@@ -347,7 +369,7 @@ export function setAsideCorrupt(repo: RepoInfo, oids: string[]): string[] {
 }
 
 /** For a fetched ledger that reaches damaged objects: fetch it again, or drop it (and its seen tip). */
-export async function refetchOrDrop(repo: RepoInfo, l: LedgerRef, bad: BadObject[]): Promise<string> {
+export async function refetchOrDrop(repo: RepoInfo, l: LedgerRef, bad: BadObject[]): Promise<Repair> {
   const cwd = repoCwd(repo);
   setAsideCorrupt(repo, bad.filter((b) => b.state === 'corrupt').map((b) => b.oid));
   const spec = `+refs/flor/ledgers/${l.writer}:${l.ref}`;
@@ -357,10 +379,10 @@ export async function refetchOrDrop(repo: RepoInfo, l: LedgerRef, bad: BadObject
     const seen = seenRef(l.remote, l.writer);
     const s = await readRef(repo, seen);
     if (s && (await badObjects(repo, [s])).length) await git(['update-ref', '-d', seen], { cwd, okCodes: [1, 128] });
-    return `fetched ${l.ref} again from ${l.remote}: its objects are whole now`;
+    return { kind: 'ledger-refetched', text: `fetched ${l.ref} again from ${l.remote}: its objects are whole now` };
   }
   await git(['update-ref', '-d', l.ref], { cwd, okCodes: [1, 128] });
   await git(['update-ref', '-d', seenRef(l.remote, l.writer)], { cwd, okCodes: [1, 128] });
   const why = f.code === 0 ? 'the remote could not supply the damaged objects' : `fetching it again failed: ${f.stderr.trim().split('\n').pop() ?? ''}`;
-  return `dropped ${l.ref} (and its seen tip): ${why}; \`git flor fetch ${l.remote}\` brings it back once the remote is whole`;
+  return { kind: 'ledger-dropped', text: `dropped ${l.ref} (and its seen tip): ${why}; \`git flor fetch ${l.remote}\` brings it back once the remote is whole` };
 }

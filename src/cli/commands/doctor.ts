@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireRepoSync } from '../../store/git.js';
-import { doctor, type DoctorReport, type Problem } from '../../store/doctor.js';
+import { doctor, type DoctorReport, type Problem, type Repair } from '../../store/doctor.js';
 import { ExitError, out } from '../print.js';
 import type { RepoInfo } from '../../store/git.js';
 import { safeText } from '../../terminal-text.js';
@@ -23,11 +23,11 @@ function sizeOf(dir: string): number {
  * the lock of a holder that died is removed, as the next replay would; work directories are
  * reported, not removed, since a replay of the same names reuses their finished tasks.
  */
-async function replayHousekeeping(repo: RepoInfo): Promise<{ repaired: string[]; notes: string[] }> {
+async function replayHousekeeping(repo: RepoInfo): Promise<{ repaired: Repair[]; notes: string[] }> {
   const { clearDeadLock } = await import('../../store/replay-lock.js');
-  const out = { repaired: [] as string[], notes: [] as string[] };
+  const out = { repaired: [] as Repair[], notes: [] as string[] };
   const lock = await clearDeadLock(repo);
-  if (lock.removed) out.repaired.push(`removed the replay lock left by pid ${lock.removed.pid} (${lock.removed.host}, since ${lock.removed.since}), which is gone`);
+  if (lock.removed) out.repaired.push({ kind: 'replay-lock-removed', text: `removed the replay lock left by pid ${lock.removed.pid} (${lock.removed.host}, since ${lock.removed.since}), which is gone` });
   if (lock.live) {
     out.notes.push(`a replay is running (pid ${lock.live.pid}, since ${lock.live.since}): its work directories were not looked at`);
     return out;
@@ -55,7 +55,7 @@ function where(p: Problem): string {
 export function doctorText(r: DoctorReport, notes: string[] = []): { text: string; damaged: boolean } {
   let text = '';
   for (const id of r.recovered) text += `recovered run ${id} from its journal (status crashed)\n`;
-  for (const line of r.repaired) text += `repaired: ${safeText(line)}\n`;
+  for (const r2 of r.repaired) text += `repaired: ${safeText(r2.text)}\n`;
   for (const p of r.problems) text += `damage: ${safeText(where(p) + p.problem)}\n`;
   for (const n of notes) text += `note: ${n}\n`;
   if (r.problems.length === 0) text += `ok: ${r.checked} run${r.checked === 1 ? '' : 's'} checked, refs/flor sound\n`;
@@ -76,7 +76,7 @@ export const command: CommandModule<object, { repair: boolean }> = {
     const report = await doctor(repo, { repair: argv.repair });
     // A notes index rebuilt from the ledgers knows nothing of amends and rebases; the store does
     // not reach into sync, so the command re-applies the map (as every other rebuild does).
-    if (report.repaired.some((l) => l.startsWith('notes index: rebuilt'))) await (await import('../../sync/rewrite.js')).reapplyRewrites(repo);
+    if (report.repaired.some((r) => r.kind === 'notes-rebuilt')) await (await import('../../sync/rewrite.js')).reapplyRewrites(repo);
     const replays = await replayHousekeeping(repo);
     report.repaired.push(...replays.repaired);
     const { text, damaged } = doctorText(report, replays.notes);

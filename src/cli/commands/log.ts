@@ -97,7 +97,7 @@ export const command: CommandModule<object, Args> = {
         runs = all.filter((r) => (!named || named.has(r.id)) && accepts(r)).map((r) => r.id);
       }
       // Loaded only when asked for: the replay machinery would add to every `git flor log` start.
-      if (!runs || runs.length > 0) replayStatus = await (await import('./replay.js')).replayForLog(repo, names, { runs, since, workers: argv.workers, segments, allowWriters: argv['allow-writer']?.map(String), noLiveCalls: !argv['live-calls'] });
+      if (!runs || runs.length > 0) replayStatus = await (await import('../replay-console.js')).replayForLog(repo, names, { runs, since, workers: argv.workers, segments, allowWriters: argv['allow-writer']?.map(String), noLiveCalls: !argv['live-calls'] });
       else process.stderr.write('git flor: no run matches --where: nothing to replay\n');
     }
     const view = await logView(repo, { names, runs: argv.run, since, segments, filter: runLevel ? accepts : undefined, all: argv.all });

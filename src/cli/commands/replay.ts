@@ -1,30 +1,14 @@
 import type { CommandModule } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
-import { replayMissing, type ReplayReport, type ReplayProgress } from '../../replay/replay.js';
-import type { LockHolder } from '../../store/replay-lock.js';
-import type { SegmentReader } from '../../store/ledger.js';
-import { describePlan, describeReport, describeProgress, describeWriters, hasFindings } from '../../replay/describe.js';
+import { replayMissing } from '../../replay/replay.js';
+import { describePlan, describeReport, describeWriters, hasFindings } from '../../replay/describe.js';
 import { ExitError, UsageError, out } from '../print.js';
 import { listHistory } from '../../query/history.js';
 import { chosenRunIds } from '../../query/select.js';
+import { printWait, progressPrinter } from '../replay-console.js';
 import type { ShardArgs } from './replay-shard.js';
 
 type Args = ShardArgs & { 'live-calls': boolean; version: string[] | undefined };
-
-/** Progress on one self-rewriting stderr line, only when stderr is a terminal. */
-export function progressPrinter(): ((p: ReplayProgress) => void) | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  return (p) => {
-    process.stderr.write(`\r\x1b[K${describeProgress(p)}`);
-    if (p.done === p.total) process.stderr.write('\r\x1b[K');
-  };
-}
-
-/** Prints a replay's outcome to stderr; the exit status it deserves. Shared with `log --replay`. */
-export function reportReplay(r: ReplayReport, stream: NodeJS.WritableStream = process.stderr): number {
-  for (const l of describeReport(r)) stream.write(l + '\n');
-  return hasFindings(r) ? 1 : 0;
-}
 
 export const command: CommandModule<object, Args> = {
   command: 'replay [names..]',
@@ -86,24 +70,3 @@ export const command: CommandModule<object, Args> = {
     if (hasFindings(r)) throw new ExitError(1);
   },
 };
-
-/**
- * `git flor log NAME... --replay`: replays what is missing before the table is built. Names today's
- * code does not log (args, names every run has) are left to the query. Reports go to stderr so the
- * table on stdout stays clean; returns the exit status the replay deserves.
- */
-export async function replayForLog(
-  repo: ReturnType<typeof requireRepoSync>, names: string[], opts: { runs?: string[]; since?: number; workers?: number; segments?: SegmentReader; allowWriters?: string[]; noLiveCalls?: boolean },
-): Promise<number> {
-  const r = await replayMissing(repo, names, {
-    runs: opts.runs, since: opts.since, workers: opts.workers, skipUnknown: true, segments: opts.segments, onProgress: progressPrinter(), onWait: printWait,
-    allowWriters: opts.allowWriters, noLiveCalls: opts.noLiveCalls,
-  });
-  return reportReplay(r);
-}
-
-/** Another replay holds this clone's lock: say whose, since the wait may be long. */
-function printWait(h: LockHolder): void {
-  const what = h.names.length ? ` of ${h.names.join(', ')}` : '';
-  process.stderr.write(`git flor: waiting for another replay${what} (pid ${h.pid}, started ${h.since}) to finish; then only what is still missing is replayed\n`);
-}
