@@ -1,7 +1,7 @@
 /**
- * Ordering work: the dispatcher that feeds the shared pool longest task first, and a limiter for
+ * Ordering work: the dispatcher that feeds the shared pool longest task first, a limiter for
  * the background git work (checkouts, provenance trees) so a replay of many runs never starts a
- * process per run at once.
+ * process per run at once, and eachLimited for a few runs prepared at a time.
  */
 
 /**
@@ -65,4 +65,16 @@ export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> 
       else active--;
     }
   };
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function eachLimited<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
