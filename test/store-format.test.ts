@@ -102,6 +102,10 @@ test('a segment is standard msgpack: a plain decoder sees columns as dtype + byt
 test('decodeSegment rejects damage with a message naming the segment', () => {
   const { cols } = allTypes();
   const good = makeSegment(ulid(), 'forward', cols);
+  const prov = { statements: ['grad'], code: 'a'.repeat(40), time: '2026-01-01T00:00:00.000Z', writer: 'w1', segments: [[0, 3]] as Array<[number, number]> };
+  // A shard's segment names its plan by id and reads back as written.
+  const planned = decodeSegment(encodeSegment({ ...good, source: 'replay', provenance: { ...prov, plan: '0123456789ab' } }), 'planned');
+  assert.equal(planned.provenance?.plan, '0123456789ab');
   const cases: Array<[string, () => Buffer]> = [
     ['garbage bytes', () => Buffer.from('not msgpack at all \xc1\xc1')],
     ['wrong version', () => pack({ ...JSON.parse('{}'), format: 'flor-segment', version: 2 })],
@@ -109,6 +113,9 @@ test('decodeSegment rejects damage with a message naming the segment', () => {
     ['frame out of range', () => encodeSegment({ ...good, frame: Int32Array.from(good.frame, () => 7) })],
     ['short column', () => encodeSegment({ ...good, num: good.num.subarray(1) })],
     ['value count mismatch', () => encodeSegment({ ...good, other: good.other.slice(1) })],
+    // A plan is named by its 12-hex-digit id; anything else would pass for a shard's share of no plan.
+    ['provenance.plan not a plan id', () => encodeSegment({ ...good, source: 'replay', provenance: { ...prov, plan: 42 as unknown as string } })],
+    ['provenance.plan a path', () => encodeSegment({ ...good, source: 'replay', provenance: { ...prov, plan: '../../HEAD' } })],
   ];
   for (const [label, make] of cases) {
     assert.throws(

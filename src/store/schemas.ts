@@ -83,6 +83,8 @@ const provenanceSchema = {
     writer: str,
     segments: { type: 'array', items: { type: 'array', items: int, minItems: 2, maxItems: 2 } },
     carried: strArray,
+    /** The replay plan (refs/flor/plans/<id>) this segment is one shard's share of. */
+    plan: { type: 'string', pattern: '^[0-9a-f]{12}$' },
   },
 };
 
