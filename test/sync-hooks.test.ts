@@ -277,6 +277,29 @@ test('pre-push: a plain git push carries the ledger (and nothing else of refs/fl
   assert.equal(gitIn(remote, 'rev-parse', 'refs/heads/main'), gitIn(dir, 'rev-parse', 'HEAD'));
 });
 
+test('pre-push: a plain git push after saving a replay plan carries the plan and the ledger that vouches for it', async () => {
+  const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
+  const remote = bareRemote();
+  gitIn(dir, 'remote', 'add', 'origin', remote);
+  flor(dir, ['init']);
+  await addRun(dir);
+  sh('git', ['push', 'origin', 'main'], dir);
+  const writer = gitIn(dir, 'config', 'flor.writer');
+  const { savePlan } = await import('../src/store/plans.js');
+  const plan = await savePlan(repoOf(dir), {
+    format: 'flor-plan', version: 1, writer, time: '2026-01-01T00:00:00.000Z', names: ['acc'], from: gitIn(dir, 'rev-parse', 'HEAD'),
+    tips: {}, shards: 2, runs: [], tasks: [],
+  });
+  writeFileSync(join(dir, 'a.txt'), 'b\n');
+  gitIn(dir, 'commit', '-qam', 'second');
+  const r = sh('git', ['push', 'origin', 'main'], dir);
+  assert.match(r.stderr, new RegExp(`git flor: replay plan ${plan.id} pushed to origin`));
+  assert.deepEqual(lsRemote(dir, remote).sort(), [`refs/flor/ledgers/${writer}`, `refs/flor/plans/${plan.id}`, 'refs/heads/main']);
+  assert.equal(gitIn(remote, 'rev-parse', `refs/flor/plans/${plan.id}`), plan.commit);
+  assert.equal(gitIn(remote, 'rev-parse', `refs/flor/ledgers/${writer}`), gitIn(dir, 'rev-parse', `refs/flor/ledgers/${writer}`));
+  assert.ok(gitIn(remote, 'cat-file', '-t', `refs/flor/ledgers/${writer}:plans/${plan.id}.msgpack`).startsWith('blob'));
+});
+
 test('post-rewrite: runs stay keyed by their commit, and the notes index follows amend and rebase (also after a rebuild); git log shows them', async () => {
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
   flor(dir, ['init']);

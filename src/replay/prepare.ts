@@ -92,8 +92,8 @@ export async function prepareRuns(o: PrepareOptions, entries: RunEntry[]): Promi
   const { repo, opts } = o;
   const cat = reader(repo);
   const trust = await readTrust(repo, opts.allowWriters);
-  const counted = segmentCounter(repo, trust, opts.shard?.plan);
   const verify = await verifyingSignatures(repo);
+  const counted = segmentCounter(repo, trust, opts.shard?.plan, verify);
   const signatures = new Map<string, Promise<TipSignature>>();
   // Runs of one version (same code tree, same missing names) get the same propagated code.
   const propagations = new Map<string, Promise<PropagatedRun>>();

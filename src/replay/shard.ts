@@ -8,7 +8,8 @@
  * of the plan for that run is covered, so one shard's share never marks the run done for the rest.
  */
 import { FlorError } from '../errors.js';
-import { readPlan, type PlanTask, type StoredPlan } from '../store/plans.js';
+import { planVouchers, readPlan, type PlanTask, type StoredPlan } from '../store/plans.js';
+import { verifyTip } from '../store/signing.js';
 import { trusts, trustsLedger, type Trust } from '../store/trust.js';
 import type { RepoInfo } from '../store/git.js';
 import type { SegmentRef } from '../store/ledger.js';
@@ -117,8 +118,26 @@ export interface Counted {
  * (the shards of one's own plan write under writer ids of their own), or it is the plan this shard
  * runs; and then only when every task of that plan for the run is covered by such segments. A
  * segment whose plan this clone does not have counts for nothing: it may hold only part of a run.
+ * The plan's saver is the writer its `writer` field names only when a ledger of that writer that
+ * this clone believes (trustsLedger; with `verify`, under a good signature on its tip) vouches for
+ * the plan (store/plans.ts planVouchers): anyone can push a plan naming a trusted writer.
  */
-export function segmentCounter(repo: RepoInfo, trust: Trust, pinned?: StoredPlan): (segs: Array<{ ref: SegmentRef; seg: Segment }>) => Promise<Counted> {
+export function segmentCounter(repo: RepoInfo, trust: Trust, pinned?: StoredPlan, verify = false): (segs: Array<{ ref: SegmentRef; seg: Segment }>) => Promise<Counted> {
+  const savers = new Map<string, Promise<boolean>>(); // plan id -> saved by a trusted writer
+  const savedByTrusted = (p: StoredPlan): Promise<boolean> => {
+    let v = savers.get(p.id);
+    if (!v) {
+      const w = p.writer;
+      v = w !== null && trusts(trust, w)
+        ? planVouchers(repo, p).then(async (ls) => {
+          for (const l of ls) if (trustsLedger(trust, w, l.ref) && (!verify || (await verifyTip(repo, l.tip)).good)) return true;
+          return false;
+        })
+        : Promise.resolve(false);
+      savers.set(p.id, v);
+    }
+    return v;
+  };
   const tasksOf = new Map<string, Map<string, Set<string>>>(); // plan -> run -> ranges
   const rangesOf = (p: StoredPlan, run: string): Set<string> => {
     let m = tasksOf.get(p.id);
@@ -147,7 +166,7 @@ export function segmentCounter(repo: RepoInfo, trust: Trust, pinned?: StoredPlan
     for (const [id, list] of byPlan) {
       const p = pinned?.id === id ? pinned : await readPlan(repo, id);
       if (!p) continue;
-      const byPlanWriter = p.writer !== null && trusts(trust, p.writer);
+      const byPlanWriter = await savedByTrusted(p);
       const eligible = list.filter((s) => p === pinned || byPlanWriter || trusts(trust, writers.get(s)!));
       const covered = new Set(eligible.flatMap((s) => s.provenance!.segments.map(([a, b]) => rangeKey(a, b))));
       if (p === pinned) for (const r of covered) done.add(r);

@@ -72,6 +72,25 @@ export function replayCodePath(runId: string, segName: string): string {
   return `replays/${runId.slice(0, 2)}/${runId}/${segName}/code`;
 }
 
+/**
+ * Where a writer vouches, in its own ledger, for a replay plan it saved (format.md §10): the plan's
+ * own bytes, outside `runs/`. A plan's `writer` field is only its saver's word; this entry in the
+ * ledger of that writer (named by its ref) is what makes the plan that writer's.
+ */
+export function planVouchPath(planId: string): string {
+  return `plans/${planId}.msgpack`;
+}
+
+/** Records in this clone's own ledger that its writer saved the plan `planId`, whose bytes are blob `oid`. */
+export async function vouchForPlan(repo: RepoInfo, planId: string, oid: string): Promise<void> {
+  const writer = await ensureWriter(repo);
+  await updateRefWithRetry(repo, ownLedgerRef(writer), {
+    message: `plan ${planId}`,
+    ...newChainOnDamage(repo, ownLedgerRef(writer)),
+    tree: (root, { cat, mk }) => editTree(cat, mk, root, new Map([[planVouchPath(planId), blobEntry(oid)]])),
+  });
+}
+
 export interface SegmentOptions {
   /**
    * Tree the replay ran (its provenance `code`). Stored in the same commit at

@@ -15,6 +15,9 @@ import { git, repoCwd, type RepoInfo } from './git.js';
 import { pack, unpack } from './pack.js';
 import { reader, writeBlob, ZERO_OID } from './objects.js';
 import { PLANS } from './refs.js';
+import { ensureWriter } from './writer-id.js';
+import { planVouchPath, vouchForPlan } from './ledger-append.js';
+import { listLedgers, type LedgerRef } from './ledger-union.js';
 
 export { PLANS };
 
@@ -113,7 +116,26 @@ export async function savePlan(repo: RepoInfo, doc: PlanDoc): Promise<StoredPlan
     const now = await git(['rev-parse', '-q', '--verify', planRef(id)], { cwd, okCodes: [1] });
     if (now.stdout.toString().trim() !== commit) throw new FlorError('GIT_FAILED', `cannot write ${planRef(id)}: ${r.stderr.trim().split('\n')[0]}`);
   }
+  // The saver vouches for its plan in its own ledger, which `git flor push` and a plain `git push`
+  // carry; a plan naming another writer is saved but not vouched for (planVouchers finds nothing).
+  if (doc.writer !== null && doc.writer === (await ensureWriter(repo))) await vouchForPlan(repo, id, blob);
   return { ...doc, id, commit };
+}
+
+/**
+ * The ledgers of the plan's `writer` that vouch for it (hold its bytes at planVouchPath). The
+ * `writer` field is the saver's word, like a run's `meta.writer`: a clone that trusts that writer
+ * believes it only when the writer's own ledger (named by its ref, format.md §3) says so. [] for a
+ * plan of nobody (`--shard` planning on the spot).
+ */
+export async function planVouchers(repo: RepoInfo, plan: StoredPlan): Promise<LedgerRef[]> {
+  if (plan.writer === null) return [];
+  const cat = reader(repo);
+  const doc = await cat.read(`${plan.commit}:plan.msgpack`);
+  if (!doc) return [];
+  const ledgers = (await listLedgers(repo)).filter((l) => l.writer === plan.writer);
+  const held = await Promise.all(ledgers.map((l) => cat.read(`${l.tip}:${planVouchPath(plan.id)}`)));
+  return ledgers.filter((_, i) => held[i]?.type === 'blob' && held[i]!.oid === doc.oid);
 }
 
 /** Ids of the plans in this clone (saved here or fetched). */

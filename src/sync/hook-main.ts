@@ -78,9 +78,15 @@ async function prePush(repo: RepoInfo, args: string[]): Promise<number> {
   const { pushLedger, remoteConfigLine } = await import('./transport.js');
   // For a configured remote this also gives it flor's fetch refspecs if it was added after init
   // (the stub starts node for that); silent when that works, one warning when it does not.
-  const r = await pushLedger(repo, configured ? remoteName : url || remoteName);
+  const to = configured ? remoteName : url || remoteName;
+  const r = await pushLedger(repo, to);
   if (r.remoteConfig && 'error' in r.remoteConfig) process.stderr.write(remoteConfigLine(r.remote, r.remoteConfig));
   if (r.status === 'pushed') process.stderr.write(`git flor: run history (${r.ref}) pushed to ${r.remote}\n`);
+  // Replay plans go along: shards fetch the plan from the remote the planner pushed to. Saving a
+  // plan moves this clone's ledger (its writer vouches for it there), which is what starts node.
+  const { pushPlans } = await import('./plans.js');
+  const plans = await pushPlans(repo, to);
+  if (plans.pushed.length) process.stderr.write(`git flor: replay plan${plans.pushed.length === 1 ? '' : 's'} ${plans.pushed.join(', ')} pushed to ${r.remote}\n`);
   return 0;
 }
 
