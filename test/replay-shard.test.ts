@@ -84,7 +84,9 @@ test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the
   assert.equal(plan.shards, 3);
   assert.deepEqual(plan.names, NAMES);
   assert.equal(plan.from, gitIn(origin, 'rev-parse', 'HEAD'));
-  assert.equal(plan.tips[`refs/flor/ledgers/${writer}`], gitIn(origin, 'rev-parse', `refs/flor/ledgers/${writer}`));
+  // The tips read when planning; saving the plan then vouched for it in the planner's own ledger, one commit on top.
+  assert.equal(plan.tips[`refs/flor/ledgers/${writer}`], gitIn(origin, 'rev-parse', `refs/flor/ledgers/${writer}^`));
+  assert.equal(gitIn(origin, 'rev-parse', `refs/flor/ledgers/${writer}:plans/${plan.id}.msgpack`), gitIn(origin, 'rev-parse', `${plan.commit}:plan.msgpack`));
   const runs = (await readableRuns(requireRepoSync(origin))).map((r) => r.id);
   assert.deepEqual(plan.runs.map((r) => r.run).sort(), runs);
   for (const run of runs) {
