@@ -1,6 +1,6 @@
 /**
- * Replay plans travel with `git flor push` / `git flor fetch`: `refs/flor/plans/<id>` under the
- * same name on every clone. A plan's id is the hash of its content and a plan is never changed,
+ * Replay plans travel with `git flor push` / `git flor fetch` (and a plain `git push`, through the
+ * pre-push hook): `refs/flor/plans/<id>` under the same name on every clone. A plan's id is the hash of its content and a plan is never changed,
  * so neither direction ever forces: a ref of that name elsewhere is the same plan.
  */
 import type { RepoInfo } from '../store/git.js';
