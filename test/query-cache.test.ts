@@ -11,7 +11,7 @@ import { recordHistory, florIn, type History } from './helpers/history.js';
 import { requireRepoSync, type RepoInfo } from '../src/store/git.js';
 import { closeReaders } from '../src/store/objects.js';
 import { listRunsChecked, readSegment } from '../src/store/ledger.js';
-import { cacheDir, readCachedListing, readCachedSegment, refsKey, writeCachedSegment } from '../src/store/derived-cache.js';
+import { cacheDir, readCachedListing, readCachedSegment, refsKey, settleCacheWrites, writeCachedSegment } from '../src/store/derived-cache.js';
 
 let h: History;
 let repo: RepoInfo;
@@ -55,9 +55,11 @@ test('the second query reads the cached segment, not the blob (content-addressed
   const accIx = seg.names.indexOf('acc');
   const doctored = { ...seg, num: Float64Array.from(seg.num, (v, r) => (seg.name[r] === accIx ? v + 100 : v)) };
   writeCachedSegment(repo, oid, doctored);
+  await settleCacheWrites(); // cache files are written in the background
   const rows = await logJson('acc');
   assert.deepEqual(rows.filter((r) => r.run === runs[1]!.id).map((r) => r.acc), [100.25, 101]);
   writeCachedSegment(repo, oid, seg);
+  await settleCacheWrites();
   assert.deepEqual(rows.filter((r) => r.run === runs[0]!.id).map((r) => r.acc), [0.25, 0.6]);
 });
 

@@ -12,7 +12,7 @@ import { florIn } from './helpers/cli.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { repoHistory } from '../src/query/runs.js';
 import { summarizeRuns } from '../src/query/summary.js';
-import { runContentKey } from '../src/store/derived-cache.js';
+import { runContentKey, settleCacheWrites } from '../src/store/derived-cache.js';
 import { boundedSegments } from '../src/query/history.js';
 import { segment } from './helpers/segments.js';
 import { shortIds } from '../src/query/short-ids.js';
@@ -291,6 +291,7 @@ test('a second runs --col AGG(NAME) reads no segment: the aggregates are kept by
   const cache = join(dir, '.git', 'flor', 'cache');
   rmSync(cache, { recursive: true, force: true });
   const fresh = await summarizeRuns(await repoHistory(requireRepoSync(dir)), { cols, sort: ['-max(loss)'] });
+  await settleCacheWrites(); // cache files are written in the background
   const h = await repoHistory(requireRepoSync(dir));
   let reads = 0;
   const counting = { ...h, segments: (r: (typeof h.runs)[number]) => (reads++, h.segments(r)) };

@@ -185,6 +185,7 @@ function attachSortValues(argv: string[]): string[] {
 
 /** Runs one command and returns its exit code without exiting (tests and embedders call this). */
 export async function run(argv: string[]): Promise<number> {
+  helpOnly = false;
   const global = takeGlobalFlags(argv);
   argv = attachSortValues(global.argv);
   // `git flor help CMD` is `git flor CMD --help`, as `git help` is for Git's commands.
@@ -200,6 +201,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     return reportError(e);
   } finally {
+    // The derived cache is written in the background while a query computes: done before the exit.
+    if (!helpOnly) await (await import('../store/derived-cache.js')).settleCacheWrites();
     await closePager();
   }
 }

@@ -10,6 +10,7 @@
 import { FlorError, isFlorError } from '../errors.js';
 import { requireRepoSync, type RepoInfo } from '../store/git.js';
 import { closeReader } from '../store/objects.js';
+import { settleCacheWrites } from '../store/derived-cache.js';
 import type { SegmentReader } from '../store/ledger.js';
 import type { Value } from '../store/records.js';
 import { cellAt, type Table } from './table.js';
@@ -127,6 +128,7 @@ export async function openHistory(opts: OpenOptions = {}): Promise<History> {
     },
     async close() {
       segments = null;
+      await settleCacheWrites();
       await closeReader(repo);
     },
   };

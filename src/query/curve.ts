@@ -106,20 +106,36 @@ export function loopsOf(segments: Segment[], name: string): string[] {
   const found = new Set<string>();
   for (const seg of segmentsFor(segments, name)) {
     const n = seg.frames.parent.length;
-    // sig[f]: the frame's chain of loop-table indices from the outermost, e.g. "0/1".
-    const sig: string[] = new Array(n);
+    // chain[f]: the frame's chain of loop-table indices from the outermost, as a number: chains
+    // are interned (parent chain, own loop) pairs, so no text is made per frame.
+    const chain = new Int32Array(n);
+    const interned = new Map<number, number>();
+    const up: number[] = [];
+    const own: number[] = [];
+    const width = seg.loops.length + 1;
     for (let f = 0; f < n; f++) {
       const p = seg.frames.parent[f]!;
-      const own = String(seg.frames.loop[f]!);
-      sig[f] = p >= 0 && p < f ? `${sig[p]}/${own}` : own;
+      const pc = p >= 0 && p < f ? chain[p]! : -1;
+      const loop = seg.frames.loop[f]!;
+      const key = (pc + 1) * width + loop;
+      let c = interned.get(key);
+      if (c === undefined) {
+        c = up.length;
+        interned.set(key, c);
+        up.push(pc);
+        own.push(loop);
+      }
+      chain[f] = c;
     }
     const id = seg.names.indexOf(name);
-    const chains = new Set<string>();
-    for (let r = 0; r < seg.name.length; r++) if (seg.name[r] === id && seg.frame[r]! >= 0) chains.add(sig[seg.frame[r]!]!);
-    for (const chain of chains) {
+    const chains = new Set<number>();
+    for (let r = 0; r < seg.name.length; r++) if (seg.name[r] === id && seg.frame[r]! >= 0) chains.add(chain[seg.frame[r]!]!);
+    for (const c of chains) {
+      const path: number[] = [];
+      for (let k = c; k >= 0; k = up[k]!) path.push(own[k]!);
       const seen = new Map<string, number>();
-      for (const li of chain.split('/')) {
-        const loop = seg.loops[Number(li)]!;
+      for (let i = path.length - 1; i >= 0; i--) {
+        const loop = seg.loops[path[i]!]!;
         const k = seen.get(loop) ?? 0;
         seen.set(loop, k + 1);
         found.add(k === 0 ? loop : `${loop}.${k}`);
@@ -182,10 +198,29 @@ export function smooth(ys: number[], weight: number): number[] {
  */
 export function downsampleOnGrid(c: Curve, lo: number, width: number, buckets = Infinity): Curve {
   if (!(width > 0)) return c;
+  const bucketOf = (x: number) => Math.min(buckets - 1, Math.floor((x - lo) / width));
+  // A grid of a known size (the shared one): sums and counts in arrays, no entry per bucket.
+  if (Number.isFinite(buckets) && buckets <= 1 << 20 && c.xs.every((x) => x >= lo)) {
+    const sums = new Float64Array(buckets);
+    const counts = new Uint32Array(buckets);
+    for (let i = 0; i < c.xs.length; i++) {
+      // The maximum itself would open a bucket past the end: it belongs to the last one.
+      const b = bucketOf(c.xs[i]!);
+      sums[b]! += c.ys[i]!;
+      counts[b]!++;
+    }
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let b = 0; b < buckets; b++) {
+      if (counts[b] === 0) continue;
+      xs.push(lo + (b + 0.5) * width);
+      ys.push(sums[b]! / counts[b]!);
+    }
+    return { xs, ys };
+  }
   const sums = new Map<number, [number, number]>();
   for (let i = 0; i < c.xs.length; i++) {
-    // The maximum itself would open a bucket past the end: it belongs to the last one.
-    const b = Math.min(buckets - 1, Math.floor((c.xs[i]! - lo) / width));
+    const b = bucketOf(c.xs[i]!);
     const s = sums.get(b);
     if (s) (s[0] += c.ys[i]!), s[1]++;
     else sums.set(b, [c.ys[i]!, 1]);

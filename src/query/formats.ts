@@ -252,17 +252,59 @@ function* csv(t: Table): Generator<string> {
 }
 
 /** A column is right-aligned when every non-null cell in it is a number. */
+/** Which dictionary entries some row uses (a filtered table keeps its whole dictionary). */
+function usedEntries(col: { dict: Value[]; index: Int32Array }, n: number): Uint8Array {
+  const used = new Uint8Array(col.dict.length);
+  for (let i = 0; i < n; i++) used[col.index[i]!] = 1;
+  return used;
+}
+
+function isNumber(v: Value): boolean {
+  return typeof v === 'number' || typeof v === 'bigint';
+}
+
+/** Columns of numbers only (nulls aside, at least one number): right-aligned in a table. */
 function numericColumns(t: Table): boolean[] {
   return t.cols.map((col) => {
-    if (col.type === 'int') return true;
-    let any = false;
-    for (let i = 0; i < t.length; i++) {
-      const v = cellAt(col, i);
-      if (v === null) continue;
-      if (typeof v !== 'number' && typeof v !== 'bigint') return false;
-      any = true;
+    switch (col.type) {
+      case 'int':
+        return true;
+      case 'dict': {
+        const used = usedEntries(col, t.length);
+        let any = false;
+        for (let j = 0; j < col.dict.length; j++) {
+          const v = col.dict[j]!;
+          if (!used[j] || v === null) continue;
+          if (!isNumber(v)) return false;
+          any = true;
+        }
+        return any;
+      }
+      case 'num': {
+        let any = false;
+        for (let i = 0; i < t.length; i++) {
+          const k = col.kind[i];
+          if (k === 1) any = true;
+          else if (k === 2) {
+            const v = col.other.get(i) ?? null;
+            if (v === null) continue;
+            if (!isNumber(v)) return false;
+            any = true;
+          }
+        }
+        return any;
+      }
+      case 'values': {
+        let any = false;
+        for (let i = 0; i < t.length; i++) {
+          const v = cellAt(col, i);
+          if (v === null) continue;
+          if (!isNumber(v)) return false;
+          any = true;
+        }
+        return any;
+      }
     }
-    return any;
   });
 }
 
@@ -288,17 +330,96 @@ function* md(t: Table): Generator<string> {
 
 const MAX_WIDTH = 40;
 
+/** A fixed-notation number text without trailing fraction zeros (`0.500000` -> `0.5`, `2.00` -> `2`). */
+function stripZeros(t: string): string {
+  if (t.indexOf('.') < 0) return t;
+  let e = t.length;
+  while (t.charCodeAt(e - 1) === 48) e--;
+  if (t.charCodeAt(e - 1) === 46) e--;
+  return t.slice(0, e);
+}
+
+/**
+ * humanText of a number: its shortest text when that is at most 10 characters, else rounded to 6
+ * significant digits. Never a control character nor past MAX_WIDTH, so no pass for either. In
+ * [1e-6, 1e5) both `toPrecision` texts below are in fixed notation, and a number equal to its 6
+ * (or 9) digit rounding has that rounding, zeros stripped, as its shortest text: this costs one
+ * or two fixed-precision conversions instead of the shortest one and then the rounding (a
+ * million-row `log` table spends most of its time here).
+ */
+function numberText(v: number): string {
+  if (Number.isInteger(v) || !Number.isFinite(v)) return String(v);
+  const m = v < 0 ? -v : v;
+  if (m < 1e-6 || m >= 1e5) {
+    const s = String(v);
+    return s.length > 10 ? String(Number(v.toPrecision(6))) : s;
+  }
+  const p6 = v.toPrecision(6);
+  if (+p6 === v) return stripZeros(p6);
+  const p9 = v.toPrecision(9);
+  if (+p9 === v) {
+    const s = stripZeros(p9);
+    return s.length <= 10 ? s : stripZeros(p6);
+  }
+  return stripZeros(p6);
+}
+
 /** For a person at a terminal: short numbers, no line breaks, long values cut. */
 function humanText(v: Value): string {
+  if (typeof v === 'number') return numberText(v);
   let s: string;
-  if (typeof v === 'number' && !Number.isInteger(v) && Number.isFinite(v)) {
-    s = String(v);
-    if (s.length > 10) s = String(Number(v.toPrecision(6)));
-  } else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && !x.includes(','))) {
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && !x.includes(','))) {
     s = v.join(','); // lists of names (the `replayed` column) read better bare
   } else s = text(v);
   s = safeText(s.replace(/[\r\n\t]+/g, ' '));
   return s.length > MAX_WIDTH ? s.slice(0, MAX_WIDTH - 1) + '…' : s;
+}
+
+/**
+ * A column's cells as terminal text, and its widest: repeated values (dictionary entries, loop
+ * iterations) are formatted once, numbers without the text passes, so a million-row table
+ * costs a string per distinct value rather than several per cell.
+ */
+function textColumn(col: Column, n: number): { at: (i: number) => string; width: number } {
+  switch (col.type) {
+    case 'dict': {
+      const used = usedEntries(col, n);
+      const texts = col.dict.map((v, j) => (used[j] ? humanText(v) : ''));
+      const index = col.index;
+      return { at: (i) => texts[index[i]!]!, width: texts.reduce((w, s) => Math.max(w, s.length), 0) };
+    }
+    case 'int': {
+      const ints = col.ints;
+      let max = -1;
+      for (let i = 0; i < n; i++) if (ints[i]! > max) max = ints[i]!;
+      const texts = Array.from({ length: max + 1 }, (_, k) => String(k));
+      const none = humanText(null);
+      const width = Math.max(max < 0 ? 0 : texts[max]!.length, none.length);
+      return { at: (i) => (ints[i]! < 0 ? none : texts[ints[i]!]!), width };
+    }
+    case 'num': {
+      const out = new Array<string>(n);
+      const none = humanText(null);
+      let width = 0;
+      for (let i = 0; i < n; i++) {
+        const k = col.kind[i];
+        const s = k === 1 ? numberText(col.num[i]!) : k === 2 ? humanText(col.other.get(i) ?? null) : none;
+        out[i] = s;
+        if (s.length > width) width = s.length;
+      }
+      return { at: (i) => out[i]!, width };
+    }
+    case 'values': {
+      const out = new Array<string>(n);
+      let width = 0;
+      for (let i = 0; i < n; i++) {
+        const s = humanText(cellAt(col, i));
+        out[i] = s;
+        if (s.length > width) width = s.length;
+      }
+      return { at: (i) => out[i]!, width };
+    }
+  }
 }
 
 /** How a terminal table is laid out beyond plain text (cli/ decides from the terminal). */
@@ -352,34 +473,33 @@ function cutTo(s: string, w: number): string {
 function* table(t: Table, style: TableStyle = {}): Generator<string> {
   if (t.length === 0) return; // a bare header says nothing to a person; stderr explains why
   const num = numericColumns(t);
-  const cols: string[][] = t.cols.map((col) => {
-    const out = new Array<string>(t.length);
-    for (let i = 0; i < t.length; i++) out[i] = humanText(cellAt(col, i));
-    return out;
-  });
+  const cols = t.cols.map((col) => textColumn(col, t.length));
   const headers = t.columns.map(safeText);
-  const natural = headers.map((h, c) => {
-    let w = h.length;
-    for (const s of cols[c]!) if (s.length > w) w = s.length;
-    return w;
-  });
+  const natural = headers.map((h, c) => Math.max(h.length, cols[c]!.width));
   const { keep, width } = fit(t.columns, natural, num, style);
   const last = keep[keep.length - 1];
   const paintCell = style.cell;
+  const spaces = ' '.repeat(Math.max(0, ...width));
   const line = (text: (c: number) => string, paint: ((c: number, v: string) => string) | null): string => {
     let s = '';
-    keep.forEach((c, k) => {
-      const v = cutTo(text(c), width[c]!);
-      const pad = ' '.repeat(width[c]! - v.length);
+    for (let k = 0; k < keep.length; k++) {
+      const c = keep[k]!;
+      const w = width[c]!;
+      const raw = text(c);
+      const v = raw.length > w ? cutTo(raw, w) : raw;
+      const pad = spaces.slice(0, w - v.length);
       const shown = paint ? paint(c, v) : v;
       s += (k ? '  ' : '') + (num[c] ? pad + shown : c === last ? shown : shown + pad);
-    });
+    }
     return s.trimEnd() + '\n';
   };
   const header = style.header;
   let buf = line((c) => headers[c]!, header ? (_c, v) => header(v) : null);
-  for (let i = 0; i < t.length; i++) {
-    buf += line((c) => cols[c]![i]!, paintCell ? (c, v) => paintCell(t.columns[c]!, cellAt(t.cols[c]!, i), v) : null);
+  let row = 0;
+  const cell = (c: number) => cols[c]!.at(row);
+  const painted = paintCell ? (c: number, v: string) => paintCell(t.columns[c]!, cellAt(t.cols[c]!, row), v) : null;
+  for (; row < t.length; row++) {
+    buf += line(cell, painted);
     if (buf.length > CHUNK) {
       yield buf;
       buf = '';

@@ -11,7 +11,7 @@
  * Deleting the directory is always safe. Writes go to a temporary name and are renamed into place,
  * so concurrent readers see a whole file or none.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeZlib, uniqueSuffix } from './builtins.js';
 import type { RepoInfo } from './git.js';
@@ -36,8 +36,8 @@ for (let n = 0; n < 256; n++) {
   CRC_TABLE[n] = c;
 }
 
-/** Past this size zlib's CRC-32 is worth loading zlib for; below, this loop is quicker than the load. */
-const NATIVE_CRC_BYTES = 256 * 1024;
+/** Past this size zlib's CRC-32 (~50x faster) is worth loading zlib for; below, this loop is quicker than the load. */
+const NATIVE_CRC_BYTES = 32 * 1024;
 
 /** CRC-32 (zlib's) of `b`, continuing from `crc`. */
 function crc32(b: Uint8Array, crc = 0): number {
@@ -47,13 +47,13 @@ function crc32(b: Uint8Array, crc = 0): number {
   return ~c >>> 0;
 }
 
-/** Bytes framed as MAGIC, payload, CRC-32 of the payload. */
-function frame(parts: Uint8Array[]): Buffer {
+/** Bytes framed as MAGIC, payload, CRC-32 of the payload: the pieces, written one after another. */
+function frame(parts: Uint8Array[]): Uint8Array[] {
   let crc = 0;
   for (const p of parts) crc = crc32(p, crc);
   const tail = Buffer.alloc(4);
   tail.writeUInt32LE(crc >>> 0);
-  return Buffer.concat([MAGIC, ...parts, tail]);
+  return [MAGIC, ...parts, tail];
 }
 
 /** The payload of a framed file, or null when it is missing, foreign or damaged. */
@@ -70,17 +70,45 @@ function unframe(file: string): Buffer | null {
   return body;
 }
 
-function writeAtomic(file: string, data: Buffer): void {
+const pending = new Set<Promise<void>>();
+/** The last write queued per file: writes of one file land in the order they were made. */
+const lastWrite = new Map<string, Promise<void>>();
+
+/**
+ * Writes in the background (the pieces are never changed afterwards): a cold query computes its
+ * answer while its cache is written. settleCacheWrites waits for them before the process ends.
+ */
+function writeAtomic(file: string, parts: Uint8Array[]): void {
   const dir = file.slice(0, file.lastIndexOf('/'));
-  const tmp = `${file}.${uniqueSuffix()}`;
-  try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch {
-    // A cache that cannot be written (read-only clone, full disk) only costs speed.
-    rmSync(tmp, { force: true });
-  }
+  const write = async (): Promise<void> => {
+    const fs = await import('node:fs/promises');
+    const tmp = `${file}.${uniqueSuffix()}`;
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      const fh = await fs.open(tmp, 'w');
+      try {
+        await fh.writev(parts);
+      } finally {
+        await fh.close();
+      }
+      await fs.rename(tmp, file);
+    } catch {
+      // A cache that cannot be written (read-only clone, full disk) only costs speed.
+      await fs.rm(tmp, { force: true }).catch(() => {});
+    }
+  };
+  const p = (lastWrite.get(file) ?? Promise.resolve()).then(write);
+  lastWrite.set(file, p);
+  pending.add(p);
+  void p.finally(() => {
+    pending.delete(p);
+    if (lastWrite.get(file) === p) lastWrite.delete(file);
+  });
+}
+
+/** Every cache write started so far, finished (a command awaits this before it exits). */
+export async function settleCacheWrites(): Promise<void> {
+  while (pending.size > 0) await Promise.all([...pending]);
 }
 
 // ---------------------------------------------------------------------------------------------
