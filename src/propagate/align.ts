@@ -17,7 +17,7 @@
  * block) still aligns; placement checks blocks separately, so a brace matched across depths cannot
  * move a statement into the wrong block.
  */
-import DiffMatchPatch from 'diff-match-patch';
+import { newDiffMatchPatch } from './packages.js';
 import { FlorError } from '../errors.js';
 
 export type ImageKind = 'equal' | 'moved' | 'changed';
@@ -74,7 +74,7 @@ export function alignLines(newLines: string[], oldLines: string[], exclude: { ne
   for (let j = 1; j <= nOld; j++) oldChars += codes.get(key(oldLines[j]!)) ?? oldOnly;
   for (let i = 1; i <= nNew; i++) newChars += codes.get(key(newLines[i]!)) ?? newOnly;
 
-  const dmp = new DiffMatchPatch();
+  const dmp = newDiffMatchPatch();
   dmp.Diff_Timeout = 0;
   const diffs = dmp.diff_main(oldChars, newChars, false);
 

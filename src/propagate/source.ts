@@ -2,7 +2,8 @@
  * One version of one source file, as propagation sees it: text with LF line ends, its lines, and its
  * Babel AST. Line numbers are 1-based everywhere (Babel's convention); index 0 of `lines` is unused.
  */
-import { parse, type ParserOptions, type ParserPlugin } from '@babel/parser';
+import type { ParserOptions, ParserPlugin } from '@babel/parser';
+import { parse } from './packages.js';
 import type { File } from '@babel/types';
 import { FlorError } from '../errors.js';
 

@@ -4,7 +4,7 @@
  * what `flor.checkpointing` registers. Pure. What each loop body assigns and what reads it
  * afterwards is dataflow.ts.
  */
-import { parse } from '@babel/parser';
+import { parse } from '../propagate/packages.js';
 import type { Node } from '@babel/types';
 import { parserOptions } from '../propagate/index.js';
 import { children, florCall, isFunction } from '../propagate/ast.js';

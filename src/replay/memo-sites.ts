@@ -4,7 +4,7 @@
  * flor.memo has no recorded values for that name, so its replay makes the call live (replay.ts
  * says so, and `--no-live-calls` refuses such runs before anything runs).
  */
-import { parse } from '@babel/parser';
+import { parse } from '../propagate/packages.js';
 import type { Node } from '@babel/types';
 import { parserOptions } from '../propagate/source.js';
 import { florCall, walk } from '../propagate/ast.js';

@@ -5,7 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina as PiscinaPool } from 'piscina';
+import { createRequire } from 'node:module';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
 
 export function defaultWorkers(): number {
@@ -23,6 +24,8 @@ export function createPool(workers: number): TaskPool {
   const filename = fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
   // A built worker needs no loader: threads inherit process.execArgv (a `--import tsx` costs each
   // thread a few hundred ms on a busy machine), so they are started without it.
+  // Required, not imported: Node would scan piscina's CommonJS source for export names first (see propagate/packages.ts).
+  const { Piscina } = createRequire(import.meta.url)('piscina') as { Piscina: typeof PiscinaPool };
   const pool = new Piscina<ReplayTask, ReplayTaskResult>({
     filename, minThreads: workers, maxThreads: workers, idleTimeout: 1000, ...(ext === '.js' ? { execArgv: [] } : {}),
   });

@@ -8,7 +8,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, relative, sep, posix } from 'node:path';
 import { builtinModules } from 'node:module';
-import { parse } from '@babel/parser';
+import { parse } from '../propagate/packages.js';
 import type { Node } from '@babel/types';
 import { parseTree, type CatFile, type TreeEntry } from '../store/git.js';
 import { parserOptions, SOURCE_EXTENSIONS } from '../propagate/source.js';
