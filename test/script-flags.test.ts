@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, cleanup, flor, gitIn, makeRepo, runNode } from './helpers/repo.js';
+import { ROOT, cleanup, flor, gitIn, linkFlor, makeRepo, runNode, tempDir } from './helpers/repo.js';
 
 after(cleanup);
 
@@ -79,6 +79,19 @@ test('a flag that matches no flor.arg is warned about once, listing the known ar
   // A script without a loop is judged at its end.
   const once = runNode(repo, 'once.mjs', ['--m', '1', '--n', '4']);
   assert.match(once.stderr, /^git flor: --m matches no flor\.arg of this script, and flor ignores it; known args: --n$/m);
+});
+
+test('outside a repository nothing is recorded, and an unknown flag is still warned about, at the first loop or at exit', () => {
+  const dir = tempDir();
+  linkFlor(dir);
+  writeFileSync(join(dir, 'train.mjs'), TRAIN);
+  writeFileSync(join(dir, 'once.mjs'), NO_LOOP);
+  const warned = (r: { stderr: string }) => r.stderr.split('\n').filter((l) => l.includes('matches no flor.arg'));
+  const looped = runNode(dir, 'train.mjs', ['--temprature', '0.9'], { env: { GIT_CEILING_DIRECTORIES: dir } });
+  assert.match(looped.stderr, /not inside a Git repository/);
+  assert.deepEqual(warned(looped), ['git flor: --temprature matches no flor.arg of this script, and flor ignores it; known args: --lr, --model, --verbose']);
+  const once = runNode(dir, 'once.mjs', ['--m', '1'], { env: { GIT_CEILING_DIRECTORIES: dir } });
+  assert.deepEqual(warned(once), ['git flor: --m matches no flor.arg of this script, and flor ignores it; known args: --n']);
 });
 
 test('an arg value that does not parse: one line, exit 2, the run recorded as failed with that message', () => {

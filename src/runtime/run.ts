@@ -98,7 +98,11 @@ export class Session {
     const s = new Session();
     const specPath = process.env[REPLAY_ENV];
     if (specPath) s.startReplay(readReplaySpec(specPath));
-    else if (!s.args.startHelp()) s.startRecord();
+    else if (!s.args.startHelp()) {
+      s.startRecord();
+      // Unrecorded (outside a repository): flags are still judged at exit, as in a recorded run.
+      if (s.mode === 'off') process.on('exit', () => s.args.judgeFlags());
+    }
     return s;
   }
 
