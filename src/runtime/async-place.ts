@@ -11,7 +11,8 @@
  * `await`), where the loop puts itself. A loop that has not begun its first iteration, or has
  * ended, stands for its parent. Hence a sibling started from the same caller never reads as nested.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import { asyncHooks } from '../store/builtins.js';
 
 export interface Placed<T extends Placed<T>> {
   parent: T | null;
@@ -32,7 +33,7 @@ export interface Entry<T> {
 }
 
 export class AsyncPlaces<T extends Placed<T>> {
-  private readonly als = new AsyncLocalStorage<Entry<T> | T | undefined>();
+  private readonly als: AsyncLocalStorage<Entry<T> | T | undefined> = new (asyncHooks().AsyncLocalStorage)();
 
   /** The innermost running loop of this async context; `untracked` where no tracked loop set one. */
   here(untracked: T | null): T | null {

@@ -3,7 +3,8 @@
  * there); drain() collects finished writes without waiting; waitIdle() blocks with
  * Atomics.wait, bounded, for the exit path where the event loop will not turn again.
  */
-import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { Worker, MessagePort } from 'node:worker_threads';
+import { workerThreads } from '../store/builtins.js';
 import type { WriteJob, WriterMessage, WriterData } from './checkpoint-writer.js';
 import { cpuMark, cpuSince } from './thread-cpu.js';
 
@@ -31,7 +32,7 @@ export class CheckpointSaver {
   /** Starts the thread early so the first checkpoint does not pay for it. */
   start(): void {
     if (this.worker || this.failedToStart) return;
-    const { port1, port2 } = new MessageChannel();
+    const { port1, port2 } = new (workerThreads().MessageChannel)();
     const workerData: WriterData = {
       florCheckpointWriter: true,
       commonDir: this.commonDir,
@@ -42,7 +43,7 @@ export class CheckpointSaver {
     const m = cpuMark();
     this.startedOnce = true;
     try {
-      this.worker = new Worker(writerUrl(), { workerData, transferList: [port2] });
+      this.worker = new (workerThreads().Worker)(writerUrl(), { workerData, transferList: [port2] });
     } catch (e) {
       this.failedToStart = e as Error;
       return;
@@ -109,7 +110,7 @@ export class CheckpointSaver {
     const out: WriterMessage[] = [];
     if (!this.port) return out;
     for (;;) {
-      const m = receiveMessageOnPort(this.port);
+      const m = workerThreads().receiveMessageOnPort(this.port);
       if (!m) return out;
       const msg = m.message as WriterMessage;
       if ('ready' in msg) this.up = true;

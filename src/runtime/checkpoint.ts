@@ -6,7 +6,7 @@
  * that bring their own. Restore writes INTO the live objects (typed arrays via set(), objects
  * key by key, arrays element by element) so references the user's code holds stay valid.
  */
-import { serialize, deserialize } from 'node:v8';
+import { nodeV8 } from '../store/builtins.js';
 import { FlorError } from '../errors.js';
 import { cpuMark, cpuSince } from './thread-cpu.js';
 
@@ -63,7 +63,7 @@ export class CheckpointState {
     let bytes = 0;
     for (const [name, v] of Object.entries(state)) {
       try {
-        bytes += serialize(isStateful(v) ? v.state() : v).byteLength;
+        bytes += nodeV8().serialize(isStateful(v) ? v.state() : v).byteLength;
       } catch (e) {
         this.entries.delete(name);
         throw unsupported(name, `cannot be serialised: ${(e as Error).message}`);
@@ -76,14 +76,14 @@ export class CheckpointState {
   snapshot(): Buffer {
     const out: Record<string, unknown> = {};
     for (const [name, v] of this.entries) out[name] = isStateful(v) ? v.state() : v;
-    return serialize(out);
+    return nodeV8().serialize(out);
   }
 
   /** Restores a snapshot into the registered objects; entries absent from it are left alone. */
   restore(bytes: Uint8Array): void {
     let snap: unknown;
     try {
-      snap = deserialize(bytes);
+      snap = nodeV8().deserialize(bytes);
     } catch (e) {
       throw new FlorError('CKPT_CORRUPT', `checkpoint cannot be decoded: ${(e as Error).message}`, { hint: 'delete it; replay recomputes from the start' });
     }

@@ -2,7 +2,9 @@
  * Node's heavier built-in modules, loaded at first use. Loading `child_process`, `crypto` or
  * `zlib` (each pulls in streams, net and more) costs a CLI start more than all of flor's own
  * modules: `git flor runs` answered from the derived cache needs none of them, so the modules on
- * that path take them from here instead of importing them.
+ * that path take them from here instead of importing them. The same holds for a script's
+ * `import 'git-flor'`: a run needs v8, zlib and a worker thread only once it checkpoints, and
+ * async_hooks only for an async loop.
  */
 import { createRequire } from 'node:module';
 
@@ -11,6 +13,9 @@ const load = createRequire(import.meta.url);
 let cp: typeof import('node:child_process') | undefined;
 let crypto: typeof import('node:crypto') | undefined;
 let zlib: typeof import('node:zlib') | undefined;
+let v8m: typeof import('node:v8') | undefined;
+let wt: typeof import('node:worker_threads') | undefined;
+let ah: typeof import('node:async_hooks') | undefined;
 
 export function childProcess(): typeof import('node:child_process') {
   return (cp ??= load('node:child_process') as typeof import('node:child_process'));
@@ -22,6 +27,18 @@ export function nodeCrypto(): typeof import('node:crypto') {
 
 export function nodeZlib(): typeof import('node:zlib') {
   return (zlib ??= load('node:zlib') as typeof import('node:zlib'));
+}
+
+export function nodeV8(): typeof import('node:v8') {
+  return (v8m ??= load('node:v8') as typeof import('node:v8'));
+}
+
+export function workerThreads(): typeof import('node:worker_threads') {
+  return (wt ??= load('node:worker_threads') as typeof import('node:worker_threads'));
+}
+
+export function asyncHooks(): typeof import('node:async_hooks') {
+  return (ah ??= load('node:async_hooks') as typeof import('node:async_hooks'));
 }
 
 /** A name no other process or call picks: for temporary files renamed into place. */

@@ -5,8 +5,7 @@
  * Never pushed: checkpoints are a local accelerator, replay works without them.
  * Synchronous on purpose: the runtime's writer thread and a replay child both want plain calls.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { deflateSync, deflateRawSync, inflateSync, constants } from 'node:zlib';
+import { nodeCrypto, nodeZlib } from './builtins.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlorError } from '../errors.js';
@@ -23,7 +22,7 @@ export function checkpointPath(commonDir: string, key: string): string {
 }
 
 export function checkpointKey(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return nodeCrypto().createHash('sha256').update(bytes).digest('hex');
 }
 
 export function hasCheckpoint(commonDir: string, key: string): boolean {
@@ -41,6 +40,7 @@ const SAMPLE_SLICE = 8 * 1024;
  * less than a tenth, the snapshot is stored (level 0, still a deflate stream, read back the same way).
  */
 export function deflateLevel(bytes: Uint8Array): number {
+  const { constants, deflateRawSync } = nodeZlib();
   if (bytes.byteLength <= SAMPLE_ABOVE) return constants.Z_BEST_SPEED;
   let raw = 0;
   let packed = 0;
@@ -58,9 +58,9 @@ export function putCheckpoint(commonDir: string, bytes: Uint8Array, opts: { leve
   const file = checkpointPath(commonDir, key);
   if (existsSync(file)) return key;
   const dir = join(checkpointDir(commonDir), key.slice(0, 2));
-  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dir, `.tmp-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`);
   try {
-    const packed = deflateSync(bytes, { level: opts.level ?? deflateLevel(bytes) });
+    const packed = nodeZlib().deflateSync(bytes, { level: opts.level ?? deflateLevel(bytes) });
     // The fan-out directory usually exists: create it only when the write says it does not
     // (each syscall costs ~1 ms of CPU on some VMs, a third of a small checkpoint).
     try {
@@ -93,7 +93,7 @@ export function getCheckpoint(commonDir: string, key: string): Buffer | null {
   }
   let bytes: Buffer;
   try {
-    bytes = inflateSync(packed);
+    bytes = nodeZlib().inflateSync(packed);
   } catch (e) {
     throw corrupt(key, file, (e as Error).message);
   }

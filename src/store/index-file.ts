@@ -5,7 +5,7 @@
  * 2 or 3 written, extensions dropped (Git rebuilds what it needs). A split index (`link`) or a sparse
  * index (`sdir`) is refused with `null`: the caller then lets Git do all the work.
  */
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from './builtins.js';
 import type { BigIntStats } from 'node:fs';
 
 export interface IndexEntry {
@@ -130,7 +130,7 @@ export function writeIndex(entries: IndexEntry[], oidLen: 20 | 32): Buffer {
     name.copy(b, off + fixed);
     off += (fixed + name.length + 8) & ~7;
   }
-  createHash(oidLen === 20 ? 'sha1' : 'sha256').update(b.subarray(0, off)).digest().copy(b, off);
+  nodeCrypto().createHash(oidLen === 20 ? 'sha1' : 'sha256').update(b.subarray(0, off)).digest().copy(b, off);
   return b;
 }
 
