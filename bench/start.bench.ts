@@ -6,7 +6,8 @@
  * the previous run as a stat cache), against the baseline measured in the same run: a clean tree
  * of the same FILES files, tracked and committed. Target <= 2x. Also printed: the git processes
  * each start ran (counted through a `git` wrapper on PATH, in a separate run, since the wrapper
- * costs time) and the first run's cost, which hashes every untracked file once.
+ * costs time) and the first run's cost, which hashes every untracked file once. A second figure:
+ * the git processes of a start on a clean small repository where nothing changed (target <= 1).
  * FLOR_BENCH_FILES changes the count (default 100,000).
  */
 import { spawnSync } from 'node:child_process';
@@ -81,6 +82,12 @@ export async function run(): Promise<void> {
     console.log(
       `BENCH run-start-${FILES}-untracked: ${ms.toFixed(0)} ms, ${gitUntracked} git processes, median of ${PAIRS} (${ratio.toFixed(2)}x vs a clean tree of the same ${FILES} files tracked = ${base.toFixed(0)} ms, ${gitClean} git processes; the first run, hashing them all: ${first.toFixed(0)} ms; target <= ${TARGET}x) ${ratio <= TARGET ? 'PASS' : 'FAIL'}`,
     );
+    // The hot path: a clean small repository whose files did not change since the last run.
+    const small = makeRepo({ files: { 'start.mjs': SCRIPT, 'lib.mjs': 'export const x = 1;\n' } });
+    start(small);
+    start(small);
+    const gitSmall = gitProcesses(small, shim, log);
+    console.log(`BENCH run-start-git-processes: ${gitSmall} git processes at a run's start on a clean small repository, nothing changed since the last run (${readFileSync(log, 'utf8').split('\n').filter(Boolean).join(', ')}; target <= 1) ${gitSmall <= 1 ? 'PASS' : 'FAIL'}`);
     rmSync(join(untracked, '.git', 'flor'), { recursive: true, force: true });
   } finally {
     cleanup();

@@ -5,7 +5,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, gitIn, cleanup, writeFiles, sh, testEnv } from './helpers/repo.js';
 import { requireRepoSync } from '../src/store/git.js';
@@ -30,6 +30,32 @@ test('unchanged files are not hashed again; changed, new, ignored, deleted and p
   const again = snapshotCodeSync(repo);
   assert.equal(again.hashed, 0, 'nothing changed: nothing hashed');
   assert.equal(again.tree, first.tree);
+  assert.equal(again.reused, true, 'nothing changed: the cached tree, no write-tree');
+  assert.equal(snapshotCodeSync(repo).reused, true);
+
+  // An edit that keeps size and mtime (restored by hand) still changes ctime: never taken as unchanged.
+  const u5 = join(dir, 'data', 'u5.txt');
+  const st = statSync(u5, { bigint: true });
+  sh('touch', ['-r', u5, join(dir, '.git', 'u5-time')], dir); // keeps the nanoseconds, as utimes from JS would not
+  writeFileSync(u5, 'U5\n');
+  sh('touch', ['-r', join(dir, '.git', 'u5-time'), u5], dir);
+  assert.equal(statSync(u5, { bigint: true }).mtimeNs, st.mtimeNs);
+  assert.equal(statSync(u5).size, Number(st.size));
+  const same = snapshotCodeSync(repo);
+  assert.equal(same.reused, false);
+  assert.equal(same.hashed, 1);
+  assert.equal(gitIn(dir, 'cat-file', 'blob', `${same.tree}:data/u5.txt`), 'U5');
+  writeFileSync(u5, 'u5\n');
+  const back = snapshotCodeSync(repo);
+  assert.equal(back.tree, first.tree, 'the content is back: the same tree');
+  assert.equal(snapshotCodeSync(repo).reused, true);
+  // Packed by a gc (kept by a ref): found in the pack index, still reused.
+  gitIn(dir, 'update-ref', 'refs/keep', back.tree);
+  gitIn(dir, 'gc', '-q');
+  assert.ok(!existsSync(join(dir, '.git', 'objects', back.tree.slice(0, 2), back.tree.slice(2))), 'the tree is packed');
+  assert.ok(readdirSync(join(dir, '.git', 'objects', 'pack')).some((f) => f.endsWith('.idx')));
+  assert.equal(snapshotCodeSync(repo).reused, true);
+  gitIn(dir, 'update-ref', '-d', 'refs/keep');
 
   writeFiles(dir, { 'data/u7.txt': 'changed, longer\n' });
   const changed = snapshotCodeSync(repo);
@@ -57,6 +83,7 @@ test('unchanged files are not hashed again; changed, new, ignored, deleted and p
   gitIn(dir, 'gc', '-q', '--prune=now');
   const pruned = snapshotCodeSync(repo);
   assert.equal(pruned.tree, before.tree);
+  assert.equal(pruned.reused, false, 'the cached tree was pruned: written again');
   assert.ok(pruned.hashed >= 38, String(pruned.hashed));
   gitIn(dir, 'fsck', '--no-progress');
   assert.equal(gitIn(dir, 'cat-file', '-t', pruned.tree), 'tree');

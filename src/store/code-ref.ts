@@ -11,7 +11,8 @@
  * and fetch refspecs name only refs/flor/ledgers/*.
  */
 import { CODE_REFS } from './refs.js';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { repoCwd, git, gitSync, type RepoInfo } from './git.js';
 import { journalDir, JOURNAL_EXT } from './journal.js';
 
@@ -21,9 +22,22 @@ export function codeRef(runId: string): string {
 }
 
 
-/** Pins `tree` for run `runId` (synchronous: run start). */
+/**
+ * Pins `tree` for run `runId` (synchronous: run start). In a repository whose refs are files, the
+ * ref is written as Git writes a loose ref (a `.lock` file created exclusively, then renamed):
+ * one git process less at every start. The run id is new, so no other writer can hold the ref; a
+ * reftable repository gets `git update-ref`.
+ */
 export function pinCodeSync(repo: RepoInfo, runId: string, tree: string): void {
-  gitSync(['update-ref', '-m', 'git flor: code of a running run', codeRef(runId), tree], { cwd: repoCwd(repo) });
+  const ref = codeRef(runId);
+  if (existsSync(join(repo.commonDir, 'reftable'))) {
+    gitSync(['update-ref', '-m', 'git flor: code of a running run', ref, tree], { cwd: repoCwd(repo) });
+    return;
+  }
+  const path = join(repo.commonDir, ref);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.lock`, `${tree}\n`, { flag: 'wx' });
+  renameSync(`${path}.lock`, path);
 }
 
 /** Drops the pin of a captured run; a pin already gone is fine. */

@@ -7,14 +7,14 @@
  */
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { childProcess } from './builtins.js';
 import { repoCwd, findRepoSync, gitEnv, gitSync } from './git.js';
 import type { RepoInfo } from './git.js';
 import { FlorError } from '../errors.js';
 import { captureMaxBytes, florConfigSync, selectCode, type CodeSelection } from './code-select.js';
 import { entryStage, sortEntries, parseIndex, statMatches, writeIndex, type IndexEntry } from './index-file.js';
 import type { SkippedPath } from './types.js';
+import { objectPresent } from './object-present.js';
 
 function needTop(repo: RepoInfo): string {
   if (!repo.top) throw new FlorError('BARE_REPO', 'this repository has no work tree', { hint: 'run inside a clone with a work tree' });
@@ -30,7 +30,11 @@ export interface CodeSnapshot {
   maxBytes: number;
   /** Files Git hashed for this snapshot (the stat cache had no valid entry for them). */
   hashed: number;
+  /** The tree came from the cache (every entry as cached, the tree still stored): no git process wrote it. */
+  reused: boolean;
 }
+
+let tmpCount = 0;
 
 function nul(paths: string[]): string {
   return paths.length ? paths.join('\0') + '\0' : '';
@@ -54,16 +58,60 @@ function oidLength(repo: RepoInfo, sel: CodeSelection): 20 | 32 {
 interface IndexFile {
   entries: IndexEntry[];
   mtimeNs: bigint;
+  /** The file's trailing checksum (hex): names this exact index. */
+  sum: string;
 }
 
 function readIndexFile(path: string, oidLen: 20 | 32): IndexFile | null {
   try {
     const st = statSync(path, { bigint: true });
-    const entries = parseIndex(readFileSync(path), oidLen);
-    return entries ? { entries, mtimeNs: st.mtimeNs } : null;
+    const buf = readFileSync(path);
+    const entries = parseIndex(buf, oidLen);
+    return entries ? { entries, mtimeNs: st.mtimeNs, sum: buf.subarray(buf.length - oidLen).toString('hex') } : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * `<gitDir>/flor/index.tree`: `<checksum of the cached index> <tree>`, the tree write-tree made
+ * from that index. Written after the index is renamed into place; a concurrent start that
+ * replaced the index in between leaves a line whose checksum names no index, which is ignored.
+ */
+function treeNotePath(repo: RepoInfo): string {
+  return join(repo.gitDir, 'flor', 'index.tree');
+}
+
+function readTreeNote(repo: RepoInfo): { sum: string; tree: string } | null {
+  try {
+    const [sum, tree] = readFileSync(treeNotePath(repo), 'utf8').trim().split(' ');
+    return sum && tree && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(tree) ? { sum, tree } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The checksum of the index file at `path` (its last oidLen bytes), or null. */
+function indexSum(path: string, oidLen: 20 | 32): string | null {
+  try {
+    const buf = readFileSync(path);
+    return buf.length > oidLen ? buf.subarray(buf.length - oidLen).toString('hex') : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The cached tree, when the snapshot's entries are the cached index's, one for one (every
+ * selected file matched its cached stat data, and no other file was cached): write-tree would
+ * write that same tree again. Only while the tree is still stored (a gc may have pruned it).
+ */
+function reusableTree(repo: RepoInfo, cache: IndexFile | null, entries: IndexEntry[]): string | null {
+  if (!cache || cache.entries.length !== entries.length) return null;
+  for (let i = 0; i < entries.length; i++) if (entries[i] !== cache.entries[i]) return null;
+  const note = readTreeNote(repo);
+  if (!note || note.sum !== cache.sum) return null;
+  return objectPresent(repo.commonDir, note.tree) ? note.tree : null;
 }
 
 const SKIP_WORKTREE = 0x4000;
@@ -74,7 +122,7 @@ const SKIP_WORKTREE = 0x4000;
  * user's index, whichever still matches it; an untracked one only from the cache. Null when the
  * user's index cannot be read here (split or sparse index): Git then does everything.
  */
-function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache: boolean, large: Large): { entries: IndexEntry[]; dirty: string[] } | null {
+function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache: boolean, large: Large): { entries: IndexEntry[]; dirty: string[]; cache: IndexFile | null } | null {
   const top = repo.top!;
   const userPath = join(repo.gitDir, 'index');
   const user = existsSync(userPath) ? readIndexFile(userPath, oidLen) : { entries: [], mtimeNs: 0n };
@@ -111,7 +159,7 @@ function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache
   }
   for (const p of sel.untracked) take(p, undefined, false);
   sortEntries(entries);
-  return { entries, dirty };
+  return { entries, dirty, cache };
 }
 
 /** Tracked files over the cap (captured all the same: the caller warns when one was modified). */
@@ -150,7 +198,8 @@ export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, st
   // Built under tmp/ (doctor removes what a dead process left there), then renamed into place.
   const tmp = join(repo.commonDir, 'flor', 'tmp');
   mkdirSync(tmp, { recursive: true });
-  const idx = join(tmp, `index-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // pid and time name it uniquely among live processes (node:crypto is not loaded for this).
+  const idx = join(tmp, `index-${process.pid}-${Date.now().toString(36)}-${(tmpCount++).toString(36)}`);
   const env = { GIT_INDEX_FILE: idx };
   try {
     let hashed = 0;
@@ -160,6 +209,11 @@ export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, st
     const large = Object.assign([] as Array<{ path: string; bytes: number }>, { maxBytes });
     for (const useCache of [true, false]) {
       const built = fromCache(repo, sel, oidLen, useCache, large);
+      const same = built && built.dirty.length === 0 ? reusableTree(repo, built.cache, built.entries) : null;
+      if (same) {
+        const largeModified = large.filter((l) => built!.entries.find((e) => e.path === l.path)?.oid.toString('hex') !== sel.tracked.find((t) => t.path === l.path)?.oid);
+        return { tree: same, skipped: sortSkipped(sel.skipped), largeModified, maxBytes, hashed: 0, reused: true };
+      }
       if (!built) {
         hashed = snapshotByGit(repo, sel, idx, large);
       } else {
@@ -180,15 +234,21 @@ export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, st
       largeModified = large.filter((l) => now.get(l.path) !== was.get(l.path));
     }
     try {
+      const sum = indexSum(idx, oidLen);
       renameSync(idx, cachePath); // the next run's stat cache; a concurrent run's is as good
+      if (sum) writeFileSync(treeNotePath(repo), `${sum} ${tree}\n`);
     } catch {
       // only the next run is slower
     }
-    return { tree: tree!, skipped: sel.skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), largeModified, maxBytes, hashed };
+    return { tree: tree!, skipped: sortSkipped(sel.skipped), largeModified, maxBytes, hashed, reused: false };
   } finally {
     rmSync(idx, { force: true });
     rmSync(`${idx}.lock`, { force: true });
   }
+}
+
+function sortSkipped(skipped: SkippedPath[]): SkippedPath[] {
+  return skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Tree id of the current work tree's code (synchronous). */
@@ -223,7 +283,7 @@ export type Head = ReturnType<typeof headSync>;
  * repository or an unborn branch take a second process, as findRepoSync and headSync would.
  */
 export function findRunRepoSync(cwd: string): { repo: RepoInfo; head: Head | null } | null {
-  const r = spawnSync('git', ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-dir', '--git-common-dir', 'HEAD', 'HEAD^{tree}', '--abbrev-ref', 'HEAD'], { cwd, env: gitEnv() });
+  const r = childProcess().spawnSync('git', ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-dir', '--git-common-dir', 'HEAD', 'HEAD^{tree}', '--abbrev-ref', 'HEAD'], { cwd, env: gitEnv() });
   if (r.error) throw new FlorError('GIT_MISSING', `could not run git: ${r.error.message}`, { hint: 'install git and put it on PATH' });
   const lines = r.stdout.toString().split('\n');
   if (r.status === 0 && lines.length >= 6) {
