@@ -12,6 +12,11 @@ import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { BIN, cleanup, flor, gitIn, makeRepo, runNode, tempDir, testEnv } from './helpers/repo.js';
 import { pack, unpack } from '../src/store/pack.js';
+import { makeMeta } from './helpers/store-fixtures.js';
+import { requireRepoSync } from '../src/store/git.js';
+import { journalDir } from '../src/store/journal.js';
+import { writeCachedListing } from '../src/store/derived-cache.js';
+import { shortRunId } from '../src/runtime/start.js';
 
 after(cleanup);
 
@@ -183,4 +188,20 @@ test('no git process outlives the process that started it: run, capture, runs, l
   const ended = lines().filter((l) => !l.startsWith('start'));
   assert.ok(ended.includes('reaped cat-file'), `the wrapper saw git's object readers: ${ended.join(', ')}`);
   assert.deepEqual(ended.filter((l) => l.startsWith('orphaned')), []);
+});
+
+test('the run-end line names the run by its shortest prefix (8 or more) over the runs the clone listed and the journals waiting', () => {
+  const dir = makeRepo({ files: {} });
+  const repo = requireRepoSync(dir);
+  const id = '01KBQ7ZV4XAAAAAAAAAAAAAAAA';
+  assert.equal(shortRunId(repo, id), '01KBQ7ZV', 'no other run: 8 characters');
+  // A concurrent run, still journaling, that started in the same second.
+  mkdirSync(journalDir(repo.commonDir), { recursive: true });
+  writeFileSync(join(journalDir(repo.commonDir), `01KBQ7ZV4Y${'B'.repeat(16)}.jrnl`), '');
+  assert.equal(shortRunId(repo, id), '01KBQ7ZV4X');
+  // A run of the last listing (fetched from another clone, say) sharing 12 characters.
+  writeCachedListing(repo, 'any-key', [{ meta: makeMeta({ id: '01KBQ7ZV4XAAZZZZZZZZZZZZZZ' }) }]);
+  assert.equal(shortRunId(repo, id), '01KBQ7ZV4XAAA');
+  assert.equal(shortRunId(repo, '01KBQ7ZV4XAAZZZZZZZZZZZZZZ'), '01KBQ7ZV4X', 'its own listing entry does not count, the journal does');
+  rmSync(journalDir(repo.commonDir), { recursive: true });
 });

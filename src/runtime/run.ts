@@ -437,7 +437,7 @@ export class Session {
     }
     if (mode === 'record') {
       startCapture(this.repo!.commonDir, journal.path, this.runId!, exiting);
-      sayRecorded(this.repo!.commonDir, this.runId!, status, this.buf.total(), this.florConfig);
+      sayRecorded(this.repo!, this.runId!, status, this.buf.total(), this.florConfig);
     }
   }
 

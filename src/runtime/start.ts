@@ -3,15 +3,17 @@
  * the run's metadata with its code snapshot; at the end, handing the journal to a detached
  * capturer. Everything between is the session's.
  */
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import type { SpawnOptions } from 'node:child_process';
+import { childProcess } from '../store/builtins.js';
 import { hostname } from 'node:os';
 import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
-import { realpathSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RepoInfo } from '../store/git.js';
 import { snapshotCodeSync, headSync, findRunRepoSync, type Head } from '../store/worktree.js';
 import { florConfigSync, largeTrackedLine, skippedLine, skippedSummary } from '../store/code-select.js';
-import { openJournal, type JournalWriter } from '../store/journal.js';
+import { openJournal, journalDir, JOURNAL_EXT, type JournalWriter } from '../store/journal.js';
+import { lastListedRunIds } from '../store/derived-cache.js';
 import { pinCodeSync } from '../store/code-ref.js';
 import { recordableExecArgv } from '../store/exec-argv.js';
 import { configBool } from '../store/config.js';
@@ -162,11 +164,11 @@ export function startCapture(commonDir: string, journalPath: string, runId: stri
   const opts: SpawnOptions = { cwd: commonDir, detached: true, stdio: 'ignore', env: { ...process.env, [REPLAY_ENV]: undefined, [REPLAY_PARENT_ENV]: undefined } };
   try {
     if (exiting || process.platform === 'win32') {
-      const child = spawn(process.execPath, argv, opts);
+      const child = childProcess().spawn(process.execPath, argv, opts);
       child.on('error', () => {}); // reported by the next reader, which captures the journal
       child.unref();
     } else {
-      const r = spawnSync('/bin/sh', ['-c', '"$@" &', 'sh', process.execPath, ...argv], opts);
+      const r = childProcess().spawnSync('/bin/sh', ['-c', '"$@" &', 'sh', process.execPath, ...argv], opts);
       if (r.error) throw r.error;
     }
   } catch (e) {
@@ -175,17 +177,39 @@ export function startCapture(commonDir: string, journalPath: string, runId: stri
 }
 
 /**
+ * The shortest prefix of `id`, 8 characters or more, that no other run this clone knows shares: the
+ * runs of the last listing a reader cached, and the journals waiting (concurrent runs). Read from
+ * files, without a git process; a run fetched since the last listing is not among them.
+ */
+export function shortRunId(repo: RepoInfo, id: string): string {
+  let names: string[] = [];
+  try {
+    names = readdirSync(journalDir(repo.commonDir));
+  } catch {
+    // no journal directory
+  }
+  const journals = names.filter((n) => n.includes(JOURNAL_EXT)).map((n) => n.slice(0, n.indexOf(JOURNAL_EXT)));
+  let shared = 0;
+  for (const other of [...lastListedRunIds(repo), ...journals]) {
+    if (other === id) continue;
+    let i = 0;
+    while (i < id.length && other[i] === id[i]) i++;
+    if (i > shared) shared = i;
+  }
+  return id.slice(0, Math.max(8, shared + 1));
+}
+
+/**
  * On a terminal, one line saying the run was recorded and how to see it (the capture is still in
  * flight: the count is the runtime's own), and once per clone not set up by `git flor init`, how
  * to share runs. `git config flor.quiet true` turns both off.
  */
-export function sayRecorded(commonDir: string, runId: string, status: RunStatus, records: number, florConfig: ReadonlyMap<string, string> | null): void {
+export function sayRecorded(repo: RepoInfo, runId: string, status: RunStatus, records: number, florConfig: ReadonlyMap<string, string> | null): void {
   if (!process.stderr.isTTY || configBool(florConfig?.get('flor.quiet')) === true) return;
-  // 10 characters of a ULID change every millisecond: unique unless runs start in the same one.
-  const id = runId.slice(0, 10);
+  const id = shortRunId(repo, runId);
   const n = records;
   const as = status === 'ok' ? '' : ` as ${status}`;
   let text = `flor: run ${id} recorded${as} (${n.toLocaleString('en-US')} record${n === 1 ? '' : 's'}) — git flor show ${id}\n`;
-  if (!initDone(commonDir) && firstTime(commonDir, 'share-hint')) text += 'flor: runs stay in this clone until `git flor init` makes `git push` share them (said once)\n';
+  if (!initDone(repo.commonDir) && firstTime(repo.commonDir, 'share-hint')) text += 'flor: runs stay in this clone until `git flor init` makes `git push` share them (said once)\n';
   process.stderr.write(text);
 }

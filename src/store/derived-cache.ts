@@ -235,6 +235,21 @@ export interface CachedListing<R> {
   marks?: ReadMark[];
 }
 
+/**
+ * The run ids of the last listing any reader cached, whatever tips it was made for: every run this
+ * clone could read then (a run end abbreviates its id over them without a git process).
+ */
+export function lastListedRunIds(repo: RepoInfo): string[] {
+  const body = unframe(listingFile(repo));
+  if (!body) return [];
+  try {
+    const o = unpack(body, 'cached listing') as CachedListing<{ meta: { id: string } }>;
+    return Array.isArray(o.runs) ? o.runs.map((r) => r.meta.id) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** The cached listing and marks when they were made for exactly these tips. */
 export function readCachedHistory<R extends { meta: RunMeta }>(repo: RepoInfo, key: string): { runs: R[]; marks: ReadMark[] | null } | null {
   const body = unframe(listingFile(repo));
