@@ -15,6 +15,7 @@ import { florConfigSync, largeTrackedLine, skippedLine, skippedSummary } from '.
 import { openJournal, journalDir, JOURNAL_EXT, type JournalWriter } from '../store/journal.js';
 import { lastListedRunIds } from '../store/derived-cache.js';
 import { pinCodeSync } from '../store/code-ref.js';
+import { cachedFlorConfig } from '../store/start-files.js';
 import { recordableExecArgv } from '../store/exec-argv.js';
 import { configBool } from '../store/config.js';
 import { firstTime, initDone } from '../store/once.js';
@@ -112,7 +113,7 @@ export function startRun(at: Located): Started {
   const { repo } = at;
   const top = repo.top!;
   const runId = ulid();
-  const florConfig = florConfigSync(repo);
+  const florConfig = cachedFlorConfig(repo, () => florConfigSync(repo));
   const snap = snapshotCodeSync(repo, { config: florConfig, warn: (l) => process.stderr.write(l) });
   const codeTree = snap.tree;
   const skipped = skippedSummary(snap.skipped);

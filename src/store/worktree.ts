@@ -15,6 +15,8 @@ import { captureMaxBytes, florConfigSync, selectCode, type CodeSelection } from 
 import { entryStage, sortEntries, parseIndex, statMatches, writeIndex, type IndexEntry } from './index-file.js';
 import type { SkippedPath } from './types.js';
 import { objectPresent } from './object-present.js';
+import { findRepoFromFiles } from './ref-files.js';
+import { headFromFiles, rememberHeadTree } from './start-files.js';
 
 function needTop(repo: RepoInfo): string {
   if (!repo.top) throw new FlorError('BARE_REPO', 'this repository has no work tree', { hint: 'run inside a clone with a work tree' });
@@ -283,11 +285,20 @@ export type Head = ReturnType<typeof headSync>;
  * repository or an unborn branch take a second process, as findRepoSync and headSync would.
  */
 export function findRunRepoSync(cwd: string): { repo: RepoInfo; head: Head | null } | null {
+  // The common layout from Git's files, no process: the repository, HEAD, and HEAD's tree as
+  // cached for its commit (start-files.ts).
+  const known = findRepoFromFiles(cwd);
+  if (known?.top) {
+    const head = headFromFiles(known);
+    if (head) return { repo: known, head };
+  }
   const r = childProcess().spawnSync('git', ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-dir', '--git-common-dir', 'HEAD', 'HEAD^{tree}', '--abbrev-ref', 'HEAD'], { cwd, env: gitEnv() });
   if (r.error) throw new FlorError('GIT_MISSING', `could not run git: ${r.error.message}`, { hint: 'install git and put it on PATH' });
   const lines = r.stdout.toString().split('\n');
   if (r.status === 0 && lines.length >= 6) {
     const [top, gitDir, commonDir, commit, tree, abbrev] = lines;
+    const repo = { top: top!, gitDir: gitDir!, commonDir: commonDir! };
+    if (known && commit && tree) rememberHeadTree(repo, commit, tree);
     return { repo: { top: top!, gitDir: gitDir!, commonDir: commonDir! }, head: { commit: commit!, tree: tree!, branch: abbrev && abbrev !== 'HEAD' ? abbrev : null } };
   }
   if (lines.length >= 4 && lines[0]!.length > 0) return { repo: { top: lines[0]!, gitDir: lines[1]!, commonDir: lines[2]! }, head: null }; // unborn branch

@@ -1,0 +1,134 @@
+/**
+ * What a run's start reads from Git's files instead of asking git, with a fallback to git for
+ * anything unusual: HEAD (its commit and branch, from HEAD and the loose or packed ref), HEAD's
+ * tree (from a cache of `<commit> <tree>`: a commit's tree never changes), and the flor.*
+ * settings (cached with the stat data of every config file Git reads and the GIT_CONFIG*
+ * environment; a file that mentions `include` is never cached, since an `includeIf "onbranch:"`
+ * changes the settings without a file changing). Each answer is one Git would give, or null.
+ */
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { RepoInfo } from './git.js';
+import { uniqueSuffix } from './builtins.js';
+
+const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function writeAtomic(path: string, text: string): void {
+  try {
+    mkdirSync(join(path, '..'), { recursive: true });
+    const tmp = `${path}.${uniqueSuffix()}`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch {
+    // a cache: the next start asks git again
+  }
+}
+
+/** The commit `ref` names, from its loose file or packed-refs; undefined when it does not exist, null when Git must be asked. */
+function refOid(repo: RepoInfo, ref: string): string | null | undefined {
+  const loose = readText(join(repo.commonDir, ref));
+  if (loose !== null) {
+    const oid = loose.trim();
+    return OID.test(oid) ? oid : null; // a symbolic ref: Git resolves it
+  }
+  const packed = readText(join(repo.commonDir, 'packed-refs'));
+  if (packed === null) return undefined;
+  for (const line of packed.split('\n')) {
+    if (line.endsWith(` ${ref}`)) {
+      const oid = line.slice(0, line.indexOf(' '));
+      return OID.test(oid) ? oid : null;
+    }
+  }
+  return undefined;
+}
+
+function headTreeCache(repo: RepoInfo): string {
+  return join(repo.gitDir, 'flor', 'head-tree');
+}
+
+/** Remembers HEAD's tree for `commit` (after git told it). */
+export function rememberHeadTree(repo: RepoInfo, commit: string, tree: string): void {
+  writeAtomic(headTreeCache(repo), `${commit} ${tree}\n`);
+}
+
+/** HEAD's commit, tree and branch, as `git rev-parse HEAD HEAD^{tree} --abbrev-ref HEAD` gives them; null when git must be asked. */
+export function headFromFiles(repo: RepoInfo): { commit: string | null; tree: string | null; branch: string | null } | null {
+  const head = readText(join(repo.gitDir, 'HEAD'))?.trim();
+  if (!head) return null;
+  let commit: string;
+  let branch: string | null = null;
+  if (head.startsWith('ref: ')) {
+    const ref = head.slice(5).trim();
+    if (!ref.startsWith('refs/heads/')) return null;
+    branch = ref.slice('refs/heads/'.length);
+    const oid = refOid(repo, ref);
+    if (oid === null) return null;
+    if (oid === undefined) return { commit: null, tree: null, branch }; // unborn branch
+    commit = oid;
+  } else if (OID.test(head)) commit = head;
+  else return null;
+  const [c, tree] = (readText(headTreeCache(repo)) ?? '').trim().split(' ');
+  if (c !== commit || !tree || !OID.test(tree)) return null;
+  return { commit, tree, branch };
+}
+
+/** The config files Git reads for this repository (existing or not), and the environment that changes them. */
+function configKey(repo: RepoInfo): string | null {
+  const env = Object.keys(process.env)
+    .filter((k) => k.startsWith('GIT_CONFIG'))
+    .sort()
+    .map((k) => `${k}=${process.env[k]}`);
+  const xdg = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  const files = [
+    process.env.GIT_CONFIG_SYSTEM ?? '/etc/gitconfig',
+    process.env.GIT_CONFIG_GLOBAL ?? join(xdg, 'git', 'config'),
+    process.env.GIT_CONFIG_GLOBAL === undefined ? join(homedir(), '.gitconfig') : '',
+    join(repo.commonDir, 'config'),
+    join(repo.gitDir, 'config.worktree'),
+  ].filter(Boolean);
+  const parts = [...env];
+  for (const f of files) {
+    let st;
+    try {
+      st = statSync(f, { bigint: true });
+    } catch {
+      parts.push(`${f} -`);
+      continue;
+    }
+    if (st.isFile() && /include/i.test(readText(f) ?? 'include')) return null;
+    parts.push(`${f} ${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`);
+  }
+  return parts.join('\n');
+}
+
+function configCache(repo: RepoInfo): string {
+  return join(repo.gitDir, 'flor', 'config-cache.json');
+}
+
+/**
+ * The flor.* settings: `read()` (one git process) unless the cache was made under the same config
+ * files and environment. The key is taken before git reads, so a file changed meanwhile misses.
+ */
+export function cachedFlorConfig(repo: RepoInfo, read: () => Map<string, string>): Map<string, string> {
+  const key = configKey(repo);
+  if (key !== null) {
+    try {
+      const c = JSON.parse(readFileSync(configCache(repo), 'utf8')) as { key: string; values: Array<[string, string]> };
+      if (c.key === key && Array.isArray(c.values)) return new Map(c.values);
+    } catch {
+      // no cache yet
+    }
+  }
+  const m = read();
+  if (key !== null) writeAtomic(configCache(repo), JSON.stringify({ key, values: [...m] }));
+  return m;
+}

@@ -1,0 +1,92 @@
+/**
+ * A run's start on the hot path (a clean repository, nothing changed since the last run): the
+ * git processes it runs, counted through a `git` wrapper first on PATH, and the metadata it
+ * records when HEAD, the work tree or the config change between runs. Real scripts, real repos.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cleanup, flor, gitIn, makeRepo, runNode, tempDir } from './helpers/repo.js';
+
+after(cleanup);
+
+/** Starts recording, then dies at once (the next reader captures the run as crashed). */
+const SCRIPT = `import { flor } from 'git-flor';
+flor.arg('x', 0);
+process.kill(process.pid, 'SIGKILL');
+`;
+
+const shim = tempDir('flor-shim-');
+const log = join(shim, 'log');
+const realGit = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$1" >> "${log}"\nexec ${realGit} "$@"\n`);
+chmodSync(join(shim, 'git'), 0o755);
+
+/** The git subcommands one start ran. */
+function start(dir: string): string[] {
+  writeFileSync(log, '');
+  runNode(dir, 'start.mjs', [], { env: { PATH: `${shim}:${process.env.PATH}` }, allowFail: true });
+  return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+}
+
+interface Row {
+  run: string;
+  commit: string | null;
+  branch: string | null;
+  dirty: boolean;
+}
+
+function lastRun(dir: string): Row {
+  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json', '--all']).stdout) as Row[];
+  return runs.at(-1)!;
+}
+
+function meta(dir: string, run: string): { skipped?: { paths: Array<{ path: string }> }; commit: string | null; branch: string | null; dirty: boolean } {
+  return JSON.parse(flor(dir, ['show', run, '--format', 'json']).stdout).meta;
+}
+
+test('a start where nothing changed runs one git process (ls-files) and records what git would tell', () => {
+  const dir = makeRepo({ files: { 'start.mjs': SCRIPT, 'lib.mjs': 'export const a = 1;\n' } });
+  start(dir); // fills the caches: HEAD's tree, the config, the stat cache and its tree
+  assert.deepEqual(start(dir), ['ls-files']);
+  const head = gitIn(dir, 'rev-parse', 'HEAD');
+  let m = meta(dir, lastRun(dir).run);
+  assert.deepEqual([m.commit, m.branch, m.dirty], [head, 'main', false]);
+
+  // HEAD moves: its tree is asked of git once, then cached again.
+  writeFileSync(join(dir, 'lib.mjs'), 'export const a = 2;\n');
+  gitIn(dir, 'commit', '-qam', 'two');
+  const moved = start(dir);
+  assert.ok(moved.includes('rev-parse'), moved.join(' '));
+  m = meta(dir, lastRun(dir).run);
+  assert.deepEqual([m.commit, m.dirty], [gitIn(dir, 'rev-parse', 'HEAD'), false]);
+  assert.deepEqual(start(dir), ['ls-files']);
+
+  // An edit, uncommitted: the code differs from HEAD's tree.
+  writeFileSync(join(dir, 'lib.mjs'), 'export const a = 3;\n');
+  start(dir);
+  assert.equal(meta(dir, lastRun(dir).run).dirty, true);
+  gitIn(dir, 'checkout', '-q', 'lib.mjs');
+
+  // A detached HEAD has no branch.
+  gitIn(dir, 'checkout', '-q', '--detach');
+  start(dir);
+  m = meta(dir, lastRun(dir).run);
+  assert.deepEqual([m.commit, m.branch], [gitIn(dir, 'rev-parse', 'HEAD'), null]);
+  gitIn(dir, 'checkout', '-q', 'main');
+
+  // A setting changed in the repository's config is read at the next start, not taken from the cache.
+  writeFileSync(join(dir, 'big.txt'), 'x'.repeat(100));
+  start(dir);
+  assert.ok(!meta(dir, lastRun(dir).run).skipped, 'under the default cap');
+  gitIn(dir, 'config', 'flor.captureMaxBytes', '10');
+  const reread = start(dir);
+  assert.ok(reread.includes('config'), reread.join(' '));
+  assert.deepEqual(meta(dir, lastRun(dir).run).skipped?.paths.map((p) => p.path), ['big.txt']);
+  // The same through the environment (git -c, GIT_CONFIG_COUNT): never a stale cached value.
+  const env = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'flor.captureMaxBytes', GIT_CONFIG_VALUE_0: '1000' };
+  runNode(dir, 'start.mjs', [], { env, allowFail: true });
+  assert.ok(!meta(dir, lastRun(dir).run).skipped, 'the environment raised the cap');
+});
