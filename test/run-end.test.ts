@@ -15,7 +15,7 @@ import { pack, unpack } from '../src/store/pack.js';
 import { makeMeta } from './helpers/store-fixtures.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { journalDir } from '../src/store/journal.js';
-import { writeCachedListing } from '../src/store/derived-cache.js';
+import { settleCacheWrites, writeCachedListing } from '../src/store/derived-cache.js';
 import { shortRunId } from '../src/runtime/start.js';
 
 after(cleanup);
@@ -190,7 +190,7 @@ test('no git process outlives the process that started it: run, capture, runs, l
   assert.deepEqual(ended.filter((l) => l.startsWith('orphaned')), []);
 });
 
-test('the run-end line names the run by its shortest prefix (8 or more) over the runs the clone listed and the journals waiting', () => {
+test('the run-end line names the run by its shortest prefix (8 or more) over the runs the clone listed and the journals waiting', async () => {
   const dir = makeRepo({ files: {} });
   const repo = requireRepoSync(dir);
   const id = '01KBQ7ZV4XAAAAAAAAAAAAAAAA';
@@ -201,6 +201,7 @@ test('the run-end line names the run by its shortest prefix (8 or more) over the
   assert.equal(shortRunId(repo, id), '01KBQ7ZV4X');
   // A run of the last listing (fetched from another clone, say) sharing 12 characters.
   writeCachedListing(repo, 'any-key', [{ meta: makeMeta({ id: '01KBQ7ZV4XAAZZZZZZZZZZZZZZ' }) }]);
+  await settleCacheWrites();
   assert.equal(shortRunId(repo, id), '01KBQ7ZV4XAAA');
   assert.equal(shortRunId(repo, '01KBQ7ZV4XAAZZZZZZZZZZZZZZ'), '01KBQ7ZV4X', 'its own listing entry does not count, the journal does');
   rmSync(journalDir(repo.commonDir), { recursive: true });
