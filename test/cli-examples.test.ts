@@ -77,6 +77,33 @@ function examplesOf(c: Awaited<ReturnType<typeof allCommands>>[number]): string[
   return found;
 }
 
+/**
+ * The arguments of `git flor ARGS` when the line needs no shell (words and quoted strings only),
+ * else null.
+ */
+function plainFlorArgs(line: string): string[] | null {
+  const words: string[] = [];
+  let word: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === "'" || c === '"') {
+      const end = line.indexOf(c, i + 1);
+      if (end < 0 || (c === '"' && /[$`\\]/.test(line.slice(i + 1, end)))) return null;
+      word = (word ?? '') + line.slice(i + 1, end);
+      i = end;
+    } else if (c === ' ') {
+      if (word !== null) words.push(word);
+      word = null;
+    } else if (/[^\w@%./:=~+,-]/.test(c)) {
+      return null;
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words[0] === 'git' && words[1] === 'flor' ? words.slice(2) : null;
+}
+
 /** Long-running examples: the server must come up and print its URL, then it is stopped. */
 async function serve(cmd: string): Promise<string> {
   const child = spawn('sh', ['-c', `exec ${cmd}`], { cwd: dir, env });
@@ -106,6 +133,7 @@ test('every example of every --help runs as written (exit 0)', async () => {
   // init first and uninstall last, as a user would.
   const rank = (x: { command: string }) => (x.command === 'init' ? 0 : x.command === 'uninstall' ? 2 : 1);
   all.sort((a, b) => rank(a) - rank(b));
+  let inProcess = 0;
   for (const ex of all) {
     // The replay plan and the shared checkpoint directory the many-machines examples name: the
     // plan an earlier example saved, and a directory of this test's.
@@ -116,9 +144,16 @@ test('every example of every --help runs as written (exit 0)', async () => {
       assert.match(await serve(cmd), /^http:\/\/127\.0\.0\.1:\d+\/\S*/, cmd);
       continue;
     }
-    const r = spawnSync('sh', ['-c', cmd], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+    // A plain command line runs in this process (a process adds nothing to what it exercises);
+    // one with redirection or `&&` goes through the shell, `git flor` found on PATH, and so does
+    // replay and hook: they hand their own node flags to the node they start, and this process has
+    // a loader's.
+    const argv = ex.command === 'replay' || ex.command === 'hook' ? null : plainFlorArgs(cmd);
+    const r = argv ? await florIn(dir, argv) : spawnSync('sh', ['-c', cmd], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, `${cmd}\nexit ${r.status}\n${r.stdout}\n${r.stderr}`);
+    if (argv) inProcess++;
   }
+  assert.ok(inProcess > 0 && inProcess < all.length - 2, `some examples through the shell, the rest in-process (${inProcess} of ${all.length})`);
   // The rm examples removed both runs: back, for the tests below.
   flor(dir, ['rm', '--undo', ids[0]!, ids[1]!]);
 });
