@@ -13,7 +13,7 @@ import { requireRepoSync } from '../src/store/git.js';
 import { appendSegment } from '../src/store/ledger.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
 import { shortIds } from '../src/query/short-ids.js';
-import { florIn, type CliResult } from './helpers/cli.js';
+import { cli } from './helpers/cli.js';
 
 // Deterministic values, so the expected rows can be computed here.
 const SCRIPT = (lossScale: number) => `import { flor } from 'git-flor';
@@ -61,13 +61,6 @@ before(() => {
 });
 
 after(() => cleanup());
-
-/** `git flor ARGS` in `cwd`, in-process; exit 0 unless `allowFail`. */
-async function cli(cwd: string, args: string[], allowFail = false): Promise<CliResult> {
-  const r = await florIn(cwd, args);
-  if (!allowFail) assert.equal(r.status, 0, `git flor ${args.join(' ')}\n${r.stderr}`);
-  return r;
-}
 
 test('runs --format json: one object per run with the documented fields and values, oldest first', async () => {
   assert.equal(runs.length, 3);

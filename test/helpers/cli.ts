@@ -40,3 +40,10 @@ export async function florIn(cwd: string, args: string[]): Promise<CliResult> {
     process.chdir(was);
   }
 }
+
+/** florIn that also asserts exit 0 (as `flor()` throws on a failure), unless `allowFail`. */
+export async function cli(cwd: string, args: string[], allowFail = false): Promise<CliResult> {
+  const r = await florIn(cwd, args);
+  if (!allowFail && r.status !== 0) throw new Error(`git flor ${args.join(' ')} failed (${r.status}) in ${cwd}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
