@@ -16,6 +16,7 @@ import { planShards } from '../src/replay/shard-plan.js';
 import { assignShards, parseShard } from '../src/replay/shard.js';
 import type { StoredPlan } from '../src/store/plans.js';
 import { BIN, cleanup, flor, gitIn, linkFlor, makeRepo, runNode, tempDir, testEnv, writeFiles } from './helpers/repo.js';
+import { florIn } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -75,7 +76,7 @@ function taskRunning(dir: string): boolean {
   return readdirSync(root).some((d) => d.endsWith('.out') && readdirSync(join(root, d)).some((f) => f.startsWith('progress-')));
 }
 
-const tableOf = (dir: string): string => flor(dir, ['log', ...NAMES]).stdout;
+const tableOf = async (dir: string): Promise<string> => (await inProcess(dir, ['log', ...NAMES])).out;
 
 test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the merged log equals a single-machine replay', async () => {
   // Priced at no start-up, these small runs are cut at their checkpoints and split between shards.
@@ -103,8 +104,8 @@ test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the
   assert.ok(split, `some run is split between shards: ${JSON.stringify(plan.tasks)}`);
   const victim = plan.tasks.find((t) => t.run === split)!.shard;
   const victimRuns = new Set(plan.tasks.filter((t) => t.shard === victim).map((t) => t.run));
-  const push = flor(origin, ['push']);
-  assert.match(push.stdout, new RegExp(`pushed replay plan\\(s\\) ${plan.id}`));
+  const push = await inProcess(origin, ['push']);
+  assert.match(push.out, new RegExp(`pushed replay plan\\(s\\) ${plan.id}`));
 
   const clones = [0, 1, 2].map(() => shardClone());
   const shards = clones.map((dir, i) => startShard(dir, i));
@@ -127,7 +128,7 @@ test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the
   for (const p of pushes) assert.equal(p.code, 0, p.out);
 
   // Meanwhile a shard's share never counts as the run done: only runs no task of the victim touches are complete.
-  flor(origin, ['fetch']);
+  assert.equal((await inProcess(origin, ['fetch'])).code, 0);
   const mid = await replayMissing(requireRepoSync(origin), NAMES, { dryRun: true });
   assert.deepEqual(mid.complete, runs.filter((r) => !victimRuns.has(r)));
   assert.deepEqual(mid.outcomes.map((o) => o.run), runs.filter((r) => victimRuns.has(r)));
@@ -139,7 +140,7 @@ test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the
   assert.equal((await run(clones[victim]!, ['push'])).code, 0);
 
   // Every task of the plan is in exactly one segment, across the three shards' ledgers.
-  flor(origin, ['fetch']);
+  assert.equal((await inProcess(origin, ['fetch'])).code, 0);
   const repo = requireRepoSync(origin);
   const covered: string[] = [];
   for (const r of await readableRuns(repo)) {
@@ -155,12 +156,12 @@ test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the
   gitIn(single, 'fetch', '-q', 'origin', `refs/flor/ledgers/${writer}:refs/flor/remotes/origin/ledgers/${writer}`);
   const alone = flor(single, ['replay', ...NAMES, '--allow-writer', writer]);
   assert.equal((alone.stdout.match(/replayed wnorm, gnorm/g) ?? []).length, 3, alone.stdout);
-  const expected = tableOf(single);
+  const expected = await tableOf(single);
   assert.ok(expected.split('\n').length > 3 * 6 * 30, 'one row per step of every run');
-  assert.equal(tableOf(origin), expected);
+  assert.equal(await tableOf(origin), expected);
   // Every shard's clone shows the same after a fetch.
-  flor(clones[0]!, ['fetch']);
-  assert.equal(tableOf(clones[0]!), expected);
+  assert.equal((await inProcess(clones[0]!, ['fetch'])).code, 0);
+  assert.equal(await tableOf(clones[0]!), expected);
   // And a later replay on the clone that saved the plan finds nothing to do.
   const later = flor(origin, ['replay', ...NAMES]);
   assert.doesNotMatch(later.stdout, /replayed/);
@@ -169,7 +170,7 @@ test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the
 
 test('a shard retried on a fresh clone fetches first and does only what is not in the remote', async () => {
   const dir = shardClone();
-  const r = await run(dir, ['replay', '--plan', plan.id.slice(0, 6), '--shard', '0/3', '--allow-writer', writer]);
+  const r = await inProcess(dir, ['replay', '--plan', plan.id.slice(0, 6), '--shard', '0/3', '--allow-writer', writer]);
   assert.equal(r.code, 0, r.out);
   assert.doesNotMatch(r.out, /replayed/);
   assert.match(r.out, /already done/);
@@ -181,18 +182,18 @@ test('a shard with the recording clone\'s checkpoints fetched restores them inst
   const made = await planShards(requireRepoSync(origin), ['avg_loss'], { shards: 3, startupMs: 0 });
   const late = made.plan.tasks.find((t) => t.start > 0);
   assert.ok(late, `a task starts after iteration 0: ${JSON.stringify(made.plan.tasks)}`);
-  flor(origin, ['push']);
+  assert.equal((await inProcess(origin, ['push'])).code, 0);
   const shared = tempDir('flor-ckpt-dir-');
-  assert.match(flor(origin, ['checkpoints', 'push', shared]).stdout, /^pushed \d+ checkpoint\(s\)/);
+  assert.match((await inProcess(origin, ['checkpoints', 'push', shared])).out, /^pushed \d+ checkpoint\(s\)/);
   const dir = shardClone();
   const args = ['replay', '--plan', made.plan.id, '--shard', `${late.shard}/3`, '--allow-writer', writer, '--workers', '1'];
-  const before = await run(dir, [...args, '--dry-run']);
+  const before = await inProcess(dir, [...args, '--dry-run']);
   assert.equal(before.code, 0, before.out);
   assert.match(before.out, /note: no usable checkpoints/);
   assert.doesNotMatch(before.out, /\[\d+\.\.\d+\)\*/);
-  const f = await run(dir, ['checkpoints', 'fetch', shared, '--plan', made.plan.id]);
+  const f = await inProcess(dir, ['checkpoints', 'fetch', shared, '--plan', made.plan.id]);
   assert.match(f.out, /^fetched [1-9]\d* checkpoint\(s\)/);
-  const after = await run(dir, [...args, '--dry-run']);
+  const after = await inProcess(dir, [...args, '--dry-run']);
   assert.ok(after.out.includes(`[${late.start}..${late.end})*`), after.out);
   // And the replay from them passes the fidelity check of the statements the runs already had.
   const r = await run(dir, args);
@@ -215,10 +216,10 @@ test('--shard without a saved plan: every shard that sees the same refs plans th
 
 test('a shard count that is not the plan\'s, or a plan this clone cannot find, fails with a clear message', async () => {
   const dir = shardClone();
-  const wrong = await run(dir, ['replay', '--plan', plan.id, '--shard', '0/2']);
+  const wrong = await inProcess(dir, ['replay', '--plan', plan.id, '--shard', '0/2']);
   assert.equal(wrong.code, 2);
   assert.match(wrong.out, /plan [0-9a-f]{12} is split into 3 shard\(s\), but this is shard 0 of 2/);
-  const none = await run(dir, ['replay', '--plan', 'abcdef', '--shard', '0/3', '--no-fetch']);
+  const none = await inProcess(dir, ['replay', '--plan', 'abcdef', '--shard', '0/3', '--no-fetch']);
   assert.equal(none.code, 2);
   assert.match(none.out, /no replay plan abcdef in this clone/);
 });
@@ -248,6 +249,15 @@ test('assignment is by estimated cost, balanced, and the same on every machine',
   // Ties go by the task order, not by the input order.
   assert.deepEqual(assignShards([5, 5], 2, ['b', 'a']), [1, 0]);
 });
+
+/**
+ * The CLI in this process, for the calls that start no replay child (listings, push and fetch, dry
+ * runs, refusals): a replay child would get this process's loader flags.
+ */
+async function inProcess(cwd: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  const r = await florIn(cwd, args);
+  return { code: r.status, out: r.stdout + r.stderr };
+}
 
 /** The built CLI in a process, without blocking the event loop (other shards run meanwhile). */
 function run(cwd: string, args: string[]): Promise<{ code: number | null; out: string }> {
