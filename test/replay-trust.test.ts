@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, linkFlor, runNode, fsckClean, writeFiles } from './helpers/repo.js';
+import { cli, type CliResult } from './helpers/cli.js';
 import { decodeRunMeta, encodeRunMeta, listRunsChecked, readRunSegments, runDir } from '../src/store/ledger.js';
 import { decodeSegment, encodeSegment, makeSegment } from '../src/store/segment.js';
 import { requireRepoSync } from '../src/store/git.js';
@@ -157,11 +158,20 @@ async function healthy(): Promise<void> {
     assert.equal(segments[0]?.ref.writer, byId.get(id)!.writer);
     assert.deepEqual(dropped.filter((d) => d.ref.writer === VICTIM || d.ref.writer === ATTACKER), []);
   }
-  const rows = JSON.parse(flor(victim, ['log', 'loss', '--format', 'json']).stdout) as Array<{ run: string; loss: number }>;
+  const rows = JSON.parse((await inVictim(['log', 'loss', '--format', 'json'])).stdout) as Array<{ run: string; loss: number }>;
   for (const id of [v1, a1]) assert.deepEqual(rows.filter((r) => r.run === id).map((r) => r.loss), [0.5, 0.25]);
   fsckClean(victim);
 }
 
+/**
+ * `git flor ARGS` in the victim's clone, in-process: for what starts no replay child (listings,
+ * show, doctor, dry runs). Exit 0 unless `allowFail`.
+ */
+function inVictim(args: string[], allowFail = false): Promise<CliResult> {
+  return cli(victim, args, allowFail);
+}
+
+/** A replay in a process of its own (its children get no loader flags of this process). */
 function replay(args: string[]): { code: number; out: string } {
   const r = flor(victim, args, { allowFail: true });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
@@ -191,7 +201,7 @@ before(async () => {
 });
 
 test("another writer's run is replayed only when trusted; --dry-run lists whose code would run", async () => {
-  const dry = flor(victim, ['replay', 'wsq', '--dry-run']);
+  const dry = await inVictim(['replay', 'wsq', '--dry-run']);
   assert.match(dry.stdout, new RegExp(`code of writer ${VICTIM} runs for 1 run\\(s\\) \\(this clone\\)`));
   assert.match(dry.stdout, new RegExp(`code of writer ${ATTACKER} is NOT run for 1 run\\(s\\): not trusted \\(--allow-writer ${ATTACKER}`));
   assert.match(dry.stderr, new RegExp(`run ${a1}: refused: written by writer ${ATTACKER}, not by this clone`));
@@ -200,16 +210,16 @@ test("another writer's run is replayed only when trusted; --dry-run lists whose 
   assert.equal(r.code, 1, r.out);
   assert.match(r.out, new RegExp(`run ${v1}: replayed wsq`));
   assert.match(r.out, new RegExp(`run ${a1}: refused: .*--allow-writer ${ATTACKER}`));
-  const rows = () => JSON.parse(flor(victim, ['log', 'wsq', '--format', 'json']).stdout) as Array<{ run: string; wsq: number }>;
-  assert.deepEqual(rows().map((x) => x.run).sort(), [v1, v1]);
+  const rows = async () => JSON.parse((await inVictim(['log', 'wsq', '--format', 'json'])).stdout) as Array<{ run: string; wsq: number }>;
+  assert.deepEqual((await rows()).map((x) => x.run).sort(), [v1, v1]);
 
   // With consent the same replay runs the other writer's code.
-  const ok = replay(['replay', 'wsq', '--allow-writer', ATTACKER, '--dry-run']);
-  assert.match(ok.out, new RegExp(`code of writer ${ATTACKER} runs for 1 run\\(s\\) \\(allowed by --allow-writer\\)`));
+  const ok = await inVictim(['replay', 'wsq', '--allow-writer', ATTACKER, '--dry-run'], true);
+  assert.match(ok.stdout + ok.stderr, new RegExp(`code of writer ${ATTACKER} runs for 1 run\\(s\\) \\(allowed by --allow-writer\\)`));
   const done = replay(['replay', 'wsq', '--allow-writer', ATTACKER]);
   assert.equal(done.code, 0, done.out);
   assert.match(done.out, new RegExp(`run ${a1}: replayed wsq`));
-  assert.deepEqual(rows().filter((x) => x.run === a1).map((x) => x.wsq), [0.25, 0.0625]);
+  assert.deepEqual((await rows()).filter((x) => x.run === a1).map((x) => x.wsq), [0.25, 0.0625]);
   await healthy();
 });
 
@@ -224,9 +234,9 @@ test('execArgv: only loader flags resolving inside the snapshot reach the replay
   publish(ledgerRef('evil1'));
   gitIn(victim, 'config', '--add', 'flor.trustedWriters', 'evil1');
 
-  const dry = replay(['replay', 'wcub', '--run', meta.id, '--dry-run']);
-  assert.match(dry.out, new RegExp(`run ${meta.id}: note: recorded Node option\\(s\\) not passed .*"--import data:text/javascript.*" "--expose-gc"\n`));
-  assert.match(dry.out, /code of writer evil1 runs for 1 run\(s\) \(trusted in git config flor.trustedWriters\)/);
+  const dry = await inVictim(['replay', 'wcub', '--run', meta.id, '--dry-run'], true);
+  assert.match(dry.stdout + dry.stderr, new RegExp(`run ${meta.id}: note: recorded Node option\\(s\\) not passed .*"--import data:text/javascript.*" "--expose-gc"\n`));
+  assert.match(dry.stdout + dry.stderr, /code of writer evil1 runs for 1 run\(s\) \(trusted in git config flor.trustedWriters\)/);
 
   // The `log --replay` path obeys the same rules.
   const r = flor(victim, ['log', 'wcub', '--replay', '--run', meta.id, '--format', 'json'], { allowFail: true });
@@ -277,8 +287,8 @@ test('symlinks leading out of a code tree: the snapshot is refused; flor never w
   forgeRun('evil3', runs[2]!, chain);
   publish(ledgerRef('evil3'));
 
-  const dry = replay(['replay', 'wcub', '--allow-writer', 'evil3', '--dry-run', ...runs.flatMap((m) => ['--run', m.id])]);
-  assert.match(dry.out, new RegExp(`run ${runs[0]!.id}: refused: .*symbolic link\\(s\\) leading outside it \\("lnk" -> "${outside}/dir"\\)`));
+  const dry = await inVictim(['replay', 'wcub', '--allow-writer', 'evil3', '--dry-run', ...runs.flatMap((m) => ['--run', m.id])], true);
+  assert.match(dry.stdout + dry.stderr, new RegExp(`run ${runs[0]!.id}: refused: .*symbolic link\\(s\\) leading outside it \\("lnk" -> "${outside}/dir"\\)`));
   const r = replay(['replay', 'wcub', '--allow-writer', 'evil3', ...runs.flatMap((m) => ['--run', m.id])]);
   assert.equal(r.code, 1, r.out);
   assert.match(r.out, new RegExp(`run ${runs[0]!.id}: refused: .*"lnk" -> `));
@@ -303,10 +313,10 @@ test("other writers' segments: no forward segment but the writer's, a replay seg
   ]);
   publish(ledgerRef('evil4'));
 
-  const log = flor(victim, ['log', 'secret_metric', 'loss', '--format', 'json', '--run', v1], { allowFail: true });
+  const log = await inVictim(['log', 'secret_metric', 'loss', '--format', 'json', '--run', v1], true);
   assert.doesNotMatch(log.stdout + log.stderr, /666/);
   assert.match(log.stderr, /no run logged 'secret_metric'/);
-  const show = flor(victim, ['show', v1, '--no-diff']).stdout;
+  const show = (await inVictim(['show', v1, '--no-diff'])).stdout;
   assert.match(show, /replay-fake \(replay\) +1 records: wcub +replayed 2999-01-01T00:00:00.000Z by writer evil4/);
   assert.match(show, new RegExp(`^writer +${VICTIM}$`, 'm'));
   assert.doesNotMatch(show, /extra/);
@@ -315,10 +325,10 @@ test("other writers' segments: no forward segment but the writer's, a replay seg
   const r = replay(['replay', 'wcub', '--run', v1]);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, new RegExp(`run ${v1}: replayed wcub`));
-  const rows = JSON.parse(flor(victim, ['log', 'wcub', '--format', 'json', '--run', v1]).stdout) as Array<{ wcub: number }>;
+  const rows = JSON.parse((await inVictim(['log', 'wcub', '--format', 'json', '--run', v1])).stdout) as Array<{ wcub: number }>;
   assert.ok(rows.some((x) => x.wcub === 0.125), JSON.stringify(rows));
 
-  const doc = flor(victim, ['doctor'], { allowFail: true });
+  const doc = await inVictim(['doctor'], true);
   assert.equal(doc.status, 1);
   assert.match(doc.stdout, new RegExp(`run ${v1}: refs/flor/remotes/origin/ledgers/evil4: forward segment ignored: only the run's writer \\(${VICTIM}\\) records it`));
   assert.match(doc.stdout, new RegExp(`run ${v1}: segment extra \\(refs/flor/remotes/origin/ledgers/evil4\\) says source 'forward'`));
@@ -359,7 +369,7 @@ test("a run's writer is the ledger holding it: a forged copy of a run elsewhere 
   const seen = (await listRunsChecked(requireRepoSync(third))).runs.find((x) => x.id === v1)!;
   assert.equal(seen.writer, VICTIM);
   assert.equal(seen.codeTree, run.codeTree);
-  const doc = flor(victim, ['doctor'], { allowFail: true });
+  const doc = await inVictim(['doctor'], true);
   assert.match(doc.stdout, /ledgers\/0000: a different copy of the run's metadata or code; the copy in refs\/flor\/ledgers\/victim0 \(writer victim0\) is used/);
   await healthy();
   fsckClean(third);
