@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, runNode, flor, gitIn, cleanup, writeFiles } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 import { cutDiff, DIFF_LINES } from '../src/cli/commands/show.js';
 
 const SCRIPT = (extra = '') => `import { flor } from 'git-flor';
@@ -25,7 +26,7 @@ let stderr = '';
 let meta: Record<string, unknown> = {};
 let codeTree = '';
 
-before(() => {
+before(async () => {
   dir = makeRepo({ files: { 'train.mjs': SCRIPT(), 'tracked.bin': 'x'.repeat(4500), 'long.txt': LONG(10) } });
   // As in a fresh `npm init` repository: no .gitignore at all.
   gitIn(dir, 'rm', '-q', '.gitignore');
@@ -46,16 +47,16 @@ before(() => {
   writeFileSync(join(nested, 'a.js'), 'x\n');
   const r = runNode(dir, 'train.mjs');
   stderr = r.stderr;
-  const json = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ run: string }>;
+  const json = JSON.parse((await cli(dir, ['runs', '--format', 'json'])).stdout) as Array<{ run: string }>;
   run = json[0]!.run;
-  const shown = JSON.parse(flor(dir, ['show', run, '--format', 'json']).stdout) as { meta: Record<string, unknown>; codeTree: string };
+  const shown = JSON.parse((await cli(dir, ['show', run, '--format', 'json'])).stdout) as { meta: Record<string, unknown>; codeTree: string };
   meta = shown.meta;
   codeTree = shown.codeTree;
 });
 
 after(() => cleanup());
 
-test('capture keeps tracked and untracked code, and leaves out node_modules, nested repositories, .florignore and untracked files over the cap', () => {
+test('capture keeps tracked and untracked code, and leaves out node_modules, nested repositories, .florignore and untracked files over the cap', async () => {
   const files = gitIn(dir, 'ls-tree', '-r', '--name-only', codeTree).split('\n');
   assert.deepEqual(files.sort(), ['.florignore', 'long.txt', 'small.txt', 'tracked.bin', 'train.mjs']);
   // The tracked file over the cap is captured as it was when the run started.
@@ -71,7 +72,7 @@ test('capture keeps tracked and untracked code, and leaves out node_modules, nes
   });
 });
 
-test('the run start says once what was skipped (count and size) and warns about the large modified tracked file', () => {
+test('the run start says once what was skipped (count and size) and warns about the large modified tracked file', async () => {
   const lines = stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 2, stderr);
   assert.equal(
@@ -81,21 +82,21 @@ test('the run start says once what was skipped (count and size) and warns about 
   assert.equal(lines[1], 'git flor: warning: captured 1 modified tracked file(s) over the 4.0 KB cap: tracked.bin (4.5 KB) (tracked files are always captured as they are)');
 });
 
-test('show marks the run as incomplete and cuts a long diff, pointing at --full-diff', () => {
-  const text = flor(dir, ['show', run]).stdout;
+test('show marks the run as incomplete and cuts a long diff, pointing at --full-diff', async () => {
+  const text = (await cli(dir, ['show', run])).stdout;
   assert.match(text, /^capture +incomplete: 3 untracked path\(s\) not captured, 4\.9 KB in files: big\.bin \(4\.9 KB\), node_modules\/ \(dependencies\), vendor\/lib\/ \(nested repository\)$/m);
   const diff = text.slice(text.indexOf('code that ran vs'));
   assert.ok(diff.split('\n').length < DIFF_LINES, 'cut');
   assert.match(diff, / long\.txt +\| 690 \+/);
   assert.match(diff, /files? changed/);
   assert.match(diff, new RegExp(`more line\\(s\\) of diff \\(\\d+ in all\\): \`git flor show ${run} --full-diff\` prints it whole`));
-  const full = flor(dir, ['show', run, '--full-diff']).stdout;
+  const full = (await cli(dir, ['show', run, '--full-diff'])).stdout;
   assert.match(full, /^\+699$/m);
   assert.doesNotMatch(full, /--full-diff/);
-  assert.doesNotMatch(flor(dir, ['show', run, '--no-diff']).stdout, /code that ran vs/);
+  assert.doesNotMatch((await cli(dir, ['show', run, '--no-diff'])).stdout, /code that ran vs/);
 });
 
-test('a short diff is printed whole; a huge stat is cut too', () => {
+test('a short diff is printed whole; a huge stat is cut too', async () => {
   assert.equal(cutDiff('a | 1 +\n\ndiff --git a/a b/a\n+x\n', 'R', false), 'a | 1 +\n\ndiff --git a/a b/a\n+x\n');
   const stat = Array.from({ length: 900 }, (_, i) => ` f${i} | 1 +`);
   const text = [...stat, ' 900 files changed, 900 insertions(+)', '', 'diff --git a/f0 b/f0', '+x', ''].join('\n');
@@ -105,9 +106,9 @@ test('a short diff is printed whole; a huge stat is cut too', () => {
   assert.ok(cut.includes(' … 700 more file(s)'));
 });
 
-test("a replay that needs a skipped file fails saying the run's code was incomplete", () => {
+test("a replay that needs a skipped file fails saying the run's code was incomplete", async () => {
   writeFiles(dir, { 'train.mjs': SCRIPT("\n  flor.log('double', (n + e) * 2);") });
-  const r = flor(dir, ['replay', 'double', '--run', run], { allowFail: true });
+  const r = flor(dir, ['replay', 'double', '--run', run], { allowFail: true }); // a process: the replay child must not get this process's loader flags
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stdout, new RegExp(`run ${run}: replay failed: .*ENOENT.*big\\.bin.*; the run's code was incomplete: its capture left out big\\.bin, 2 more \\(over the size cap, dependencies or nested repositories\\), so the replay cannot load it`));
 });

@@ -7,14 +7,15 @@ import { contextOf, curveOf, downsample, downsampleOnGrid, loopsOf, sharedGrid, 
 import { shortIds } from '../src/query/short-ids.js';
 import { niceTicks, svgChart, svgCharts } from '../src/cli/svg-chart.js';
 import { segment } from './helpers/segments.js';
-import { cleanup, flor, makeRepo, runNode } from './helpers/repo.js';
+import { cleanup, makeRepo, runNode } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
 const E = (e: number): [string, number] => ['epoch', e];
 const S = (s: number): [string, number] => ['step', s];
 
-test('a curve is one point per record: an outer value is drawn once, not once per inner row', () => {
+test('a curve is one point per record: an outer value is drawn once, not once per inner row', async () => {
   const seg = segment('R', [
     [[E(0), S(0)], 'loss', 4],
     [[E(0), S(1)], 'loss', 3],
@@ -35,7 +36,7 @@ test('a curve is one point per record: an outer value is drawn once, not once pe
   assert.deepEqual(loopsOf([seg], 'acc'), ['epoch']);
 });
 
-test('non-numbers are not drawn but keep their place in record order; NaN is not drawn', () => {
+test('non-numbers are not drawn but keep their place in record order; NaN is not drawn', async () => {
   const seg = segment('R', [
     [[E(0)], 'v', 1],
     [[E(1)], 'v', 'text'],
@@ -46,7 +47,7 @@ test('non-numbers are not drawn but keep their place in record order; NaN is not
   assert.deepEqual(curveOf([seg], 'v', 'epoch'), { xs: [0, 3], ys: [1, 4] });
 });
 
-test('a loop nested in a loop of the same name is a column of its own (x, x.1)', () => {
+test('a loop nested in a loop of the same name is a column of its own (x, x.1)', async () => {
   const seg = segment('R', [
     [[['x', 0], ['x', 0]], 'v', 1],
     [[['x', 0], ['x', 1]], 'v', 2],
@@ -57,14 +58,14 @@ test('a loop nested in a loop of the same name is a column of its own (x, x.1)',
   assert.deepEqual(curveOf([seg], 'v', 'x.1'), { xs: [0, 1, 2], ys: [1, 2, 3] });
 });
 
-test('forward records win over a replay that re-executed the same statement; a replayed-only name is drawn from its replay', () => {
+test('forward records win over a replay that re-executed the same statement; a replayed-only name is drawn from its replay', async () => {
   const fwd = segment('R', [[[E(0)], 'loss', 1], [[E(1)], 'loss', 2]]);
   const rep = segment('R', [[[E(0)], 'loss', 1], [[E(1)], 'loss', 2], [[E(0)], 'g', 9], [[E(1)], 'g', 8]], 'replay');
   assert.deepEqual(curveOf([fwd, rep], 'loss'), { xs: [0, 1], ys: [1, 2] });
   assert.deepEqual(curveOf([fwd, rep], 'g'), { xs: [0, 1], ys: [9, 8] });
 });
 
-test('downsampling keeps the shape in bucket means; smoothing is a debiased EMA', () => {
+test('downsampling keeps the shape in bucket means; smoothing is a debiased EMA', async () => {
   const c = { xs: [0, 1, 2, 3, 4, 5, 6, 7], ys: [0, 2, 4, 6, 8, 10, 12, 14] };
   assert.deepEqual(downsample(c, 4), { xs: [0.5, 2.5, 4.5, 6.5], ys: [1, 5, 9, 13] });
   assert.equal(downsample(c, 100), c);
@@ -76,7 +77,7 @@ test('downsampling keeps the shape in bucket means; smoothing is a debiased EMA'
   assert.deepEqual(smooth([1, 2], 0), [1, 2]);
 });
 
-test('curves drawn together share one grid: same x values, bucket means of y', () => {
+test('curves drawn together share one grid: same x values, bucket means of y', async () => {
   const a = { xs: [0, 1, 2, 3, 4, 5, 6, 7], ys: [0, 2, 4, 6, 8, 10, 12, 14] };
   const b = { xs: [0, 1, 2, 3], ys: [1, 1, 3, 3] };
   assert.equal(sharedGrid([a, b], 8), null, 'nothing to thin');
@@ -86,7 +87,7 @@ test('curves drawn together share one grid: same x values, bucket means of y', (
   assert.deepEqual(downsampleOnGrid(b, g.lo, g.width, g.buckets), { xs: [1.75], ys: [2] });
 });
 
-test('short ids are the shortest unique prefix, at least 8 characters', () => {
+test('short ids are the shortest unique prefix, at least 8 characters', async () => {
   const m = shortIds(['01M92EQN958TB71S', '01M92EQNW7Z75S8H', '01M92EQMR7CHEW8Z', '01ZZZZZZZZZZZZZZ'], 8);
   assert.equal(m.get('01M92EQN958TB71S'), '01M92EQN9');
   assert.equal(m.get('01M92EQNW7Z75S8H'), '01M92EQNW');
@@ -94,7 +95,7 @@ test('short ids are the shortest unique prefix, at least 8 characters', () => {
   assert.equal(m.get('01ZZZZZZZZZZZZZZ'), '01ZZZZZZ');
 });
 
-test('the SVG chart: one polyline per series, round ticks, labels escaped', () => {
+test('the SVG chart: one polyline per series, round ticks, labels escaped', async () => {
   assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6000000000001, 0.8, 1].map((v) => Number(v.toPrecision(12))));
   assert.deepEqual(niceTicks(0, 47), [0, 10, 20, 30, 40]);
   const svg = svgChart({ title: 'loss <x>', xLabel: 'step', series: [{ label: 'a&b', xs: [0, 1, 2], ys: [3, 2, 1] }, { label: 'c', xs: [0, 1], ys: [1, 1] }] });
@@ -119,14 +120,14 @@ for (const epoch of flor.loop('epoch', [0, 1, 2])) {
 }
 `;
 
-test('git flor plot: a chart per name on a real repository, an SVG file, clear errors', () => {
+test('git flor plot: a chart per name on a real repository, an SVG file, clear errors', async () => {
   const dir = makeRepo({ files: { 'train.mjs': SCRIPT } });
   runNode(dir, 'train.mjs');
   runNode(dir, 'train.mjs', ['--lr', '1']);
-  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ run: string }>;
+  const runs = JSON.parse((await cli(dir, ['runs', '--format', 'json'])).stdout) as Array<{ run: string }>;
   assert.equal(runs.length, 2);
 
-  const r = flor(dir, ['plot', 'loss', 'acc', '--x', 'epoch', '--width', '60', '--height', '6']);
+  const r = await cli(dir, ['plot', 'loss', 'acc', '--x', 'epoch', '--width', '60', '--height', '6']);
   const text = r.stdout;
   assert.doesNotMatch(text, /\u001b\[/, 'no escape codes into a pipe');
   assert.match(text, /^loss by epoch/m);
@@ -136,26 +137,26 @@ test('git flor plot: a chart per name on a real repository, an SVG file, clear e
   assert.match(text, /^\s*9┤/m);
   assert.ok(text.split('\n').every((l) => l.length <= 60), 'fits the width asked for');
 
-  const colored = flor(dir, ['plot', 'loss', '--color', '--width', '60', '--height', '6']).stdout;
+  const colored = (await cli(dir, ['plot', 'loss', '--color', '--width', '60', '--height', '6'])).stdout;
   assert.match(colored, /\u001b\[3\dm/);
 
   const out = join(dir, 'loss.svg');
-  const w = flor(dir, ['plot', 'loss', '--output', out]);
+  const w = await cli(dir, ['plot', 'loss', '--output', out]);
   assert.match(w.stdout, /wrote .*loss\.svg: 1 chart, 2 runs/);
   const svg = readFileSync(out, 'utf8');
   assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
   // By record order: 6 points per run.
   for (const m of svg.matchAll(/points="([^"]+)"/g)) assert.equal(m[1]!.split(' ').length, 6);
 
-  const typo = flor(dir, ['plot', 'los'], { allowFail: true });
+  const typo = await cli(dir, ['plot', 'los'], true);
   assert.equal(typo.status, 2);
   assert.match(typo.stderr, /these 2 runs never logged 'los'/);
   assert.match(typo.stderr, /did you mean 'loss'\?/);
-  const badX = flor(dir, ['plot', 'acc', '--x', 'step'], { allowFail: true });
+  const badX = await cli(dir, ['plot', 'acc', '--x', 'step'], true);
   assert.equal(badX.status, 2);
   assert.match(badX.stderr, /'acc' is never logged inside a loop named 'step'/);
   assert.match(badX.stderr, /its loops: epoch/);
-  const badSmooth = flor(dir, ['plot', 'loss', '--smooth', '1'], { allowFail: true });
+  const badSmooth = await cli(dir, ['plot', 'loss', '--smooth', '1'], true);
   assert.equal(badSmooth.status, 2);
   assert.match(badSmooth.stderr, /--smooth must be in \[0, 1\)/);
 });

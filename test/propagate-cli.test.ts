@@ -4,7 +4,8 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeRepo, flor, cleanup, writeFiles, gitIn } from './helpers/repo.js';
+import { makeRepo, cleanup, writeFiles, gitIn } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { snapshotWorkTree } from '../src/store/worktree.js';
 import { appendRun } from '../src/store/ledger.js';
@@ -56,9 +57,9 @@ function repoWithHistory(): string {
   return dir;
 }
 
-test('commit-ish REV: prints the old file with today\'s statements; the unpropagatable one on stderr', () => {
+test('commit-ish REV: prints the old file with today\'s statements; the unpropagatable one on stderr', async () => {
   const dir = repoWithHistory();
-  const r = flor(dir, ['propagate', 'HEAD~1', '--', 'train.js']);
+  const r = await cli(dir, ['propagate', 'HEAD~1', '--', 'train.js']);
   assert.equal(r.status, 0);
   assert.equal(r.stdout, V1_PROPAGATED);
   const lines = r.stderr.trim().split('\n');
@@ -66,9 +67,9 @@ test('commit-ish REV: prints the old file with today\'s statements; the unpropag
   assert.match(lines[0]!, /cannot propagate flor\.log\('clipped'\) \(train\.js:10\) into HEAD~1: `clipped` is not declared/);
 });
 
-test('--names restricts; --report json gives the per-statement report', () => {
+test('--names restricts; --report json gives the per-statement report', async () => {
   const dir = repoWithHistory();
-  const r = flor(dir, ['propagate', 'main~1', 'train.js', '--names', 'epoch_done', '--report', 'json']);
+  const r = await cli(dir, ['propagate', 'main~1', 'train.js', '--names', 'epoch_done', '--report', 'json']);
   assert.equal(r.status, 0);
   assert.equal(r.stdout, V1_PROPAGATED.replace("    flor.log('loss', loss);\n", ''));
   const report = JSON.parse(r.stderr);
@@ -77,13 +78,13 @@ test('--names restricts; --report json gives the per-statement report', () => {
   assert.equal(report.path, 'train.js');
 });
 
-test('follows a rename: PATH is today\'s name; run from a subdirectory', () => {
+test('follows a rename: PATH is today\'s name; run from a subdirectory', async () => {
   // Git calls it a rename when the contents are mostly the same (>= 50% similar).
   const helpers = Array.from({ length: 12 }, (_, i) => `export function schedule${i}(epoch) {\n  return 0.1 * ${i} ** epoch;\n}\n`).join('');
   const dir = makeRepo({ files: { 'train.js': V1 + helpers, 'src/.keep': '' } });
   gitIn(dir, 'mv', 'train.js', 'src/train.js');
   writeFiles(dir, { 'src/train.js': TODAY.replace('./model.js', '../model.js') + helpers, 'src/notes.txt': 'x\n' });
-  const r = flor(`${dir}/src`, ['propagate', 'HEAD', '--names', 'loss', '--', 'train.js']);
+  const r = await cli(`${dir}/src`, ['propagate', 'HEAD', '--names', 'loss', '--', 'train.js']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, V1.replace('    const loss = model.step(batch);\n', "    const loss = model.step(batch);\n    flor.log('loss', loss);\n") + helpers);
   assert.equal(r.stderr, '');
@@ -99,14 +100,14 @@ test('run id REV (full and prefix): the run\'s captured code is the old version'
   writeFiles(dir, { 'train.js': TODAY });
   const expected = V2.replace('    model.clip(1.0);\n', "    model.clip(1.0);\n    flor.log('loss', loss);\n").replace('  }\n}\n', "  }\n  flor.log('epoch_done', epoch);\n}\n");
   for (const rev of [meta.id, meta.id.slice(0, 12).toLowerCase()]) {
-    const r = flor(dir, ['propagate', rev, '--', 'train.js']);
+    const r = await cli(dir, ['propagate', rev, '--', 'train.js']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, expected);
     assert.match(r.stderr, /cannot propagate flor\.log\('clipped'\).*into run /);
   }
 });
 
-test('errors: bad REV, PATH missing today or in REV, no PATH, not a source, today\'s file broken — exit 2 with message and hint', () => {
+test('errors: bad REV, PATH missing today or in REV, no PATH, not a source, today\'s file broken — exit 2 with message and hint', async () => {
   const dir = repoWithHistory();
   writeFiles(dir, { 'new.js': "import { flor } from 'git-flor';\nflor.log('a', 1);\n" });
   const cases: Array<[string[], RegExp]> = [
@@ -117,13 +118,13 @@ test('errors: bad REV, PATH missing today or in REV, no PATH, not a source, toda
     [['propagate', 'HEAD', '--', '.gitignore'], /git flor: \.gitignore is not a JavaScript\/TypeScript source\nhint: /],
   ];
   for (const [args, message] of cases) {
-    const r = flor(dir, args, { allowFail: true });
+    const r = await cli(dir, args, true);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, message);
   }
   writeFiles(dir, { 'train.js': TODAY.replace("flor.log('loss', loss);", "flor.log('loss', loss;") });
-  const r = flor(dir, ['propagate', 'HEAD', '--', 'train.js'], { allowFail: true });
+  const r = await cli(dir, ['propagate', 'HEAD', '--', 'train.js'], true);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^git flor: train\.js does not parse: .* \(line 9\)\nhint: /);
 });
