@@ -7,8 +7,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanup, flor, gitIn, linkFlor, makeRepo, runNode, tempDir } from './helpers/repo.js';
-import { florIn } from './helpers/cli.js';
+import { cleanup, gitIn, linkFlor, makeRepo, runNode, tempDir } from './helpers/repo.js';
+import { cli, florIn } from './helpers/cli.js';
 import { checkpointPath } from '../src/store/checkpoints.js';
 import { readCheckpointManifest } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
@@ -48,11 +48,11 @@ before(async () => {
   gitIn(a, 'push', '-q', 'origin', 'main');
   for (const lr of ['0.1', '0.2', '0.3']) runNode(a, 'train.mjs', ['--lr', lr]);
   ids = (await rows(a)).map((r) => r.run);
-  flor(a, ['push', 'origin']);
+  await cli(a, ['push', 'origin']);
   b = join(tempDir(), 'b');
   gitIn(tempDir(), 'clone', '-q', remote, b);
   linkFlor(b);
-  flor(b, ['fetch']);
+  await cli(b, ['fetch']);
 });
 
 test('tag, untag and note show in runs, show and json, and --where "tag = \'x\'" picks a run by any of its tags', async () => {
@@ -101,8 +101,8 @@ test('rm hides a run from every view, --all shows it, rm --undo restores it; doc
 test('marks travel with push and fetch; a stranger\'s removal hides nothing until its writer is trusted', async () => {
   // A's own removal of its own run counts in B: its writer wrote the run.
   await florIn(a, ['rm', ids[0]!]);
-  flor(a, ['push', 'origin']);
-  flor(b, ['fetch']);
+  await cli(a, ['push', 'origin']);
+  await cli(b, ['fetch']);
   assert.deepEqual((await rows(b)).map((r) => r.run), ids.slice(1));
   assert.deepEqual((await rows(b, ['--where', "tag = 'lr-sweep'"])).map((r) => r.run), [ids[1]]);
   // B removes A's run: it counts in B (B trusts itself), never by rewriting A's ledger.
@@ -111,8 +111,8 @@ test('marks travel with push and fetch; a stranger\'s removal hides nothing unti
   assert.match(rm.stderr, /was recorded by writer \w+: this clone's rm counts here; in other clones it counts only where writer \w+ is trusted/);
   assert.deepEqual((await rows(b)).map((r) => r.run), [ids[2]]);
   assert.equal(gitIn(b, 'rev-parse', `refs/flor/remotes/origin/ledgers/${gitIn(a, 'config', 'flor.writer')}`), tipA);
-  flor(b, ['push', 'origin']);
-  flor(a, ['fetch']);
+  await cli(b, ['push', 'origin']);
+  await cli(a, ['fetch']);
   // In A, B is a stranger: the run stays, and show says what was ignored.
   assert.deepEqual((await rows(a)).map((r) => r.run), ids.slice(1));
   const writerB = gitIn(b, 'config', 'flor.writer');
