@@ -14,6 +14,7 @@ import { isFlorError } from '../src/errors.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { readableRuns } from '../src/store/ledger.js';
 import { makeRepo, runNode, writeFiles, gitIn, fsckClean, cleanup, testEnv, ROOT } from './helpers/repo.js';
+import { cli as inProcess } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -184,7 +185,7 @@ for (const e of flor.loop('epoch', Array.from({ length: 30 }, (_, i) => i))) {
   assert.doesNotMatch(again.stderr, /waiting for another replay/);
   const [run] = await readableRuns(requireRepoSync(dir));
   assert.match(again.stdout, new RegExp(`run ${run!.id}: replayed w`));
-  const rows = JSON.parse(spawnSync(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'log', 'w', '--format', 'json'], { cwd: dir, env: testEnv({}), encoding: 'utf8' }).stdout) as Array<{ epoch: number; w: number }>;
+  const rows = JSON.parse((await inProcess(dir, ['log', 'w', '--format', 'json'])).stdout) as Array<{ epoch: number; w: number }>;
   assert.deepEqual(rows.map((r) => [r.epoch, r.w]), Array.from({ length: 30 }, (_, e) => [e, e * 3]));
   fsckClean(dir);
 });
@@ -192,10 +193,10 @@ for (const e of flor.loop('epoch', Array.from({ length: 30 }, (_, i) => i))) {
 test('git flor doctor removes the lock of a dead replay, leaves a live one, and reports interrupted work directories', async () => {
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
   const repo = requireRepoSync(dir);
-  const doctor = () => spawnSync(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'doctor'], { cwd: dir, env: testEnv({}), encoding: 'utf8' });
+  const doctor = () => inProcess(dir, ['doctor']);
   // A live holder (this process) is left alone and named.
   const release = await acquireReplayLock(repo, ['w']);
-  const live = doctor();
+  const live = await doctor();
   assert.equal(live.status, 0, live.stderr);
   assert.match(live.stdout, new RegExp(`^note: a replay is running \\(pid ${process.pid}, since [0-9T:.Z-]+\\): its work directories were not looked at$`, 'm'));
   assert.equal((await currentHolder(repo))?.holder?.pid, process.pid);
@@ -207,7 +208,7 @@ test('git flor doctor removes the lock of a dead replay, leaves a live one, and 
   const work = join(repo.commonDir, 'flor', 'replay', '01ABCDEFGHJKMNPQRSTVWXYZ00-0123456789abcdef.out');
   mkdirSync(work, { recursive: true });
   writeFileSync(join(work, 'seg-0.journal'), Buffer.alloc(3000));
-  const r = doctor();
+  const r = await doctor();
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^repaired: removed the replay lock left by pid ${dead} \\(${hostname()}, since 2026-01-01T00:00:00.000Z\\), which is gone$`, 'm'));
   assert.match(r.stdout, /^note: 1 work directory of interrupted replays \(3 KB in .*flor\/replay\): a replay of the same names reuses their finished tasks; delete .* to reclaim the space$/m);
