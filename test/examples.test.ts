@@ -20,6 +20,7 @@ import { readableRuns } from '../src/store/ledger.js';
 import { parseYaml, type Yaml } from './helpers/yaml.js';
 import { serveHttp, type HttpRemote } from './helpers/sync.js';
 import { cleanup, flor, gitIn, makeRepo, ROOT, runNode, tempDir, testEnv, writeFiles } from './helpers/repo.js';
+import { cli, type CliResult } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -74,11 +75,19 @@ function sh(shell: string[], script: string, cwd: string, env: Record<string, st
   });
 }
 
+/**
+ * `git flor ARGS` on the recording clone, in-process: it only plans, pushes, fetches and reads
+ * there (a replay child would get this process's loader flags). Exit 0.
+ */
+function onOrigin(args: string[]): Promise<CliResult> {
+  return cli(origin, args);
+}
+
 /** A plan for `names` saved on the recording clone and pushed, as each example's comment says to do first. */
-function makePlan(names: string[], shards: number): string {
-  const r = flor(origin, ['replay', ...names, '--plan', '--shards', String(shards), '--json']);
+async function makePlan(names: string[], shards: number): Promise<string> {
+  const r = await onOrigin(['replay', ...names, '--plan', '--shards', String(shards), '--json']);
   const id = (JSON.parse(r.stdout) as { id: string }).id;
-  flor(origin, ['push']);
+  await onOrigin(['push']);
   return id;
 }
 
@@ -86,11 +95,11 @@ function makePlan(names: string[], shards: number): string {
  * After the shards: the recording clone fetches, and has nothing left to replay. `trusting`: whose
  * work it counts besides its own plans' (a plan saved on a CI runner has that runner's writer).
  */
-function assertAllReplayed(names: string[], trusting: string[] = []): void {
-  flor(origin, ['fetch']);
-  const dry = flor(origin, ['replay', ...names, '--dry-run', ...trusting.flatMap((w) => ['--allow-writer', w])]);
+async function assertAllReplayed(names: string[], trusting: string[] = []): Promise<void> {
+  await onOrigin(['fetch']);
+  const dry = await onOrigin(['replay', ...names, '--dry-run', ...trusting.flatMap((w) => ['--allow-writer', w])]);
   assert.match(dry.stderr, new RegExp(`2 run\\(s\\) already have ${names.join(', ')}`), dry.stdout + dry.stderr);
-  const table = flor(origin, ['log', ...names]).stdout;
+  const table = (await onOrigin(['log', ...names])).stdout;
   assert.match(table.split('\n')[0]!, new RegExp(names.join('.*')));
   assert.match(table, /replayed/);
 }
@@ -129,7 +138,7 @@ test('kubernetes/replay-job.yaml: an Indexed Job whose pods, run as 3 clones at 
   assert.match(script!, /git flor push/);
 
   const shards = spec.completions as number;
-  const id = makePlan(['wnorm'], shards);
+  const id = await makePlan(['wnorm'], shards);
   const pods = Array.from({ length: shards }, (_, i) => {
     const work = tempDir('flor-pod-'); // the container's workingDir
     const vars: Record<string, string> = { JOB_COMPLETION_INDEX: String(i), REPO_URL: pathToFileURL(bare).href };
@@ -138,7 +147,7 @@ test('kubernetes/replay-job.yaml: an Indexed Job whose pods, run as 3 clones at 
     return sh([...command], script!, work, vars);
   });
   for (const p of await Promise.all(pods)) assert.equal(p.code, 0, p.out);
-  assertAllReplayed(['wnorm']);
+  await assertAllReplayed(['wnorm']);
 });
 
 test('slurm/replay.sbatch: a job array whose tasks, run as 3 clones at once over HTTP with shared checkpoints, replay every task', async () => {
@@ -154,9 +163,9 @@ test('slurm/replay.sbatch: a job array whose tasks, run as 3 clones at once over
   assert.ok(text.split('\n').slice(firstCommand).every((l) => !l.startsWith('#SBATCH')));
 
   const count = max - min + 1;
-  const id = makePlan(['gnorm'], count);
+  const id = await makePlan(['gnorm'], count);
   const ckpt = tempDir('flor-ckpt-');
-  flor(origin, ['checkpoints', 'push', ckpt]);
+  await onOrigin(['checkpoints', 'push', ckpt]);
   const scratch = tempDir('flor-scratch-');
   const tasks = Array.from({ length: count }, (_, k) =>
     sh(['bash', '-c'], text.replace(/^#!.*\n/, ''), scratch, {
@@ -170,7 +179,7 @@ test('slurm/replay.sbatch: a job array whose tasks, run as 3 clones at once over
     }),
   );
   await Promise.all(tasks);
-  assertAllReplayed(['gnorm']);
+  await assertAllReplayed(['gnorm']);
 });
 
 /** `${{ … }}` as GitHub evaluates it before the shell sees the script (the contexts the example uses). */
@@ -228,17 +237,17 @@ test('github-actions/replay.yml: plan, a matrix of 3 shards at once over file://
   // The plan was saved on a runner: this clone counts its shards' work once it trusts that writer.
   const planner = /plan saved by writer ([0-9a-f]{16})/.exec(planned.out)?.[1];
   assert.ok(planner, planned.out);
-  assertAllReplayed(['avg_loss'], [planner]);
+  await assertAllReplayed(['avg_loss'], [planner]);
 });
 
 // The example files only name `git flor` commands that exist and options their help lists.
-test('every git flor command line of the examples is one the CLI accepts', () => {
+test('every git flor command line of the examples is one the CLI accepts', async () => {
   const files = ['kubernetes/replay-job.yaml', 'slurm/replay.sbatch', 'github-actions/replay.yml'].map((f) => readFileSync(join(EX, f), 'utf8'));
   const lines = files.flatMap((t) => [...t.matchAll(/git flor ([a-z]+)([^\n]*)/g)]);
   assert.ok(lines.length >= 8);
   const help = new Map<string, string>();
   for (const [, cmd, rest] of lines) {
-    if (!help.has(cmd!)) help.set(cmd!, flor(origin, [cmd!, '--help']).stdout);
+    if (!help.has(cmd!)) help.set(cmd!, (await onOrigin([cmd!, '--help'])).stdout);
     for (const opt of rest!.matchAll(/(?:^|\s)(--[a-z-]+)/g)) assert.ok(help.get(cmd!)!.includes(opt[1]!), `git flor ${cmd} ${opt[1]}`);
   }
 });
