@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, truncateSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, flor, fsckClean, gitIn, makeRepo, runNode, writeFiles } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 import { closeReaders } from '../src/store/objects.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { journalPath } from '../src/store/journal.js';
@@ -31,7 +32,7 @@ function frameOffsets(buf: Buffer): number[] {
   return out;
 }
 
-test('a journal with a corrupt frame 7 of 14 is captured as crashed with every frame before it, and keeps its code', () => {
+test('a journal with a corrupt frame 7 of 14 is captured as crashed with every frame before it, and keeps its code', async () => {
   const dir = makeRepo({ files: { 'train.mjs': 'export {};\n' } });
   const repo = requireRepoSync(dir);
   const tree = gitIn(dir, 'rev-parse', 'HEAD^{tree}');
@@ -47,19 +48,19 @@ test('a journal with a corrupt frame 7 of 14 is captured as crashed with every f
   buf.set([0xc1, 0x1b, 0x5b, 0x32, 0x4a], at[6]!);
   writeFileSync(path, buf);
 
-  const r = flor(dir, ['doctor'], { allowFail: true });
+  const r = await cli(dir, ['doctor'], true);
   assert.doesNotMatch(r.stdout + r.stderr, CONTROL);
   assert.match(r.stdout, new RegExp(`recovered run ${meta.id} from its journal`));
   assert.equal(existsSync(join(repo.commonDir, 'flor', 'journal', 'bad')), false, 'nothing set aside');
-  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ run: string; status: string; records: number }>;
+  const runs = JSON.parse((await cli(dir, ['runs', '--format', 'json'])).stdout) as Array<{ run: string; status: string; records: number }>;
   assert.equal(runs.length, 1);
   assert.equal(runs[0]!.status, 'crashed');
   assert.equal(runs[0]!.records, 5 * (2 + 2), 'the five chunks before the damage: 2 losses + acc + note each');
-  const show = flor(dir, ['show', meta.id]).stdout;
+  const show = (await cli(dir, ['show', meta.id])).stdout;
   assert.match(show, /^status +crashed: journal damaged at frame 7 of 14 \(.*0xc1.*\): the 6 frame\(s\) before it were captured$/m);
   const w = gitIn(dir, 'config', 'flor.writer');
   assert.equal(gitIn(dir, 'rev-parse', `refs/flor/ledgers/${w}:runs/${meta.id.slice(0, 2)}/${meta.id}/code`), tree, 'code kept in the ledger');
-  const log = JSON.parse(flor(dir, ['log', 'note', '--format', 'json']).stdout) as Array<{ note: string }>;
+  const log = JSON.parse((await cli(dir, ['log', 'note', '--format', 'json'])).stdout) as Array<{ note: string }>;
   assert.deepEqual(log.map((x) => x.note), ['epoch 0', 'epoch 1', 'epoch 2', 'epoch 3', 'epoch 4']);
   fsckClean(dir);
 });
@@ -73,15 +74,15 @@ for (const epoch of flor.loop('epoch', [0, 1, 2, 3, 4, 5])) {
 }
 `;
 
-test('damaged checkpoints: replay falls back to a sound one, doctor reports them and --repair removes them', () => {
+test('damaged checkpoints: replay falls back to a sound one, doctor reports them and --repair removes them', async () => {
   const dir = makeRepo({ files: { 'train.mjs': CKPT(false) } });
   runNode(dir, 'train.mjs', [], { env: { FLOR_CKPT_SHARE: '1' } });
   const repo = requireRepoSync(dir);
   const keys = listCheckpoints(repo.commonDir);
   assert.equal(keys.length, 6, 'every iteration checkpointed');
   // Which key is the end of which iteration: the run's manifest.
-  const id = (JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
-  const order = JSON.parse(flor(dir, ['show', id, '--format', 'json']).stdout).checkpoints.iters as number[];
+  const id = (JSON.parse((await cli(dir, ['runs', '--format', 'json'])).stdout) as Array<{ run: string }>)[0]!.run;
+  const order = JSON.parse((await cli(dir, ['show', id, '--format', 'json'])).stdout).checkpoints.iters as number[];
   assert.deepEqual(order, [0, 1, 2, 3, 4, 5]);
   // Damage all but the first: truncated, flipped, truncated...
   const w = gitIn(dir, 'config', 'flor.writer');
@@ -97,21 +98,21 @@ test('damaged checkpoints: replay falls back to a sound one, doctor reports them
       writeFileSync(f, b);
     }
   });
-  const d = flor(dir, ['doctor'], { allowFail: true });
+  const d = await cli(dir, ['doctor'], true);
   assert.equal(d.status, 1);
   assert.equal(d.stdout.match(/damaged checkpoint/g)?.length, 5, d.stdout);
 
   writeFiles(dir, { 'train.mjs': CKPT(true) });
   gitIn(dir, 'commit', '-qam', 'log w');
-  const r = flor(dir, ['replay', 'w', '--workers', '3'], { allowFail: true });
+  const r = flor(dir, ['replay', 'w', '--workers', '3'], { allowFail: true }); // a process: its replay children must not get this process's loader flags
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  const rows = JSON.parse(flor(dir, ['log', 'w', '--format', 'json']).stdout) as Array<{ w: number }>;
+  const rows = JSON.parse((await cli(dir, ['log', 'w', '--format', 'json'])).stdout) as Array<{ w: number }>;
   assert.deepEqual(rows.map((x) => x.w), [1, 3, 6, 10, 15, 21]);
 
-  const fix = flor(dir, ['doctor', '--repair'], { allowFail: true });
+  const fix = await cli(dir, ['doctor', '--repair'], true);
   assert.equal(fix.stdout.match(/repaired: removed damaged checkpoint/g)?.length, 5, fix.stdout);
   assert.deepEqual(listCheckpoints(repo.commonDir), [inOrder[0]]);
-  assert.equal(flor(dir, ['doctor']).status, 0);
+  assert.equal((await cli(dir, ['doctor'])).status, 0);
   fsckClean(dir);
   assert.ok(readdirSync(join(repo.commonDir, 'flor')).length > 0);
 });

@@ -5,7 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanup, flor, fsckClean, gitIn, runNode, sh, testEnv } from './helpers/repo.js';
+import { cleanup, fsckClean, gitIn, runNode, sh, testEnv } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 import { closeReaders } from '../src/store/objects.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
 import { emptyColumns } from '../src/store/records.js';
@@ -21,7 +22,7 @@ let realVictimRun = '';
 
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
-before(() => {
+before(async () => {
   const { clones } = network(['evil', 'victim']);
   const evil = clones.evil!;
   victim = clones.victim!;
@@ -37,9 +38,9 @@ before(() => {
   Buffer.from([0xd6, 0xff, 0, 0, 0, 1]).copy(bytes, at, 0, 5); // same length: a fixext 4 header + 3 bytes…
   const withExt = Buffer.concat([bytes.subarray(0, at), Buffer.from([0xd6, 0xff, 0, 0, 0, 1]), bytes.subarray(at + 5)]);
   extRun = forgeRun(evil, ledger, rawMeta(m), withExt);
-  flor(evil, ['push']);
-  flor(victim, ['fetch']);
-  realVictimRun = JSON.parse(flor(victim, ['runs', '--format', 'json']).stdout).find((r: { file: string; run: string }) => r.file === 'train.mjs' && r.run !== tagged && r.run !== extRun).run;
+  await cli(evil, ['push']);
+  await cli(victim, ['fetch']);
+  realVictimRun = JSON.parse((await cli(victim, ['runs', '--format', 'json'])).stdout).find((r: { file: string; run: string }) => r.file === 'train.mjs' && r.run !== tagged && r.run !== extRun).run;
 });
 
 after(() => {
@@ -52,9 +53,9 @@ test('safeText makes every control character and bidi override visible', () => {
   assert.equal(safeText('plain text'), 'plain text');
 });
 
-test('runs: a script name with an escape and a branch with an OSC title print escaped, one line per run', () => {
+test('runs: a script name with an escape and a branch with an OSC title print escaped, one line per run', async () => {
   // The table leaves out file and branch unless asked for.
-  const r = flor(victim, ['runs', '--col', 'file', '--col', 'branch', '--col', 'arg.note']);
+  const r = await cli(victim, ['runs', '--col', 'file', '--col', 'branch', '--col', 'arg.note']);
   assert.doesNotMatch(r.stdout, CONTROL);
   assert.match(r.stdout, /x\\e\[2J\.mjs/);
   assert.match(r.stdout, /\\e\]0;pwned\\x07/);
@@ -62,8 +63,8 @@ test('runs: a script name with an escape and a branch with an OSC title print es
   assert.doesNotMatch(r.stdout, /^flor run FORGED/m);
 });
 
-test('show: metadata escaped, a newline in an arg value cannot forge a line', () => {
-  const r = flor(victim, ['show', ansi, '--no-diff']);
+test('show: metadata escaped, a newline in an arg value cannot forge a line', async () => {
+  const r = await cli(victim, ['show', ansi, '--no-diff']);
   assert.doesNotMatch(r.stdout, CONTROL);
   assert.match(r.stdout, /^script {2,}x\\e\[2J\.mjs$/m);
   assert.match(r.stdout, /^commit .*\(\\e\]0;pwned\\x07\)$/m);
@@ -71,8 +72,8 @@ test('show: metadata escaped, a newline in an arg value cannot forge a line', ()
   assert.doesNotMatch(r.stdout, /^flor run FORGED/m);
 });
 
-test('show: crafted tagged values are damaged values of that run, the other values show', () => {
-  const r = flor(victim, ['show', tagged, '--no-diff'], { allowFail: true });
+test('show: crafted tagged values are damaged values of that run, the other values show', async () => {
+  const r = await cli(victim, ['show', tagged, '--no-diff'], true);
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /unexpected error/);
   assert.match(r.stdout, /^args +lr=\[damaged value: bigint with v "x" \(not a decimal integer\)\] {2}m=\[damaged value: map with v 5 \(not a list of \[key, value\] pairs\)\] {2}ok=3$/m);
@@ -80,8 +81,8 @@ test('show: crafted tagged values are damaged values of that run, the other valu
   assert.match(r.stderr, new RegExp(`run ${tagged}: damaged value.*arg m: map with v 5`));
 });
 
-test('a msgpack extension type is rejected on read: that run is unreadable, the others show', () => {
-  const r = flor(victim, ['log', 'loss', '--format', 'json']);
+test('a msgpack extension type is rejected on read: that run is unreadable, the others show', async () => {
+  const r = await cli(victim, ['log', 'loss', '--format', 'json']);
   assert.match(r.stderr, new RegExp(`run ${extRun} is unreadable: .*msgpack extension type \\(0xd6\\)`));
   const rows = JSON.parse(r.stdout) as Array<{ run: string; loss: number }>;
   assert.deepEqual(rows.map((x) => x.loss), [0.5, 0.25, 0.5 / 3]);
@@ -90,8 +91,8 @@ test('a msgpack extension type is rejected on read: that run is unreadable, the 
   assert.deepEqual(unpack(pack({ a: [1, 'x', null, 2.5, true] })), { a: [1, 'x', null, 2.5, true] });
 });
 
-test('doctor names the damaged values and the extension type', () => {
-  const r = flor(victim, ['doctor'], { allowFail: true });
+test('doctor names the damaged values and the extension type', async () => {
+  const r = await cli(victim, ['doctor'], true);
   assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, new RegExp(`damage: run ${tagged}: run.msgpack: damaged value \\(arg lr: bigint with v "x"`));
   assert.match(r.stdout, new RegExp(`damage: run ${extRun}: .*msgpack extension type`));
