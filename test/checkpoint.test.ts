@@ -17,7 +17,8 @@ import { KIND_NUMBER, type RecordColumns, type Value } from '../src/store/record
 import type { ReplaySpec } from '../src/runtime/replay-spec.js';
 import { validateReplaySpec } from '../src/runtime/replay-spec.js';
 import { isFlorError } from '../src/errors.js';
-import { makeRepo, runNode, tempDir, cleanup, sh, flor, testEnv, ROOT } from './helpers/repo.js';
+import { makeRepo, runNode, tempDir, cleanup, sh, testEnv, ROOT } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -403,12 +404,12 @@ test('at the default share, tiny state is checkpointed every iteration; heavy st
   assert.equal(b!.iters.length, heavy.taken);
   assert.equal(b!.iters.at(-1), 29, 'the last iteration is always checkpointed');
   // `git flor show` says what replay can start from, and whether this clone has it
-  const line = (id: string) => /^checkpoint\s+(.*)$/m.exec(flor(dir, ['show', id, '--no-diff']).stdout)?.[1];
-  assert.equal(line(runs[0]!.id), `w, st; ${a!.iters.length} taken at the end of epoch ${a!.iters.join(', ')} (up to 152 B); all in this clone`);
-  assert.equal(line(runs[1]!.id), 'w, st; 1 taken at the end of epoch 29 (up to 3.8 MB); all in this clone');
+  const line = async (id: string) => /^checkpoint\s+(.*)$/m.exec((await cli(dir, ['show', id, '--no-diff'])).stdout)?.[1];
+  assert.equal(await line(runs[0]!.id), `w, st; ${a!.iters.length} taken at the end of epoch ${a!.iters.join(', ')} (up to 152 B); all in this clone`);
+  assert.equal(await line(runs[1]!.id), 'w, st; 1 taken at the end of epoch 29 (up to 3.8 MB); all in this clone');
   rmSync(join(repo.commonDir, 'flor', 'ckpt'), { recursive: true, force: true }); // as in a clone that fetched the runs
-  assert.equal(line(runs[1]!.id), 'w, st; 1 taken at the end of epoch 29 (up to 3.8 MB); none in this clone: replay starts from the beginning');
-  const json = JSON.parse(flor(dir, ['show', runs[0]!.id, '--format', 'json']).stdout) as { checkpoints: { loop: string; iters: number[]; local: number[] } };
+  assert.equal(await line(runs[1]!.id), 'w, st; 1 taken at the end of epoch 29 (up to 3.8 MB); none in this clone: replay starts from the beginning');
+  const json = JSON.parse((await cli(dir, ['show', runs[0]!.id, '--format', 'json'])).stdout) as { checkpoints: { loop: string; iters: number[]; local: number[] } };
   assert.deepEqual([json.checkpoints.loop, json.checkpoints.iters, json.checkpoints.local], ['epoch', a!.iters, []]);
 });
 
@@ -428,7 +429,7 @@ test('incompressible snapshots are stored, not deflated; both read back verified
   assert.ok(statSync(checkpointPath(common, putCheckpoint(common, sparse))).size < 20_000);
 });
 
-test('a checkpoint writer thread that dies never holds the exit: waitIdle returns at once', () => {
+test('a checkpoint writer thread that dies never holds the exit: waitIdle returns at once', async () => {
   const dir = tempDir();
   const script = join(dir, 'dead-writer.mjs');
   writeFileSync(script, `

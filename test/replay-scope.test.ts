@@ -14,7 +14,8 @@ import { treeFiles, workTreeFiles, reachedFiles, entryRoots } from '../src/repla
 import { requireRepoSync } from '../src/store/git.js';
 import { reader } from '../src/store/objects.js';
 import { readableRuns } from '../src/store/ledger.js';
-import { makeRepo, runNode, writeFiles, gitIn, flor, fsckClean, cleanup } from './helpers/repo.js';
+import { makeRepo, runNode, writeFiles, gitIn, fsckClean, cleanup } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -99,7 +100,7 @@ test('runs of a script that never loads the statement files are not replayed, an
   assert.deepEqual(ev!.segments.map((s) => s.name), ['forward'], 'nothing written to the eval run');
 });
 
-test('the summary and the log tell a statement carried into old code from one the version already had', () => {
+test('the summary and the log tell a statement carried into old code from one the version already had', async () => {
   const [v1, , v2] = runs;
   const o1 = outcome(v1!.id);
   const o2 = outcome(v2!.id);
@@ -109,7 +110,7 @@ test('the summary and the log tell a statement carried into old code from one th
   assert.equal(at(v1!.id), '  statement carried into this version: w2');
   assert.equal(at(v2!.id), '  statement already in this version: w2');
 
-  const rows = JSON.parse(flor(dir, ['log', 'v', 'w2', '--format', 'json']).stdout) as Array<Record<string, unknown>>;
+  const rows = JSON.parse((await cli(dir, ['log', 'v', 'w2', '--format', 'json'])).stdout) as Array<Record<string, unknown>>;
   const shown = rows.map((r) => [r.run === v1!.id ? 'v1' : 'v2', r.epoch, r.w2, r.replayed, r.carried ?? null]);
   assert.deepEqual(shown, [
     ['v1', 0, 0, ['w2'], ['w2']],
@@ -119,9 +120,9 @@ test('the summary and the log tell a statement carried into old code from one th
     ['v2', 1, 2, ['w2'], null],
     ['v2', 2, 6, ['w2'], null],
   ]);
-  const shown1 = flor(dir, ['show', v1!.id]).stdout;
+  const shown1 = (await cli(dir, ['show', v1!.id])).stdout;
   assert.match(shown1, /\(replay\) {2}3 records: w2 {2}replayed \S+ for w2 \(carried into this version: w2\)\n/);
-  assert.match(flor(dir, ['show', v2!.id]).stdout, /\(replay\) {2}3 records: w2 {2}replayed \S+ for w2 \(already in it: w2\)\n/);
+  assert.match((await cli(dir, ['show', v2!.id])).stdout, /\(replay\) {2}3 records: w2 {2}replayed \S+ for w2 \(already in it: w2\)\n/);
   fsckClean(dir);
 });
 

@@ -9,7 +9,8 @@ import { replayMissing } from '../src/replay/replay.js';
 import { keyed } from '../src/replay/assemble.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { readableRuns, readSegment } from '../src/store/ledger.js';
-import { makeRepo, runNode, writeFiles, flor, fsckClean, cleanup } from './helpers/repo.js';
+import { makeRepo, runNode, writeFiles, fsckClean, cleanup } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -38,7 +39,7 @@ before(async () => {
   dir = makeRepo({ files: { 'train.mjs': script('') } });
   const r = runNode(dir, 'train.mjs', [], { env: { FLOR_CKPT_SHARE: '1', FLOR_TEST_KILL: '1' }, allowFail: true });
   assert.equal(r.signal, 'SIGKILL');
-  flor(dir, ['doctor'], { allowFail: true }); // recovers the journal as a crashed run
+  await cli(dir, ['doctor'], true); // recovers the journal as a crashed run
   const runs = await readableRuns(requireRepoSync(dir));
   assert.equal(runs.length, 1);
   assert.equal(runs[0]!.meta.status, 'crashed');
@@ -60,7 +61,7 @@ test('a crashed run: the plan covers the iterations it reached and says where it
   const loss = await positions('loss', 'forward');
   assert.ok(loss.length > 0, 'some records were flushed before the kill');
   const lastEpoch = Number(/^epoch=(\d+)/.exec(loss.at(-1)!)![1]);
-  const dry = flor(dir, ['replay', 'l2', '--dry-run']);
+  const dry = await cli(dir, ['replay', 'l2', '--dry-run']);
   assert.match(dry.stdout, new RegExp(`^run ${run}: ${lastEpoch + 1} iteration\\(s\\) of 'epoch'`, 'm'));
   // The journal ends where the last flush was: inside a step, or right after an epoch's acc.
   assert.match(dry.stdout, /note: the run did not finish \(crashed\): replayed up to its last record \((loss at epoch=\d\/step=\d|acc at epoch=\d)\)/);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, cleanup, flor, gitIn, linkFlor, makeRepo, runNode, tempDir } from './helpers/repo.js';
+import { ROOT, cleanup, gitIn, linkFlor, makeRepo, runNode, tempDir } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -29,8 +30,8 @@ flor.log('n', n);
 
 const repo = makeRepo({ files: { 'train.mjs': TRAIN, 'once.mjs': NO_LOOP, '.gitignore': 'node_modules/\n' } });
 
-function runs(): Array<{ run: string; status: string; args: Record<string, unknown> }> {
-  return JSON.parse(flor(repo, ['runs', '--format', 'json']).stdout);
+async function runs(): Promise<Array<{ run: string; status: string; args: Record<string, unknown> }>> {
+  return JSON.parse((await cli(repo, ['runs', '--format', 'json'])).stdout);
 }
 
 test('flor.arg infers widened types and takes an explicit type parameter (a real tsc compile)', () => {
@@ -71,11 +72,11 @@ console.log(n);
   assert.match(wrong.stdout, /bad\.ts\(2,7\): error TS2322: Type 'string' is not assignable to type 'number'/);
 });
 
-test('a flag that matches no flor.arg is warned about once, listing the known args; the run goes on', () => {
+test('a flag that matches no flor.arg is warned about once, listing the known args; the run goes on', async () => {
   const r = runNode(repo, 'train.mjs', ['--temprature', '0.9', '--lr=0.2', '--no-verbose', '--model', 'tiny-2']);
   const lines = r.stderr.split('\n').filter((l) => l.includes('matches no flor.arg'));
   assert.deepEqual(lines, ['git flor: --temprature matches no flor.arg of this script, and flor ignores it; known args: --lr, --model, --verbose']);
-  assert.deepEqual(runs().at(-1)!.args, { lr: 0.2, model: 'tiny-2', verbose: false, late: 5 });
+  assert.deepEqual((await runs()).at(-1)!.args, { lr: 0.2, model: 'tiny-2', verbose: false, late: 5 });
   // A script without a loop is judged at its end.
   const once = runNode(repo, 'once.mjs', ['--m', '1', '--n', '4']);
   assert.match(once.stderr, /^git flor: --m matches no flor\.arg of this script, and flor ignores it; known args: --n$/m);
@@ -94,22 +95,22 @@ test('outside a repository nothing is recorded, and an unknown flag is still war
   assert.deepEqual(warned(once), ['git flor: --m matches no flor.arg of this script, and flor ignores it; known args: --n']);
 });
 
-test('an arg value that does not parse: one line, exit 2, the run recorded as failed with that message', () => {
-  const before = runs().length;
+test('an arg value that does not parse: one line, exit 2, the run recorded as failed with that message', async () => {
+  const before = (await runs()).length;
   const r = runNode(repo, 'train.mjs', ['--lr', 'abc'], { allowFail: true });
   assert.equal(r.status, 2);
   const own = r.stderr.split('\n').filter((l) => l !== '' && !l.includes('does not capture'));
   assert.deepEqual(own, ['git flor: --lr: "abc" is not a number']);
-  const all = runs();
+  const all = await runs();
   assert.equal(all.length, before + 1);
   const last = all.at(-1)!;
   assert.equal(last.status, 'failed');
-  const shown = flor(repo, ['show', last.run]).stdout;
+  const shown = (await cli(repo, ['show', last.run])).stdout;
   assert.match(shown, /^status +failed \(exit 2\): --lr: "abc" is not a number$/m);
 });
 
-test('--help lists the args declared before the first loop with their defaults, exits 0 and records nothing', () => {
-  const before = runs().length;
+test('--help lists the args declared before the first loop with their defaults, exits 0 and records nothing', async () => {
+  const before = (await runs()).length;
   const r = runNode(repo, 'train.mjs', ['--help']);
   assert.equal(r.status, 0);
   assert.equal(
@@ -122,15 +123,15 @@ test('--help lists the args declared before the first loop with their defaults, 
   );
   const once = runNode(repo, 'once.mjs', ['-h']);
   assert.match(once.stdout, /^ {2}--n <number> {2}default 3$/m);
-  assert.equal(runs().length, before);
+  assert.equal((await runs()).length, before);
   // Left to the script: by the environment, or by git config.
   const own = runNode(repo, 'train.mjs', ['--help'], { env: { FLOR_SCRIPT_HELP: '0' } });
   assert.equal(own.stdout, '');
-  assert.equal(runs().length, before + 1);
+  assert.equal((await runs()).length, before + 1);
   gitIn(repo, 'config', 'flor.scriptHelp', 'false');
   try {
     assert.equal(runNode(repo, 'once.mjs', ['--help']).stdout, '');
-    assert.equal(runs().length, before + 2);
+    assert.equal((await runs()).length, before + 2);
   } finally {
     gitIn(repo, 'config', '--unset', 'flor.scriptHelp');
   }
