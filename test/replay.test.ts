@@ -15,6 +15,7 @@ import { requireRepoSync } from '../src/store/git.js';
 import type { Value } from '../src/store/records.js';
 import { spawn } from 'node:child_process';
 import { makeRepo, runNode, writeFiles, gitIn, flor, fsckClean, fsckAfterGc, cleanup, testEnv, ROOT } from './helpers/repo.js';
+import { cli as inProcess } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -103,10 +104,10 @@ function only(values: Values, names: string[]): Values {
 }
 
 test('dry run: the plan skips the inner loop for an outer-level statement and writes nothing', async () => {
-  const r = flor(main, ['replay', 'wnorm', '--dry-run', '--workers', '2']);
+  const r = await inProcess(main, ['replay', 'wnorm', '--dry-run', '--workers', '2']);
   assert.match(r.stdout, /skipped loops: step/);
   assert.match(r.stdout, /3 run\(s\), \d+ task\(s\) on 2 worker\(s\)/);
-  const one = flor(main, ['replay', 'wnorm', '--dry-run', '--run', ids[1]!.slice(0, 12)]);
+  const one = await inProcess(main, ['replay', 'wnorm', '--dry-run', '--run', ids[1]!.slice(0, 12)]);
   assert.match(one.stdout, new RegExp(`^run ${ids[1]}: 4 iteration\\(s\\) of 'epoch', 4 checkpoint\\(s\\)`));
   assert.match(one.stdout, /^1 run\(s\)/m);
   const runs = await readableRuns(requireRepoSync(main));
@@ -191,7 +192,7 @@ test('no checkpoints, a failing task, an async loop: the failing version is repo
   const [noCk, fails, async_] = await runIds(dir);
   const FAIL = { FLOR_TEST_FAIL_EPOCH: '2' };
 
-  const dry = flor(dir, ['replay', 'wnorm', '--dry-run']);
+  const dry = await inProcess(dir, ['replay', 'wnorm', '--dry-run']);
   assert.match(dry.stdout, new RegExp(`run ${noCk}: 4 iteration\\(s\\) of 'epoch', 0 checkpoint\\(s\\), 1 segment`));
   assert.match(dry.stdout, /note: no usable checkpoints: replayed from the start in one segment/);
 
@@ -330,7 +331,7 @@ if (process.env.FLOR_REPLAY && top) {
 });
 
 test('a name today\'s code does not log is an error with a hint', async () => {
-  const r = flor(main, ['replay', 'nope'], { allowFail: true });
+  const r = await inProcess(main, ['replay', 'nope'], true);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /today's code does not log 'nope'/);
   assert.match(r.stderr, /hint: add flor\.log\('nope'/);
