@@ -56,7 +56,7 @@ before(async () => {
 
 after(() => cleanup());
 
-test('capture keeps tracked and untracked code, and leaves out node_modules, nested repositories, .florignore and untracked files over the cap', async () => {
+test('capture keeps tracked and untracked code, and leaves out node_modules, nested repositories, .florignore and untracked files over the cap', () => {
   const files = gitIn(dir, 'ls-tree', '-r', '--name-only', codeTree).split('\n');
   assert.deepEqual(files.sort(), ['.florignore', 'long.txt', 'small.txt', 'tracked.bin', 'train.mjs']);
   // The tracked file over the cap is captured as it was when the run started.
@@ -72,7 +72,7 @@ test('capture keeps tracked and untracked code, and leaves out node_modules, nes
   });
 });
 
-test('the run start says once what was skipped (count and size) and warns about the large modified tracked file', async () => {
+test('the run start says once what was skipped (count and size) and warns about the large modified tracked file', () => {
   const lines = stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 2, stderr);
   assert.equal(
@@ -96,7 +96,7 @@ test('show marks the run as incomplete and cuts a long diff, pointing at --full-
   assert.doesNotMatch((await cli(dir, ['show', run, '--no-diff'])).stdout, /code that ran vs/);
 });
 
-test('a short diff is printed whole; a huge stat is cut too', async () => {
+test('a short diff is printed whole; a huge stat is cut too', () => {
   assert.equal(cutDiff('a | 1 +\n\ndiff --git a/a b/a\n+x\n', 'R', false), 'a | 1 +\n\ndiff --git a/a b/a\n+x\n');
   const stat = Array.from({ length: 900 }, (_, i) => ` f${i} | 1 +`);
   const text = [...stat, ' 900 files changed, 900 insertions(+)', '', 'diff --git a/f0 b/f0', '+x', ''].join('\n');
@@ -106,7 +106,7 @@ test('a short diff is printed whole; a huge stat is cut too', async () => {
   assert.ok(cut.includes(' … 700 more file(s)'));
 });
 
-test("a replay that needs a skipped file fails saying the run's code was incomplete", async () => {
+test("a replay that needs a skipped file fails saying the run's code was incomplete", () => {
   writeFiles(dir, { 'train.mjs': SCRIPT("\n  flor.log('double', (n + e) * 2);") });
   const r = flor(dir, ['replay', 'double', '--run', run], { allowFail: true }); // a process: the replay child must not get this process's loader flags
   assert.equal(r.status, 1, r.stderr);

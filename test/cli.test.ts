@@ -62,7 +62,7 @@ before(() => {
 
 after(() => cleanup());
 
-test('runs --format json: one object per run with the documented fields and values, oldest first', async () => {
+test('runs --format json: one object per run with the documented fields and values, oldest first', () => {
   assert.equal(runs.length, 3);
   for (const r of runs) {
     assert.deepEqual(Object.keys(r), ['run', 'version', 'commit', 'time', 'end', 'file', 'branch', 'dirty', 'status', 'records', 'args', 'last(acc)']);

@@ -15,7 +15,7 @@ after(cleanup);
 const E = (e: number): [string, number] => ['epoch', e];
 const S = (s: number): [string, number] => ['step', s];
 
-test('a curve is one point per record: an outer value is drawn once, not once per inner row', async () => {
+test('a curve is one point per record: an outer value is drawn once, not once per inner row', () => {
   const seg = segment('R', [
     [[E(0), S(0)], 'loss', 4],
     [[E(0), S(1)], 'loss', 3],
@@ -36,7 +36,7 @@ test('a curve is one point per record: an outer value is drawn once, not once pe
   assert.deepEqual(loopsOf([seg], 'acc'), ['epoch']);
 });
 
-test('non-numbers are not drawn but keep their place in record order; NaN is not drawn', async () => {
+test('non-numbers are not drawn but keep their place in record order; NaN is not drawn', () => {
   const seg = segment('R', [
     [[E(0)], 'v', 1],
     [[E(1)], 'v', 'text'],
@@ -47,7 +47,7 @@ test('non-numbers are not drawn but keep their place in record order; NaN is not
   assert.deepEqual(curveOf([seg], 'v', 'epoch'), { xs: [0, 3], ys: [1, 4] });
 });
 
-test('a loop nested in a loop of the same name is a column of its own (x, x.1)', async () => {
+test('a loop nested in a loop of the same name is a column of its own (x, x.1)', () => {
   const seg = segment('R', [
     [[['x', 0], ['x', 0]], 'v', 1],
     [[['x', 0], ['x', 1]], 'v', 2],
@@ -58,14 +58,14 @@ test('a loop nested in a loop of the same name is a column of its own (x, x.1)',
   assert.deepEqual(curveOf([seg], 'v', 'x.1'), { xs: [0, 1, 2], ys: [1, 2, 3] });
 });
 
-test('forward records win over a replay that re-executed the same statement; a replayed-only name is drawn from its replay', async () => {
+test('forward records win over a replay that re-executed the same statement; a replayed-only name is drawn from its replay', () => {
   const fwd = segment('R', [[[E(0)], 'loss', 1], [[E(1)], 'loss', 2]]);
   const rep = segment('R', [[[E(0)], 'loss', 1], [[E(1)], 'loss', 2], [[E(0)], 'g', 9], [[E(1)], 'g', 8]], 'replay');
   assert.deepEqual(curveOf([fwd, rep], 'loss'), { xs: [0, 1], ys: [1, 2] });
   assert.deepEqual(curveOf([fwd, rep], 'g'), { xs: [0, 1], ys: [9, 8] });
 });
 
-test('downsampling keeps the shape in bucket means; smoothing is a debiased EMA', async () => {
+test('downsampling keeps the shape in bucket means; smoothing is a debiased EMA', () => {
   const c = { xs: [0, 1, 2, 3, 4, 5, 6, 7], ys: [0, 2, 4, 6, 8, 10, 12, 14] };
   assert.deepEqual(downsample(c, 4), { xs: [0.5, 2.5, 4.5, 6.5], ys: [1, 5, 9, 13] });
   assert.equal(downsample(c, 100), c);
@@ -77,7 +77,7 @@ test('downsampling keeps the shape in bucket means; smoothing is a debiased EMA'
   assert.deepEqual(smooth([1, 2], 0), [1, 2]);
 });
 
-test('curves drawn together share one grid: same x values, bucket means of y', async () => {
+test('curves drawn together share one grid: same x values, bucket means of y', () => {
   const a = { xs: [0, 1, 2, 3, 4, 5, 6, 7], ys: [0, 2, 4, 6, 8, 10, 12, 14] };
   const b = { xs: [0, 1, 2, 3], ys: [1, 1, 3, 3] };
   assert.equal(sharedGrid([a, b], 8), null, 'nothing to thin');
@@ -87,7 +87,7 @@ test('curves drawn together share one grid: same x values, bucket means of y', a
   assert.deepEqual(downsampleOnGrid(b, g.lo, g.width, g.buckets), { xs: [1.75], ys: [2] });
 });
 
-test('short ids are the shortest unique prefix, at least 8 characters', async () => {
+test('short ids are the shortest unique prefix, at least 8 characters', () => {
   const m = shortIds(['01M92EQN958TB71S', '01M92EQNW7Z75S8H', '01M92EQMR7CHEW8Z', '01ZZZZZZZZZZZZZZ'], 8);
   assert.equal(m.get('01M92EQN958TB71S'), '01M92EQN9');
   assert.equal(m.get('01M92EQNW7Z75S8H'), '01M92EQNW');
@@ -95,7 +95,7 @@ test('short ids are the shortest unique prefix, at least 8 characters', async ()
   assert.equal(m.get('01ZZZZZZZZZZZZZZ'), '01ZZZZZZ');
 });
 
-test('the SVG chart: one polyline per series, round ticks, labels escaped', async () => {
+test('the SVG chart: one polyline per series, round ticks, labels escaped', () => {
   assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6000000000001, 0.8, 1].map((v) => Number(v.toPrecision(12))));
   assert.deepEqual(niceTicks(0, 47), [0, 10, 20, 30, 40]);
   const svg = svgChart({ title: 'loss <x>', xLabel: 'step', series: [{ label: 'a&b', xs: [0, 1, 2], ys: [3, 2, 1] }, { label: 'c', xs: [0, 1], ys: [1, 1] }] });
