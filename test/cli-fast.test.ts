@@ -30,7 +30,7 @@ async function yargsArgs(mod: FastModule, argv: string[]): Promise<Record<string
 }
 
 const CASES: Record<string, string[][]> = {
-  runs: [[], ['--format', 'json'], ['--format=csv'], ['--only-changed', '--col', 'lr', 'max(acc)', '--where', 'lr > 1'], ['--sort', 'acc', 'lr', '--format', 'md']],
+  runs: [[], ['--format', 'json'], ['--format=csv'], ['--only-changed', '--col', 'lr', 'max(acc)', '--where', 'lr > 1'], ['--sort', 'acc', 'lr', '--format', 'md'], ['--limit', '20', '--sort=-time'], ['--limit=3', '--output', 'x.csv', '--format', 'csv']],
   show: [['01ABC'], ['01ABC', '--no-diff'], ['--format', 'json', '0123'], ['01ABC', '--diff']],
   log: [
     ['loss'],
@@ -41,6 +41,7 @@ const CASES: Record<string, string[][]> = {
     ['--format', 'md', 'a', 'b', 'c'],
     ['0.5', '1e3', 'x'],
     ['loss', '--no-replay', '--workers=1.5'],
+    ['loss', '--limit', '5', '--sort=-loss', '--output=rows.csv'],
   ],
 };
 

@@ -40,6 +40,10 @@ function typeOf(o: Options): 'boolean' | 'number' | 'string' | null {
 
 const NUMBER = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 
+function shortAlias(o: Options): boolean {
+  return typeof o.alias === 'string' && o.alias.length === 1;
+}
+
 /** Parsed arguments as yargs would give them to the handler, or null when yargs must parse. */
 export function fastArgs(mod: FastModule, argv: string[]): Record<string, unknown> | null {
   const opts = mod.options;
@@ -66,10 +70,12 @@ export function fastArgs(mod: FastModule, argv: string[]): Record<string, unknow
     seen.add(key);
     const o = opts[key]!;
     const type = typeOf(o);
-    if (type === null || o.alias !== undefined || o.coerce || o.count || o.nargs !== undefined) return null;
+    // A one-letter alias (`-n` for --limit) is given the value too, as yargs does; the short form itself goes to yargs.
+    if (type === null || (o.alias !== undefined && !shortAlias(o)) || o.coerce || o.count || o.nargs !== undefined) return null;
     if (type === 'boolean') {
       if (eq >= 0) return null;
       out[key] = !negated;
+      if (shortAlias(o)) out[o.alias as string] = !negated;
       continue;
     }
     if (negated) return null;
@@ -85,11 +91,15 @@ export function fastArgs(mod: FastModule, argv: string[]): Record<string, unknow
     }
     if (o.choices && !parsed.every((v) => (o.choices as unknown[]).includes(v))) return null;
     out[key] = o.array ? parsed : parsed[0];
+    if (shortAlias(o)) out[o.alias as string] = out[key];
   }
   for (const [key, o] of Object.entries(opts)) {
     if (seen.has(key)) continue;
     if (o.demandOption) return null;
-    if (o.default !== undefined) out[key] = o.default;
+    if (o.default !== undefined) {
+      out[key] = o.default;
+      if (shortAlias(o)) out[o.alias as string] = o.default;
+    }
   }
   const spec = positionals(usage);
   let p = 0;

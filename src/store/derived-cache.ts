@@ -243,11 +243,58 @@ export function lastListedRunIds(repo: RepoInfo): string[] {
   const body = unframe(listingFile(repo));
   if (!body) return [];
   try {
-    const o = unpack(body, 'cached listing') as CachedListing<{ meta: { id: string } }>;
+    const o = JSON.parse(body.toString('utf8')) as CachedListing<{ meta: { id: string } }>;
     return Array.isArray(o.runs) ? o.runs.map((r) => r.meta.id) : [];
   } catch {
     return [];
   }
+}
+
+/**
+ * The listing is JSON: `JSON.parse`, native, reads 10,000 runs several times faster than a msgpack
+ * decoder. User values (args, every flor.arg call's value) are not JSON's: each run's are a JSON
+ * text of their store encoding (pack.ts encodeValue) in which bytes, numbers JSON lacks (NaN, ±Infinity,
+ * -0) and a user object that has the marker key itself are tagged objects under TAG_KEY.
+ */
+const TAG_KEY = '\u0000flor';
+
+function tagged(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  if (raw instanceof Uint8Array) return { [TAG_KEY]: 'b', v: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
+  if (typeof raw === 'number' && (!Number.isFinite(raw) || Object.is(raw, -0))) return { [TAG_KEY]: 'n', v: Object.is(raw, -0) ? '-0' : String(raw) };
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && Object.hasOwn(raw, TAG_KEY)) return { [TAG_KEY]: 'o', v: Object.entries(raw) };
+  return value;
+}
+
+function untagged(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || !Object.hasOwn(value, TAG_KEY)) return value;
+  const t = value as { [TAG_KEY]: string; v: unknown };
+  switch (t[TAG_KEY]) {
+    case 'b':
+      return new Uint8Array(Buffer.from(t.v as string, 'base64'));
+    case 'n':
+      return Number(t.v);
+    case 'o':
+      return Object.fromEntries(t.v as Array<[string, unknown]>);
+  }
+  throw new Error('unknown tag in a cached value');
+}
+
+/** A user value from its cached text; the reviver only when the text holds a tag (most hold none). */
+function userValue(text: string): Value {
+  return decodeValue(text.includes(TAGGED_TEXT) ? JSON.parse(text, untagged) : JSON.parse(text));
+}
+
+/** How TAG_KEY reads inside JSON text. */
+const TAGGED_TEXT = JSON.stringify(TAG_KEY).slice(1, -1);
+
+/** Whether JSON keeps `x` as it is: plain data, finite numbers, no -0, no undefined. */
+function jsonSafe(x: unknown): boolean {
+  if (x === null || typeof x === 'string' || typeof x === 'boolean') return true;
+  if (typeof x === 'number') return Number.isFinite(x) && !Object.is(x, -0);
+  if (Array.isArray(x)) return x.every(jsonSafe);
+  if (typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype) return Object.values(x as object).every(jsonSafe);
+  return false;
 }
 
 /** The cached listing and marks when they were made for exactly these tips. */
@@ -255,9 +302,14 @@ export function readCachedHistory<R extends { meta: RunMeta }>(repo: RepoInfo, k
   const body = unframe(listingFile(repo));
   if (!body) return null;
   try {
-    const o = unpack(body, 'cached listing') as CachedListing<R>;
+    const o = JSON.parse(body.toString('utf8')) as CachedListing<R>;
     if (o.key !== key || !Array.isArray(o.runs)) return null;
-    for (const r of o.runs) r.meta = { ...r.meta, args: decodeValue(r.meta.args) as Record<string, Value> };
+    // Each run was parsed into objects of its own: its meta is completed in place.
+    for (const r of o.runs) {
+      const m = r.meta as unknown as Record<string, unknown>;
+      m.args = userValue(m.args as string);
+      if (typeof m.argCalls === 'string') m.argCalls = userValue(m.argCalls);
+    }
     return { runs: o.runs, marks: Array.isArray(o.marks) ? o.marks : null };
   } catch {
     return null;
@@ -269,9 +321,16 @@ export function readCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, k
   return readCachedHistory<R>(repo, key)?.runs ?? null;
 }
 
+/** Keeps the listing (not when some part of it is not plain data JSON keeps as it is: then it only costs speed). */
 export function writeCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, key: string, runs: R[], marks?: ReadMark[]): void {
-  const enc = runs.map((r) => ({ ...r, meta: { ...r.meta, args: encodeValue(r.meta.args) } }));
-  writeAtomic(listingFile(repo), frame([pack({ key, runs: enc, ...(marks ? { marks } : {}) })]));
+  const enc = runs.map((r) => {
+    const meta: Record<string, unknown> = { ...r.meta, args: JSON.stringify(encodeValue(r.meta.args), tagged) };
+    if (r.meta.argCalls !== undefined) meta.argCalls = JSON.stringify(encodeValue(r.meta.argCalls), tagged);
+    return { ...r, meta };
+  });
+  const doc = { key, runs: enc, ...(marks ? { marks } : {}) };
+  if (!jsonSafe(doc)) return;
+  writeAtomic(listingFile(repo), frame([Buffer.from(JSON.stringify(doc))]));
 }
 
 // ---------------------------------------------------------------------------------------------
