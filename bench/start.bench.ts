@@ -2,11 +2,11 @@
  * Run start with many untracked files. A script's first flor call finds the repository, lists
  * its code, snapshots it into a tree and pins it; this is timed inside the script (from just before
  * the first flor call to just after it), which then kills itself (capture is the capture bench's
- * subject). The figure: median start with FILES small untracked files (the private index kept from
+ * subject; the capturer waiting since the start captures the killed run meanwhile). The figure: median start with FILES small untracked files (the private index kept from
  * the previous run as a stat cache), against the baseline measured in the same run: a clean tree
  * of the same FILES files, tracked and committed. Target <= 2x. Also printed: the git processes
- * each start ran (counted through a `git` wrapper on PATH, in a separate run, since the wrapper
- * costs time) and the first run's cost, which hashes every untracked file once. A second figure:
+ * each start ran (counted through a `git` wrapper on PATH that logs each with its parent pid, in
+ * a separate run, since the wrapper costs time; only the script's own count) and the first run's cost, which hashes every untracked file once. A second figure:
  * the git processes of a start on a clean small repository where nothing changed (target <= 1).
  * FLOR_BENCH_FILES changes the count (default 100,000).
  */
@@ -35,18 +35,28 @@ function writeData(dir: string): void {
   }
 }
 
-function start(dir: string, env: Record<string, string> = {}): number {
+function startRun(dir: string, env: Record<string, string> = {}): { ms: number; pid: number } {
   const r = spawnSync(process.execPath, ['start.mjs'], { cwd: dir, env: testEnv(env), encoding: 'utf8' });
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   if (!line) throw new Error(`start.mjs printed nothing (${r.status ?? r.signal}): ${r.stderr}`);
-  return (JSON.parse(line) as { ms: number }).ms;
+  return { ms: (JSON.parse(line) as { ms: number }).ms, pid: r.pid };
+}
+
+const start = (dir: string): number => startRun(dir).ms;
+
+/** The git subcommands the script's own process ran (logged with their parent pid; the capture after its death runs its own). */
+function ownGit(log: string, pid: number): string[] {
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith(`${pid} `))
+    .map((l) => l.slice(l.indexOf(' ') + 1));
 }
 
 /** Git processes one start runs: a wrapper first on PATH logs each before running the real git. */
-function gitProcesses(dir: string, shim: string, log: string): number {
+function gitProcesses(dir: string, shim: string, log: string): string[] {
   writeFileSync(log, '');
-  start(dir, { PATH: `${shim}:${process.env.PATH}`, FLOR_BENCH_GITLOG: log });
-  return readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
+  const { pid } = startRun(dir, { PATH: `${shim}:${process.env.PATH}`, FLOR_BENCH_GITLOG: log });
+  return ownGit(log, pid);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -62,7 +72,7 @@ export async function run(): Promise<void> {
 
     const shim = tempDir('flor-bench-shim-');
     const realGit = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
-    writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$1" >> "$FLOR_BENCH_GITLOG"\nexec ${realGit} "$@"\n`);
+    writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$PPID $1" >> "$FLOR_BENCH_GITLOG"\nexec ${realGit} "$@"\n`);
     chmodSync(join(shim, 'git'), 0o755);
     const log = join(shim, 'log');
 
@@ -74,8 +84,8 @@ export async function run(): Promise<void> {
       a.push(start(untracked));
       b.push(start(clean));
     }
-    const gitUntracked = gitProcesses(untracked, shim, log);
-    const gitClean = gitProcesses(clean, shim, log);
+    const gitUntracked = gitProcesses(untracked, shim, log).length;
+    const gitClean = gitProcesses(clean, shim, log).length;
     const ms = median(a);
     const base = median(b);
     const ratio = ms / base;
@@ -87,7 +97,7 @@ export async function run(): Promise<void> {
     start(small);
     start(small);
     const gitSmall = gitProcesses(small, shim, log);
-    console.log(`BENCH run-start-git-processes: ${gitSmall} git processes at a run's start on a clean small repository, nothing changed since the last run (${readFileSync(log, 'utf8').split('\n').filter(Boolean).join(', ')}; target <= 1) ${gitSmall <= 1 ? 'PASS' : 'FAIL'}`);
+    console.log(`BENCH run-start-git-processes: ${gitSmall.length} git processes at a run's start on a clean small repository, nothing changed since the last run (${gitSmall.join(', ')}; target <= 1) ${gitSmall.length <= 1 ? 'PASS' : 'FAIL'}`);
     rmSync(join(untracked, '.git', 'flor'), { recursive: true, force: true });
   } finally {
     cleanup();

@@ -206,3 +206,23 @@ test('the run-end line names the run by its shortest prefix (8 or more) over the
   assert.equal(shortRunId(repo, '01KBQ7ZV4XAAZZZZZZZZZZZZZZ'), '01KBQ7ZV4X', 'its own listing entry does not count, the journal does');
   rmSync(journalDir(repo.commonDir), { recursive: true });
 });
+
+test('the capturer waits from the run\'s start and captures as the process ends, however it ends: exit, or SIGKILL with no reader after it', async () => {
+  const killed = `import { flor } from 'git-flor';
+for (const e of flor.loop('epoch', [0, 1, 2])) flor.log('loss', e);
+await new Promise((r) => setTimeout(r, 300)); // flushed
+process.kill(process.pid, 'SIGKILL');
+`;
+  const dir = makeRepo({ files: { 'train.mjs': SCRIPT, 'killed.mjs': killed } });
+  const gone = async () => {
+    for (let i = 0; i < 6000 && journalNames(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    return journalNames(dir);
+  };
+  runNode(dir, 'train.mjs');
+  assert.deepEqual(await gone(), [], 'captured after exit with no reader');
+  const r = runNode(dir, 'killed.mjs', [], { allowFail: true });
+  assert.equal(r.signal, 'SIGKILL');
+  assert.deepEqual(await gone(), [], 'captured after SIGKILL with no reader');
+  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string; records: number }>;
+  assert.deepEqual(runs.map((x) => [x.status, x.records]), [['ok', 3], ['crashed', 3]]);
+});

@@ -21,14 +21,17 @@ process.kill(process.pid, 'SIGKILL');
 const shim = tempDir('flor-shim-');
 const log = join(shim, 'log');
 const realGit = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
-writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$1" >> "${log}"\nexec ${realGit} "$@"\n`);
+writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$PPID $1" >> "${log}"\nexec ${realGit} "$@"\n`);
 chmodSync(join(shim, 'git'), 0o755);
 
-/** The git subcommands one start ran. */
+/** The git subcommands one start ran (the script's own: not those of the capture that follows its death). */
 function start(dir: string): string[] {
   writeFileSync(log, '');
-  runNode(dir, 'start.mjs', [], { env: { PATH: `${shim}:${process.env.PATH}` }, allowFail: true });
-  return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  const r = runNode(dir, 'start.mjs', [], { env: { PATH: `${shim}:${process.env.PATH}` }, allowFail: true });
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith(`${r.pid} `))
+    .map((l) => l.slice(l.indexOf(' ') + 1));
 }
 
 interface Row {

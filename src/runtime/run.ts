@@ -22,7 +22,8 @@ import { ReplayControl } from './replay-control.js';
 import { ArgCalls } from './arg-calls.js';
 import { Checkpointer, checkpointShare, type CheckpointStats } from './checkpointer.js';
 import { Lifecycle, FLUSH_MS } from './lifecycle.js';
-import { baseMeta, firstLine, locateRepo, sayRecorded, scriptPath, startCapture, startRun } from './start.js';
+import type { ChildProcess } from 'node:child_process';
+import { baseMeta, firstLine, locateRepo, sayRecorded, scriptPath, startCapture, startRun, startWaitingCapturer, waiting } from './start.js';
 
 export { FLUSH_MS } from './lifecycle.js';
 export type { LoopCtx } from './loop-ctx.js';
@@ -76,6 +77,8 @@ export class Session {
   /** In a replay child: its ranges, stop and orchestrator (replay-control.ts). */
   private replay: ReplayControl | null = null;
 
+  /** The process that captures the journal when this one has ended (start.ts), or null. */
+  private capturer: ChildProcess | null = null;
   private lastFlush = performance.now();
   private finished = false;
   private error: string | null = null;
@@ -127,6 +130,7 @@ export class Session {
       this.runId = started.runId;
       this.meta = started.meta;
       this.journal = started.journal;
+      this.capturer = startWaitingCapturer(at.repo.commonDir, started.journal.path);
     } catch (e) {
       process.stderr.write(`git flor: cannot start recording (${firstLine(e)}); this run is not recorded\n`);
       return;
@@ -436,7 +440,9 @@ export class Session {
       this.mode = 'off';
     }
     if (mode === 'record') {
-      startCapture(this.repo!.commonDir, journal.path, this.runId!, exiting);
+      // At exit the waiting capturer takes over as this process ends; mid-process (commit()) the
+      // capture starts now, and the waiting one finds no journal left at exit.
+      if (!exiting || !waiting(this.capturer)) startCapture(this.repo!.commonDir, journal.path, this.runId!, exiting);
       sayRecorded(this.repo!, this.runId!, status, this.buf.total(), this.florConfig);
     }
   }

@@ -3,7 +3,7 @@
  * the run's metadata with its code snapshot; at the end, handing the journal to a detached
  * capturer. Everything between is the session's.
  */
-import type { SpawnOptions } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { childProcess } from '../store/builtins.js';
 import { hostname } from 'node:os';
 import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
@@ -146,6 +146,43 @@ export function startRun(at: Located): Started {
     // Recording works without the pin; only a gc during the run could then lose its code.
   }
   return { runId, meta, journal, florConfig };
+}
+
+/**
+ * Starts, with the run, the process that captures its journal once this process has ended: a
+ * shell blocked reading a pipe only this process writes to (it never does), which at end of file
+ * (this process exited, however it ended: the kernel closes the pipe) execs the capturer, if the
+ * journal is still waiting. So the exit path starts no process: a fork costs more the more memory
+ * the script holds, and at start it holds little. Detached (a session of its own, stdio on
+ * /dev/null but the pipe), so a Ctrl-C meant for the script does not reach it; alive as long as
+ * this process is, so never its zombie; at its exit adopted by init, as a capturer started at
+ * exit would be. Null where there is no /bin/sh (Windows) or it could not start: the capture is
+ * then started at exit (startCapture).
+ */
+export function startWaitingCapturer(commonDir: string, journalPath: string): ChildProcess | null {
+  if (process.platform === 'win32') return null;
+  const main = moduleSibling('../store/capture-main');
+  const script = 'read -r _; [ -e "$1" ] || exit 0; shift; exec "$@"';
+  try {
+    const child = childProcess().spawn('/bin/sh', ['-c', script, 'sh', journalPath, process.execPath, ...main.execArgv, main.path, journalPath], {
+      cwd: commonDir,
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      env: { ...process.env, [REPLAY_ENV]: undefined, [REPLAY_PARENT_ENV]: undefined },
+    });
+    child.on('error', () => {}); // could not start: the exit path starts the capture instead
+    child.stdin!.on('error', () => {});
+    child.unref();
+    (child.stdin as unknown as { unref(): void }).unref(); // the pipe must not keep the script's event loop alive
+    return child;
+  } catch {
+    return null;
+  }
+}
+
+/** The waiting capturer is still there to capture at this process's exit (as far as this process has seen). */
+export function waiting(child: ChildProcess | null): boolean {
+  return child !== null && child.pid !== undefined && child.exitCode === null && child.signalCode === null;
 }
 
 /**

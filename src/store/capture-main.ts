@@ -28,7 +28,9 @@ async function main(argv: string[]): Promise<number> {
   const repo: RepoInfo = { top: null, gitDir: commonDir, commonDir };
   let code = 0;
   try {
-    const r = await captureJournal(repo, resolve(journal));
+    // Started once the run's process has ended (or finished its run): a journal without an end
+    // frame is one whose process died (SIGKILL), captured as crashed like any orphan.
+    const r = await captureJournal(repo, resolve(journal), { orphan: true });
     if (r.notesError) process.stderr.write(`git flor: run ${r.id} captured, but the notes index was not updated: ${r.notesError}\n`);
   } catch (e) {
     if (!isFlorError(e, 'JOURNAL_CLAIMED')) {
