@@ -14,7 +14,7 @@ import { settleCacheWrites } from '../store/derived-cache.js';
 import type { SegmentReader } from '../store/ledger.js';
 import type { Value } from '../store/records.js';
 import { cellAt, type Table } from './table.js';
-import { toJson } from './formats.js';
+import { toJson } from './json-rows.js';
 import { logView, repoHistory, segmentsOf } from './runs.js';
 import { queryView } from './viewquery.js';
 import { summarizeRuns, type SummaryOptions } from './summary.js';

@@ -8,7 +8,7 @@ import { resolveIn, type RunEntry } from '../store/ledger.js';
 import { treeDiff, type TreeDiff } from '../store/tree-diff.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Value } from '../store/records.js';
-import { toJson } from './formats.js';
+import { toJson } from './json-rows.js';
 import { gitSegments, listHistory, loadRuns, type Listing } from './history.js';
 import { logsColumns } from './sql.js';
 import type { SegmentReader } from '../store/ledger.js';

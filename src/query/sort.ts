@@ -5,7 +5,7 @@
  * in a sort they group by type (booleans, numbers, strings, then anything else as JSON text).
  */
 import type { Value } from '../store/records.js';
-import { toJson } from './formats.js';
+import { toJson } from './json-rows.js';
 
 type Tri = boolean | null;
 

@@ -9,7 +9,7 @@ import type { Value } from '../store/records.js';
 import type { RunMeta, Segment } from '../store/types.js';
 import { valueType, type ColumnType } from './coltypes.js';
 import { compile, parseExpr, refsOf, type Binding, type Expr, type Ref } from './expr.js';
-import { toJson } from './formats.js';
+import { toJson } from './json-rows.js';
 import { unknownName } from './names.js';
 import { aggregate, loopsOf, nameDepths, seriesOf, valueAt, type RunSeries } from './series.js';
 import { sortRows, type SortKey } from './sort.js';

@@ -13,7 +13,7 @@ import { summarizeRuns } from '../query/summary.js';
 import { curvesView } from '../query/curve-view.js';
 import { RUN_ABBREV, shortIds } from '../query/short-ids.js';
 import { downsampleOnGrid, sharedGrid, smooth } from '../query/curve.js';
-import { toJson } from '../query/formats.js';
+import { toJson } from '../query/json-rows.js';
 import type { Hindsight } from './hindsight.js';
 import { diffRuns } from '../query/diff.js';
 import { treeDiff } from '../store/tree-diff.js';

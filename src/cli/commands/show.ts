@@ -2,7 +2,7 @@ import type { CommandModule, Options } from 'yargs';
 import { requireRepoSync, type RepoInfo } from '../../store/git.js';
 import { codeAgainstCommit } from '../../store/tree-diff.js';
 import { runDetail, type RunDetail } from '../../query/runs.js';
-import { toJson } from '../../query/formats.js';
+import { toJson } from '../../query/json-rows.js';
 import type { LoopInfo } from '../../store/types.js';
 import type { Value } from '../../store/records.js';
 import { readCheckpointManifest } from '../../store/segment-read.js';
