@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { existsSync, writeFileSync } from 'node:fs';
-import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, fsckClean, fsckAfterGc, linkFlor } from './helpers/repo.js';
+import { makeRepo, gitIn, sh, cleanup, tempDir, testEnv, fsckClean, fsckAfterGc, linkFlor, flor } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 const TRAIN = `import { flor } from 'git-flor';
 const lr = flor.arg('lr', 0.01);
@@ -44,13 +45,14 @@ async function scenario(url: string, bareDir: string): Promise<void> {
   const seed = makeRepo({ files: { 'train.mjs': TRAIN } });
   gitIn(seed, 'push', '-q', url, 'main');
 
-  const clones = ['a', 'b'].map((n) => {
+  const clones: string[] = [];
+  for (const n of ['a', 'b']) {
     const d = join(tempDir(`flor-clone-${n}-`), 'w');
     gitIn(tempDir(), 'clone', '-q', url, d);
     linkFlor(d);
-    flor(d, ['init']);
-    return d;
-  });
+    await cli(d, ['init']);
+    clones.push(d);
+  }
   const [a, b] = clones as [string, string];
   // Real runs of the user's script in both clones at once, plus one written directly.
   const scripts = await Promise.all([run(process.execPath, ['train.mjs', '--lr', '0.1'], a), run(process.execPath, ['train.mjs', '--lr', '0.2'], b)]);
@@ -74,7 +76,7 @@ async function scenario(url: string, bareDir: string): Promise<void> {
   // A fresh clone: init, then a plain `git fetch` brings both ledgers (the refspec init added).
   const fresh = join(tempDir('flor-fresh-'), 'w');
   gitIn(tempDir(), 'clone', '-q', url, fresh);
-  flor(fresh, ['init']);
+  await cli(fresh, ['init']);
   assert.deepEqual(await runIds(fresh), []);
   gitIn(fresh, 'fetch', '-q');
   assert.deepEqual(await runIds(fresh), [...aRuns, ...bRuns].sort());
@@ -91,14 +93,14 @@ async function scenario(url: string, bareDir: string): Promise<void> {
 
   // Each clone sees the other's after `git flor fetch`; its own ledger is never fetched over.
   const ownBefore = gitIn(a, 'rev-parse', `refs/flor/ledgers/${wa}`);
-  const f = JSON.parse(flor(a, ['fetch', '--json']).stdout) as Array<{ updated: Array<{ ref: string }> }>;
+  const f = JSON.parse((await cli(a, ['fetch', '--json'])).stdout) as Array<{ updated: Array<{ ref: string }> }>;
   assert.deepEqual(f[0]!.updated.map((u) => u.ref), [`refs/flor/remotes/origin/ledgers/${wb}`]);
   assert.equal(gitIn(a, 'rev-parse', `refs/flor/ledgers/${wa}`), ownBefore);
   assert.deepEqual(await runIds(a), [...aRuns, ...bRuns].sort());
-  flor(b, ['fetch']);
+  await cli(b, ['fetch']);
   assert.deepEqual(await runIds(b), [...aRuns, ...bRuns].sort());
   // The fetched run's records are there to query: a's script logged loss = lr / (epoch + 1).
-  const rows = JSON.parse(flor(b, ['log', 'loss', '--format', 'json']).stdout) as Array<{ run: string; loss: number }>;
+  const rows = JSON.parse((await cli(b, ['log', 'loss', '--format', 'json'])).stdout) as Array<{ run: string; loss: number }>;
   assert.deepEqual(rows.filter((r) => r.run === aRuns[0]).map((r) => r.loss), [0.1, 0.05]);
   // `git log` in b shows a's run on the commit it ran on (notes rebuilt after the fetch).
   assert.match(gitIn(b, 'log', '-1', 'origin/main'), new RegExp(`Notes \\(flor/notes\\):[\\s\\S]*${aRuns[0]}`));
@@ -143,21 +145,21 @@ function twoRemotes(): { bares: string[]; a: string } {
 
 test('the same run seen through two remotes counts once; git flor push/fetch name remotes and report', async () => {
   const { bares, a } = twoRemotes();
-  assert.match(flor(a, ['push', 'origin']).stdout, /nothing to push/);
+  assert.match((await cli(a, ['push', 'origin'])).stdout, /nothing to push/);
   const ids = [await addRun(a), await addRun(a)];
-  assert.match(flor(a, ['push', 'origin']).stdout, /^pushed refs\/flor\/ledgers\/\S+ to origin/);
-  assert.match(flor(a, ['push', 'origin']).stdout, /origin already has refs\/flor\/ledgers\//);
-  flor(a, ['push', 'backup']);
+  assert.match((await cli(a, ['push', 'origin'])).stdout, /^pushed refs\/flor\/ledgers\/\S+ to origin/);
+  assert.match((await cli(a, ['push', 'origin'])).stdout, /origin already has refs\/flor\/ledgers\//);
+  await cli(a, ['push', 'backup']);
 
   const c = makeRepo({ files: { 'c.txt': 'c\n' } });
   gitIn(c, 'remote', 'add', 'origin', bares[0]!);
   gitIn(c, 'remote', 'add', 'backup', bares[1]!);
-  const out = flor(c, ['fetch', '--all']).stdout;
+  const out = (await cli(c, ['fetch', '--all'])).stdout;
   assert.match(out, /origin: 1 ledger\(s\) updated/);
   assert.match(out, /backup: 1 ledger\(s\) updated/);
   assert.equal(gitIn(c, 'for-each-ref', '--format=%(refname)', 'refs/flor/remotes/').split('\n').length, 2);
   assert.deepEqual(await runIds(c), ids.sort(), 'two copies of one ledger: each run once');
-  assert.match(flor(c, ['fetch', 'origin']).stdout, /origin: up to date/);
+  assert.match((await cli(c, ['fetch', 'origin'])).stdout, /origin: up to date/);
 
   // Someone else's history under a's writer id on backup (a copied .git): a's own ledger is never
   // fetched over, and pushing to it is refused with the way out in the hint.
@@ -167,16 +169,16 @@ test('the same run seen through two remotes counts once; git flor push/fetch nam
   gitIn(a, 'config', '--add', 'remote.backup.fetch', '+refs/flor/ledgers/*:refs/flor/remotes/backup/ledgers/*');
   gitIn(a, 'config', '--add', 'remote.backup.fetch', `^refs/flor/ledgers/${wa}`);
   gitIn(a, 'fetch', '-q', 'backup');
-  flor(a, ['fetch', 'backup']);
+  await cli(a, ['fetch', 'backup']);
   assert.equal(gitIn(a, 'rev-parse', `refs/flor/ledgers/${wa}`), own);
   assert.equal(gitIn(a, 'for-each-ref', 'refs/flor/remotes/'), '');
   await addRun(a);
-  const clash = flor(a, ['push', 'backup'], { allowFail: true });
+  const clash = await cli(a, ['push', 'backup'], true);
   assert.equal(clash.status, 2);
   assert.match(clash.stderr, /git flor: could not push refs\/flor\/ledgers\/\S+ to backup/);
   assert.match(clash.stderr, /hint: another clone pushed under this clone's writer id/);
 
-  const bad = flor(c, ['fetch', 'nowhere'], { allowFail: true });
+  const bad = await cli(c, ['fetch', 'nowhere'], true);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /git flor: could not fetch run history from nowhere/);
 });
@@ -184,10 +186,10 @@ test('the same run seen through two remotes counts once; git flor push/fetch nam
 test('a remote named after `--` is the one used (push and fetch), and two named remotes are refused', async () => {
   const { bares, a } = twoRemotes();
   await addRun(a);
-  assert.match(flor(a, ['push', '--', 'backup']).stdout, /^pushed refs\/flor\/ledgers\/\S+ to backup/);
+  assert.match((await cli(a, ['push', '--', 'backup'])).stdout, /^pushed refs\/flor\/ledgers\/\S+ to backup/);
   assert.equal(remoteRefs(a, bares[0]!).length, 0, 'origin got nothing');
   assert.equal(remoteRefs(a, bares[1]!).filter((r) => r.startsWith('refs/flor/ledgers/')).length, 1);
-  const twice = flor(a, ['push', 'origin', '--', 'backup'], { allowFail: true });
+  const twice = await cli(a, ['push', 'origin', '--', 'backup'], true);
   assert.equal(twice.status, 2);
   assert.match(twice.stderr, /name one remote, not 2 \(origin, backup\)/);
   assert.equal(remoteRefs(a, bares[0]!).length, 0);
@@ -195,9 +197,9 @@ test('a remote named after `--` is the one used (push and fetch), and two named 
   const c = makeRepo({ files: { 'c.txt': 'c\n' } });
   gitIn(c, 'remote', 'add', 'origin', bares[0]!);
   gitIn(c, 'remote', 'add', 'backup', bares[1]!);
-  assert.match(flor(c, ['fetch', '--', 'backup']).stdout, /^backup: 1 ledger\(s\) updated/);
+  assert.match((await cli(c, ['fetch', '--', 'backup'])).stdout, /^backup: 1 ledger\(s\) updated/);
   assert.equal(gitIn(c, 'for-each-ref', '--format=%(refname)', 'refs/flor/remotes/').split('\n').filter((r) => r.startsWith('refs/flor/remotes/backup/')).length, 1);
-  const all = flor(c, ['fetch', '--all', '--', 'backup'], { allowFail: true });
+  const all = await cli(c, ['fetch', '--all', '--', 'backup'], true);
   assert.equal(all.status, 2);
   assert.match(all.stderr, /--all fetches from every remote/);
 });
@@ -217,30 +219,30 @@ for (const epoch of flor.loop('epoch', [0, 1, 2])) {
 `;
   const a = makeRepo({ files: { 'train.mjs': script } });
   gitIn(a, 'remote', 'add', 'origin', bare);
-  flor(a, ['init']);
+  await cli(a, ['init']);
   sh(process.execPath, ['train.mjs', '--lr', '0.5'], a);
   assert.ok(existsSync(join(a, '.git', 'flor', 'ckpt')), 'the run took checkpoints locally');
-  flor(a, ['runs']); // the run is captured after its process exits: listing waits for it, a push would not
+  await cli(a, ['runs']); // the run is captured after its process exits: listing waits for it, a push would not
   sh('git', ['push', '-q', '-u', 'origin', 'main'], a);
 
   const b = join(tempDir('flor-replayer-'), 'w');
   gitIn(tempDir(), 'clone', '-q', bare, b);
   linkFlor(b);
-  flor(b, ['init']);
-  flor(b, ['fetch']);
+  await cli(b, ['init']);
+  await cli(b, ['fetch']);
   assert.equal(existsSync(join(b, '.git', 'flor', 'ckpt')), false, 'checkpoints never travel');
   writeFileSync(join(b, 'train.mjs'), script.replace("flor.log('loss', state.w);", "flor.log('loss', state.w);\n  flor.log('w2', state.w * 2);"));
   // Replaying a's run runs a's code: b consents to that writer first.
   assert.match(flor(b, ['replay', 'w2'], { allowFail: true }).stdout, /refused: written by writer/);
   gitIn(b, 'config', 'flor.trustedWriters', gitIn(a, 'config', 'flor.writer'));
-  flor(b, ['replay', 'w2']);
-  const rows = (dir: string): Array<[number, number | null]> =>
-    (JSON.parse(flor(dir, ['log', 'loss', 'w2', '--format', 'json']).stdout) as Array<{ loss: number; w2: number | null }>).map((r) => [r.loss, r.w2]);
-  assert.deepEqual(rows(b), [[0.5, 1], [0.25, 0.5], [0.125, 0.25]]);
+  flor(b, ['replay', 'w2']); // a process: the replay child must not get this process's loader flags
+  const rows = async (dir: string): Promise<Array<[number, number | null]>> =>
+    (JSON.parse((await cli(dir, ['log', 'loss', 'w2', '--format', 'json'])).stdout) as Array<{ loss: number; w2: number | null }>).map((r) => [r.loss, r.w2]);
+  assert.deepEqual(await rows(b), [[0.5, 1], [0.25, 0.5], [0.125, 0.25]]);
 
   // The replay segment is in b's own ledger; a plain push and fetch bring it to a.
   gitIn(b, 'commit', '-qam', 'log w2');
   sh('git', ['push', '-q', 'origin', 'main'], b);
-  flor(a, ['fetch']);
-  assert.deepEqual(rows(a), [[0.5, 1], [0.25, 0.5], [0.125, 0.25]]);
+  await cli(a, ['fetch']);
+  assert.deepEqual(await rows(a), [[0.5, 1], [0.25, 0.5], [0.125, 0.25]]);
 });
