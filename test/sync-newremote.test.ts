@@ -7,7 +7,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, linkFlor, ROOT } from './helpers/repo.js';
+import { makeRepo, gitIn, sh, cleanup, tempDir, testEnv, linkFlor, ROOT } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 import { addRun, repoOf } from './helpers/sync.js';
 import { readableRuns } from '../src/store/ledger.js';
 import { closeReaders } from '../src/store/objects.js';
@@ -41,7 +42,7 @@ function stubStartsNode(dir: string, remote: string, url: string): boolean {
 
 test('a remote added after init: a plain git push configures its refspecs (silently), then a plain git fetch brings another clone\'s ledger', async () => {
   const a = makeRepo({ files: { 'a.txt': 'a\n' } });
-  const init = flor(a, ['init']).stdout;
+  const init = (await cli(a, ['init'])).stdout;
   assert.doesNotMatch(init, /remote /, 'no remote at init time');
   const wa = gitIn(a, 'config', 'flor.writer');
   const bare = bareRemote();
@@ -69,7 +70,7 @@ test('a remote added after init: a plain git push configures its refspecs (silen
   const b = join(tempDir('flor-newremote-b-'), 'w');
   gitIn(tempDir(), 'clone', '-q', bare, b);
   linkFlor(b);
-  flor(b, ['init']);
+  await cli(b, ['init']);
   const wb = gitIn(b, 'config', 'flor.writer');
   const runB = await addRun(b);
   writeFileSync(join(b, 'b.txt'), 'b\n');
@@ -104,19 +105,19 @@ test('git flor fetch / push configure a remote added after init (configured remo
   gitIn(c, 'remote', 'add', 'origin', bare);
   const runC = await addRun(c);
   const wc = gitIn(c, 'config', 'flor.writer');
-  const pushedC = flor(c, ['push', 'origin']);
+  const pushedC = await cli(c, ['push', 'origin']);
   assert.match(pushedC.stdout, /^pushed refs\/flor\/ledgers\/\S+ to origin/);
   assert.equal(pushedC.stderr, '');
-  flor(c, ['fetch', 'origin']);
+  await cli(c, ['fetch', 'origin']);
   assert.deepEqual(fetchSpecs(c, 'origin'), [HEADS('origin')]);
 
   const a = makeRepo({ files: { 'a.txt': 'a\n' } });
   const config0 = readFileSync(join(a, '.git', 'config'), 'utf8');
-  flor(a, ['init']);
+  await cli(a, ['init']);
   const wa = gitIn(a, 'config', 'flor.writer');
   gitIn(a, 'remote', 'add', 'origin', bare);
 
-  const f = flor(a, ['fetch', 'origin']);
+  const f = await cli(a, ['fetch', 'origin']);
   assert.match(f.stdout, /^origin: 1 ledger\(s\) updated in refs\/flor\/remotes\/origin\/ledgers\/\n/);
   assert.equal(
     f.stderr,
@@ -125,14 +126,14 @@ test('git flor fetch / push configure a remote added after init (configured remo
   assert.deepEqual(fetchSpecs(a, 'origin'), [HEADS('origin'), LEDGERS('origin'), `^refs/flor/ledgers/${wa}`]);
   assert.ok(gitIn(a, 'rev-parse', '-q', '--verify', `refs/flor/remotes/origin/ledgers/${wc}`));
   assert.deepEqual((await readableRuns(repoOf(a))).map((r) => r.id), [runC]);
-  const again = flor(a, ['fetch', 'origin']);
+  const again = await cli(a, ['fetch', 'origin']);
   assert.equal(again.stderr, '');
   assert.equal(again.stdout, 'origin: up to date\n');
 
   // A path given on the command line is no configured remote: nothing gets written for it.
   const other = bareRemote();
-  flor(a, ['fetch', other]);
-  flor(a, ['push', other]);
+  await cli(a, ['fetch', other]);
+  await cli(a, ['push', other]);
   assert.deepEqual(
     gitIn(a, 'config', '--get-regexp', '^remote\\.').split('\n'),
     [`remote.origin.url ${bare}`, `remote.origin.fetch ${HEADS('origin')}`, `remote.origin.fetch ${LEDGERS('origin')}`, `remote.origin.fetch ^refs/flor/ledgers/${wa}`],
@@ -140,19 +141,19 @@ test('git flor fetch / push configure a remote added after init (configured remo
 
   // `git flor push` to another remote added later, with the JSON saying what was configured.
   gitIn(a, 'remote', 'add', 'backup', bareRemote());
-  const p = flor(a, ['push', 'backup', '--json']);
+  const p = await cli(a, ['push', 'backup', '--json']);
   assert.deepEqual(JSON.parse(p.stdout), { remote: 'backup', ref: null, status: 'nothing', tip: null, remoteConfig: { added: [LEDGERS('backup'), `^refs/flor/ledgers/${wa}`] } });
   assert.match(p.stderr, /^git flor: remote backup: added fetch refspecs /);
   assert.deepEqual(fetchSpecs(a, 'backup'), [HEADS('backup'), LEDGERS('backup'), `^refs/flor/ledgers/${wa}`]);
 
   // A mirror remote gets nothing (a plain fetch from it could overwrite this clone's ledger).
   gitIn(a, 'remote', 'add', '--mirror=fetch', 'mirror', bare);
-  const m = flor(a, ['fetch', 'mirror']);
+  const m = await cli(a, ['fetch', 'mirror']);
   assert.equal(m.stderr, '');
   assert.deepEqual(fetchSpecs(a, 'mirror'), ['+refs/*:refs/*']);
 
   gitIn(a, 'remote', 'remove', 'mirror');
-  const u = flor(a, ['uninstall']).stdout;
+  const u = (await cli(a, ['uninstall'])).stdout;
   assert.match(u, new RegExp(`config removed: remote\\.backup\\.fetch \\^refs/flor/ledgers/${wa}`));
   assert.deepEqual(fetchSpecs(a, 'origin'), [HEADS('origin')]);
   assert.deepEqual(fetchSpecs(a, 'backup'), [HEADS('backup')]);
@@ -167,6 +168,6 @@ test('git flor fetch / push configure a remote added after init (configured remo
 
   // After uninstall git flor no longer writes config on its own.
   gitIn(a, 'remote', 'add', 'late', bareRemote());
-  assert.equal(flor(a, ['fetch', 'late']).stderr, '');
+  assert.equal((await cli(a, ['fetch', 'late'])).stderr, '');
   assert.deepEqual(fetchSpecs(a, 'late'), [HEADS('late')]);
 });
