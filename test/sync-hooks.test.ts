@@ -2,7 +2,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, ROOT } from './helpers/repo.js';
+import { makeRepo, gitIn, sh, cleanup, tempDir, testEnv, ROOT } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 import { addRun, repoOf, runMeta } from './helpers/sync.js';
 import { openJournal } from '../src/store/journal.js';
 import { spawnSync } from 'node:child_process';
@@ -57,7 +58,7 @@ test('init sets up hooks and config idempotently, without changing what a plain 
   const pushBefore = dryRun();
   assert.match(pushBefore[1]!, /refs\/heads\/main:refs\/heads\/main/);
 
-  flor(dir, ['init']);
+  await cli(dir, ['init']);
   const writer = gitIn(dir, 'config', 'flor.writer');
   for (const h of HOOKS) {
     const p = join(dir, '.git', 'hooks', h);
@@ -76,12 +77,12 @@ test('init sets up hooks and config idempotently, without changing what a plain 
 
   const config1 = readFileSync(join(dir, '.git', 'config'), 'latin1');
   const hooks1 = snapshot(join(dir, '.git', 'hooks'));
-  const again = flor(dir, ['init']).stdout;
+  const again = (await cli(dir, ['init'])).stdout;
   assert.match(again, /hook post-commit: up to date/);
   assert.equal(readFileSync(join(dir, '.git', 'config'), 'latin1'), config1);
   assert.deepEqual(snapshot(join(dir, '.git', 'hooks')), hooks1);
 
-  flor(dir, ['uninstall']);
+  await cli(dir, ['uninstall']);
   assert.equal(readFileSync(join(dir, '.git', 'config'), 'latin1'), config0);
   assert.deepEqual(snapshot(join(dir, '.git', 'hooks')), hooks0);
 });
@@ -102,7 +103,7 @@ test("the user's own hooks (shell, other interpreter, not executable) keep runni
   chmodSync(join(hooks, 'post-merge'), 0o644);
   const before = snapshot(hooks);
 
-  const report = JSON.parse(flor(dir, ['init', '--json']).stdout) as { hooks: Array<{ name: string; action: string }> };
+  const report = JSON.parse((await cli(dir, ['init', '--json'])).stdout) as { hooks: Array<{ name: string; action: string }> };
   assert.deepEqual(Object.fromEntries(report.hooks.map((h) => [h.name, h.action])), {
     'post-commit': 'block',
     'post-merge': 'wrapped',
@@ -129,7 +130,7 @@ test("the user's own hooks (shell, other interpreter, not executable) keep runni
   gitIn(dir, 'merge', '-q', '--no-edit', 'side'); // a real merge: Git runs post-merge (flor's stub)
   assert.equal(existsSync(join(dir, 'merge.log')), false, 'a non-executable hook stays ignored');
 
-  flor(dir, ['uninstall']);
+  await cli(dir, ['uninstall']);
   assert.deepEqual(snapshot(hooks), before);
 });
 
@@ -169,7 +170,7 @@ test('husky v9 (core.hooksPath=.husky/_): the flor block lives in .husky/<hook>,
   const generated = snapshot(join(dir, '.husky', '_'));
   const userHook = readFileSync(join(dir, '.husky', 'post-commit'), 'latin1');
 
-  const out = flor(dir, ['init']).stdout;
+  const out = (await cli(dir, ['init'])).stdout;
   assert.match(out, /husky detected/);
   assert.deepEqual(snapshot(join(dir, '.husky', '_')), generated, 'husky-generated files untouched');
   assert.ok(readFileSync(join(dir, '.husky', 'post-commit'), 'utf8').startsWith(BEGIN), 'block at the top of the shebang-less husky file');
@@ -186,7 +187,7 @@ test('husky v9 (core.hooksPath=.husky/_): the flor block lives in .husky/<hook>,
   sh('git', ['push', '-q', 'origin', 'main'], dir);
   assert.deepEqual(lsRemote(dir, remote).sort(), [`refs/flor/ledgers/${writer}`, 'refs/heads/main']);
 
-  flor(dir, ['uninstall']);
+  await cli(dir, ['uninstall']);
   assert.equal(readFileSync(join(dir, '.husky', 'post-commit'), 'latin1'), userHook);
   assert.equal(existsSync(join(dir, '.husky', 'pre-push')), false);
 });
@@ -196,13 +197,13 @@ test('husky 4-8 (core.hooksPath=.husky): the files there are the hooks; the bloc
   const dir = makeRepo({ files: { 'a.txt': 'a\n', '.husky/_/husky.sh': '#!/usr/bin/env sh\n', '.husky/post-commit': userHook } });
   chmodSync(join(dir, '.husky', 'post-commit'), 0o755);
   gitIn(dir, 'config', 'core.hooksPath', '.husky');
-  assert.match(flor(dir, ['init']).stdout, /husky detected/);
+  assert.match((await cli(dir, ['init'])).stdout, /husky detected/);
   const text = readFileSync(join(dir, '.husky', 'post-commit'), 'utf8');
   assert.ok(text.startsWith('#!/usr/bin/env sh\n' + BEGIN));
   writeFileSync(join(dir, 'a.txt'), 'b\n');
   gitIn(dir, 'commit', '-qam', 'second');
   assert.equal(readFileSync(join(dir, 'v8.log'), 'utf8'), 'v8\n');
-  flor(dir, ['uninstall']);
+  await cli(dir, ['uninstall']);
   assert.equal(readFileSync(join(dir, '.husky', 'post-commit'), 'utf8'), userHook);
   assert.deepEqual(readdirSync(join(dir, '.husky')).sort(), ['_', 'post-commit']);
 });
@@ -211,11 +212,11 @@ test('a relative core.hooksPath is honoured', async () => {
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
   gitIn(dir, 'config', 'core.hooksPath', '.githooks');
   const config0 = readFileSync(join(dir, '.git', 'config'), 'latin1');
-  flor(dir, ['init']);
+  await cli(dir, ['init']);
   assert.match(gitIn(dir, 'config', 'flor.writer'), /^[A-Za-z0-9_-]+$/);
   for (const h of HOOKS) assert.ok(readFileSync(join(dir, '.githooks', h), 'utf8').includes(BEGIN));
   assert.equal(existsSync(join(dir, '.git', 'hooks', 'post-commit')), false);
-  flor(dir, ['uninstall']);
+  await cli(dir, ['uninstall']);
   assert.deepEqual(readdirSync(join(dir, '.githooks')), []);
   // init made the writer id and no run used it: it goes too, and config is byte for byte as before.
   assert.equal(readFileSync(join(dir, '.git', 'config'), 'latin1'), config0);
@@ -225,7 +226,7 @@ test('pre-push: a plain git push carries the ledger (and nothing else of refs/fl
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
   const remote = bareRemote();
   gitIn(dir, 'remote', 'add', 'origin', remote);
-  flor(dir, ['init']);
+  await cli(dir, ['init']);
   const writer = gitIn(dir, 'config', 'flor.writer');
   await addRun(dir);
   await refreshNotes(repoOf(dir)); // refs/flor/notes exists locally: it must not travel
@@ -241,7 +242,7 @@ test('pre-push: a plain git push carries the ledger (and nothing else of refs/fl
   const dry = sh('git', ['push', '--dry-run', 'origin', 'main'], dir);
   assert.doesNotMatch(dry.stderr, /git flor/);
   assert.equal(gitIn(remote, 'rev-parse', `refs/flor/ledgers/${writer}`), tipBefore);
-  flor(dir, ['push']);
+  await cli(dir, ['push']);
 
   // Nothing new: the stub decides in shell and node never starts (no "pushed" line).
   writeFileSync(join(dir, 'a.txt'), 'b\n');
@@ -281,7 +282,7 @@ test('pre-push: a plain git push after saving a replay plan carries the plan and
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
   const remote = bareRemote();
   gitIn(dir, 'remote', 'add', 'origin', remote);
-  flor(dir, ['init']);
+  await cli(dir, ['init']);
   await addRun(dir);
   sh('git', ['push', 'origin', 'main'], dir);
   const writer = gitIn(dir, 'config', 'flor.writer');
@@ -302,7 +303,7 @@ test('pre-push: a plain git push after saving a replay plan carries the plan and
 
 test('post-rewrite: runs stay keyed by their commit, and the notes index follows amend and rebase (also after a rebuild); git log shows them', async () => {
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
-  flor(dir, ['init']);
+  await cli(dir, ['init']);
   const c1 = gitIn(dir, 'rev-parse', 'HEAD');
   const run1 = await addRun(dir);
   await refreshNotes(repoOf(dir));
@@ -345,14 +346,14 @@ test('post-rewrite: runs stay keyed by their commit, and the notes index follows
   // So does `git flor doctor` when it rebuilds an index it cannot read.
   const blob = sh('git', ['hash-object', '-w', '--stdin'], dir, { input: 'not a notes tree\n' }).stdout.trim();
   gitIn(dir, 'update-ref', 'refs/flor/notes', blob);
-  const doc = flor(dir, ['doctor']);
+  const doc = await cli(dir, ['doctor']);
   assert.match(doc.stdout, /^repaired: notes index: rebuilt refs\/flor\/notes from the ledgers/m);
   check();
 });
 
 test('post-commit recovers an orphaned journal; the idle stub does not start node, and a broken node never fails the hook', async () => {
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
-  flor(dir, ['init']);
+  await cli(dir, ['init']);
   const stub = join(ROOT, 'hooks', 'post-commit');
   const env = testEnv({ FLOR_NODE: '/bin/false' });
   // Nothing to do: node (here /bin/false, which would "fail") is never started.
@@ -386,10 +387,10 @@ test('post-commit recovers an orphaned journal; the idle stub does not start nod
 test("re-running init after the writer id changed drops the old id's negative fetch refspec", async () => {
   const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
   gitIn(dir, 'remote', 'add', 'origin', bareRemote());
-  flor(dir, ['init']);
+  await cli(dir, ['init']);
   const old = gitIn(dir, 'config', 'flor.writer');
   gitIn(dir, 'config', 'flor.writer', 'fresh-writer');
-  flor(dir, ['init']);
+  await cli(dir, ['init']);
   const specs = gitIn(dir, 'config', '--get-all', 'remote.origin.fetch').split('\n');
   assert.deepEqual(specs, ['+refs/heads/*:refs/remotes/origin/*', '+refs/flor/ledgers/*:refs/flor/remotes/origin/ledgers/*', '^refs/flor/ledgers/fresh-writer']);
   assert.ok(!specs.includes(`^refs/flor/ledgers/${old}`));
