@@ -9,7 +9,8 @@ import { readableRuns } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { logView } from '../src/query/runs.js';
 import { rowObjects } from '../src/query/table.js';
-import { cleanup, makeRepo, runNode, writeFiles, flor } from './helpers/repo.js';
+import { cleanup, makeRepo, runNode, writeFiles } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -32,7 +33,7 @@ test('two flor.arg calls of one name with different values: a warning, each valu
   const [run] = await readableRuns(repo);
   assert.deepEqual(run!.meta.args, { lr: 0.01 });
   assert.deepEqual(run!.meta.argCalls, { lr: [0.01, 0.5] });
-  assert.match(flor(dir, ['show', run!.id]).stdout, /^args\s+lr=0\.01, then 0\.5$/m);
+  assert.match((await cli(dir, ['show', run!.id])).stdout, /^args\s+lr=0\.01, then 0\.5$/m);
 
   // Hindsight: a statement added today, replayed into the recorded run. The replay re-executes `w`
   // and `final` too, and its fidelity check compares them with the recorded values.

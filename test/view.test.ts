@@ -11,7 +11,8 @@ import { logView } from '../src/query/runs.js';
 import { requireRepoSync, type RepoInfo } from '../src/store/git.js';
 import { segment, type Rec } from './helpers/segments.js';
 import { rng, randomProgram, execute, script, viewViolations, LOG_NAMES, type Stmt } from './helpers/programs.js';
-import { cleanup, makeRepo, startNode, flor } from './helpers/repo.js';
+import { cleanup, makeRepo, startNode } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -199,7 +200,7 @@ test('concurrent for-await loops: each record in the iteration of its own async 
     [null, 0, 0, null, 0], [null, 0, 1, null, 1], [null, 1, 0, null, 10], [null, 1, 1, null, 11], [null, 2, 0, null, 20], [null, 2, 1, null, 21],
   ]);
   const id = rowObjects((await logView(repo, { names: ['end'] })).table).find((r) => r.file === 'concurrent.mjs')!.run as string;
-  const shown = JSON.parse(flor(dir, ['show', id, '--format', 'json']).stdout) as { meta: { loops: Array<{ name: string; parent: string | null }> } };
+  const shown = JSON.parse((await cli(dir, ['show', id, '--format', 'json'])).stdout) as { meta: { loops: Array<{ name: string; parent: string | null }> } };
   assert.deepEqual(shown.meta.loops.map((l) => `${l.name} in ${l.parent}`).sort(), ['a in null', 'b in null', 'inner in a', 'inner in b']);
 });
 
