@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanup, fsckClean, gitIn, runNode, sh, testEnv } from './helpers/repo.js';
+import { cleanup, flor, fsckClean, gitIn, runNode, sh, testEnv } from './helpers/repo.js';
 import { cli } from './helpers/cli.js';
 import { closeReaders } from '../src/store/objects.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
@@ -79,6 +79,10 @@ test('show: crafted tagged values are damaged values of that run, the other valu
   assert.match(r.stdout, /^args +lr=\[damaged value: bigint with v "x" \(not a decimal integer\)\] {2}m=\[damaged value: map with v 5 \(not a list of \[key, value\] pairs\)\] {2}ok=3$/m);
   assert.match(r.stderr, new RegExp(`run ${tagged}: damaged value.*arg lr: bigint with v "x"`));
   assert.match(r.stderr, new RegExp(`run ${tagged}: damaged value.*arg m: map with v 5`));
+  // A new process reads the run from the cached listing the calls above wrote: the damage is told all the same.
+  const again = flor(victim, ['show', tagged, '--no-diff']);
+  assert.equal(again.stdout, r.stdout);
+  assert.equal(again.stderr, r.stderr);
 });
 
 test('a msgpack extension type is rejected on read: that run is unreadable, the others show', async () => {

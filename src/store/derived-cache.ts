@@ -18,7 +18,7 @@ import type { RepoInfo } from './git.js';
 import { FLOR_REFS } from './refs.js';
 import { refListing } from './transfer.js';
 import { refListingFromFiles } from './ref-files.js';
-import { pack, unpack, encodeValue, decodeValue } from './pack.js';
+import { pack, unpack, encodeValue, decodeValue, damageOf, noteDamage } from './pack.js';
 import type { RunMeta, Segment } from './types.js';
 import type { Value } from './records.js';
 import type { ReadMark } from './marks.js';
@@ -285,6 +285,9 @@ function userValue(text: string): Value {
   return decodeValue(text.includes(TAGGED_TEXT) ? JSON.parse(text, untagged) : JSON.parse(text));
 }
 
+/** Beside a cached run's metadata: the damaged values its decoding found (pack.ts damageOf), which the cached text no longer shows as damage. */
+const DAMAGE_KEY = '\u0000damage';
+
 /** How TAG_KEY reads inside JSON text. */
 const TAGGED_TEXT = JSON.stringify(TAG_KEY).slice(1, -1);
 
@@ -309,6 +312,10 @@ export function readCachedHistory<R extends { meta: RunMeta }>(repo: RepoInfo, k
       const m = r.meta as unknown as Record<string, unknown>;
       m.args = userValue(m.args as string);
       if (typeof m.argCalls === 'string') m.argCalls = userValue(m.argCalls);
+      // The damage found when the metadata was decoded, told again by every reader as it was then.
+      const hurt = m[DAMAGE_KEY];
+      delete m[DAMAGE_KEY];
+      if (Array.isArray(hurt)) noteDamage(r.meta, hurt.map(String));
     }
     return { runs: o.runs, marks: Array.isArray(o.marks) ? o.marks : null };
   } catch {
@@ -326,6 +333,8 @@ export function writeCachedListing<R extends { meta: RunMeta }>(repo: RepoInfo, 
   const enc = runs.map((r) => {
     const meta: Record<string, unknown> = { ...r.meta, args: JSON.stringify(encodeValue(r.meta.args), tagged) };
     if (r.meta.argCalls !== undefined) meta.argCalls = JSON.stringify(encodeValue(r.meta.argCalls), tagged);
+    const hurt = damageOf(r.meta);
+    if (hurt.length) meta[DAMAGE_KEY] = [...hurt];
     return { ...r, meta };
   });
   const doc = { key, runs: enc, ...(marks ? { marks } : {}) };
