@@ -12,7 +12,7 @@
  * stretches, baselines too, so compare each with its own baseline only.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, cleanup, testEnv, BIN } from '../test/helpers/repo.js';
 
@@ -79,11 +79,29 @@ function spread(a: number[]): string {
   return `${Math.min(...a).toFixed(0)}–${Math.max(...a).toFixed(0)}`;
 }
 
+/**
+ * Until no run of `cwd` is waiting for its capture: a recorded run's capture goes on after the run
+ * exits (by design, outside the run's wall clock), and must not share the cores with the next
+ * sample, which would charge it to whatever command is measured next.
+ */
+async function capturesDone(cwd: string): Promise<void> {
+  const dir = join(cwd, '.git', 'flor', 'journal');
+  for (let i = 0; i < 2000; i++) {
+    if (!existsSync(dir) || !readdirSync(dir).some((n) => n.includes('.jrnl'))) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Interleaved samples of several commands, so load shifts hit each alike. */
 async function interleaved(cwd: string, cmds: Record<string, string[]>, n = SAMPLES): Promise<Record<string, Timed[]>> {
   const out: Record<string, Timed[]> = Object.fromEntries(Object.keys(cmds).map((k) => [k, []]));
-  for (const args of Object.values(cmds)) await timed(cwd, args); // warm the file cache
-  for (let i = 0; i < n; i++) for (const [k, args] of Object.entries(cmds)) out[k]!.push(await timed(cwd, args));
+  const sample = async (args: string[]): Promise<Timed> => {
+    const t = await timed(cwd, args);
+    await capturesDone(cwd);
+    return t;
+  };
+  for (const args of Object.values(cmds)) await sample(args); // warm the file cache
+  for (let i = 0; i < n; i++) for (const [k, args] of Object.entries(cmds)) out[k]!.push(await sample(args));
   return out;
 }
 
