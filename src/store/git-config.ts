@@ -1,15 +1,12 @@
 /** Git's configuration, remotes and version, as the other parts need them (only the store runs Git). */
-import { statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { configStamp } from './config-files.js';
 import { gitRepoSync, type RepoInfo } from './git.js';
 
 /**
  * Every setting Git reads in this repository, from one `git config --list` (a replay used to start
- * eight `git config` processes). Values are kept while the files they came from are unchanged:
- * Git rewrites a config file by renaming a new one over it, so a write anywhere changes that file's
- * inode or mtime, and the next read lists again. A config with `include`/`includeIf` (files this
- * cannot watch) is listed afresh for every read.
+ * eight `git config` processes). Values are kept while the stamp of Git's config files
+ * (config-files.ts) is unchanged: a write anywhere changes it, and the next read lists again. A
+ * config with `include`/`includeIf` (files the stamp does not cover) is listed afresh for every read.
  */
 interface Snapshot {
   stamp: string;
@@ -20,30 +17,6 @@ interface Snapshot {
 
 const snapshots = new Map<string, Snapshot>();
 
-function fileStamp(path: string): string {
-  try {
-    const s = statSync(path, { bigint: true });
-    return `${s.ino}:${s.mtimeNs}:${s.size}`;
-  } catch {
-    return '-';
-  }
-}
-
-/** What decides the listing besides the repository's files: Git's config files and environment. */
-function stampOf(repo: RepoInfo): string {
-  const env = process.env;
-  const xdg = env.XDG_CONFIG_HOME || join(homedir(), '.config');
-  const files = [
-    join(repo.commonDir, 'config'),
-    join(repo.gitDir, 'config.worktree'),
-    env.GIT_CONFIG_GLOBAL ?? join(env.HOME ?? homedir(), '.gitconfig'),
-    join(xdg, 'git', 'config'),
-    env.GIT_CONFIG_SYSTEM ?? '/etc/gitconfig',
-  ];
-  const vars = Object.keys(env).filter((k) => k.startsWith('GIT_CONFIG')).sort().map((k) => `${k}=${env[k]}`);
-  return [...files.map(fileStamp), ...vars].join('|');
-}
-
 /** `section.sub.Name` -> the form Git lists it in: section and name lower-cased, subsection as written. */
 function canonical(key: string): string {
   const first = key.indexOf('.');
@@ -53,7 +26,7 @@ function canonical(key: string): string {
 }
 
 function snapshot(repo: RepoInfo): Snapshot {
-  const stamp = stampOf(repo);
+  const stamp = configStamp(repo);
   const have = snapshots.get(repo.gitDir);
   if (have?.cacheable && have.stamp === stamp) return have;
   const r = gitRepoSync(repo, ['config', '--list', '-z'], { okCodes: [1] });

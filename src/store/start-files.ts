@@ -6,8 +6,8 @@
  * environment; a file that mentions `include` is never cached, since an `includeIf "onbranch:"`
  * changes the settings without a file changing). Each answer is one Git would give, or null.
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { configFiles, configStamp } from './config-files.js';
 import { join } from 'node:path';
 import type { RepoInfo } from './git.js';
 import { uniqueSuffix } from './builtins.js';
@@ -81,33 +81,12 @@ export function headFromFiles(repo: RepoInfo): { commit: string | null; tree: st
   return { commit, tree, branch };
 }
 
-/** The config files Git reads for this repository (existing or not), and the environment that changes them. */
+/** The config stamp (config-files.ts), or null when a config file mentions `include` (or cannot be read). */
 function configKey(repo: RepoInfo): string | null {
-  const env = Object.keys(process.env)
-    .filter((k) => k.startsWith('GIT_CONFIG'))
-    .sort()
-    .map((k) => `${k}=${process.env[k]}`);
-  const xdg = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
-  const files = [
-    process.env.GIT_CONFIG_SYSTEM ?? '/etc/gitconfig',
-    process.env.GIT_CONFIG_GLOBAL ?? join(xdg, 'git', 'config'),
-    process.env.GIT_CONFIG_GLOBAL === undefined ? join(homedir(), '.gitconfig') : '',
-    join(repo.commonDir, 'config'),
-    join(repo.gitDir, 'config.worktree'),
-  ].filter(Boolean);
-  const parts = [...env];
-  for (const f of files) {
-    let st;
-    try {
-      st = statSync(f, { bigint: true });
-    } catch {
-      parts.push(`${f} -`);
-      continue;
-    }
-    if (st.isFile() && /include/i.test(readText(f) ?? 'include')) return null;
-    parts.push(`${f} ${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`);
+  for (const f of configFiles(repo)) {
+    if (existsSync(f) && /include/i.test(readText(f) ?? 'include')) return null;
   }
-  return parts.join('\n');
+  return configStamp(repo);
 }
 
 function configCache(repo: RepoInfo): string {

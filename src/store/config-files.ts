@@ -1,0 +1,36 @@
+/**
+ * The config files Git reads for a repository, and a stamp of them: their stat data and the
+ * GIT_CONFIG* environment. Git rewrites a config file by renaming a new one over it, so any write
+ * changes the file's inode, size, mtime or ctime; the stamp then differs. Files a config includes
+ * are not listed: a cache keyed by the stamp must not be trusted where a config includes others.
+ * Shared by the per-process config listing (git-config.ts) and the run start's settings cache
+ * (start-files.ts).
+ */
+import { statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { RepoInfo } from './git.js';
+
+/** Git's order: system, global (GIT_CONFIG_GLOBAL, or the XDG file and ~/.gitconfig), the repository's, the worktree's. */
+export function configFiles(repo: RepoInfo): string[] {
+  const env = process.env;
+  const global = env.GIT_CONFIG_GLOBAL !== undefined ? [env.GIT_CONFIG_GLOBAL] : [join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'git', 'config'), join(homedir(), '.gitconfig')];
+  return [env.GIT_CONFIG_SYSTEM ?? '/etc/gitconfig', ...global, join(repo.commonDir, 'config'), join(repo.gitDir, 'config.worktree')].filter(Boolean);
+}
+
+/** The stamp: one line per GIT_CONFIG* variable, then per file (`-` when it does not exist). */
+export function configStamp(repo: RepoInfo): string {
+  const parts = Object.keys(process.env)
+    .filter((k) => k.startsWith('GIT_CONFIG'))
+    .sort()
+    .map((k) => `${k}=${process.env[k]}`);
+  for (const f of configFiles(repo)) {
+    try {
+      const st = statSync(f, { bigint: true });
+      parts.push(`${f} ${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`);
+    } catch {
+      parts.push(`${f} -`);
+    }
+  }
+  return parts.join('\n');
+}
