@@ -5,9 +5,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanup, gitIn, makeRepo, sh, tempDir } from './helpers/repo.js';
+import { cleanup, gitIn, makeRepo, ROOT, sh, tempDir, testEnv } from './helpers/repo.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { configBoolValue, configMatching, configValue, configValues, setConfig } from '../src/store/git-config.js';
 
@@ -58,4 +58,26 @@ test('a write by another process, this process, or an included file is seen by t
   assert.deepEqual(configValues(repo, 'flor.trustedWriters'), ['one']);
   writeFileSync(inc, '[flor]\n\ttrustedWriters = two\n');
   assert.deepEqual(configValues(repo, 'flor.trustedWriters'), ['two']);
+});
+
+test('the listing is kept on disk for the next process, which starts no git config while no config file changed', () => {
+  const dir = repoWithConfig();
+  const trace = join(tempDir(), 'trace');
+  const read = () => {
+    writeFileSync(trace, '');
+    const r = sh(process.execPath, ['-e', `import(${JSON.stringify(join(ROOT, 'dist', 'store', 'git-config.js'))}).then(async (c) => { const g = await import(${JSON.stringify(join(ROOT, 'dist', 'store', 'git.js'))}); console.log(c.configValue(g.requireRepoSync(process.cwd()), 'flor.writer')); })`], dir, { env: { ...testEnv(), GIT_TRACE: trace } });
+    const configs = readFileSync(trace, 'utf8').split('\n').filter((l) => / built-in: git config/.test(l)).length;
+    return [r.stdout.trim(), configs];
+  };
+  assert.deepEqual(read(), ['abc', 1]);
+  assert.deepEqual(read(), ['abc', 0], 'the second process reads the kept listing');
+  gitIn(dir, 'config', 'flor.writer', 'abd');
+  assert.deepEqual(read(), ['abd', 1], 'a changed config file is listed again');
+  assert.deepEqual(read(), ['abd', 0]);
+  const inc = join(tempDir(), 'inc.config');
+  writeFileSync(inc, '[flor]\n\twriter = inc\n');
+  gitIn(dir, 'config', 'include.path', inc);
+  assert.deepEqual(read(), ['inc', 1]);
+  writeFileSync(inc, '[flor]\n\twriter = changed\n');
+  assert.deepEqual(read(), ['changed', 1], 'a config with an include is never taken from disk');
 });

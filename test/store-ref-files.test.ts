@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRepo, gitIn, tempDir, cleanup } from './helpers/repo.js';
-import { findRepoFromFiles, refListingFromFiles } from '../src/store/ref-files.js';
+import { makeRepo, gitIn, sh, tempDir, cleanup } from './helpers/repo.js';
+import { findRepoFromFiles, refFromFiles, refListingFromFiles } from '../src/store/ref-files.js';
 import type { RepoInfo } from '../src/store/git.js';
 
 test.after(cleanup);
@@ -60,4 +60,26 @@ test('refs read from files list as for-each-ref lists them: loose, packed, both,
   mkdirSync(join(dir, '.git', 'refs', 'flor', 'sym'), { recursive: true });
   writeFileSync(join(dir, '.git', 'refs', 'flor', 'sym', 'x'), 'ref: refs/heads/main\n');
   assert.equal(refListingFromFiles(repo, 'refs/flor/'), null);
+});
+
+test('one ref read from files is what rev-parse --verify gives: loose, packed, loose over packed, absent; a symbolic or directory name hands over to Git', () => {
+  const dir = makeRepo({ flor: false });
+  const repo = revParse(dir);
+  const head = gitIn(dir, 'rev-parse', 'HEAD');
+  const tree = gitIn(dir, 'rev-parse', 'HEAD^{tree}');
+  const verify = (ref: string) => sh('git', ['rev-parse', '--verify', '-q', ref], dir, { allowFail: true }).stdout.trim() || null;
+  assert.equal(refFromFiles(repo, 'refs/flor/notes'), null);
+  gitIn(dir, 'update-ref', 'refs/flor/packed', head);
+  gitIn(dir, 'update-ref', 'refs/flor/ledgers/w1', head);
+  gitIn(dir, 'pack-refs', '--all');
+  gitIn(dir, 'update-ref', 'refs/flor/ledgers/w1', tree); // loose, over its packed value
+  gitIn(dir, 'update-ref', 'refs/flor/notes', head);
+  for (const ref of ['refs/flor/packed', 'refs/flor/ledgers/w1', 'refs/flor/notes', 'refs/flor/ledgers/w2', 'refs/flor/pack']) {
+    assert.equal(refFromFiles(repo, ref), verify(ref), ref);
+  }
+  assert.deepEqual([refFromFiles(repo, 'refs/flor/packed'), refFromFiles(repo, 'refs/flor/ledgers/w1'), refFromFiles(repo, 'refs/flor/ledgers/w2')], [head, tree, null]);
+  writeFileSync(join(dir, '.git', 'refs', 'flor', 'sym'), 'ref: refs/heads/main\n');
+  assert.equal(refFromFiles(repo, 'refs/flor/sym'), undefined);
+  assert.equal(refFromFiles(repo, 'refs/flor/ledgers'), undefined, 'a directory of refs is not a ref');
+  assert.equal(refFromFiles(repo, 'HEAD'), undefined, 'only full refs/ names');
 });

@@ -1,4 +1,7 @@
 /** Git's configuration, remotes and version, as the other parts need them (only the store runs Git). */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { uniqueSuffix } from './builtins.js';
 import { configStamp } from './config-files.js';
 import { gitRepoSync, type RepoInfo } from './git.js';
 
@@ -29,10 +32,11 @@ function snapshot(repo: RepoInfo): Snapshot {
   const stamp = configStamp(repo);
   const have = snapshots.get(repo.gitDir);
   if (have?.cacheable && have.stamp === stamp) return have;
-  const r = gitRepoSync(repo, ['config', '--list', '-z'], { okCodes: [1] });
+  const kept = listingOnDisk(repo, stamp);
+  const listing = kept ?? gitRepoSync(repo, ['config', '--list', '-z'], { okCodes: [1] }).stdout.toString();
   const values = new Map<string, Array<string | null>>();
   let cacheable = true;
-  for (const rec of r.stdout.toString().split('\0')) {
+  for (const rec of listing.split('\0')) {
     if (!rec) continue;
     const nl = rec.indexOf('\n');
     const key = nl < 0 ? rec : rec.slice(0, nl);
@@ -44,7 +48,38 @@ function snapshot(repo: RepoInfo): Snapshot {
   }
   const s = { stamp, values, cacheable };
   snapshots.set(repo.gitDir, s);
+  if (cacheable && kept === null) keepListing(repo, stamp, listing);
   return s;
+}
+
+/**
+ * The listing is also kept on disk under its stamp, for the next process: each capture and most
+ * commands are a new process, and `git config --list` was one of a capture's git processes. The
+ * stamp is taken before Git lists, so a file changed meanwhile gives a stamp that no longer matches.
+ */
+function listingFile(repo: RepoInfo): string {
+  return join(repo.gitDir, 'flor', 'config-list.json');
+}
+
+function listingOnDisk(repo: RepoInfo, stamp: string): string | null {
+  try {
+    const c = JSON.parse(readFileSync(listingFile(repo), 'utf8')) as { stamp?: unknown; listing?: unknown };
+    return c.stamp === stamp && typeof c.listing === 'string' ? c.listing : null;
+  } catch {
+    return null; // none yet, or torn: Git is asked
+  }
+}
+
+function keepListing(repo: RepoInfo, stamp: string, listing: string): void {
+  const file = listingFile(repo);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${uniqueSuffix()}`;
+    writeFileSync(tmp, JSON.stringify({ stamp, listing }));
+    renameSync(tmp, file);
+  } catch {
+    // a cache: the next process asks Git
+  }
 }
 
 /** As `git config --get key`: the last value, '' for a key without `=`, null when unset. */

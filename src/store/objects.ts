@@ -11,6 +11,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlorError } from '../errors.js';
 import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, repoCwd, type RepoInfo, type TreeEntry } from './git.js';
+import { refFromFiles } from './ref-files.js';
 import { LEDGERS } from './refs.js';
 import { ledgerSignArgs } from './signing.js';
 
@@ -185,6 +186,9 @@ export async function commitTree(repo: RepoInfo, tree: string, parents: string[]
 
 /** Current oid of `ref`, or null when it does not exist. */
 export async function readRef(repo: RepoInfo, ref: string): Promise<string | null> {
+  // Read from the ref files where their layout is plain: a capture reads two refs, and a process each was a tenth of it.
+  const known = refFromFiles(repo, ref);
+  if (known !== undefined) return known;
   const r = await git(['rev-parse', '--verify', '-q', ref], { cwd: repoCwd(repo), okCodes: [1, 128] });
   return r.code === 0 ? r.stdout.toString().trim() : null;
 }

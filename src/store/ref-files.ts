@@ -141,3 +141,28 @@ export function refListingFromFiles(repo: RepoInfo, prefix: string): string | nu
   const names = [...all.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   return names.map((n) => `${all.get(n)} ${n}`).join('\n');
 }
+
+/**
+ * The oid of one fully named ref (`refs/...`) from its loose file or packed-refs, as
+ * `git rev-parse --verify -q REF` would give it: null when it does not exist, undefined when Git
+ * must be asked (reftable, a namespace, a symbolic or damaged ref, a name that is a directory).
+ * A loose file is read before packed-refs, as Git does.
+ */
+export function refFromFiles(repo: RepoInfo, ref: string): string | null | undefined {
+  if (!ref.startsWith('refs/') || ref.endsWith('/') || ref.includes('..') || process.env.GIT_NAMESPACE !== undefined) return undefined;
+  if (existsSync(join(repo.commonDir, 'reftable'))) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(join(repo.commonDir, ref), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR') return undefined;
+    const packed = readText(join(repo.commonDir, 'packed-refs'));
+    if (packed === null) return null;
+    const at = packed.indexOf(` ${ref}\n`);
+    if (at < 0) return packed.endsWith(` ${ref}`) ? undefined : null;
+    const oid = packed.slice(packed.lastIndexOf('\n', at) + 1, at);
+    return OID.test(oid) ? oid : undefined;
+  }
+  const oid = text.trim();
+  return OID.test(oid) ? oid : undefined;
+}

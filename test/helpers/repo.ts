@@ -3,7 +3,7 @@
  * makeRepo({ files, commits }) builds a repo from inline objects; linkFlor makes
  * `import { flor } from 'git-flor'` resolve to this checkout's built dist/.
  */
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { spawnSync, spawn, type SpawnSyncReturns } from 'node:child_process';
@@ -79,9 +79,8 @@ export function writeFiles(dir: string, files: Record<string, string | null>): v
 export function makeRepo(spec: RepoSpec = {}): string {
   const dir = tempDir();
   gitIn(dir, 'init', '-q', '-b', 'main');
-  gitIn(dir, 'config', 'gc.auto', '0');
-  gitIn(dir, 'config', 'user.name', 'Test');
-  gitIn(dir, 'config', 'user.email', 'test@example.com');
+  // Appended, not set with three `git config` processes: a repository is made in most tests.
+  appendFileSync(join(dir, '.git', 'config'), '[gc]\n\tauto = 0\n[user]\n\tname = Test\n\temail = test@example.com\n');
   writeFiles(dir, { '.gitignore': 'node_modules/\n', ...(spec.files ?? {}) });
   if (spec.flor !== false) linkFlor(dir);
   if (spec.commit !== false) {
