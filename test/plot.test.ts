@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { contextOf, curveOf, downsample, downsampleOnGrid, loopsOf, sharedGrid, smooth } from '../src/query/curve.js';
+import { contextOf, curveOf, downsample, loopsOf, smooth } from '../src/query/curve.js';
 import { shortIds } from '../src/query/short-ids.js';
 import { niceTicks, svgChart, svgCharts } from '../src/cli/svg-chart.js';
 import { segment } from './helpers/segments.js';
@@ -75,16 +75,6 @@ test('downsampling keeps the shape in bucket means; smoothing is a debiased EMA'
   assert.equal(s[0], 0);
   assert.ok(Math.abs(s[1]! - 10 * 0.5 / 0.75) < 1e-12);
   assert.deepEqual(smooth([1, 2], 0), [1, 2]);
-});
-
-test('curves drawn together share one grid: same x values, bucket means of y', () => {
-  const a = { xs: [0, 1, 2, 3, 4, 5, 6, 7], ys: [0, 2, 4, 6, 8, 10, 12, 14] };
-  const b = { xs: [0, 1, 2, 3], ys: [1, 1, 3, 3] };
-  assert.equal(sharedGrid([a, b], 8), null, 'nothing to thin');
-  const g = sharedGrid([a, b], 2)!;
-  assert.deepEqual(g, { lo: 0, width: 3.5, buckets: 2 });
-  assert.deepEqual(downsampleOnGrid(a, g.lo, g.width, g.buckets), { xs: [1.75, 5.25], ys: [3, 11] });
-  assert.deepEqual(downsampleOnGrid(b, g.lo, g.width, g.buckets), { xs: [1.75], ys: [2] });
 });
 
 test('short ids are the shortest unique prefix, at least 8 characters', () => {

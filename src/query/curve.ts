@@ -54,12 +54,34 @@ export function segmentsFor(segments: Segment[], name: string): Segment[] {
  * not drawn. Values that are not finite numbers (strings, arrays, NaN) are not drawn.
  */
 export function curveOf(segments: Segment[], name: string, x?: string): Curve {
+  const from = segmentsFor(segments, name);
+  if (from.length === 0) return { xs: [], ys: [] };
+  let memo = curveMemo.get(from[0]!);
+  if (!memo) curveMemo.set(from[0]!, (memo = new Map()));
+  const key = JSON.stringify([name, x ?? null]);
+  const hit = memo.get(key);
+  if (hit && hit.from.length === from.length && hit.from.every((s, i) => s === from[i])) return hit.curve;
+  const curve = computeCurve(from, name, x);
+  memo.set(key, { from, curve });
+  return curve;
+}
+
+/**
+ * Curves kept while their segments live (segments are never rewritten; a live run's journal is
+ * read into new segment objects each time). The ui server draws the same curves again on every
+ * change and every chart switch: 200 curves of 5,000 points made ~45 MB of young garbage per
+ * chart, whose copying by the GC took longer than making them. A curve returned is shared: never
+ * change it.
+ */
+const curveMemo = new WeakMap<Segment, Map<string, { from: Segment[]; curve: Curve }>>();
+
+function computeCurve(from: Segment[], name: string, x: string | undefined): Curve {
   const byX = new Map<number, number>();
   const xs: number[] = [];
   const ys: number[] = [];
   let step = 0;
   const ordinal = new Map<string, number>();
-  for (const seg of segmentsFor(segments, name)) {
+  for (const seg of from) {
     const id = seg.names.indexOf(name);
     const frameX = new Map<number, number | undefined>();
     for (let r = 0; r < seg.name.length; r++) {
@@ -104,45 +126,60 @@ export function curveOf(segments: Segment[], name: string, x?: string): Curve {
  */
 export function loopsOf(segments: Segment[], name: string): string[] {
   const found = new Set<string>();
-  for (const seg of segmentsFor(segments, name)) {
-    const n = seg.frames.parent.length;
-    // chain[f]: the frame's chain of loop-table indices from the outermost, as a number: chains
-    // are interned (parent chain, own loop) pairs, so no text is made per frame.
-    const chain = new Int32Array(n);
-    const interned = new Map<number, number>();
-    const up: number[] = [];
-    const own: number[] = [];
-    const width = seg.loops.length + 1;
-    for (let f = 0; f < n; f++) {
-      const p = seg.frames.parent[f]!;
-      const pc = p >= 0 && p < f ? chain[p]! : -1;
-      const loop = seg.frames.loop[f]!;
-      const key = (pc + 1) * width + loop;
-      let c = interned.get(key);
-      if (c === undefined) {
-        c = up.length;
-        interned.set(key, c);
-        up.push(pc);
-        own.push(loop);
-      }
-      chain[f] = c;
+  for (const seg of segmentsFor(segments, name)) for (const l of segmentLoops(seg, name)) found.add(l);
+  return [...found];
+}
+
+/**
+ * A segment's loop columns of one name, kept while the segment object lives: segments are never
+ * rewritten, and a long-lived reader (the ui server) asks again for every chart it draws.
+ */
+const loopsMemo = new WeakMap<Segment, Map<string, string[]>>();
+
+function segmentLoops(seg: Segment, name: string): string[] {
+  let memo = loopsMemo.get(seg);
+  if (!memo) loopsMemo.set(seg, (memo = new Map()));
+  let found = memo.get(name);
+  if (found) return found;
+  const out = new Set<string>();
+  const n = seg.frames.parent.length;
+  // chain[f]: the frame's chain of loop-table indices from the outermost, as a number: chains
+  // are interned (parent chain, own loop) pairs, so no text is made per frame.
+  const chain = new Int32Array(n);
+  const interned = new Map<number, number>();
+  const up: number[] = [];
+  const own: number[] = [];
+  const width = seg.loops.length + 1;
+  for (let f = 0; f < n; f++) {
+    const p = seg.frames.parent[f]!;
+    const pc = p >= 0 && p < f ? chain[p]! : -1;
+    const loop = seg.frames.loop[f]!;
+    const key = (pc + 1) * width + loop;
+    let c = interned.get(key);
+    if (c === undefined) {
+      c = up.length;
+      interned.set(key, c);
+      up.push(pc);
+      own.push(loop);
     }
-    const id = seg.names.indexOf(name);
-    const chains = new Set<number>();
-    for (let r = 0; r < seg.name.length; r++) if (seg.name[r] === id && seg.frame[r]! >= 0) chains.add(chain[seg.frame[r]!]!);
-    for (const c of chains) {
-      const path: number[] = [];
-      for (let k = c; k >= 0; k = up[k]!) path.push(own[k]!);
-      const seen = new Map<string, number>();
-      for (let i = path.length - 1; i >= 0; i--) {
-        const loop = seg.loops[path[i]!]!;
-        const k = seen.get(loop) ?? 0;
-        seen.set(loop, k + 1);
-        found.add(k === 0 ? loop : `${loop}.${k}`);
-      }
+    chain[f] = c;
+  }
+  const id = seg.names.indexOf(name);
+  const chains = new Set<number>();
+  for (let r = 0; r < seg.name.length; r++) if (seg.name[r] === id && seg.frame[r]! >= 0) chains.add(chain[seg.frame[r]!]!);
+  for (const c of chains) {
+    const path: number[] = [];
+    for (let k = c; k >= 0; k = up[k]!) path.push(own[k]!);
+    const seen = new Map<string, number>();
+    for (let i = path.length - 1; i >= 0; i--) {
+      const loop = seg.loops[path[i]!]!;
+      const k = seen.get(loop) ?? 0;
+      seen.set(loop, k + 1);
+      out.add(k === 0 ? loop : `${loop}.${k}`);
     }
   }
-  return [...found];
+  memo.set(name, (found = [...out]));
+  return found;
 }
 
 /**
@@ -188,52 +225,4 @@ export function smooth(ys: number[], weight: number): number[] {
     out.push(last / debias);
   }
   return out;
-}
-
-/**
- * Like `downsample`, on a grid shared by every curve of a chart: bucket b covers
- * [lo + b*width, lo + (b+1)*width) and its point sits at the bucket's centre. Curves drawn together
- * then share their x values, so aligning 200 curves for the chart costs 200 x buckets cells, not
- * 200 x (the union of every curve's own bucket means).
- */
-export function downsampleOnGrid(c: Curve, lo: number, width: number, buckets = Infinity): Curve {
-  if (!(width > 0)) return c;
-  const bucketOf = (x: number) => Math.min(buckets - 1, Math.floor((x - lo) / width));
-  // A grid of a known size (the shared one): sums and counts in arrays, no entry per bucket.
-  if (Number.isFinite(buckets) && buckets <= 1 << 20 && c.xs.every((x) => x >= lo)) {
-    const sums = new Float64Array(buckets);
-    const counts = new Uint32Array(buckets);
-    for (let i = 0; i < c.xs.length; i++) {
-      // The maximum itself would open a bucket past the end: it belongs to the last one.
-      const b = bucketOf(c.xs[i]!);
-      sums[b]! += c.ys[i]!;
-      counts[b]!++;
-    }
-    const xs: number[] = [];
-    const ys: number[] = [];
-    for (let b = 0; b < buckets; b++) {
-      if (counts[b] === 0) continue;
-      xs.push(lo + (b + 0.5) * width);
-      ys.push(sums[b]! / counts[b]!);
-    }
-    return { xs, ys };
-  }
-  const sums = new Map<number, [number, number]>();
-  for (let i = 0; i < c.xs.length; i++) {
-    const b = bucketOf(c.xs[i]!);
-    const s = sums.get(b);
-    if (s) (s[0] += c.ys[i]!), s[1]++;
-    else sums.set(b, [c.ys[i]!, 1]);
-  }
-  const keys = [...sums.keys()].sort((a, b) => a - b);
-  return { xs: keys.map((b) => lo + (b + 0.5) * width), ys: keys.map((b) => sums.get(b)![0] / sums.get(b)![1]) };
-}
-
-/** The grid for `downsampleOnGrid` when any of the curves has more than `points` points; null otherwise. */
-export function sharedGrid(curves: Curve[], points: number): { lo: number; width: number; buckets: number } | null {
-  if (!curves.some((c) => c.xs.length > points)) return null;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const c of curves) if (c.xs.length) (lo = Math.min(lo, c.xs[0]!)), (hi = Math.max(hi, c.xs[c.xs.length - 1]!));
-  return { lo, width: (hi - lo) / points || 1, buckets: points };
 }

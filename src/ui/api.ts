@@ -1,6 +1,7 @@
 /**
- * The page's JSON API. Each answer is what the CLI would print with `--format json` (runs), or the
- * chart data of `git flor plot` (curves): the page holds no query logic of its own.
+ * The page's API. Each answer is what the CLI would print with `--format json` (runs), or the
+ * chart data of `git flor plot` (curves, aligned for uPlot as binary columns: chart-data.ts): the
+ * page holds no query logic of its own.
  */
 import { FlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
@@ -12,9 +13,9 @@ import { liveHistory } from '../query/live-history.js';
 import { summarizeRuns } from '../query/summary.js';
 import { curvesView } from '../query/curve-view.js';
 import { RUN_ABBREV, shortIds } from '../query/short-ids.js';
-import { downsampleOnGrid, sharedGrid, smooth } from '../query/curve.js';
 import { toJson } from '../query/json-rows.js';
 import type { Hindsight } from './hindsight.js';
+import { alignCurves, encodeChart, smoothColumn } from './chart-data.js';
 import { diffRuns } from '../query/diff.js';
 import { treeDiff } from '../store/tree-diff.js';
 import type { Value } from '../store/records.js';
@@ -119,19 +120,26 @@ async function curves(repo: RepoInfo, q: URLSearchParams): Promise<ApiResult> {
   // uPlot draws 166k points in ~25 ms; a curve wider than the screen is bucket means.
   const points = num(q.get('points'), 'points') ?? 1000;
   const view = await curvesView(await liveHistory(repo, segmentsFor(repo)), { names: wanted, runs: q.getAll('run').filter(Boolean), x });
-  const body: Record<string, unknown> = {};
+  const columns: Float64Array[] = [];
+  const column = (c: Float64Array) => columns.push(c) - 1;
+  const charts: Record<string, unknown> = {};
   for (const name of wanted) {
     const runs = view.runs.filter((r) => r.curves.has(name));
-    const grid = sharedGrid(runs.map((r) => r.curves.get(name)!), points);
-    body[name] = runs.map((r) => {
-      const c = grid ? downsampleOnGrid(r.curves.get(name)!, grid.lo, grid.width, grid.buckets) : r.curves.get(name)!;
-      return { run: r.run, short: r.short, version: r.version, xs: c.xs, ys: c.ys, smooth: weight > 0 ? smooth(c.ys, weight) : null };
-    });
+    const aligned = alignCurves(runs.map((r) => r.curves.get(name)!), points);
+    charts[name] = {
+      x: column(aligned.xs),
+      runs: runs.map((r, i) => ({
+        run: r.run,
+        short: r.short,
+        version: r.version,
+        points: aligned.points[i],
+        y: column(aligned.ys[i]!),
+        smooth: weight > 0 ? column(smoothColumn(aligned.ys[i]!, weight)) : null,
+      })),
+    };
   }
-  return {
-    status: 200,
-    body: { x: x ?? null, curves: body, loops: Object.fromEntries(view.loops), missing: view.missing, known: view.known, broken: view.broken.map((b) => ({ id: b.id, error: b.error })) },
-  };
+  const header = { x: x ?? null, charts, loops: Object.fromEntries(view.loops), missing: view.missing, known: view.known, broken: view.broken.map((b) => ({ id: b.id, error: b.error })) };
+  return { status: 200, body: encodeChart(header, columns) };
 }
 
 /** How two runs differ: args, the code trees that ran, status, duration, version, each name's values. */

@@ -60,7 +60,7 @@ const SECURITY_HEADERS = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
-function send(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, extra: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', ...SECURITY_HEADERS, ...extra });
   res.end(body);
 }
@@ -177,7 +177,8 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
         body = await readJson(req);
       }
       const r = await api(opts.repo, req.method ?? 'GET', url, body, hindsight);
-      send(res, r.status, 'application/json; charset=utf-8', JSON.stringify(r.body));
+      if (r.body instanceof Uint8Array) send(res, r.status, 'application/octet-stream', r.body);
+      else send(res, r.status, 'application/json; charset=utf-8', JSON.stringify(r.body));
       return;
     }
     if (url.pathname === '/favicon.ico') {

@@ -13,14 +13,41 @@
     s.className = error ? 'error' : '';
   }
 
-  async function get(path) {
+  async function fetchOk(path) {
     const res = await fetch(path, { credentials: 'same-origin' });
-    const body = await res.json().catch(() => ({ error: { message: `HTTP ${res.status}` } }));
     if (!res.ok) {
-      const e = body.error || {};
+      const e = (await res.json().catch(() => ({}))).error || {};
       throw new Error((e.message || `HTTP ${res.status}`) + (e.hint ? `\nhint: ${e.hint}` : ''));
     }
-    return body;
+    return res;
+  }
+
+  async function get(path) {
+    return (await fetchOk(path)).json();
+  }
+
+  // uPlot leaves a gap at null; a NaN would reach the canvas. Most columns have none: those stay
+  // the Float64Array the response holds.
+  function gapsAsNull(col) {
+    for (const v of col) if (Number.isNaN(v)) return Array.from(col, (y) => (Number.isNaN(y) ? null : y));
+    return col;
+  }
+
+  /**
+   * Curves as the server aligned them (src/ui/chart-data.ts): a JSON header, then float64 columns
+   * wrapped where they lie in the response, never parsed as text.
+   */
+  async function getCurves(path) {
+    const buf = await (await fetchOk(path)).arrayBuffer();
+    const len = new DataView(buf).getUint32(0, true);
+    const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, len)));
+    const start = (4 + len + 7) & ~7;
+    const cols = head.columns.map(([at, n]) => gapsAsNull(new Float64Array(buf, start + at * 8, n)));
+    const curves = {};
+    for (const [name, c] of Object.entries(head.charts)) {
+      curves[name] = { xs: cols[c.x], runs: c.runs.map((r) => ({ ...r, y: cols[r.y], smooth: r.smooth === null ? null : cols[r.smooth] })) };
+    }
+    return { ...head, curves };
   }
 
   function cellText(v) {
@@ -129,7 +156,7 @@
     const t0 = performance.now();
     let body;
     try {
-      body = await get(`/api/curves?${q}`);
+      body = await getCurves(`/api/curves?${q}`);
     } catch (e) {
       // A loop the newly chosen name is never logged in: fall back to record order.
       if (x) {
@@ -140,7 +167,7 @@
     }
     refreshLoops(body.loops);
     state.curves = body.curves;
-    for (const name of names) drawChart(name, body.curves[name] || [], w > 0, body.x);
+    for (const name of names) drawChart(name, body.curves[name], w > 0, body.x);
     document.body.dataset.chartMs = String(Math.round(performance.now() - t0));
   }
 
@@ -153,35 +180,40 @@
     sel.value = all.has(cur) ? cur : '';
   }
 
-  function drawChart(name, curves, smoothed, x, into) {
-    const box = el('div', { class: 'chart', 'data-name': name }, el('h3', {}, name));
+  function drawChart(name, chart, smoothed, x, into) {
+    const hover = el('p', { class: 'hover' }, '\u00a0');
+    const box = el('div', { class: 'chart', 'data-name': name }, el('h3', {}, name), hover);
     (into || $('#charts')).append(box);
+    const curves = chart ? chart.runs : [];
     if (curves.length === 0) {
       box.append(el('p', {}, 'no values for the chosen runs'));
       return;
     }
-    const tables = [];
+    // Hairlines when there are many runs: a wider stroke hides the others, and is what costs the
+    // canvas most (200 curves of 1,000 points).
+    const stroke = curves.length > 20 ? 1 : 1.5;
+    const data = [chart.xs];
     const series = [{ label: x || 'record' }];
+    const runOf = [null];
     curves.forEach((c, i) => {
       const color = PALETTE[i % PALETTE.length];
       const label = `${c.short} ${c.version || ''}`.trim();
       if (smoothed) {
-        tables.push([c.xs, c.ys]);
-        series.push({ label: `${label} (raw)`, stroke: `${color}40`, width: 1, spanGaps: true, raw: true });
-        tables.push([c.xs, c.smooth]);
-        series.push({ label, stroke: color, width: 1.5, spanGaps: true });
-      } else {
-        tables.push([c.xs, c.ys]);
-        series.push({ label, stroke: color, width: 1.5, spanGaps: true });
+        // Raw curves stay faint underneath; their legend rows (u-raw) would only double the list.
+        data.push(c.y);
+        series.push({ label: `${label} (raw)`, stroke: `${color}40`, width: 1, spanGaps: true, class: 'u-raw' });
+        runOf.push(null);
       }
+      data.push(smoothed ? c.smooth : c.y);
+      series.push({ label, stroke: color, width: stroke, spanGaps: true });
+      runOf.push(c.run);
     });
-    const data = uPlot.join(tables);
     const logy = $('#logy').checked;
     const width = Math.max(320, box.clientWidth || 480);
     const u = new uPlot({
       width,
       height: 260,
-      series: series.map(({ raw, ...s }) => s),
+      series,
       scales: { x: { time: false }, y: logy ? { distr: 3 } : {} },
       // x is an iteration or a record's position: whole numbers, so no tick falls between two.
       axes: [{
@@ -193,12 +225,37 @@
         },
       }, {}],
       legend: { live: true },
+      hooks: { setCursor: [(u) => showNearest(u, hover, runOf)] },
     }, data, box);
-    // Raw curves stay faint underneath; their legend rows would only double the list.
-    const rows = box.querySelectorAll('.u-legend tr.u-series');
-    series.forEach((s, i) => { if (s.raw && rows[i]) rows[i].style.display = 'none'; });
     u.root.dataset.series = String(curves.length);
     state.charts.push(u);
+  }
+
+  /**
+   * The run under the cursor: of the drawn (not raw) curves at the cursor's x, the one nearest to
+   * it vertically. Among 200 legend entries the hovered line would be hard to find.
+   */
+  function showNearest(u, out, runOf) {
+    const { idx, top } = u.cursor;
+    let best = null;
+    let dist = Infinity;
+    if (idx !== null && idx !== undefined) {
+      for (let i = 1; i < u.series.length; i++) {
+        const s = u.series[i];
+        const v = u.data[i][idx];
+        if (!s.show || runOf[i] === null || v === null || v === undefined) continue;
+        const d = Math.abs(u.valToPos(v, 'y') - top);
+        if (d < dist) (dist = d), (best = i);
+      }
+    }
+    if (best === null) {
+      out.textContent = '\u00a0';
+      delete out.dataset.run;
+      return;
+    }
+    const at = u.data[0][idx];
+    out.textContent = `${u.series[best].label}: ${cellText(u.data[best][idx])} at ${u.series[0].label} ${cellText(at)}`;
+    out.dataset.run = runOf[best];
   }
 
   /** A unified diff, one line per element, coloured by what the line is. */
@@ -236,8 +293,8 @@
       const q = new URLSearchParams();
       for (const n of names) q.append('name', n);
       for (const r of ids) q.append('run', r);
-      const body = await get(`/api/curves?${q}`);
-      for (const n of names) drawChart(n, body.curves[n] || [], false, null, holder);
+      const body = await getCurves(`/api/curves?${q}`);
+      for (const n of names) drawChart(n, body.curves[n], false, null, holder);
     }
     document.body.dataset.compared = ids.join(',');
   }
@@ -496,8 +553,8 @@
 
   // For tests and the curious: how many points a run's curve of a name has right now.
   window.__florPoints = (name, run) => {
-    const c = (state.curves?.[name] || []).find((x) => x.run === run);
-    return c ? c.xs.length : 0;
+    const c = (state.curves?.[name]?.runs || []).find((x) => x.run === run);
+    return c ? c.points : 0;
   };
 
   (async () => {
