@@ -103,7 +103,7 @@ test('short ids: the shortest unique prefix of at least the minimum, over the wh
 
 test('a table too wide for the terminal leaves out columns in the stated order, then cuts text', () => {
   const t = tableFromObjects(['run', 'time', 'status', 'note'], [{ run: '01M92RTZ0', time: '2026-12-05T09:33:50.030Z', status: 'ok', note: 'a long free-text note here' }]);
-  const fitted = (width: number, drop: string[]) => [...styledTable({ width, drop })(t)].join('');
+  const fitted = (width: number, drop: string[]) => Buffer.concat([...styledTable({ width, drop })(t)].map((c) => Buffer.from(c))).toString();
   assert.equal(fitted(200, ['time']), render('table', t));
   assert.equal(fitted(50, ['time']), 'run        status  note\n01M92RTZ0  ok      a long free-text note here\n');
   assert.equal(fitted(30, ['time']), 'run        status  note\n01M92RTZ0  ok      a long fre…\n');

@@ -9,6 +9,7 @@ import { unknownName } from './names.js';
 import { sortRows, type SortKey } from './sort.js';
 import { parseSpec, type Spec } from './spec.js';
 import { MARK_KEYS, RUN_KEYS, RunValues, keyValue, type History, type HistoryRun, type Resolved, type RunKey } from './summary.js';
+import type { Value } from '../store/records.js';
 import { selectRows, cellAt, type Table } from './table.js';
 
 export interface ViewQuery {
@@ -93,8 +94,15 @@ export async function queryView(table: Table, history: History, q: ViewQuery, kn
   const args = argNames(runs);
   const columns = new Set(table.columns);
 
+  // Bindings that read a run-level value (the same for every row of a run) keep their reader by
+  // dictionary entry too: a condition made only of those is decided once per run, not per row.
+  const byEntry = new Map<Binding, (entry: number) => Value>();
   const bind = async (spec: Spec, text: string): Promise<Binding> => {
-    const perRun = (b: Binding): Binding => ({ get: (row) => b.get(entryRun[rowRun[row]!]!), prefix: b.prefix, member: b.member });
+    const perRun = (b: Binding): Binding => {
+      const rb: Binding = { get: (row) => b.get(entryRun[rowRun[row]!]!), prefix: b.prefix, member: b.member };
+      byEntry.set(rb, (entry) => b.get(entryRun[entry]!));
+      return rb;
+    };
     if (spec.t === 'name') {
       if (spec.name === 'version' || spec.name === 'run') return perRun(runBinding({ t: 'key', key: spec.name }, runs));
       const c = table.columns.indexOf(spec.name);
@@ -120,15 +128,39 @@ export async function queryView(table: Table, history: History, q: ViewQuery, kn
     }
     const res = await rv.resolve(spec);
     const vals = await rv.values(res, runs, text);
-    return { get: (row) => (entryRun[rowRun[row]!]! >= 0 ? vals[entryRun[rowRun[row]!]!]! : null) };
+    const value = (entry: number): Value => (entryRun[entry]! >= 0 ? vals[entryRun[entry]!]! : null);
+    const b: Binding = { get: (row) => value(rowRun[row]!) };
+    byEntry.set(b, value);
+    return b;
   };
 
-  let rows: number[] = Array.from({ length: table.length }, (_, i) => i);
+  /** null: every row, in order. */
+  let rows: ArrayLike<number> | null = null;
   if (where) {
     const bound = new Map<Ref, Binding>();
     for (const ref of refsOf(where)) bound.set(ref, await bind(ref.spec, ref.text));
-    const keep = compile(where, (ref) => bound.get(ref)!);
-    rows = rows.filter((i) => keep(i));
+    if ([...bound.values()].every((b) => byEntry.has(b))) {
+      // Decided per run, in the order rows meet the runs (an error a row would raise, the first
+      // run with rows raises the same), for the runs that have rows.
+      const keepEntry = compile(where, (ref) => {
+        const b = bound.get(ref)!;
+        return { get: byEntry.get(b)!, prefix: b.prefix, member: b.member };
+      });
+      const decided = new Int8Array(dict.length); // 0 not yet, 1 keep, -1 drop
+      const kept = new Int32Array(table.length);
+      let n = 0;
+      for (let i = 0; i < table.length; i++) {
+        const e = rowRun[i]!;
+        if (decided[e] === 0) decided[e] = keepEntry(e) ? 1 : -1;
+        if (decided[e] === 1) kept[n++] = i;
+      }
+      if (n < table.length) rows = kept.subarray(0, n);
+    } else {
+      const keep = compile(where, (ref) => bound.get(ref)!);
+      const kept: number[] = [];
+      for (let i = 0; i < table.length; i++) if (keep(i)) kept.push(i);
+      rows = kept;
+    }
   }
   if (sorts.length) {
     const keys: SortKey[] = [];
@@ -136,8 +168,12 @@ export async function queryView(table: Table, history: History, q: ViewQuery, kn
       const b = await bind(s.spec, s.text);
       keys.push({ get: b.get, desc: s.desc });
     }
-    rows = sortRows(rows, keys);
+    rows = sortRows(rows ?? Array.from({ length: table.length }, (_, i) => i), keys);
   }
-  if (q.limit !== undefined) rows = rows.slice(0, q.limit);
-  return selectRows(table, rows);
+  if (q.limit !== undefined) {
+    const from = rows;
+    rows = Array.from({ length: Math.min(q.limit, from ? from.length : table.length) }, (_, i) => (from ? from[i]! : i));
+  }
+  // Every row, in order: the table as it is (a copy of a million rows would change nothing).
+  return rows === null ? table : selectRows(table, rows);
 }
