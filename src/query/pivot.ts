@@ -124,7 +124,33 @@ function emitRun(tree: RunTree, plan: RowPlan, segs: Segment[], ri: number, colO
   return out;
 }
 
-export function pivot(runs: PivotRun[], names: string[]): PivotResult {
+/** One run's tree and rows, before the loop columns of the whole table are known. */
+export interface RunRows {
+  run: PivotRun;
+  tree: RunTree;
+  plan: RowPlan;
+  segs: Segment[];
+  keyOf: Int32Array;
+  keyIds: string[];
+}
+
+/** What the table is made from: each run's rows (runs with none left out) and the columns. */
+export interface Gathered {
+  wanted: string[];
+  perRun: RunRows[];
+  /** Loop column titles, in column order, and each loop key's column. */
+  loops: string[];
+  loopCol: Map<string, number>;
+  known: Set<string>;
+  found: Set<string>;
+}
+
+/**
+ * The runs' trees and row plans, and the loop columns they make (refused when one clashes with a
+ * column of the view): all of the pivot but writing the rows out. Run-level values of one name
+ * (series.ts) read the rows from here without making the table.
+ */
+export function gatherRows(runs: PivotRun[], names: string[]): Gathered {
   // A loop's name (`log epoch loss`) already is a column: asking for it adds nothing, unless some
   // run also logged a value under that name.
   const loopNames = new Set<string>();
@@ -153,7 +179,7 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
   const sortedRuns = [...runs].sort((a, b) => (a.meta.start < b.meta.start ? -1 : a.meta.start > b.meta.start ? 1 : a.meta.id < b.meta.id ? -1 : 1));
 
   // Rows are gathered per run first (loop columns are known only at the end).
-  const perRun: Array<{ run: PivotRun; tree: RunTree; plan: RowPlan; segs: Segment[]; keyOf: Int32Array; keyIds: string[] }> = [];
+  const perRun: RunRows[] = [];
   // Loop columns, by (loop name, nesting depth among loops of that name): shallowest depth seen, for ordering.
   const loopKeys = new Map<string, { name: string; occ: number; depth: number; first: number }>();
 
@@ -204,6 +230,12 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
     }
   }
   const loopCol = new Map(ordKeys.map(([id], i) => [id, i] as const));
+  return { wanted, perRun, loops, loopCol, known, found };
+}
+
+export function pivot(runs: PivotRun[], names: string[]): PivotResult {
+  const { wanted, perRun, loops, loopCol, known, found } = gatherRows(runs, names);
+  const K = wanted.length;
   const L = loops.length;
 
   let total = 0;

@@ -6,7 +6,7 @@
  */
 import type { Value } from '../store/records.js';
 import type { RunMeta, Segment } from '../store/types.js';
-import { KEY_COLUMNS, pivot } from './pivot.js';
+import { gatherRows, KEY_COLUMNS, pivot, type RunRows } from './pivot.js';
 import type { Aggregate } from './spec.js';
 import { cellAt, type Column, type Table } from './table.js';
 
@@ -48,6 +48,70 @@ export function seriesOf(name: string, runs: Array<{ run: SeriesRun; segments: S
   }
   for (const { run } of runs) if (!out.has(run.id)) out.set(run.id, { table: EMPTY, value: null, start: 0, end: 0 });
   return out;
+}
+
+/** Every aggregate of one name in one run, and how many rows its series has. */
+export interface RunAggregates {
+  aggs: Record<Aggregate, Value>;
+  rows: number;
+}
+
+/**
+ * The aggregates `aggregate` gives over each run's series of `name`, without making the series'
+ * table: the same rows (pivot.ts gatherRows), their cells read off the run's tree in row order.
+ */
+export function aggregatesOf(name: string, runs: Array<{ run: SeriesRun; segments: Segment[] }>): Map<string, RunAggregates> {
+  const g = gatherRows(
+    runs.map(({ run, segments }) => ({ meta: { ...run.meta, args: {} }, segments })),
+    [name],
+  );
+  const out = new Map<string, RunAggregates>();
+  if (g.wanted.length === 1) for (const r of g.perRun) out.set(r.run.meta.id, runAggregates(r));
+  for (const { run } of runs) {
+    if (!out.has(run.id)) out.set(run.id, { aggs: { last: null, first: null, min: null, max: null, mean: null, count: 0 }, rows: 0 });
+  }
+  return out;
+}
+
+/** One run's aggregates of the one name its rows were planned for (the cells pivot.ts emitRun writes). */
+function runAggregates({ tree, plan }: RunRows): RunAggregates {
+  const nv = tree.names[0]!;
+  const { kind, num, other, many } = nv;
+  const parent = tree.parent;
+  const { rows, copies } = plan;
+  let count = 0;
+  let first: Value = null;
+  let last: Value = null;
+  let n = 0;
+  let sum = 0;
+  let min: number | null = null;
+  let max: number | null = null;
+  for (let j = 0; j < rows.length; j++) {
+    const node = rows[j]!;
+    let a = node;
+    while (a > 0 && kind[a] === 0) a = parent[a]!;
+    const at = kind[a] === 0 ? -1 : a;
+    const list = at < 0 || many.size === 0 ? undefined : many.get(at);
+    const cp = copies[j]!;
+    for (let c = 0; c < cp; c++) {
+      count++;
+      let v: Value = null;
+      if (at >= 0) {
+        if (list) v = at === node ? (list[c] ?? null) : null;
+        else v = kind[at] === 1 ? num[at]! : (other.get(at) ?? null);
+      }
+      if (v === null) continue;
+      if (first === null) first = v;
+      last = v;
+      const x = numeric(v);
+      if (x === null) continue;
+      n++;
+      sum += x;
+      if (min === null || x < min) min = x;
+      if (max === null || x > max) max = x;
+    }
+  }
+  return { aggs: { last, first, min, max, mean: n ? sum / n : null, count }, rows: count };
 }
 
 function numeric(v: Value): number | null {

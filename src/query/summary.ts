@@ -11,7 +11,7 @@ import { valueType, type ColumnType } from './coltypes.js';
 import { compile, parseExpr, refsOf, type Binding, type Expr, type Ref } from './expr.js';
 import { toJson } from './json-rows.js';
 import { unknownName } from './names.js';
-import { aggregate, loopsOf, nameDepths, seriesOf, valueAt, type RunSeries } from './series.js';
+import { aggregate, aggregatesOf, loopsOf, nameDepths, seriesOf, valueAt, type RunAggregates, type RunSeries } from './series.js';
 import { sortRows, type SortKey } from './sort.js';
 import { AGGREGATES, parseSpec, specText, type Aggregate, type Spec } from './spec.js';
 import type { Table } from './table.js';
@@ -192,6 +192,20 @@ export class RunValues<R extends HistoryRun> {
     return m;
   }
 
+  private aggs = new Map<string, Map<string, RunAggregates>>();
+
+  /** Every aggregate of `name` per run, computed once per run (series.ts aggregatesOf). */
+  async ensureAggregates(name: string, runs: R[]): Promise<Map<string, RunAggregates>> {
+    let m = this.aggs.get(name);
+    if (!m) this.aggs.set(name, (m = new Map()));
+    const need = runs.filter((r) => !m!.has(r.id));
+    if (need.length) {
+      const loaded = await Promise.all(need.map(async (r) => ({ run: r, segments: (await this.segments(r)) ?? [] })));
+      for (const [id, a] of aggregatesOf(name, loaded)) m.set(id, a);
+    }
+    return m;
+  }
+
   private args: Set<string> | null = null;
 
   argNames(): Set<string> {
@@ -234,6 +248,14 @@ export class RunValues<R extends HistoryRun> {
       const hits = runs.map((r) => cache.get(r, res.name));
       if (hits.every((h) => h !== null) && hits.some((h) => (h!.count as number) > 0)) return hits.map((h) => h![res.fn]);
     }
+    const unknown = () => unknownName(res.name, [...this.logged, ...this.argNames(), ...RUN_KEYS], 'no run logged', text === res.name ? '' : ` (in ${text})`);
+    if (res.t === 'agg') {
+      const m = await this.ensureAggregates(res.name, runs);
+      const as = runs.map((r) => m.get(r.id)!);
+      if (cache) runs.forEach((r, i) => cache.put(r, res.name, as[i]!.aggs));
+      if (!as.some((a) => a.rows > 0) && !(await this.namesEverywhere()).has(res.name)) throw unknown();
+      return as.map((a) => a.aggs[res.fn]);
+    }
     const m = await this.ensureSeries(res.name, runs);
     const ss = runs.map((r) => m.get(r.id)!);
     if (cache) {
@@ -243,16 +265,11 @@ export class RunValues<R extends HistoryRun> {
         cache.put(r, res.name, aggs);
       });
     }
-    if (!ss.some((s) => s.value) && !(await this.namesEverywhere()).has(res.name)) {
-      throw unknownName(res.name, [...this.logged, ...this.argNames(), ...RUN_KEYS], 'no run logged', text === res.name ? '' : ` (in ${text})`);
-    }
-    if (res.t === 'at') {
-      const loops = new Set<string>();
-      for (const s of ss) for (const l of loopsOf(s, res.name)) loops.add(l);
-      if (ss.some((s) => s.value) && !loops.has(res.loop)) throw unknownName(res.loop, [...loops], `'${res.name}' was never logged inside a loop`);
-      return ss.map((s) => valueAt(s, res.name, res.loop, res.k));
-    }
-    return ss.map((s) => aggregate(s, res.fn));
+    if (!ss.some((s) => s.value) && !(await this.namesEverywhere()).has(res.name)) throw unknown();
+    const loops = new Set<string>();
+    for (const s of ss) for (const l of loopsOf(s, res.name)) loops.add(l);
+    if (ss.some((s) => s.value) && !loops.has(res.loop)) throw unknownName(res.loop, [...loops], `'${res.name}' was never logged inside a loop`);
+    return ss.map((s) => valueAt(s, res.name, res.loop, res.k));
   }
 }
 

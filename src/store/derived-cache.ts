@@ -11,7 +11,7 @@
  * Deleting the directory is always safe. Writes go to a temporary name and are renamed into place,
  * so concurrent readers see a whole file or none.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeZlib, uniqueSuffix } from './builtins.js';
 import type { RepoInfo } from './git.js';
@@ -74,27 +74,46 @@ const pending = new Set<Promise<void>>();
 /** The last write queued per file: writes of one file land in the order they were made. */
 const lastWrite = new Map<string, Promise<void>>();
 
+/** Directories of the cache this process made or found: each is made once, not once per file. */
+const madeDirs = new Set<string>();
+
 /**
- * Writes in the background (the pieces are never changed afterwards): a cold query computes its
- * answer while its cache is written. settleCacheWrites waits for them before the process ends.
+ * Writes once the caller's synchronous work is done (the pieces are never changed afterwards), with
+ * plain synchronous calls: a cold query writes hundreds of files, and each asynchronous call cost
+ * about twice the CPU in thread-pool round trips (measured). settleCacheWrites waits for them
+ * before the process ends.
  */
 function writeAtomic(file: string, parts: Uint8Array[]): void {
   const dir = file.slice(0, file.lastIndexOf('/'));
-  const write = async (): Promise<void> => {
-    const fs = await import('node:fs/promises');
+  const write = (): void => {
     const tmp = `${file}.${uniqueSuffix()}`;
     try {
-      await fs.mkdir(dir, { recursive: true });
-      const fh = await fs.open(tmp, 'w');
-      try {
-        await fh.writev(parts);
-      } finally {
-        await fh.close();
+      if (!madeDirs.has(dir)) {
+        mkdirSync(dir, { recursive: true });
+        madeDirs.add(dir);
       }
-      await fs.rename(tmp, file);
+      let fd: number;
+      try {
+        fd = openSync(tmp, 'w');
+      } catch {
+        // The directory was removed since (the cache may be deleted at any time).
+        mkdirSync(dir, { recursive: true });
+        fd = openSync(tmp, 'w');
+      }
+      try {
+        // A short write leaves a file the CRC refuses; it is not renamed into place either.
+        if (writevSync(fd, parts) !== parts.reduce((n, b) => n + b.length, 0)) throw new Error('short write');
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, file);
     } catch {
       // A cache that cannot be written (read-only clone, full disk) only costs speed.
-      await fs.rm(tmp, { force: true }).catch(() => {});
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // nothing to remove
+      }
     }
   };
   const p = (lastWrite.get(file) ?? Promise.resolve()).then(write);
