@@ -181,27 +181,25 @@ export class RunValues<R extends HistoryRun> {
     return this.allNames;
   }
 
-  async ensureSeries(name: string, runs: R[]): Promise<Map<string, RunSeries>> {
-    let m = this.series.get(name);
-    if (!m) this.series.set(name, (m = new Map()));
-    const need = runs.filter((r) => !m!.has(r.id));
-    if (need.length) {
-      const loaded = await Promise.all(need.map(async (r) => ({ run: r, segments: (await this.segments(r)) ?? [] })));
-      for (const [id, s] of seriesOf(name, loaded)) m.set(id, s);
-    }
-    return m;
+  ensureSeries(name: string, runs: R[]): Promise<Map<string, RunSeries>> {
+    return this.perRun(this.series, name, runs, seriesOf);
   }
 
   private aggs = new Map<string, Map<string, RunAggregates>>();
 
-  /** Every aggregate of `name` per run, computed once per run (series.ts aggregatesOf). */
-  async ensureAggregates(name: string, runs: R[]): Promise<Map<string, RunAggregates>> {
-    let m = this.aggs.get(name);
-    if (!m) this.aggs.set(name, (m = new Map()));
+  /** Every aggregate of `name` per run (series.ts aggregatesOf). */
+  ensureAggregates(name: string, runs: R[]): Promise<Map<string, RunAggregates>> {
+    return this.perRun(this.aggs, name, runs, aggregatesOf);
+  }
+
+  /** What `make` gives for `name` per run, made once per run: `memo` keeps it by name and run id. */
+  private async perRun<T>(memo: Map<string, Map<string, T>>, name: string, runs: R[], make: (name: string, runs: Array<{ run: R; segments: Segment[] }>) => Map<string, T>): Promise<Map<string, T>> {
+    let m = memo.get(name);
+    if (!m) memo.set(name, (m = new Map()));
     const need = runs.filter((r) => !m!.has(r.id));
     if (need.length) {
       const loaded = await Promise.all(need.map(async (r) => ({ run: r, segments: (await this.segments(r)) ?? [] })));
-      for (const [id, a] of aggregatesOf(name, loaded)) m.set(id, a);
+      for (const [id, x] of make(name, loaded)) m.set(id, x);
     }
     return m;
   }
