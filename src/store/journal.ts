@@ -3,12 +3,14 @@
  * frames of `u32 LE length` + one standard msgpack map. Writes are synchronous (`writevSync`, one
  * syscall per frame) so a SIGKILL loses only what was never handed to the kernel, and the exit path
  * needs no event loop. A frame cut short by a crash is ignored on read: the length prefix says it
- * is incomplete. docs/format.md specifies the frames.
+ * is incomplete. docs/format.md specifies the frames. Frames are encoded by msgpack-write.ts, so
+ * a recorded run never loads msgpackr; they are read with it.
  */
 import { openSync, writevSync, closeSync, mkdirSync, readFileSync, readdirSync, readSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { FlorError } from '../errors.js';
-import { pack, unpack, packTyped, encodeValue, decodeValue, type DType } from './pack.js';
+import { unpack, packTyped, encodeValue, decodeValue, type DType } from './pack.js';
+import { packPlain } from './msgpack-write.js';
 import { decodeRecordValues } from './memo-records.js';
 import { allocColumns, emptyColumns, type RecordColumns, type Value, type TypedArray } from './records.js';
 import type { RunMeta, RunStatus, LoopInfo } from './types.js';
@@ -112,7 +114,7 @@ export function openJournalAt(path: string): JournalWriter {
     path,
     append(frame: JournalFrame): void {
       if (fd === null) throw new FlorError('JOURNAL_CLOSED', `journal ${path} is closed`);
-      const body = pack(encodeFrame(frame));
+      const body = packPlain(encodeFrame(frame));
       header.writeUInt32LE(body.length, 0);
       let written = writevSync(fd, [header, body]);
       // A short write (disk full, signal) leaves a partial frame: readers drop it as a cut tail.
