@@ -207,6 +207,19 @@ test('the run-end line names the run by its shortest prefix (8 or more) over the
   rmSync(journalDir(repo.commonDir), { recursive: true });
 });
 
+test('the run-end line counts a run captured after the last listing with no reader since (the captured ids file)', async () => {
+  const dir = makeRepo({ files: { 'train.mjs': SCRIPT } });
+  gitIn(dir, 'config', 'flor.writer', WRITER);
+  const repo = requireRepoSync(dir);
+  runNode(dir, 'train.mjs');
+  for (let i = 0; i < 6000 && journalNames(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(journalNames(dir), [], 'captured, and no reader ran');
+  const captured = /^run (\S+) /.exec(gitIn(dir, 'reflog', '--format=%gs', `refs/flor/ledgers/${WRITER}`))![1]!;
+  // A run that started in the same millisecond: its first 12 characters are the captured run's.
+  const next = captured.slice(0, 12) + (captured[12] === 'Z' ? 'Y' : 'Z').repeat(14);
+  assert.equal(shortRunId(repo, next), next.slice(0, 13));
+});
+
 test('the capturer waits from the run\'s start and captures as the process ends, however it ends: exit, or SIGKILL with no reader after it', async () => {
   const killed = `import { flor } from 'git-flor';
 for (const e of flor.loop('epoch', [0, 1, 2])) flor.log('loss', e);

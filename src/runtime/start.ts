@@ -14,6 +14,7 @@ import { snapshotCodeSync, headSync, findRunRepoSync, type Head } from '../store
 import { florConfigSync, largeTrackedLine, skippedLine, skippedSummary } from '../store/code-select.js';
 import { openJournal, journalDir, JOURNAL_EXT, type JournalWriter } from '../store/journal.js';
 import { lastListedRunIds } from '../store/derived-cache.js';
+import { capturedIds } from '../store/captured-ids.js';
 import { pinCodeSync } from '../store/code-ref.js';
 import { cachedFlorConfig } from '../store/start-files.js';
 import { recordableExecArgv } from '../store/exec-argv.js';
@@ -216,8 +217,9 @@ export function startCapture(commonDir: string, journalPath: string, runId: stri
 
 /**
  * The shortest prefix of `id`, 8 characters or more, that no other run this clone knows shares: the
- * runs of the last listing a reader cached, and the journals waiting (concurrent runs). Read from
- * files, without a git process; a run fetched since the last listing is not among them.
+ * runs of the last listing a reader cached, the journals waiting (concurrent runs), and the runs
+ * captured lately (store/captured-ids.ts: captured since that listing, with no reader since). Read
+ * from files, without a git process; a run fetched since the last listing is not among them.
  */
 export function shortRunId(repo: RepoInfo, id: string): string {
   let names: string[] = [];
@@ -228,7 +230,7 @@ export function shortRunId(repo: RepoInfo, id: string): string {
   }
   const journals = names.filter((n) => n.includes(JOURNAL_EXT)).map((n) => n.slice(0, n.indexOf(JOURNAL_EXT)));
   let shared = 0;
-  for (const other of [...lastListedRunIds(repo), ...journals]) {
+  for (const other of [...lastListedRunIds(repo), ...journals, ...capturedIds(repo.commonDir)]) {
     if (other === id) continue;
     let i = 0;
     while (i < id.length && other[i] === id[i]) i++;

@@ -22,6 +22,7 @@ import { recordCount, type RecordColumns } from './records.js';
 import type { CheckpointManifest, LoopInfo, RunMeta } from './types.js';
 import { CLAIM, journalEnded, pidAlive } from './settle.js';
 import { safeText } from '../terminal-text.js';
+import { noteCaptured } from './captured-ids.js';
 
 
 export interface CaptureResult {
@@ -179,6 +180,7 @@ export async function captureJournal(repo: RepoInfo, path: string, opts: { orpha
   }
   // The ledger now references the code tree; the pin goes before the journal (see code-ref.ts).
   await unpinCode(repo, meta.id).catch(() => {});
+  noteCaptured(repo.commonDir, meta.id);
   rmSync(claimed, { force: true });
   return { id: meta.id, status: meta.status, records: meta.records, commit: landed, notesError: await notes };
 }
