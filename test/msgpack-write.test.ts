@@ -45,7 +45,13 @@ test('packPlain refuses what must be encoded first', () => {
 test('a recorded run loads no CommonJS package (msgpackr included)', () => {
   const dir = makeRepo({
     files: {
-      'hook.mjs': "import { createRequire } from 'node:module';\nconst M = createRequire(import.meta.url)('module');\nconst load = M._load;\nM._load = function (r, ...a) { if (!r.startsWith('node:') && !M.builtinModules.includes(r)) process.stderr.write(`required ${r}\\n`); return load.call(this, r, ...a); };\n",
+      'hook.mjs': [
+        "import { createRequire } from 'node:module';",
+        "const M = createRequire(import.meta.url)('module');",
+        'const load = M._load;',
+        "M._load = function (r, ...a) { if (!r.startsWith('node:') && !M.builtinModules.includes(r)) process.stderr.write('required ' + r + '\\n'); return load.call(this, r, ...a); };",
+        '',
+      ].join('\n'),
       'run.mjs': "import { flor } from 'git-flor';\nfor (const e of flor.loop('epoch', [1, 2])) flor.log('loss', { e, s: 'x' });\n",
     },
   });

@@ -70,14 +70,20 @@ class Writer {
   }
 
   value(v: unknown): void {
-    if (v === null || v === undefined) return this.byte(0xc0);
+    if (v === null || v === undefined) {
+      this.byte(0xc0);
+      return;
+    }
     switch (typeof v) {
       case 'boolean':
-        return this.byte(v ? 0xc3 : 0xc2);
+        this.byte(v ? 0xc3 : 0xc2);
+        return;
       case 'number':
-        return this.number(v);
+        this.number(v);
+        return;
       case 'string':
-        return this.string(v);
+        this.string(v);
+        return;
     }
     if (v instanceof Uint8Array) {
       this.sized(v.byteLength, 0, 0, 0xc4, 0xc5, 0xc6);
