@@ -2,6 +2,10 @@
  * `git flor ui` in a real browser (Debian's chromium through playwright-core, never a downloaded
  * one) against a real repository with recorded runs. Screenshots of each view are saved under
  * test-artifacts/ui/ (the path is printed) for a person to look at.
+ *
+ * One browser and one page for the file: each test reloads the page (the cookie stays). The tests
+ * that only read come first on one recorded repository; the ones that change it (a live run, a
+ * replay, another clone's run, a damaged run) come last, in that order.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +15,8 @@ import { request } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { findRepoSync } from '../src/store/git.js';
 import { startUi, type UiServer } from '../src/ui/server.js';
-import { cleanup, flor, linkFlor, makeRepo, runNode, startNode, gitIn, sh, tempDir, testEnv, writeFiles, ROOT } from './helpers/repo.js';
+import { cleanup, linkFlor, makeRepo, startNode, gitIn, sh, tempDir, testEnv, writeFiles, ROOT } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 const CHROMIUM = process.env.FLOR_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'ui');
@@ -29,25 +34,60 @@ for (const epoch of flor.loop('epoch', [0, 1, 2, 3])) {
 `;
 
 let dir = '';
+let other = '';
 let ui: UiServer;
 let browser: Browser;
+let page: Page;
+let errors: string[] = [];
+let outside: string[] = [];
 let expected: Array<Record<string, unknown>> = [];
+const runOf = (lr: number) => expected.find((r) => (r.args as Record<string, number>).lr === lr)!.run as string;
+
+/** A user script run to its end, asynchronously: runs that need not wait for each other do not. */
+function record(cwd: string, script: string, args: string[]): Promise<void> {
+  const child = startNode(cwd, script, args);
+  child.stdout!.resume();
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`node ${script} ${args.join(' ')} exited ${code}:\n${err}`)))),
+  );
+}
 
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set FLOR_CHROMIUM`);
-  dir = makeRepo({ files: { 'train.mjs': SCRIPT('') } });
-  runNode(dir, 'train.mjs', ['--lr', '0.1']);
-  runNode(dir, 'train.mjs', ['--lr', '0.3']);
-  writeFiles(dir, { 'train.mjs': SCRIPT(' * 0.7') });
-  gitIn(dir, 'commit', '-qam', 'v2: smaller steps');
-  runNode(dir, 'train.mjs', ['--lr', '0.2']);
-  expected = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout);
-  ui = await startUi({ repo: findRepoSync(dir)!, port: 0 });
-  browser = await chromium.launch({
+  // The browser starts while the runs record.
+  const launching = chromium.launch({
     executablePath: CHROMIUM,
     // As root in a container chromium needs --no-sandbox; the rest keeps it off the network.
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  dir = makeRepo({ files: { 'train.mjs': SCRIPT('') } });
+  await Promise.all([record(dir, 'train.mjs', ['--lr', '0.1']), record(dir, 'train.mjs', ['--lr', '0.3'])]);
+  writeFiles(dir, { 'train.mjs': SCRIPT(' * 0.7') });
+  gitIn(dir, 'commit', '-qam', 'v2: smaller steps');
+  // Another clone (for the trust test) records its run beside this clone's third one; its ledger
+  // is fetched only by that test.
+  other = join(tempDir('flor-ui-other-'), 'o');
+  gitIn(dir, 'branch', '-f', 'for-clone', 'HEAD');
+  gitIn(tempDir(), 'clone', '-q', '-b', 'for-clone', dir, other);
+  linkFlor(other);
+  gitIn(other, 'config', 'flor.writer', 'otherclone');
+  await Promise.all([record(dir, 'train.mjs', ['--lr', '0.2']), record(other, 'train.mjs', ['--lr', '0.25'])]);
+  // Readers finish the captures the runs left to detached processes.
+  await cli(other, ['runs']);
+  expected = JSON.parse((await cli(dir, ['runs', '--format', 'json'])).stdout);
+  // The page hears of a changed history within a tenth of a second, not half a second.
+  ui = await startUi({ repo: findRepoSync(dir)!, port: 0, stampMs: 100 });
+  browser = await launching;
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`http://127.0.0.1:${ui.port}/`)) outside.push(r.url());
+  });
+  await page.goto(ui.url); // the token moves into the page's cookie
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
   mkdirSync(SHOTS, { recursive: true });
   console.log(`# screenshots: ${SHOTS}`);
 });
@@ -58,16 +98,11 @@ after(async () => {
   cleanup();
 });
 
+/** The page as it first opens, with this test's errors and outside requests collected afresh. */
 async function openPage(): Promise<{ page: Page; errors: string[]; outside: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors: string[] = [];
-  const outside: string[] = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('request', (r) => {
-    if (!r.url().startsWith(`http://127.0.0.1:${ui.port}/`)) outside.push(r.url());
-  });
-  await page.goto(ui.url);
+  errors = [];
+  outside = [];
+  await page.goto(`http://127.0.0.1:${ui.port}/`);
   await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
   return { page, errors, outside };
 }
@@ -114,7 +149,6 @@ test('the runs view shows the rows and values of `git flor runs --format json`, 
   await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
   assert.deepEqual(errors, []);
   assert.deepEqual(outside, [], 'no request leaves the machine');
-  await page.close();
 });
 
 test('the chart opens on the most-logged name with one series per run; selecting rows narrows it', async () => {
@@ -137,7 +171,60 @@ test('the chart opens on the most-logged name with one series per run; selecting
   assert.ok(ticks.every((t) => Number.isInteger(t)), `ticks ${ticks.join(', ')}`);
   await page.screenshot({ path: join(SHOTS, 'charts-epoch.png'), fullPage: true });
   assert.deepEqual(errors, []);
-  await page.close();
+});
+
+test('hover names the nearest run and its value; a legend click hides a run; smoothing keeps the raw curve faint; log scale', async () => {
+  const { page, errors } = await openPage();
+  const chart = '.chart[data-name="loss"]';
+  const shown = (lr: number) => {
+    const r = expected.find((x) => (x.args as Record<string, number>).lr === lr)!;
+    return { run: r.run as string, version: r.version as string };
+  };
+  // The page's own number text: 6 significant digits.
+  const text = (v: number) => String(Number(v.toPrecision(6)));
+  // loss at record k of the v1 run with lr 0.3: w = 5 * 0.7^(k+1), squared.
+  const loss = Array.from({ length: 12 }, (_, k) => (5 * 0.7 ** (k + 1)) ** 2);
+  const over = (await (await page.$(`${chart} .u-over`))!.boundingBox())!;
+  // Near the bottom of the plot at fraction fx of its width: the readout once it names `run`.
+  const hover = async (fx: number, run: string) => {
+    await page.mouse.move(over.x + fx * (over.width - 1), over.y + over.height - 2);
+    const named = () => page.getAttribute(`${chart} .hover`, 'data-run');
+    await page.waitForFunction(([c, r]) => document.querySelector(`${c} .hover`)?.getAttribute('data-run') === r, [chart, run], { timeout: 5000 }).catch(async () => {
+      assert.fail(`the readout names ${await named()} (${await page.textContent(`${chart} .hover`)}), not ${run}`);
+    });
+    return (await page.textContent(`${chart} .hover`))!;
+  };
+  // At record 0, near the bottom: the lowest curve there is lr 0.3's (12.25, against 18.49 and 20.25).
+  let at = await hover(0, shown(0.3).run);
+  assert.match(at, new RegExp(`^${shown(0.3).run.slice(0, 8)}\\w* ${shown(0.3).version}: ${text(loss[0]!)} at record 0$`));
+  // Its legend entry toggles it off: the nearest drawn run is then lr 0.2's (v2: 5 * 0.86, squared).
+  const label = at.slice(0, at.indexOf(':'));
+  await page.locator(`${chart} .u-legend tr.u-series th`, { hasText: label }).click();
+  assert.equal(await page.$$eval(`${chart} .u-legend tr.u-series.u-off`, (t) => t.length), 1);
+  at = await hover(0, shown(0.2).run);
+  assert.match(at, new RegExp(`: ${text((5 * 0.86) ** 2)} at record 0$`));
+  // Smoothing: the debiased EMA drawn, each raw curve kept as a faint series without a legend row.
+  await page.fill('#smooth', '0.9');
+  await page.waitForFunction((c) => document.querySelectorAll(`${c} .u-legend tr.u-raw`).length === 3, chart);
+  assert.equal(await page.$$eval(`${chart} .u-legend tr.u-raw`, (t) => t.filter((r) => getComputedStyle(r).display !== 'none').length), 0);
+  let last = 0;
+  let debias = 0;
+  for (const y of loss) (last = last * 0.9 + 0.1 * y), (debias = debias * 0.9 + 0.1);
+  at = await hover(1, shown(0.3).run);
+  assert.match(at, new RegExp(`: ${text(last / debias)} at record 11$`));
+  await page.screenshot({ path: join(SHOTS, 'charts-smooth.png'), fullPage: true });
+  // Log scale: y ticks at 1, 2 and 5 of each decade; on the linear scale they are evenly spaced.
+  const ticks = async () => (await page.getAttribute(chart, 'data-yticks'))!.split(' ').map(Number);
+  const linear = await ticks();
+  const step = linear[1]! - linear[0]!;
+  assert.ok(linear.every((t, i) => Math.abs(t - linear[0]! - i * step) < 1e-9), `linear ticks ${linear.join(' ')}`);
+  await page.check('#logy');
+  await page.waitForFunction(([c, was]) => document.querySelector(c)?.getAttribute('data-yticks') !== was, [chart, linear.join(' ')] as const);
+  const log = await ticks();
+  assert.ok([1, 10].every((d) => log.some((t) => Math.abs(t - d) < 1e-9)), `log ticks ${log.join(' ')}`);
+  assert.ok(log.every((t) => [1, 2, 5].includes(Number((t / 10 ** Math.floor(Math.log10(t) + 1e-9)).toPrecision(3)))), `log ticks ${log.join(' ')}`);
+  await page.screenshot({ path: join(SHOTS, 'charts-log.png'), fullPage: true });
+  assert.deepEqual(errors, []);
 });
 
 test('a filter narrows the rows; a bad filter says where and what', async () => {
@@ -153,12 +240,11 @@ test('a filter narrows the rows; a bad filter says where and what', async () => 
   await page.waitForSelector('#status.error');
   assert.match((await page.textContent('#status'))!, /loss/);
   assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
-  await page.close();
 });
 
 test('a run opens with its status, command, args and segments', async () => {
   const { page, errors } = await openPage();
-  const id = expected[1]!.run as string;
+  const id = runOf(0.3);
   await page.click(`tr[data-run="${id}"] td.run a`);
   await page.waitForSelector('#run-view:not([hidden])');
   assert.equal(await page.textContent('#run-title'), `run ${id}`);
@@ -169,12 +255,11 @@ test('a run opens with its status, command, args and segments', async () => {
   assert.deepEqual(await page.$$eval('#run-segments tbody td:first-child', (t) => t.map((x) => x.textContent)), ['forward']);
   await page.screenshot({ path: join(SHOTS, 'run.png'), fullPage: true });
   assert.deepEqual(errors, []);
-  await page.close();
 });
 
 test('compare: the args that differ, the code diff between the code trees, the curves overlaid', async () => {
   const { page, errors } = await openPage();
-  const [a, , c] = expected.map((r) => r.run as string);
+  const [a, c] = [runOf(0.1), runOf(0.2)];
   assert.equal(await page.getAttribute('#compare-tab', 'disabled'), '');
   await page.check(`tr[data-run="${a}"] input[type=checkbox]`);
   await page.check(`tr[data-run="${c}"] input[type=checkbox]`);
@@ -190,7 +275,6 @@ test('compare: the args that differ, the code diff between the code trees, the c
   assert.equal(await page.$eval('#compare-charts .chart[data-name="loss"] [data-series]', (e) => e.getAttribute('data-series')), '2');
   await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
   assert.deepEqual(errors, []);
-  await page.close();
 });
 
 test('parallel coordinates: one polyline per run over args and final values; brushing an axis filters', async () => {
@@ -212,7 +296,6 @@ test('parallel coordinates: one polyline per run over args and final values; bru
   assert.deepEqual(kept, expected.filter((r) => (r.args as Record<string, number>).lr === 0.3).map((r) => r.run));
   await page.screenshot({ path: join(SHOTS, 'parallel.png'), fullPage: true });
   assert.deepEqual(errors, []);
-  await page.close();
 });
 
 test('a run recording now appears live, its curve grows, and it becomes the stored run', async () => {
@@ -251,7 +334,6 @@ for await (const epoch of flor.loop('epoch', [0, 1, 2, 3, 4, 5])) {
     child.kill('SIGKILL');
   }
   assert.deepEqual(errors, []);
-  await page.close();
 });
 
 test('hindsight: a name added to today\'s code is planned, replayed from the page, and fills a column and a curve', async () => {
@@ -272,7 +354,7 @@ test('hindsight: a name added to today\'s code is planned, replayed from the pag
   await page.click('nav button[data-view="main"]');
   await page.waitForSelector('.chart[data-name="wabs"] [data-series="3"]', { timeout: 30_000 });
   // The column the replay filled holds what `git flor runs --format json` says now.
-  const now = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<Record<string, unknown>>;
+  const now = JSON.parse((await cli(dir, ['runs', '--format', 'json'])).stdout) as Array<Record<string, unknown>>;
   const headers = await page.$$eval('#runs thead th', (t) => t.map((x) => x.textContent));
   const at = headers.indexOf('last(wabs)');
   assert.ok(at > 0, headers.join(' | '));
@@ -282,18 +364,10 @@ test('hindsight: a name added to today\'s code is planned, replayed from the pag
   }
   await page.screenshot({ path: join(SHOTS, 'hindsight-charts.png'), fullPage: true });
   assert.deepEqual(errors, []);
-  await page.close();
 });
 
 test('hindsight asks before it runs code another clone recorded', async () => {
-  // A second clone records a run; this clone fetches its ledger.
-  const other = join(tempDir('flor-ui-other-'), 'o');
-  gitIn(dir, 'branch', '-f', 'for-clone', 'HEAD');
-  gitIn(tempDir(), 'clone', '-q', '-b', 'for-clone', dir, other);
-  linkFlor(other);
-  gitIn(other, 'config', 'flor.writer', 'otherclone');
-  runNode(other, 'train.mjs', ['--lr', '0.25']);
-  flor(other, ['runs']); // a reader finishes the capture the run left to a detached process
+  // The other clone recorded its run in before(); this clone fetches its ledger now.
   gitIn(dir, 'fetch', '-q', other, '+refs/flor/ledgers/otherclone:refs/flor/remotes/other/ledgers/otherclone');
   const { page, errors } = await openPage();
   await page.click('nav button[data-view="hindsight"]');
@@ -306,7 +380,6 @@ test('hindsight asks before it runs code another clone recorded', async () => {
   await page.waitForFunction(() => /code of writer otherclone runs for 1 run\(s\)/.test(document.querySelector('#hindsight-out')!.textContent!), undefined, { timeout: 60_000 });
   await page.screenshot({ path: join(SHOTS, 'hindsight-trust.png'), fullPage: true });
   assert.deepEqual(errors, []);
-  await page.close();
 });
 
 test('a damaged run shows as damaged and every other run still shows; stopping the server leaves nothing listening', async () => {
@@ -329,7 +402,6 @@ test('a damaged run shows as damaged and every other run still shows; stopping t
   const rows = await page.$$eval('#runs tbody tr[data-run]', (trs) => trs.map((tr) => tr.getAttribute('data-run')));
   for (const r of expected) assert.ok(rows.includes(r.run as string), `run ${r.run} still listed`);
   await page.screenshot({ path: join(SHOTS, 'damaged.png'), fullPage: true });
-  await page.close();
 
   const port = ui.port;
   await ui.close();

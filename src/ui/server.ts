@@ -27,6 +27,8 @@ export interface UiOptions {
   port?: number;
   /** Fixed token (tests); a random one otherwise. */
   token?: string;
+  /** How often the event stream looks for a changed history (ms); tests look more often. */
+  stampMs?: number;
 }
 
 export interface UiServer {
@@ -210,7 +212,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
         last = now;
         res.write(`event: change\ndata: ${++n}\n\n`);
       }
-    }, STAMP_MS);
+    }, opts.stampMs ?? STAMP_MS);
     const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     req.on('close', () => {
       listeners.delete(listener);

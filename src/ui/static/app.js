@@ -4,6 +4,7 @@
 (() => {
   const $ = (sel) => document.querySelector(sel);
   const INT_INCRS = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7].map((p) => m * p)).sort((a, b) => a - b);
+  const NUMBER = new Intl.NumberFormat(navigator.language);
   const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
   const state = { where: '', rows: [], selected: new Set(), names: [], charts: [], loopsByName: {} };
 
@@ -223,7 +224,13 @@
           box.dataset.xticks = splits.join(' ');
           return splits.map((v) => v.toLocaleString('en-US'));
         },
-      }, {}],
+      }, {
+        // uPlot's own labels (thinned to 1, 2, 5 of each decade on a log scale), kept readable.
+        values: (_u, splits) => {
+          box.dataset.yticks = splits.filter((v) => v !== null && v !== undefined).join(' ');
+          return splits.map((v) => (v === null || v === undefined ? '' : NUMBER.format(v)));
+        },
+      }],
       legend: { live: true },
       hooks: { setCursor: [(u) => showNearest(u, hover, runOf)] },
     }, data, box);
