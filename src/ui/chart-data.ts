@@ -56,34 +56,42 @@ function alignExact(curves: Curve[], xs: Float64Array): AlignedCurves {
 function alignOnGrid(curves: Curve[], buckets: number): AlignedCurves {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const c of curves) for (const x of c.xs) (lo = Math.min(lo, x)), (hi = Math.max(hi, x));
+  for (const { xs } of curves) {
+    for (let i = 0; i < xs.length; i++) {
+      if (xs[i]! < lo) lo = xs[i]!;
+      if (xs[i]! > hi) hi = xs[i]!;
+    }
+  }
   const width = (hi - lo) / buckets || 1;
-  // The maximum itself would open a bucket past the end: it belongs to the last one.
-  const bucketOf = (x: number) => Math.min(buckets - 1, Math.floor((x - lo) / width));
+  // One pass over the points: sums and counts of every curve's buckets side by side.
+  const sums = new Float64Array(curves.length * buckets);
+  const counts = new Uint32Array(curves.length * buckets);
   const used = new Uint8Array(buckets);
-  for (const c of curves) for (const x of c.xs) used[bucketOf(x)] = 1;
-  // column[b]: the x column of bucket b (only buckets some curve has a point in are drawn).
-  const column = new Int32Array(buckets);
-  const centres: number[] = [];
-  for (let b = 0; b < buckets; b++) if (used[b]) (column[b] = centres.length), centres.push(lo + (b + 0.5) * width);
-  const xs = Float64Array.from(centres);
-  const sums = new Float64Array(xs.length);
-  const counts = new Uint32Array(xs.length);
+  for (let k = 0; k < curves.length; k++) {
+    const { xs, ys } = curves[k]!;
+    const base = k * buckets;
+    for (let i = 0; i < xs.length; i++) {
+      // The maximum itself would open a bucket past the end: it belongs to the last one.
+      const b = Math.min(buckets - 1, Math.floor((xs[i]! - lo) / width));
+      sums[base + b]! += ys[i]!;
+      counts[base + b]!++;
+      used[b] = 1;
+    }
+  }
+  // Only buckets some curve has a point in are columns.
+  const cols: number[] = [];
+  for (let b = 0; b < buckets; b++) if (used[b]) cols.push(b);
+  const xs = Float64Array.from(cols, (b) => lo + (b + 0.5) * width);
   const ys: Float64Array[] = [];
   const points: number[] = [];
-  for (const c of curves) {
-    sums.fill(0);
-    counts.fill(0);
-    for (let i = 0; i < c.xs.length; i++) {
-      const k = column[bucketOf(c.xs[i]!)]!;
-      sums[k]! += c.ys[i]!;
-      counts[k]!++;
-    }
-    const col = new Float64Array(xs.length);
+  for (let k = 0; k < curves.length; k++) {
+    const base = k * buckets;
+    const col = new Float64Array(cols.length);
     let n = 0;
-    for (let k = 0; k < col.length; k++) {
-      if (counts[k]) (col[k] = sums[k]! / counts[k]!), n++;
-      else col[k] = NaN;
+    for (let j = 0; j < cols.length; j++) {
+      const at = base + cols[j]!;
+      if (counts[at]) (col[j] = sums[at]! / counts[at]!), n++;
+      else col[j] = NaN;
     }
     ys.push(col);
     points.push(n);

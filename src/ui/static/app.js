@@ -133,9 +133,10 @@
     sel.size = Math.min(6, Math.max(1, body.names.length));
   }
 
+  /** The runs to chart, or null for every run (no filter, nothing selected): no list to wait for. */
   function chosenRuns() {
     if (state.selected.size > 0) return [...state.selected];
-    return state.rows.map((r) => r.run);
+    return state.where ? state.rows.map((r) => r.run) : null;
   }
 
   async function drawCharts() {
@@ -146,10 +147,10 @@
     const runs = chosenRuns();
     $('#compare-tab').disabled = state.selected.size < 2;
     $('#selection').textContent = state.selected.size ? `${state.selected.size} selected run${state.selected.size === 1 ? '' : 's'}` : 'all listed runs';
-    if (names.length === 0 || runs.length === 0) return;
+    if (names.length === 0 || runs?.length === 0) return;
     const q = new URLSearchParams();
     for (const n of names) q.append('name', n);
-    for (const r of runs) q.append('run', r);
+    for (const r of runs || []) q.append('run', r);
     const x = $('#x').value;
     if (x) q.set('x', x);
     const w = Number($('#smooth').value);
@@ -527,8 +528,12 @@
   for (const b of document.querySelectorAll('nav button')) b.addEventListener('click', () => showView(b.dataset.view));
 
   async function refresh() {
-    await loadRuns();
-    await drawCharts();
+    // Unfiltered with nothing selected, the chart is of every run: it need not wait for the table.
+    if (chosenRuns() === null) await Promise.all([loadRuns(), drawCharts()]);
+    else {
+      await loadRuns();
+      await drawCharts();
+    }
     if (!$('#parallel-view').hidden) drawParallel();
   }
 
@@ -565,8 +570,9 @@
   };
 
   (async () => {
-    await Promise.all([loadRuns(), loadNames()]);
-    await drawCharts();
+    // The first chart is of every run (nothing is filtered or selected yet): it is fetched beside the
+    // runs table, not after it.
+    await Promise.all([loadRuns(), loadNames().then(drawCharts)]);
     document.body.dataset.ready = '1';
     watch();
   })().catch((e) => status(e.message, true));
