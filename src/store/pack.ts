@@ -9,10 +9,19 @@ import { createRequire } from 'node:module';
 import type { Packr, Unpackr } from 'msgpackr';
 import { FlorError } from '../errors.js';
 import type { TypedArray, Value } from './records.js';
+import { unpackPlain } from './msgpack-read.js';
 
 const UNPACK_OPTIONS = { useRecords: false, mapsAsObjects: true, int64AsType: 'number' } as const;
 let codec: { packr: Packr; unpackr: Unpackr } | null = null;
 let nativeUnpackr: Unpackr | null = null;
+/**
+ * Until msgpackr is loaded, buffers below PLAIN_MAX_BYTES are decoded by msgpack-read.ts, while
+ * their total stays within PLAIN_BUDGET: loading msgpackr costs ~10 ms, and its decoder is a few
+ * times faster, so a process with more to decode loads it.
+ */
+const PLAIN_MAX_BYTES = 64 * 1024;
+const PLAIN_BUDGET = 256 * 1024;
+let plainBytes = 0;
 /** From this size on, decoding goes through msgpackr's native string extractor (about 2x on text-heavy data). */
 const NATIVE_MIN_BYTES = 256 * 1024;
 
@@ -384,9 +393,10 @@ export function nonStandardAt(buf: Uint8Array): string | null {
 export function unpack(buf: Uint8Array, what = 'data'): unknown {
   const ext = nonStandardAt(buf);
   if (ext) throw new FlorError('CORRUPT_DATA', `cannot decode ${what}: ${ext}; flor data is standard msgpack without extensions`, { hint: 'run `git flor doctor`' });
-  const unpackr = unpackrFor(buf.byteLength);
   try {
-    return unpackr.unpack(buf);
+    // The common commands over a small history then never load msgpackr.
+    if (!codec && buf.byteLength < PLAIN_MAX_BYTES && (plainBytes += buf.byteLength) <= PLAIN_BUDGET) return unpackPlain(buf);
+    return unpackrFor(buf.byteLength).unpack(buf);
   } catch (e) {
     throw new FlorError('CORRUPT_DATA', `cannot decode ${what}: ${(e as Error).message}`, { hint: 'run `git flor doctor`', cause: e });
   }
