@@ -1,4 +1,5 @@
 /** Which nodes of a run's tree become rows of the pivot, and in what order (see planRows). */
+import type { Arena } from './arena.js';
 import type { RunTree } from './pivot-tree.js';
 
 /** Whether the nodes kids[a..b) come loop by loop (each loop's iterations together). */
@@ -36,12 +37,12 @@ export interface RowPlan {
  * Order: depth first, a node's own rows after the rows below it. `creationOrder`: node index order
  * is execution order (one segment), which keeps a loop entered twice as two passes.
  */
-export function planRows(tree: RunTree, creationOrder: boolean): RowPlan {
+export function planRows(tree: RunTree, creationOrder: boolean, arena: Arena, temp: Arena): RowPlan {
   const N = tree.size;
   const parent = tree.parent;
-  const has = new Uint8Array(N);
-  const below = new Uint8Array(N); // some descendant holds a value
-  const onPath = new Uint8Array(N);
+  const has = temp.u8(N);
+  const below = temp.u8(N); // some descendant holds a value
+  const onPath = arena.u8(N);
   for (let n = N - 1; n >= 0; n--) {
     if (tree.has(n)) has[n] = 1;
     if (has[n] || below[n]) {
@@ -49,12 +50,12 @@ export function planRows(tree: RunTree, creationOrder: boolean): RowPlan {
       if (n > 0) below[parent[n]!] = 1;
     }
   }
-  const isRow = new Uint8Array(N);
+  const isRow = temp.u8(N);
   for (let n = 0; n < N; n++) if (has[n] && !below[n]) isRow[n] = 1;
   // open[n]: some row at or below n would take this name from above n. Children come after their
   // parent in node order, so one backward pass sees every child before its parent.
   // Rows given to a node for one name may show another name's outer value: repeat until stable.
-  const open = new Uint8Array(N);
+  const open = temp.u8(N);
   for (let changed = true; changed; ) {
     changed = false;
     for (const nv of tree.names) {
@@ -72,11 +73,12 @@ export function planRows(tree: RunTree, creationOrder: boolean): RowPlan {
     }
   }
   // Children of path nodes, grouped by parent (counting sort keeps node order within a parent).
-  const start = new Int32Array(N + 1);
+  const start = temp.i32(N + 1);
   for (let n = 1; n < N; n++) if (onPath[n]) start[parent[n]! + 1]!++;
   for (let i = 0; i < N; i++) start[i + 1]! += start[i]!;
-  const kids = new Int32Array(start[N]!);
-  const fill = start.slice(0, N);
+  const kids = temp.i32(start[N]!);
+  const fill = temp.i32(N);
+  fill.set(start.subarray(0, N));
   for (let n = 1; n < N; n++) if (onPath[n]) kids[fill[parent[n]!]!++] = n;
   // Sibling loops keep the order they first ran in (loops that ran concurrently are not
   // interleaved); within a loop, iterations ascend.
@@ -93,12 +95,12 @@ export function planRows(tree: RunTree, creationOrder: boolean): RowPlan {
   }
   let nRows = 0;
   for (let n = 0; n < N; n++) nRows += isRow[n]!;
-  const rows = new Int32Array(nRows);
+  const rows = arena.i32(nRows);
   let r = 0;
   if (onPath[0]) {
     // Depth-first, post-order: a node is emitted when its last child is done.
-    const stackN = new Int32Array(N);
-    const stackI = new Int32Array(N);
+    const stackN = temp.i32(N);
+    const stackI = temp.i32(N);
     let sp = 1;
     stackN[0] = 0;
     stackI[0] = start[0]!;
@@ -117,7 +119,7 @@ export function planRows(tree: RunTree, creationOrder: boolean): RowPlan {
       }
     }
   }
-  const copies = new Int32Array(nRows).fill(1);
+  const copies = arena.i32(nRows).fill(1);
   let total = nRows;
   for (const nv of tree.names) {
     if (nv.many.size === 0) continue;

@@ -5,6 +5,7 @@
 import { KIND_NUMBER } from '../store/records.js';
 import type { Value } from '../store/records.js';
 import type { Segment } from '../store/types.js';
+import type { Arena } from './arena.js';
 
 /** Segment precedence: forward first, then replays newest first. */
 export function ordered(segments: Segment[]): Segment[] {
@@ -35,10 +36,10 @@ export class NameValues {
   many = new Map<number, Value[]>();
   any = false;
 
-  constructor(capacity: number) {
-    this.num = new Float64Array(capacity);
-    this.kind = new Uint8Array(capacity);
-    this.src = new Int32Array(capacity);
+  constructor(capacity: number, arena: Arena) {
+    this.num = arena.f64(capacity);
+    this.kind = arena.u8(capacity);
+    this.src = arena.i32(capacity);
   }
 
   reserve(n: number): void {
@@ -83,14 +84,14 @@ export class RunTree {
   names: NameValues[];
   private index: Map<string, number> | null = null;
 
-  /** capacity: nodes expected (grows past it when a replay adds iterations). */
-  constructor(readonly k: number, capacity: number) {
+  /** capacity: nodes expected (grows past it when a replay adds iterations); arrays come from `arena`. */
+  constructor(readonly k: number, capacity: number, private arena: Arena) {
     capacity = Math.max(16, capacity);
-    this.parent = new Int32Array(capacity);
-    this.loop = new Int32Array(capacity);
-    this.iter = new Int32Array(capacity);
+    this.parent = arena.i32(capacity);
+    this.loop = arena.i32(capacity);
+    this.iter = arena.i32(capacity);
     this.parent[0] = this.loop[0] = this.iter[0] = -1;
-    this.names = Array.from({ length: k }, () => new NameValues(capacity));
+    this.names = Array.from({ length: k }, () => new NameValues(capacity, arena));
   }
 
   loopId(name: string): number {
@@ -155,22 +156,24 @@ export class RunTree {
    * column of its own (depth of nesting `occ` > 0), so no iteration is folded into another.
    * Returns per node an index into `keys` (-1 off the paths), and per key its shallowest depth.
    */
-  columnKeys(onPath: Uint8Array): { keyOf: Int32Array; keys: Array<{ name: string; occ: number; depth: number }> } {
-    const keyOf = new Int32Array(this.size).fill(-1);
-    const depth = new Int32Array(this.size);
+  columnKeys(onPath: Uint8Array, temp: Arena): { keyOf: Int32Array; keys: Array<{ name: string; occ: number; depth: number }> } {
+    const keyOf = this.arena.i32(this.size).fill(-1);
+    const depth = temp.i32(this.size);
     const keys: Array<{ name: string; occ: number; depth: number }> = [];
-    const ids = new Map<string, number>();
+    // key by (loop, occ): ids[l] lists the keys of loop l by occ
+    const ids: number[][] = [];
+    const { parent, loop } = this;
     for (let n = 1; n < this.size; n++) {
       if (!onPath[n]) continue;
-      const l = this.loop[n]!;
-      const d = (depth[n] = depth[this.parent[n]!]! + 1);
+      const l = loop[n]!;
+      const d = (depth[n] = depth[parent[n]!]! + 1);
       let occ = 0;
-      for (let a = this.parent[n]!; a > 0; a = this.parent[a]!) if (this.loop[a] === l) occ++;
-      const id = `${l},${occ}`;
-      let key = ids.get(id);
+      for (let a = parent[n]!; a > 0; a = parent[a]!) if (loop[a] === l) occ++;
+      const byOcc = (ids[l] ??= []);
+      let key = byOcc[occ];
       if (key === undefined) {
         key = keys.push({ name: this.loopNames[l]!, occ, depth: d }) - 1;
-        ids.set(id, key);
+        byOcc[occ] = key;
       } else if (d < keys[key]!.depth) keys[key]!.depth = d;
       keyOf[n] = key;
     }
@@ -179,7 +182,7 @@ export class RunTree {
 }
 
 /** Adds a segment's values of the wanted names; false when it holds none of them. */
-export function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<string, number>): boolean {
+export function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want: Map<string, number>, temp: Arena): boolean {
   const nameToK = new Int32Array(seg.names.length).fill(-1);
   let any = false;
   for (let i = 0; i < seg.names.length; i++) {
@@ -195,7 +198,7 @@ export function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want:
   const loopIds = seg.loops.map((l) => tree.loopId(l));
   // frame -> node. Into an empty tree frames become nodes 1:1, in order (no lookups: this is the
   // hot path of a large query); a later segment is matched by loop path.
-  const node = new Int32Array(nf);
+  const node = temp.i32(nf);
   if (tree.size === 1) {
     // Frame f is node f + 1 (the top level, parent -1, becomes node 0).
     tree.reserve(nf + 1);

@@ -24,6 +24,7 @@ import type { RunMeta, Segment } from '../store/types.js';
 import type { Column, Table } from './table.js';
 import { loadSegment, ordered, RunTree } from './pivot-tree.js';
 import { planRows, type RowPlan } from './pivot-rows.js';
+import { Arena } from './arena.js';
 
 export const KEY_COLUMNS = ['run', 'version', 'time', 'file'] as const;
 export const REPLAYED_COLUMN = 'replayed';
@@ -183,13 +184,17 @@ export function gatherRows(runs: PivotRun[], names: string[]): Gathered {
   // Loop columns, by (loop name, nesting depth among loops of that name): shallowest depth seen, for ordering.
   const loopKeys = new Map<string, { name: string; occ: number; depth: number; first: number }>();
 
+  // The runs' arrays, kept until the rows are written; each run's temporaries reuse one buffer.
+  const arena = new Arena();
+  const temp = new Arena(1 << 20);
   for (const run of sortedRuns) {
     for (const seg of run.segments) for (const nm of seg.names) known.add(nm);
     for (const a of Object.keys(run.meta.args ?? {})) known.add(a);
     const segs = ordered(run.segments);
-    const tree = new RunTree(K, 1 + (segs[0]?.frames.parent.length ?? 0));
+    temp.reset();
+    const tree = new RunTree(K, 1 + (segs[0]?.frames.parent.length ?? 0), arena);
     let loaded = 0;
-    segs.forEach((seg, i) => (loaded += loadSegment(tree, seg, i, want) ? 1 : 0));
+    segs.forEach((seg, i) => (loaded += loadSegment(tree, seg, i, want, temp) ? 1 : 0));
     // An arg reads as a top-level value of its run, so `log lr loss` puts lr beside loss.
     const args = run.meta.args ?? {};
     for (const [name, k] of want) {
@@ -197,9 +202,9 @@ export function gatherRows(runs: PivotRun[], names: string[]): Gathered {
     }
     // One segment: its frames are in execution order, which is iteration order (and keeps a loop
     // entered twice as two passes rather than interleaving them).
-    const plan = planRows(tree, loaded <= 1);
+    const plan = planRows(tree, loaded <= 1, arena, temp);
     if (plan.rows.length === 0) continue;
-    const { keyOf, keys } = tree.columnKeys(plan.onPath);
+    const { keyOf, keys } = tree.columnKeys(plan.onPath, temp);
     const keyIds = keys.map((k) => {
       const id = `${k.occ}\u0000${k.name}`;
       const seen = loopKeys.get(id);
@@ -251,6 +256,7 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
   let out = 0;
 
   const outCols: OutColumns = { runIndex, loopCells, nameCols, replayed: null, carried: null };
+  let colOfNodes = new Int32Array(0);
   for (const { run, tree, plan, segs, keyOf, keyIds } of perRun) {
     const ri = ids.length;
     ids.push(run.meta.id);
@@ -258,7 +264,10 @@ export function pivot(runs: PivotRun[], names: string[]): PivotResult {
     times.push(run.meta.start);
     files.push(run.meta.script);
     const colOfKey = keyIds.map((id) => loopCol.get(id)!);
-    const colOfNode = keyOf.map((key) => (key < 0 ? -1 : colOfKey[key]!));
+    // One buffer for every run's node -> loop column (a typed array per run costs its own backing store).
+    if (colOfNodes.length < keyOf.length) colOfNodes = new Int32Array(keyOf.length * 2);
+    const colOfNode = colOfNodes;
+    for (let n = 0; n < keyOf.length; n++) colOfNode[n] = keyOf[n]! < 0 ? -1 : colOfKey[keyOf[n]!]!;
     out = emitRun(tree, plan, segs, ri, colOfNode, wanted, outCols, out, total);
   }
   const replayedCol = outCols.replayed;

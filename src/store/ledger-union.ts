@@ -16,6 +16,7 @@ import { settleJournals } from './settle.js';
 import { readTrust, trusts, type Trust } from './trust.js';
 import { checkSeen } from './seen.js';
 import { BoundedMap } from './bounded-map.js';
+import { refListingFromFiles } from './ref-files.js';
 import { decodeRunMeta } from './run-meta.js';
 import { labelObject, readSegment, type SegmentReader } from './segment-read.js';
 
@@ -75,9 +76,11 @@ export interface LedgerRef {
 
 /** Every ledger ref: own namespace first, then fetched ones by remote. */
 export async function listLedgers(repo: RepoInfo): Promise<LedgerRef[]> {
-  const r = await git(['for-each-ref', '--format=%(objectname) %(refname)', LEDGERS, REMOTES], { cwd: repoCwd(repo) });
+  // Read from Git's files where the layout is plain (ref-files.ts): no git process.
+  const files = [LEDGERS, REMOTES].map((prefix) => refListingFromFiles(repo, prefix));
+  const text = files.every((t) => t !== null) ? files.join('\n') : (await git(['for-each-ref', '--format=%(objectname) %(refname)', LEDGERS, REMOTES], { cwd: repoCwd(repo) })).stdout.toString();
   const out: LedgerRef[] = [];
-  for (const line of r.stdout.toString().split('\n')) {
+  for (const line of text.split('\n')) {
     if (!line) continue;
     const sp = line.indexOf(' ');
     const tip = line.slice(0, sp);

@@ -13,6 +13,7 @@ import { git, repoCwd, type CatFile, type RepoInfo } from './git.js';
 import { commitTreeOf, readTree, ZERO_OID } from './objects.js';
 import { removalsAt } from './removals.js';
 import { SEEN } from './refs.js';
+import { refListingFromFiles } from './ref-files.js';
 
 /** A ledger as the reader sees it (the shape of ledger.ts's LedgerRef). */
 export interface SeenLedger {
@@ -70,9 +71,9 @@ async function moveSeen(repo: RepoInfo, ref: string, next: string, prev: string 
  * tracked: only this clone writes them (doctor checks their history).
  */
 export async function checkSeen(repo: RepoInfo, cat: CatFile, ledgers: SeenLedger[]): Promise<{ extra: SeenLedger[]; alerts: SeenAlert[] }> {
-  const r = await git(['for-each-ref', '--format=%(objectname) %(refname)', SEEN], { cwd: repoCwd(repo) });
+  const text = refListingFromFiles(repo, SEEN) ?? (await git(['for-each-ref', '--format=%(objectname) %(refname)', SEEN], { cwd: repoCwd(repo) })).stdout.toString();
   const seen = new Map<string, string>();
-  for (const line of r.stdout.toString().split('\n')) {
+  for (const line of text.split('\n')) {
     const sp = line.indexOf(' ');
     if (sp > 0) seen.set(line.slice(sp + 1), line.slice(0, sp));
   }

@@ -1,0 +1,64 @@
+/**
+ * Typed arrays carved out of large shared buffers. A typed array of its own gets a backing store
+ * of its own, which cost about 80 µs for a 20 KB one here (measured: 4,000 of them 320 ms, as
+ * views on one buffer 4 ms); a pivot of 200 runs made about 20 per run and spent more time
+ * allocating than computing.
+ */
+export class Arena {
+  private buf = new ArrayBuffer(0);
+  private at = 0;
+  /** Bytes handed out since the last reset, over every buffer. */
+  private taken = 0;
+  /** The buffer held arrays before a reset: a new array on it is zeroed first. */
+  private reused = false;
+
+  constructor(private chunk: number = 1 << 22) {}
+
+  private take(bytes: number): number {
+    const need = Math.ceil(bytes / 8) * 8;
+    this.taken += need;
+    if (this.at + need > this.buf.byteLength) {
+      this.buf = new ArrayBuffer(Math.max(this.chunk, need));
+      this.at = 0;
+      this.reused = false;
+    }
+    const at = this.at;
+    this.at += need;
+    return at;
+  }
+
+  i32(n: number): Int32Array {
+    const at = this.take(n * 4); // first: it may replace the buffer
+    const a = new Int32Array(this.buf, at, n);
+    if (this.reused) a.fill(0);
+    return a;
+  }
+
+  u8(n: number): Uint8Array {
+    const at = this.take(n); // first: it may replace the buffer
+    const a = new Uint8Array(this.buf, at, n);
+    if (this.reused) a.fill(0);
+    return a;
+  }
+
+  f64(n: number): Float64Array {
+    const at = this.take(n * 8); // first: it may replace the buffer
+    const a = new Float64Array(this.buf, at, n);
+    if (this.reused) a.fill(0);
+    return a;
+  }
+
+  /**
+   * Forgets every array made so far, which must no longer be used: their memory serves the next
+   * ones (temporaries of one call). The next round gets one buffer as large as this one needed.
+   */
+  reset(): void {
+    if (this.taken > this.buf.byteLength) {
+      this.chunk = Math.max(this.chunk, this.taken);
+      this.buf = new ArrayBuffer(0);
+    }
+    this.at = 0;
+    this.taken = 0;
+    this.reused = true;
+  }
+}
