@@ -8,6 +8,7 @@ import { parseSince } from '../src/query/since.js';
 import type { Value } from '../src/store/records.js';
 import type { Segment } from '../src/store/types.js';
 import { segment } from './helpers/segments.js';
+import { rng } from './helpers/programs.js';
 import { isFlorError } from '../src/errors.js';
 
 function run(id: string, start: string, segments: Segment[], args: Record<string, Value> = {}, commit = 'abcdef0123456789abcdef0123456789abcdef01'): PivotRun {
@@ -179,4 +180,19 @@ test('--since reads ISO and relative dates and refuses nonsense', () => {
   assert.equal(parseSince('2 days ago', now), now - 2 * 864e5);
   assert.equal(parseSince('3.hours.ago', now), now - 3 * 36e5);
   assert.throws(() => parseSince('whenever', now), (e) => isFlorError(e, 'BAD_DATE'));
+});
+
+test('table: a number reads as its shortest text when that has at most 10 characters, else rounded to 6 significant digits', () => {
+  const rand = rng(7);
+  const xs: number[] = [];
+  for (let i = 0; i < 20000; i++) {
+    const scale = 10 ** (Math.floor(rand() * 11) - 6);
+    const digits = 1 + Math.floor(rand() * 12);
+    // Short ones (6 and 9 digits among them), long ones, and neighbours of powers of ten.
+    xs.push(i % 3 === 0 ? Number((rand() * scale).toPrecision(digits)) : i % 3 === 1 ? rand() * scale : scale * (1 - 2 ** -(40 + (i % 13))));
+  }
+  const t = { columns: ['x'], cols: [{ type: 'num' as const, num: Float64Array.from(xs), kind: new Uint8Array(xs.length).fill(1), other: new Map() }], length: xs.length };
+  const lines = render('table', t).split('\n').slice(1, -1).map((l) => l.trim());
+  const want = xs.map((v) => (String(v).length <= 10 ? String(v) : String(Number(v.toPrecision(6)))));
+  assert.deepEqual(lines, want);
 });

@@ -148,13 +148,31 @@ function numberText(v: number): string {
     return s.length > 10 ? String(Number(v.toPrecision(6))) : s;
   }
   const p6 = v.toPrecision(6);
-  if (+p6 === v) return stripZeros(p6);
-  const p9 = v.toPrecision(9);
-  if (+p9 === v) {
-    const s = stripZeros(p9);
-    return s.length <= 10 ? s : stripZeros(p6);
+  if (maybeShort(m, 6) && +p6 === v) return stripZeros(p6);
+  if (maybeShort(m, 9)) {
+    const p9 = v.toPrecision(9);
+    if (+p9 === v) {
+      const s = stripZeros(p9);
+      return s.length <= 10 ? s : stripZeros(p6);
+    }
   }
   return stripZeros(p6);
+}
+
+/** 10^k, exact for k = 0..22. */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+/**
+ * False when m (in [1e-6, 1e5)) is certainly not a number of `digits` significant digits, so its
+ * text of that precision cannot read back as m; most logged floats are not, and this spares a
+ * conversion and a parse. If m is the double nearest such a number, m times 10^(digits - the
+ * exponent log10 gives) makes that number whole (log10 may be one off, so the power is one or two
+ * more than needed, and the product below 1e11) and lies within 1e-4 of a whole number: the
+ * rounding errors of m and of the product are below that.
+ */
+function maybeShort(m: number, digits: number): boolean {
+  const x = m * POW10[digits - Math.floor(Math.log10(m))]!;
+  return !(Math.abs(x - Math.round(x)) > 1e-3);
 }
 
 /** For a person at a terminal: short numbers, no line breaks, long values cut. */
@@ -448,7 +466,8 @@ function* tableBytes(n: number, head: string, keep: Array<{ cells: CellTexts; wi
         let j = index ? index[i]! : i;
         if (j < 0) j = part.none;
         const b = enc[j]!;
-        if (b.length > 16) {
+        // By hand: set() costs more than the copy for pieces this short (measured).
+        if (b.length > 256) {
           buf.set(b, o);
           o += b.length;
         } else for (let q = 0; q < b.length; q++) buf[o++] = b[q]!;

@@ -41,18 +41,31 @@ function corrupt(what: string, msg: string): FlorError {
 
 const CTOR = { Int32Array, Float64Array, Uint8Array } as const;
 
-/** A column as a typed array on its own aligned buffer (the msgpack bytes may sit at any offset). */
-function column<D extends keyof typeof CTOR>(p: unknown, dtype: D, what: string, field: string): InstanceType<(typeof CTOR)[D]> {
+/** A column's bytes, checked to be a whole number of `dtype` elements. */
+function columnBytes(p: unknown, dtype: keyof typeof CTOR, what: string, field: string): Uint8Array {
   const o = p as { dtype?: unknown; data?: unknown } | null;
   if (!o || typeof o !== 'object' || o.dtype !== dtype || !(o.data instanceof Uint8Array)) {
     throw corrupt(what, `column ${field} is not a ${dtype}`);
   }
-  const Ctor = CTOR[dtype];
-  const size = Ctor.BYTES_PER_ELEMENT;
-  if (o.data.byteLength % size !== 0) throw corrupt(what, `column ${field} has a partial element`);
-  const copy = new Uint8Array(o.data.byteLength);
-  copy.set(o.data);
-  return new Ctor(copy.buffer, 0, o.data.byteLength / size) as InstanceType<(typeof CTOR)[D]>;
+  if (o.data.byteLength % CTOR[dtype].BYTES_PER_ELEMENT !== 0) throw corrupt(what, `column ${field} has a partial element`);
+  return o.data;
+}
+
+/**
+ * Columns as typed arrays on one aligned buffer of their own (the msgpack bytes may sit at any
+ * offset): one allocation per segment, not one per column (each costs a backing store).
+ */
+function columns<D extends keyof typeof CTOR>(cols: Array<{ bytes: Uint8Array; dtype: D }>): Array<InstanceType<(typeof CTOR)[D]>> {
+  const at = (n: number) => Math.ceil(n / 8) * 8;
+  const mem = new ArrayBuffer(cols.reduce((n, c) => n + at(c.bytes.byteLength), 0));
+  let o = 0;
+  return cols.map(({ bytes, dtype }) => {
+    new Uint8Array(mem, o, bytes.byteLength).set(bytes);
+    const Ctor = CTOR[dtype];
+    const a = new Ctor(mem, o, bytes.byteLength / Ctor.BYTES_PER_ELEMENT) as InstanceType<(typeof CTOR)[D]>;
+    o += at(bytes.byteLength);
+    return a;
+  });
 }
 
 /** Checks that every index in the columns points inside its table. */
@@ -92,8 +105,20 @@ export function decodeSegment(buf: Uint8Array, what: string): Segment {
     run: string; source: SegmentKind; provenance: Provenance | null; names: string[]; loops: string[];
     frames: Record<string, unknown>; other: unknown[];
   };
-  const kind = column(raw.kind, 'Uint8Array', what, 'kind');
-  const num = column(raw.num, 'Float64Array', what, 'num');
+  // Checked in this order, so that a segment damaged in several places is reported as before.
+  const bytes = [
+    columnBytes(raw.kind, 'Uint8Array', what, 'kind'),
+    columnBytes(raw.num, 'Float64Array', what, 'num'),
+    columnBytes(head.frames.parent, 'Int32Array', what, 'frames.parent'),
+    columnBytes(head.frames.loop, 'Int32Array', what, 'frames.loop'),
+    columnBytes(head.frames.iter, 'Int32Array', what, 'frames.iter'),
+    columnBytes(raw.name, 'Int32Array', what, 'name'),
+    columnBytes(raw.frame, 'Int32Array', what, 'frame'),
+  ];
+  const dtypes = ['Uint8Array', 'Float64Array', 'Int32Array', 'Int32Array', 'Int32Array', 'Int32Array', 'Int32Array'] as const;
+  const [kindCol, numCol, parent, loop, iter, name, frame] = columns(bytes.map((b, i) => ({ bytes: b, dtype: dtypes[i]! as keyof typeof CTOR })));
+  const kind = kindCol as Uint8Array;
+  const num = numCol as Float64Array;
   const hurt: string[] = [];
   const { other, memo } = decodeRecordValues(kind, num, head.other, 0, kind.length, (i, why) => hurt.push(`value ${i}: ${why}`));
   const seg: Segment = {
@@ -104,13 +129,9 @@ export function decodeSegment(buf: Uint8Array, what: string): Segment {
     provenance: head.provenance,
     names: head.names,
     loops: head.loops,
-    frames: {
-      parent: column(head.frames.parent, 'Int32Array', what, 'frames.parent'),
-      loop: column(head.frames.loop, 'Int32Array', what, 'frames.loop'),
-      iter: column(head.frames.iter, 'Int32Array', what, 'frames.iter'),
-    },
-    name: column(raw.name, 'Int32Array', what, 'name'),
-    frame: column(raw.frame, 'Int32Array', what, 'frame'),
+    frames: { parent: parent as Int32Array, loop: loop as Int32Array, iter: iter as Int32Array },
+    name: name as Int32Array,
+    frame: frame as Int32Array,
     num,
     kind,
     other,
