@@ -28,22 +28,20 @@ export class Arena {
   }
 
   i32(n: number): Int32Array {
-    const at = this.take(n * 4); // first: it may replace the buffer
-    const a = new Int32Array(this.buf, at, n);
-    if (this.reused) a.fill(0);
-    return a;
+    return this.make(Int32Array, n);
   }
 
   u8(n: number): Uint8Array {
-    const at = this.take(n); // first: it may replace the buffer
-    const a = new Uint8Array(this.buf, at, n);
-    if (this.reused) a.fill(0);
-    return a;
+    return this.make(Uint8Array, n);
   }
 
   f64(n: number): Float64Array {
-    const at = this.take(n * 8); // first: it may replace the buffer
-    const a = new Float64Array(this.buf, at, n);
+    return this.make(Float64Array, n);
+  }
+
+  private make<T extends Int32Array | Uint8Array | Float64Array>(Ctor: { new (b: ArrayBuffer, at: number, n: number): T; BYTES_PER_ELEMENT: number }, n: number): T {
+    const at = this.take(n * Ctor.BYTES_PER_ELEMENT); // first: it may replace the buffer
+    const a = new Ctor(this.buf, at, n);
     if (this.reused) a.fill(0);
     return a;
   }
