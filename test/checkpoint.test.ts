@@ -438,8 +438,10 @@ const saver = new CheckpointSaver(${JSON.stringify(dir)});
 saver.start();
 // A write queued, then the thread dies before it boots (as on an out-of-memory kill).
 saver.submit(1, Buffer.alloc(1 << 20));
-void saver.worker.terminate();
-await new Promise((r) => setTimeout(r, 300));
+const thread = saver.worker;
+const exited = new Promise((r) => thread.once('exit', r));
+void thread.terminate();
+await exited; // a fixed pause was too short at load 15: the thread had not exited yet
 const t0 = Date.now();
 const idle = saver.waitIdle(20000);
 console.log(JSON.stringify({ idle, ms: Date.now() - t0, more: saver.submit(2, Buffer.alloc(10)) }));
