@@ -7,7 +7,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { BIN, cleanup, flor, gitIn, makeRepo, runNode, tempDir, testEnv } from './helpers/repo.js';
@@ -218,6 +218,22 @@ test('the run-end line counts a run captured after the last listing with no read
   // A run that started in the same millisecond: its first 12 characters are the captured run's.
   const next = captured.slice(0, 12) + (captured[12] === 'Z' ? 'Y' : 'Z').repeat(14);
   assert.equal(shortRunId(repo, next), next.slice(0, 13));
+});
+
+test('a run with nothing to say never creates process.stderr (its stream costs the start and the end)', () => {
+  const script = `import { flor } from 'git-flor';
+for (const e of flor.loop('epoch', [0, 1])) flor.log('loss', e);
+process.on('exit', () => console.log(process.moduleLoadList.includes('NativeModule internal/fs/sync_write_stream')));
+`;
+  const dir = makeRepo({ files: { 'quiet.mjs': script } });
+  const err = join(dir, '.git', 'stderr.txt');
+  writeFileSync(err, '');
+  const fd = openSync(err, 'w');
+  const r = spawnSync(process.execPath, ['quiet.mjs'], { cwd: dir, env: testEnv(), stdio: ['ignore', 'pipe', fd], encoding: 'utf8' });
+  closeSync(fd);
+  assert.equal(r.status, 0);
+  assert.equal(readFileSync(err, 'utf8'), '');
+  assert.equal(r.stdout.trim(), 'false', 'stderr, a file here, was opened as a stream');
 });
 
 test('the capturer waits from the run\'s start and captures as the process ends, however it ends: exit, or SIGKILL with no reader after it', async () => {

@@ -4,7 +4,7 @@
  * capturer. Everything between is the session's.
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { childProcess } from '../store/builtins.js';
+import { childProcess, stderrIsTTY } from '../store/builtins.js';
 import { hostname } from 'node:os';
 import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
 import { readdirSync, realpathSync } from 'node:fs';
@@ -137,7 +137,8 @@ export function startRun(at: Located): Started {
     dirty: codeTree !== head.tree,
     ...(skipped ? { skipped } : {}),
   };
-  process.stderr.write(skippedLine(runId, snap.skipped, snap.maxBytes) + largeTrackedLine(snap.largeModified, snap.maxBytes));
+  const warning = skippedLine(runId, snap.skipped, snap.maxBytes) + largeTrackedLine(snap.largeModified, snap.maxBytes);
+  if (warning) process.stderr.write(warning); // process.stderr is created only to say something
   const journal = openJournal(repo.commonDir, runId);
   journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
   try {
@@ -245,7 +246,7 @@ export function shortRunId(repo: RepoInfo, id: string): string {
  * to share runs. `git config flor.quiet true` turns both off.
  */
 export function sayRecorded(repo: RepoInfo, runId: string, status: RunStatus, records: number, florConfig: ReadonlyMap<string, string> | null): void {
-  if (!process.stderr.isTTY || configBool(florConfig?.get('flor.quiet')) === true) return;
+  if (!stderrIsTTY() || configBool(florConfig?.get('flor.quiet')) === true) return;
   const id = shortRunId(repo, runId);
   const n = records;
   const as = status === 'ok' ? '' : ` as ${status}`;

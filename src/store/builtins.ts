@@ -46,3 +46,11 @@ let unique = 0;
 export function uniqueSuffix(): string {
   return `${process.pid}.${Date.now().toString(36)}.${(unique++).toString(36)}.${Math.random().toString(36).slice(2, 10)}`;
 }
+
+/**
+ * Whether stderr is a terminal, without creating process.stderr: that stream (a tty, pipe or file
+ * writer) costs a run's end a few milliseconds when the run has nothing to say.
+ */
+export function stderrIsTTY(): boolean {
+  return (load('node:tty') as typeof import('node:tty')).isatty(2);
+}
