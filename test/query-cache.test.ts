@@ -69,8 +69,8 @@ test('a damaged cache file is ignored and rewritten; a moved tip (a new run) is 
   const listing = join(dir, 'listing');
   const before = readFileSync(listing);
   writeFileSync(listing, before.subarray(0, before.length - 9)); // truncated
-  const fan = readdirSync(join(dir, 'segments'))[0]!;
-  const segFile = join(dir, 'segments', fan, readdirSync(join(dir, 'segments', fan))[0]!);
+  const oid = readdirSync(join(dir, 'segments'))[0]!;
+  const segFile = join(dir, 'segments', oid);
   const bytes = readFileSync(segFile);
   bytes[bytes.length - 20]! ^= 0xff; // one flipped byte inside the columns
   writeFileSync(segFile, bytes);
@@ -78,7 +78,7 @@ test('a damaged cache file is ignored and rewritten; a moved tip (a new run) is 
   assert.equal(rows.length, 16);
   assert.deepEqual(readFileSync(listing), before); // rebuilt, byte for byte
   assert.notDeepEqual(readFileSync(segFile), bytes);
-  assert.ok(readCachedSegment(repo, fan + segFile.slice(segFile.lastIndexOf('/') + 1)));
+  assert.ok(readCachedSegment(repo, oid));
 
   runNode(h.dir, 'train.mjs', ['--lr', '0.3']);
   const runs = JSON.parse((await florIn(h.dir, ['runs', '--format', 'json'])).stdout) as Array<{ run: string; args: { lr: number } }>;

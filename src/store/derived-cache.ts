@@ -134,7 +134,8 @@ export async function settleCacheWrites(): Promise<void> {
 // Segments, by blob id
 
 function segFile(repo: RepoInfo, oid: string): string {
-  return join(cacheDir(repo), 'segments', oid.slice(0, 2), oid.slice(2));
+  // One directory for all (no fan-out): a cold query writes hundreds, and each directory made cost as much as a file.
+  return join(cacheDir(repo), 'segments', oid);
 }
 
 const ALIGN = 8;
@@ -376,7 +377,7 @@ export function runContentKey(run: { id: string; writer: string; segments: Array
 /** One file per run, named by its id; the file holds the content key it was computed for. */
 function aggFile(repo: RepoInfo, key: string): string {
   const id = key.slice(0, key.indexOf('\0')).replace(/[^0-9A-Za-z]/g, '_');
-  return join(cacheDir(repo), 'aggregates', id.slice(-2), id);
+  return join(cacheDir(repo), 'aggregates', id);
 }
 
 /** name -> (aggregate -> value) of one run, as cached for exactly this content; empty when nothing was. */

@@ -242,7 +242,11 @@ export class CatFile {
         this.need = nl + 1 + size + 1; // wait for the whole object and its LF
         return;
       }
-      const data = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size));
+      const body = this.buf.subarray(nl + 1, nl + 1 + size);
+      // An object that is most of the buffer it arrived in (a segment blob) is handed out as a
+      // view: copying each one cost an allocation of its own (an mmap past 128 KiB). A small one
+      // is copied, so that it does not keep a whole pipe chunk alive.
+      const data = size * 2 >= this.buf.length ? body : Buffer.from(body);
       this.buf = this.buf.subarray(nl + 1 + size + 1);
       this.pending.shift();
       head.resolve({ oid: oid!, type: type as GitObject['type'], data });
