@@ -8,7 +8,8 @@
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CatFile, RepoInfo } from '../store/git.js';
-import { resolveRev, treeBlobs, workTreePaths } from '../store/revs.js';
+import { resolveRev, workTreePaths } from '../store/revs.js';
+import { listTreeFiles } from '../store/checkout.js';
 import { reader } from '../store/objects.js';
 import { FlorError } from '../errors.js';
 import { propagateProject } from '../propagate/project.js';
@@ -104,8 +105,8 @@ async function committedFiles(repo: RepoInfo, commit: string, wanted: (text: str
   if (!at) throw new FlorError('BAD_REVISION', `'${commit}' does not name a commit in this clone`, { hint: '`git flor fetch` brings the commit a replay plan names' });
   const cat = reader(repo);
   const found: Array<[string, string]> = [];
-  await Promise.all((await treeBlobs(repo, at.tree)).map(async (e) => {
-    if (e.mode === '120000' || !isSourcePath(e.path)) return;
+  await Promise.all((await listTreeFiles(repo, at.tree)).map(async (e) => {
+    if (e.mode === '120000' || e.mode === '160000' || !isSourcePath(e.path)) return;
     const text = (await cat.read(e.oid))?.data.toString('utf8');
     if (text !== undefined && wanted(text, e.path)) found.push([e.path, text]);
   }));

@@ -14,6 +14,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { repoCwd, type CatFile, type RepoInfo } from '../store/git.js';
 import { checkoutTree, treeLinks } from '../store/checkout.js';
 import { blobEntry, editTree, reader, readTree, TreeWriter, writeBlobs, type TreeEdits } from '../store/objects.js';
+import { looseWriter } from '../store/loose.js';
 import { FlorError } from '../errors.js';
 import type { RunMeta } from '../store/types.js';
 import { escapingLinks, insideRel, linkedWrites, shownTarget } from './containment.js';
@@ -39,19 +40,22 @@ export function replayRoot(repo: RepoInfo): string {
 
 /**
  * Tree `codeTree` with `files` written over it (paths '/'-separated, relative to the top), each
- * keeping its mode. Two git processes (one `hash-object` for the blobs, one `mktree --batch`) and
- * the shared object reader: it is made while the tasks run, on the cores they use.
+ * keeping its mode. Loose objects written here where the store can (store/loose.ts), else two git
+ * processes (one `hash-object` for the blobs, one `mktree --batch`); the old trees through the
+ * shared object reader. It is made while the tasks run, on the cores they use.
  */
 export async function propagatedTree(repo: RepoInfo, codeTree: string, files: Record<string, string>): Promise<string> {
   const paths = Object.keys(files);
   if (paths.length === 0) return codeTree;
   const cat = reader(repo);
+  const loose = looseWriter(repo);
+  const blobs = paths.map((p) => Buffer.from(files[p]!, 'utf8'));
   const [oids, modes] = await Promise.all([
-    writeBlobs(repo, paths.map((p) => Buffer.from(files[p]!, 'utf8'))),
+    loose ? blobs.map((b) => loose.blob(b)) : writeBlobs(repo, blobs),
     Promise.all(paths.map((p) => modeAt(cat, codeTree, p))),
   ]);
   const edits: TreeEdits = new Map(paths.map((p, i) => [p, { ...blobEntry(oids[i]!), mode: modes[i] ?? '100644' }]));
-  const mk = new TreeWriter(repoCwd(repo));
+  const mk = loose?.sink ?? new TreeWriter(repoCwd(repo));
   try {
     const tree = await editTree(cat, mk, codeTree, edits);
     if (!tree) throw new FlorError('INTERNAL', `propagated code of tree ${codeTree} came out empty`);

@@ -11,6 +11,7 @@ import type { RunMeta } from './types.js';
 import { keepBroken } from './broken-ref.js';
 import { ensureWriter } from './writer-id.js';
 import { encodeRunMeta } from './run-meta.js';
+import { looseWriter } from './loose.js';
 
 const ULID = new RegExp(ULID_PATTERN);
 const SEGMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -108,12 +109,13 @@ export async function appendSegment(repo: RepoInfo, runId: string, segName: stri
   checkSegmentName(segName);
   if (opts.code !== undefined && !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(opts.code)) throw new FlorError('BAD_TREE', `segment ${segName} of run ${runId}: code tree ${opts.code} is not an object id`);
   const writer = await ensureWriter(repo);
-  const oid = await writeBlob(repo, buf);
+  const oid = looseWriter(repo)?.blob(buf) ?? (await writeBlob(repo, buf));
   const path = `${runDir(runId)}/logs/${segName}.msgpack`;
   const edits: TreeEdits = new Map([[path, blobEntry(oid)]]);
   if (opts.code) edits.set(replayCodePath(runId, segName), treeEntry(opts.code));
   const commit = await updateRefWithRetry(repo, ownLedgerRef(writer), {
     message: `segment ${segName} of run ${runId}`,
+    loose: true,
     ...newChainOnDamage(repo, ownLedgerRef(writer)),
     tree: async (root, { cat, mk }) => {
       if (root && (await lookupPath(cat, root, path))) {

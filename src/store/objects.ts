@@ -14,6 +14,7 @@ import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, repoCwd, type RepoInfo, ty
 import { refFromFiles } from './ref-files.js';
 import { LEDGERS } from './refs.js';
 import { ledgerSignArgs } from './signing.js';
+import { looseWriter } from './loose.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 
@@ -73,8 +74,13 @@ export async function writeBlobs(repo: RepoInfo, blobs: Uint8Array[]): Promise<s
   }
 }
 
+/** What writes trees: a TreeWriter, or a LooseWriter's (loose.ts) in the same shape. */
+export interface TreeSink {
+  write(entries: TreeEntry[]): Promise<string>;
+}
+
 /** One `git mktree --batch`: each tree is its entries then a blank line; Git answers one oid per tree. */
-export class TreeWriter {
+export class TreeWriter implements TreeSink {
   private child: ChildProcessWithoutNullStreams;
   private buf = '';
   private err = '';
@@ -145,7 +151,7 @@ export async function readTree(cat: CatFile, oid: string): Promise<TreeEntry[]> 
  * Applies `edits` to tree `base` (null = empty) and returns the new root, or null when nothing is
  * left. Only trees on edited paths are read and rewritten; directories emptied by removals vanish.
  */
-export async function editTree(cat: CatFile, mk: TreeWriter, base: string | null, edits: TreeEdits): Promise<string | null> {
+export async function editTree(cat: CatFile, mk: TreeSink, base: string | null, edits: TreeEdits): Promise<string | null> {
   const here = new Map<string, EntryValue | null>();
   const below = new Map<string, TreeEdits>();
   for (const [path, v] of edits) {
@@ -211,7 +217,7 @@ export async function casRef(repo: RepoInfo, ref: string, next: string, prev: st
 
 export interface Update {
   /** The new root tree from the current root (null when the ref is new); null means "no change". */
-  tree(root: string | null, io: { cat: CatFile; mk: TreeWriter; tip: string | null }): Promise<string | null>;
+  tree(root: string | null, io: { cat: CatFile; mk: TreeSink; tip: string | null }): Promise<string | null>;
   message: string;
   /**
    * For derived refs (the notes index): a tip that is not a readable commit is replaced by a new
@@ -220,6 +226,8 @@ export interface Update {
   replaceDamaged?: boolean;
   /** With replaceDamaged: called with the damaged tip before it is replaced (to keep it for inspection). */
   onDamaged?: (tip: string) => Promise<void>;
+  /** Trees and the commit written as loose objects where loose.ts can (no mktree, no commit-tree process). */
+  loose?: boolean;
 }
 
 /**
@@ -230,7 +238,8 @@ export interface Update {
 export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update, attempts = 200): Promise<string | null> {
   const cat = reader(repo);
   const sign = ref.startsWith(LEDGERS) ? await ledgerSignArgs(repo) : [];
-  const mk = new TreeWriter(repoCwd(repo));
+  const loose = u.loose && sign.length === 0 ? looseWriter(repo) : null;
+  const mk = loose?.sink ?? new TreeWriter(repoCwd(repo));
   try {
     for (let i = 0; i < attempts; i++) {
       const tip = await readRef(repo, ref);
@@ -248,7 +257,8 @@ export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update,
       const tree = await u.tree(root, { cat, mk, tip });
       if (tree === null || (tree === root && !damaged)) return tip;
       if (damaged && tip) await u.onDamaged?.(tip);
-      const commit = await commitTree(repo, tree, tip && !damaged ? [tip] : [], u.message, sign);
+      const parents = tip && !damaged ? [tip] : [];
+      const commit = loose?.commit ? loose.commit(tree, parents, u.message) : await commitTree(repo, tree, parents, u.message, sign);
       if (await casRef(repo, ref, commit, tip, u.message)) return commit;
       // Lost the race: back off a little (jittered, growing) so contenders spread out, then rebuild.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 + i * 5, 100)));

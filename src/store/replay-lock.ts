@@ -18,6 +18,7 @@ import { FlorError } from '../errors.js';
 import { gitRepo, type RepoInfo } from './git.js';
 import { reader, writeBlob, ZERO_OID } from './objects.js';
 import { check } from './schema.js';
+import { looseWriter } from './loose.js';
 
 
 export interface LockHolder {
@@ -67,7 +68,8 @@ function alive(h: LockHolder): boolean {
  */
 export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: LockOptions = {}): Promise<() => Promise<void>> {
   const me: LockHolder & { nonce: string } = { pid: process.pid, host: hostname(), since: new Date().toISOString(), names, nonce: randomBytes(8).toString('hex') };
-  const mine = await writeBlob(repo, Buffer.from(JSON.stringify(me) + '\n'));
+  const holder = Buffer.from(JSON.stringify(me) + '\n');
+  const mine = looseWriter(repo)?.blob(holder) ?? (await writeBlob(repo, holder));
   const poll = opts.pollMs ?? 250;
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
   let told = false;
