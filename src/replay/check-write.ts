@@ -95,7 +95,7 @@ export async function writeRun(repo: RepoInfo, st: Staged, c: Checked, made: str
   const name = segmentName();
   // The code tree goes into the ledger with the segment: provenance that `git gc` cannot prune.
   await appendSegment(repo, run, name, encodeSegment(seg), { code: tree });
-  removeRunSnapshots(repo, run);
+  await removeRunSnapshots(repo, run);
   return {
     outcome: { run, status: 'replayed', names: p.names, carried: p.carried, partial: p.partial, segment: name, records: c.cols.name.length, tasks: segments.length, reusedTasks: c.reused, ms: c.ms, live: c.live },
     mismatches: c.mismatches,

@@ -8,6 +8,7 @@
  * index and work tree are never touched; node_modules is a symlink to today's install.
  */
 import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync, readdirSync, openSync, writeSync, closeSync, realpathSync, statSync, constants as fsc } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, posix, relative, isAbsolute } from 'node:path';
 import { loaderArgv, packageOf, type Loader } from '../store/exec-argv.js';
 import { randomBytes, createHash } from 'node:crypto';
@@ -254,14 +255,15 @@ function lstatExists(p: string): boolean {
  * Once a run's replay segment is written, every snapshot of that run goes, with its task journals:
  * this one and those left by earlier failed attempts on code that has changed since.
  */
-export function removeRunSnapshots(repo: RepoInfo, runId: string): void {
+export async function removeRunSnapshots(repo: RepoInfo, runId: string): Promise<void> {
   let names: string[];
   try {
     names = readdirSync(replayRoot(repo));
   } catch {
     return;
   }
-  for (const n of names) if (n.startsWith(`${runId}-`)) rmSync(join(replayRoot(repo), n), { recursive: true, force: true });
+  // Off the main thread: the other runs' checks and writes go on meanwhile.
+  await Promise.all(names.filter((n) => n.startsWith(`${runId}-`)).map((n) => rm(join(replayRoot(repo), n), { recursive: true, force: true })));
 }
 
 /**

@@ -11,10 +11,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlorError } from '../errors.js';
 import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, repoCwd, type RepoInfo, type TreeEntry } from './git.js';
-import { refFromFiles } from './ref-files.js';
 import { LEDGERS } from './refs.js';
 import { ledgerSignArgs } from './signing.js';
 import { looseWriter } from './loose.js';
+import { refFromFiles } from './ref-files.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { git, repoCwd, type RepoInfo } from './git.js';
+import { refListingFromFiles } from './ref-files.js';
 import { pack, unpack } from './pack.js';
 import { reader, writeBlob, ZERO_OID } from './objects.js';
 import { PLANS } from './refs.js';
@@ -140,8 +141,9 @@ export async function planVouchers(repo: RepoInfo, plan: StoredPlan): Promise<Le
 
 /** Ids of the plans in this clone (saved here or fetched). */
 export async function listPlanIds(repo: RepoInfo): Promise<string[]> {
-  const r = await git(['for-each-ref', '--format=%(refname)', PLANS], { cwd: repoCwd(repo) });
-  return r.stdout.toString().split('\n').filter(Boolean).map((ref) => ref.slice(PLANS.length)).filter((id) => ID.test(id)).sort();
+  const listed = refListingFromFiles(repo, PLANS)?.split('\n').map((l) => l.slice(l.indexOf(' ') + 1));
+  const refs = listed ?? (await git(['for-each-ref', '--format=%(refname)', PLANS], { cwd: repoCwd(repo) })).stdout.toString().split('\n');
+  return refs.filter(Boolean).map((ref) => ref.slice(PLANS.length)).filter((id) => ID.test(id)).sort();
 }
 
 /** The plan with this id (or unique prefix of at least 4 characters); null when no plan has it. */

@@ -121,7 +121,7 @@ function looseRefs(commonDir: string, name: string, out: Map<string, string>): b
  * as Git does: a ref that `git pack-refs` moves meanwhile is found in one or the other.
  */
 export function refListingFromFiles(repo: RepoInfo, prefix: string): string | null {
-  if (!prefix.endsWith('/') || process.env.GIT_NAMESPACE !== undefined) return null;
+  if (!prefix.endsWith('/') || process.env.GIT_NAMESPACE !== undefined || existsSync(join(repo.commonDir, 'reftable'))) return null;
   const loose = new Map<string, string>();
   if (!looseRefs(repo.commonDir, prefix.slice(0, -1), loose)) return null;
   const all = new Map<string, string>();
