@@ -1,14 +1,18 @@
 /**
- * Loose objects written without a git process (src/store/loose.ts): the same ids and bytes as
- * `hash-object`, `mktree` and `commit-tree`, in Git's tree order, passing `git fsck --strict`; and
- * no writer where Git would write differently.
+ * Objects and checkouts without a git process each. Loose objects (src/store/loose.ts): the same
+ * ids and bytes as `hash-object`, `mktree` and `commit-tree`, in Git's tree order, passing `git fsck
+ * --strict`, and no writer where Git would write differently. Code trees checked out through the
+ * object reader (src/store/checkout.ts): the same files, modes and links as checkout-index.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeRepo, gitIn, fsckClean, cleanup, sh, testEnv, tempDir } from './helpers/repo.js';
 import { findRepoSync } from '../src/store/git.js';
 import { looseWriter } from '../src/store/loose.js';
 import { forgetConfig } from '../src/store/git-config.js';
+import { checkoutTree } from '../src/store/checkout.js';
 
 after(cleanup);
 
@@ -73,4 +77,47 @@ test('no loose writer where Git would write otherwise; no commits where Git sign
   gitIn(sha256, 'init', '-q', '--object-format=sha256');
   assert.equal(gitIn(sha256, 'rev-parse', '--show-object-format'), 'sha256');
   assert.equal(looseWriter(findRepoSync(sha256)!), null);
+});
+
+/** Every path under `dir`: its kind, mode bits, link target or content. */
+function describeDir(dir: string, rel = ''): string[] {
+  return readdirSync(join(dir, rel)).sort().flatMap((n) => {
+    const p = rel ? `${rel}/${n}` : n;
+    const st = lstatSync(join(dir, p));
+    if (st.isSymbolicLink()) return [`${p} -> ${readlinkSync(join(dir, p))}`];
+    if (st.isDirectory()) return [`${p}/`, ...describeDir(dir, p)];
+    return [`${p} ${(st.mode & 0o777).toString(8)} ${JSON.stringify(readFileSync(join(dir, p), 'utf8'))}`];
+  });
+}
+
+test('a code tree is checked out through the object reader as checkout-index writes it; where attributes apply, by Git', async () => {
+  const dir = makeRepo({ files: { 'run.sh': '#!/bin/sh\necho hi\n', 'd/e/f.txt': 'one\ntwo\n', 'g.txt': 'g\n' }, flor: false });
+  chmodSync(join(dir, 'run.sh'), 0o755);
+  symlinkSync('d/e/f.txt', join(dir, 'link'));
+  gitIn(dir, 'add', '-A');
+  gitIn(dir, 'commit', '-qm', 'modes and a link');
+  const repo = findRepoSync(dir)!;
+  const byGit = (tree: string): string => {
+    const out = tempDir();
+    sh('git', ['read-tree', tree], dir, { env: testEnv({ GIT_INDEX_FILE: join(out, '.idx') }) });
+    sh('git', [`--work-tree=${out}`, 'checkout-index', '-a', '-f', `--prefix=${out}/`], dir, { env: testEnv({ GIT_INDEX_FILE: join(out, '.idx') }) });
+    rmSync(join(out, '.idx'));
+    return out;
+  };
+  const tree = gitIn(dir, 'rev-parse', 'HEAD^{tree}');
+  const mine = tempDir();
+  await checkoutTree(repo, tree, mine);
+  assert.deepEqual(describeDir(mine), describeDir(byGit(tree)));
+  assert.ok(describeDir(mine).includes('link -> d/e/f.txt'));
+  assert.ok(describeDir(mine).includes('run.sh 755 "#!/bin/sh\\necho hi\\n"'));
+
+  // An attribute that converts line ends: the files must come out converted, as Git writes them.
+  writeFileSync(join(dir, '.gitattributes'), '*.txt text eol=crlf\n');
+  gitIn(dir, 'add', '-A');
+  gitIn(dir, 'commit', '-qm', 'crlf');
+  const converted = gitIn(dir, 'rev-parse', 'HEAD^{tree}');
+  const mine2 = tempDir();
+  await checkoutTree(repo, converted, mine2);
+  assert.equal(readFileSync(join(mine2, 'd', 'e', 'f.txt'), 'utf8'), 'one\r\ntwo\r\n');
+  assert.deepEqual(describeDir(mine2), describeDir(byGit(converted)));
 });

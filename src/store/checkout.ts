@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { gitRepo, repoCwd, type RepoInfo } from './git.js';
 import { reader, readTree } from './objects.js';
-import { configBoolValue, configValue } from './git-config.js';
+import { configMatching } from './git-config.js';
 import { BoundedMap } from './bounded-map.js';
 
 /** A non-tree entry of a tree, at its '/'-separated path. */
@@ -48,13 +48,15 @@ export function listTreeFiles(repo: RepoInfo, tree: string): Promise<TreeFile[]>
  */
 function gitWouldConvert(repo: RepoInfo, files: TreeFile[]): boolean {
   if (files.some((f) => f.path === '.gitattributes' || f.path.endsWith('/.gitattributes'))) return true;
-  if (configValue(repo, 'core.attributesfile') !== null || existsSync(join(repo.commonDir, 'info', 'attributes'))) return true;
+  const found = configMatching(repo, /^core\.(attributesfile|autocrlf|symlinks)$/);
+  if (found.has('core.attributesfile') || existsSync(join(repo.commonDir, 'info', 'attributes'))) return true;
   const xdg = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
   if (existsSync(join(xdg, 'git', 'attributes'))) return true;
   if (!process.env.GIT_ATTR_NOSYSTEM && existsSync('/etc/gitattributes')) return true;
-  const crlf = configValue(repo, 'core.autocrlf');
-  if (crlf !== null && !/^\s*(false|no|off|0|input)\s*$/i.test(crlf)) return true;
-  return configBoolValue(repo, 'core.symlinks') === false;
+  const crlf = found.get('core.autocrlf')?.at(-1);
+  if (crlf !== undefined && !/^\s*(false|no|off|0|input)\s*$/i.test(crlf)) return true;
+  const links = found.get('core.symlinks')?.at(-1);
+  return links !== undefined && /^\s*(false|no|off|0|)\s*$/i.test(links);
 }
 
 /** Writes every file of `tree` under `dir` (which must exist), with modes and symbolic links as Git stores them. */

@@ -16,7 +16,9 @@ import { join } from 'node:path';
 import { nodeCrypto, nodeZlib, uniqueSuffix } from './builtins.js';
 import { FlorError } from '../errors.js';
 import { FLOR_IDENT, type RepoInfo, type TreeEntry } from './git.js';
-import { configBoolValue, configValue } from './git-config.js';
+import { configMatching } from './git-config.js';
+
+const SETTINGS = /^(extensions\.(objectformat|compatobjectformat)|core\.(sharedrepository|fsync|fsyncobjectfiles|loosecompression|compression)|commit\.gpgsign|i18n\.commitencoding)$/;
 
 const TREE_MODES = new Map([['100644', '100644'], ['100755', '100755'], ['120000', '120000'], ['160000', '160000'], ['040000', '40000'], ['40000', '40000']]);
 
@@ -37,18 +39,21 @@ function envSet(...names: string[]): boolean {
 /** The writer for `repo`, or null when Git's own processes must write its objects. */
 export function looseWriter(repo: RepoInfo): LooseWriter | null {
   if (envSet('GIT_OBJECT_DIRECTORY', 'GIT_QUARANTINE_PATH')) return null;
-  const format = configValue(repo, 'extensions.objectformat');
-  if ((format && format.toLowerCase() !== 'sha1') || configValue(repo, 'extensions.compatobjectformat')) return null;
-  const shared = configValue(repo, 'core.sharedrepository');
+  // One look at the config (each configValue checks the config files' stamp again).
+  const found = configMatching(repo, SETTINGS);
+  const setting = (key: string): string | null => found.get(key)?.at(-1) ?? null;
+  const format = setting('extensions.objectformat');
+  if ((format && format.toLowerCase() !== 'sha1') || setting('extensions.compatobjectformat')) return null;
+  const shared = setting('core.sharedrepository');
   if (shared !== null && !/^(false|umask|0|no|off)$/i.test(shared.trim())) return null;
   // Git would fsync them; flor leaves that to Git.
-  if (['core.fsync', 'core.fsyncobjectfiles'].some((k) => configValue(repo, k) !== null)) return null;
+  if (setting('core.fsync') !== null || setting('core.fsyncobjectfiles') !== null) return null;
   const dir = join(repo.commonDir, 'objects');
   if (!existsSync(dir)) return null;
-  const level = compression(repo);
+  const level = compression(setting('core.loosecompression')) ?? compression(setting('core.compression')) ?? 1;
   const write = (type: string, body: Buffer): string => writeLoose(dir, type, body, level);
-  const commits = !envSet('GIT_AUTHOR_DATE', 'GIT_COMMITTER_DATE') && configBoolValue(repo, 'commit.gpgsign') !== true &&
-    (configValue(repo, 'i18n.commitencoding') ?? 'utf-8').toLowerCase().replace('-', '') === 'utf8';
+  const commits = !envSet('GIT_AUTHOR_DATE', 'GIT_COMMITTER_DATE') && !/^\s*(true|yes|on|[1-9]\d*)\s*$/i.test(setting('commit.gpgsign') ?? '') &&
+    (setting('i18n.commitencoding') ?? 'utf-8').toLowerCase().replace('-', '') === 'utf8';
   const tree = (entries: TreeEntry[]): string => write('tree', treeBody(entries));
   return {
     blob: (data) => write('blob', Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
@@ -58,13 +63,10 @@ export function looseWriter(repo: RepoInfo): LooseWriter | null {
   };
 }
 
-/** zlib level of loose objects: core.looseCompression, else core.compression, else Git's default (1). */
-function compression(repo: RepoInfo): number {
-  for (const key of ['core.loosecompression', 'core.compression']) {
-    const v = Number(configValue(repo, key));
-    if (configValue(repo, key) !== null && Number.isInteger(v) && v >= -1 && v <= 9) return v;
-  }
-  return 1;
+/** A zlib level Git would take from core.looseCompression or core.compression (else Git's default, 1). */
+function compression(v: string | null): number | null {
+  const n = Number(v);
+  return v !== null && v.trim() !== '' && Number.isInteger(n) && n >= -1 && n <= 9 ? n : null;
 }
 
 function writeLoose(dir: string, type: string, body: Buffer, level: number): string {
