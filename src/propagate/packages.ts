@@ -14,8 +14,33 @@ const requirePackage = createRequire(import.meta.url);
 
 let babel: typeof BabelParser | undefined;
 
+/**
+ * Trees parsed lately, by options and text: a replay parses the same file several times (today's
+ * statements, the imports an entry script follows, propagation, the planner) and every version's
+ * unchanged files again. The trees are only read, never changed, by those who share them.
+ */
+const parsed = new Map<string, { ast: ReturnType<typeof BabelParser.parse>; size: number }>();
+/** Texts kept, in characters: a tree is tens of times its text, and a long-lived process (the UI) keeps this. */
+const PARSED_BUDGET = 512 * 1024;
+let parsedSize = 0;
+
 /** @babel/parser's `parse`. */
-export const parse: typeof BabelParser.parse = (input, options) => (babel ??= requirePackage('@babel/parser') as typeof BabelParser).parse(input, options);
+export const parse: typeof BabelParser.parse = (input, options) => {
+  const key = `${JSON.stringify(options ?? null)}\0${input}`;
+  const hit = parsed.get(key);
+  if (hit) return hit.ast;
+  const ast = (babel ??= requirePackage('@babel/parser') as typeof BabelParser).parse(input, options);
+  if (input.length <= PARSED_BUDGET / 4) {
+    for (const [k, v] of parsed) {
+      if (parsedSize + input.length <= PARSED_BUDGET) break;
+      parsed.delete(k);
+      parsedSize -= v.size;
+    }
+    parsed.set(key, { ast, size: input.length });
+    parsedSize += input.length;
+  }
+  return ast;
+};
 
 let Dmp: typeof DiffMatchPatch | undefined;
 

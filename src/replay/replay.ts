@@ -138,11 +138,14 @@ async function runAll(
         else found.outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
         return;
       }
-      // The provenance tree is made while the tasks run, once per distinct code.
+      const tasks = runTasks(running, st);
+      // The provenance tree is made while the tasks run, once per distinct code: after the
+      // dispatcher's turn (queued by runTasks), so its object writes never hold up a task's start.
+      await new Promise((r) => setImmediate(r));
       let tree = trees.get(st.snap.key);
       if (!tree) trees.set(st.snap.key, (tree = gitSlots(() => propagatedTree(repo, p.entry.codeTree, p.files))));
       tree.catch(ignore); // awaited below; a rejection must not count as unhandled meanwhile
-      const results = await runTasks(running, st);
+      const results = await tasks;
       const checked = checkRun(st, results, opts);
       let r: { outcome: RunOutcome; mismatches: Mismatch[] };
       if ('outcome' in checked) r = checked;
