@@ -1,14 +1,14 @@
 /**
- * The one worker-thread pool every replay task of every run shares.
+ * What runs the replay tasks every run shares. Each task is a child process of its own (worker.ts
+ * starts the old version's script, waits for it and decodes its journal); the dispatcher
+ * (dispatch.ts) keeps at most `--workers` of them running at once.
  * RULE: "Outer iterations are split into segments …; each segment is one task; tasks of all runs
  * share one pool."
+ * The tasks are supervised from this thread: a pool of worker threads cost a replay ~100 ms of CPU
+ * per thread to boot (a Node environment and the worker's modules each) and its package's load,
+ * on the cores the children need, only to wait on a child and decode a journal.
  */
-import { readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Piscina as PiscinaPool } from 'piscina';
-import { createRequire } from 'node:module';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
 
 export function defaultWorkers(): number {
@@ -20,33 +20,11 @@ export interface TaskPool {
   close(): Promise<void>;
 }
 
-/** dist/replay/worker.js of this checkout, when it is built after the last edit of any source file. */
-function builtWorker(): string | null {
-  const js = fileURLToPath(new URL('../../dist/replay/worker.js', import.meta.url));
-  const src = fileURLToPath(new URL('..', import.meta.url));
-  try {
-    const built = statSync(js).mtimeMs;
-    const edited = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
-    return edited.every((f) => statSync(join(src, f)).mtimeMs <= built) ? js : null;
-  } catch {
-    return null;
-  }
-}
-
-export function createPool(workers: number): TaskPool {
-  // A built worker needs no loader: threads inherit process.execArgv (a `--import tsx` costs each
-  // thread a few hundred ms of CPU and an esbuild start), so they are started without it. Under tsx
-  // (tests, benches) this module is the .ts source: its threads run the built worker when there is
-  // one (both build and test keep dist/ current), and the .ts source with the loader only when not.
-  const built = import.meta.url.endsWith('.ts') ? builtWorker() : fileURLToPath(new URL('./worker.js', import.meta.url));
-  // Required, not imported: Node would scan piscina's CommonJS source for export names first (see propagate/packages.ts).
-  const { Piscina } = createRequire(import.meta.url)('piscina') as { Piscina: typeof PiscinaPool };
-  const pool = new Piscina<ReplayTask, ReplayTaskResult>({
-    minThreads: workers, maxThreads: workers, idleTimeout: 1000,
-    ...(built ? { filename: built, execArgv: [] } : { filename: fileURLToPath(new URL('./worker.ts', import.meta.url)) }),
-  });
+export function createPool(): TaskPool {
+  // Loaded with the first task: the commands that import replay for its options start no child.
+  let worker: Promise<typeof import('./worker.js')> | null = null;
   return {
-    run: (task) => pool.run(task),
-    close: () => pool.destroy(),
+    run: async (task) => (await (worker ??= import('./worker.js'))).default(task),
+    close: async () => undefined,
   };
 }

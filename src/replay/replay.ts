@@ -73,7 +73,7 @@ async function replayLocked(repo: RepoInfo, names: string[], workers: number, op
 
   if (names.length === 0) return new Findings().report(names, planReplay([], [], new Map(), { workers }));
 
-  const engine = opts.dryRun ? null : lazyStart(repo, workers);
+  const engine = opts.dryRun ? null : lazyStart(repo);
   try {
     return await replayWith({ repo, names, today, entries: await listing, workers, engine, opts });
   } finally {

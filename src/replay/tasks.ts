@@ -27,14 +27,14 @@ const ignore = (): void => undefined;
 
 /**
  * The pool and the writer id, started the first time a run turns out to need replaying: the
- * pool's threads boot while the other runs are read, propagated and checked out, and a replay
+ * writer id is read while the other runs are read, propagated and checked out, and a replay
  * with nothing to do starts none.
  */
-export function lazyStart(repo: RepoInfo, workers: number): { start(): void; pool(): TaskPool; writer(): Promise<string>; close(): Promise<void> } {
+export function lazyStart(repo: RepoInfo): { start(): void; pool(): TaskPool; writer(): Promise<string>; close(): Promise<void> } {
   let pool: TaskPool | null = null;
   let writer: Promise<string> | null = null;
   const start = (): void => {
-    pool ??= createPool(workers);
+    pool ??= createPool();
     if (!writer) {
       writer = ensureWriter(repo);
       writer.catch(ignore); // awaited before the first segment is written

@@ -1,7 +1,6 @@
 /**
- * Piscina worker: runs one replay task. The old version runs in a child process (its own Node, its
- * own execArgv, its own module graph — a worker thread could not give it that); this thread
- * supervises it and decodes its journal, so the main thread only gathers results.
+ * Runs one replay task. The old version runs in a child process (its own Node, its own execArgv,
+ * its own module graph); this waits for it and decodes the journal it wrote.
  *
  * The task's journal is written to `<out>.part` and renamed to `<out>` only after the child exited
  * cleanly: a later replay finding `<out>` reuses it instead of running the segment again.

@@ -49,7 +49,7 @@ export const options = {
   version: { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev (HEAD~2) or commit prefix; repeatable' },
   all: { type: 'boolean', default: false, describe: 'also the runs removed with `git flor rm`' },
   replay: { type: 'boolean', default: false, describe: 'first replay old runs that lack a name today\'s code logs (see `git flor replay`)' },
-  workers: { type: 'number', describe: 'with --replay: worker threads (default: number of cores)' },
+  workers: { type: 'number', describe: 'with --replay: replay tasks run at once (default: number of cores)' },
   'allow-writer': { type: 'string', array: true, describe: "with --replay: also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" },
   'live-calls': { type: 'boolean', default: true, describe: 'with --replay: --no-live-calls fails a replay that would call a flor.memo function with no recorded value' },
 } satisfies Record<string, Options>;

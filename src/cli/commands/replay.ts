@@ -18,7 +18,7 @@ export const command: CommandModule<object, Args> = {
       .positional('names', { type: 'string', array: true, describe: 'names logged by flor.log in today\'s code (a saved plan has its own)' })
       .option('run', { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' })
       .option('version', { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev (HEAD~2) or commit prefix; repeatable (not with --plan/--shard)' })
-      .option('workers', { type: 'number', describe: 'worker threads (default: number of cores)' })
+      .option('workers', { type: 'number', describe: 'replay tasks run at once (default: number of cores)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and its estimated cost; run nothing' })
       .option('accept-mismatch', { type: 'boolean', default: false, describe: 'write replayed values even when re-executed statements differ from the recorded ones' })
       .option('allow-writer', { type: 'string', array: true, describe: "also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" })
