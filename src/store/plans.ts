@@ -11,8 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import { FlorError } from '../errors.js';
-import { git, repoCwd, type RepoInfo } from './git.js';
-import { refListingFromFiles } from './ref-files.js';
+import { git, repoCwd, type CatFile, type RepoInfo } from './git.js';
+import { refFromFiles, refListingFromFiles } from './ref-files.js';
 import { pack, unpack } from './pack.js';
 import { reader, writeBlob, ZERO_OID } from './objects.js';
 import { PLANS } from './refs.js';
@@ -166,9 +166,8 @@ export function readPlan(repo: RepoInfo, id: string): Promise<StoredPlan | null>
     p = (async () => {
       if (!ID.test(id)) return null;
       const cat = reader(repo);
-      const commit = await git(['rev-parse', '-q', '--verify', `${planRef(id)}^{commit}`], { cwd: repoCwd(repo), okCodes: [1, 128] });
-      if (commit.code !== 0) return null;
-      const oid = commit.stdout.toString().trim();
+      const oid = await planCommit(repo, cat, id);
+      if (oid === null) return null;
       const blob = await cat.read(`${oid}:plan.msgpack`);
       if (blob?.type !== 'blob') throw bad(id, 'no plan.msgpack in its commit');
       return { ...checkPlan(unpack(blob.data, `plan ${id}`), id), id, commit: oid };
@@ -178,6 +177,15 @@ export function readPlan(repo: RepoInfo, id: string): Promise<StoredPlan | null>
     plansRead.set(key, p);
   }
   return p;
+}
+
+/** The commit `refs/flor/plans/<id>` names: from the ref files and the object reader when it names a commit, else as Git peels it. */
+async function planCommit(repo: RepoInfo, cat: CatFile, id: string): Promise<string | null> {
+  const tip = refFromFiles(repo, planRef(id));
+  if (tip === null) return null;
+  if (tip !== undefined && (await cat.read(tip))?.type === 'commit') return tip;
+  const commit = await git(['rev-parse', '-q', '--verify', `${planRef(id)}^{commit}`], { cwd: repoCwd(repo), okCodes: [1, 128] });
+  return commit.code === 0 ? commit.stdout.toString().trim() : null;
 }
 
 /** The commit `rev` names (for `--from`), as a full oid. */

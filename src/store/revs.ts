@@ -1,12 +1,18 @@
 /** Names a user gives (commits, branches, paths in a tree) resolved to objects, and files read from a tree. */
 import { gitRepo, type RepoInfo } from './git.js';
-import { reader } from './objects.js';
+import { commitTreeOf, reader } from './objects.js';
 
 /** The commit and tree a commit-ish names, or null when it names none in this clone. */
 export async function resolveRev(repo: RepoInfo, rev: string): Promise<{ commit: string; tree: string } | null> {
   // A leading '-' would be taken as an option; --end-of-options alone is not enough for rev-parse's
   // own flags on old Gits, so such a name is simply not a revision.
   if (rev.startsWith('-')) return null;
+  // A full commit id (a pinned plan's `from`) is read through the shared reader; anything else Git resolves.
+  if (/^[0-9a-f]{40}$/.test(rev)) {
+    const o = await reader(repo).read(rev);
+    const tree = o?.type === 'commit' ? commitTreeOf(o.data) : null;
+    if (tree) return { commit: rev, tree };
+  }
   const c = await gitRepo(repo, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { okCodes: [1, 128] });
   if (c.code !== 0) return null;
   const commit = c.stdout.toString().trim();

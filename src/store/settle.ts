@@ -105,17 +105,21 @@ function liveClaims(dir: string): number {
   return n;
 }
 
-let inflight: Promise<Settled> | null = null;
+/** Settlings in flight, by journal directory. */
+const inflight = new Map<string, Promise<Settled>>();
 
 /** Waits for captures in flight and captures ended runs nobody will; see the module comment. */
 export function settleJournals(repo: RepoInfo): Promise<Settled> {
   const dir = journalDir(repo.commonDir);
   if (!entries(dir).some((n) => n.endsWith(JOURNAL_EXT) || claimPid(n) !== null)) return Promise.resolve(NOTHING);
-  // Several listings in one process share one settling (each would otherwise wait on the others' claims).
-  inflight ??= settle(repo, dir).finally(() => {
-    inflight = null;
-  });
-  return inflight;
+  // Several listings of one repository in one process share one settling (each would otherwise
+  // wait on the others' claims); another repository's settling says nothing about this one's.
+  let p = inflight.get(dir);
+  if (!p) {
+    p = settle(repo, dir).finally(() => inflight.delete(dir));
+    inflight.set(dir, p);
+  }
+  return p;
 }
 
 async function settle(repo: RepoInfo, dir: string): Promise<Settled> {
