@@ -7,14 +7,15 @@
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { childProcess, uniqueSuffix } from './builtins.js';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FlorError } from '../errors.js';
 import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, repoCwd, type RepoInfo, type TreeEntry } from './git.js';
 import { LEDGERS } from './refs.js';
 import { ledgerSignArgs } from './signing.js';
 import { looseWriter } from './loose.js';
 import { refFromFiles } from './ref-files.js';
+import { closeRefSessions, sessionUpdate } from './ref-session.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 
@@ -39,11 +40,11 @@ export function closeReader(repo: RepoInfo): Promise<void> {
   return r ? r.close() : Promise.resolve();
 }
 
-/** Ends every reader this process opened and waits until they are gone (call it before exiting). */
+/** Ends every reader (and ref session) this process opened and waits until they are gone (call it before exiting). */
 export async function closeReaders(): Promise<void> {
   const all = [...readers.values()];
   readers.clear();
-  await Promise.all(all.map((r) => r.close()));
+  await Promise.all([...all.map((r) => r.close()), closeRefSessions()]);
 }
 
 export async function writeBlob(repo: RepoInfo, data: Uint8Array): Promise<string> {
@@ -199,17 +200,35 @@ export async function readRef(repo: RepoInfo, ref: string): Promise<string | nul
   return r.code === 0 ? r.stdout.toString().trim() : null;
 }
 
+/** The ref's reflog file exists, or was made empty now (never with reftable, whose logs are its own). */
+function reflogReady(repo: RepoInfo, ref: string): boolean {
+  const log = join(repo.commonDir, 'logs', ...ref.split('/'));
+  if (existsSync(log)) return true;
+  if (existsSync(join(repo.commonDir, 'reftable'))) return false;
+  try {
+    mkdirSync(dirname(log), { recursive: true });
+    writeFileSync(log, '', { flag: 'a' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `update-ref ref new old`: false when another writer moved the ref first or holds its lock for
  * the moment (both worth retrying). Any other failure (permissions, a name clash with another ref)
  * would fail forever, so it is thrown at once.
  */
-export async function casRef(repo: RepoInfo, ref: string, next: string, prev: string | null, message: string): Promise<boolean> {
+export async function casRef(repo: RepoInfo, ref: string, next: string, prev: string | null, message: string, session = false): Promise<boolean> {
   // This clone's ledger keeps a reflog (only it: core.logAllRefUpdates=always would log every ref
   // of the user's repository), so `doctor --repair` can restore the last good tip if the ref breaks.
-  const log = ref.startsWith('refs/flor/ledgers/') ? ['--create-reflog'] : [];
-  const r = await git(['update-ref', ...log, '-m', message, ref, next, prev ?? ZERO_OID], { cwd: repoCwd(repo), okCodes: [1, 128] });
-  if (r.code === 0) return true;
+  const ledger = ref.startsWith('refs/flor/ledgers/');
+  // The session (ref-session.ts) logs to a reflog that exists but creates none: with the files
+  // backend, an empty reflog file is where Git's --create-reflog starts it.
+  const r = session && (!ledger || reflogReady(repo, ref))
+    ? await sessionUpdate(repo, ref, next, prev)
+    : await git(['update-ref', ...(ledger ? ['--create-reflog'] : []), '-m', message, ref, next, prev ?? ZERO_OID], { cwd: repoCwd(repo), okCodes: [1, 128] }).then((x) => ({ ok: x.code === 0, stderr: x.stderr }));
+  if (r.ok) return true;
   if (/\.lock': File exists/.test(r.stderr)) return false;
   if ((await readRef(repo, ref)) !== prev) return false;
   throw new FlorError('GIT_FAILED', `git update-ref ${ref} failed: ${r.stderr.trim().split('\n')[0]}`, { hint: 'check that this is a healthy Git repository (`git fsck`)' });
@@ -226,7 +245,7 @@ export interface Update {
   replaceDamaged?: boolean;
   /** With replaceDamaged: called with the damaged tip before it is replaced (to keep it for inspection). */
   onDamaged?: (tip: string) => Promise<void>;
-  /** Trees and the commit written as loose objects where loose.ts can (no mktree, no commit-tree process). */
+  /** Trees and the commit written as loose objects where loose.ts can (no mktree, no commit-tree process), the ref moved in the repository's update-ref session (ref-session.ts). */
   loose?: boolean;
 }
 
@@ -259,7 +278,7 @@ export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update,
       if (damaged && tip) await u.onDamaged?.(tip);
       const parents = tip && !damaged ? [tip] : [];
       const commit = loose?.commit ? loose.commit(tree, parents, u.message) : await commitTree(repo, tree, parents, u.message, sign);
-      if (await casRef(repo, ref, commit, tip, u.message)) return commit;
+      if (await casRef(repo, ref, commit, tip, u.message, u.loose)) return commit;
       // Lost the race: back off a little (jittered, growing) so contenders spread out, then rebuild.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 + i * 5, 100)));
     }

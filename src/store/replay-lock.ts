@@ -16,9 +16,10 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { gitRepo, type RepoInfo } from './git.js';
-import { reader, writeBlob, ZERO_OID } from './objects.js';
+import { reader, writeBlob } from './objects.js';
 import { check } from './schema.js';
 import { looseWriter } from './loose.js';
+import { sessionDelete, sessionUpdate } from './ref-session.js';
 
 
 export interface LockHolder {
@@ -111,7 +112,7 @@ export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: L
   return async () => {
     if (released) return;
     released = true;
-    await gitRepo(repo, ['update-ref', '-d', REPLAY_LOCK_REF, mine], { okCodes: [1, 128] });
+    await sessionDelete(repo, REPLAY_LOCK_REF, mine);
   };
 }
 
@@ -121,8 +122,10 @@ export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: L
  * released (deleted) in between.
  */
 async function tryCreate(repo: RepoInfo, oid: string): Promise<string | null> {
-  const r = await gitRepo(repo, ['update-ref', '-m', 'git flor: replay lock', REPLAY_LOCK_REF, oid, ZERO_OID], { okCodes: [1, 128] });
-  return r.code === 0 ? null : r.stderr;
+  // In the repository's update-ref session (ref-session.ts): the ledger appends and the release
+  // that follow then start no process of their own.
+  const r = await sessionUpdate(repo, REPLAY_LOCK_REF, oid, null);
+  return r.ok ? null : r.stderr;
 }
 
 /** Failed creations with no holder to show for it before giving up (Git's messages are localised, so state decides, not text). */
