@@ -59,6 +59,8 @@ test('unpackPlain decodes what msgpackr decodes: every type, size boundary and m
   ];
   for (const h of crafted) assert.deepEqual(...both(hex(h)), h);
   assert.deepEqual(unpackPlain(hex('81 a9 5f 5f 70 72 6f 74 6f 5f 5f 01')), { __proto_: 1 });
+  // Keys are cached by length and first bytes: one that shares them is told apart by the rest.
+  assert.deepEqual([unpackPlain(packr.pack({ abc: 1 })), unpackPlain(packr.pack({ abd: 2 })), unpackPlain(packr.pack({ abc: 3 }))], [{ abc: 1 }, { abd: 2 }, { abc: 3 }]);
   assert.equal(Object.getPrototypeOf(unpackPlain(hex('80'))), Object.prototype);
 });
 

@@ -9,6 +9,7 @@
  */
 
 const utf8 = new TextDecoder();
+const keyCache: Array<{ bytes: Uint8Array; text: string } | undefined> = new Array(4096);
 
 function end(): Error {
   return new Error('Unexpected end of MessagePack data');
@@ -61,11 +62,33 @@ class Reader {
 
   /** A map key as msgpackr makes it a property name: strings as such, numbers, booleans and nil as text. */
   key(): string {
+    const t = this.src[this.pos];
+    if (t !== undefined && t >= 0xa0 && t < 0xc0) return this.cachedKey(t - 0xa0);
     const k = this.value();
     if (typeof k === 'string') return k;
     if (typeof k === 'number' || typeof k === 'boolean') return k.toString();
     if (k === null) return 'null';
     throw new Error(`Invalid property type for record: ${typeof k}. A MessagePack map with non-string keys can be decoded as a Map with mapsAsObjects: false`);
+  }
+
+  /**
+   * A short string key, decoded once per process: the same keys repeat in every map of a segment or
+   * cache (as msgpackr's key cache does), which saves decoding and allocating each again.
+   */
+  cachedKey(n: number): string {
+    const at = this.take(n + 1) + 1;
+    const s = this.src;
+    const slot = ((n << 5) ^ (n > 1 ? (s[at]! << 8) | s[at + 1]! : n > 0 ? s[at]! : 0)) & 0xfff;
+    const hit = keyCache[slot];
+    if (hit && hit.bytes.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) if (hit.bytes[i] !== s[at + i]) (same = false), (i = n);
+      if (same) return hit.text;
+    }
+    this.pos = at;
+    const text = this.string(n);
+    keyCache[slot] = { bytes: s.slice(at, at + n), text };
+    return text;
   }
 
   value(): unknown {
