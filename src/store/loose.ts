@@ -11,7 +11,7 @@
  * and callers use the processes. Unlike `mktree` it does not look up every entry's object: callers
  * name only objects they read from the repository or just wrote.
  */
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeCrypto, nodeZlib, uniqueSuffix } from './builtins.js';
 import { FlorError } from '../errors.js';
@@ -79,17 +79,19 @@ function writeLoose(dir: string, type: string, body: Buffer, level: number): str
   const tmp = join(sub, `tmp_obj_flor_${uniqueSuffix()}`);
   const fd = openSync(tmp, 'wx', 0o444);
   try {
-    writeSync(fd, nodeZlib().deflateSync(Buffer.concat([head, body]), { level }));
+    try {
+      writeSync(fd, nodeZlib().deflateSync(Buffer.concat([head, body]), { level }));
+    } finally {
+      closeSync(fd);
+    }
+    // As Git does: link(2) into place, so a concurrent writer of the same object never sees half of it.
+    try {
+      linkSync(tmp, file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   } finally {
-    closeSync(fd);
-  }
-  // As Git does: link(2) into place, so a concurrent writer of the same object never sees half of it.
-  try {
-    linkSync(tmp, file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  } finally {
-    rmSync(tmp, { force: true });
+    unlinkSync(tmp); // not rmSync: its `force` walks the path first
   }
   return oid;
 }

@@ -13,7 +13,7 @@
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { childProcess } from './builtins.js';
-import { gitEnv, repoCwd, type RepoInfo } from './git.js';
+import { git, gitEnv, repoCwd, type RepoInfo } from './git.js';
 
 export interface RefResult {
   ok: boolean;
@@ -95,22 +95,32 @@ function session(cwd: string): Session {
   return s;
 }
 
-function transact(repo: RepoInfo, line: string): Promise<RefResult> {
+/** A Git older than 2.27 has no transactions in `update-ref --stdin`: one process per update there. */
+let sessionless = false;
+
+function transact(repo: RepoInfo, line: string, oneShot: string[]): Promise<RefResult> {
   const cwd = repoCwd(repo);
+  const alone = (): Promise<RefResult> => git(['update-ref', '-m', SESSION_MESSAGE, ...oneShot], { cwd, okCodes: [1, 128] }).then((r) => ({ ok: r.code === 0, stderr: r.stderr }));
   const prev = queues.get(cwd) ?? Promise.resolve();
-  const next = prev.then(() => session(cwd).run(line));
+  const next = prev.then(async () => {
+    if (sessionless) return alone();
+    const r = await session(cwd).run(line);
+    if (r.ok || !/unknown command: start/.test(r.stderr)) return r;
+    sessionless = true;
+    return alone();
+  });
   queues.set(cwd, next.catch(() => undefined));
   return next;
 }
 
 /** `update-ref REF NEW OLD` (OLD null: the ref must not exist) in the repository's session. */
 export function sessionUpdate(repo: RepoInfo, ref: string, next: string, prev: string | null): Promise<RefResult> {
-  return transact(repo, prev === null ? `create ${ref} ${next}` : `update ${ref} ${next} ${prev}`);
+  return transact(repo, prev === null ? `create ${ref} ${next}` : `update ${ref} ${next} ${prev}`, [ref, next, prev ?? '0'.repeat(40)]);
 }
 
 /** `update-ref -d REF OLD` in the repository's session. */
 export function sessionDelete(repo: RepoInfo, ref: string, prev: string): Promise<RefResult> {
-  return transact(repo, `delete ${ref} ${prev}`);
+  return transact(repo, `delete ${ref} ${prev}`, ['-d', ref, prev]);
 }
 
 /** Starts the repository's session now, while this process is small (its fork is then cheap). */
