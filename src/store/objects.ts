@@ -3,7 +3,10 @@
  * `hash-object -w`, trees with one long-lived `mktree --batch` (it validates every entry exists
  * and sorts them Git's way), commits with `commit-tree`, and refs only with
  * `update-ref REF NEW OLD` — Git's own compare-and-swap. `editTree` rewrites just the trees on the
- * edited paths, so appending to a ledger never walks the code trees it holds.
+ * edited paths, so appending to a ledger never walks the code trees it holds. An update marked
+ * `loose` (a replay's appends) writes its trees and commit as loose objects (loose.ts) and moves
+ * the ref in the repository's `update-ref --stdin` session (ref-session.ts): the same objects and
+ * the same compare-and-swap, without a process each.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { childProcess, uniqueSuffix } from './builtins.js';
