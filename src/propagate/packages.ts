@@ -2,8 +2,8 @@
  * The CommonJS packages propagation and replay parse and align with, required at first use.
  * Imported from ESM, Node first scans a CommonJS module's whole source for its export names
  * (cjs-module-lexer): for @babel/parser's 1.8 MB that scan cost a replay's start more than its
- * parsing (measured on this 2-core machine: importing @babel/parser, piscina and diff-match-patch
- * 0.8–1.3 s under load against 0.4–0.9 s required). `require` skips the scan, and loading at first
+ * parsing (measured on this 2-core machine: importing @babel/parser, diff-match-patch and the worker pool
+ * replay had then, 0.8–1.3 s under load against 0.4–0.9 s required). `require` skips the scan, and loading at first
  * use keeps them off the commands and replays that never parse.
  */
 import { createRequire } from 'node:module';
