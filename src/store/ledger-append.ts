@@ -6,12 +6,13 @@ import { FlorError } from '../errors.js';
 import { ownLedgerRef } from './refs.js';
 import type { CatFile, RepoInfo, TreeEntry } from './git.js';
 import { validateRunMeta, ULID_PATTERN } from './schema.js';
-import { blobEntry, treeEntry, editTree, readTree, updateRefWithRetry, writeBlob, type TreeEdits } from './objects.js';
+import { blobEntry, treeEntry, editTree, putBlobs, readTree, updateRefWithRetry, writeBlob, type TreeEdits } from './objects.js';
 import type { RunMeta } from './types.js';
 import { keepBroken } from './broken-ref.js';
 import { ensureWriter } from './writer-id.js';
 import { encodeRunMeta } from './run-meta.js';
 import { looseWriter } from './loose.js';
+import { objectPresent } from './object-present.js';
 
 const ULID = new RegExp(ULID_PATTERN);
 const SEGMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -34,14 +35,12 @@ export async function appendRun(repo: RepoInfo, run: RunCapture): Promise<string
   validateRunMeta({ ...run.meta, writer: run.meta?.writer || 'w' }, `run ${run.meta?.id}`);
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(run.codeTree)) throw new FlorError('BAD_TREE', `run ${run.meta.id}: code tree ${run.codeTree} is not an object id`);
   for (const name of Object.keys(run.segments)) checkSegmentName(name);
-  // The segments are the big objects (zlib in `git hash-object` is most of a capture): start them
-  // first, while the writer id is looked up.
-  const blobs = Promise.all([run.ckpt ? writeBlob(repo, run.ckpt) : Promise.resolve(null), ...Object.values(run.segments).map((b) => writeBlob(repo, b))]);
-  blobs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
   const writer = await ensureWriter(repo);
   // The runtime starts a run synchronously and may not know the writer yet: the ledger decides it.
   const meta = validateRunMeta({ ...run.meta, writer }, `run ${run.meta.id}`);
-  const [metaOid, [ckptOid, ...segOids]] = await Promise.all([writeBlob(repo, encodeRunMeta(meta)), blobs]);
+  const segments = Object.values(run.segments);
+  const [metaOid, ...segOids] = await putBlobs(repo, [encodeRunMeta(meta), ...segments, ...(run.ckpt ? [run.ckpt] : [])]);
+  const ckptOid = run.ckpt ? segOids.pop()! : null;
   const dir = runDir(meta.id);
   const edits: TreeEdits = new Map();
   edits.set(`${dir}/run.msgpack`, blobEntry(metaOid));
@@ -51,7 +50,13 @@ export async function appendRun(repo: RepoInfo, run: RunCapture): Promise<string
   const message = `run ${meta.id} ${meta.status} ${meta.script} (${meta.records} records)`;
   const commit = await updateRefWithRetry(repo, ownLedgerRef(writer), {
     message,
-    tree: (root, { cat, mk }) => editTree(cat, mk, root, edits),
+    loose: true,
+    tree: async (root, { cat, mk }) => {
+      // Loose trees are written without the look-up mktree makes of every entry: the code tree is
+      // the one object here that this process did not write, so it is looked up once.
+      if (!objectPresent(repo.commonDir, run.codeTree)) await cat.readAs(run.codeTree, 'tree');
+      return editTree(cat, mk, root, edits);
+    },
     ...newChainOnDamage(repo, ownLedgerRef(writer)),
   });
   return commit!;
@@ -116,6 +121,7 @@ export async function appendSegment(repo: RepoInfo, runId: string, segName: stri
   const commit = await updateRefWithRetry(repo, ownLedgerRef(writer), {
     message: `segment ${segName} of run ${runId}`,
     loose: true,
+    session: true,
     ...newChainOnDamage(repo, ownLedgerRef(writer)),
     tree: async (root, { cat, mk }) => {
       if (root && (await lookupPath(cat, root, path))) {

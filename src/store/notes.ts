@@ -7,7 +7,7 @@
  */
 import { NOTES_REF } from './refs.js';
 import { git, repoCwd, type CatFile, type RepoInfo, type TreeEntry } from './git.js';
-import { blobEntry, editTree, readRef, readTree, reader, updateRefWithRetry, writeBlobs, commitTreeOf, type TreeEdits } from './objects.js';
+import { blobEntry, editTree, putBlobs, readRef, readTree, reader, updateRefWithRetry, commitTreeOf, type TreeEdits } from './objects.js';
 import { listRunsChecked } from './ledger.js';
 import type { RunMeta } from './types.js';
 import type { Value } from './records.js';
@@ -80,6 +80,7 @@ export async function addNoteLines(repo: RepoInfo, lines: Array<{ commit: string
   if (byCommit.size === 0) return 0;
   let changed = 0;
   await updateRefWithRetry(repo, NOTES_REF, {
+    loose: true,
     message: `flor: notes for ${byCommit.size} commit(s)`,
     tree: async (root, { cat, mk }) => {
       const edits: TreeEdits = new Map();
@@ -95,7 +96,7 @@ export async function addNoteLines(repo: RepoInfo, lines: Array<{ commit: string
       }
       changed = texts.length;
       if (!changed) return root;
-      const oids = await writeBlobs(repo, texts.map((t) => Buffer.from(t)));
+      const oids = await putBlobs(repo, texts.map((t) => Buffer.from(t)));
       paths.forEach((p, i) => edits.set(p, blobEntry(oids[i]!)));
       return editTree(cat, mk, root, edits);
     },
@@ -149,10 +150,11 @@ export async function rebuildNotes(repo: RepoInfo): Promise<number> {
   const want = await expectedNotes(repo);
   const commits = [...want.keys()].sort();
   const texts = commits.map((c) => noteText(want.get(c)!));
-  const oids = await writeBlobs(repo, texts.map((t) => Buffer.from(t)));
+  const oids = await putBlobs(repo, texts.map((t) => Buffer.from(t)));
   const edits: TreeEdits = new Map();
   commits.forEach((c, i) => edits.set(notePath(c), blobEntry(oids[i]!)));
   await updateRefWithRetry(repo, NOTES_REF, {
+    loose: true,
     message: `flor: rebuild notes from ledgers (${commits.length} commits)`,
     replaceDamaged: true, // derived: a damaged index is what a rebuild is for
     tree: async (_root, { cat, mk, tip }) => {

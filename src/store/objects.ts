@@ -78,6 +78,15 @@ export async function writeBlobs(repo: RepoInfo, blobs: Uint8Array[]): Promise<s
   }
 }
 
+/**
+ * Blobs written as loose objects where loose.ts can (a capture wrote its three blobs with a
+ * `hash-object` process each), else through Git's processes. A failure is a rejection, as theirs is.
+ */
+export async function putBlobs(repo: RepoInfo, blobs: Uint8Array[]): Promise<string[]> {
+  const loose = looseWriter(repo);
+  return loose ? blobs.map((b) => loose.blob(b)) : writeBlobs(repo, blobs);
+}
+
 /** What writes trees: a TreeWriter, or a LooseWriter's (loose.ts) in the same shape. */
 export interface TreeSink {
   write(entries: TreeEntry[]): Promise<string>;
@@ -248,8 +257,10 @@ export interface Update {
   replaceDamaged?: boolean;
   /** With replaceDamaged: called with the damaged tip before it is replaced (to keep it for inspection). */
   onDamaged?: (tip: string) => Promise<void>;
-  /** Trees and the commit written as loose objects where loose.ts can (no mktree, no commit-tree process), the ref moved in the repository's update-ref session (ref-session.ts). */
+  /** Trees and the commit written as loose objects where loose.ts can (no mktree, no commit-tree process). */
   loose?: boolean;
+  /** The ref moved in the repository's update-ref session (ref-session.ts), whose reflog entries carry the session's message: for a process that moves refs many times (a replay). */
+  session?: boolean;
 }
 
 /**
@@ -281,7 +292,7 @@ export async function updateRefWithRetry(repo: RepoInfo, ref: string, u: Update,
       if (damaged && tip) await u.onDamaged?.(tip);
       const parents = tip && !damaged ? [tip] : [];
       const commit = loose?.commit ? loose.commit(tree, parents, u.message) : await commitTree(repo, tree, parents, u.message, sign);
-      if (await casRef(repo, ref, commit, tip, u.message, u.loose)) return commit;
+      if (await casRef(repo, ref, commit, tip, u.message, u.session)) return commit;
       // Lost the race: back off a little (jittered, growing) so contenders spread out, then rebuild.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 + i * 5, 100)));
     }
