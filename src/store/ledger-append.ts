@@ -43,7 +43,7 @@ export async function appendRun(repo: RepoInfo, run: RunCapture): Promise<string
   const ckptOid = run.ckpt ? segOids.pop()! : null;
   const dir = runDir(meta.id);
   const edits: TreeEdits = new Map();
-  edits.set(`${dir}/run.msgpack`, blobEntry(metaOid));
+  edits.set(`${dir}/run.msgpack`, blobEntry(metaOid!));
   edits.set(`${dir}/code`, treeEntry(run.codeTree));
   Object.keys(run.segments).forEach((name, i) => edits.set(`${dir}/logs/${name}.msgpack`, blobEntry(segOids[i]!)));
   if (ckptOid) edits.set(`${dir}/ckpt.msgpack`, blobEntry(ckptOid));
