@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { configFiles, configStamp } from './config-files.js';
 import { join } from 'node:path';
 import type { RepoInfo } from './git.js';
+import { refFromFiles } from './ref-files.js';
 import { uniqueSuffix } from './builtins.js';
 
 const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
@@ -33,24 +34,6 @@ function writeAtomic(path: string, text: string): void {
   }
 }
 
-/** The commit `ref` names, from its loose file or packed-refs; undefined when it does not exist, null when Git must be asked. */
-function refOid(repo: RepoInfo, ref: string): string | null | undefined {
-  const loose = readText(join(repo.commonDir, ref));
-  if (loose !== null) {
-    const oid = loose.trim();
-    return OID.test(oid) ? oid : null; // a symbolic ref: Git resolves it
-  }
-  const packed = readText(join(repo.commonDir, 'packed-refs'));
-  if (packed === null) return undefined;
-  for (const line of packed.split('\n')) {
-    if (line.endsWith(` ${ref}`)) {
-      const oid = line.slice(0, line.indexOf(' '));
-      return OID.test(oid) ? oid : null;
-    }
-  }
-  return undefined;
-}
-
 function headTreeCache(repo: RepoInfo): string {
   return join(repo.gitDir, 'flor', 'head-tree');
 }
@@ -70,9 +53,9 @@ export function headFromFiles(repo: RepoInfo): { commit: string | null; tree: st
     const ref = head.slice(5).trim();
     if (!ref.startsWith('refs/heads/')) return null;
     branch = ref.slice('refs/heads/'.length);
-    const oid = refOid(repo, ref);
-    if (oid === null) return null;
-    if (oid === undefined) return { commit: null, tree: null, branch }; // unborn branch
+    const oid = refFromFiles(repo, ref);
+    if (oid === undefined) return null;
+    if (oid === null) return { commit: null, tree: null, branch }; // unborn branch
     commit = oid;
   } else if (OID.test(head)) commit = head;
   else return null;
