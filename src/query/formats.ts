@@ -47,10 +47,16 @@ function* csv(t: Table): Generator<string> {
 /** A column is right-aligned when every non-null cell in it is a number. */
 /** Which dictionary entries some row uses (a filtered table keeps its whole dictionary). */
 function usedEntries(col: { dict: Value[]; index: Int32Array }, n: number): Uint8Array {
+  // Key columns share one index (run, version, time, file): a million rows are scanned once.
+  const seen = usedByIndex.get(col.index);
+  if (seen && seen.n === n && seen.used.length === col.dict.length) return seen.used;
   const used = new Uint8Array(col.dict.length);
   for (let i = 0; i < n; i++) used[col.index[i]!] = 1;
+  usedByIndex.set(col.index, { n, used });
   return used;
 }
+
+const usedByIndex = new WeakMap<Int32Array, { n: number; used: Uint8Array }>();
 
 function isNumber(v: Value): boolean {
   return typeof v === 'number' || typeof v === 'bigint';
