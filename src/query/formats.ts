@@ -472,8 +472,7 @@ function* tableBytes(n: number, head: string, keep: Array<{ cells: CellTexts; wi
         let j = index ? index[i]! : i;
         if (j < 0) j = part.none;
         const b = enc[j]!;
-        // By hand: set() costs more than the copy for pieces this short (measured).
-        if (b.length > 256) {
+        if (b.length > 16) {
           buf.set(b, o);
           o += b.length;
         } else for (let q = 0; q < b.length; q++) buf[o++] = b[q]!;
