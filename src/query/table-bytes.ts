@@ -1,0 +1,197 @@
+/**
+ * The terminal table without colour, written as bytes: each column's cell texts kept once
+ * (cellTexts), rows put straight into large buffers (tableBytes). A million-row table built as a
+ * string per row, then encoded, cost about a second of CPU.
+ */
+import { cutTo, humanText, numberText, usedEntries } from './cell-text.js';
+import { CHUNK } from './json-rows.js';
+import { cellAt, type Column } from './table.js';
+
+/**
+ * A column's cells as terminal text (humanText), kept for writing as bytes: repeated values
+ * (dictionary entries, loop iterations) as a list of texts and an index per row; numbers as ASCII
+ * in one pool (a string per cell would live until the table is written, and GC copies it).
+ */
+export interface CellTexts {
+  width: number;
+  /** Distinct texts, and per row the one it shows (-1 in `index`: texts[none]); null: per-row texts. */
+  texts: string[] | null;
+  index: Int32Array | null;
+  none: number;
+  /** Per-row texts: ASCII bytes of row i at pool[off[i]..off[i+1]), else (other values) in `str`. */
+  pool: Uint8Array | null;
+  off: Int32Array | null;
+  str: Map<number, string> | null;
+}
+
+export function cellTexts(col: Column, n: number): CellTexts {
+  const base = { width: 0, texts: null, index: null, none: -1, pool: null, off: null, str: null };
+  switch (col.type) {
+    case 'dict': {
+      const used = usedEntries(col, n);
+      const texts = col.dict.map((v, j) => (used[j] ? humanText(v) : ''));
+      return { ...base, texts, index: col.index, width: texts.reduce((w, s) => Math.max(w, s.length), 0) };
+    }
+    case 'int': {
+      const ints = col.ints;
+      let max = -1;
+      for (let i = 0; i < n; i++) if (ints[i]! > max) max = ints[i]!;
+      const texts = Array.from({ length: max + 2 }, (_, k) => (k <= max ? String(k) : humanText(null)));
+      const width = Math.max(max < 0 ? 0 : texts[max]!.length, texts[max + 1]!.length);
+      return { ...base, texts, index: ints, none: max + 1, width };
+    }
+    case 'num': {
+      let pool = new Uint8Array(Math.max(64, n * 10));
+      const off = new Int32Array(n + 1);
+      const str = new Map<number, string>();
+      const none = humanText(null);
+      let width = 0;
+      let o = 0;
+      for (let i = 0; i < n; i++) {
+        const k = col.kind[i];
+        if (k === 1) {
+          const s = numberText(col.num[i]!);
+          if (o + s.length > pool.length) {
+            const bigger = new Uint8Array(pool.length * 2 + s.length);
+            bigger.set(pool.subarray(0, o));
+            pool = bigger;
+          }
+          for (let j = 0; j < s.length; j++) pool[o++] = s.charCodeAt(j);
+          if (s.length > width) width = s.length;
+        } else {
+          const s = k === 2 ? humanText(col.other.get(i) ?? null) : none;
+          if (s.length) str.set(i, s);
+          if (s.length > width) width = s.length;
+        }
+        off[i + 1] = o;
+      }
+      return { ...base, pool, off, str, width };
+    }
+    case 'values': {
+      const str = new Map<number, string>();
+      let width = 0;
+      for (let i = 0; i < n; i++) {
+        const s = humanText(cellAt(col, i));
+        if (s.length) str.set(i, s);
+        if (s.length > width) width = s.length;
+      }
+      return { ...base, off: new Int32Array(n + 1), pool: new Uint8Array(0), str, width };
+    }
+  }
+}
+
+/** The text of row i of a column (for the rare column that must be cut to fit). */
+function cellText(c: CellTexts, i: number): string {
+  if (c.texts) {
+    const j = c.index![i]!;
+    return c.texts[j < 0 ? c.none : j]!;
+  }
+  const a = c.off![i]!;
+  const b = c.off![i + 1]!;
+  return a < b ? String.fromCharCode(...c.pool!.subarray(a, b)) : (c.str!.get(i) ?? '');
+}
+
+/** Writes `s` at o as UTF-8 (ASCII by hand); returns the new end. */
+function putText(buf: Buffer, o: number, s: string): number {
+  for (let j = 0; j < s.length; j++) {
+    const ch = s.charCodeAt(j);
+    if (ch >= 128) return o - j + buf.write(s, o - j, 'utf8');
+    buf[o++] = ch;
+  }
+  return o;
+}
+
+/**
+ * The rows of a table as bytes, exactly as `line` above would make them: each cell cut to its
+ * column's width, padded (numbers on the left, text on the right, the last column not), two spaces
+ * between cells, the line's trailing white space trimmed.
+ */
+export function* tableBytes(
+  n: number,
+  head: string,
+  keep: Array<{ cells: CellTexts; width: number; right: boolean; last: boolean }>,
+): Generator<Uint8Array> {
+  // Columns of few distinct texts: each text's bytes with separator and padding, made once;
+  // neighbours read through the same index (run, version, time, file) as one piece.
+  const parts: Array<{
+    enc: Buffer[] | null;
+    index: Int32Array | null;
+    none: number;
+    cells: CellTexts;
+    width: number;
+    right: boolean;
+    last: boolean;
+    sep: boolean;
+  }> = [];
+  let maxRow = 1;
+  keep.forEach(({ cells, width: w, right, last }, k) => {
+    maxRow += 2 + 3 * w;
+    const shown = (raw: string): string => {
+      const v = raw.length > w ? cutTo(raw, w) : raw;
+      const pad = ' '.repeat(w - v.length);
+      return (k ? '  ' : '') + (right ? pad + v : last ? v : v + pad);
+    };
+    const prev = parts[parts.length - 1];
+    if (cells.texts && cells.index) {
+      const enc = cells.texts.map((s) => Buffer.from(shown(s)));
+      if (prev?.enc && prev.index === cells.index && prev.none < 0 && cells.none < 0)
+        prev.enc = prev.enc.map((b, j) => Buffer.concat([b, enc[j]!]));
+      else parts.push({ enc, index: cells.index, none: cells.none, cells, width: w, right, last, sep: k > 0 });
+    } else if (cells.width > w) {
+      // Cut to fit the terminal: every row's text through `shown`.
+      const enc = Array.from({ length: n }, (_, i) => Buffer.from(shown(cellText(cells, i))));
+      parts.push({ enc, index: null, none: -1, cells, width: w, right, last, sep: k > 0 });
+    } else parts.push({ enc: null, index: null, none: -1, cells, width: w, right, last, sep: k > 0 });
+  });
+  const P = parts.length;
+  let buf = Buffer.allocUnsafe(Math.max(CHUNK, maxRow + head.length * 3));
+  let o = buf.write(head, 0);
+  for (let i = 0; i < n; i++) {
+    if (o + maxRow > buf.length) {
+      yield buf.subarray(0, o);
+      buf = Buffer.allocUnsafe(Math.max(CHUNK, maxRow));
+      o = 0;
+    }
+    const start = o;
+    for (let p = 0; p < P; p++) {
+      const part = parts[p]!;
+      const enc = part.enc;
+      if (enc) {
+        const index = part.index;
+        let j = index ? index[i]! : i;
+        if (j < 0) j = part.none;
+        const b = enc[j]!;
+        if (b.length > 16) {
+          buf.set(b, o);
+          o += b.length;
+        } else for (let q = 0; q < b.length; q++) buf[o++] = b[q]!;
+        continue;
+      }
+      const c = part.cells;
+      const a = c.off![i]!;
+      const z = c.off![i + 1]!;
+      const s = a < z ? undefined : c.str!.size ? c.str!.get(i) : undefined;
+      const pad = part.width - (s ? s.length : z - a);
+      if (part.sep) {
+        buf[o++] = 32;
+        buf[o++] = 32;
+      }
+      if (part.right) for (let q = 0; q < pad; q++) buf[o++] = 32;
+      if (s) o = putText(buf, o, s);
+      else {
+        const pool = c.pool!;
+        for (let q = a; q < z; q++) buf[o++] = pool[q]!;
+      }
+      if (!part.right && !part.last) for (let q = 0; q < pad; q++) buf[o++] = 32;
+    }
+    // trimEnd: ASCII white space here; a line ending in other characters is trimmed as text.
+    while (o > start && (buf[o - 1] === 32 || (buf[o - 1]! >= 9 && buf[o - 1]! <= 13))) o--;
+    if (o > start && buf[o - 1]! >= 128) {
+      const text = buf.toString('utf8', start, o);
+      const trimmed = text.trimEnd();
+      if (trimmed.length !== text.length) o = start + buf.write(trimmed, start);
+    }
+    buf[o++] = 10;
+  }
+  yield buf.subarray(0, o);
+}
