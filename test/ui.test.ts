@@ -362,6 +362,22 @@ test('hindsight: a name added to today\'s code is planned, replayed from the pag
     const cell = await page.$eval(`tr[data-run="${r.run}"]`, (tr, i) => tr.children[i]!.textContent, at);
     assert.ok(typeof r['last(wabs)'] === 'number' && Math.abs(Number(cell) - (r['last(wabs)'] as number)) < 1e-5, `${r.run}: ${cell} vs ${r['last(wabs)']}`);
   }
+  // Each chosen name has one chart, also when draws overlap (as when segments land while a name is
+  // chosen): each overlapping draw used to add its charts to the emptied box, so they showed twice.
+  let curveAnswers = 0;
+  page.on('response', (r) => {
+    if (r.url().includes('/api/curves')) curveAnswers++;
+  });
+  await page.$eval('#names', (s) => {
+    s.dispatchEvent(new Event('change'));
+    s.dispatchEvent(new Event('change'));
+  });
+  while (curveAnswers < 2) await new Promise((r) => setTimeout(r, 10));
+  await page.waitForSelector('.chart[data-name="wabs"] [data-series="3"]');
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 200))); // both answers read and drawn
+  const charts = await page.$$eval('#charts .chart', (cs) => cs.map((c) => c.getAttribute('data-name')));
+  const chosen = await page.$$eval('#names option', (os) => os.filter((o) => (o as HTMLOptionElement).selected).map((o) => (o as HTMLOptionElement).value));
+  assert.deepEqual(charts, chosen);
   await page.screenshot({ path: join(SHOTS, 'hindsight-charts.png'), fullPage: true });
   assert.deepEqual(errors, []);
 });

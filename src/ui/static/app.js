@@ -139,7 +139,12 @@
     return state.where ? state.rows.map((r) => r.run) : null;
   }
 
+  // Draws overlap (a name chosen while the hindsight replay's segments land): only the latest
+  // one may draw, or each would add its charts to the emptied box and they would show twice.
+  let chartDraw = 0;
+
   async function drawCharts() {
+    const draw = ++chartDraw;
     const names = [...$('#names').selectedOptions].map((o) => o.value);
     for (const c of state.charts) c.destroy();
     state.charts = [];
@@ -160,6 +165,7 @@
     try {
       body = await getCurves(`/api/curves?${q}`);
     } catch (e) {
+      if (draw !== chartDraw) return;
       // A loop the newly chosen name is never logged in: fall back to record order.
       if (x) {
         $('#x').value = '';
@@ -167,6 +173,7 @@
       }
       throw e;
     }
+    if (draw !== chartDraw) return;
     refreshLoops(body.loops);
     state.curves = body.curves;
     for (const name of names) drawChart(name, body.curves[name], w > 0, body.x);
