@@ -378,6 +378,9 @@ test('hindsight: a name added to today\'s code is planned, replayed from the pag
   const charts = await page.$$eval('#charts .chart', (cs) => cs.map((c) => c.getAttribute('data-name')));
   const chosen = await page.$$eval('#names option', (os) => os.filter((o) => (o as HTMLOptionElement).selected).map((o) => (o as HTMLOptionElement).value));
   assert.deepEqual(charts, chosen);
+  // Side by side, each chart stays within its own box (the first one drawn used to span both).
+  const widths = await page.$$eval('#charts .chart', (cs) => cs.map((c) => [(c.querySelector('.uplot') as HTMLElement).offsetWidth, (c as HTMLElement).clientWidth]));
+  for (const [chart, box] of widths) assert.ok(chart! <= box! + 1, `a chart ${chart} px wide in a box of ${box} px`);
   await page.screenshot({ path: join(SHOTS, 'hindsight-charts.png'), fullPage: true });
   assert.deepEqual(errors, []);
 });

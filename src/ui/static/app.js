@@ -177,6 +177,9 @@
     refreshLoops(body.loops);
     state.curves = body.curves;
     for (const name of names) drawChart(name, body.curves[name], w > 0, body.x);
+    // A chart takes its box's width when the box joins the grid, and each box added after it
+    // narrows the grid's columns: sized again once all are in, they no longer overlap.
+    for (const u of state.charts) if ($('#charts').contains(u.root)) u.setSize({ width: Math.max(320, u.root.parentElement.clientWidth || 480), height: 260 });
     document.body.dataset.chartMs = String(Math.round(performance.now() - t0));
   }
 
