@@ -16,7 +16,6 @@ import { openJournal, journalDir, JOURNAL_EXT, type JournalWriter } from '../sto
 import { lastListedRunIds } from '../store/derived-cache.js';
 import { capturedIds } from '../store/captured-ids.js';
 import { pinCodeSync } from '../store/code-ref.js';
-import { cachedFlorConfig } from '../store/start-files.js';
 import { recordableExecArgv } from '../store/exec-argv.js';
 import { configBool } from '../store/config.js';
 import { firstTime, initDone } from '../store/once.js';
@@ -114,7 +113,7 @@ export function startRun(at: Located): Started {
   const { repo } = at;
   const top = repo.top!;
   const runId = ulid();
-  const florConfig = cachedFlorConfig(repo, () => florConfigSync(repo));
+  const florConfig = florConfigSync(repo);
   const snap = snapshotCodeSync(repo, { config: florConfig, warn: (l) => process.stderr.write(l) });
   const codeTree = snap.tree;
   const skipped = skippedSummary(snap.skipped);

@@ -6,7 +6,8 @@
  */
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoCwd, gitSync, type RepoInfo } from './git.js';
+import { gitSync, type RepoInfo } from './git.js';
+import { configMatching } from './git-config.js';
 import { FlorError } from '../errors.js';
 import type { SkippedCode, SkippedPath } from './types.js';
 
@@ -62,15 +63,13 @@ export function captureMaxBytes(config: Map<string, string>, warn: (line: string
   return n;
 }
 
-/** Every `flor.*` setting (keys lower-cased, as Git reports them), in one git process. */
+/**
+ * Every `flor.*` setting (keys lower-cased, as Git reports them; the last value of each), from
+ * Git's config listing (git-config.ts): no git process while no config file changed.
+ */
 export function florConfigSync(repo: RepoInfo): Map<string, string> {
-  const r = gitSync(['config', '-z', '--get-regexp', '^flor\\.'], { cwd: repoCwd(repo), okCodes: [1] });
   const m = new Map<string, string>();
-  for (const rec of r.stdout.toString().split('\0')) {
-    if (!rec) continue;
-    const nl = rec.indexOf('\n');
-    m.set(nl < 0 ? rec : rec.slice(0, nl), nl < 0 ? 'true' : rec.slice(nl + 1));
-  }
+  for (const [key, values] of configMatching(repo, /^flor\./)) m.set(key, values[values.length - 1]!);
   return m;
 }
 

@@ -3,8 +3,7 @@
  * GIT_CONFIG* environment. Git rewrites a config file by renaming a new one over it, so any write
  * changes the file's inode, size, mtime or ctime; the stamp then differs. Files a config includes
  * are not listed: a cache keyed by the stamp must not be trusted where a config includes others.
- * Shared by the per-process config listing (git-config.ts) and the run start's settings cache
- * (start-files.ts).
+ * Keys the config listing kept in memory and on disk (git-config.ts), which the run start reads too.
  */
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';

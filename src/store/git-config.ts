@@ -1,7 +1,7 @@
 /** Git's configuration, remotes and version, as the other parts need them (only the store runs Git). */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { uniqueSuffix } from './builtins.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.js';
 import { configStamp } from './config-files.js';
 import { gitRepoSync, type RepoInfo } from './git.js';
 
@@ -71,15 +71,7 @@ function listingOnDisk(repo: RepoInfo, stamp: string): string | null {
 }
 
 function keepListing(repo: RepoInfo, stamp: string, listing: string): void {
-  const file = listingFile(repo);
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.${uniqueSuffix()}`;
-    writeFileSync(tmp, JSON.stringify({ stamp, listing }));
-    renameSync(tmp, file);
-  } catch {
-    // a cache: the next process asks Git
-  }
+  writeFileAtomic(listingFile(repo), JSON.stringify({ stamp, listing }));
 }
 
 /** As `git config --get key`: the last value, '' for a key without `=`, null when unset. */
