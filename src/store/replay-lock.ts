@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { gitRepo, type RepoInfo } from './git.js';
-import { reader, writeBlob } from './objects.js';
+import { reader, readRef, writeBlob } from './objects.js';
 import { check } from './schema.js';
 import { looseWriter } from './loose.js';
 import { sessionDelete, sessionUpdate } from './ref-session.js';
@@ -133,9 +133,8 @@ const ODD_FAILURES = 20;
 
 /** Who holds the lock now (holder null when its blob is unreadable), or null when nobody does. */
 export async function currentHolder(repo: RepoInfo): Promise<{ oid: string; holder: LockHolder | null } | null> {
-  const r = await gitRepo(repo, ['rev-parse', '--verify', '-q', REPLAY_LOCK_REF], { okCodes: [1, 128] });
-  if (r.code !== 0) return null;
-  const oid = r.stdout.toString().trim();
+  const oid = await readRef(repo, REPLAY_LOCK_REF);
+  if (oid === null) return null;
   const o = await reader(repo).read(oid);
   return { oid, holder: o && o.type === 'blob' ? parseHolder(o.data) : null };
 }

@@ -3,6 +3,7 @@
  * and after. Sync decides what travels (refspecs) and what a failure means; the store runs Git.
  */
 import { gitRepo, type GitResult, type RepoInfo } from './git.js';
+import { readRef } from './objects.js';
 
 /**
  * `git push --porcelain` of one refspec, hooks not run again; the caller reads the porcelain line.
@@ -43,9 +44,8 @@ export async function refListing(repo: RepoInfo, prefix: string): Promise<string
 }
 
 /** The oid `ref` names, or null. */
-export async function refTip(repo: RepoInfo, ref: string): Promise<string | null> {
-  const r = await gitRepo(repo, ['rev-parse', '-q', '--verify', ref], { okCodes: [1] });
-  return r.code === 0 ? r.stdout.toString().trim() : null;
+export function refTip(repo: RepoInfo, ref: string): Promise<string | null> {
+  return readRef(repo, ref);
 }
 
 /** Deletes `ref` if it exists. */
