@@ -44,6 +44,9 @@ test('a query leaves the listing and every segment it decoded in the cache, equa
     }
   }
   assert.equal(segs, 5); // four forward segments and one replay
+  // Segments are not a file each: one pack for what the query decoded, beside the listing.
+  assert.deepEqual(readdirSync(cacheDir(repo)).sort(), ['listing', 'packs']);
+  assert.equal(readdirSync(join(cacheDir(repo), 'packs')).length, 1);
   assert.deepEqual(await logJson('loss', 'grad_norm'), cold);
 });
 
@@ -69,16 +72,21 @@ test('a damaged cache file is ignored and rewritten; a moved tip (a new run) is 
   const listing = join(dir, 'listing');
   const before = readFileSync(listing);
   writeFileSync(listing, before.subarray(0, before.length - 9)); // truncated
-  const oid = readdirSync(join(dir, 'segments'))[0]!;
-  const segFile = join(dir, 'segments', oid);
-  const bytes = readFileSync(segFile);
-  bytes[bytes.length - 20]! ^= 0xff; // one flipped byte inside the columns
-  writeFileSync(segFile, bytes);
+  const packs = join(dir, 'packs');
+  const [pack] = readdirSync(packs);
+  assert.ok(pack, 'the segments are in a pack');
+  const packFile = join(packs, pack);
+  const bytes = readFileSync(packFile);
+  bytes[100]! ^= 0xff; // one flipped byte inside the first entry
+  writeFileSync(packFile, bytes);
   const rows = await logJson('loss');
   assert.equal(rows.length, 16);
   assert.deepEqual(readFileSync(listing), before); // rebuilt, byte for byte
-  assert.notDeepEqual(readFileSync(segFile), bytes);
-  assert.ok(readCachedSegment(repo, oid));
+  // The damaged pack was merged away: one pack again, every segment in it whole.
+  const after = readdirSync(packs);
+  assert.equal(after.length, 1);
+  assert.notEqual(after[0], pack);
+  for (const r of (await listRunsChecked(repo)).runs) for (const s of r.segments) assert.deepEqual(readCachedSegment(repo, s.oid), await readSegment(repo, s.oid));
 
   runNode(h.dir, 'train.mjs', ['--lr', '0.3']);
   const runs = JSON.parse((await florIn(h.dir, ['runs', '--format', 'json'])).stdout) as Array<{ run: string; args: { lr: number } }>;

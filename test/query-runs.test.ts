@@ -310,8 +310,8 @@ test('a second runs --col AGG(NAME) reads no segment: the aggregates are kept by
     assert.ok(Math.abs((row['mean(loss)'] as number) - xs.reduce((a, b) => a + b, 0) / xs.length) < 1e-12);
   }
   // A damaged cache file is ignored, never read as values.
-  const aggDir = join(cache, 'aggregates');
-  for (const f of readdirSync(aggDir)) writeFileSync(join(aggDir, f), 'FLORC1\ngarbage');
+  const packs = join(cache, 'packs');
+  for (const f of readdirSync(packs)) writeFileSync(join(packs, f), 'FLORPK1\ngarbage');
   const damaged = await summarizeRuns(await repoHistory(requireRepoSync(dir)), { cols, sort: ['-max(loss)'] });
   assert.deepEqual(damaged.rows, fresh.rows);
   // A name no run logged still fails the same way with aggregates kept for others.

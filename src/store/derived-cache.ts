@@ -5,20 +5,23 @@
  * - decoded segments are kept by blob id (content-addressed: an entry cannot go stale);
  * - the run listing is kept under a key made of every ref tip under refs/flor/ (the ledgers, the
  *   fetched ledgers and anything else the union reads), so any new run, fetch or rewrite misses;
- * - every file carries a CRC-32 of its bytes: a damaged or truncated file is ignored (and
- *   rewritten), never read as data.
+ * - per-run aggregates are kept under the run's content key (its id, writer and segment ids);
+ * - every file, and every entry of a pack, carries a CRC-32 of its bytes: a damaged or truncated
+ *   one is ignored (and rewritten), never read as data.
  *
- * Deleting the directory is always safe. Writes go to a temporary name and are renamed into place,
- * so concurrent readers see a whole file or none.
+ * Segments and aggregates live in packs (cache-pack.ts: one file per command that writes, not one
+ * per entry); the listing is a file of its own. Deleting the directory is always safe. Writes go
+ * to a temporary name and are renamed into place, so concurrent readers see a whole file or none.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeZlib, uniqueSuffix } from './builtins.js';
+import { uniqueSuffix } from './builtins.js';
 import type { RepoInfo } from './git.js';
 import { FLOR_REFS } from './refs.js';
 import { refListing } from './transfer.js';
 import { refListingFromFiles } from './ref-files.js';
 import { pack, unpack, encodeValue, decodeValue, damageOf, noteDamage } from './pack.js';
+import { crc32, PackDir } from './cache-pack.js';
 import type { RunMeta, Segment } from './types.js';
 import type { Value } from './records.js';
 import type { ReadMark } from './marks.js';
@@ -27,24 +30,6 @@ const MAGIC = Buffer.from('FLORC1\n');
 
 export function cacheDir(repo: RepoInfo): string {
   return join(repo.commonDir, 'flor', 'cache');
-}
-
-const CRC_TABLE = new Int32Array(256);
-for (let n = 0; n < 256; n++) {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  CRC_TABLE[n] = c;
-}
-
-/** Past this size zlib's CRC-32 (~50x faster) is worth loading zlib for; below, this loop is quicker than the load. */
-const NATIVE_CRC_BYTES = 32 * 1024;
-
-/** CRC-32 (zlib's) of `b`, continuing from `crc`. */
-function crc32(b: Uint8Array, crc = 0): number {
-  if (b.length >= NATIVE_CRC_BYTES) return nodeZlib().crc32(b, crc);
-  let c = ~crc;
-  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
 }
 
 /** Bytes framed as MAGIC, payload, CRC-32 of the payload: the pieces, written one after another. */
@@ -79,9 +64,8 @@ const madeDirs = new Set<string>();
 
 /**
  * Writes once the caller's synchronous work is done (the pieces are never changed afterwards), with
- * plain synchronous calls: a cold query writes hundreds of files, and each asynchronous call cost
- * about twice the CPU in thread-pool round trips (measured). settleCacheWrites waits for them
- * before the process ends.
+ * plain synchronous calls (an asynchronous one cost about twice the CPU in thread-pool round
+ * trips, measured). settleCacheWrites waits for them before the process ends.
  */
 function writeAtomic(file: string, parts: Uint8Array[]): void {
   const dir = file.slice(0, file.lastIndexOf('/'));
@@ -125,18 +109,28 @@ function writeAtomic(file: string, parts: Uint8Array[]): void {
   });
 }
 
-/** Every cache write started so far, finished (a command awaits this before it exits). */
+/** The packs of each cache directory this process used. */
+const packDirs = new Map<string, PackDir>();
+
+function packsOf(repo: RepoInfo): PackDir {
+  const dir = join(cacheDir(repo), 'packs');
+  let d = packDirs.get(dir);
+  if (!d) packDirs.set(dir, (d = new PackDir(dir)));
+  return d;
+}
+
+/** Every cache write started so far, finished (a command awaits this before it exits): queued pack entries are written as one pack. */
 export async function settleCacheWrites(): Promise<void> {
+  for (const d of packDirs.values()) d.flush();
   while (pending.size > 0) await Promise.all([...pending]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Segments, by blob id
 
-function segFile(repo: RepoInfo, oid: string): string {
-  // One directory for all (no fan-out): a cold query writes hundreds, and each directory made cost as much as a file.
-  return join(cacheDir(repo), 'segments', oid);
-}
+/** Pack keys: a segment by blob id, a run's aggregates by its content key. */
+const SEGMENT_KEY = 's ';
+const AGGREGATES_KEY = 'a ';
 
 const ALIGN = 8;
 
@@ -158,8 +152,8 @@ function encodeCached(seg: Segment): Buffer[] {
   const len = Buffer.alloc(4);
   len.writeUInt32LE(head.length);
   const pre = 4 + head.length;
-  // MAGIC precedes the payload: keep the columns 8-aligned relative to the file's start.
-  const pad = Buffer.alloc((ALIGN - ((MAGIC.length + pre) % ALIGN)) % ALIGN);
+  // A pack entry is read into memory of its own: keep the columns 8-aligned relative to its start.
+  const pad = Buffer.alloc((ALIGN - (pre % ALIGN)) % ALIGN);
   const parts: Buffer[] = [len, head, pad];
   for (const c of cols) {
     const b = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
@@ -175,13 +169,13 @@ function decodeCached(body: Buffer, oid: string): Segment | null {
       run: string; source: Segment['source']; provenance: Segment['provenance']; names: string[]; loops: string[]; nFrames: number; n: number; other: unknown[]; memo?: unknown;
     };
     let o = 4 + hl;
-    o += (ALIGN - ((MAGIC.length + o) % ALIGN)) % ALIGN;
+    o += (ALIGN - (o % ALIGN)) % ALIGN;
     const sizes = [h.nFrames * 4, h.nFrames * 4, h.nFrames * 4, h.n * 4, h.n * 4, h.n * 8, h.n];
     const padded = sizes.map((s) => s + ((ALIGN - (s % ALIGN)) % ALIGN));
     const total = padded.reduce((a, b) => a + b, 0);
     if (o + total !== body.length) return null;
-    // The columns sit 8-aligned in the file: views on the file's own memory, no copy, when the
-    // buffer starts aligned (a file read into its own allocation does).
+    // The columns sit 8-aligned in the entry: views on the entry's own memory, no copy, when the
+    // buffer starts aligned (an entry read into its own allocation does).
     let mem: ArrayBuffer;
     let at: number;
     if ((body.byteOffset + o) % ALIGN === 0) {
@@ -228,12 +222,12 @@ function decodeCached(body: Buffer, oid: string): Segment | null {
 
 /** A segment decoded earlier, or null (absent, damaged: the caller reads it from Git). */
 export function readCachedSegment(repo: RepoInfo, oid: string): Segment | null {
-  const body = unframe(segFile(repo, oid));
+  const body = packsOf(repo).get(SEGMENT_KEY + oid);
   return body ? decodeCached(body, oid) : null;
 }
 
 export function writeCachedSegment(repo: RepoInfo, oid: string, seg: Segment): void {
-  writeAtomic(segFile(repo, oid), frame(encodeCached(seg)));
+  packsOf(repo).put(SEGMENT_KEY + oid, encodeCached(seg));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,15 +368,9 @@ export function runContentKey(run: { id: string; writer: string; segments: Array
   return [run.id, run.writer, ...run.segments.map((s) => s.oid)].join('\0');
 }
 
-/** One file per run, named by its id; the file holds the content key it was computed for. */
-function aggFile(repo: RepoInfo, key: string): string {
-  const id = key.slice(0, key.indexOf('\0')).replace(/[^0-9A-Za-z]/g, '_');
-  return join(cacheDir(repo), 'aggregates', id);
-}
-
 /** name -> (aggregate -> value) of one run, as cached for exactly this content; empty when nothing was. */
 export function readCachedAggregates(repo: RepoInfo, key: string): Map<string, Record<string, Value>> {
-  const body = unframe(aggFile(repo, key));
+  const body = packsOf(repo).get(AGGREGATES_KEY + key);
   const out = new Map<string, Record<string, Value>>();
   if (!body) return out;
   try {
@@ -407,5 +395,5 @@ export function writeCachedAggregates(repo: RepoInfo, key: string, all: Map<stri
     for (const [fn, v] of Object.entries(aggs)) e[fn] = encodeValue(v);
     o[name] = e;
   }
-  writeAtomic(aggFile(repo, key), frame([pack({ key, names: o })]));
+  packsOf(repo).put(AGGREGATES_KEY + key, [pack({ key, names: o })]);
 }

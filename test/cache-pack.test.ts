@@ -1,0 +1,172 @@
+/**
+ * Packs of the derived cache: entries come back byte for byte; a damaged or truncated pack is a
+ * miss, never data; the newest entry of a key wins; many packs are merged; concurrent writers
+ * (processes, each writing and merging) never leave a pack that reads wrong.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanup, makeRepo, tempDir, ROOT } from './helpers/repo.js';
+import { MAX_PACKS, PackDir } from '../src/store/cache-pack.js';
+import { cacheDir, readCachedAggregates, readCachedSegment, settleCacheWrites, writeCachedAggregates } from '../src/store/derived-cache.js';
+import { requireRepoSync } from '../src/store/git.js';
+
+after(cleanup);
+
+/** Entry bytes that say which key and version they are, of a size that varies with the key. */
+function bytesOf(key: string, version: number): Buffer {
+  const n = 10 + ((key.length * 7919 + version * 31) % 3000);
+  const b = Buffer.alloc(n);
+  b.write(`${key}#${version}|`);
+  for (let i = key.length + 4; i < n; i++) b[i] = (i * 13 + version) & 0xff;
+  return b;
+}
+
+function packsIn(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.pack'));
+}
+
+test('entries come back byte for byte from another reader; an entry in a newer pack wins', () => {
+  const dir = join(tempDir(), 'packs');
+  const w = new PackDir(dir);
+  for (let i = 0; i < 50; i++) w.put(`k${i}`, [bytesOf(`k${i}`, 1).subarray(0, 5), bytesOf(`k${i}`, 1).subarray(5)]);
+  w.flush();
+  w.put('k7', [bytesOf('k7', 2)]);
+  w.flush();
+  assert.equal(packsIn(dir).length, 2);
+  const r = new PackDir(dir);
+  for (let i = 0; i < 50; i++) assert.deepEqual(r.get(`k${i}`), bytesOf(`k${i}`, i === 7 ? 2 : 1), `k${i}`);
+  assert.equal(r.get('absent'), null);
+  // Its own queued entry is what a writer reads back before the flush.
+  w.put('k8', [bytesOf('k8', 3)]);
+  assert.deepEqual(w.get('k8'), bytesOf('k8', 3));
+  assert.deepEqual(r.get('k8'), bytesOf('k8', 1));
+});
+
+test('a flipped byte misses that entry only; a damaged index or a truncated pack misses them all; the next writer merges the damage away', () => {
+  const dir = join(tempDir(), 'packs');
+  const w = new PackDir(dir);
+  for (let i = 0; i < 20; i++) w.put(`k${i}`, [bytesOf(`k${i}`, 1)]);
+  w.flush();
+  const [name] = packsIn(dir);
+  const file = join(dir, name!);
+  const good = readFileSync(file);
+
+  const flipped = Buffer.from(good);
+  flipped[8 + 3]! ^= 0x01; // inside the first entry (k0)
+  writeFileSync(file, flipped);
+  let r = new PackDir(dir);
+  assert.equal(r.get('k0'), null);
+  assert.deepEqual(r.get('k1'), bytesOf('k1', 1));
+
+  const badIndex = Buffer.from(good);
+  badIndex[good.length - 16 - 5]! ^= 0x01; // inside the index
+  writeFileSync(file, badIndex);
+  r = new PackDir(dir);
+  for (let i = 0; i < 20; i++) assert.equal(r.get(`k${i}`), null);
+
+  for (const cut of [1, 16, good.length >> 1]) {
+    writeFileSync(file, good.subarray(0, good.length - cut));
+    r = new PackDir(dir);
+    for (let i = 0; i < 20; i++) assert.equal(r.get(`k${i}`), null, `cut ${cut}: k${i}`);
+  }
+
+  // The reader met damage: its next flush rewrites the good entries of every pack and drops the damaged one.
+  writeFileSync(file, flipped);
+  r = new PackDir(dir);
+  assert.equal(r.get('k0'), null);
+  r.put('k0', [bytesOf('k0', 1)]);
+  r.flush();
+  const left = packsIn(dir);
+  assert.equal(left.length, 1);
+  assert.notEqual(left[0], name);
+  const fresh = new PackDir(dir);
+  for (let i = 0; i < 20; i++) assert.deepEqual(fresh.get(`k${i}`), bytesOf(`k${i}`, 1), `k${i}`);
+});
+
+test(`past ${MAX_PACKS} packs the writer merges them into one, keeping the newest entry of each key`, () => {
+  const dir = join(tempDir(), 'packs');
+  const w = new PackDir(dir);
+  for (let p = 0; p < MAX_PACKS; p++) {
+    w.put(`p${p}`, [bytesOf(`p${p}`, p)]);
+    w.put('shared', [bytesOf('shared', p)]);
+    w.flush();
+  }
+  assert.equal(packsIn(dir).length, MAX_PACKS);
+  w.put('last', [bytesOf('last', 0)]);
+  w.flush();
+  assert.equal(packsIn(dir).length, 1);
+  const r = new PackDir(dir);
+  for (let p = 0; p < MAX_PACKS; p++) assert.deepEqual(r.get(`p${p}`), bytesOf(`p${p}`, p));
+  assert.deepEqual(r.get('shared'), bytesOf('shared', MAX_PACKS - 1));
+  assert.deepEqual(r.get('last'), bytesOf('last', 0));
+});
+
+test('concurrent writers, each writing packs and merging them, never leave an entry that reads wrong', async () => {
+  const dir = join(tempDir(), 'packs');
+  mkdirSync(dir, { recursive: true });
+  const WRITERS = 4;
+  const ROUNDS = 12;
+  // Plain node on the built module (a tsx start per process would cost more than the test).
+  // Each writer flushes a pack per round (so merges happen while others write and read), then
+  // checks every key it can read: whichever writer's bytes it finds must be whole.
+  const script = `
+    import { PackDir } from ${JSON.stringify(join(ROOT, 'dist/store/cache-pack.js'))};
+    const [dir, w, rounds] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+    const d = new PackDir(dir);
+    const bytesOf = ${bytesOf.toString()};
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < 30; i++) d.put('w' + w + 'r' + r + 'i' + i, [bytesOf('w' + w + 'r' + r + 'i' + i, w)]);
+      for (let i = 0; i < 5; i++) d.put('shared' + i, [bytesOf('shared' + i, w)]);
+      d.flush();
+      if (!d.get('w' + w + 'r' + r + 'i0')) throw new Error('own entry not found');
+      for (let i = 0; i < 5; i++) {
+        const b = d.get('shared' + i);
+        if (b && !(Buffer.from(b).equals(bytesOf('shared' + i, Number(b.toString('latin1').split('#')[1].split('|')[0]))))) throw new Error('torn entry');
+      }
+    }
+  `;
+  const codes = await Promise.all(
+    Array.from({ length: WRITERS }, (_, w) => new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, String(w), String(ROUNDS)], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT });
+      child.on('exit', (code) => resolve(code ?? -1));
+    })),
+  );
+  assert.deepEqual(codes, new Array(WRITERS).fill(0));
+  assert.deepEqual(readdirSync(dir).filter((f) => !f.endsWith('.pack')), [], 'no temporary file left');
+  const r = new PackDir(dir);
+  let found = 0;
+  for (let w = 0; w < WRITERS; w++) {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < 30; i++) {
+        const key = `w${w}r${round}i${i}`;
+        const b = r.get(key);
+        // A merge that ran while another writer's pack appeared may leave that pack's entries to
+        // the next merge, never lose them: each key is somewhere, whole.
+        assert.deepEqual(b, bytesOf(key, w), key);
+        found++;
+      }
+    }
+  }
+  assert.equal(found, WRITERS * ROUNDS * 30);
+  for (let i = 0; i < 5; i++) {
+    const b = r.get(`shared${i}`)!;
+    const v = Number(b.toString('latin1').split('#')[1]!.split('|')[0]);
+    assert.deepEqual(b, bytesOf(`shared${i}`, v));
+  }
+});
+
+test('aggregates are kept by content key (another key misses), and a cache of the old layout (a file per entry) is a miss', async () => {
+  const repo = requireRepoSync(makeRepo({ flor: false }));
+  const key = ['01J00000000000000000000000', 'w1', 'a'.repeat(40)].join('\0');
+  writeCachedAggregates(repo, key, new Map([['loss', { max: 2, min: 1 }]]));
+  await settleCacheWrites();
+  assert.deepEqual(readCachedAggregates(repo, key), new Map([['loss', { max: 2, min: 1 }]]));
+  assert.deepEqual(readCachedAggregates(repo, `${key}\0${'b'.repeat(40)}`), new Map());
+  const old = join(cacheDir(repo), 'segments');
+  mkdirSync(old, { recursive: true });
+  writeFileSync(join(old, 'c'.repeat(40)), 'FLORC1\nwhatever it held');
+  assert.equal(readCachedSegment(repo, 'c'.repeat(40)), null);
+});
