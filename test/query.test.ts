@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pivot, type PivotRun } from '../src/query/pivot.js';
-import { render } from '../src/query/formats.js';
+import { formats, render } from '../src/query/formats.js';
+import { recycleChunk } from '../src/query/json-rows.js';
 import { rowObjects, tableFromObjects } from '../src/query/table.js';
 import { parseSince } from '../src/query/since.js';
 import type { Value } from '../src/store/records.js';
@@ -155,6 +156,30 @@ test('json and ndjson: one object per row, numbers stay numbers', () => {
     { run: 'A', epoch: 0, loss: 0.5, note: 'a, "b"' },
     { run: 'B', epoch: 10, loss: null, note: [1, 2] },
   ]);
+});
+
+test('json and table chunks given back once written are reused, and the bytes are those of fresh chunks', () => {
+  // Rows enough for several 1 MiB chunks (long run names make them wide); long floats so that the number text varies.
+  const wide = (i: number, c: string) => `${c}${i % 7}`.padEnd(40, '.'); // a table cuts text past 40 characters
+  const rows = Array.from({ length: 15_000 }, (_, i) => ({ run: wide(i, 'R'), a: wide(i, 'a'), b: wide(i, 'b'), c: wide(i, 'c'), d: wide(i, 'd'), step: i, loss: 1 / (i + 3), note: i % 1000 === 0 ? 'x' : null }));
+  const t = tableFromObjects(['run', 'a', 'b', 'c', 'd', 'step', 'loss', 'note'], rows);
+  for (const fmt of ['json', 'ndjson', 'table']) {
+    const want = render(fmt, t);
+    const memory = new Set<ArrayBufferLike>();
+    let chunks = 0;
+    const copies: Buffer[] = [];
+    for (const c of formats[fmt]!(t)) {
+      copies.push(Buffer.from(c));
+      if (typeof c !== 'string') {
+        memory.add(c.buffer);
+        recycleChunk(c); // written: a later chunk may reuse its memory, which the copy above no longer needs
+      }
+      chunks++;
+    }
+    assert.ok(Buffer.concat(copies).equals(Buffer.from(want)), fmt);
+    assert.ok(chunks >= 3, `${fmt}: ${chunks} chunks`);
+    assert.ok(memory.size < chunks, `${fmt}: ${memory.size} buffers for ${chunks} chunks`);
+  }
 });
 
 test('md: numeric columns right-aligned, pipes escaped', () => {

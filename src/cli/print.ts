@@ -6,7 +6,8 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { FlorError } from '../errors.js';
 import type { Table } from '../query/table.js';
-import { writeOut } from './terminal.js';
+import { outWritten, writeOut } from './terminal.js';
+import { recycleChunk } from '../query/json-rows.js';
 import { safeLines, safeText } from '../terminal-text.js';
 
 /**
@@ -74,6 +75,8 @@ export async function writeFormatted(f: (t: Table) => Iterable<string | Uint8Arr
   }
   for (const chunk of f(t)) {
     if (!writeOut(chunk)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+    // Written through (a file or a pipe that took it at once): its memory serves the next chunk.
+    if (typeof chunk !== 'string' && outWritten()) recycleChunk(chunk);
   }
   await out('');
 }

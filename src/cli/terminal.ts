@@ -166,6 +166,12 @@ export function writeOut(chunk: string | Uint8Array, cb?: (err?: Error | null) =
   return sink.write(chunk, cb);
 }
 
+/** Whether everything writeOut was given has reached the OS (nothing queued in the stream): the caller may reuse those buffers. */
+export function outWritten(): boolean {
+  const sink = current.pager === null ? process.stdout : pagerProc?.stdin;
+  return sink !== undefined && sink !== null && sink.writableLength === 0;
+}
+
 /** Ends the pager's input and waits until the user quits it (before the process exits). */
 export async function closePager(): Promise<void> {
   if (!pagerProc) return;

@@ -4,7 +4,7 @@
  * string per row, then encoded, cost about a second of CPU.
  */
 import { cutTo, humanText, numberText, usedEntries } from './cell-text.js';
-import { CHUNK } from './json-rows.js';
+import { CHUNK, takeChunk } from './json-rows.js';
 import { cellAt, type Column } from './table.js';
 
 /**
@@ -144,12 +144,13 @@ export function* tableBytes(
     } else parts.push({ enc: null, index: null, none: -1, cells, width: w, right, last, sep: k > 0 });
   });
   const P = parts.length;
-  let buf = Buffer.allocUnsafe(Math.max(CHUNK, maxRow + head.length * 3));
+  const fresh = (room: number): Buffer => (room <= CHUNK ? takeChunk() : Buffer.allocUnsafe(room));
+  let buf = fresh(maxRow + head.length * 3);
   let o = buf.write(head, 0);
   for (let i = 0; i < n; i++) {
     if (o + maxRow > buf.length) {
       yield buf.subarray(0, o);
-      buf = Buffer.allocUnsafe(Math.max(CHUNK, maxRow));
+      buf = fresh(maxRow);
       o = 0;
     }
     const start = o;
