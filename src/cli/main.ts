@@ -9,7 +9,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { reportError, UsageError } from './print.js';
 import { suggest } from '../query/names.js';
 import { fastArgs, topHelp, type FastModule } from './fast.js';
-import { closePager, loadTerminalConfig, needsTerminalConfig, setupTerminal, takeGlobalFlags } from './terminal.js';
+import { closePager, loadTerminalConfig, needsTerminalConfig, setupTerminal, stdoutDirect, stdoutInfo, takeGlobalFlags, useDirectStdout } from './terminal.js';
 
 type Loader = () => Promise<FastModule>;
 
@@ -91,7 +91,7 @@ export function allCommands(): Promise<Array<CommandModule<any, any>>> {
 
 /** The help width yargs is given (see buildCli). */
 function helpWidth(): number {
-  return Math.min(110, process.stdout.columns || 100);
+  return Math.min(110, stdoutInfo().columns || 100);
 }
 
 /**
@@ -208,11 +208,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  // `git flor log x | head` closes the pipe early: that is the reader's choice, not an error.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
-  });
+  useDirectStdout();
   const code = await run(argv);
   process.exitCode = code;
   // The store's long-lived `git cat-file` processes: ended and reaped before exit (never orphaned).
@@ -220,7 +216,9 @@ export async function main(argv: string[]): Promise<void> {
   if (!helpOnly) await (await import('../store/objects.js')).closeReaders();
   // Flush what is queued, then leave even if a pool or a child process someone forgot still holds
   // the event loop: a CLI that lingers after printing its answer looks hung.
-  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
-  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  // On Linux, writes to a pipe, a file or a terminal are synchronous: nothing is queued (and
+  // process.stdout and process.stderr are not made just to ask).
+  if (!stdoutDirect()) await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  if (process.platform !== 'linux') await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
   process.exit(code);
 }

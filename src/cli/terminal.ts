@@ -12,6 +12,71 @@ import type * as GitConfig from '../store/config.js';
 let gitConfig: typeof GitConfig | null = null;
 
 /**
+ * Set by main (never by an in-process call, whose stdout is process.stdout) when fd 1 is a pipe,
+ * a socket or a file: no terminal, so output is written to the fd as it is. Creating process.stdout
+ * loads net and the streams, which cost a command like `git flor runs | …` about a tenth of its
+ * time. Null: process.stdout. Back to process.stdout for good if the fd would block (a
+ * non-blocking pipe that is full), which it handles.
+ */
+let directOut: number | null = null;
+
+/**
+ * main's choice for the process: fd 1 written directly when it is no terminal (see directOut),
+ * else process.stdout, with an early-closed pipe ending the process quietly.
+ */
+export function useDirectStdout(): void {
+  try {
+    const st = (createRequire(import.meta.url)('node:fs') as typeof import('node:fs')).fstatSync(1);
+    if (st.isFIFO() || st.isSocket() || st.isFile()) directOut = 1;
+  } catch {
+    directOut = null;
+  }
+  if (directOut === null) stdoutStream();
+}
+
+let streamWatched = false;
+
+function stdoutStream(): NodeJS.WriteStream {
+  if (!streamWatched) {
+    streamWatched = true;
+    // `git flor log x | head` closes the pipe early: that is the reader's choice, not an error.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+  return process.stdout;
+}
+
+/** Whether stdout is written directly (then process.stdout was never made). */
+export function stdoutDirect(): boolean {
+  return directOut !== null;
+}
+
+/** What the terminal decisions read of stdout: off a terminal, without making process.stdout. */
+export function stdoutInfo(): { isTTY?: boolean; columns?: number } {
+  return directOut !== null ? { isTTY: false } : process.stdout;
+}
+
+/** Writes `chunk` to fd 1 whole; false when the fd would block (the rest is then for process.stdout). */
+function writeDirect(fd: number, chunk: string | Uint8Array, cb?: (err?: Error | null) => void): boolean {
+  const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
+  let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  try {
+    while (buf.length > 0) buf = buf.subarray(fs.writeSync(fd, buf));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // `git flor log x | head` closed the pipe early: the reader's choice, not an error.
+    if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (code !== 'EAGAIN') throw e;
+    directOut = null;
+    return stdoutStream().write(buf, cb);
+  }
+  cb?.();
+  return true;
+}
+
+/**
  * Loads the reader of Git's settings that setupTerminal needs on a terminal or under Git's pager
  * (it starts Git); off a terminal nothing is read and nothing is loaded.
  */
@@ -25,7 +90,7 @@ function gitSettings(): typeof GitConfig {
 }
 
 /** Whether setupTerminal will read Git's settings (then loadTerminalConfig must have run). */
-export function needsTerminalConfig(env: NodeJS.ProcessEnv = process.env, out: { isTTY?: boolean } = process.stdout): boolean {
+export function needsTerminalConfig(env: NodeJS.ProcessEnv = process.env, out: { isTTY?: boolean } = stdoutInfo()): boolean {
   return Boolean(out.isTTY) || set(env, 'GIT_PAGER_IN_USE') !== undefined;
 }
 
@@ -96,7 +161,7 @@ function widthFor(env: NodeJS.ProcessEnv, screen: boolean, columns: number | und
  * Colour: `--color`/`--no-color`, else none when NO_COLOR is set or `color.ui` is false/never,
  * else on when stdout is a terminal or Git's pager.
  */
-export function setupTerminal(command: string, flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, out: { isTTY?: boolean; columns?: number } = process.stdout): Terminal {
+export function setupTerminal(command: string, flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, out: { isTTY?: boolean; columns?: number } = stdoutInfo()): Terminal {
   const tty = Boolean(out.isTTY);
   const gitPaging = set(env, 'GIT_PAGER_IN_USE') !== undefined && gitSettings().configBool(env.GIT_PAGER_IN_USE) !== false;
   const wantsColor = flags.color !== false && set(env, 'NO_COLOR') === undefined && (tty || gitPaging);
@@ -157,7 +222,7 @@ function startPager(cmd: string): Writable {
  * for 'drain' on process.stdout.
  */
 export function writeOut(chunk: string | Uint8Array, cb?: (err?: Error | null) => void): boolean {
-  if (current.pager === null) return process.stdout.write(chunk, cb);
+  if (current.pager === null) return directOut !== null ? writeDirect(directOut, chunk, cb) : process.stdout.write(chunk, cb);
   const sink = pagerProc ? pagerProc.stdin! : startPager(current.pager);
   if (pagerProc!.exitCode !== null || sink.destroyed) {
     cb?.();
