@@ -16,6 +16,7 @@ import { keyed } from '../src/replay/assemble.js';
 import { scorer, todayScorer, evalFiles } from '../fixtures/eval-loop/build.js';
 import { startModelServer, type ModelServer } from '../fixtures/eval-loop/model-server.mjs';
 import { makeRepo, gitIn, testEnv, cleanup, BIN } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -40,7 +41,8 @@ async function evalRun(): Promise<void> {
 }
 
 before(async () => {
-  server = await startModelServer();
+  // No reply delay: the tests count the model's requests; the delay is for the bench's live-call timing.
+  server = await startModelServer({ delayMs: 0 });
   dir = makeRepo({ files: { ...evalFiles(), 'scorer.mjs': scorer(1) } });
   await evalRun();
   for (const v of [2, 3] as const) {
@@ -106,10 +108,11 @@ test('the dry run and --no-live-calls: a version that calls the model without fl
   const old = ids.at(-1)!;
   writeFileSync(join(dir, 'scorer.mjs'), todayScorer());
   const before = server.requests();
-  const dry = await node([BIN, 'replay', 'words', '--dry-run']);
+  // In-process: a dry run and a refused replay start no replay child.
+  const dry = await cli(dir, ['replay', 'words', '--dry-run'], true);
   assert.equal(dry.status, 0, dry.stderr);
   assert.match(dry.stderr, new RegExp(`run ${old}: note: no recorded values for flor.memo 'reply' \\(this version makes those calls without flor.memo\\): its replay makes them live`));
-  const refused = await node([BIN, 'replay', 'words', '--no-live-calls']);
+  const refused = await cli(dir, ['replay', 'words', '--no-live-calls'], true);
   assert.equal(refused.status, 1);
   assert.match(refused.stdout, new RegExp(`run ${old}: refused: no recorded values for flor.memo 'reply' .*: its replay would make them live \\(--no-live-calls\\)`));
   assert.equal(server.requests() - before, 0);
