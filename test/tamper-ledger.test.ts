@@ -26,7 +26,7 @@ function emptyTree(dir: string): string {
 }
 
 before(async () => {
-  const net = network(['evil', 'victim']);
+  const net = await network(['evil', 'victim']);
   evil = net.clones.evil!;
   victim = net.clones.victim!;
   runNode(evil, 'train.mjs');

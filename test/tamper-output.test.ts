@@ -23,7 +23,7 @@ let realVictimRun = '';
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 before(async () => {
-  const { clones } = network(['evil', 'victim']);
+  const { clones } = await network(['evil', 'victim']);
   const evil = clones.evil!;
   victim = clones.victim!;
   runNode(victim, 'train.mjs');

@@ -4,12 +4,12 @@
  * its tip, and whose fetched ledger reaches an object that is gone. Each case ends with `git gc`
  * and `git fsck` clean and every healthy run readable.
  */
-import { test, after } from 'node:test';
+import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { cleanup, fsckClean, gitIn, makeRepo, runNode, sh } from './helpers/repo.js';
+import { cleanup, copyRepo, fsckClean, gitIn, makeRepo, runNode, sh } from './helpers/repo.js';
 import { cli } from './helpers/cli.js';
 import { closeReaders } from '../src/store/objects.js';
 import { corruptObject, deleteObject, loosePath, network, TRAIN, writerOf } from './tamper-support.js';
@@ -31,10 +31,16 @@ async function lossOf(dir: string): Promise<Record<string, number[]>> {
   return out;
 }
 
-/** A repository with three real runs in its own ledger. */
+let recorded = '';
+before(async () => {
+  recorded = makeRepo({ files: { 'train.mjs': TRAIN } });
+  for (const lr of ['0.1', '0.2', '0.3']) runNode(recorded, 'train.mjs', ['--lr', lr]);
+  assert.equal((await runIds(recorded)).length, 3); // a reader settles the captures before any copy
+});
+
+/** A repository with three real runs in its own ledger: a copy of the ones recorded once, for each test to damage. */
 async function threeRuns(): Promise<{ dir: string; ids: string[]; ledger: string }> {
-  const dir = makeRepo({ files: { 'train.mjs': TRAIN } });
-  for (const lr of ['0.1', '0.2', '0.3']) runNode(dir, 'train.mjs', ['--lr', lr]);
+  const dir = copyRepo(recorded);
   const ids = await runIds(dir);
   assert.equal(ids.length, 3);
   return { dir, ids, ledger: `refs/flor/ledgers/${writerOf(dir)}` };
@@ -122,7 +128,7 @@ test('own ledger ref pointing at a blob, then its tip gone: runs are still captu
 });
 
 test('a fetched ledger with a missing object: fetched again when the remote has it, else dropped and said so', async () => {
-  const { bare, clones } = network(['a', 'b']);
+  const { bare, clones } = await network(['a', 'b']);
   const a = clones.a!;
   const b = clones.b!;
   runNode(a, 'train.mjs');
@@ -155,7 +161,7 @@ test('a fetched ledger with a missing object: fetched again when the remote has 
 });
 
 test('a repaired ledger is pushed against the tip it replaces, and other clones accept its removal record', async () => {
-  const { clones } = network(['a', 'b']);
+  const { clones } = await network(['a', 'b']);
   const a = clones.a!;
   const b = clones.b!;
   for (const lr of ['0.1', '0.2', '0.3']) runNode(a, 'train.mjs', ['--lr', lr]);

@@ -4,13 +4,14 @@
  * flor's checks); damaged objects and files. Not a test file itself.
  */
 import { join } from 'node:path';
-import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { flor, gitIn, linkFlor, makeRepo, sh, tempDir } from './helpers/repo.js';
+import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { gitIn, linkFlor, makeRepo, sh, tempDir } from './helpers/repo.js';
 import { pack, encodeValue } from '../src/store/pack.js';
 import { encodeSegment, makeSegment } from '../src/store/segment.js';
 import { emptyColumns } from '../src/store/records.js';
 import type { RunMeta } from '../src/store/types.js';
 import { ulid } from './helpers/store-fixtures.js';
+import { cli } from './helpers/cli.js';
 
 export const TRAIN = `import { flor } from 'git-flor';
 const lr = flor.arg('lr', 0.5);
@@ -20,8 +21,8 @@ for (const epoch of flor.loop('epoch', [0, 1, 2])) {
 }
 `;
 
-/** A bare remote, a seed pushed to it, and clones with `git flor init` done. */
-export function network(names: string[]): { bare: string; clones: Record<string, string> } {
+/** A bare remote, a seed pushed to it, and clones with `git flor init` done (in-process). */
+export async function network(names: string[]): Promise<{ bare: string; clones: Record<string, string> }> {
   const bare = join(tempDir('flor-bare-'), 'r.git');
   gitIn(tempDir(), 'init', '-q', '--bare', '-b', 'main', bare);
   const seed = makeRepo({ files: { 'train.mjs': TRAIN } });
@@ -30,11 +31,10 @@ export function network(names: string[]): { bare: string; clones: Record<string,
   for (const n of names) {
     const d = join(tempDir(`flor-${n}-`), 'w');
     gitIn(tempDir(), 'clone', '-q', bare, d);
-    gitIn(d, 'config', 'gc.auto', '0');
-    gitIn(d, 'config', 'user.name', 'Test');
-    gitIn(d, 'config', 'user.email', 'test@example.com');
+    // Appended, not set with three `git config` processes (as makeRepo does).
+    appendFileSync(join(d, '.git', 'config'), '[gc]\n\tauto = 0\n[user]\n\tname = Test\n\temail = test@example.com\n');
     linkFlor(d);
-    flor(d, ['init']);
+    await cli(d, ['init']);
     clones[n] = d;
   }
   return { bare, clones };

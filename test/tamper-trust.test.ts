@@ -40,7 +40,7 @@ function replaceFile(dir: string, ref: string, path: string, data: Buffer | stri
 }
 
 before(async () => {
-  const net = network(['evil', 'victim']);
+  const net = await network(['evil', 'victim']);
   evil = net.clones.evil!;
   victim = net.clones.victim!;
   runNode(evil, 'train.mjs');
@@ -110,7 +110,7 @@ test('flor.verifyLedgerSignatures: another ledger replays only under a good sign
   const key = join(keys, 'signer');
   sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'signer@example.com', '-f', key], keys);
   // The signer: a third clone whose ledger commits are signed.
-  const net = network(['signer']);
+  const net = await network(['signer']);
   const signer = net.clones.signer!;
   gitIn(signer, 'config', 'gpg.format', 'ssh');
   gitIn(signer, 'config', 'user.signingKey', `${key}.pub`);

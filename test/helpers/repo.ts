@@ -95,6 +95,17 @@ export function makeRepo(spec: RepoSpec = {}): string {
   return dir;
 }
 
+/**
+ * A copy of a repository (work tree, .git with its refs, reflogs, objects and writer id) in a new
+ * temp dir: for tests that each damage or extend the same recorded runs, instead of recording
+ * them again. The copy has the original's writer id: never push both to one remote.
+ */
+export function copyRepo(src: string): string {
+  const dir = tempDir('flor-copy-');
+  sh('cp', ['-a', `${src}/.`, dir], dir);
+  return dir;
+}
+
 /** node_modules/git-flor -> this checkout, as a user would get from `npm link` or a path install. */
 export function linkFlor(dir: string): void {
   const nm = join(dir, 'node_modules');
