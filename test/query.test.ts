@@ -158,6 +158,27 @@ test('json and ndjson: one object per row, numbers stay numbers', () => {
   ]);
 });
 
+test('json: a number column of many rows reads as JSON.stringify would write each row (numbers in slices of text)', () => {
+  const n = 10_000;
+  const num = new Float64Array(n);
+  const kind = new Uint8Array(n);
+  const other = new Map<number, Value>();
+  const want: Array<Record<string, Value>> = [];
+  const odd = [Number.NaN, -0, 1e21, 5e-324, -1.5e-7, Number.POSITIVE_INFINITY, 123456789.125];
+  for (let i = 0; i < n; i++) {
+    let v: Value;
+    if (i % 97 === 5) v = null;
+    else if (i % 89 === 3) other.set(i, (v = `s${i}`));
+    else num[i] = v = i % 53 === 0 ? odd[(i / 53) % odd.length]! : Math.sin(i) * 10 ** ((i % 11) - 5);
+    if (typeof v === 'number') kind[i] = 1;
+    else if (v !== null) kind[i] = 2;
+    want.push({ i, x: v });
+  }
+  const t = { columns: ['i', 'x'], cols: [{ type: 'int' as const, ints: Int32Array.from({ length: n }, (_, i) => i) }, { type: 'num' as const, num, kind, other }], length: n };
+  assert.equal(render('json', t), `[\n${want.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`);
+  assert.equal(render('ndjson', t), want.map((r) => `${JSON.stringify(r)}\n`).join(''));
+});
+
 test('json and table chunks given back once written are reused, and the bytes are those of fresh chunks', () => {
   // Rows enough for several 1 MiB chunks (long run names make them wide); long floats so that the number text varies.
   const wide = (i: number, c: string) => `${c}${i % 7}`.padEnd(40, '.'); // a table cuts text past 40 characters

@@ -63,10 +63,34 @@ class Part {
   ints: Int32Array = new Int32Array(0); // t 1
   kind: Uint8Array = new Uint8Array(0); // t 2
   other = new Map<number, Value>(); // t 2
-  text: Buffer = Buffer.alloc(0); // t 2: the column's numbers as JSON text, read in order
+  num: Float64Array = new Float64Array(0); // t 2
+  /** t 2: the next SLICE numbers of the column as a JSON array text, read in row order; `scan`: the row the slice after it starts at. */
+  text = '';
+  scan = 0;
+  private nums: number[] = [];
   col: Column | null = null; // t 3
   constructor(readonly t: 0 | 1 | 2 | 3) {}
+
+  /**
+   * The next slice of numbers as text. Numbers are converted in bulk by JSON.stringify (V8's
+   * native double-to-text), a slice at a time: the whole column at once made an array, a text and
+   * a copy of it as large as the output's numbers, all fresh memory, which cost more in page faults
+   * than the conversion. A slice's array and text are small and die young. The array is refilled
+   * by push: a packed array of doubles stringifies ~1.7x faster than a holey one.
+   */
+  refill(n: number): void {
+    const nums = this.nums;
+    nums.length = 0;
+    const { kind, num } = this;
+    let i = this.scan;
+    for (; i < n && nums.length < SLICE; i++) if (kind[i] === 1) nums.push(num[i]!);
+    this.scan = i;
+    this.text = JSON.stringify(nums);
+  }
 }
+
+/** Numbers per slice of text: the slice's array and text stay below V8's large-object size. */
+const SLICE = 4096;
 
 function jsonParts(t: Table): Part[] {
   const parts: Part[] = [];
@@ -94,15 +118,12 @@ function jsonParts(t: Table): Part[] {
         return;
       }
       case 'num': {
-        // Every number of the column as one JSON array text, cut at the commas while writing.
-        // Built by push: a packed array of doubles stringifies ~1.7x faster than a holey one.
-        const nums: number[] = [];
-        for (let i = 0; i < t.length; i++) if (col.kind[i] === 1) nums.push(col.num[i]!);
+        // The column's numbers as JSON array texts (Part.refill), cut at the commas while writing.
         const p = new Part(2);
         p.key = Buffer.from(key);
         p.kind = col.kind;
+        p.num = col.num;
         p.other = col.other;
-        p.text = Buffer.from(JSON.stringify(nums).slice(1), 'latin1');
         parts.push(p);
         return;
       }
@@ -119,8 +140,8 @@ function jsonParts(t: Table): Part[] {
 
 /**
  * JSON rows written as bytes into 1 MB buffers: building a million row strings and writing them
- * cost about twice as much here (measured). Numbers are converted in bulk by one JSON.stringify
- * per column (V8's native double-to-text), then copied up to their separator. The hot row loop
+ * cost about twice as much here (measured). Numbers are converted in bulk by JSON.stringify (V8's
+ * native double-to-text) a slice at a time (Part.refill), then copied up to their separator. The hot row loop
  * lives in a plain method that fills one buffer; the generator only hands buffers out.
  */
 export function* jsonRows(t: Table, open: string, sep: string, close: string, empty: string): Generator<Uint8Array> {
@@ -194,12 +215,17 @@ class JsonWriter {
           } else if (part.t === 2) {
             const k = part.kind[i];
             if (k === 1) {
-              const text = part.text;
+              let text = part.text;
               let q = pos[p]!;
-              let ch = text[q++]!;
+              if (q >= text.length) {
+                part.refill(n);
+                text = part.text;
+                q = 1; // past the '['
+              }
+              let ch = text.charCodeAt(q++);
               while (ch !== 44 && ch !== 93) {
                 buf[o++] = ch;
-                ch = text[q++]!;
+                ch = text.charCodeAt(q++);
               }
               pos[p] = q;
               continue;

@@ -221,13 +221,23 @@ export function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want:
   // `other` holds the non-number values in record order.
   let o = 0;
   const n = seg.name.length;
+  const { kind, name, frame, num } = seg;
+  const names = tree.names;
   for (let r = 0; r < n; r++) {
-    const isNum = seg.kind[r] === KIND_NUMBER;
-    const k = nameToK[seg.name[r]!]!;
+    const isNum = kind[r] === KIND_NUMBER;
+    const k = nameToK[name[r]!]!;
     if (k >= 0) {
-      const f = seg.frame[r]!;
-      const v: Value = isNum ? seg.num[r]! : (seg.other[o] ?? null);
-      tree.set(k, f < 0 ? 0 : node[f]!, v, segIndex);
+      const f = frame[r]!;
+      const nd = f < 0 ? 0 : node[f]!;
+      const nv = names[k]!;
+      if (isNum && nv.kind[nd] === 0) {
+        // The first value of the name at this node, a number: what tree.set does, without boxing
+        // the number into a Value (a million records made as many heap numbers for the GC).
+        nv.kind[nd] = 1;
+        nv.num[nd] = num[r]!;
+        nv.src[nd] = segIndex;
+        nv.any = true;
+      } else tree.set(k, nd, isNum ? num[r]! : (seg.other[o] ?? null), segIndex);
     }
     if (!isNum) o++;
   }

@@ -125,33 +125,40 @@ function emitRun(tree: RunTree, plan: RowPlan, segs: Segment[], ri: number, colO
   return out;
 }
 
-/** One run's tree and rows, before the loop columns of the whole table are known. */
+/**
+ * One run's tree and rows, before the loop columns of the whole table are known. Its arrays are
+ * reused for the next run once the visitor returns: a visitor keeps what it needs, not these.
+ */
 export interface RunRows {
   run: PivotRun;
   tree: RunTree;
   plan: RowPlan;
   segs: Segment[];
+  /** Per node, an index into `keys` (-1 off the rows' paths). */
   keyOf: Int32Array;
-  keyIds: string[];
+  /** Per run-local loop key, its loop key's index in first-seen order over all runs so far. */
+  keys: Int32Array;
 }
 
-/** What the table is made from: each run's rows (runs with none left out) and the columns. */
+/** What the table's columns are, once every run was visited. */
 export interface Gathered {
   wanted: string[];
-  perRun: RunRows[];
-  /** Loop column titles, in column order, and each loop key's column. */
+  /** Loop column titles, in column order, and each one's loop key (first-seen index, as in RunRows.keys). */
   loops: string[];
-  loopCol: Map<string, number>;
+  loopKey: number[];
   known: Set<string>;
   found: Set<string>;
 }
 
 /**
- * The runs' trees and row plans, and the loop columns they make (refused when one clashes with a
- * column of the view): all of the pivot but writing the rows out. Run-level values of one name
- * (series.ts) read the rows from here without making the table.
+ * Every run's tree and row plan, handed to `visit` one run at a time, and the loop columns they
+ * make (refused when one clashes with a column of the view): all of the pivot but writing the
+ * rows out. One run's arrays serve the next: holding every run's (about 40 bytes per record) until
+ * the end made the pivot of a million records fault in as many fresh pages as it computed with.
+ * Run-level values of one name (series.ts) read the rows in `visit` without making the table.
+ * `begin` learns the names asked for (name -> column) before the first run.
  */
-export function gatherRows(runs: PivotRun[], names: string[]): Gathered {
+export function gatherRows(runs: PivotRun[], names: string[], visit: (r: RunRows) => void, begin?: (want: Map<string, number>, sorted: PivotRun[]) => void): Gathered {
   // A loop's name (`log epoch loss`) already is a column: asking for it adds nothing, unless some
   // run also logged a value under that name.
   const loopNames = new Set<string>();
@@ -178,19 +185,19 @@ export function gatherRows(runs: PivotRun[], names: string[]): Gathered {
   const found = new Set<string>();
 
   const sortedRuns = [...runs].sort((a, b) => (a.meta.start < b.meta.start ? -1 : a.meta.start > b.meta.start ? 1 : a.meta.id < b.meta.id ? -1 : 1));
+  begin?.(want, sortedRuns);
 
-  // Rows are gathered per run first (loop columns are known only at the end).
-  const perRun: RunRows[] = [];
   // Loop columns, by (loop name, nesting depth among loops of that name): shallowest depth seen, for ordering.
   const loopKeys = new Map<string, { name: string; occ: number; depth: number; first: number }>();
 
-  // The runs' arrays, kept until the rows are written; each run's temporaries reuse one buffer.
-  const arena = new Arena();
+  // One run's arrays, and its temporaries: both reused by the next run.
+  const arena = new Arena(1 << 20);
   const temp = new Arena(1 << 20);
   for (const run of sortedRuns) {
     for (const seg of run.segments) for (const nm of seg.names) known.add(nm);
     for (const a of Object.keys(run.meta.args ?? {})) known.add(a);
     const segs = ordered(run.segments);
+    arena.reset();
     temp.reset();
     const tree = new RunTree(K, 1 + (segs[0]?.frames.parent.length ?? 0), arena);
     let loaded = 0;
@@ -204,23 +211,26 @@ export function gatherRows(runs: PivotRun[], names: string[]): Gathered {
     // entered twice as two passes rather than interleaving them).
     const plan = planRows(tree, loaded <= 1, arena, temp);
     if (plan.rows.length === 0) continue;
-    const { keyOf, keys } = tree.columnKeys(plan.onPath, temp);
-    const keyIds = keys.map((k) => {
+    const { keyOf, keys: runKeys } = tree.columnKeys(plan.onPath, temp);
+    const keys = Int32Array.from(runKeys, (k) => {
       const id = `${k.occ}\u0000${k.name}`;
       const seen = loopKeys.get(id);
-      if (!seen) loopKeys.set(id, { ...k, first: loopKeys.size });
-      else if (k.depth < seen.depth) seen.depth = k.depth;
-      return id;
+      if (!seen) {
+        loopKeys.set(id, { ...k, first: loopKeys.size });
+        return loopKeys.size - 1;
+      }
+      if (k.depth < seen.depth) seen.depth = k.depth;
+      return seen.first;
     });
     for (let k = 0; k < K; k++) if (tree.names[k]!.any) found.add(wanted[k]!);
-    perRun.push({ run, tree, plan, segs, keyOf, keyIds });
+    visit({ run, tree, plan, segs, keyOf, keys });
   }
 
-  const ordKeys = [...loopKeys.entries()].sort(([, a], [, b]) => a.depth - b.depth || a.first - b.first);
+  const ordKeys = [...loopKeys.values()].sort((a, b) => a.depth - b.depth || a.first - b.first);
   // A loop's own name is its column; a loop inside a loop of the same name is `name.1` (deeper:
   // `name.2`...), primed when a loop is really called that.
-  const taken = new Set(ordKeys.filter(([, k]) => k.occ === 0).map(([, k]) => k.name));
-  const loops = ordKeys.map(([, k]) => {
+  const taken = new Set(ordKeys.filter((k) => k.occ === 0).map((k) => k.name));
+  const loops = ordKeys.map((k) => {
     if (k.occ === 0) return k.name;
     let label = `${k.name}.${k.occ}`;
     while (taken.has(label)) label += "'";
@@ -234,64 +244,102 @@ export function gatherRows(runs: PivotRun[], names: string[]): Gathered {
       });
     }
   }
-  const loopCol = new Map(ordKeys.map(([id], i) => [id, i] as const));
-  return { wanted, perRun, loops, loopCol, known, found };
+  return { wanted, loops, loopKey: ordKeys.map((k) => k.first), known, found };
+}
+
+/**
+ * At least as many rows as the pivot of `runs` has: every row holds a value logged at its node,
+ * and a node has no more rows than values, so the records of the names asked for (and each name's
+ * arg) bound them. The output columns are made this long at once and cut to the rows made: the
+ * pages past the end are never touched.
+ */
+function rowBound(runs: PivotRun[], want: Map<string, number>): number {
+  let n = 0;
+  for (const r of runs) {
+    n += want.size;
+    for (const seg of r.segments) {
+      const hit = Uint8Array.from(seg.names, (nm) => (want.has(nm) ? 1 : 0));
+      if (!hit.includes(1)) continue;
+      const name = seg.name;
+      for (let i = 0; i < name.length; i++) n += hit[name[i]!] ?? 0;
+    }
+  }
+  return n;
 }
 
 export function pivot(runs: PivotRun[], names: string[]): PivotResult {
-  const { wanted, perRun, loops, loopCol, known, found } = gatherRows(runs, names);
-  const K = wanted.length;
-  const L = loops.length;
-
-  let total = 0;
-  for (const p of perRun) total += p.plan.total;
   // Key columns are dictionary-encoded by run: one entry per run, not per row.
-  const runIndex = new Int32Array(total);
   const ids: Value[] = [];
   const versions: Value[] = [];
   const times: Value[] = [];
   const files: Value[] = [];
-  const loopCells = Array.from({ length: L }, () => new Int32Array(total).fill(-1));
-  const nameCols = Array.from({ length: K }, () => ({ num: new Float64Array(total), kind: new Uint8Array(total), other: new Map<number, Value>() }));
+  // Loop cells by loop key (first-seen order): made as keys appear, put in column order at the end.
+  const cells: Int32Array[] = [];
+  let cap = 0;
+  let runIndex = new Int32Array(0);
+  let nameCols: OutColumns['nameCols'] = [];
+  let outCols: OutColumns | null = null;
+  let wanted: string[] = [];
   let out = 0;
-
-  const outCols: OutColumns = { runIndex, loopCells, nameCols, replayed: null, carried: null };
   let colOfNodes = new Int32Array(0);
-  for (const { run, tree, plan, segs, keyOf, keyIds } of perRun) {
-    const ri = ids.length;
-    ids.push(run.meta.id);
-    versions.push(run.meta.commit ? run.meta.commit.slice(0, 7) : null);
-    times.push(run.meta.start);
-    files.push(run.meta.script);
-    const colOfKey = keyIds.map((id) => loopCol.get(id)!);
-    // One buffer for every run's node -> loop column (a typed array per run costs its own backing store).
-    if (colOfNodes.length < keyOf.length) colOfNodes = new Int32Array(keyOf.length * 2);
-    const colOfNode = colOfNodes;
-    for (let n = 0; n < keyOf.length; n++) colOfNode[n] = keyOf[n]! < 0 ? -1 : colOfKey[keyOf[n]!]!;
-    out = emitRun(tree, plan, segs, ri, colOfNode, wanted, outCols, out, total);
-  }
-  const replayedCol = outCols.replayed;
+  const g = gatherRows(
+    runs,
+    names,
+    ({ run, tree, plan, segs, keyOf, keys }) => {
+      const cols = outCols!;
+      // The bound is a proof, not a guess; a row past it would be lost without a word.
+      if (out + plan.total > cap) throw new Error('pivot: more rows than rowBound allows');
+      const ri = ids.length;
+      ids.push(run.meta.id);
+      versions.push(run.meta.commit ? run.meta.commit.slice(0, 7) : null);
+      times.push(run.meta.start);
+      files.push(run.meta.script);
+      for (const k of keys) {
+        while (cells.length <= k) cells.push(new Int32Array(cap).fill(-1, 0, out));
+      }
+      for (const c of cells) c.fill(-1, out, out + plan.total);
+      // One buffer for every run's node -> loop column (a typed array per run costs its own backing store).
+      if (colOfNodes.length < keyOf.length) colOfNodes = new Int32Array(keyOf.length * 2);
+      const colOfNode = colOfNodes;
+      for (let n = 0; n < keyOf.length; n++) colOfNode[n] = keyOf[n]! < 0 ? -1 : keys[keyOf[n]!]!;
+      out = emitRun(tree, plan, segs, ri, colOfNode, wanted, cols, out, cap);
+    },
+    (want, sorted) => {
+      wanted = [...want.keys()];
+      cap = rowBound(sorted, want);
+      runIndex = new Int32Array(cap);
+      nameCols = wanted.map(() => ({ num: new Float64Array(cap), kind: new Uint8Array(cap), other: new Map<number, Value>() }));
+      outCols = { runIndex, loopCells: cells, nameCols, replayed: null, carried: null };
+    },
+  );
+  const { loops, loopKey, known, found } = g;
+  const total = out;
+  const replayedCol = outCols!.replayed;
+  const carriedCol = outCols!.carried;
 
   const columns = [...KEY_COLUMNS, ...loops, ...wanted];
+  const index = runIndex.subarray(0, total);
   const cols: Column[] = [
-    { type: 'dict', dict: ids, index: runIndex },
-    { type: 'dict', dict: versions, index: runIndex },
-    { type: 'dict', dict: times, index: runIndex },
-    { type: 'dict', dict: files, index: runIndex },
-    ...loopCells.map((ints) => ({ type: 'int' as const, ints })),
-    ...nameCols.map((c) => ({ type: 'num' as const, ...c })),
+    { type: 'dict', dict: ids, index },
+    { type: 'dict', dict: versions, index },
+    { type: 'dict', dict: times, index },
+    { type: 'dict', dict: files, index },
+    ...loopKey.map((k) => ({ type: 'int' as const, ints: cells[k]!.subarray(0, total) })),
+    ...nameCols.map((c) => ({ type: 'num' as const, num: c.num.subarray(0, total), kind: c.kind.subarray(0, total), other: c.other })),
   ];
   if (replayedCol) {
+    replayedCol.length = total;
     columns.push(REPLAYED_COLUMN);
     cols.push({ type: 'values', values: replayedCol });
   }
-  if (outCols.carried) {
+  if (carriedCol) {
+    carriedCol.length = total;
     columns.push(CARRIED_COLUMN);
-    cols.push({ type: 'values', values: outCols.carried });
+    cols.push({ type: 'values', values: carriedCol });
   }
   return {
     table: { columns, cols, length: total },
-    missing: wanted.filter((n) => !found.has(n)),
+    missing: g.wanted.filter((n) => !found.has(n)),
     known: [...known].sort(),
   };
 }

@@ -61,12 +61,14 @@ export interface RunAggregates {
  * table: the same rows (pivot.ts gatherRows), their cells read off the run's tree in row order.
  */
 export function aggregatesOf(name: string, runs: Array<{ run: SeriesRun; segments: Segment[] }>): Map<string, RunAggregates> {
-  const g = gatherRows(
+  const out = new Map<string, RunAggregates>();
+  gatherRows(
     runs.map(({ run, segments }) => ({ meta: { ...run.meta, args: {} }, segments })),
     [name],
+    (r) => {
+      if (r.tree.k === 1) out.set(r.run.meta.id, runAggregates(r));
+    },
   );
-  const out = new Map<string, RunAggregates>();
-  if (g.wanted.length === 1) for (const r of g.perRun) out.set(r.run.meta.id, runAggregates(r));
   for (const { run } of runs) {
     if (!out.has(run.id)) out.set(run.id, { aggs: { last: null, first: null, min: null, max: null, mean: null, count: 0 }, rows: 0 });
   }
