@@ -61,6 +61,53 @@ test('dispatcher: a task that throws or rejects fails alone and frees its worker
   assert.equal(await fine, 'ok');
 });
 
+test('dispatcher: a task that frees its worker early lets the next one start before it settles', async () => {
+  const dispatch = dispatcher(1);
+  const started: string[] = [];
+  const first = gate();
+  let free!: () => void;
+  const a = dispatch(2, async (f) => {
+    started.push('a');
+    free = f;
+    await first.promise; // its journal is still being read
+    return 'a';
+  });
+  const b = dispatch(1, async () => {
+    started.push('b');
+    return 'b';
+  });
+  await tick();
+  await tick();
+  assert.deepEqual(started, ['a']);
+  free();
+  assert.deepEqual(started, ['a', 'b'], 'started at once, in the same turn');
+  free(); // freeing twice frees one worker, once
+  const c = dispatch(0, async () => {
+    started.push('c');
+    return 'c';
+  });
+  assert.equal(await b, 'b');
+  await tick();
+  await tick();
+  assert.deepEqual(started, ['a', 'b', 'c']);
+  first.open();
+  assert.deepEqual(await Promise.all([a, c]), ['a', 'c']);
+  // Settling after an early free does not free a second worker: one task at a time still.
+  let active = 0;
+  let most = 0;
+  const more = Array.from({ length: 4 }, (_, i) => dispatch(i, async (f) => {
+    active++;
+    most = Math.max(most, active);
+    await tick();
+    active--;
+    f();
+    await tick();
+    return i;
+  }));
+  assert.deepEqual(await Promise.all(more), [0, 1, 2, 3]);
+  assert.equal(most, 1);
+});
+
 test('limiter: never more than `limit` at once, in the order given', async () => {
   const limit = limiter(2);
   let active = 0;

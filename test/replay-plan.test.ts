@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planReplay, scheduleMs, type PlanRun, type RunCheckpoints } from '../src/replay/plan.js';
+import { planAlone, planReplay, scheduleMs, type PlanRun, type RunCheckpoints } from '../src/replay/plan.js';
 import { trainSource } from '../fixtures/train/source.js';
 
 const LOOPS = [{ name: 'epoch', parent: null, iterations: 6 }, { name: 'step', parent: 'epoch', iterations: 10 }];
@@ -180,6 +180,26 @@ test('segments are cut only at checkpointed iterations, and only when the cut sh
   // one worker: never cut
   assert.equal(planReplay([mk('A'), mk('B')], ['gnorm'], cks, { workers: 1 }).tasks, 2);
   assert.equal(scheduleMs([5, 4, 3, 3], 2), 8);
+});
+
+test('a run without usable checkpoints is planned alone as among all runs; one with checkpoints is not', () => {
+  const outerMs = Array.from({ length: 20 }, () => 1000);
+  const ck: RunCheckpoints = { iters: [4, 9, 14, 19], keys: ['a', 'b', 'c', 'd'] };
+  const mk = (id: string, status: 'ok' | 'crashed' = 'ok') => {
+    const r = run(id, trainSource(2, { withNew: true }), outerMs);
+    return { ...r, meta: { ...r.meta, status }, ...(status === 'crashed' ? { reached: { iterations: 7, runToEnd: false, where: 'v at epoch=6' } } : {}) };
+  };
+  const runs = [mk('A'), mk('B'), mk('C', 'crashed'), mk('D')];
+  // D has checkpoints: among all runs its cuts depend on the others' cost, so it has no plan alone.
+  const cks = new Map([['B', { iters: [], keys: [] }], ['D', ck]]);
+  for (const workers of [1, 2, 3, 8]) {
+    const all = planReplay(runs, ['gnorm'], cks, { workers, startupMs: 100 });
+    for (const [i, id] of ['A', 'B', 'C'].entries()) {
+      assert.deepEqual(planAlone(runs[i]!, ['gnorm'], cks.get(id), { workers, startupMs: 100 }), all.runs[i]!.segments, `${id} on ${workers} worker(s)`);
+    }
+    assert.equal(planAlone(runs[3]!, ['gnorm'], ck, { workers, startupMs: 100 }), null);
+  }
+  assert.deepEqual(planAlone(runs[2]!, ['gnorm'], undefined, { workers: 2 })!.map((s) => [s.start, s.end, s.runToEnd]), [[0, 7, false]]);
 });
 
 test('an outer loop inside main() is planned like one at top level; aliased checkpointed state is watched', () => {

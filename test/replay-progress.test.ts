@@ -7,6 +7,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { replayMissing, type ReplayProgress } from '../src/replay/replay.js';
 import { describeProgress } from '../src/replay/describe.js';
+import { tracker } from '../src/replay/progress.js';
+import { emptyColumns } from '../src/store/records.js';
+import { planAlone, planReplay, type PlanRun } from '../src/replay/plan.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { makeRepo, runNode, writeFiles, cleanup } from './helpers/repo.js';
 
@@ -49,4 +52,23 @@ test('the estimate counts the script\'s setup in every task, and progress comes 
   assert.match(describeProgress(inside[0]!), /^replay: 0\/1 task\(s\), [1-4]\/4 iteration\(s\), ETA /);
   const last = events.at(-1)!;
   assert.deepEqual([last.done, last.total, last.etaMs, last.iterations], [1, 1, 0, { done: 4, total: 4 }]);
+});
+
+test('tasks that start before the plan is made are counted once it is', () => {
+  const text = "import { flor } from 'git-flor';\nfor (const e of flor.loop('epoch', [0, 1])) flor.log('v', e);\n";
+  const run = (id: string): PlanRun => ({ id, meta: { script: 'a.mjs', loops: [{ name: 'epoch', parent: null, iterations: 2 }], outerMs: [100, 100], checkpointing: [], status: 'ok' }, files: { 'a.mjs': text } });
+  const events: ReplayProgress[] = [];
+  const t = tracker((p) => events.push(p));
+  // Run A has no checkpoints: its task starts (and here ends) while run B is still prepared.
+  const [a] = planAlone(run('A'), ['v'], undefined, { workers: 2, startupMs: 10 })!;
+  t.started(a!, '/nonexistent/progress-a');
+  t.finished(a!, { ok: true, run: 'A', segment: 0, records: emptyColumns(), ms: 5, reused: false });
+  assert.deepEqual(events, [], 'nothing is said before the plan: the totals are not known');
+  const plan = planReplay([run('A'), run('B')], ['v'], new Map(), { workers: 2, startupMs: 10 });
+  plan.runs[0] = { ...plan.runs[0]!, segments: [a!] };
+  t.planned(plan);
+  assert.deepEqual(events.map((e) => [e.done, e.total, e.iterations]), [[1, 2, { done: 2, total: 4 }]]);
+  t.finished(plan.runs[1]!.segments[0]!, { ok: false, run: 'B', segment: 0, error: 'x', exitCode: 1, signal: null, stderrTail: '', ms: 1 });
+  assert.deepEqual(events.map((e) => [e.done, e.total, e.failed, e.etaMs]).at(-1), [2, 2, 1, 0]);
+  t.stop();
 });

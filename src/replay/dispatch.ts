@@ -8,9 +8,11 @@
  * Hands tasks to the pool only as workers free up, always the longest of those ready, whatever run
  * it belongs to: the pool's own queue is first-in first-out, and a long task started last would
  * leave the other workers idle at the end. Tasks offered in the same turn of the event loop (all
- * runs whose snapshots are ready) are ordered together.
+ * runs whose snapshots are ready) are ordered together. A task frees its worker when its promise
+ * settles, or earlier through `free` (its process exited: decoding what it wrote needs no worker),
+ * which starts the next task at once.
  */
-export function dispatcher(workers: number): <T>(estMs: number, start: () => Promise<T>) => Promise<T> {
+export function dispatcher(workers: number): <T>(estMs: number, start: (free: () => void) => Promise<T>) => Promise<T> {
   const ready: Array<{ estMs: number; go: () => void }> = [];
   let running = 0;
   let scheduled = false;
@@ -29,21 +31,26 @@ export function dispatcher(workers: number): <T>(estMs: number, start: () => Pro
     scheduled = true;
     setImmediate(pump);
   };
-  return <T>(estMs: number, start: () => Promise<T>): Promise<T> =>
+  return <T>(estMs: number, start: (free: () => void) => Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       ready.push({
         estMs,
         go: () => {
+          let freed = false;
+          const free = (now: boolean): void => {
+            if (freed) return;
+            freed = true;
+            running--;
+            if (now) pump();
+            else later();
+          };
           let p: Promise<T>;
           try {
-            p = start();
+            p = start(() => free(true));
           } catch (e) {
             p = Promise.reject(e);
           }
-          p.then(resolve, reject).finally(() => {
-            running--;
-            later();
-          });
+          p.then(resolve, reject).finally(() => free(false));
         },
       });
       later();

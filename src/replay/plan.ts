@@ -335,6 +335,17 @@ export function planReplay(runs: PlanRun[], names: string[], checkpoints: Map<st
   return { runs: out, tasks: tasks.length, workers, estSerialMs, estWallMs: scheduleMs(tasks.map((t) => t.estMs), workers) };
 }
 
+/**
+ * The segments planReplay gives a run whose plan does not depend on the other runs: without usable
+ * checkpoints it is one task from the start whatever task size the schedule picks. null for a run
+ * with checkpoints, whose cuts depend on every run's cost. Lets its task start before the other
+ * runs are prepared.
+ */
+export function planAlone(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefined, options: PlanOptions): PlannedSegment[] | null {
+  if (ckpts && ckpts.iters.length > 0) return null;
+  return planReplay([run], names, new Map(ckpts ? [[run.id, ckpts]] : []), options).runs[0]!.segments;
+}
+
 /** Longest-first list schedule: the finishing time of the busiest worker. */
 export function scheduleMs(costs: number[], workers: number): number {
   const load = new Array<number>(Math.max(1, workers)).fill(0);

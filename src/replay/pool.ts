@@ -16,15 +16,18 @@ export function defaultWorkers(): number {
 }
 
 export interface TaskPool {
-  run(task: ReplayTask): Promise<ReplayTaskResult>;
+  /** `exited`: see worker.ts runTask. */
+  run(task: ReplayTask, exited?: () => void): Promise<ReplayTaskResult>;
   close(): Promise<void>;
 }
 
 export function createPool(): TaskPool {
-  // Loaded with the first task: the commands that import replay for its options start no child.
-  let worker: Promise<typeof import('./worker.js')> | null = null;
+  // Loaded once a run needs replaying (the commands that import replay for its options start no
+  // pool), while its code is still being checked out, not when its first task is due.
+  const worker = import('./worker.js');
+  worker.catch(() => undefined); // a failed load fails each task that awaits it
   return {
-    run: async (task) => (await (worker ??= import('./worker.js'))).default(task),
+    run: async (task, exited) => (await worker).default(task, exited),
     close: async () => undefined,
   };
 }

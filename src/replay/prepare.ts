@@ -20,7 +20,7 @@ import { containedPaths } from './containment.js';
 import type { PlanRun, RunCheckpoints } from './plan.js';
 import { propagateRun, type PropagatedRun, type TodayFiles } from './propagation.js';
 import { checkCodeLinks, materialise, type Snapshot } from './snapshot.js';
-import { eachLimited, type limiter } from './dispatch.js';
+import { eachLimited, limiter } from './dispatch.js';
 import { namesLogged, recordsEnd } from './assemble.js';
 import { entryRoots } from './reach.js';
 import { segmentCounter } from './shard.js';
@@ -85,6 +85,8 @@ export interface PrepareOptions {
   start?: () => void;
   /** Shared with the task phase: checkouts and provenance trees never run more than a few at once. */
   gitSlots: ReturnType<typeof limiter>;
+  /** Called with each run to replay as soon as it is prepared, while the others still are. */
+  onPrepared?: (p: Prepared) => void;
 }
 
 /** Prepares every run (a few at once); the ones to replay, in the order of `entries`. */
@@ -97,6 +99,10 @@ export async function prepareRuns(o: PrepareOptions, entries: RunEntry[]): Promi
   const signatures = new Map<string, Promise<TipSignature>>();
   // Runs of one version (same code tree, same missing names) get the same propagated code.
   const propagations = new Map<string, Promise<PropagatedRun>>();
+  // One version at a time, in the order asked: propagation is mostly parsing on this thread, and
+  // interleaved they would all finish last; one after another, the first run's code is checked
+  // out and its task started while the next version is propagated.
+  const oneAtATime = limiter(1);
   const c: Preparation = {
     ...o, cat, trust, counted, verify,
     signatureOf: (tip) => {
@@ -107,7 +113,7 @@ export async function prepareRuns(o: PrepareOptions, entries: RunEntry[]): Promi
     propagate: (codeTree, missing, roots) => {
       const key = JSON.stringify([codeTree, missing, roots]);
       let p = propagations.get(key);
-      if (!p) propagations.set(key, (p = propagateRun(repo, cat, codeTree, o.today, missing, roots)));
+      if (!p) propagations.set(key, (p = oneAtATime(() => propagateRun(repo, cat, codeTree, o.today, missing, roots))));
       return p;
     },
   };
@@ -122,6 +128,7 @@ export async function prepareRuns(o: PrepareOptions, entries: RunEntry[]): Promi
       if (isFlorError(e, 'REPLAY_REFUSED')) outcomes.push({ run: entry.id, status: 'refused', names, reason: e.message });
       else outcomes.push({ run: entry.id, status: 'failed', names, reason: (e as Error).message, failures: [] });
     }
+    if (ready[i]) o.onPrepared?.(ready[i]!);
   });
   return ready.filter((p): p is Prepared => p !== null);
 }

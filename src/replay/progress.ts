@@ -11,10 +11,12 @@ import type { ReplayOptions } from './types.js';
  * tasks by the outer iteration their child reports (ReplaySpec.progress), and a start-up that takes
  * longer than priced. Emitted at each task's end and, while tasks run, every PROGRESS_POLL_MS.
  */
-export function tracker(plan: Plan, onProgress: ReplayOptions['onProgress']) {
-  const all = plan.runs.flatMap((r) => r.segments);
-  const total = all.length;
-  const iterTotal = all.reduce((a, s) => a + (s.end - s.start), 0);
+export function tracker(onProgress: ReplayOptions['onProgress']) {
+  // Tasks of runs planned on their own may start before the plan is made: nothing is emitted until it is.
+  let plan: Plan | null = null;
+  let all: PlannedSegment[] = [];
+  let total = 0;
+  let iterTotal = 0;
   const running = new Map<PlannedSegment, { t0: number; progress: string }>();
   const finished = new Set<PlannedSegment>();
   let failed = 0;
@@ -31,7 +33,7 @@ export function tracker(plan: Plan, onProgress: ReplayOptions['onProgress']) {
     }
   };
   const emit = (): void => {
-    if (!onProgress) return;
+    if (!onProgress || !plan) return;
     const now = Date.now();
     let obsActual = actualMs;
     let obsEst = doneEstMs;
@@ -69,8 +71,16 @@ export function tracker(plan: Plan, onProgress: ReplayOptions['onProgress']) {
     if (timer) clearInterval(timer);
     timer = null;
   };
-  emit();
   return {
+    /** The plan, holding the very segments given to `started` and `finished`. */
+    planned(p: Plan): void {
+      plan = p;
+      all = p.runs.flatMap((r) => r.segments);
+      total = all.length;
+      iterTotal = all.reduce((a, s) => a + (s.end - s.start), 0);
+      if (finished.size === total) stop();
+      emit();
+    },
     started(seg: PlannedSegment, progress: string): void {
       running.set(seg, { t0: Date.now(), progress });
       if (onProgress && !timer) {
@@ -88,7 +98,7 @@ export function tracker(plan: Plan, onProgress: ReplayOptions['onProgress']) {
         actualMs += live ? Date.now() - live.t0 : r.ms;
         doneEstMs += seg.estMs;
       }
-      if (finished.size === total) stop();
+      if (plan && finished.size === total) stop();
       emit();
     },
     stop,

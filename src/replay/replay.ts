@@ -22,14 +22,14 @@ import { FlorError, isFlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import type { RunEntry } from '../store/ledger.js';
 import { acquireReplayLock } from '../store/replay-lock.js';
-import { planReplay, type Plan, type PlanRun } from './plan.js';
+import { planAlone, planReplay, type Plan, type PlanRun, type PlannedSegment } from './plan.js';
 import { readTodayFiles, type TodayFiles } from './propagation.js';
 import { propagatedTree } from './snapshot.js';
 import { defaultWorkers } from './pool.js';
 import { dispatcher, limiter } from './dispatch.js';
 import { selectRuns } from './select-runs.js';
 import { PARALLEL_GIT, prepareRuns, type Prepared } from './prepare.js';
-import { lazyStart, runTasks, stage, type Staged } from './tasks.js';
+import { lazyStart, runTasks, stage, type Staged, type TaskRunning } from './tasks.js';
 import { checkRun, writeRun } from './check-write.js';
 import { tracker } from './progress.js';
 import { Findings } from './findings.js';
@@ -48,21 +48,25 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
     throw new FlorError('BAD_WORKERS', `--workers must be a whole number >= 1, not ${opts.workers}`, { hint: 'e.g. --workers 4' });
   }
   const workers = opts.workers ?? Math.max(1, defaultWorkers());
+  // Today's statements are read while the lock is taken: the parse works on this core while Git
+  // starts the lock's update-ref on another. They come from the work tree, not the ledger.
+  const today = readTodayFiles(repo, names, opts.at ?? opts.shard?.plan.from);
+  today.catch(ignore); // awaited under the lock; a rejection must not count as unhandled meanwhile
   // What is missing is decided under the lock, so a replay that waited sees the other's segments.
   // A dry run writes nothing and takes no lock.
   const release = opts.dryRun ? null : await acquireReplayLock(repo, names, { onWait: opts.onWait, timeoutMs: opts.lockTimeoutMs });
   try {
-    return await replayLocked(repo, names, workers, opts);
+    return await replayLocked(repo, names, workers, opts, today);
   } finally {
     await release?.();
   }
 }
 
-async function replayLocked(repo: RepoInfo, names: string[], workers: number, opts: ReplayOptions): Promise<ReplayReport> {
-  // The runs are listed while today's files are read: neither needs the other.
+async function replayLocked(repo: RepoInfo, names: string[], workers: number, opts: ReplayOptions, todayRead: Promise<TodayFiles>): Promise<ReplayReport> {
+  // The runs are listed while today's files may still be read: neither needs the other.
   const listing = selectRuns(repo, opts.runs, opts.since);
   listing.catch(ignore); // awaited below, unless today's code already fails the request
-  const today: TodayFiles = await readTodayFiles(repo, names, opts.at ?? opts.shard?.plan.from);
+  const today = await todayRead;
   const unknown = names.filter((n) => !today.namesFound.has(n));
   if (unknown.length && opts.skipUnknown) names = names.filter((n) => today.namesFound.has(n));
   else if (unknown.length) {
@@ -97,70 +101,109 @@ async function replayWith(c: ReplayContext): Promise<ReplayReport> {
   const found = new Findings();
   // Checkouts and provenance trees run in the background, but never more than a few at once.
   const gitSlots = limiter(PARALLEL_GIT);
-  const prepared = await prepareRuns({ repo, names, today: c.today, opts, found, gitSlots, ...(engine ? { start: engine.start } : {}) }, c.entries);
-
-  const planRuns: PlanRun[] = prepared.map((p) => ({ id: p.entry.id, meta: p.entry.meta, files: p.code, names: p.names, reached: p.end?.reached ?? null }));
-  const ckpts = new Map(prepared.map((p) => [p.entry.id, p.ckpts]));
-  const planned = planReplay(planRuns, names, ckpts, { workers, startupMs: opts.startupMs });
-  const plan = opts.shard ? opts.shard.pin(planned, ckpts) : planned;
-  if (!engine) {
-    for (const p of prepared) found.outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
+  const run = engine ? runner(c, engine, found, gitSlots) : null;
+  try {
+    const prepared = await prepareRuns({ repo, names, today: c.today, opts, found, gitSlots, ...(engine && run ? { start: engine.start, onPrepared: run.early } : {}) }, c.entries);
+    const ckpts = new Map(prepared.map((p) => [p.entry.id, p.ckpts]));
+    const planned = planReplay(prepared.map(planRunOf), names, ckpts, { workers, startupMs: opts.startupMs });
+    const plan = opts.shard ? opts.shard.pin(planned, ckpts) : planned;
+    if (!run) {
+      for (const p of prepared) found.outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
+      return found.report(names, plan);
+    }
+    await run.rest(prepared, plan);
     return found.report(names, plan);
+  } finally {
+    // Also when something above throws: no task may outlive the replay, nor the progress timer.
+    await run?.settled();
   }
-  if (prepared.length > 0) await runAll(c, engine, prepared, plan, found, gitSlots);
-  return found.report(names, plan);
+}
+
+function planRunOf(p: Prepared): PlanRun {
+  return { id: p.entry.id, meta: p.entry.meta, files: p.code, names: p.names, reached: p.end?.reached ?? null };
 }
 
 /**
- * Each run's tasks go to the dispatcher as soon as its snapshot is checked out (started while the
- * runs were prepared); a run is checked as soon as its own tasks are done, and only the ledger
- * appends go one at a time.
+ * Runs the prepared runs' tasks: each run's go to the dispatcher as soon as its snapshot is checked
+ * out (started while the runs were prepared). A run whose segments do not depend on the other runs
+ * (plan.ts planAlone: no usable checkpoints) starts as soon as it is prepared, while the others are
+ * still read and propagated; the rest once the plan is made. A run is checked as soon as its own
+ * tasks are done, and only the ledger appends go one at a time.
  */
-async function runAll(
-  c: ReplayContext, engine: NonNullable<ReplayContext['engine']>, prepared: Prepared[], plan: Plan, found: Findings, gitSlots: ReturnType<typeof limiter>,
-): Promise<void> {
+function runner(c: ReplayContext, engine: NonNullable<ReplayContext['engine']>, found: Findings, gitSlots: ReturnType<typeof limiter>) {
   const { repo, opts } = c;
-  const pool = engine.pool();
-  const writerId = await engine.writer();
-  const progress = tracker(plan, opts.onProgress);
-  const running = { repo, opts, pool, dispatch: dispatcher(c.workers), progress };
+  const progress = tracker(opts.onProgress);
+  let running: TaskRunning | null = null;
   let writing: Promise<unknown> = Promise.resolve();
   const trees = new Map<string, Promise<string>>();
-  try {
-    await Promise.all(prepared.map(async (p, i) => {
-      const segments = plan.runs[i]!.segments;
-      let st: Staged;
-      try {
-        st = await stage(p, segments, found);
-      } catch (e) {
-        for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
-        if (isFlorError(e, 'REPLAY_REFUSED')) found.outcomes.push({ run: p.entry.id, status: 'refused', names: p.names, reason: e.message });
-        else found.outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
-        return;
-      }
-      const tasks = runTasks(running, st);
-      // The provenance tree is made while the tasks run, once per distinct code: after the
-      // dispatcher's turn (queued by runTasks), so its object writes never hold up a task's start.
-      await new Promise((r) => setImmediate(r));
-      let tree = trees.get(st.snap.key);
-      if (!tree) trees.set(st.snap.key, (tree = gitSlots(() => propagatedTree(repo, p.entry.codeTree, p.files))));
-      tree.catch(ignore); // awaited below; a rejection must not count as unhandled meanwhile
-      const results = await tasks;
-      const checked = checkRun(st, results, opts);
-      let r: { outcome: RunOutcome; mismatches: Mismatch[] };
-      if ('outcome' in checked) r = checked;
-      else {
-        const done = writing.then(async () => writeRun(repo, st, checked, await tree, writerId, opts.shard?.plan.id)).catch((e: unknown) => ({
-          outcome: { run: p.entry.id, status: 'failed' as const, names: p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
-          mismatches: checked.mismatches,
-        }));
-        writing = done;
-        r = await done;
-      }
-      found.outcomes.push(r.outcome);
-      found.mismatches.push(...r.mismatches);
-    }));
-  } finally {
-    progress.stop(); // also when something above throws: the timer must not outlive the replay
-  }
+  const started = new Map<Prepared, { segments: PlannedSegment[]; done: Promise<void> }>();
+  const runs: Array<Promise<void>> = [];
+  const track = (done: Promise<void>): Promise<void> => {
+    runs.push(done);
+    done.catch(ignore); // an early run's failure is awaited by rest(), maybe not yet
+    return done;
+  };
+
+  const runOne = async (p: Prepared, segments: PlannedSegment[]): Promise<void> => {
+    running ??= { repo, opts, pool: engine.pool(), dispatch: dispatcher(c.workers), progress };
+    const writer = engine.writer();
+    writer.catch(ignore); // awaited before the first append (and by rest(), which fails the replay with it)
+    let st: Staged;
+    try {
+      st = await stage(p, segments, found);
+    } catch (e) {
+      for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
+      if (isFlorError(e, 'REPLAY_REFUSED')) found.outcomes.push({ run: p.entry.id, status: 'refused', names: p.names, reason: e.message });
+      else found.outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
+      return;
+    }
+    const tasks = runTasks(running, st);
+    // The provenance tree is made while the tasks run, once per distinct code: after the
+    // dispatcher's turn (queued by runTasks), so its object writes never hold up a task's start.
+    await new Promise((r) => setImmediate(r));
+    let tree = trees.get(st.snap.key);
+    if (!tree) trees.set(st.snap.key, (tree = gitSlots(() => propagatedTree(repo, p.entry.codeTree, p.files))));
+    tree.catch(ignore); // awaited below; a rejection must not count as unhandled meanwhile
+    const results = await tasks;
+    const checked = checkRun(st, results, opts);
+    let r: { outcome: RunOutcome; mismatches: Mismatch[] };
+    if ('outcome' in checked) r = checked;
+    else {
+      const done = writing.then(async () => writeRun(repo, st, checked, await tree, await writer, opts.shard?.plan.id)).catch((e: unknown) => ({
+        outcome: { run: p.entry.id, status: 'failed' as const, names: p.names, reason: `cannot write the replay segment: ${(e as Error).message}`, failures: [] },
+        mismatches: checked.mismatches,
+      }));
+      writing = done;
+      r = await done;
+    }
+    found.outcomes.push(r.outcome);
+    found.mismatches.push(...r.mismatches);
+  };
+
+  return {
+    /** A run just prepared: started now when its segments are its own business. */
+    early: (p: Prepared): void => {
+      if (opts.shard) return; // a shard runs the segments its plan pins
+      const segments = planAlone(planRunOf(p), c.names, p.ckpts, { workers: c.workers, startupMs: opts.startupMs });
+      if (segments) started.set(p, { segments, done: track(runOne(p, segments)) });
+    },
+    /** The other runs, by the plan; resolves when every run is checked and written. */
+    async rest(prepared: Prepared[], plan: Plan): Promise<void> {
+      if (prepared.length === 0) return;
+      // The plan shows the segments the early runs run (planAlone made the same ones).
+      prepared.forEach((p, i) => {
+        const e = started.get(p);
+        if (e) plan.runs[i] = { ...plan.runs[i]!, segments: e.segments };
+      });
+      progress.planned(plan);
+      // This clone's writer id must be there before the other runs start, or the replay fails with why.
+      await engine.writer();
+      await Promise.all(prepared.map((p, i) => started.get(p)?.done ?? track(runOne(p, plan.runs[i]!.segments))));
+    },
+    /** Every run started has ended; the progress timer is stopped. */
+    async settled(): Promise<void> {
+      await Promise.allSettled(runs);
+      progress.stop();
+    },
+  };
 }

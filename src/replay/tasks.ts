@@ -88,9 +88,9 @@ export interface TaskRunning {
 export function runTasks(t: TaskRunning, st: Staged): Promise<ReplayTaskResult[]> {
   return Promise.all(st.segments.map((seg) => {
     const task = taskFor(t.repo, st, seg, t.opts);
-    return t.dispatch(seg.estMs, () => {
+    return t.dispatch(seg.estMs, (free) => {
       t.progress.started(seg, task.spec.progress!);
-      return t.pool.run(task);
+      return t.pool.run(task, free);
     }).then(
       (r) => r,
       (e: unknown): ReplayTaskResult => ({ ok: false, run: st.p.entry.id, segment: seg.index, error: `worker died: ${(e as Error).message}`, exitCode: null, signal: null, stderrTail: '', ms: 0 }),

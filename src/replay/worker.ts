@@ -37,7 +37,8 @@ function tail(chunks: Buffer[]): string {
   return s.length > TAIL ? s.slice(s.length - TAIL) : s;
 }
 
-export default async function runTask(task: ReplayTask): Promise<ReplayTaskResult> {
+/** `exited`: called as soon as the child is gone, before its journal is read (the next task may start). */
+export default async function runTask(task: ReplayTask, exited?: () => void): Promise<ReplayTaskResult> {
   const t0 = Date.now();
   const final = task.spec.out;
   if (existsSync(final)) {
@@ -75,8 +76,14 @@ export default async function runTask(task: ReplayTask): Promise<ReplayTaskResul
       // keep memory bounded: only the tail is ever reported
       while (errBytes > 4 * TAIL && err.length > 1) errBytes -= err.shift()!.length;
     });
-    child.on('error', (e) => resolve({ code: null, signal: null, spawnError: e.message }));
-    child.on('close', (code, signal) => resolve({ code, signal, spawnError: null }));
+    child.on('error', (e) => {
+      exited?.();
+      resolve({ code: null, signal: null, spawnError: e.message });
+    });
+    child.on('close', (code, signal) => {
+      exited?.();
+      resolve({ code, signal, spawnError: null });
+    });
   });
   const ms = Date.now() - t0;
   const failed = (error: string) => ({
