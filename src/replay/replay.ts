@@ -22,6 +22,7 @@ import { FlorError, isFlorError } from '../errors.js';
 import type { RepoInfo } from '../store/git.js';
 import type { RunEntry } from '../store/ledger.js';
 import { acquireReplayLock } from '../store/replay-lock.js';
+import { reader } from '../store/objects.js';
 import { planAlone, planReplay, type Plan, type PlanRun, type PlannedSegment } from './plan.js';
 import { readTodayFiles, type TodayFiles } from './propagation.js';
 import { propagatedTree } from './snapshot.js';
@@ -52,6 +53,7 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
   // starts the lock's update-ref on another. They come from the work tree, not the ledger.
   const today = readTodayFiles(repo, names, opts.at ?? opts.shard?.plan.from);
   today.catch(ignore); // awaited under the lock; a rejection must not count as unhandled meanwhile
+  reader(repo); // and the object reader's cat-file starts, which lists the runs once the lock is held
   // What is missing is decided under the lock, so a replay that waited sees the other's segments.
   // A dry run writes nothing and takes no lock.
   const release = opts.dryRun ? null : await acquireReplayLock(repo, names, { onWait: opts.onWait, timeoutMs: opts.lockTimeoutMs });
