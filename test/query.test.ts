@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { pivot, type PivotRun } from '../src/query/pivot.js';
 import { formats, render } from '../src/query/formats.js';
 import { recycleChunk } from '../src/query/json-rows.js';
+import { numberBytes, numberText } from '../src/query/cell-text.js';
 import { rowObjects, tableFromObjects } from '../src/query/table.js';
 import { parseSince } from '../src/query/since.js';
 import type { Value } from '../src/store/records.js';
@@ -156,6 +157,35 @@ test('json and ndjson: one object per row, numbers stay numbers', () => {
     { run: 'A', epoch: 0, loss: 0.5, note: 'a, "b"' },
     { run: 'B', epoch: 10, loss: null, note: [1, 2] },
   ]);
+});
+
+test('table: numbers written as bytes read as numberText, next to ties of the 6th digit and powers of ten too', () => {
+  const rand = rng(11);
+  const f64 = new Float64Array(1);
+  const bits = new BigInt64Array(f64.buffer);
+  const nudge = (v: number, d: number) => {
+    f64[0] = v;
+    bits[0]! += BigInt(d);
+    return f64[0]!;
+  };
+  const xs: number[] = [];
+  for (let i = 0; i < 10000; i++) {
+    const sign = i % 4 === 0 ? -1 : 1;
+    xs.push(sign * rand() * 10 ** (Math.floor(rand() * 13) - 7));
+    const tie = (100000 + Math.floor(rand() * 900000) + 0.5) / 10 ** (Math.floor(rand() * 12) - 1);
+    for (const d of [-2, -1, 0, 1, 2]) xs.push(sign * nudge(tie, d));
+    const p = 10 ** (Math.floor(rand() * 11) - 6);
+    for (const d of [-2, -1, 1, 2]) xs.push(nudge(p, d), nudge(p * 9.999995, d));
+  }
+  const pool = new Uint8Array(16);
+  let fast = 0;
+  for (const v of xs) {
+    const end = numberBytes(v, pool, 0);
+    if (end < 0) continue;
+    fast++;
+    assert.equal(Buffer.from(pool.subarray(0, end)).toString('latin1'), numberText(v), String(v));
+  }
+  assert.ok(fast > 5000, `${fast} of ${xs.length} written as bytes`);
 });
 
 test('json: a number column of many rows reads as JSON.stringify would write each row (numbers in slices of text)', () => {

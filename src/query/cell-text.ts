@@ -61,6 +61,57 @@ export function numberText(v: number): string {
   return stripZeros(p6);
 }
 
+/**
+ * numberText of `v` written as ASCII at pool[o...] for the common case, without making a string:
+ * a number in [1e-6, 1e5) that is not short (neither of numberText's maybeShort checks passes), whose
+ * text is then its 6-significant-digit rounding with the fraction's zeros stripped. Returns the end,
+ * or -1 when numberText must answer (other numbers, and a rounding too near a tie to decide in
+ * floating point). At most 14 bytes are written. A million-row table spent most of its text time in
+ * toPrecision and the strings it makes.
+ */
+export function numberBytes(v: number, pool: Uint8Array, o: number): number {
+  const m = v < 0 ? -v : v;
+  if (!(m >= 1e-6 && m < 1e5) || Number.isInteger(m) || maybeShort(m, 6) || maybeShort(m, 9)) return -1;
+  let e = Math.floor(Math.log10(m));
+  let x = m * POW10[5 - e]!;
+  // log10 may be one off near a power of ten: x must have 6 digits before the point.
+  if (x < 1e5) x = m * POW10[5 - --e]!;
+  else if (x >= 1e6) x = m * POW10[5 - ++e]!;
+  if (!(x >= 1e5 && x < 1e6)) return -1;
+  // x is within one ulp (~1.2e-10) of m * 10^(5-e): away from a tie, rounding it rounds the exact value.
+  const whole = Math.floor(x);
+  const frac = x - whole;
+  if (Math.abs(frac - 0.5) < 1e-6) return -1;
+  const n = frac > 0.5 ? whole + 1 : whole;
+  if (n >= 1e6) return -1;
+  if (v < 0) pool[o++] = 45; // -
+  // The 6 digits, then the fraction's trailing zeros dropped.
+  let last = 5;
+  let d = n;
+  const digits = DIGITS;
+  for (let j = 5; j >= 0; j--) {
+    digits[j] = 48 + (d % 10);
+    d = (d - (d % 10)) / 10;
+  }
+  const intDigits = e >= 0 ? e + 1 : 0;
+  while (last >= intDigits && digits[last] === 48) last--;
+  if (e >= 0) {
+    for (let j = 0; j < intDigits; j++) pool[o++] = digits[j]!;
+    if (last >= intDigits) {
+      pool[o++] = 46; // .
+      for (let j = intDigits; j <= last; j++) pool[o++] = digits[j]!;
+    }
+  } else {
+    pool[o++] = 48; // 0
+    pool[o++] = 46; // .
+    for (let j = -1; j > e; j--) pool[o++] = 48;
+    for (let j = 0; j <= last; j++) pool[o++] = digits[j]!;
+  }
+  return o;
+}
+
+const DIGITS = new Uint8Array(6);
+
 /** 10^k, exact for k = 0..22. */
 const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 

@@ -3,7 +3,7 @@
  * (cellTexts), rows put straight into large buffers (tableBytes). A million-row table built as a
  * string per row, then encoded, cost about a second of CPU.
  */
-import { cutTo, humanText, numberText, usedEntries } from './cell-text.js';
+import { cutTo, humanText, numberBytes, numberText, usedEntries } from './cell-text.js';
 import { CHUNK, takeChunk } from './json-rows.js';
 import { cellAt, type Column } from './table.js';
 
@@ -50,7 +50,15 @@ export function cellTexts(col: Column, n: number): CellTexts {
       for (let i = 0; i < n; i++) {
         const k = col.kind[i];
         if (k === 1) {
-          const s = numberText(col.num[i]!);
+          const v = col.num[i]!;
+          const end = o + 16 <= pool.length ? numberBytes(v, pool, o) : -1;
+          if (end >= 0) {
+            if (end - o > width) width = end - o;
+            o = end;
+            off[i + 1] = o;
+            continue;
+          }
+          const s = numberText(v);
           if (o + s.length > pool.length) {
             const bigger = new Uint8Array(pool.length * 2 + s.length);
             bigger.set(pool.subarray(0, o));
