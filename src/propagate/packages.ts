@@ -24,6 +24,14 @@ const parsed = new Map<string, { ast: ReturnType<typeof BabelParser.parse>; size
 const PARSED_BUDGET = 512 * 1024;
 let parsedSize = 0;
 
+/**
+ * Loads @babel/parser now, for a caller that is about to wait on Git for the files to parse: the
+ * load then takes the time of the wait, not its own after it.
+ */
+export function loadParser(): void {
+  babel ??= requirePackage('@babel/parser') as typeof BabelParser;
+}
+
 /** @babel/parser's `parse`. */
 export const parse: typeof BabelParser.parse = (input, options) => {
   const key = `${JSON.stringify(options ?? null)}\0${input}`;

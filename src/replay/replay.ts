@@ -25,6 +25,7 @@ import { acquireReplayLock } from '../store/replay-lock.js';
 import { reader } from '../store/objects.js';
 import { planAlone, planReplay, type Plan, type PlanRun, type PlannedSegment } from './plan.js';
 import { readTodayFiles, type TodayFiles } from './propagation.js';
+import { loadParser } from '../propagate/packages.js';
 import { propagatedTree } from './snapshot.js';
 import { defaultWorkers } from './pool.js';
 import { dispatcher, limiter } from './dispatch.js';
@@ -54,6 +55,9 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
   const today = readTodayFiles(repo, names, opts.at ?? opts.shard?.plan.from);
   today.catch(ignore); // awaited under the lock; a rejection must not count as unhandled meanwhile
   reader(repo); // and the object reader's cat-file starts, which lists the runs once the lock is held
+  // The parser loads while those processes start (after this turn's microtasks, which start the
+  // lock's update-ref), not after the files it parses are listed.
+  setImmediate(loadParser);
   // What is missing is decided under the lock, so a replay that waited sees the other's segments.
   // A dry run writes nothing and takes no lock.
   const release = opts.dryRun ? null : await acquireReplayLock(repo, names, { onWait: opts.onWait, timeoutMs: opts.lockTimeoutMs });
