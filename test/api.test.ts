@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, runNode, tempDir } from './helpers/repo.js';
-import { recordHistory, florIn, type History } from './helpers/history.js';
+import { florIn } from './helpers/cli.js';
+import { recordHistory, type History } from './helpers/history.js';
 import { openHistory, FlorError } from '../src/query/api.js';
 
 let h: History;

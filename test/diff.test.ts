@@ -2,7 +2,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanup } from './helpers/repo.js';
-import { recordHistory, florIn, loss, type History } from './helpers/history.js';
+import { florIn } from './helpers/cli.js';
+import { recordHistory, loss, type History } from './helpers/history.js';
 
 let h: History;
 before(async () => {

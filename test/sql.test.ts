@@ -5,7 +5,8 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cleanup, tempDir, ROOT, testEnv, makeRepo, runNode } from './helpers/repo.js';
-import { recordHistory, florIn, loss, type History } from './helpers/history.js';
+import { florIn } from './helpers/cli.js';
+import { recordHistory, loss, type History } from './helpers/history.js';
 import { closeReaders } from '../src/store/objects.js';
 import { writeParquet } from '../src/query/parquet.js';
 

@@ -4,9 +4,11 @@
  * tests can compute what every query must return.
  */
 import { replayOfEpoch1 } from './segments.js';
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeRepo, runNode, flor, gitIn } from './repo.js';
+import { copyRepo, makeRepo, runNode, flor, gitIn, sh, ROOT } from './repo.js';
 import { requireRepoSync } from '../../src/store/git.js';
 import { appendSegment } from '../../src/store/ledger.js';
 import { encodeSegment, makeSegment } from '../../src/store/segment.js';
@@ -35,7 +37,33 @@ export interface History {
   ids: string[];
 }
 
+/**
+ * The history, recorded once per build of dist/ and copied for each test file that asks (six
+ * files read it; recording it costs four runs, each a node process and its capturer). The
+ * recording is made in a directory of its own, then renamed into place under a name keyed by this
+ * checkout, Node, dist/'s build and this recipe; a rename is atomic, so a template that exists is
+ * complete. Two files recording at the same moment never wait for each other: the one whose
+ * rename comes second drops its own and copies the first's. A copy is the same repository (same
+ * run ids and writer id) in a temp dir of the caller's.
+ */
 export async function recordHistory(): Promise<History> {
+  const template = join(tmpdir(), `flor-history-${templateKey()}`);
+  if (!existsSync(join(template, 'history.json'))) {
+    const made = await recordInto(mkdtempSync(join(tmpdir(), 'flor-history-new-')));
+    try {
+      renameSync(made, template);
+    } catch {
+      rmSync(made, { recursive: true, force: true }); // another file's recording got there first
+    }
+    pruneTemplates(template);
+  }
+  const dir = copyRepo(join(template, 'repo'));
+  const saved = JSON.parse(readFileSync(join(template, 'history.json'), 'utf8')) as Omit<History, 'dir'>;
+  return { dir, ...saved };
+}
+
+/** Records the history, then copies it to `root`/repo, its ids and commits to `root`/history.json. */
+async function recordInto(root: string): Promise<string> {
   const dir = makeRepo({ files: { 'train.mjs': SCRIPT(1) } });
   const c1 = gitIn(dir, 'rev-parse', 'HEAD');
   runNode(dir, 'train.mjs', ['--lr', '0.1']);
@@ -51,7 +79,41 @@ export async function recordHistory(): Promise<History> {
   const records = replayOfEpoch1();
   const prov = { statements: ['grad_norm'], code: c1, time: '2026-11-23T00:00:00.000Z', writer: 'test', segments: [[1, 2]] as Array<[number, number]> };
   await appendSegment(requireRepoSync(dir), ids[0]!, 'replay-1', encodeSegment(makeSegment(ids[0]!, 'replay', records, prov)));
-  return { dir, c1, c2, ids };
+  sh('cp', ['-a', dir, join(root, 'repo')], root);
+  writeFileSync(join(root, 'history.json'), JSON.stringify({ c1, c2, ids }));
+  return root;
+}
+
+/** This checkout, Node's version, the newest module of dist/ and the recipe (this file and segments.ts). */
+function templateKey(): string {
+  const h = createHash('sha256').update(`${ROOT}\0${process.version}\0${newestMtime(join(ROOT, 'dist'))}`);
+  for (const f of ['history.ts', 'segments.ts']) h.update(readFileSync(join(ROOT, 'test', 'helpers', f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Of the .js files only: the CLI writes its V8 code cache under dist/ as it runs. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (e.name.endsWith('.js')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Templates of earlier builds, a day old, are removed (a current one of another checkout is kept). */
+function pruneTemplates(keep: string): void {
+  const day = Date.now() - 24 * 3600_000;
+  for (const n of readdirSync(tmpdir())) {
+    const p = join(tmpdir(), n);
+    if (!n.startsWith('flor-history-') || p === keep) continue;
+    try {
+      if (statSync(p).mtimeMs < day) rmSync(p, { recursive: true, force: true });
+    } catch {
+      // removed meanwhile by another file's prune
+    }
+  }
 }
 
 /** The built CLI in a process of its own: stdout, stderr and the exit code (never throws on exit 2). */
