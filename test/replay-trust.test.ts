@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { makeRepo, flor, gitIn, sh, cleanup, tempDir, testEnv, linkFlor, runNode, fsckClean, writeFiles } from './helpers/repo.js';
@@ -49,12 +49,12 @@ after(() => {
   cleanup();
 });
 
-function clone(name: string, writer: string): string {
+async function clone(name: string, writer: string): Promise<string> {
   const d = join(tempDir(`flor-${name}-`), 'w');
   gitIn(tempDir(), 'clone', '-q', bare, d);
   linkFlor(d);
-  gitIn(d, 'config', 'flor.writer', writer);
-  flor(d, ['init']);
+  appendFileSync(join(d, '.git', 'config'), `[flor]\n\twriter = ${writer}\n`);
+  await cli(d, ['init']);
   return d;
 }
 
@@ -183,8 +183,8 @@ before(async () => {
   gitIn(root, 'init', '-q', '--bare', '-b', 'main', bare);
   const seed = makeRepo({ files: { 'train.mjs': TRAIN } });
   gitIn(seed, 'push', '-q', bare, 'main');
-  victim = clone('victim', VICTIM);
-  attacker = clone('attacker', ATTACKER);
+  victim = await clone('victim', VICTIM);
+  attacker = await clone('attacker', ATTACKER);
   outside = tempDir('flor-outside-');
   runNode(victim, 'train.mjs');
   runNode(attacker, 'train.mjs');
@@ -363,7 +363,7 @@ test("a run's writer is the ledger holding it: a forged copy of a run elsewhere 
   );
   // A third clone that trusts the victim and never wrote a run sees the same.
   gitIn(victim, 'push', '-q', '--no-verify', 'origin', ledgerRef(VICTIM));
-  const third = clone('third', 'third0');
+  const third = await clone('third', 'third0');
   gitIn(third, 'fetch', '-q', 'origin');
   gitIn(third, 'config', 'flor.trustedWriters', VICTIM);
   const seen = (await listRunsChecked(requireRepoSync(third))).runs.find((x) => x.id === v1)!;

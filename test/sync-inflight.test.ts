@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { cleanup, flor, gitIn, makeRepo, runNode, tempDir, testEnv, BIN } from './helpers/repo.js';
+import { cleanup, gitIn, makeRepo, runNode, tempDir, testEnv, BIN } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
@@ -19,13 +20,13 @@ for (const e of flor.loop('epoch', [0, 1, 2])) flor.log('loss', 1 / (e + 1));
 `;
 
 /** A clone with flor's hooks and a bare origin, whose ledger ref is locked: a capture stays in flight until `release()`. */
-function clone(): { dir: string; remote: string; release: () => void } {
+async function clone(): Promise<{ dir: string; remote: string; release: () => void }> {
   const dir = makeRepo({ files: { 'train.mjs': SCRIPT } });
   const remote = join(tempDir('flor-remote-'), 'r.git');
   gitIn(tempDir(), 'init', '-q', '--bare', remote);
   gitIn(dir, 'remote', 'add', 'origin', remote);
   gitIn(dir, 'config', 'flor.writer', WRITER);
-  flor(dir, ['init']);
+  await cli(dir, ['init']);
   gitIn(dir, 'push', '-q', '-u', 'origin', 'main');
   gitIn(dir, 'config', 'core.filesRefLockTimeout', '600000');
   const lock = join(dir, '.git', 'refs', 'flor', 'ledgers', `${WRITER}.lock`);
@@ -58,17 +59,17 @@ function started(dir: string, cmd: string, args: string[]): Promise<{ code: numb
   return new Promise((resolve) => p.on('close', (code) => resolve({ code, stderr })));
 }
 
-/** The runs (id, status, records) the remote's copy of this clone's ledger holds, read by a fresh clone. */
-function remoteRuns(remote: string): Array<[string, number]> {
+/** The runs (id, status, records) the remote's copy of this clone's ledger holds, read by a fresh clone (in-process). */
+async function remoteRuns(remote: string): Promise<Array<[string, number]>> {
   const fresh = join(tempDir(), 'fresh');
   gitIn(tempDir(), 'clone', '-q', remote, fresh);
-  flor(fresh, ['init']);
-  flor(fresh, ['fetch']);
-  return (JSON.parse(flor(fresh, ['runs', '--format', 'json']).stdout) as Array<{ status: string; records: number }>).map((r) => [r.status, r.records]);
+  await cli(fresh, ['init']);
+  await cli(fresh, ['fetch']);
+  return (JSON.parse((await cli(fresh, ['runs', '--format', 'json'])).stdout) as Array<{ status: string; records: number }>).map((r) => [r.status, r.records]);
 }
 
 test('a plain git push started while the capture is in flight waits for it and carries the run', async () => {
-  const { dir, remote, release } = clone();
+  const { dir, remote, release } = await clone();
   const r = runNode(dir, 'train.mjs');
   assert.equal(r.status, 0, r.stderr);
   await capturerPid(dir);
@@ -80,11 +81,11 @@ test('a plain git push started while the capture is in flight waits for it and c
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stderr, new RegExp(`git flor: run history \\(refs/flor/ledgers/${WRITER}\\) pushed to origin`));
   assert.equal(gitIn(remote, 'rev-parse', `refs/flor/ledgers/${WRITER}`), gitIn(dir, 'rev-parse', `refs/flor/ledgers/${WRITER}`));
-  assert.deepEqual(remoteRuns(remote), [['ok', 3]]);
+  assert.deepEqual(await remoteRuns(remote), [['ok', 3]]);
 });
 
 test('git flor push after a capturer was killed captures the run with its true status and pushes it', async () => {
-  const { dir, remote, release } = clone();
+  const { dir, remote, release } = await clone();
   runNode(dir, 'train.mjs');
   const pid = await capturerPid(dir);
   process.kill(-pid, 'SIGKILL');
@@ -99,5 +100,5 @@ test('git flor push after a capturer was killed captures the run with its true s
   release();
   const p = await started(dir, process.execPath, [BIN, 'push', 'origin']);
   assert.equal(p.code, 0, p.stderr);
-  assert.deepEqual(remoteRuns(remote), [['ok', 3]]);
+  assert.deepEqual(await remoteRuns(remote), [['ok', 3]]);
 });
