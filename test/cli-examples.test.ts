@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, cleanup, flor, gitIn, makeRepo, runNode, tempDir, testEnv } from './helpers/repo.js';
+import { BIN, cleanup, gitIn, makeRepo, runNode, tempDir, testEnv } from './helpers/repo.js';
 import { florIn } from './helpers/cli.js';
 import { allCommands } from '../src/cli/main.js';
 
@@ -35,7 +35,7 @@ let env: NodeJS.ProcessEnv = {};
 let ids: string[] = [];
 let ckptDir = '';
 
-before(() => {
+before(async () => {
   dir = makeRepo({ files: { 'train.mjs': TRAIN(''), 'train.ts': TS(1), 'src/train.ts': TS(1), '.gitignore': 'node_modules/\n*.csv\n*.svg\n*.parquet\n' } });
   for (const n of [2, 3, 4]) {
     writeFileSync(join(dir, 'train.ts'), TS(n));
@@ -43,7 +43,7 @@ before(() => {
   }
   runNode(dir, 'train.mjs', ['--lr', '0.1']);
   runNode(dir, 'train.mjs', ['--lr', '0.5']);
-  ids = (JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ run: string }>).map((r) => r.run);
+  ids = (JSON.parse((await florIn(dir, ['runs', '--format', 'json'])).stdout) as Array<{ run: string }>).map((r) => r.run);
   // Today's code logs grad_norm, which no run did: what the replay examples fill in.
   writeFileSync(join(dir, 'train.mjs'), TRAIN("\n  flor.log('grad_norm', state.w);"));
   const remote = tempDir();
@@ -155,7 +155,8 @@ test('every example of every --help runs as written (exit 0)', async () => {
   }
   assert.ok(inProcess > 0 && inProcess < all.length - 2, `some examples through the shell, the rest in-process (${inProcess} of ${all.length})`);
   // The rm examples removed both runs: back, for the tests below.
-  flor(dir, ['rm', '--undo', ids[0]!, ids[1]!]);
+  const back = await florIn(dir, ['rm', '--undo', ids[0]!, ids[1]!]);
+  assert.equal(back.status, 0, back.stderr);
 });
 
 test('git flor help CMD shows that command\'s help; help alone the command list', async () => {

@@ -19,7 +19,7 @@ import { requireRepoSync } from '../src/store/git.js';
 import { readableRuns } from '../src/store/ledger.js';
 import { parseYaml, type Yaml } from './helpers/yaml.js';
 import { serveHttp, type HttpRemote } from './helpers/sync.js';
-import { cleanup, flor, gitIn, makeRepo, ROOT, runNode, tempDir, testEnv, writeFiles } from './helpers/repo.js';
+import { cleanup, gitIn, makeRepo, ROOT, runNode, tempDir, testEnv, writeFiles } from './helpers/repo.js';
 import { cli, type CliResult } from './helpers/cli.js';
 
 after(cleanup);
@@ -48,7 +48,7 @@ before(async () => {
   gitIn(bare, 'config', 'http.receivepack', 'true');
   gitIn(origin, 'remote', 'add', 'origin', bare);
   gitIn(origin, 'push', '-q', 'origin', 'main');
-  flor(origin, ['push']);
+  await cli(origin, ['push']);
   writer = gitIn(origin, 'config', 'flor.writer');
   http = await serveHttp(remoteRoot);
   shim = tempDir('flor-npm-');

@@ -47,7 +47,7 @@ before(async () => {
   gitIn(tempDir(), 'init', '-q', '--bare', '-b', 'main', remote);
   gitIn(origin, 'remote', 'add', 'origin', remote);
   gitIn(origin, 'push', '-q', 'origin', 'main');
-  flor(origin, ['push']);
+  assert.equal((await inProcess(origin, ['push'])).code, 0);
   writer = gitIn(origin, 'config', 'flor.writer');
 });
 
@@ -163,7 +163,8 @@ test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the
   assert.equal((await inProcess(clones[0]!, ['fetch'])).code, 0);
   assert.equal(await tableOf(clones[0]!), expected);
   // And a later replay on the clone that saved the plan finds nothing to do.
-  const later = flor(origin, ['replay', ...NAMES]);
+  const later = await florIn(origin, ['replay', ...NAMES]); // in-process: it starts no replay child
+  assert.equal(later.status, 0, later.stderr);
   assert.doesNotMatch(later.stdout, /replayed/);
   assert.match(later.stderr + later.stdout, /3 run\(s\) already have wnorm, gnorm/);
 });
