@@ -86,22 +86,25 @@ test('a flipped byte misses that entry only; a damaged index or a truncated pack
   for (let i = 0; i < 20; i++) assert.deepEqual(fresh.get(`k${i}`), bytesOf(`k${i}`, 1), `k${i}`);
 });
 
-test(`past ${MAX_PACKS} packs the writer merges them into one, keeping the newest entry of each key`, () => {
+test(`past ${MAX_PACKS} packs the writer merges the newest ones (size-tiered), keeping the newest entry of each key`, () => {
   const dir = join(tempDir(), 'packs');
   const w = new PackDir(dir);
-  for (let p = 0; p < MAX_PACKS; p++) {
-    w.put(`p${p}`, [bytesOf(`p${p}`, p)]);
-    w.put('shared', [bytesOf('shared', p)]);
-    w.flush();
-  }
-  assert.equal(packsIn(dir).length, MAX_PACKS);
-  w.put('last', [bytesOf('last', 0)]);
+  // One large old pack, then small ones: merges take the small ones and leave the large one alone.
+  for (let i = 0; i < 200; i++) w.put(`big${i}`, [bytesOf(`big${i}`, 0)]);
+  w.put('shared', [bytesOf('shared', 100)]);
   w.flush();
-  assert.equal(packsIn(dir).length, 1);
+  const big = packsIn(dir)[0]!;
+  for (let round = 0; round < 5 * MAX_PACKS; round++) {
+    w.put(`p${round}`, [bytesOf(`p${round}`, round)]);
+    w.put('shared', [bytesOf('shared', round)]);
+    w.flush();
+    assert.ok(packsIn(dir).length <= MAX_PACKS, `round ${round}: ${packsIn(dir).length} packs`);
+  }
+  assert.ok(packsIn(dir).includes(big), 'the large old pack was never rewritten');
   const r = new PackDir(dir);
-  for (let p = 0; p < MAX_PACKS; p++) assert.deepEqual(r.get(`p${p}`), bytesOf(`p${p}`, p));
-  assert.deepEqual(r.get('shared'), bytesOf('shared', MAX_PACKS - 1));
-  assert.deepEqual(r.get('last'), bytesOf('last', 0));
+  for (let round = 0; round < 5 * MAX_PACKS; round++) assert.deepEqual(r.get(`p${round}`), bytesOf(`p${round}`, round));
+  for (let i = 0; i < 200; i++) assert.deepEqual(r.get(`big${i}`), bytesOf(`big${i}`, 0));
+  assert.deepEqual(r.get('shared'), bytesOf('shared', 5 * MAX_PACKS - 1));
 });
 
 test('concurrent writers, each writing packs and merging them, never leave an entry that reads wrong', async () => {

@@ -12,8 +12,9 @@
  * file) is a miss, and so is every entry of a pack whose trailer or index does not.
  *
  * A key may be in several packs: the newest (pack names sort by the time they were written) wins.
- * Past MAX_PACKS packs, or once a damaged one was met, the next writer merges every pack into one
- * (newest entry per key, damaged ones left out) and removes those it merged. A reader that still
+ * Past MAX_PACKS packs the next writer merges the newest ones, size-tiered (see tier); once a
+ * damaged one was met, all of them. A merge keeps the newest entry per key, leaves damaged ones out,
+ * streams (one entry in memory at a time) and removes the packs it merged. A reader that still
  * holds a removed pack open reads it as it was; one that has not opened it yet finds it gone: a miss.
  */
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writevSync } from 'node:fs';
@@ -56,44 +57,11 @@ interface Loc {
 
 interface Pack {
   name: string;
+  /** Bytes, once opened. */
+  size: number;
   /** -1 until opened; null index: unreadable (gone, foreign or damaged). */
   fd: number;
   index: Map<string, Loc> | null | undefined;
-}
-
-/** A pack's bytes, as pieces written one after another. */
-function packParts(entries: Array<[string, Uint8Array[]]>): { parts: Uint8Array[]; bytes: number } {
-  const parts: Uint8Array[] = [MAGIC];
-  const index: Array<[string, number, number, number]> = [];
-  let at = MAGIC.length;
-  for (const [key, pieces] of entries) {
-    let len = 0;
-    let crc = 0;
-    for (const p of pieces) {
-      crc = crc32(p, crc);
-      len += p.length;
-      parts.push(p);
-    }
-    index.push([key, at, len, crc >>> 0]);
-    at += len;
-  }
-  const idx = Buffer.from(JSON.stringify(index));
-  const tail = Buffer.alloc(TRAILER);
-  tail.writeUInt32LE(idx.length, 0);
-  tail.writeUInt32LE(crc32(idx) >>> 0, 4);
-  MAGIC.copy(tail, 8);
-  parts.push(idx, tail);
-  return { parts, bytes: at + idx.length + TRAILER };
-}
-
-/** Writes `parts` to `fd` (writev takes a bounded number of pieces per call); false on a short write. */
-function writeAll(fd: number, parts: Uint8Array[]): boolean {
-  for (let i = 0; i < parts.length; i += 512) {
-    const group = parts.slice(i, i + 512);
-    const want = group.reduce((n, b) => n + b.length, 0);
-    if (writevSync(fd, group) !== want) return false;
-  }
-  return true;
 }
 
 /** Time-ordered names: the newest pack sorts last. */
@@ -133,7 +101,7 @@ export class PackDir {
     }
     names.sort().reverse();
     const held = new Map(this.packs.map((p) => [p.name, p]));
-    this.packs = names.map((name) => held.get(name) ?? { name, fd: -1, index: undefined });
+    this.packs = names.map((name) => held.get(name) ?? { name, size: 0, fd: -1, index: undefined });
     for (const [name, p] of held) if (!names.includes(name) && p.fd >= 0) closeQuietly(p);
   }
 
@@ -146,7 +114,7 @@ export class PackDir {
       return null; // removed by a merge since it was listed
     }
     try {
-      const size = fstatSync(p.fd).size;
+      const size = (p.size = fstatSync(p.fd).size);
       if (size < MAGIC.length + TRAILER) throw new Error('short');
       const tailLen = Math.min(size, 64 * 1024);
       const tail = Buffer.allocUnsafe(tailLen);
@@ -224,7 +192,7 @@ export class PackDir {
     }
   }
 
-  /** Writes what is queued as one pack, then merges the packs when there are too many (or a damaged one). */
+  /** Writes what is queued as one pack, then merges packs when there are too many (or a damaged one). */
   flush(): void {
     if (this.timer) {
       clearTimeout(this.timer);
@@ -234,29 +202,43 @@ export class PackDir {
       const entries = [...this.queue];
       this.queue.clear();
       this.queued = 0;
-      writePack(this.dir, packParts(entries).parts);
+      writePack(this.dir, entries.map(([key, parts]) => ({ key, read: () => parts })));
     }
     this.relist();
-    if (this.packs.length > MAX_PACKS || (this.damaged && this.packs.length > 0)) this.merge();
+    if (this.damaged && this.packs.length > 0) this.merge(this.packs.length);
+    else if (this.packs.length > MAX_PACKS) this.merge(this.tier());
   }
 
-  /** Every pack's good entries (the newest per key) into one pack; the packs merged are removed. */
-  private merge(): void {
+  /**
+   * How many of the newest packs to merge: at least two, and each older one whose size the newer
+   * ones already merged reach (so a byte is rewritten about log(cache size) times, not at every
+   * merge), and enough that at most MAX_PACKS remain.
+   */
+  private tier(): number {
+    const sizes = this.packs.map((p) => (this.indexOf(p) ? p.size : 0));
+    let k = 1;
+    let acc = sizes[0]!;
+    while (k < sizes.length && (k < 2 || acc >= sizes[k]! || sizes.length - k + 1 > MAX_PACKS)) acc += sizes[k++]!;
+    return k;
+  }
+
+  /**
+   * The good entries of the newest `k` packs (the newest per key) into one pack, written as it is
+   * read (a merge holds one entry at a time, not the cache); those packs are removed. Being newer
+   * than every pack left, the merged one keeps their precedence.
+   */
+  private merge(k: number): void {
     this.damaged = false;
-    const packs = [...this.packs];
+    const packs = this.packs.slice(0, k);
     const take = new Map<string, { p: Pack; loc: Loc }>();
     // Oldest first: a newer pack's entry replaces an older one's.
     for (const p of [...packs].reverse()) {
       const idx = this.indexOf(p);
       if (idx) for (const [key, loc] of idx) take.set(key, { p, loc });
     }
-    const entries: Array<[string, Uint8Array[]]> = [];
-    for (const [key, { p, loc }] of take) {
-      const b = this.readEntry(p, loc);
-      if (b) entries.push([key, [b]]);
-    }
+    const entries = [...take].map(([key, { p, loc }]) => ({ key, read: () => this.readEntry(p, loc) }));
     this.damaged = false;
-    if (entries.length > 0 && !writePack(this.dir, packParts(entries).parts)) return;
+    if (entries.length > 0 && !writePack(this.dir, entries)) return;
     for (const p of packs) {
       closeQuietly(p);
       rmSync(join(this.dir, p.name), { force: true });
@@ -276,8 +258,21 @@ function closeQuietly(p: Pack): void {
   p.index = null;
 }
 
-/** Writes one pack under a new name (temporary file, then rename); false when it could not be. */
-function writePack(dir: string, parts: Uint8Array[]): boolean {
+/** Writes `parts` to `fd` (writev takes a bounded number of pieces per call); false on a short write. */
+function writeAll(fd: number, parts: Uint8Array[]): boolean {
+  for (let i = 0; i < parts.length; i += 512) {
+    const group = parts.slice(i, i + 512);
+    const want = group.reduce((n, b) => n + b.length, 0);
+    if (writevSync(fd, group) !== want) return false;
+  }
+  return true;
+}
+
+/**
+ * Writes one pack under a new name (temporary file, then rename): each entry's pieces as `read`
+ * gives them (null: left out), then the index and the trailer. False when it could not be written.
+ */
+function writePack(dir: string, entries: Array<{ key: string; read: () => Uint8Array[] | Uint8Array | null }>): boolean {
   const tmp = join(dir, `tmp-${uniqueSuffix()}`);
   try {
     let fd: number;
@@ -287,14 +282,46 @@ function writePack(dir: string, parts: Uint8Array[]): boolean {
       mkdirSync(dir, { recursive: true });
       fd = openSync(tmp, 'w');
     }
-    let whole: boolean;
     try {
-      whole = writeAll(fd, parts);
+      // A short write leaves a file whose trailer does not check out; it is not renamed into place either.
+      const put = (parts: Uint8Array[]): void => {
+        if (!writeAll(fd, parts)) throw new Error('short write');
+      };
+      const index: Array<[string, number, number, number]> = [];
+      let at = MAGIC.length;
+      let batch: Uint8Array[] = [MAGIC];
+      let batched = 0;
+      for (const { key, read } of entries) {
+        const got = read();
+        if (!got) continue;
+        const pieces = Array.isArray(got) ? got : [got];
+        let len = 0;
+        let crc = 0;
+        for (const b of pieces) {
+          crc = crc32(b, crc);
+          len += b.length;
+        }
+        index.push([key, at, len, crc >>> 0]);
+        at += len;
+        batch.push(...pieces);
+        batched += len;
+        // Pieces of a few megabytes per write: few calls, and a merge holds little at a time.
+        if (batched >= 4 << 20) {
+          put(batch);
+          batch = [];
+          batched = 0;
+        }
+      }
+      const idx = Buffer.from(JSON.stringify(index));
+      const tail = Buffer.alloc(TRAILER);
+      tail.writeUInt32LE(idx.length, 0);
+      tail.writeUInt32LE(crc32(idx) >>> 0, 4);
+      MAGIC.copy(tail, 8);
+      batch.push(idx, tail);
+      put(batch);
     } finally {
       closeSync(fd);
     }
-    // A short write leaves a file whose trailer does not check out; it is not renamed into place either.
-    if (!whole) throw new Error('short write');
     renameSync(tmp, join(dir, packName()));
     return true;
   } catch {
