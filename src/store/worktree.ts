@@ -5,7 +5,7 @@
  * cache only: what the code is comes from `ls-files` each time, and an entry is reused only for a
  * file whose stat data still matches it, so Git hashes just the files that changed.
  */
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { childProcess } from './builtins.js';
 import { repoCwd, findRepoSync, gitEnv, gitSync } from './git.js';
@@ -37,6 +37,15 @@ export interface CodeSnapshot {
 }
 
 let tmpCount = 0;
+
+/** Deletes a file if it is there (unlinkSync: rmSync would load Node's rimraf at every run start). */
+function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
 
 function nul(paths: string[]): string {
   return paths.length ? paths.join('\0') + '\0' : '';
@@ -179,7 +188,7 @@ function snapshotByGit(repo: RepoInfo, sel: CodeSelection, idx: string, large: L
     }
   }
   const userIndex = join(repo.gitDir, 'index');
-  rmSync(idx, { force: true });
+  removeFile(idx);
   if (existsSync(userIndex)) copyFileSync(userIndex, idx);
   const paths = [...sel.tracked.map((t) => t.path), ...sel.untracked];
   gitSync(['update-index', '--add', '--remove', '-z', '--stdin'], { cwd: repo.top!, env: { GIT_INDEX_FILE: idx }, input: nul(paths) });
@@ -244,8 +253,8 @@ export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, st
     }
     return { tree: tree!, skipped: sortSkipped(sel.skipped), largeModified, maxBytes, hashed, reused: false };
   } finally {
-    rmSync(idx, { force: true });
-    rmSync(`${idx}.lock`, { force: true });
+    removeFile(idx);
+    removeFile(`${idx}.lock`);
   }
 }
 

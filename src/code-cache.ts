@@ -1,0 +1,83 @@
+/**
+ * Runs a bundle that scripts/bundle.ts wrote as one function expression (CommonJS's five
+ * parameters, then the caller's), compiled with a V8 code cache kept beside it. Node 20 keeps no
+ * compiled code between runs for ES modules (`module.enableCompileCache` came with Node 22), and
+ * loading, compiling and linking modules was most of a CLI command's time. So the bytecode a
+ * process compiled is saved at its exit, once per bundle, key (the CLI's command) and Node
+ * version and flags, under `v8-cache/` beside the bundle, and handed to V8 by the next process;
+ * V8 itself checks that it matches its version and flags, and compiles afresh when not (the cache
+ * is then written again). The cache is written only where the bundle is writable, so it is
+ * trusted as much as the code it stands for; where it cannot be written (a read-only install),
+ * the bundle is compiled each time, as if there were no cache. Node's built-ins are taken with
+ * require: an ES import of `node:fs` would build its namespace, which loads the streams.
+ */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const fs = require('node:fs') as typeof import('node:fs');
+const path = require('node:path') as typeof import('node:path');
+const vm = require('node:vm') as typeof import('node:vm');
+const { fileURLToPath } = require('node:url') as typeof import('node:url');
+
+/** A bundle's last line names its content: `// (id <hex>)`, written by scripts/bundle.ts. */
+const ID = /\(id ([0-9a-f]{8,64})\)/;
+
+/** FNV-1a of the flags this process runs with: a cache made under other flags would be rejected. */
+function flagsKey(): string {
+  const text = `${process.execArgv.join('\0')}\0${process.env.NODE_OPTIONS ?? ''}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16);
+}
+
+/**
+ * The cache file for this bundle and key, or null when the bundle names no id. The id is a hash
+ * of the bundle's text; size and mtime guard against a bundle edited in place, since V8 checks no
+ * more than the source's length.
+ */
+export function cachePath(bundle: string, source: string, st: { size: number; mtimeMs: number }, key: string): string | null {
+  const id = ID.exec(source.slice(-100))?.[1];
+  if (!id) return null;
+  const name = `${key}-${id}-${st.size}-${Math.floor(st.mtimeMs)}-${process.version}-${process.arch}-${flagsKey()}.bin`;
+  return path.join(path.dirname(bundle), 'v8-cache', name);
+}
+
+function save(file: string, script: import('node:vm').Script): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, script.createCachedData());
+    fs.renameSync(tmp, file); // whole or not at all, for a concurrent process reading it
+  } catch {
+    // not writable here: the bundle is compiled each time
+  }
+}
+
+/** Runs the bundle at `url` with `extra` after CommonJS's arguments; its module.exports. */
+export function runCached(url: URL, key: string, extra: unknown[]): unknown {
+  const bundle = fileURLToPath(url);
+  const fd = fs.openSync(bundle, 'r');
+  let source: string;
+  let st: import('node:fs').Stats;
+  try {
+    st = fs.fstatSync(fd);
+    source = fs.readFileSync(fd, 'latin1'); // esbuild writes ASCII
+  } finally {
+    fs.closeSync(fd);
+  }
+  const file = cachePath(bundle, source, st, key);
+  let cachedData: Buffer | undefined;
+  if (file) {
+    try {
+      cachedData = fs.readFileSync(file);
+    } catch {
+      // the first process of this key with this bundle
+    }
+  }
+  const script = new vm.Script(source, { filename: bundle, cachedData });
+  // Saved at exit, when it holds every function the process compiled, not just the top level.
+  if (file && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', () => save(file, script));
+  const module = { exports: {} };
+  (script.runInThisContext() as (...a: unknown[]) => void)(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), ...extra);
+  return module.exports;
+}
