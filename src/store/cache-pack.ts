@@ -269,63 +269,29 @@ function writeAll(fd: number, parts: Uint8Array[]): boolean {
 }
 
 /**
- * Writes one pack under a new name (temporary file, then rename): each entry's pieces as `read`
- * gives them (null: left out), then the index and the trailer. False when it could not be written.
+ * Writes a file through a temporary one in its directory (made when missing: the cache may be
+ * deleted at any time) that `fill` writes and is then renamed to `dest`; a reader sees the whole
+ * file or none. False when it could not be written (read-only clone, full disk: a cache that
+ * cannot be written only costs speed); the temporary file is removed then.
  */
-function writePack(dir: string, entries: Array<{ key: string; read: () => Uint8Array[] | Uint8Array | null }>): boolean {
-  const tmp = join(dir, `tmp-${uniqueSuffix()}`);
+export function writeReplacing(dest: string, fill: (fd: number) => void): boolean {
+  const tmp = `${dest.slice(0, dest.lastIndexOf('/'))}/tmp-${uniqueSuffix()}`;
   try {
     let fd: number;
     try {
       fd = openSync(tmp, 'w');
     } catch {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dest.slice(0, dest.lastIndexOf('/')), { recursive: true });
       fd = openSync(tmp, 'w');
     }
     try {
-      // A short write leaves a file whose trailer does not check out; it is not renamed into place either.
-      const put = (parts: Uint8Array[]): void => {
-        if (!writeAll(fd, parts)) throw new Error('short write');
-      };
-      const index: Array<[string, number, number, number]> = [];
-      let at = MAGIC.length;
-      let batch: Uint8Array[] = [MAGIC];
-      let batched = 0;
-      for (const { key, read } of entries) {
-        const got = read();
-        if (!got) continue;
-        const pieces = Array.isArray(got) ? got : [got];
-        let len = 0;
-        let crc = 0;
-        for (const b of pieces) {
-          crc = crc32(b, crc);
-          len += b.length;
-        }
-        index.push([key, at, len, crc >>> 0]);
-        at += len;
-        batch.push(...pieces);
-        batched += len;
-        // Pieces of a few megabytes per write: few calls, and a merge holds little at a time.
-        if (batched >= 4 << 20) {
-          put(batch);
-          batch = [];
-          batched = 0;
-        }
-      }
-      const idx = Buffer.from(JSON.stringify(index));
-      const tail = Buffer.alloc(TRAILER);
-      tail.writeUInt32LE(idx.length, 0);
-      tail.writeUInt32LE(crc32(idx) >>> 0, 4);
-      MAGIC.copy(tail, 8);
-      batch.push(idx, tail);
-      put(batch);
+      fill(fd);
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, join(dir, packName()));
+    renameSync(tmp, dest);
     return true;
   } catch {
-    // A cache that cannot be written (read-only clone, full disk) only costs speed.
     try {
       rmSync(tmp, { force: true });
     } catch {
@@ -333,4 +299,50 @@ function writePack(dir: string, entries: Array<{ key: string; read: () => Uint8A
     }
     return false;
   }
+}
+
+/** Writes all of `parts` to `fd`, or throws (a short write leaves a file that is never renamed into place). */
+export function writeParts(fd: number, parts: Uint8Array[]): void {
+  if (!writeAll(fd, parts)) throw new Error('short write');
+}
+
+/**
+ * Writes one pack under a new name: each entry's pieces as `read` gives them (null: left out),
+ * then the index and the trailer. False when it could not be written.
+ */
+function writePack(dir: string, entries: Array<{ key: string; read: () => Uint8Array[] | Uint8Array | null }>): boolean {
+  return writeReplacing(join(dir, packName()), (fd) => {
+    const index: Array<[string, number, number, number]> = [];
+    let at = MAGIC.length;
+    let batch: Uint8Array[] = [MAGIC];
+    let batched = 0;
+    for (const { key, read } of entries) {
+      const got = read();
+      if (!got) continue;
+      const pieces = Array.isArray(got) ? got : [got];
+      let len = 0;
+      let crc = 0;
+      for (const b of pieces) {
+        crc = crc32(b, crc);
+        len += b.length;
+      }
+      index.push([key, at, len, crc >>> 0]);
+      at += len;
+      batch.push(...pieces);
+      batched += len;
+      // Pieces of a few megabytes per write: few calls, and a merge holds little at a time.
+      if (batched >= 4 << 20) {
+        writeParts(fd, batch);
+        batch = [];
+        batched = 0;
+      }
+    }
+    const idx = Buffer.from(JSON.stringify(index));
+    const tail = Buffer.alloc(TRAILER);
+    tail.writeUInt32LE(idx.length, 0);
+    tail.writeUInt32LE(crc32(idx) >>> 0, 4);
+    MAGIC.copy(tail, 8);
+    batch.push(idx, tail);
+    writeParts(fd, batch);
+  });
 }

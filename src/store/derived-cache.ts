@@ -13,15 +13,14 @@
  * per entry); the listing is a file of its own. Deleting the directory is always safe. Writes go
  * to a temporary name and are renamed into place, so concurrent readers see a whole file or none.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writevSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { uniqueSuffix } from './builtins.js';
 import type { RepoInfo } from './git.js';
 import { FLOR_REFS } from './refs.js';
 import { refListing } from './transfer.js';
 import { refListingFromFiles } from './ref-files.js';
 import { pack, unpack, encodeValue, decodeValue, damageOf, noteDamage } from './pack.js';
-import { crc32, PackDir } from './cache-pack.js';
+import { crc32, PackDir, writeParts, writeReplacing } from './cache-pack.js';
 import type { RunMeta, Segment } from './types.js';
 import type { Value } from './records.js';
 import type { ReadMark } from './marks.js';
@@ -59,46 +58,14 @@ const pending = new Set<Promise<void>>();
 /** The last write queued per file: writes of one file land in the order they were made. */
 const lastWrite = new Map<string, Promise<void>>();
 
-/** Directories of the cache this process made or found: each is made once, not once per file. */
-const madeDirs = new Set<string>();
-
 /**
  * Writes once the caller's synchronous work is done (the pieces are never changed afterwards), with
  * plain synchronous calls (an asynchronous one cost about twice the CPU in thread-pool round
  * trips, measured). settleCacheWrites waits for them before the process ends.
  */
 function writeAtomic(file: string, parts: Uint8Array[]): void {
-  const dir = file.slice(0, file.lastIndexOf('/'));
   const write = (): void => {
-    const tmp = `${file}.${uniqueSuffix()}`;
-    try {
-      if (!madeDirs.has(dir)) {
-        mkdirSync(dir, { recursive: true });
-        madeDirs.add(dir);
-      }
-      let fd: number;
-      try {
-        fd = openSync(tmp, 'w');
-      } catch {
-        // The directory was removed since (the cache may be deleted at any time).
-        mkdirSync(dir, { recursive: true });
-        fd = openSync(tmp, 'w');
-      }
-      try {
-        // A short write leaves a file the CRC refuses; it is not renamed into place either.
-        if (writevSync(fd, parts) !== parts.reduce((n, b) => n + b.length, 0)) throw new Error('short write');
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, file);
-    } catch {
-      // A cache that cannot be written (read-only clone, full disk) only costs speed.
-      try {
-        rmSync(tmp, { force: true });
-      } catch {
-        // nothing to remove
-      }
-    }
+    writeReplacing(file, (fd) => writeParts(fd, parts));
   };
   const p = (lastWrite.get(file) ?? Promise.resolve()).then(write);
   lastWrite.set(file, p);
