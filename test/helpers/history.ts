@@ -58,8 +58,8 @@ export async function recordHistory(): Promise<History> {
     pruneTemplates(template);
   }
   const dir = copyRepo(join(template, 'repo'));
-  const saved = JSON.parse(readFileSync(join(template, 'history.json'), 'utf8')) as Omit<History, 'dir'>;
-  return { dir, ...saved };
+  const { c1, c2, ids } = JSON.parse(readFileSync(join(template, 'history.json'), 'utf8')) as Omit<History, 'dir'>;
+  return { dir, c1, c2, ids };
 }
 
 /** Records the history, then copies it to `root`/repo, its ids and commits to `root`/history.json. */
@@ -80,7 +80,7 @@ async function recordInto(root: string): Promise<string> {
   const prov = { statements: ['grad_norm'], code: c1, time: '2026-11-23T00:00:00.000Z', writer: 'test', segments: [[1, 2]] as Array<[number, number]> };
   await appendSegment(requireRepoSync(dir), ids[0]!, 'replay-1', encodeSegment(makeSegment(ids[0]!, 'replay', records, prov)));
   sh('cp', ['-a', dir, join(root, 'repo')], root);
-  writeFileSync(join(root, 'history.json'), JSON.stringify({ c1, c2, ids }));
+  writeFileSync(join(root, 'history.json'), JSON.stringify({ c1, c2, ids, root: ROOT }));
   return root;
 }
 
@@ -102,14 +102,20 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Templates of earlier builds, a day old, are removed (a current one of another checkout is kept). */
+/**
+ * Templates of this checkout's earlier builds are removed once 10 minutes old (a file still
+ * copying one started before the build), any other a day old (another checkout's current one is
+ * kept).
+ */
 function pruneTemplates(keep: string): void {
-  const day = Date.now() - 24 * 3600_000;
+  const now = Date.now();
   for (const n of readdirSync(tmpdir())) {
     const p = join(tmpdir(), n);
     if (!n.startsWith('flor-history-') || p === keep) continue;
     try {
-      if (statSync(p).mtimeMs < day) rmSync(p, { recursive: true, force: true });
+      const age = now - statSync(p).mtimeMs;
+      const ours = existsSync(join(p, 'history.json')) && (JSON.parse(readFileSync(join(p, 'history.json'), 'utf8')) as { root?: string }).root === ROOT;
+      if (age > 24 * 3600_000 || (ours && age > 10 * 60_000)) rmSync(p, { recursive: true, force: true });
     } catch {
       // removed meanwhile by another file's prune
     }
