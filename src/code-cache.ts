@@ -8,7 +8,8 @@
  * V8 itself checks that it matches its version and flags, and compiles afresh when not (the cache
  * is then written again). The cache is written only where the bundle is writable, so it is
  * trusted as much as the code it stands for; where it cannot be written (a read-only install),
- * the bundle is compiled each time, as if there were no cache. Node's built-ins are taken with
+ * the bundle is compiled each time, as if there were no cache. A one-file CommonJS package is
+ * loaded the same way (requireCached: @babel/parser for propagation). Node's built-ins are taken with
  * require: an ES import of `node:fs` would build its namespace, which loads the streams.
  */
 import { createRequire } from 'node:module';
@@ -17,6 +18,7 @@ const require = createRequire(import.meta.url);
 const fs = require('node:fs') as typeof import('node:fs');
 const path = require('node:path') as typeof import('node:path');
 const vm = require('node:vm') as typeof import('node:vm');
+const Module = require('node:module') as typeof import('node:module');
 const { fileURLToPath } = require('node:url') as typeof import('node:url');
 
 /** A bundle's last line names its content: `// (id <hex>)`, written by scripts/bundle.ts. */
@@ -53,31 +55,53 @@ function save(file: string, script: import('node:vm').Script): void {
   }
 }
 
-/** Runs the bundle at `url` with `extra` after CommonJS's arguments; its module.exports. */
-export function runCached(url: URL, key: string, extra: unknown[]): unknown {
-  const bundle = fileURLToPath(url);
-  const fd = fs.openSync(bundle, 'r');
-  let source: string;
-  let st: import('node:fs').Stats;
+/** Reads a file with its stat data, from one open file. */
+function readWithStat(file: string, encoding: 'latin1' | 'utf8'): { source: string; st: import('node:fs').Stats } {
+  const fd = fs.openSync(file, 'r');
   try {
-    st = fs.fstatSync(fd);
-    source = fs.readFileSync(fd, 'latin1'); // esbuild writes ASCII
+    return { st: fs.fstatSync(fd), source: fs.readFileSync(fd, encoding) };
   } finally {
     fs.closeSync(fd);
   }
-  const file = cachePath(bundle, source, st, key);
+}
+
+/** Compiles `source` as `filename` with the cache in `file` (none: null), and runs it: the function it is. */
+function compileCached(source: string, filename: string, file: string | null): (...a: unknown[]) => void {
   let cachedData: Buffer | undefined;
   if (file) {
     try {
       cachedData = fs.readFileSync(file);
     } catch {
-      // the first process of this key with this bundle
+      // the first process of this key with this code
     }
   }
-  const script = new vm.Script(source, { filename: bundle, cachedData });
+  const script = new vm.Script(source, { filename, cachedData });
   // Saved at exit, when it holds every function the process compiled, not just the top level.
   if (file && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', () => save(file, script));
+  return script.runInThisContext() as (...a: unknown[]) => void;
+}
+
+/** Runs the bundle at `url` with `extra` after CommonJS's arguments; its module.exports. */
+export function runCached(url: URL, key: string, extra: unknown[]): unknown {
+  const bundle = fileURLToPath(url);
+  const { source, st } = readWithStat(bundle, 'latin1'); // esbuild writes ASCII
   const module = { exports: {} };
-  (script.runInThisContext() as (...a: unknown[]) => void)(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), ...extra);
+  compileCached(source, bundle, cachePath(bundle, source, st, key))(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), ...extra);
+  return module.exports;
+}
+
+/**
+ * `require` of a CommonJS package that is one self-contained file (@babel/parser's 1.8 MB, say),
+ * through the same cache: kept in `v8-cache/` beside that file, so written only where the
+ * package is writable and trusted as much as its code, and named by the file's size and mtime
+ * (it has no id line) with Node's version and flags. Not entered in require's cache: the caller
+ * keeps what it returns.
+ */
+export function requireCached(from: string, id: string, key: string): unknown {
+  const file = createRequire(from).resolve(id);
+  const { source, st } = readWithStat(file, 'utf8');
+  const name = `${key}-${st.size}-${Math.floor(st.mtimeMs)}-${process.version}-${process.arch}-${flagsKey()}.bin`;
+  const module = { exports: {} };
+  compileCached(Module.wrap(source), file, path.join(path.dirname(file), 'v8-cache', name))(module.exports, createRequire(file), module, file, path.dirname(file));
   return module.exports;
 }

@@ -7,6 +7,7 @@
  * use keeps them off the commands and replays that never parse.
  */
 import { createRequire } from 'node:module';
+import { requireCached } from '../code-cache.js';
 import type * as BabelParser from '@babel/parser';
 import type DiffMatchPatch from 'diff-match-patch';
 
@@ -29,7 +30,9 @@ let parsedSize = 0;
  * load then takes the time of the wait, not its own after it.
  */
 export function loadParser(): void {
-  babel ??= requirePackage('@babel/parser') as typeof BabelParser;
+  // Through the V8 code cache (code-cache.ts): its load and first parses took ~40 ms of each
+  // replay's start on the 2-core machine, ~25 ms with the bytecode the last process left.
+  babel ??= requireCached(import.meta.url, '@babel/parser', 'babel-parser') as typeof BabelParser;
 }
 
 /** @babel/parser's `parse`. */
@@ -37,7 +40,8 @@ export const parse: typeof BabelParser.parse = (input, options) => {
   const key = `${JSON.stringify(options ?? null)}\0${input}`;
   const hit = parsed.get(key);
   if (hit) return hit.ast;
-  const ast = (babel ??= requirePackage('@babel/parser') as typeof BabelParser).parse(input, options);
+  loadParser();
+  const ast = babel!.parse(input, options);
   if (input.length <= PARSED_BUDGET / 4) {
     for (const [k, v] of parsed) {
       if (parsedSize + input.length <= PARSED_BUDGET) break;
