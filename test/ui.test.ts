@@ -311,6 +311,8 @@ for await (const epoch of flor.loop('epoch', [0, 1, 2, 3, 4, 5])) {
 }
 `,
   });
+  const lossRuns = async () => Number(/^loss \((\d+) runs?\)$/.exec((await page.$eval('#names option[value="loss"]', (o) => o.textContent))!)?.[1]);
+  const stored = await lossRuns();
   const child = startNode(dir, 'slow.mjs');
   try {
     await page.waitForSelector('#runs tr.live', { timeout: 20_000 });
@@ -321,6 +323,8 @@ for await (const epoch of flor.loop('epoch', [0, 1, 2, 3, 4, 5])) {
     await page.waitForFunction((run) => (window as unknown as { __florPoints: (n: string, r: string) => number }).__florPoints('loss', run) === 1, id, { timeout: 20_000 });
     writeFiles(dir, { 'go-0': '', 'go-1': '' });
     await page.waitForFunction((run) => (window as unknown as { __florPoints: (n: string, r: string) => number }).__florPoints('loss', run) === 3, id, { timeout: 20_000 });
+    // The names list counts the live run among the runs that logged loss.
+    assert.equal(await lossRuns(), stored + 1);
     await page.screenshot({ path: join(SHOTS, 'live.png'), fullPage: true });
     writeFiles(dir, { 'go-2': '', 'go-3': '', 'go-4': '', 'go-5': '' });
     await new Promise<void>((resolve) => child.on('exit', () => resolve()));

@@ -125,9 +125,12 @@
   async function loadNames() {
     const body = await get('/api/names');
     const sel = $('#names');
+    // Loaded again as runs come and grow: the names chosen stay chosen.
+    const before = new Set([...sel.selectedOptions].map((o) => o.value));
+    const keep = body.names.some((n) => before.has(n.name));
     sel.replaceChildren(...body.names.map((n, i) => {
       const o = el('option', { value: n.name }, `${n.name} (${n.runs} run${n.runs === 1 ? '' : 's'})`);
-      o.selected = i === 0;
+      o.selected = keep ? before.has(n.name) : i === 0;
       return o;
     }));
     sel.size = Math.min(6, Math.max(1, body.names.length));
@@ -566,7 +569,9 @@
       if (pending) return;
       pending = setTimeout(() => {
         pending = null;
-        Promise.all([refresh(), $('#names').options.length ? null : loadNames().then(drawCharts)])
+        // The names' run counts change too (a live run logs its first value of a name).
+        loadNames()
+          .then(refresh)
           .then(() => { document.body.dataset.generation = String(Number(document.body.dataset.generation || 0) + 1); })
           .catch((e) => status(e.message, true));
       }, 200);
