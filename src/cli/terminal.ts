@@ -20,13 +20,19 @@ let gitConfig: typeof GitConfig | null = null;
  */
 let directOut: number | null = null;
 
+let fsModule: typeof import('node:fs') | undefined;
+/** node:fs by require, once: an ES import of it would build its namespace, which loads the streams. */
+function nodeFs(): typeof import('node:fs') {
+  return (fsModule ??= createRequire(import.meta.url)('node:fs') as typeof import('node:fs'));
+}
+
 /**
  * main's choice for the process: fd 1 written directly when it is no terminal (see directOut),
  * else process.stdout, with an early-closed pipe ending the process quietly.
  */
 export function useDirectStdout(): void {
   try {
-    const st = (createRequire(import.meta.url)('node:fs') as typeof import('node:fs')).fstatSync(1);
+    const st = nodeFs().fstatSync(1);
     if (st.isFIFO() || st.isSocket() || st.isFile()) directOut = 1;
   } catch {
     directOut = null;
@@ -60,7 +66,7 @@ export function stdoutInfo(): { isTTY?: boolean; columns?: number } {
 
 /** Writes `chunk` to fd 1 whole; false when the fd would block (the rest is then for process.stdout). */
 function writeDirect(fd: number, chunk: string | Uint8Array, cb?: (err?: Error | null) => void): boolean {
-  const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
+  const fs = nodeFs();
   let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
   try {
     while (buf.length > 0) buf = buf.subarray(fs.writeSync(fd, buf));

@@ -1,16 +1,45 @@
-/** Small cache files under `.git/flor/`, replaced whole so that a reader never sees half of one. */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+/** Cache files under `.git/flor/`, replaced whole so that a reader never sees half of one. */
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { uniqueSuffix } from './builtins.js';
 
-/** Writes `text` to a temporary file beside `path` and renames it into place; a failure only loses the cache. */
-export function writeFileAtomic(path: string, text: string): void {
+/**
+ * Writes a file through a temporary one in its directory (made when missing: a cache may be
+ * deleted at any time) that `fill` writes and is then renamed to `dest`; a reader sees the whole
+ * file or none. False when it could not be written (read-only clone, full disk: a cache that
+ * cannot be written only costs speed); the temporary file is removed then.
+ */
+export function writeReplacing(dest: string, fill: (fd: number) => void): boolean {
+  const tmp = join(dirname(dest), `tmp-${uniqueSuffix()}`);
   try {
-    mkdirSync(dirname(path), { recursive: true });
-    const tmp = `${path}.${uniqueSuffix()}`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
+    let fd: number;
+    try {
+      fd = openSync(tmp, 'w');
+    } catch {
+      mkdirSync(dirname(dest), { recursive: true });
+      fd = openSync(tmp, 'w');
+    }
+    try {
+      fill(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, dest);
+    return true;
   } catch {
-    // a cache: the next process asks Git again
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing to remove
+    }
+    return false;
   }
+}
+
+/** `text` as the whole of `path` (see writeReplacing); a failure only loses the cache. */
+export function writeFileAtomic(path: string, text: string): void {
+  writeReplacing(path, (fd) => {
+    const b = Buffer.from(text);
+    for (let at = 0; at < b.length; ) at += writeSync(fd, b, at);
+  });
 }

@@ -17,7 +17,8 @@
  * streams (one entry in memory at a time) and removes the packs it merged. A reader that still
  * holds a removed pack open reads it as it was; one that has not opened it yet finds it gone: a miss.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writevSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, rmSync, statSync, writevSync } from 'node:fs';
+import { writeReplacing } from './atomic-file.js';
 import { join } from 'node:path';
 import { nodeZlib, uniqueSuffix } from './builtins.js';
 
@@ -274,39 +275,6 @@ function writeAll(fd: number, parts: Uint8Array[]): boolean {
     if (writevSync(fd, group) !== want) return false;
   }
   return true;
-}
-
-/**
- * Writes a file through a temporary one in its directory (made when missing: the cache may be
- * deleted at any time) that `fill` writes and is then renamed to `dest`; a reader sees the whole
- * file or none. False when it could not be written (read-only clone, full disk: a cache that
- * cannot be written only costs speed); the temporary file is removed then.
- */
-export function writeReplacing(dest: string, fill: (fd: number) => void): boolean {
-  const tmp = `${dest.slice(0, dest.lastIndexOf('/'))}/tmp-${uniqueSuffix()}`;
-  try {
-    let fd: number;
-    try {
-      fd = openSync(tmp, 'w');
-    } catch {
-      mkdirSync(dest.slice(0, dest.lastIndexOf('/')), { recursive: true });
-      fd = openSync(tmp, 'w');
-    }
-    try {
-      fill(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, dest);
-    return true;
-  } catch {
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // nothing to remove
-    }
-    return false;
-  }
 }
 
 /** Writes all of `parts` to `fd`, or throws (a short write leaves a file that is never renamed into place). */
