@@ -10,6 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ReplayTask, ReplayTaskResult } from './worker.js';
+import { childEnv, warmPool } from './warm.js';
 
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
@@ -18,16 +19,22 @@ export function defaultWorkers(): number {
 export interface TaskPool {
   /** `exited`: see worker.ts runTask. */
   run(task: ReplayTask, exited?: () => void): Promise<ReplayTaskResult>;
+  /** `n` more tasks are known to come (negative: fewer): processes are started ahead for them (warm.ts). */
+  ahead(n: number): void;
+  /** Ends the processes started ahead that no task took. */
   close(): Promise<void>;
 }
 
-export function createPool(): TaskPool {
+/** `workers`: tasks run at once, and processes started ahead at most. `env`: the tasks' extra environment. */
+export function createPool(o: { workers: number; top: string; env?: Record<string, string> }): TaskPool {
   // Loaded once a run needs replaying (the commands that import replay for its options start no
   // pool), while its code is still being checked out, not when its first task is due.
   const worker = import('./worker.js');
   worker.catch(() => undefined); // a failed load fails each task that awaits it
+  const warm = warmPool({ limit: o.workers, top: o.top, env: () => childEnv(o.env) });
   return {
-    run: async (task, exited) => (await worker).default(task, exited),
-    close: async () => undefined,
+    run: async (task, exited) => (await worker).default(task, exited, warm),
+    ahead: (n) => warm.ahead(n),
+    close: () => warm.close(),
   };
 }

@@ -72,7 +72,7 @@ interface Preparation {
   propagate(codeTree: string, missing: string[], roots: string[]): Promise<PropagatedRun>;
   gitSlots: ReturnType<typeof limiter>;
   /** Called when a run needs replaying (starts the pool and the writer id); absent in a dry run, which checks nothing out. */
-  start?: () => void;
+  start?: (run: string) => void;
 }
 
 export interface PrepareOptions {
@@ -82,7 +82,7 @@ export interface PrepareOptions {
   opts: ReplayOptions;
   found: Findings;
   /** As in Preparation; absent in a dry run. */
-  start?: () => void;
+  start?: (run: string) => void;
   /** Shared with the task phase: checkouts and provenance trees never run more than a few at once. */
   gitSlots: ReturnType<typeof limiter>;
   /** Called with each run to replay as soon as it is prepared, while the others still are. */
@@ -182,7 +182,7 @@ async function prepareRun(c: Preparation, entry: RunEntry): Promise<Prepared | n
   const paths = containedPaths(entry.id, entry.meta);
   const { loaders, refused } = splitLoaders(entry.meta.execArgv, paths.cwd);
   if (refused.length) found.note(entry.id, `recorded Node option(s) not passed (only loader flags of modules in the code or its node_modules are): ${refused.map((r) => JSON.stringify(r)).join(' ')}`);
-  c.start?.();
+  c.start?.(entry.id);
   const ckpts = usableCheckpoints(repo, entry);
   const end = entry.meta.status === 'ok' ? null : runEnd(entry.meta, concatColumns(segs.filter((s) => s.source === 'forward')));
   const prop = await c.propagate(entry.codeTree, missing, entryRoots(entry.meta));

@@ -83,7 +83,7 @@ async function replayLocked(repo: RepoInfo, names: string[], workers: number, op
 
   if (names.length === 0) return new Findings().report(names, planReplay([], [], new Map(), { workers }));
 
-  const engine = opts.dryRun ? null : lazyStart(repo);
+  const engine = opts.dryRun ? null : lazyStart(repo, { workers, env: opts.env });
   try {
     return await replayWith({ repo, names, today, entries: await listing, workers, engine, opts });
   } finally {
@@ -158,11 +158,13 @@ function runner(c: ReplayContext, engine: NonNullable<ReplayContext['engine']>, 
     try {
       st = await stage(p, segments, found);
     } catch (e) {
+      running.pool.ahead(-1); // counted as one task to come when it was found to need replaying
       for (const s of segments) progress.finished(s, { ok: false, run: p.entry.id, segment: s.index, error: 'not started', exitCode: null, signal: null, stderrTail: '', ms: 0 });
       if (isFlorError(e, 'REPLAY_REFUSED')) found.outcomes.push({ run: p.entry.id, status: 'refused', names: p.names, reason: e.message });
       else found.outcomes.push({ run: p.entry.id, status: 'failed', names: p.names, reason: (e as Error).message, failures: [] });
       return;
     }
+    running.pool.ahead(segments.length - 1); // its tasks, where one was counted
     const tasks = runTasks(running, st);
     // The provenance tree is made while the tasks run, once per distinct code: after the
     // dispatcher's turn (queued by runTasks), so its object writes never hold up a task's start.
@@ -195,6 +197,7 @@ function runner(c: ReplayContext, engine: NonNullable<ReplayContext['engine']>, 
     },
     /** The other runs, by the plan; resolves when every run is checked and written. */
     async rest(prepared: Prepared[], plan: Plan): Promise<void> {
+      engine.dropped(new Set(prepared.map((p) => p.entry.id)));
       if (prepared.length === 0) return;
       // The plan shows the segments the early runs run (planAlone made the same ones).
       prepared.forEach((p, i) => {

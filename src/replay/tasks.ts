@@ -28,26 +28,42 @@ const ignore = (): void => undefined;
 /**
  * The pool and the writer id, started the first time a run turns out to need replaying: the
  * writer id is read while the other runs are read, propagated and checked out, and a replay
- * with nothing to do starts none.
+ * with nothing to do starts none. Each run found to need replaying counts as one task to come
+ * (until its plan says how many), so the pool starts processes ahead for it (warm.ts).
  */
-export function lazyStart(repo: RepoInfo): { start(): void; pool(): TaskPool; writer(): Promise<string>; close(): Promise<void> } {
+export function lazyStart(repo: RepoInfo, o: { workers: number; env?: Record<string, string> }): {
+  start(run: string): void;
+  /** Runs counted by start() that turned out to run nothing (refused, not propagated). */
+  dropped(kept: ReadonlySet<string>): void;
+  pool(): TaskPool;
+  writer(): Promise<string>;
+  close(): Promise<void>;
+} {
   let pool: TaskPool | null = null;
   let writer: Promise<string> | null = null;
-  const start = (): void => {
-    pool ??= createPool();
+  const counted = new Set<string>();
+  const init = (): TaskPool => {
+    pool ??= createPool({ workers: o.workers, top: repo.top!, env: o.env });
     if (!writer) {
       writer = ensureWriter(repo);
       writer.catch(ignore); // awaited before the first segment is written
     }
+    return pool;
   };
   return {
-    start,
-    pool: () => {
-      start();
-      return pool!;
+    start: (run) => {
+      const p = init();
+      if (counted.has(run)) return;
+      counted.add(run);
+      p.ahead(1);
     },
+    dropped: (kept) => {
+      const gone = [...counted].filter((r) => !kept.has(r)).length;
+      if (gone) pool?.ahead(-gone);
+    },
+    pool: init,
     writer: () => {
-      start();
+      init();
       return writer!;
     },
     close: async () => {

@@ -1,0 +1,160 @@
+/**
+ * Replay children started ahead of their tasks (src/replay/warm.ts, warm-child.ts): a task that
+ * starts in one runs as it would in a process of its own (argv, cwd, environment, main module,
+ * exit status), tasks with Node options or another environment get their own process, processes
+ * no task takes are ended, a warm process that died before its task leaves it to a process of its
+ * own, and a replay's tasks run in them. Real processes; needs the built dist/.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { childEnv, warmPool } from '../src/replay/warm.js';
+import runTask, { type ReplayTask } from '../src/replay/worker.js';
+import { replayMissing } from '../src/replay/replay.js';
+import { requireRepoSync } from '../src/store/git.js';
+import { makeRepo, runNode, tempDir, writeFiles, cleanup } from './helpers/repo.js';
+import { cli } from './helpers/cli.js';
+
+after(cleanup);
+
+/** This process's children running warm-child.js, not yet exited (a zombie counts as gone). */
+function warmChildren(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) !== process.pid || state === 'Z') continue;
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('warm-child.js')) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > 10_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function finished(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  return new Promise((ok) => child.on('close', (code) => ok({ code, stderr })));
+}
+
+// What a script can see of how it was started.
+const CJS = `console.error(JSON.stringify({ argv: process.argv.slice(1), cwd: process.cwd(), execArgv: process.execArgv,
+  env: [process.env.FLOR_REPLAY, process.env.WARM_TEST], main: require.main === module }));
+if (process.argv[2] === 'fail') throw new Error('failed on purpose');
+`;
+const ESM = `console.error(JSON.stringify({ argv: process.argv.slice(1), cwd: process.cwd(), execArgv: process.execArgv,
+  env: [process.env.FLOR_REPLAY, process.env.WARM_TEST], url: import.meta.url }));
+await new Promise((r) => setTimeout(r, 5));
+process.exitCode = 3;
+`;
+
+test('a task started in a warm process sees what a process of its own would, and the same exit status', async () => {
+  const dir = makeRepo({ files: { 'sub/a.cjs': CJS, 'sub/b.mjs': ESM } });
+  const extra = { WARM_TEST: 'yes' };
+  const pool = warmPool({ limit: 2, top: dir, env: () => childEnv(extra) });
+  try {
+    pool.ahead(2);
+    assert.equal(warmChildren().length, 2, 'two processes started ahead');
+    for (const [script, argv] of [['sub/a.cjs', ['x', '--y=1']], ['sub/a.cjs', ['fail']], ['sub/b.mjs', ['z']]] as const) {
+      const task = { node: process.execPath, execArgv: [], script: join(dir, script), argv: [...argv], cwd: join(dir, 'sub') };
+      const taskEnv = { FLOR_REPLAY: `/spec/${script}` };
+      const own = finished(spawn(process.execPath, [task.script, ...task.argv], { cwd: task.cwd, env: { ...childEnv(extra), ...taskEnv }, stdio: ['ignore', 'ignore', 'pipe'] }));
+      if (script === 'sub/b.mjs') pool.ahead(1); // a third task comes: started ahead as the others were taken
+      const warm = pool.start(task, childEnv(extra), taskEnv);
+      assert.ok(warm, `${script} ${argv.join(' ')} starts in a warm process`);
+      const [a, b] = await Promise.all([own, finished(warm.child)]);
+      assert.ok(warm.started(), 'the warm process said it began the task');
+      assert.equal(b.code, a.code, `exit status of ${script} ${argv.join(' ')}`);
+      const seen = (s: string) => s.split('\n')[0]!;
+      assert.equal(seen(b.stderr), seen(a.stderr));
+      assert.deepEqual(JSON.parse(seen(b.stderr)).env, [`/spec/${script}`, 'yes']);
+      if (argv[0] === 'fail') assert.match(b.stderr, /Error: failed on purpose/);
+    }
+  } finally {
+    await pool.close();
+  }
+  assert.deepEqual(warmChildren(), [], 'nothing left running');
+});
+
+test('tasks with Node options or another environment start a process of their own; unused warm processes are ended', async () => {
+  const dir = makeRepo({ files: { 'a.cjs': CJS } });
+  const pool = warmPool({ limit: 3, top: dir, env: () => childEnv({ WARM_TEST: 'a' }) });
+  try {
+    pool.ahead(5);
+    assert.equal(warmChildren().length, 3, 'no more than the limit');
+    const task = { node: process.execPath, execArgv: [], script: join(dir, 'a.cjs'), argv: [], cwd: dir };
+    assert.equal(pool.start({ ...task, execArgv: ['--no-warnings'] }, childEnv({ WARM_TEST: 'a' }), {}), null, 'a Node option needs a fresh process');
+    assert.equal(pool.start(task, childEnv({ WARM_TEST: 'b' }), {}), null, 'another environment needs a fresh process');
+    // Those two counted as started: three tasks still to come, three ready.
+    assert.equal(warmChildren().length, 3);
+    pool.ahead(-2);
+    await until(() => warmChildren().length === 1, 'the extra warm processes to end');
+  } finally {
+    await pool.close();
+  }
+  assert.deepEqual(warmChildren(), [], 'close ends the last one');
+});
+
+test('a warm process that died before its task leaves the task to a process of its own', async () => {
+  const dir = makeRepo({ files: { 'a.cjs': "console.error('ran in', process.argv[1]); process.exitCode = 4;\n" } });
+  const out = tempDir();
+  const task: ReplayTask = {
+    run: 'R', segment: 0, specPath: join(out, 'spec.json'), node: process.execPath, execArgv: [], script: join(dir, 'a.cjs'), argv: [], cwd: dir,
+    spec: { runId: 'R', args: {}, argCalls: {}, start: 0, end: 1, runToEnd: true, restoreFrom: null, skipInner: [], ckptKeys: {}, ckptDir: out, out: join(out, 'seg.jrnl'), stopAfter: null },
+  };
+  const pool = warmPool({ limit: 1, top: dir, env: () => childEnv(undefined) });
+  try {
+    pool.ahead(1);
+    const [pid] = warmChildren();
+    assert.ok(pid);
+    process.kill(pid, 'SIGKILL');
+    // In the same turn: the pool has not yet seen it exit, and hands it to the task.
+    const r = await runTask(task, undefined, pool);
+    assert.equal(r.ok, false);
+    assert.equal(r.ok === false && r.exitCode, 4, 'the script ran, in a process of its own');
+    assert.match(r.ok === false ? r.stderrTail : '', /^ran in .*a\.cjs\n$/);
+  } finally {
+    await pool.close();
+  }
+});
+
+const TRAIN = (today: string) => `import { flor } from 'git-flor';
+import { readFileSync, appendFileSync } from 'node:fs';
+if (process.env.CMDLINE_LOG) appendFileSync(process.env.CMDLINE_LOG, readFileSync('/proc/self/cmdline', 'utf8').split('\\0').join(' ') + '\\n');
+const k = flor.arg('k', 1);
+for (const e of flor.loop('epoch', [0, 1, 2])) {
+  flor.log('v', e * k);${today}
+}
+`;
+
+test('a replay runs its tasks in warm processes, and leaves none behind', async () => {
+  const dir = makeRepo({ files: { 'train.mjs': TRAIN('') } });
+  runNode(dir, 'train.mjs', ['--k', '2']);
+  runNode(dir, 'train.mjs', ['--k', '3']);
+  writeFiles(dir, { 'train.mjs': TRAIN("\n  flor.log('v2', e * k * 10);") });
+  const log = join(tempDir(), 'cmdlines');
+  mkdirSync(join(log, '..'), { recursive: true });
+  writeFileSync(log, '');
+  const r = await replayMissing(requireRepoSync(dir), ['v2'], { workers: 2, env: { CMDLINE_LOG: log } });
+  assert.deepEqual(r.outcomes.map((o) => o.status), ['replayed', 'replayed']);
+  const lines = readFileSync(log, 'utf8').trim().split('\n');
+  assert.equal(lines.length, 2);
+  for (const l of lines) assert.match(l, /warm-child\.js /, `the task's process was started ahead: ${l}`);
+  assert.deepEqual(warmChildren(), [], 'no warm process outlives the replay');
+  // The values the statement gives with each run's own k (2 and 3), as a cold start gave them.
+  const table = await cli(dir, ['log', 'v2', '--format', 'csv']);
+  assert.deepEqual(table.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[5]), ['0', '20', '40', '0', '30', '60']);
+});
