@@ -149,6 +149,10 @@ export async function buildCli(argv: string[], commands: Array<CommandModule<any
       throw new UsageError(msg, command);
     });
   for (const c of commands) cli = cli.command(c);
+  // yargs lays out the whole help text after every command handler starts, in case a failure
+  // needs it later (30-50 ms of string widths per command). Ours never prints it after a handler
+  // ran (.fail throws), and `--help` lays it out itself, so the cache is never filled.
+  (cli as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } }).getInternalMethods().getUsageInstance().cacheHelpMessage = () => undefined;
   return cli;
 }
 
