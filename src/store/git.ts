@@ -8,6 +8,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { childProcess } from './builtins.js';
 import { FlorError } from '../errors.js';
 import { findRepoFromFiles } from './ref-files.js';
+import type { LooseRead } from './loose-read.js';
 
 export interface GitOptions {
   cwd: string;
@@ -133,7 +134,8 @@ export class CatFile {
   private closed = false;
   private stderr = '';
 
-  constructor(readonly cwd: string) {
+  /** `loose`: reads loose objects without Git (loose-read.ts); what it leaves goes to cat-file. */
+  constructor(readonly cwd: string, private loose: LooseRead | null = null) {
     this.child = this.start();
   }
 
@@ -191,6 +193,8 @@ export class CatFile {
   /** Reads an object by oid or by any revision spec (`<commit>:path`). null when missing. */
   read(spec: string): Promise<GitObject | null> {
     if (this.closed) return Promise.reject(new FlorError('GIT_FAILED', 'object reader is closed'));
+    const hit = this.loose?.(spec);
+    if (hit) return Promise.resolve(hit);
     if (/[\n]/.test(spec)) return Promise.reject(new FlorError('BAD_REVISION', `bad object name: ${JSON.stringify(spec)}`));
     return new Promise((resolve, reject) => {
       if (this.pending.length === 0) this.ref();

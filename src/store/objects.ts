@@ -18,18 +18,19 @@ import { LEDGERS } from './refs.js';
 import { ledgerSignArgs } from './signing.js';
 import { looseWriter } from './loose.js';
 import { refFromFiles } from './ref-files.js';
+import { looseReader } from './loose-read.js';
 import { closeRefSessions, sessionUpdate } from './ref-session.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 
 const readers = new Map<string, CatFile>();
 
-/** The process-wide object reader of a repository (one `cat-file --batch`, unref'd). */
+/** The process-wide object reader of a repository (loose objects from their files, the rest from one `cat-file --batch`, unref'd). */
 export function reader(repo: RepoInfo): CatFile {
   const cwd = repoCwd(repo);
   let r = readers.get(cwd);
   if (!r || (r as unknown as { closed: boolean }).closed) {
-    r = new CatFile(cwd);
+    r = new CatFile(cwd, looseReader(repo));
     readers.set(cwd, r);
   }
   return r;
