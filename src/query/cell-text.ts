@@ -71,8 +71,10 @@ export function numberText(v: number): string {
  */
 export function numberBytes(v: number, pool: Uint8Array, o: number): number {
   const m = v < 0 ? -v : v;
-  if (!(m >= 1e-6 && m < 1e5) || Number.isInteger(m) || maybeShort(m, 6) || maybeShort(m, 9)) return -1;
+  if (!(m >= 1e-6 && m < 1e5) || Number.isInteger(m)) return -1;
+  // One logarithm for both short checks and the digits: it was three per cell.
   let e = Math.floor(Math.log10(m));
+  if (maybeShortAt(m, 6, e) || maybeShortAt(m, 9, e)) return -1;
   let x = m * POW10[5 - e]!;
   // log10 may be one off near a power of ten: x must have 6 digits before the point.
   if (x < 1e5) x = m * POW10[5 - --e]!;
@@ -124,7 +126,12 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
  * rounding errors of m and of the product are below that.
  */
 function maybeShort(m: number, digits: number): boolean {
-  const x = m * POW10[digits - Math.floor(Math.log10(m))]!;
+  return maybeShortAt(m, digits, Math.floor(Math.log10(m)));
+}
+
+/** maybeShort with `e`, floor(log10(m)) as Math.log10 gives it, already known. */
+function maybeShortAt(m: number, digits: number, e: number): boolean {
+  const x = m * POW10[digits - e]!;
   return !(Math.abs(x - Math.round(x)) > 1e-3);
 }
 

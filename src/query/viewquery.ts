@@ -147,14 +147,22 @@ export async function queryView(table: Table, history: History, q: ViewQuery, kn
         return { get: byEntry.get(b)!, prefix: b.prefix, member: b.member };
       });
       const decided = new Int8Array(dict.length); // 0 not yet, 1 keep, -1 drop
-      const kept = new Int32Array(table.length);
+      // Made at the first row dropped: a condition the runs read already met (log prunes runs by
+      // it before reading them) keeps every row, and a million-row index would be made for nothing.
+      let kept: Int32Array | null = null;
       let n = 0;
       for (let i = 0; i < table.length; i++) {
         const e = rowRun[i]!;
         if (decided[e] === 0) decided[e] = keepEntry(e) ? 1 : -1;
-        if (decided[e] === 1) kept[n++] = i;
+        if (decided[e] === 1) {
+          if (kept) kept[n] = i;
+          n++;
+        } else if (!kept) {
+          kept = new Int32Array(table.length);
+          for (let j = 0; j < n; j++) kept[j] = j; // every row before this one was kept
+        }
       }
-      if (n < table.length) rows = kept.subarray(0, n);
+      if (kept) rows = kept.subarray(0, n);
     } else {
       const keep = compile(where, (ref) => bound.get(ref)!);
       const kept: number[] = [];
