@@ -16,6 +16,7 @@ import { runContentKey, settleCacheWrites } from '../src/store/derived-cache.js'
 import { boundedSegments } from '../src/query/history.js';
 import { segment } from './helpers/segments.js';
 import { shortIds } from '../src/query/short-ids.js';
+import { openHistory } from '../src/query/api.js';
 
 const BODY = `flor.log('tag', { v: 1 });
 for (const epoch of flor.loop('epoch', [0, 1, 2])) {
@@ -240,6 +241,35 @@ test('log --where/--sort/--limit: value conditions filter rows, run-level ones f
   assert.deepEqual(low.map((r) => [ids.indexOf(r.run as string), r.loss]), [[0, loss(0, 2, 1)], [0, loss(0, 2, 0)]]);
   const v = await json(['log', 'final', '--where', `version = '${c2.slice(0, 5)}'`]);
   assert.deepEqual(v.map((r) => [ids.indexOf(r.run as string), r.final]), [[2, 'done']]);
+});
+
+test('log --where on run-level values: the runs log leaves unread give the rows the per-row filter gives, under or/not/null', async () => {
+  // `git flor log` reads no segment of a run its run-level terms reject; the API filters rows only.
+  const api = await openHistory({ cwd: dir });
+  const rowsOf = (i: number) => epochsRun(i).flatMap((e) => [0, 1].map((s) => [i, e, s, loss(i, e, s)]));
+  const cases: Array<[string, number[] | Array<Array<number>>]> = [
+    ['lr > 0.2', [1, 2, 3]], // the first run's rows dropped
+    ['lr < 0.4', [0, 2]], // kept, dropped, kept
+    ['not (lr < 0.4)', [1, 3]],
+    ['arg.tag is null', [0, 1]], // v1 runs have no arg tag
+    ["not (arg.tag = 'x')", []], // null for v1 (unknown), false for v2: none
+    ["arg.tag = 'x' or lr < 0.2", [0, 2, 3]], // unknown or true is true
+    ["not (lr > 'a') or opt = 'adam'", [0]], // a number against a string is unknown
+    ["status = 'failed' and lr > 0.5", [3]],
+    ['lr < 0.4 and loss < 0.03', rowsOf(0).filter((r) => r[3]! < 0.03)], // pruned by lr, then by row
+    ['lr > 0.4 or loss < 0.03', [...rowsOf(0).filter((r) => r[3]! < 0.03), ...rowsOf(1), ...rowsOf(3)]], // no run-level term to prune by
+  ];
+  try {
+    for (const [where, want] of cases) {
+      const expected = want.length && typeof want[0] === 'number' ? (want as number[]).flatMap(rowsOf) : (want as number[][]);
+      const cli = await json(['log', 'loss', '--where', where]);
+      const lib = await api.log(['loss'], { where });
+      assert.deepEqual(cli, lib as unknown as Array<Record<string, unknown>>, where);
+      assert.deepEqual(cli.map((r) => [ids.indexOf(r.run as string), r.epoch, r.step, r.loss]), expected, where);
+    }
+  } finally {
+    await api.close();
+  }
 });
 
 test('log: a name nothing logged is exit 2 with a suggestion; a logged name outside the view says how to add it', async () => {

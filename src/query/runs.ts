@@ -45,6 +45,8 @@ export interface LogView extends PivotResult {
   runs: RunEntry[];
   /** Every readable run of the history, chosen or not (removed ones only with `all`). */
   all: RunEntry[];
+  /** The runs --run and --since chose, before `filter` left some out unread. */
+  unfiltered: RunEntry[];
   /** Every run this clone can read, removed ones too: what short ids must tell apart. */
   readable: RunEntry[];
 }
@@ -68,6 +70,7 @@ export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView
     chosen = chosen.filter((r) => ids.has(r.id));
   }
   if (opts.since !== undefined) chosen = chosen.filter((r) => Date.parse(r.meta.start) >= opts.since!);
+  const unfiltered = chosen;
   if (opts.filter) chosen = chosen.filter(opts.filter);
   const loaded: PivotRun[] = [];
   const read: RunEntry[] = [];
@@ -86,7 +89,7 @@ export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView
   // Segments are read in parallel and finish in any order: the runs keep the listing's order, so
   // the same history always gives the same view.
   const wasRead = new Set(read);
-  return { ...pivot(loaded, opts.names), broken: unreadable, runCount: loaded.length, runs: chosen.filter((r) => wasRead.has(r)), all: runs, readable: opts.all ? runs : [...runs, ...removed] };
+  return { ...pivot(loaded, opts.names), broken: unreadable, runCount: loaded.length, runs: chosen.filter((r) => wasRead.has(r)), all: runs, unfiltered, readable: opts.all ? runs : [...runs, ...removed] };
 }
 
 /** Every name these runs logged (args not included), sorted; an unreadable run adds none. */

@@ -16,6 +16,12 @@ export interface ViewQuery {
   where?: string;
   sort?: string[];
   limit?: number;
+  /**
+   * The runs whose arg names a condition may use (default: the view's). `log` passes the runs it
+   * chose before leaving out those a run-level term rejects: `arg.X` must mean the same whether or
+   * not the runs that have X were read.
+   */
+  argScope?: HistoryRun[];
 }
 
 function argNames(runs: HistoryRun[]): Set<string> {
@@ -91,7 +97,7 @@ export async function queryView(table: Table, history: History, q: ViewQuery, kn
   // dictionary entry -> index into runs
   const entryRun = Int32Array.from(dict, (id) => byId.get(id as string) ?? -1);
   const rv = new RunValues(history);
-  const args = argNames(runs);
+  const args = argNames(q.argScope ?? runs);
   const columns = new Set(table.columns);
 
   // Bindings that read a run-level value (the same for every row of a run) keep their reader by

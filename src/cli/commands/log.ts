@@ -123,7 +123,7 @@ export const command: CommandModule<object, Args> = {
       );
     }
     const history = { runs: view.runs, segments: (r: (typeof view.runs)[number]) => segmentsOf(repo, r, segments) };
-    const table = await queryView(view.table, history, { where: argv.where, sort: argv.sort?.map(String), limit: argv.limit }, known);
+    const table = await queryView(view.table, history, { where: argv.where, sort: argv.sort?.map(String), limit: argv.limit, argScope: view.unfiltered }, known);
     if (!f) {
       await writeParquetOutput(rowObjects(table).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, jsonValue(v)]))), tableTypes(table), argv.output!);
     } else if (argv.format === 'table') {
