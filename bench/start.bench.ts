@@ -5,8 +5,9 @@
  * subject; the capturer waiting since the start captures the killed run meanwhile). The figure: median start with FILES small untracked files (the private index kept from
  * the previous run as a stat cache), against the baseline measured in the same run: a clean tree
  * of the same FILES files, tracked and committed. Target <= 2x. Also printed: the git processes
- * each start ran (counted through a `git` wrapper on PATH that logs each with its parent pid, in
- * a separate run, since the wrapper costs time; only the script's own count) and the first run's cost, which hashes every untracked file once. A second figure:
+ * each start ran (counted through a `git` wrapper on PATH that logs each with its parent and
+ * grandparent pids, in a separate run, since the wrapper costs time; the script's own count, and
+ * its waiting capturer's while it lives) and the first run's cost, which hashes every untracked file once. A second figure:
  * the git processes of a start on a clean small repository where nothing changed (target <= 1).
  * FLOR_BENCH_FILES changes the count (default 100,000).
  */
@@ -44,12 +45,17 @@ function startRun(dir: string, env: Record<string, string> = {}): { ms: number; 
 
 const start = (dir: string): number => startRun(dir).ms;
 
-/** The git subcommands the script's own process ran (logged with their parent pid; the capture after its death runs its own). */
+/**
+ * The git subcommands of the script's start (logged with their parent and grandparent pids): its
+ * own, and its waiting capturer's while it lived (the shell lists the code for the start); not
+ * those of the capture after its death.
+ */
 function ownGit(log: string, pid: number): string[] {
   return readFileSync(log, 'utf8')
     .split('\n')
-    .filter((l) => l.startsWith(`${pid} `))
-    .map((l) => l.slice(l.indexOf(' ') + 1));
+    .map((l) => l.split(' '))
+    .filter(([parent, grandparent]) => parent === String(pid) || grandparent === String(pid))
+    .map((f) => f[2]!);
 }
 
 /** Git processes one start runs: a wrapper first on PATH logs each before running the real git. */
@@ -72,7 +78,8 @@ export async function run(): Promise<void> {
 
     const shim = tempDir('flor-bench-shim-');
     const realGit = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
-    writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$PPID $1" >> "$FLOR_BENCH_GITLOG"\nexec ${realGit} "$@"\n`);
+    // The parent's parent from /proc: its stat, after the command name.
+    writeFileSync(join(shim, 'git'), `#!/bin/sh\nread -r s < /proc/$PPID/stat; s=\${s##*) }; s=\${s#* }\necho "$PPID \${s%% *} $1" >> "$FLOR_BENCH_GITLOG"\nexec ${realGit} "$@"\n`);
     chmodSync(join(shim, 'git'), 0o755);
     const log = join(shim, 'log');
 

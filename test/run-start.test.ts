@@ -21,17 +21,22 @@ process.kill(process.pid, 'SIGKILL');
 const shim = tempDir('flor-shim-');
 const log = join(shim, 'log');
 const realGit = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
-writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$PPID $1" >> "${log}"\nexec ${realGit} "$@"\n`);
+// Logs each git process with its parent and grandparent (from /proc: the parent's stat, after the command name).
+writeFileSync(join(shim, 'git'), `#!/bin/sh\nread -r s < /proc/$PPID/stat; s=\${s##*) }; s=\${s#* }\necho "$PPID \${s%% *} $1" >> "${log}"\nexec ${realGit} "$@"\n`);
 chmodSync(join(shim, 'git'), 0o755);
 
-/** The git subcommands one start ran (the script's own: not those of the capture that follows its death). */
+/**
+ * The git subcommands one start ran: the script's own, and its waiting capturer's while the script
+ * lived (the shell lists the code for the start); not those of the capture that follows its death.
+ */
 function start(dir: string): string[] {
   writeFileSync(log, '');
   const r = runNode(dir, 'start.mjs', [], { env: { PATH: `${shim}:${process.env.PATH}` }, allowFail: true });
   return readFileSync(log, 'utf8')
     .split('\n')
-    .filter((l) => l.startsWith(`${r.pid} `))
-    .map((l) => l.slice(l.indexOf(' ') + 1));
+    .map((l) => l.split(' '))
+    .filter(([parent, grandparent]) => parent === String(r.pid) || grandparent === String(r.pid))
+    .map((f) => f[2]!);
 }
 
 interface Row {

@@ -23,7 +23,7 @@ import { ArgCalls } from './arg-calls.js';
 import { Checkpointer, checkpointShare, type CheckpointStats } from './checkpointer.js';
 import { Lifecycle, FLUSH_MS } from './lifecycle.js';
 import type { ChildProcess } from 'node:child_process';
-import { baseMeta, firstLine, locateRepo, sayRecorded, scriptPath, startCapture, startRun, startWaitingCapturer, waiting } from './start.js';
+import { baseMeta, firstLine, locateRepo, sayRecorded, scriptPath, startCapture, startRun, waiting } from './start.js';
 
 export { FLUSH_MS } from './lifecycle.js';
 export type { LoopCtx } from './loop-ctx.js';
@@ -77,7 +77,7 @@ export class Session {
   /** In a replay child: its ranges, stop and orchestrator (replay-control.ts). */
   private replay: ReplayControl | null = null;
 
-  /** The process that captures the journal when this one has ended (start.ts), or null. */
+  /** The process that captures the journal when this one has ended (store/waiting-capture.ts), or null. */
   private capturer: ChildProcess | null = null;
   private lastFlush = performance.now();
   private finished = false;
@@ -130,7 +130,7 @@ export class Session {
       this.runId = started.runId;
       this.meta = started.meta;
       this.journal = started.journal;
-      this.capturer = startWaitingCapturer(at.repo.commonDir, started.journal.path);
+      this.capturer = started.capturer;
     } catch (e) {
       process.stderr.write(`git flor: cannot start recording (${firstLine(e)}); this run is not recorded\n`);
       return;

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import type { RepoInfo } from '../store/git.js';
 import { snapshotCodeSync, headSync, findRunRepoSync, type Head } from '../store/worktree.js';
 import { florConfigSync, largeTrackedLine, skippedLine, skippedSummary } from '../store/code-select.js';
-import { openJournal, journalDir, JOURNAL_EXT, type JournalWriter } from '../store/journal.js';
+import { openJournal, journalDir, journalPath, JOURNAL_EXT, type JournalWriter } from '../store/journal.js';
+import { startWaitingCapture } from '../store/waiting-capture.js';
 import { lastListedRunIds } from '../store/derived-cache.js';
 import { capturedIds } from '../store/captured-ids.js';
 import { pinCodeSync } from '../store/code-ref.js';
@@ -103,81 +104,60 @@ export interface Started {
   meta: RunMeta;
   journal: JournalWriter;
   florConfig: Map<string, string>;
+  /** The process that captures the journal when this one has ended (store/waiting-capture.ts), or null. */
+  capturer: ChildProcess | null;
 }
 
 /**
- * Starts recording in `at`: snapshots the code, journals the start frame and pins the code tree.
- * Throws when the run cannot be recorded (the caller says so and runs the script unrecorded).
+ * Starts recording in `at`: starts the waiting capturer (which also lists the code), snapshots
+ * the code, journals the start frame and pins the code tree. Throws when the run cannot be
+ * recorded (the caller says so and runs the script unrecorded).
  */
 export function startRun(at: Located): Started {
   const { repo } = at;
   const top = repo.top!;
   const runId = ulid();
-  const florConfig = florConfigSync(repo);
-  const snap = snapshotCodeSync(repo, { config: florConfig, warn: (l) => process.stderr.write(l) });
-  const codeTree = snap.tree;
-  const skipped = skippedSummary(snap.skipped);
-  const head = at.head ?? headSync(repo);
-  const cwd = toSlash(relative(top, real(process.cwd())));
-  const meta: RunMeta = {
-    ...baseMeta(runId),
-    script: scriptPath(top),
-    cwd,
-    // Only the loader flags replay needs travel with the run (store/exec-argv.ts).
-    execArgv: recordableExecArgv(process.execArgv, cwd, (abs) => {
-      const r = real(abs);
-      const inTop = relative(real(top), r);
-      if (inTop.startsWith('..') || isAbsolute(inTop)) return null;
-      const rel = toSlash(relative(real(process.cwd()), r));
-      return rel.startsWith('../') ? rel : `./${rel}`;
-    }),
-    commit: head.commit,
-    branch: head.branch,
-    dirty: codeTree !== head.tree,
-    ...(skipped ? { skipped } : {}),
-  };
-  const warning = skippedLine(runId, snap.skipped, snap.maxBytes) + largeTrackedLine(snap.largeModified, snap.maxBytes);
-  if (warning) process.stderr.write(warning); // process.stderr is created only to say something
-  const journal = openJournal(repo.commonDir, runId);
-  journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
-  try {
-    // Keeps the code tree alive through a `git gc --prune=now` until capture references it.
-    pinCodeSync(repo, runId, codeTree);
-  } catch {
-    // Recording works without the pin; only a gc during the run could then lose its code.
-  }
-  return { runId, meta, journal, florConfig };
-}
-
-/**
- * Starts, with the run, the process that captures its journal once this process has ended: a
- * shell blocked reading a pipe only this process writes to (it never does), which at end of file
- * (this process exited, however it ended: the kernel closes the pipe) execs the capturer, if the
- * journal is still waiting. So the exit path starts no process: a fork costs more the more memory
- * the script holds, and at start it holds little. Detached (a session of its own, stdio on
- * /dev/null but the pipe), so a Ctrl-C meant for the script does not reach it; alive as long as
- * this process is, so never its zombie; at its exit adopted by init, as a capturer started at
- * exit would be. Null where there is no /bin/sh (Windows) or it could not start: the capture is
- * then started at exit (startCapture).
- */
-export function startWaitingCapturer(commonDir: string, journalPath: string): ChildProcess | null {
-  if (process.platform === 'win32') return null;
   const main = moduleSibling('../store/capture-main');
-  const script = 'read -r _; [ -e "$1" ] || exit 0; shift; exec "$@"';
+  const jpath = journalPath(repo.commonDir, runId);
+  const waiting = startWaitingCapture(repo, jpath, [process.execPath, ...main.execArgv, main.path, jpath], [REPLAY_ENV, REPLAY_PARENT_ENV]);
   try {
-    const child = childProcess().spawn('/bin/sh', ['-c', script, 'sh', journalPath, process.execPath, ...main.execArgv, main.path, journalPath], {
-      cwd: commonDir,
-      detached: true,
-      stdio: ['pipe', 'ignore', 'ignore'],
-      env: { ...process.env, [REPLAY_ENV]: undefined, [REPLAY_PARENT_ENV]: undefined },
-    });
-    child.on('error', () => {}); // could not start: the exit path starts the capture instead
-    child.stdin!.on('error', () => {});
-    child.unref();
-    (child.stdin as unknown as { unref(): void }).unref(); // the pipe must not keep the script's event loop alive
-    return child;
-  } catch {
-    return null;
+    // What does not depend on the code is done while the shell lists it.
+    const florConfig = florConfigSync(repo);
+    const head = at.head ?? headSync(repo);
+    const cwd = toSlash(relative(top, real(process.cwd())));
+    const started: RunMeta = {
+      ...baseMeta(runId),
+      script: scriptPath(top),
+      cwd,
+      // Only the loader flags replay needs travel with the run (store/exec-argv.ts).
+      execArgv: recordableExecArgv(process.execArgv, cwd, (abs) => {
+        const r = real(abs);
+        const inTop = relative(real(top), r);
+        if (inTop.startsWith('..') || isAbsolute(inTop)) return null;
+        const rel = toSlash(relative(real(process.cwd()), r));
+        return rel.startsWith('../') ? rel : `./${rel}`;
+      }),
+      commit: head.commit,
+      branch: head.branch,
+    };
+    const snap = snapshotCodeSync(repo, { config: florConfig, warn: (l) => process.stderr.write(l), listed: waiting ? () => waiting.listed() : undefined });
+    const codeTree = snap.tree;
+    const skipped = skippedSummary(snap.skipped);
+    const meta: RunMeta = { ...started, dirty: codeTree !== head.tree, ...(skipped ? { skipped } : {}) };
+    const warning = skippedLine(runId, snap.skipped, snap.maxBytes) + largeTrackedLine(snap.largeModified, snap.maxBytes);
+    if (warning) process.stderr.write(warning); // process.stderr is created only to say something
+    const journal = openJournal(repo.commonDir, runId);
+    journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
+    try {
+      // Keeps the code tree alive through a `git gc --prune=now` until capture references it.
+      pinCodeSync(repo, runId, codeTree);
+    } catch {
+      // Recording works without the pin; only a gc during the run could then lose its code.
+    }
+    return { runId, meta, journal, florConfig, capturer: waiting?.child ?? null };
+  } catch (e) {
+    waiting?.cancel();
+    throw e;
   }
 }
 

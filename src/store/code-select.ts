@@ -116,12 +116,20 @@ function skippedNodeModules(top: string, paths: Iterable<string>): SkippedPath[]
   return out.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
-/** Lists the work tree's code as described above (one git process). */
-export function selectCode(repo: RepoInfo, maxBytes: number): CodeSelection {
-  const top = cwdOf(repo);
+/** The `git ls-files` arguments (run in the work tree's top directory `top`) that list its code. */
+export function codeListArgs(top: string): string[] {
   const args = ['ls-files', '-z', '--cached', '--others', '--stage', '-t', '--exclude-standard', '--exclude=node_modules/'];
   if (existsSync(join(top, FLORIGNORE))) args.push(`--exclude-from=${join(top, FLORIGNORE)}`);
-  const out = gitSync(args, { cwd: top }).stdout.toString();
+  return args;
+}
+
+/**
+ * Lists the work tree's code as described above: one git process, or none when `listed` is the
+ * output of codeListArgs, run by another process (the waiting capturer's shell) for this start.
+ */
+export function selectCode(repo: RepoInfo, maxBytes: number, listed?: string | null): CodeSelection {
+  const top = cwdOf(repo);
+  const out = listed ?? gitSync(codeListArgs(top), { cwd: top }).stdout.toString();
   const tracked = new Map<string, TrackedEntry>();
   const others: string[] = [];
   for (const rec of out.split('\0')) {

@@ -56,9 +56,8 @@ export function cacheIndexPath(repo: RepoInfo): string {
   return join(repo.gitDir, 'flor', 'index');
 }
 
-function oidLength(repo: RepoInfo, sel: CodeSelection): 20 | 32 {
-  const known = sel.tracked.find((t) => t.oid)?.oid;
-  if (known) return known.length === 64 ? 32 : 20;
+/** The length of object ids in `repo`, from its config: known before the code is listed. */
+function oidLength(repo: RepoInfo): 20 | 32 {
   try {
     return /^\s*objectformat\s*=\s*sha256\s*$/im.test(readFileSync(join(repo.commonDir, 'config'), 'utf8')) ? 32 : 20;
   } catch {
@@ -133,12 +132,11 @@ const SKIP_WORKTREE = 0x4000;
  * user's index, whichever still matches it; an untracked one only from the cache. Null when the
  * user's index cannot be read here (split or sparse index): Git then does everything.
  */
-function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache: boolean, large: Large): { entries: IndexEntry[]; dirty: string[]; cache: IndexFile | null } | null {
+function fromCache(repo: RepoInfo, sel: CodeSelection, indexes: Indexes, useCache: boolean, large: Large): { entries: IndexEntry[]; dirty: string[]; cache: IndexFile | null } | null {
   const top = repo.top!;
-  const userPath = join(repo.gitDir, 'index');
-  const user = existsSync(userPath) ? readIndexFile(userPath, oidLen) : { entries: [], mtimeNs: 0n };
+  const { user } = indexes;
   if (!user) return null;
-  const cache = useCache ? readIndexFile(cacheIndexPath(repo), oidLen) : null;
+  const cache = useCache ? indexes.cache : null;
   const cached = new Map<string, IndexEntry>();
   if (cache) for (const e of cache.entries) if (entryStage(e) === 0) cached.set(e.path, e);
   const staged = new Map<string, IndexEntry>();
@@ -173,6 +171,18 @@ function fromCache(repo: RepoInfo, sel: CodeSelection, oidLen: 20 | 32, useCache
   return { entries, dirty, cache };
 }
 
+/** The user's index (null: unreadable here) and the stat cache (null: none usable). */
+interface Indexes {
+  user: IndexFile | null;
+  cache: IndexFile | null;
+}
+
+function readIndexes(repo: RepoInfo, oidLen: 20 | 32): Indexes {
+  const userPath = join(repo.gitDir, 'index');
+  const user = existsSync(userPath) ? readIndexFile(userPath, oidLen) : { entries: [], mtimeNs: 0n, sum: '' };
+  return { user, cache: readIndexFile(cacheIndexPath(repo), oidLen) };
+}
+
 /** Tracked files over the cap (captured all the same: the caller warns when one was modified). */
 type Large = Array<{ path: string; bytes: number }> & { maxBytes: number };
 
@@ -197,13 +207,16 @@ function snapshotByGit(repo: RepoInfo, sel: CodeSelection, idx: string, large: L
 
 /**
  * Snapshot of the work tree's code (synchronous: used at run start). Git processes: `ls-files`
- * (what the code is), `update-index` only when the stat cache misses a file, `write-tree`.
+ * (what the code is; `listed` gives its output when another process ran it for this start),
+ * `update-index` only when the stat cache misses a file, `write-tree`.
  */
-export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, string>; warn?: (line: string) => void } = {}): CodeSnapshot {
+export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, string>; warn?: (line: string) => void; listed?: () => string | null } = {}): CodeSnapshot {
   const top = needTop(repo);
   const maxBytes = captureMaxBytes(opts.config ?? florConfigSync(repo), opts.warn);
-  const sel = selectCode(repo, maxBytes);
-  const oidLen = oidLength(repo, sel);
+  const oidLen = oidLength(repo);
+  // Read while the listing may still be on its way (opts.listed).
+  const indexes = readIndexes(repo, oidLen);
+  const sel = selectCode(repo, maxBytes, opts.listed?.());
   const cachePath = cacheIndexPath(repo);
   mkdirSync(dirname(cachePath), { recursive: true });
   // Built under tmp/ (doctor removes what a dead process left there), then renamed into place.
@@ -219,7 +232,7 @@ export function snapshotCodeSync(repo: RepoInfo, opts: { config?: Map<string, st
     // write-tree: then once more without the cache.
     const large = Object.assign([] as Array<{ path: string; bytes: number }>, { maxBytes });
     for (const useCache of [true, false]) {
-      const built = fromCache(repo, sel, oidLen, useCache, large);
+      const built = fromCache(repo, sel, indexes, useCache, large);
       const same = built && built.dirty.length === 0 ? reusableTree(repo, built.cache, built.entries) : null;
       if (same) {
         const largeModified = large.filter((l) => built!.entries.find((e) => e.path === l.path)?.oid.toString('hex') !== sel.tracked.find((t) => t.path === l.path)?.oid);
