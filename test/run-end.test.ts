@@ -255,3 +255,19 @@ process.kill(process.pid, 'SIGKILL');
   const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string; records: number }>;
   assert.deepEqual(runs.map((x) => [x.status, x.records]), [['ok', 3], ['crashed', 3]]);
 });
+
+test('the code recorded is the one of the start: an edit as soon as the process exits, with its capture in flight, is not in the run', async () => {
+  const { dir, release } = lockedRepo();
+  writeFileSync(join(dir, 'notes.txt'), 'untracked, as it was\n');
+  assert.equal(runNode(dir, 'train.mjs').status, 0);
+  writeFileSync(join(dir, 'train.mjs'), `${SCRIPT}// edited after the run\n`);
+  writeFileSync(join(dir, 'notes.txt'), 'untracked, edited\n');
+  writeFileSync(join(dir, 'new.mjs'), 'export const x = 1;\n');
+  await capturerPid(dir); // the capture claimed the journal after the edits, and waits on the lock
+  release();
+  const runs = runsJson(dir);
+  const tree = (JSON.parse(flor(dir, ['show', runs[0]!.run, '--format', 'json']).stdout) as { codeTree: string }).codeTree;
+  assert.equal(gitIn(dir, 'cat-file', 'blob', `${tree}:train.mjs`), SCRIPT.trimEnd());
+  assert.equal(gitIn(dir, 'cat-file', 'blob', `${tree}:notes.txt`), 'untracked, as it was');
+  assert.ok(!gitIn(dir, 'ls-tree', '--name-only', tree).split('\n').includes('new.mjs'), 'a file added after exit is not in the run');
+});

@@ -1,0 +1,77 @@
+/**
+ * The waiting capturer's shell lists the code for a run's start (store/waiting-capture.ts): its
+ * listing is git's own for the same arguments, in a work tree whose path needs quoting, and leaves
+ * no scratch file; a shell that died before listing is noticed at once, and the start then lists
+ * the code itself. Real repositories, real processes.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { cleanup, gitIn, sh, tempDir, writeFiles } from './helpers/repo.js';
+import { requireRepoSync } from '../src/store/git.js';
+import { codeListArgs } from '../src/store/code-select.js';
+import { startWaitingCapture } from '../src/store/waiting-capture.js';
+
+after(cleanup);
+
+/** A repository under a path with a quote and a space, with a .florignore (its path is an argument of ls-files). */
+function repo(): string {
+  const dir = tempDir("flor-it's here-");
+  gitIn(dir, 'init', '-q', '-b', 'main');
+  writeFiles(dir, { 'a.mjs': 'export const a = 1;\n', '.florignore': 'data/\n', 'data/x.csv': '1\n', 'notes.txt': 'n\n', 'sub/b.mjs': 'b\n' });
+  gitIn(dir, 'add', 'a.mjs', '.florignore');
+  gitIn(dir, '-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qm', 'one');
+  return dir;
+}
+
+/** The shell's exit once its pipe is closed (no journal: it ends without starting a capture). */
+function ended(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.on('exit', (code) => resolve(code));
+    child.ref(); // unref'd by its starter: the test waits for it
+    child.stdin?.destroy();
+  });
+}
+
+test("the shell's listing is git ls-files' own, and its scratch files are gone once read", async () => {
+  const dir = repo();
+  const info = requireRepoSync(dir);
+  const w = startWaitingCapture(info, join(info.commonDir, 'flor', 'journal', 'none.jrnl'), ['/bin/false'], []);
+  assert.ok(w, 'started');
+  const listed = w.listed();
+  const direct = sh('git', codeListArgs(dir), dir).stdout;
+  assert.equal(listed, direct);
+  const paths = direct.split('\0').map((r) => r.slice(r.indexOf('\t') + 1).replace(/^\? /, ''));
+  assert.deepEqual(paths.filter(Boolean).sort(), ['.florignore', 'a.mjs', 'notes.txt', 'sub/b.mjs'], '.florignore applied: data/ left out');
+  assert.deepEqual(readdirSync(join(info.commonDir, 'flor', 'tmp')), []);
+  assert.equal(w.listed(), null, 'once only');
+  assert.equal(await ended(w.child), 0);
+});
+
+test('a shell that died before listing is noticed at once: no listing, and the start lists the code itself', async () => {
+  const dir = repo();
+  const info = requireRepoSync(dir);
+  // A git that takes its time, so the shell dies before its listing is written.
+  const shim = tempDir('flor-slow-git-');
+  const realGit = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+  writeFileSync(join(shim, 'git'), `#!/bin/sh\nsleep 1\nexec ${realGit} "$@"\n`);
+  chmodSync(join(shim, 'git'), 0o755);
+  const path = process.env.PATH;
+  process.env.PATH = `${shim}:${path}`;
+  let w: ReturnType<typeof startWaitingCapture>;
+  try {
+    w = startWaitingCapture(info, join(info.commonDir, 'flor', 'journal', 'none.jrnl'), ['/bin/false'], []);
+  } finally {
+    process.env.PATH = path;
+  }
+  assert.ok(w);
+  w.child.kill('SIGKILL');
+  const t0 = performance.now();
+  assert.equal(w.listed(), null);
+  assert.ok(performance.now() - t0 < 900, `noticed in ${(performance.now() - t0).toFixed(0)} ms, before the slow git would have listed`);
+  await ended(w.child);
+});
