@@ -3,7 +3,8 @@
  * starts in one runs as it would in a process of its own (argv, cwd, environment, main module,
  * exit status), tasks with Node options or another environment get their own process, processes
  * no task takes are ended, a warm process that died before its task leaves it to a process of its
- * own, and a replay's tasks run in them. Real processes; needs the built dist/.
+ * own, a replay's tasks run in them, and a replay starts one before it reads its runs. Real
+ * processes; needs the built dist/.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { childEnv, warmPool } from '../src/replay/warm.js';
 import runTask, { type ReplayTask } from '../src/replay/worker.js';
 import { replayMissing } from '../src/replay/replay.js';
 import { requireRepoSync } from '../src/store/git.js';
+import { acquireReplayLock } from '../src/store/replay-lock.js';
 import { makeRepo, runNode, tempDir, writeFiles, cleanup } from './helpers/repo.js';
 import { cli } from './helpers/cli.js';
 
@@ -157,4 +159,25 @@ test('a replay runs its tasks in warm processes, and leaves none behind', async 
   // The values the statement gives with each run's own k (2 and 3), as a cold start gave them.
   const table = await cli(dir, ['log', 'v2', '--format', 'csv']);
   assert.deepEqual(table.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[5]), ['0', '20', '40', '0', '30', '60']);
+});
+
+test('a replay starts one process ahead before it reads any run, and ends it when no run needs it', async () => {
+  const dir = makeRepo({ files: { 'train.mjs': TRAIN('') } });
+  runNode(dir, 'train.mjs');
+  const repo = requireRepoSync(dir);
+  // Another replay holds the lock: this one waits before it lists a run, its process started.
+  const release = await acquireReplayLock(repo, ['other']);
+  let waiting!: () => void;
+  const waited = new Promise<void>((r) => (waiting = r));
+  const replay = replayMissing(repo, ['v'], { workers: 2, onWait: () => waiting() });
+  try {
+    await waited;
+    await until(() => warmChildren().length === 1, 'the process started ahead');
+  } finally {
+    await release();
+  }
+  const r = await replay;
+  assert.equal(r.complete.length, 1, 'the run has v: nothing to replay');
+  assert.deepEqual(r.outcomes, []);
+  assert.deepEqual(warmChildren(), [], 'the process no run needed is ended');
 });

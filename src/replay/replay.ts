@@ -58,17 +58,24 @@ export async function replayMissing(repo: RepoInfo, names: string[], opts: Repla
   // The parser loads while those processes start (after this turn's microtasks, which start the
   // lock's update-ref), not after the files it parses are listed.
   setImmediate(loadParser);
-  // What is missing is decided under the lock, so a replay that waited sees the other's segments.
-  // A dry run writes nothing and takes no lock.
-  const release = opts.dryRun ? null : await acquireReplayLock(repo, names, { onWait: opts.onWait, timeoutMs: opts.lockTimeoutMs });
+  // A replay child boots meanwhile too, on the core this one leaves idle while it waits on those
+  // processes and parses: most replays run a task, and the first run that needs one takes it.
+  const engine = opts.dryRun ? null : lazyStart(repo, { workers, env: opts.env });
+  engine?.guess();
+  let release: (() => Promise<void>) | null = null;
   try {
-    return await replayLocked(repo, names, workers, opts, today);
+    // What is missing is decided under the lock, so a replay that waited sees the other's segments.
+    // A dry run writes nothing and takes no lock.
+    if (!opts.dryRun) release = await acquireReplayLock(repo, names, { onWait: opts.onWait, timeoutMs: opts.lockTimeoutMs });
+    return await replayLocked(repo, names, workers, opts, today, engine);
   } finally {
+    // Before the lock goes: no task, nor a process started for one, outlives the replay.
+    await engine?.close();
     await release?.();
   }
 }
 
-async function replayLocked(repo: RepoInfo, names: string[], workers: number, opts: ReplayOptions, todayRead: Promise<TodayFiles>): Promise<ReplayReport> {
+async function replayLocked(repo: RepoInfo, names: string[], workers: number, opts: ReplayOptions, todayRead: Promise<TodayFiles>, engine: ReplayContext['engine']): Promise<ReplayReport> {
   // The runs are listed while today's files may still be read: neither needs the other.
   const listing = selectRuns(repo, opts.runs, opts.since);
   listing.catch(ignore); // awaited below, unless today's code already fails the request
@@ -83,12 +90,7 @@ async function replayLocked(repo: RepoInfo, names: string[], workers: number, op
 
   if (names.length === 0) return new Findings().report(names, planReplay([], [], new Map(), { workers }));
 
-  const engine = opts.dryRun ? null : lazyStart(repo, { workers, env: opts.env });
-  try {
-    return await replayWith({ repo, names, today, entries: await listing, workers, engine, opts });
-  } finally {
-    await engine?.close();
-  }
+  return replayWith({ repo, names, today, entries: await listing, workers, engine, opts });
 }
 
 interface ReplayContext {

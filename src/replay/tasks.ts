@@ -29,9 +29,11 @@ const ignore = (): void => undefined;
  * The pool and the writer id, started the first time a run turns out to need replaying: the
  * writer id is read while the other runs are read, propagated and checked out, and a replay
  * with nothing to do starts none. Each run found to need replaying counts as one task to come
- * (until its plan says how many), so the pool starts processes ahead for it (warm.ts).
+ * (until its plan says how many), so the pool starts processes ahead for it (warm.ts); guess()
+ * counts one before any run is read, which the first such run then stands for.
  */
 export function lazyStart(repo: RepoInfo, o: { workers: number; env?: Record<string, string> }): {
+  guess(): void;
   start(run: string): void;
   /** Runs counted by start() that turned out to run nothing (refused, not propagated). */
   dropped(kept: ReadonlySet<string>): void;
@@ -42,23 +44,30 @@ export function lazyStart(repo: RepoInfo, o: { workers: number; env?: Record<str
   let pool: TaskPool | null = null;
   let writer: Promise<string> | null = null;
   const counted = new Set<string>();
+  let guessed = false;
+  const tasksPool = (): TaskPool => (pool ??= createPool({ workers: o.workers, top: repo.top!, env: o.env }));
   const init = (): TaskPool => {
-    pool ??= createPool({ workers: o.workers, top: repo.top!, env: o.env });
     if (!writer) {
       writer = ensureWriter(repo);
       writer.catch(ignore); // awaited before the first segment is written
     }
-    return pool;
+    return tasksPool();
   };
   return {
+    // Not the writer id: a replay with nothing to do writes none.
+    guess: () => {
+      if (guessed || counted.size) return;
+      guessed = true;
+      tasksPool().ahead(1);
+    },
     start: (run) => {
       const p = init();
       if (counted.has(run)) return;
       counted.add(run);
-      p.ahead(1);
+      if (!guessed || counted.size > 1) p.ahead(1);
     },
     dropped: (kept) => {
-      const gone = [...counted].filter((r) => !kept.has(r)).length;
+      const gone = [...counted].filter((r) => !kept.has(r)).length + (guessed && counted.size === 0 ? 1 : 0);
       if (gone) pool?.ahead(-gone);
     },
     pool: init,
