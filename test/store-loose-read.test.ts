@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { cleanup, copyRepo, flor, gitIn, sh, tempDir } from './helpers/repo.js';
 import { recordHistory, type History } from './helpers/history.js';
 import { CatFile, requireRepoSync, type RepoInfo } from '../src/store/git.js';
-import { looseReader, parseLoose } from '../src/store/loose-read.js';
+import { looseReader, parseLoose, type LooseRead } from '../src/store/loose-read.js';
 import { nodeZlib } from '../src/store/builtins.js';
 import { isFlorError } from '../src/errors.js';
 
@@ -35,22 +35,34 @@ function allObjects(dir: string): Array<[string, string]> {
     .map((l) => l.split(' ') as [string, string]);
 }
 
-function catFile(dir: string): CatFile {
-  const c = new CatFile(dir);
+function catFile(dir: string, loose: LooseRead | null = null): CatFile {
+  const c = new CatFile(dir, loose);
   cats.push(c);
   return c;
 }
 
+/** A blob of random bytes (they do not deflate): read on the thread pool. */
+function bigBlob(dir: string): string {
+  let x = 7;
+  const bytes = Buffer.alloc(100_000);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+  const file = join(tempDir(), 'big');
+  writeFileSync(file, bytes);
+  return gitIn(dir, 'hash-object', '-w', file);
+}
+
 test('every loose object reads from its file as cat-file gives it: blobs, trees, commits, tags', async () => {
   gitIn(h.dir, 'tag', '-a', '-m', 'a tag', 'loose-read-tag', h.c1);
+  const big = bigBlob(h.dir);
   const objects = allObjects(h.dir);
   const types = new Set(objects.map(([, t]) => t));
   assert.deepEqual([...types].sort(), ['blob', 'commit', 'tag', 'tree']);
   const loose = looseReader(repo)!;
   assert.ok(loose, 'a plain repository reads loose objects');
   const cat = catFile(h.dir);
+  assert.ok(loose(big) instanceof Promise, 'a large object is inflated off the main thread');
   for (const [oid, type] of objects) {
-    const mine = loose(oid);
+    const mine = await loose(oid);
     assert.ok(mine, `${oid} (${type}) is loose and read`);
     const git = await cat.read(oid);
     assert.equal(mine.type, git!.type, oid);
@@ -82,13 +94,15 @@ test('a file that is not a whole, well-formed object is left to cat-file', async
   // Damaged on disk: the reader leaves it, and reading it through the store fails as cat-file fails.
   const dir = copyRepo(h.dir);
   const r = requireRepoSync(dir);
-  const [victim] = allObjects(dir).find(([, t]) => t === 'blob')!;
-  const file = join(r.commonDir, 'objects', victim.slice(0, 2), victim.slice(2));
-  chmodSync(file, 0o644);
-  const raw = readFileSync(file);
-  writeFileSync(file, raw.subarray(0, raw.length - 4));
-  assert.equal(looseReader(r)!(victim), null);
-  await assert.rejects(catFile(dir).read(victim), (e: unknown) => isFlorError(e, 'OBJECT_UNREADABLE'));
+  const [small] = allObjects(dir).find(([, t]) => t === 'blob')!;
+  for (const victim of [small, bigBlob(dir)]) {
+    const file = join(r.commonDir, 'objects', victim.slice(0, 2), victim.slice(2));
+    chmodSync(file, 0o644);
+    const raw = readFileSync(file);
+    writeFileSync(file, raw.subarray(0, raw.length - 4));
+    assert.equal(await looseReader(r)!(victim), null, 'a cut file is not read');
+    await assert.rejects(catFile(dir, looseReader(r)).read(victim), (e: unknown) => isFlorError(e, 'OBJECT_UNREADABLE'), 'cat-file says why');
+  }
 });
 
 test('packed objects, replace refs and another object directory go to cat-file', async () => {

@@ -194,7 +194,12 @@ export class CatFile {
   read(spec: string): Promise<GitObject | null> {
     if (this.closed) return Promise.reject(new FlorError('GIT_FAILED', 'object reader is closed'));
     const hit = this.loose?.(spec);
-    if (hit) return Promise.resolve(hit);
+    if (hit) return hit instanceof Promise ? hit.then((o) => o ?? this.ask(spec)) : Promise.resolve(hit);
+    return this.ask(spec);
+  }
+
+  private ask(spec: string): Promise<GitObject | null> {
+    if (this.closed) return Promise.reject(new FlorError('GIT_FAILED', 'object reader is closed'));
     if (/[\n]/.test(spec)) return Promise.reject(new FlorError('BAD_REVISION', `bad object name: ${JSON.stringify(spec)}`));
     return new Promise((resolve, reject) => {
       if (this.pending.length === 0) this.ref();

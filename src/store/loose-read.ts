@@ -21,8 +21,14 @@ import { refListingFromFiles } from './ref-files.js';
 const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 const TYPES = new Set<string>(['blob', 'tree', 'commit', 'tag']);
 
-/** A loose object by its id; null when cat-file must answer. */
-export type LooseRead = (oid: string) => GitObject | null;
+/** A loose object by its id (a large one once inflated); null when cat-file must answer. */
+export type LooseRead = (oid: string) => GitObject | Promise<GitObject | null> | null;
+
+/**
+ * Files from this size on are inflated on libuv's thread pool: a segment's inflate (most of its
+ * read) then runs beside the main thread's decoding of the ones before it, as cat-file's did.
+ */
+const POOL_BYTES = 16 * 1024;
 
 function envSet(...names: string[]): boolean {
   return names.some((n) => process.env[n] !== undefined && process.env[n] !== '');
@@ -39,19 +45,32 @@ export function looseReader(repo: RepoInfo): LooseRead | null {
     const file = join(dir, oid.slice(0, 2), oid.slice(2));
     // Packed objects are the common miss: a failed existence check costs no exception.
     if (!existsSync(file)) return null;
+    // Gone meanwhile (packed and pruned), unreadable or damaged: cat-file says which.
+    let raw: Buffer;
     try {
-      return parseLoose(oid, readFileSync(file));
+      raw = readFileSync(file);
+      if (raw.length < POOL_BYTES) return parseLoose(oid, raw);
     } catch {
-      return null; // gone meanwhile (packed and pruned), unreadable or damaged: cat-file says which
+      return null;
     }
+    return new Promise((resolve) => nodeZlib().inflate(raw, { chunkSize: chunkFor(raw) }, (e, all) => resolve(e ? null : objectOf(oid, all))));
   };
 }
 
-/** `<type> <size>\0<body>`, inflated; null when it is not exactly that. */
+/**
+ * Most objects inflate to less than four times their size (segments' numbers barely shrink):
+ * then the output is one buffer, not pieces joined by a copy.
+ */
+function chunkFor(raw: Buffer): number {
+  return Math.max(1024, raw.length * 4);
+}
+
+/** `<type> <size>\0<body>`, inflated; null when it is not exactly that (throws when it does not inflate). */
 export function parseLoose(oid: string, raw: Buffer): GitObject | null {
-  // Most objects inflate to less than four times their size (segments' numbers barely shrink):
-  // then the output is one buffer, not pieces joined by a copy.
-  const all = nodeZlib().inflateSync(raw, { chunkSize: Math.max(1024, raw.length * 4) });
+  return objectOf(oid, nodeZlib().inflateSync(raw, { chunkSize: chunkFor(raw) }));
+}
+
+function objectOf(oid: string, all: Buffer): GitObject | null {
   const nul = all.indexOf(0);
   if (nul < 0 || nul > 32) return null;
   const head = all.toString('latin1', 0, nul);
