@@ -179,6 +179,9 @@ test('no git process outlives the process that started it: run, capture, runs, l
   const { env, log } = gitWrapper();
   runNode(dir, 'train.mjs', [], { env });
   const id = JSON.parse(flor(dir, ['runs', '--format', 'json'], { env }).stdout)[0].run as string;
+  // Packed and not cached, so that the readers below ask cat-file (loose objects are read from their files).
+  gitIn(dir, 'repack', '-a', '-d', '-q');
+  rmSync(join(dir, '.git', 'flor', 'cache'), { recursive: true, force: true });
   flor(dir, ['log', 'loss'], { env });
   flor(dir, ['show', id], { env });
   // The capturer may still be finishing (its recovery pass) after the reader saw the run: wait

@@ -2,7 +2,7 @@
  * Loose objects read from their files (src/store/loose-read.ts): the same type and bytes as
  * `git cat-file --batch` for every kind of object, and cat-file's answer wherever the file is not
  * the whole story (packed, damaged, replaced, another object directory). A cold query of a
- * history whose objects are loose asks cat-file for none of them.
+ * history whose objects are loose starts no cat-file.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -129,14 +129,16 @@ test('packed objects, replace refs and another object directory go to cat-file',
   }
 });
 
-test('a cold log over loose objects asks cat-file for none of them; packed, the same answer through cat-file', () => {
+test('a cold log over loose objects starts no cat-file; packed, the same answer through cat-file', () => {
   const dir = copyRepo(h.dir);
-  // `git` on PATH records what is asked of `cat-file --batch`.
+  // `git` on PATH records the commands started and what is asked of `cat-file --batch`.
   const bin = tempDir('flor-gitwrap-');
   const asked = join(bin, 'asked');
+  const started = join(bin, 'started');
   writeFileSync(asked, '');
+  writeFileSync(started, '');
   const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
-  writeFileSync(join(bin, 'git'), `#!/bin/sh\nif [ "$1" = cat-file ]; then tee -a "${asked}" | "${real}" "$@"; else exec "${real}" "$@"; fi\n`);
+  writeFileSync(join(bin, 'git'), `#!/bin/sh\necho "$1" >> "${started}"\nif [ "$1" = cat-file ]; then tee -a "${asked}" | "${real}" "$@"; else exec "${real}" "$@"; fi\n`);
   chmodSync(join(bin, 'git'), 0o755);
   const env = { PATH: `${bin}:${process.env.PATH}` };
   const cold = () => {
@@ -146,6 +148,7 @@ test('a cold log over loose objects asks cat-file for none of them; packed, the 
   const loose = cold();
   assert.equal(JSON.parse(loose).length, 12, 'three runs of lr > 0.1, four rows each');
   assert.equal(readFileSync(asked, 'utf8'), '', 'every object came from its file');
+  assert.ok(!readFileSync(started, 'utf8').includes('cat-file'), 'and no cat-file was started');
   sh('git', ['gc', '-q', '--prune=now'], dir);
   assert.equal(cold(), loose);
   assert.ok(readFileSync(asked, 'utf8').split('\n').filter(Boolean).length > 10, 'packed objects are read through cat-file');

@@ -125,7 +125,8 @@ export interface GitObject {
  * The child is unref'd so it never keeps a user's script alive at exit.
  */
 export class CatFile {
-  private child!: ChildProcessWithoutNullStreams;
+  /** Started at the first read a loose file does not answer (a query of fresh runs may need none). */
+  private child: ChildProcessWithoutNullStreams | null = null;
   private buf: Buffer = Buffer.alloc(0);
   private parts: Buffer[] = [];
   private partsLen = 0;
@@ -135,9 +136,7 @@ export class CatFile {
   private stderr = '';
 
   /** `loose`: reads loose objects without Git (loose-read.ts); what it leaves goes to cat-file. */
-  constructor(readonly cwd: string, private loose: LooseRead | null = null) {
-    this.child = this.start();
-  }
+  constructor(readonly cwd: string, private loose: LooseRead | null = null) {}
 
   private start(): ChildProcessWithoutNullStreams {
     const child = childProcess().spawn('git', ['cat-file', '--batch'], { cwd: this.cwd, env: gitEnv() });
@@ -173,11 +172,12 @@ export class CatFile {
     this.start();
     if (rest.length) {
       this.ref();
-      for (const p of rest) this.child.stdin.write(p.spec + '\n');
+      for (const p of rest) this.child!.stdin.write(p.spec + '\n');
     }
   }
 
   private unref(): void {
+    if (!this.child) return;
     this.child.unref();
     (this.child.stdout as unknown as { unref?: () => void }).unref?.();
     (this.child.stdin as unknown as { unref?: () => void }).unref?.();
@@ -186,6 +186,7 @@ export class CatFile {
 
   /** While a read is pending the process must stay alive for the answer; idle, it must not. */
   private ref(): void {
+    if (!this.child) return;
     this.child.ref();
     (this.child.stdout as unknown as { ref?: () => void }).ref?.();
   }
@@ -201,10 +202,11 @@ export class CatFile {
   private ask(spec: string): Promise<GitObject | null> {
     if (this.closed) return Promise.reject(new FlorError('GIT_FAILED', 'object reader is closed'));
     if (/[\n]/.test(spec)) return Promise.reject(new FlorError('BAD_REVISION', `bad object name: ${JSON.stringify(spec)}`));
+    const child = this.child ?? this.start();
     return new Promise((resolve, reject) => {
       if (this.pending.length === 0) this.ref();
       this.pending.push({ spec, resolve, reject });
-      this.child.stdin.write(spec + '\n');
+      child.stdin.write(spec + '\n');
     });
   }
 
@@ -273,13 +275,14 @@ export class CatFile {
    * which may never reap it (a defunct `git` in a container whose init does not).
    */
   close(): Promise<void> {
+    const child = this.child;
     if (!this.closed) {
       this.closed = true;
-      this.child.stdin.end();
+      child?.stdin.end();
     }
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     this.ref(); // keep the loop alive for the exit event, the one thing still awaited
-    return new Promise((resolve) => this.child.once('exit', () => resolve()));
+    return new Promise((resolve) => child.once('exit', () => resolve()));
   }
 }
 
