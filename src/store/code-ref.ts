@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'n
 import { dirname, join } from 'node:path';
 import { repoCwd, git, gitSync, type RepoInfo } from './git.js';
 import { journalDir, JOURNAL_EXT } from './journal.js';
+import { deleteRefFiles } from './ref-write.js';
 
 
 export function codeRef(runId: string): string {
@@ -42,6 +43,7 @@ export function pinCodeSync(repo: RepoInfo, runId: string, tree: string): void {
 
 /** Drops the pin of a captured run; a pin already gone is fine. */
 export async function unpinCode(repo: RepoInfo, runId: string): Promise<void> {
+  if (deleteRefFiles(repo, codeRef(runId))) return;
   await git(['update-ref', '-d', codeRef(runId)], { cwd: repoCwd(repo), okCodes: [1] });
 }
 

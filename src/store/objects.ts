@@ -18,6 +18,7 @@ import { LEDGERS } from './refs.js';
 import { ledgerSignArgs } from './signing.js';
 import { looseWriter } from './loose.js';
 import { refFromFiles } from './ref-files.js';
+import { casRefFiles } from './ref-write.js';
 import { looseReader } from './loose-read.js';
 import { closeRefSessions, sessionUpdate } from './ref-session.js';
 
@@ -236,6 +237,8 @@ export async function casRef(repo: RepoInfo, ref: string, next: string, prev: st
   // This clone's ledger keeps a reflog (only it: core.logAllRefUpdates=always would log every ref
   // of the user's repository), so `doctor --repair` can restore the last good tip if the ref breaks.
   const ledger = ref.startsWith('refs/flor/ledgers/');
+  const direct = casRefFiles(repo, ref, next, prev, message, ledger);
+  if (direct !== null) return direct;
   // The session (ref-session.ts) logs to a reflog that exists but creates none: with the files
   // backend, an empty reflog file is where Git's --create-reflog starts it.
   const r = session && (!ledger || reflogReady(repo, ref))
