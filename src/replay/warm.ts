@@ -68,6 +68,8 @@ export function warmPool(o: { limit: number; top: string; env: () => NodeJS.Proc
   /** The ended ones' exits: reaped before the replay returns (a CLI exiting at once would leave zombies). */
   const ended: Array<Promise<void>> = [];
   let ahead = 0;
+  let pending = false;
+  let closed = false;
 
   const envKey = (env: NodeJS.ProcessEnv): string => JSON.stringify(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
@@ -92,10 +94,24 @@ export function warmPool(o: { limit: number; top: string; env: () => NodeJS.Proc
   };
 
   const fit = (): void => {
+    if (closed) return;
     for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.gone) idle.splice(i, 1);
     const want = entry ? Math.max(0, Math.min(o.limit, ahead)) : 0;
     while (idle.length < want) boot();
     while (idle.length > want) end(idle.pop()!);
+  };
+
+  /**
+   * fit() after this turn, where a task was handed out: a spawn holds this thread up to tens of
+   * milliseconds (the fork), and the tasks handed out in this turn start first.
+   */
+  const later = (): void => {
+    if (pending) return;
+    pending = true;
+    setImmediate(() => {
+      pending = false;
+      fit();
+    });
   };
 
   return {
@@ -111,7 +127,7 @@ export function warmPool(o: { limit: number; top: string; env: () => NodeJS.Proc
         const i = idle.findIndex((x) => !x.gone && x.key === key);
         if (i >= 0) [w] = idle.splice(i, 1);
       }
-      fit();
+      later();
       if (!w) return null;
       const { child } = w;
       let acked = false;
@@ -125,6 +141,7 @@ export function warmPool(o: { limit: number; top: string; env: () => NodeJS.Proc
       return { child, started: () => acked };
     },
     async close() {
+      closed = true;
       for (const w of idle.splice(0)) end(w);
       await Promise.all(ended);
     },
