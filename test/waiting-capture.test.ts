@@ -75,3 +75,12 @@ test('a shell that died before listing is noticed at once: no listing, and the s
   assert.ok(performance.now() - t0 < 900, `noticed in ${(performance.now() - t0).toFixed(0)} ms, before the slow git would have listed`);
   await ended(w.child);
 });
+
+test('a start that ended before reading the listing leaves no scratch file: the shell removes it as it ends', async () => {
+  const dir = repo();
+  const info = requireRepoSync(dir);
+  const w = startWaitingCapture(info, join(info.commonDir, 'flor', 'journal', 'none.jrnl'), ['/bin/false'], []);
+  assert.ok(w);
+  assert.equal(await ended(w.child), 0, 'no journal: ends without a capture');
+  assert.deepEqual(readdirSync(join(info.commonDir, 'flor', 'tmp')), []);
+});

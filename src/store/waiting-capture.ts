@@ -77,8 +77,9 @@ export function startWaitingCapture(repo: RepoInfo, journal: string, capture: st
   const list = join(tmp, `list-${name}`);
   const done = join(tmp, `listed-${name}`);
   const ls = codeListArgs(repo.top).map(shWord).join(' ');
-  // git's stdin is not the pipe; its exit status, once written with its newline, says the listing is complete.
-  const script = `git ${ls} </dev/null >"$1" 2>/dev/null; echo $? >"$2"; read -r _; cd "$3" && [ -e "$4" ] || exit 0; shift 4; exec "$@"`;
+  // git's stdin is not the pipe; its exit status, once written with its newline, says the listing
+  // is complete. The runtime removes both files once read; if it died first, the shell does.
+  const script = `git ${ls} </dev/null >"$1" 2>/dev/null; echo $? >"$2"; read -r _; if [ -e "$1" ] || [ -e "$2" ]; then rm -f "$1" "$2"; fi; cd "$3" && [ -e "$4" ] || exit 0; shift 4; exec "$@"`;
   let child: ChildProcess;
   try {
     mkdirSync(tmp, { recursive: true });
