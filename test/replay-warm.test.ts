@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { childEnv, warmPool } from '../src/replay/warm.js';
+import { createPool } from '../src/replay/pool.js';
 import runTask, { type ReplayTask } from '../src/replay/worker.js';
 import { replayMissing } from '../src/replay/replay.js';
 import { requireRepoSync } from '../src/store/git.js';
@@ -180,4 +181,17 @@ test('a replay starts one process ahead before it reads any run, and ends it whe
   assert.equal(r.complete.length, 1, 'the run has v: nothing to replay');
   assert.deepEqual(r.outcomes, []);
   assert.deepEqual(warmChildren(), [], 'the process no run needed is ended');
+});
+
+test('a replay pool starts processes ahead for one task more than its workers', async () => {
+  const dir = makeRepo({ files: { 'a.cjs': CJS } });
+  const pool = createPool({ workers: 2, top: dir });
+  try {
+    pool.ahead(5);
+    // The first round's two, and the next task's, booting while the runs are still prepared.
+    assert.equal(warmChildren().length, 3);
+  } finally {
+    await pool.close();
+  }
+  assert.deepEqual(warmChildren(), []);
 });

@@ -5,7 +5,7 @@
  * out the runs' code. A warm process (warm-child.ts) boots then and waits for its task; the task
  * starts in it as it would in a process of its own (`node <script> <argv>`, same environment, cwd
  * and argv), but ~130 ms sooner.
- * As many are kept ready as tasks are known to come, up to a limit (--workers): a warm process
+ * As many are kept ready as tasks are known to come, up to a limit (pool.ts): a warm process
  * never runs a task the dispatcher did not start, so --workers still bounds the tasks running.
  * Used only for tasks started without Node options (a loader flag must be there at boot) and with
  * the environment the process was started with; any other task starts a process of its own.
