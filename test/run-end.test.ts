@@ -274,3 +274,23 @@ test('the code recorded is the one of the start: an edit as soon as the process 
   assert.equal(gitIn(dir, 'cat-file', 'blob', `${tree}:notes.txt`), 'untracked, as it was');
   assert.ok(!gitIn(dir, 'ls-tree', '--name-only', tree).split('\n').includes('new.mjs'), 'a file added after exit is not in the run');
 });
+
+test('a start that fails after its waiting capturer started: the script runs unrecorded, with that shell waiting (not its zombie), which ends with it', () => {
+  const script = `import { readFileSync } from 'node:fs';
+import { flor } from 'git-flor';
+flor.arg('x', 0);
+const end = Date.now() + 300;
+while (Date.now() < end); // synchronous: the event loop does not turn, so no child is reaped
+const kids = readFileSync(\`/proc/\${process.pid}/task/\${process.pid}/children\`, 'utf8').trim().split(' ').filter(Boolean);
+process.stdout.write(JSON.stringify(kids.map((k) => readFileSync(\`/proc/\${k}/stat\`, 'utf8').split(') ')[1][0])));
+`;
+  const dir = makeRepo({ files: { 'fail.mjs': script } });
+  mkdirSync(join(dir, '.git', 'flor'), { recursive: true });
+  writeFileSync(join(dir, '.git', 'flor', 'journal'), 'not a directory\n'); // the journal cannot be opened
+  const r = runNode(dir, 'fail.mjs');
+  assert.match(r.stderr, /cannot start recording/);
+  assert.deepEqual(JSON.parse(r.stdout), ['S'], 'one child, the waiting shell, asleep');
+  const tmp = join(dir, '.git', 'flor', 'tmp');
+  for (let i = 0; i < 500 && readdirSync(tmp).length > 0; i++) spawnSync('sleep', ['0.01']);
+  assert.deepEqual(readdirSync(tmp), [], 'its listing read and removed');
+});

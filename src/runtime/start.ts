@@ -119,46 +119,43 @@ export function startRun(at: Located): Started {
   const runId = ulid();
   const main = moduleSibling('../store/capture-main');
   const jpath = journalPath(repo.commonDir, runId);
+  // If the start fails below, the shell is left to end with this process (no journal: no capture;
+  // it removes its listing): killed now, it would be this process's zombie until the loop turns.
   const waiting = startWaitingCapture(repo, jpath, [process.execPath, ...main.execArgv, main.path, jpath], [REPLAY_ENV, REPLAY_PARENT_ENV]);
+  // What does not depend on the code is done while the shell lists it.
+  const florConfig = florConfigSync(repo);
+  const head = at.head ?? headSync(repo);
+  const cwd = toSlash(relative(top, real(process.cwd())));
+  const started: RunMeta = {
+    ...baseMeta(runId),
+    script: scriptPath(top),
+    cwd,
+    // Only the loader flags replay needs travel with the run (store/exec-argv.ts).
+    execArgv: recordableExecArgv(process.execArgv, cwd, (abs) => {
+      const r = real(abs);
+      const inTop = relative(real(top), r);
+      if (inTop.startsWith('..') || isAbsolute(inTop)) return null;
+      const rel = toSlash(relative(real(process.cwd()), r));
+      return rel.startsWith('../') ? rel : `./${rel}`;
+    }),
+    commit: head.commit,
+    branch: head.branch,
+  };
+  const snap = snapshotCodeSync(repo, { config: florConfig, warn: (l) => process.stderr.write(l), listed: waiting ? () => waiting.listed() : undefined });
+  const codeTree = snap.tree;
+  const skipped = skippedSummary(snap.skipped);
+  const meta: RunMeta = { ...started, dirty: codeTree !== head.tree, ...(skipped ? { skipped } : {}) };
+  const warning = skippedLine(runId, snap.skipped, snap.maxBytes) + largeTrackedLine(snap.largeModified, snap.maxBytes);
+  if (warning) process.stderr.write(warning); // process.stderr is created only to say something
+  const journal = openJournal(repo.commonDir, runId);
+  journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
   try {
-    // What does not depend on the code is done while the shell lists it.
-    const florConfig = florConfigSync(repo);
-    const head = at.head ?? headSync(repo);
-    const cwd = toSlash(relative(top, real(process.cwd())));
-    const started: RunMeta = {
-      ...baseMeta(runId),
-      script: scriptPath(top),
-      cwd,
-      // Only the loader flags replay needs travel with the run (store/exec-argv.ts).
-      execArgv: recordableExecArgv(process.execArgv, cwd, (abs) => {
-        const r = real(abs);
-        const inTop = relative(real(top), r);
-        if (inTop.startsWith('..') || isAbsolute(inTop)) return null;
-        const rel = toSlash(relative(real(process.cwd()), r));
-        return rel.startsWith('../') ? rel : `./${rel}`;
-      }),
-      commit: head.commit,
-      branch: head.branch,
-    };
-    const snap = snapshotCodeSync(repo, { config: florConfig, warn: (l) => process.stderr.write(l), listed: waiting ? () => waiting.listed() : undefined });
-    const codeTree = snap.tree;
-    const skipped = skippedSummary(snap.skipped);
-    const meta: RunMeta = { ...started, dirty: codeTree !== head.tree, ...(skipped ? { skipped } : {}) };
-    const warning = skippedLine(runId, snap.skipped, snap.maxBytes) + largeTrackedLine(snap.largeModified, snap.maxBytes);
-    if (warning) process.stderr.write(warning); // process.stderr is created only to say something
-    const journal = openJournal(repo.commonDir, runId);
-    journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
-    try {
-      // Keeps the code tree alive through a `git gc --prune=now` until capture references it.
-      pinCodeSync(repo, runId, codeTree);
-    } catch {
-      // Recording works without the pin; only a gc during the run could then lose its code.
-    }
-    return { runId, meta, journal, florConfig, capturer: waiting?.child ?? null };
-  } catch (e) {
-    waiting?.cancel();
-    throw e;
+    // Keeps the code tree alive through a `git gc --prune=now` until capture references it.
+    pinCodeSync(repo, runId, codeTree);
+  } catch {
+    // Recording works without the pin; only a gc during the run could then lose its code.
   }
+  return { runId, meta, journal, florConfig, capturer: waiting?.child ?? null };
 }
 
 /** The waiting capturer is still there to capture at this process's exit (as far as this process has seen). */

@@ -24,8 +24,6 @@ export interface WaitingCapture {
    * lists the code itself, and Git's own error, if any, is the one reported. Once only.
    */
   listed(): string | null;
-  /** The run could not start: the shell is stopped and its listing removed. */
-  cancel(): void;
 }
 
 /** How long a start waits for the shell's listing before listing the code itself. */
@@ -125,12 +123,6 @@ export function startWaitingCapture(repo: RepoInfo, journal: string, capture: st
         removeFile(list);
         removeFile(done);
       }
-    },
-    cancel(): void {
-      asked = true;
-      child.kill();
-      removeFile(list);
-      removeFile(done);
     },
   };
 }
