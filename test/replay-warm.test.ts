@@ -22,21 +22,34 @@ import { cli } from './helpers/cli.js';
 
 after(cleanup);
 
-/** This process's children running warm-child.js, not yet exited (a zombie counts as gone). */
-function warmChildren(): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) !== process.pid || state === 'Z') continue;
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('warm-child.js')) out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
+/** A process's state and parent (from /proc), or null when it is gone. */
+function proc(pid: number): { state: string; ppid: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: state!, ppid: Number(ppid) };
+  } catch {
+    return null;
   }
-  return out;
+}
+
+/** The live children of `parent` (a zombie counts as gone: PID 1 here never reaps). */
+function childrenOf(parent: number): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    const p = proc(pid);
+    return p !== null && p.ppid === parent && p.state !== 'Z';
+  });
+}
+
+/** This process's children running warm-child.js, not yet exited. */
+function warmChildren(): number[] {
+  return childrenOf(process.pid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('warm-child.js');
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
 }
 
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -194,4 +207,18 @@ test('a replay pool starts processes ahead for one task more than its workers', 
     await pool.close();
   }
   assert.deepEqual(warmChildren(), []);
+});
+
+test('a process started ahead exits when its orchestrator is killed before giving it a task', async () => {
+  const dir = makeRepo({ files: { 'a.cjs': CJS } });
+  const warm = new URL('../dist/replay/warm.js', import.meta.url).href;
+  const orchestrator = spawn(process.execPath, ['--input-type=module', '-e', `
+    const { warmPool, childEnv } = await import(${JSON.stringify(warm)});
+    warmPool({ limit: 1, top: ${JSON.stringify(dir)}, env: () => childEnv(undefined) }).ahead(1);
+    setInterval(() => undefined, 1000);
+  `], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await until(() => childrenOf(orchestrator.pid!).length === 1, 'the warm process');
+  const [pid] = childrenOf(orchestrator.pid!);
+  orchestrator.kill('SIGKILL');
+  await until(() => proc(pid!) === null || proc(pid!)!.state === 'Z', 'the orphaned warm process to exit');
 });
