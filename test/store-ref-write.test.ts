@@ -64,7 +64,9 @@ test('a packed ref: moved from its packed value, and deleted by Git (packed-refs
   assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/tmp/'), '');
   // A loose pin is deleted from its file, with its reflog.
   gitIn(dir, 'update-ref', '--create-reflog', 'refs/flor/tmp/run2', a);
-  assert.equal(deleteRefFiles(repo, 'refs/flor/tmp/run2'), true);
+  assert.equal(deleteRefFiles(repo, 'refs/flor/tmp/run2', b), false, 'not the value named: kept');
+  assert.equal(gitIn(dir, 'rev-parse', 'refs/flor/tmp/run2'), a);
+  assert.equal(deleteRefFiles(repo, 'refs/flor/tmp/run2', a), true);
   assert.equal(existsSync(join(repo.commonDir, 'logs', 'refs', 'flor', 'tmp', 'run2')), false);
   assert.equal(gitIn(dir, 'for-each-ref', 'refs/flor/tmp/'), '');
 });

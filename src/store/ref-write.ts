@@ -95,11 +95,12 @@ export function casRefFiles(repo: RepoInfo, ref: string, next: string, prev: str
 }
 
 /**
- * `git update-ref -d REF`: true when the ref is gone (or never was), null when Git must do it (a
- * packed ref, a symbolic one, a layout this does not know). A held lock is null too: Git waits
- * for it a moment, then fails with its own message.
+ * `git update-ref -d REF [OLD]`: true when the ref is gone (or, without `expect`, never was);
+ * false when it does not have the value `expect` names; null when Git must do it (a packed ref, a
+ * symbolic one, a layout this does not know). A held lock is null too: Git waits for it a
+ * moment, then fails with its own message.
  */
-export function deleteRefFiles(repo: RepoInfo, ref: string): true | null {
+export function deleteRefFiles(repo: RepoInfo, ref: string, expect?: string): boolean | null {
   const plain = plainRefs(repo, ref);
   if (!plain) return null;
   const path = join(repo.commonDir, ref);
@@ -114,7 +115,9 @@ export function deleteRefFiles(repo: RepoInfo, ref: string): true | null {
   if (fd === null || fd === false) return null;
   closeSync(fd);
   try {
-    if (refFromFiles(repo, ref) === undefined) return null;
+    const now = refFromFiles(repo, ref);
+    if (now === undefined) return null;
+    if (expect !== undefined && now !== expect) return false;
     for (const p of [path, join(repo.commonDir, 'logs', ref)]) {
       try {
         unlinkSync(p);

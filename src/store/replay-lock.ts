@@ -20,6 +20,7 @@ import { reader, readRef, writeBlob } from './objects.js';
 import { check } from './schema.js';
 import { looseWriter } from './loose.js';
 import { sessionDelete, sessionUpdate } from './ref-session.js';
+import { casRefFiles, deleteRefFiles } from './ref-write.js';
 
 
 export interface LockHolder {
@@ -112,7 +113,7 @@ export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: L
   return async () => {
     if (released) return;
     released = true;
-    await sessionDelete(repo, REPLAY_LOCK_REF, mine);
+    if (deleteRefFiles(repo, REPLAY_LOCK_REF, mine) === null) await sessionDelete(repo, REPLAY_LOCK_REF, mine);
   };
 }
 
@@ -122,8 +123,11 @@ export async function acquireReplayLock(repo: RepoInfo, names: string[], opts: L
  * released (deleted) in between.
  */
 async function tryCreate(repo: RepoInfo, oid: string): Promise<string | null> {
-  // In the repository's update-ref session (ref-session.ts): the ledger appends and the release
-  // that follow then start no process of their own.
+  // From the ref's files where the layout is plain (ref-write.ts), else in the repository's
+  // update-ref session (ref-session.ts): the ledger appends and the release that follow then
+  // start no process of their own either.
+  const direct = casRefFiles(repo, REPLAY_LOCK_REF, oid, null, 'git flor: replay lock', false);
+  if (direct !== null) return direct ? null : `${REPLAY_LOCK_REF} is held or moved`;
   const r = await sessionUpdate(repo, REPLAY_LOCK_REF, oid, null);
   return r.ok ? null : r.stderr;
 }
