@@ -45,6 +45,29 @@ test('entries come back byte for byte from another reader; an entry in a newer p
   assert.deepEqual(r.get('k8'), bytesOf('k8', 1));
 });
 
+test('a pack written in the background: its entries read from memory until it is in place, then from it, byte for byte', async () => {
+  const dir = join(tempDir(), 'packs');
+  const w = new PackDir(dir);
+  // More pieces than one writev takes, and pieces of a few bytes to a megabyte.
+  for (let i = 0; i < 700; i++) w.put(`k${i}`, [bytesOf(`k${i}`, 1), Buffer.alloc(i === 3 ? 1 << 20 : 1, i)]);
+  const want = (i: number) => Buffer.concat([bytesOf(`k${i}`, 1), Buffer.alloc(i === 3 ? 1 << 20 : 1, i)]);
+  const writing = w.flushInBackground();
+  w.put('k5', [bytesOf('k5', 2)]); // queued for the next pack meanwhile
+  assert.deepEqual(packsIn(dir), [], 'not in place yet');
+  assert.deepEqual(w.get('k3'), want(3), 'read from memory while it is written');
+  assert.deepEqual(w.get('k5'), bytesOf('k5', 2), 'the queue before the pack being written');
+  await writing;
+  assert.equal(packsIn(dir).length, 1);
+  const r = new PackDir(dir);
+  for (let i = 0; i < 700; i++) assert.deepEqual(r.get(`k${i}`), want(i), `k${i}`);
+  w.flush();
+  assert.deepEqual(new PackDir(dir).get('k5'), bytesOf('k5', 2), 'the newer pack wins');
+  assert.deepEqual(w.get('k6'), want(6), 'the writer reads its own pack once it is in place');
+  await w.flushInBackground(); // nothing queued: no pack
+  assert.equal(packsIn(dir).length, 2);
+  assert.deepEqual(readdirSync(dir).filter((f) => !f.endsWith('.pack')), [], 'no temporary file left');
+});
+
 test('a flipped byte misses that entry only; a damaged index or a truncated pack misses them all; the next writer merges the damage away', () => {
   const dir = join(tempDir(), 'packs');
   const w = new PackDir(dir);

@@ -11,6 +11,7 @@ import type { Segment } from '../store/types.js';
 import { pivot, type PivotResult, type PivotRun } from './pivot.js';
 import { damageOf } from '../store/pack.js';
 import { cachedAggregates, gitSegments, listHistory, type MarkedRun } from './history.js';
+import { startCacheWrites } from '../store/derived-cache.js';
 import type { History } from './summary.js';
 
 export type { BrokenRun, RunEntry };
@@ -86,6 +87,8 @@ export async function logView(repo: RepoInfo, opts: LogOptions): Promise<LogView
       }
     }),
   );
+  // What was decoded goes to the derived cache while the view is made and printed.
+  startCacheWrites();
   // Segments are read in parallel and finish in any order: the runs keep the listing's order, so
   // the same history always gives the same view.
   const wasRead = new Set(read);

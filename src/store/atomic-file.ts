@@ -10,15 +10,9 @@ import { uniqueSuffix } from './builtins.js';
  * cannot be written only costs speed); the temporary file is removed then.
  */
 export function writeReplacing(dest: string, fill: (fd: number) => void): boolean {
-  const tmp = join(dirname(dest), `tmp-${uniqueSuffix()}`);
+  const tmp = tempBeside(dest);
   try {
-    let fd: number;
-    try {
-      fd = openSync(tmp, 'w');
-    } catch {
-      mkdirSync(dirname(dest), { recursive: true });
-      fd = openSync(tmp, 'w');
-    }
+    const fd = openTemp(tmp);
     try {
       fill(fd);
     } finally {
@@ -27,12 +21,47 @@ export function writeReplacing(dest: string, fill: (fd: number) => void): boolea
     renameSync(tmp, dest);
     return true;
   } catch {
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // nothing to remove
-    }
+    discard(tmp);
     return false;
+  }
+}
+
+/** writeReplacing with a `fill` that writes asynchronously (on libuv's thread pool). */
+export async function writeReplacingAsync(dest: string, fill: (fd: number) => Promise<void>): Promise<boolean> {
+  const tmp = tempBeside(dest);
+  try {
+    const fd = openTemp(tmp);
+    try {
+      await fill(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, dest);
+    return true;
+  } catch {
+    discard(tmp);
+    return false;
+  }
+}
+
+function tempBeside(dest: string): string {
+  return join(dirname(dest), `tmp-${uniqueSuffix()}`);
+}
+
+function openTemp(tmp: string): number {
+  try {
+    return openSync(tmp, 'w');
+  } catch {
+    mkdirSync(dirname(tmp), { recursive: true });
+    return openSync(tmp, 'w');
+  }
+}
+
+function discard(tmp: string): void {
+  try {
+    rmSync(tmp, { force: true });
+  } catch {
+    // nothing to remove
   }
 }
 

@@ -70,11 +70,16 @@ function writeAtomic(file: string, parts: Uint8Array[]): void {
   };
   const p = (lastWrite.get(file) ?? Promise.resolve()).then(write);
   lastWrite.set(file, p);
-  pending.add(p);
+  track(p);
   void p.finally(() => {
-    pending.delete(p);
     if (lastWrite.get(file) === p) lastWrite.delete(file);
   });
+}
+
+/** A write settleCacheWrites must wait for. */
+function track(p: Promise<void>): void {
+  pending.add(p);
+  void p.finally(() => pending.delete(p));
 }
 
 /** The packs of each cache directory this process used. */
@@ -85,6 +90,14 @@ function packsOf(repo: RepoInfo): PackDir {
   let d = packDirs.get(dir);
   if (!d) packDirs.set(dir, (d = new PackDir(dir)));
   return d;
+}
+
+/**
+ * Starts writing the queued pack entries on libuv's thread pool (cache-pack flushInBackground): a
+ * command that has read all it needs calls this, and computes while they are written.
+ */
+export function startCacheWrites(): void {
+  for (const d of packDirs.values()) track(d.flushInBackground());
 }
 
 /** Every cache write started so far, finished (a command awaits this before it exits): queued pack entries are written as one pack. */
