@@ -118,12 +118,34 @@ test('decodeSegment rejects damage with a message naming the segment', () => {
     ['provenance.plan a path', () => encodeSegment({ ...good, source: 'replay', provenance: { ...prov, plan: '../../HEAD' } })],
   ];
   for (const [label, make] of cases) {
-    assert.throws(
-      () => decodeSegment(make(), 'run XYZ segment forward'),
-      (e: unknown) => isFlorError(e) && /run XYZ segment forward/.test(e.message),
-      label,
-    );
+    for (const own of [false, true]) {
+      assert.throws(
+        () => decodeSegment(make(), 'run XYZ segment forward', own),
+        (e: unknown) => isFlorError(e) && /run XYZ segment forward/.test(e.message),
+        `${label}${own ? ', in its own bytes' : ''}`,
+      );
+    }
   }
+});
+
+test('a segment decoded in its own bytes equals the one decoded from a copy, wherever its columns fall', () => {
+  const { cols } = allTypes();
+  let moved = 0;
+  for (let pad = 0; pad < 8; pad++) {
+    // A longer name moves every column after it by a byte: each alignment of each column is met.
+    const bytes = encodeSegment(makeSegment(ulid(), 'forward', { ...cols, names: cols.names.map((n, i) => (i === 0 ? n + 'y'.repeat(pad) : n)) }));
+    for (const shift of [0, 1, 4]) {
+      const own = Buffer.alloc(bytes.length + shift).subarray(shift); // where the blob sits in its memory
+      own.set(bytes);
+      const before = Buffer.from(own);
+      const seg = decodeSegment(own, 'own', true);
+      assert.deepEqual(seg, decodeSegment(bytes, 'copy'), `pad ${pad}, shift ${shift}`);
+      const columns = [seg.frames.parent, seg.frames.loop, seg.frames.iter, seg.name, seg.frame, seg.num, seg.kind];
+      assert.ok(columns.every((c) => c.buffer === own.buffer), 'no column is a copy');
+      if (!own.equals(before)) moved++;
+    }
+  }
+  assert.ok(moved > 0, 'some columns were moved into alignment');
 });
 
 test('concatColumns remaps table indices and frame parents', () => {

@@ -44,7 +44,8 @@ async function readSegmentSized(repo: RepoInfo, oid: string): Promise<{ seg: Seg
   if (o?.type !== 'blob') {
     throw new FlorError('OBJECT_MISSING', `${label}: object ${oid} is ${o ? `a ${o.type}` : await objectState(repo, oid)}`, { hint: 'run `git flor doctor` (`--repair` drops what cannot be read)' });
   }
-  return { seg: decodeSegment(o.data, label), bytes: o.data.byteLength };
+  // The blob was read for this decode alone: its columns are made in its own bytes.
+  return { seg: decodeSegment(o.data, label, true), bytes: o.data.byteLength };
 }
 
 /** Where a reader of many runs gets decoded segments: `readSegment`, or a SegmentCache shared with an earlier reader. */
