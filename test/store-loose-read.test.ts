@@ -60,7 +60,10 @@ test('every loose object reads from its file as cat-file gives it: blobs, trees,
   const loose = looseReader(repo)!;
   assert.ok(loose, 'a plain repository reads loose objects');
   const cat = catFile(h.dir);
-  assert.ok(loose(big) instanceof Promise, 'a large object is inflated off the main thread');
+  const pooled = loose(big);
+  assert.ok(pooled instanceof Promise, 'a large object is inflated off the main thread');
+  const got = (await pooled)!;
+  assert.equal(got.data.buffer.byteLength, got.data.byteOffset + got.data.length, 'into memory of its size (a decode in place keeps it)');
   for (const [oid, type] of objects) {
     const mine = await loose(oid);
     assert.ok(mine, `${oid} (${type}) is loose and read`);

@@ -53,8 +53,28 @@ export function looseReader(repo: RepoInfo): LooseRead | null {
     } catch {
       return null;
     }
-    return new Promise((resolve) => nodeZlib().inflate(raw, { chunkSize: chunkFor(raw) }, (e, all) => resolve(e ? null : objectOf(oid, all))));
+    return new Promise((resolve) => nodeZlib().inflate(raw, { chunkSize: exactChunk(raw) ?? chunkFor(raw) }, (e, all) => resolve(e ? null : objectOf(oid, all))));
   };
+}
+
+/**
+ * The inflated length of a loose object, from the header its first bytes inflate to; null when
+ * they do not say. A large object is inflated into a buffer of exactly that: a segment decoded in
+ * its own bytes (segment.ts) keeps that buffer, and a guess would keep up to four times the object.
+ */
+function exactChunk(raw: Buffer): number | null {
+  const z = nodeZlib();
+  let start: Buffer;
+  try {
+    start = z.inflateSync(raw.subarray(0, 256), { finishFlush: z.constants.Z_SYNC_FLUSH });
+  } catch {
+    return null;
+  }
+  const nul = start.indexOf(0);
+  const m = nul > 0 && nul <= 32 ? /^[a-z]+ (0|[1-9]\d{0,15})$/.exec(start.toString('latin1', 0, nul)) : null;
+  // Deflate shrinks by at most 1032:1: a larger claim is damage, left for the full inflate to find.
+  const size = m ? nul + 1 + Number(m[1]) : 0;
+  return size >= 64 && size <= raw.length * 1032 ? size : null;
 }
 
 /**
