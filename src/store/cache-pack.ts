@@ -223,12 +223,11 @@ export class PackDir {
     try {
       const pieces = packPieces(entries);
       await writeReplacingAsync(join(this.dir, packName()), async (fd) => {
-        for (let i = 0; i < pieces.length; i += WRITEV_PIECES) {
-          const group = pieces.slice(i, i + WRITEV_PIECES);
-          const want = group.reduce((n, b) => n + b.length, 0);
-          const wrote = await new Promise<number>((resolve, reject) => writev(fd, group, (e, n) => (e ? reject(e) : resolve(n))));
-          if (wrote !== want) throw new Error('short write');
-        }
+        // One request for every piece (libuv writes them IOV_MAX at a time): the main thread may
+        // not return to the event loop before the command ends, and a second request would wait.
+        const want = pieces.reduce((n, b) => n + b.length, 0);
+        const wrote = await new Promise<number>((resolve, reject) => writev(fd, pieces, (e, n) => (e ? reject(e) : resolve(n))));
+        if (wrote !== want) throw new Error('short write');
       });
     } finally {
       for (const [key, parts] of entries) if (this.writing.get(key) === parts) this.writing.delete(key);
