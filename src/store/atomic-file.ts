@@ -10,59 +10,72 @@ import { uniqueSuffix } from './builtins.js';
  * cannot be written only costs speed); the temporary file is removed then.
  */
 export function writeReplacing(dest: string, fill: (fd: number) => void): boolean {
-  const tmp = tempBeside(dest);
+  let t: TempFile | undefined;
   try {
-    const fd = openTemp(tmp);
-    try {
-      fill(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, dest);
+    t = tempBeside(dest);
+    fill(t.fd);
+    t.done();
     return true;
   } catch {
-    discard(tmp);
+    t?.drop();
     return false;
   }
 }
 
 /** writeReplacing with a `fill` that writes asynchronously (on libuv's thread pool). */
-export async function writeReplacingAsync(dest: string, fill: (fd: number) => Promise<void>): Promise<boolean> {
-  const tmp = tempBeside(dest);
+export function writeReplacingAsync(dest: string, fill: (fd: number) => Promise<void>): Promise<boolean> {
+  let t: TempFile;
   try {
-    const fd = openTemp(tmp);
-    try {
-      await fill(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, dest);
-    return true;
+    t = tempBeside(dest);
   } catch {
-    discard(tmp);
-    return false;
+    return Promise.resolve(false);
   }
+  return fill(t.fd).then(
+    () => (t.done(), true),
+    () => false,
+  ).catch(() => false).finally(() => t.drop());
 }
 
-function tempBeside(dest: string): string {
-  return join(dirname(dest), `tmp-${uniqueSuffix()}`);
+/** A temporary file beside `dest`, open for writing: `done` renames it into place, `drop` removes it unless it was placed. */
+interface TempFile {
+  fd: number;
+  done(): void;
+  drop(): void;
 }
 
-function openTemp(tmp: string): number {
+function tempBeside(dest: string): TempFile {
+  const tmp = join(dirname(dest), `tmp-${uniqueSuffix()}`);
+  let fd: number;
   try {
-    return openSync(tmp, 'w');
+    fd = openSync(tmp, 'w');
   } catch {
-    mkdirSync(dirname(tmp), { recursive: true });
-    return openSync(tmp, 'w');
+    mkdirSync(dirname(dest), { recursive: true });
+    fd = openSync(tmp, 'w');
   }
-}
-
-function discard(tmp: string): void {
-  try {
-    rmSync(tmp, { force: true });
-  } catch {
-    // nothing to remove
-  }
+  let open = true;
+  let placed = false;
+  const close = () => {
+    if (!open) return;
+    open = false;
+    closeSync(fd);
+  };
+  return {
+    fd,
+    done() {
+      close();
+      renameSync(tmp, dest);
+      placed = true;
+    },
+    drop() {
+      if (placed) return;
+      try {
+        close();
+        rmSync(tmp, { force: true });
+      } catch {
+        // nothing more to undo
+      }
+    },
+  };
 }
 
 /** `text` as the whole of `path` (see writeReplacing); a failure only loses the cache. */
