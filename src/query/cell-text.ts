@@ -89,11 +89,12 @@ export function numberBytes(v: number, pool: Uint8Array, o: number): number {
   if (v < 0) pool[o++] = 45; // -
   // The 6 digits, then the fraction's trailing zeros dropped.
   let last = 5;
-  let d = n;
+  let d = n | 0; // below 1e6: integer arithmetic, not floating-point division
   const digits = DIGITS;
   for (let j = 5; j >= 0; j--) {
-    digits[j] = 48 + (d % 10);
-    d = (d - (d % 10)) / 10;
+    const q = (d / 10) | 0;
+    digits[j] = 48 + d - q * 10;
+    d = q;
   }
   const intDigits = e >= 0 ? e + 1 : 0;
   while (last >= intDigits && digits[last] === 48) last--;
