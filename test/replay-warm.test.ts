@@ -134,6 +134,8 @@ test('a warm process that died before its task leaves the task to a process of i
   const pool = warmPool({ limit: 1, top: dir, env: () => childEnv(undefined) });
   try {
     pool.ahead(1);
+    // Seen in /proc once its exec is done (on a loaded machine, not always by spawn's return).
+    await until(() => warmChildren().length === 1, 'the process started ahead');
     const [pid] = warmChildren();
     assert.ok(pid);
     process.kill(pid, 'SIGKILL');
