@@ -44,8 +44,7 @@ export function looseWriter(repo: RepoInfo): LooseWriter | null {
   const setting = (key: string): string | null => found.get(key)?.at(-1) ?? null;
   const format = setting('extensions.objectformat');
   if ((format && format.toLowerCase() !== 'sha1') || setting('extensions.compatobjectformat')) return null;
-  const shared = setting('core.sharedrepository');
-  if (shared !== null && !/^(false|umask|0|no|off)$/i.test(shared.trim())) return null;
+  if (widensModes(setting('core.sharedrepository'))) return null;
   // Git would fsync them; flor leaves that to Git.
   if (setting('core.fsync') !== null || setting('core.fsyncobjectfiles') !== null) return null;
   const dir = join(repo.commonDir, 'objects');
@@ -119,12 +118,21 @@ function treeBody(entries: TreeEntry[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** `git commit-tree`'s bytes: flor's identity, now in the local time zone, the message and a newline. */
-function commitBody(tree: string, parents: string[], message: string): Buffer {
-  const now = new Date();
+/** A core.sharedRepository value with which Git widens the modes of what it writes. */
+export function widensModes(value: string | null): boolean {
+  return value !== null && !/^(false|umask|0|no|off)$/i.test(value.trim());
+}
+
+/** Now as Git writes it in commits and reflogs: seconds since the epoch and the local zone (`1733400000 +0100`). */
+export function gitDate(now = new Date()): string {
   const off = -now.getTimezoneOffset();
   const zone = `${off < 0 ? '-' : '+'}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}${String(Math.abs(off) % 60).padStart(2, '0')}`;
-  const when = `${Math.floor(now.getTime() / 1000)} ${zone}`;
+  return `${Math.floor(now.getTime() / 1000)} ${zone}`;
+}
+
+/** `git commit-tree`'s bytes: flor's identity, now in the local time zone, the message and a newline. */
+function commitBody(tree: string, parents: string[], message: string): Buffer {
+  const when = gitDate();
   const who = (role: 'AUTHOR' | 'COMMITTER'): string => `${FLOR_IDENT[`GIT_${role}_NAME`]} <${FLOR_IDENT[`GIT_${role}_EMAIL`]}> ${when}`;
   let text = `tree ${tree}\n`;
   for (const p of parents) text += `parent ${p}\n`;

@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { FLOR_IDENT, type RepoInfo } from './git.js';
 import { configMatching } from './git-config.js';
 import { refFromFiles } from './ref-files.js';
+import { gitDate, widensModes } from './loose.js';
 
 const SETTINGS = /^core\.(sharedrepository|fsync|hookspath|logallrefupdates)$/;
 const ZERO = '0000000000000000000000000000000000000000';
@@ -31,8 +32,7 @@ function plainRefs(repo: RepoInfo, ref: string): Plain | null {
   if (process.env.GIT_QUARANTINE_PATH !== undefined) return null;
   const found = configMatching(repo, SETTINGS);
   const setting = (key: string): string | null => found.get(key)?.at(-1) ?? null;
-  const shared = setting('core.sharedrepository');
-  if (shared !== null && !/^(false|umask|0|no|off)$/i.test(shared.trim())) return null;
+  if (widensModes(setting('core.sharedrepository'))) return null;
   if (setting('core.fsync') !== null || setting('core.hookspath') !== null) return null;
   if (existsSync(join(repo.commonDir, 'hooks', 'reference-transaction'))) return null;
   return { logAll: /^\s*always\s*$/i.test(setting('core.logallrefupdates') ?? '') };
@@ -46,13 +46,6 @@ function lock(path: string): number | false | null {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EEXIST' ? false : null;
   }
-}
-
-function stamp(): string {
-  const now = new Date();
-  const off = -now.getTimezoneOffset();
-  const zone = `${off < 0 ? '-' : '+'}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}${String(Math.abs(off) % 60).padStart(2, '0')}`;
-  return `${Math.floor(now.getTime() / 1000)} ${zone}`;
 }
 
 /**
@@ -77,7 +70,7 @@ export function casRefFiles(repo: RepoInfo, ref: string, next: string, prev: str
     if (createLog || plain.logAll || existsSync(log)) {
       mkdirSync(dirname(log), { recursive: true });
       const who = `${FLOR_IDENT.GIT_COMMITTER_NAME} <${FLOR_IDENT.GIT_COMMITTER_EMAIL}>`;
-      appendFileSync(log, `${prev ?? ZERO} ${next} ${who} ${stamp()}\t${message.replace(/\n/g, ' ')}\n`);
+      appendFileSync(log, `${prev ?? ZERO} ${next} ${who} ${gitDate()}\t${message.replace(/\n/g, ' ')}\n`);
     }
     renameSync(`${path}.lock`, path);
     done = true;
