@@ -88,9 +88,10 @@ export class Checkpointer {
       this.saver = new CheckpointSaver(record.commonDir);
       this.commonDir = record.commonDir;
     } else this.policy.estimate(trial.ms, writePriorMs(trial.bytes));
-    // The trial is checkpointing's cost too. The writer thread is started later, by the first
-    // checkpoint that needs it and that the budget affords with its boot (CheckpointPolicy).
-    this.policy.startup(trial.ms);
+    // The trial and the serialiser's load are checkpointing's cost too. The writer thread is
+    // started later, by the first checkpoint that needs it and that the budget affords with its
+    // boot (CheckpointPolicy).
+    this.policy.startup(trial.ms + trial.loadMs);
     if (trial.bytes > 0) this.bytes = trial.bytes;
   }
 
