@@ -2,9 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pivot, type PivotRun } from '../src/query/pivot.js';
-import { formats, render } from '../src/query/formats.js';
+import { formats, render, styledTable } from '../src/query/formats.js';
 import { recycleChunk } from '../src/query/json-rows.js';
-import { numberBytes, numberText } from '../src/query/cell-text.js';
+import { codeBytes, codeLength, numberBytes, numberText, textCode } from '../src/query/cell-text.js';
+import { cellTexts } from '../src/query/table-bytes.js';
 import { rowObjects, tableFromObjects } from '../src/query/table.js';
 import { parseSince } from '../src/query/since.js';
 import type { Value } from '../src/store/records.js';
@@ -186,6 +187,45 @@ test('table: numbers written as bytes read as numberText, next to ties of the 6t
     assert.equal(Buffer.from(pool.subarray(0, end)).toString('latin1'), numberText(v), String(v));
   }
   assert.ok(fast > 5000, `${fast} of ${xs.length} written as bytes`);
+});
+
+test('table: short decimals and whole numbers below 1e5 are number codes whose bytes are numberText; other texts are not codes', () => {
+  const rand = rng(5);
+  const coded: number[] = [0, 1, -1, 7, 42, -300, 99999, 0.5, -0.25, 12.5, 0.000001, 0.001, 1.5e-6, 3.14159, 99999.9, 1234.5];
+  for (let i = 0; i < 5000; i++) coded.push(Number((rand() * 10 ** (Math.floor(rand() * 10) - 5)).toPrecision(1 + Math.floor(rand() * 6))) * (i % 3 ? 1 : -1));
+  const out = new Uint8Array(16);
+  for (const v of coded) {
+    const s = numberText(v);
+    if (s.replace(/^-|\./g, '').replace(/^0+/, '').length > 6 || Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-6)) continue;
+    const code = textCode(s);
+    assert.ok(code >= 0, `${s} is a code`);
+    assert.equal(codeLength(code), s.length, s);
+    assert.equal(Buffer.from(out.subarray(0, codeBytes(code, out, 0))).toString('latin1'), s);
+  }
+  for (const s of ['100000', '1234567', '1e-7', '1.23457e+21', 'NaN', 'Infinity', '-Infinity', '1.2345678', 'abc', '', '-', '00.5']) assert.equal(textCode(s), -1, s);
+});
+
+test('table: a number column is kept as 4 bytes of code a row, and the bytes written match the painted (string) table exactly', () => {
+  const n = 3000;
+  const num = new Float64Array(n);
+  const kind = new Uint8Array(n);
+  const other = new Map<number, Value>();
+  const odd = [0, -0, 1, -7, 42, 99999, 100000, 123456789, 0.5, -0.125, 1e-7, -3.5e-9, 1e21, Number.NaN, Number.POSITIVE_INFINITY, 2 / 3, -1 / 7];
+  for (let i = 0; i < n; i++) {
+    if (i % 101 === 7) continue; // null
+    if (i % 97 === 3) other.set(i, i % 2 ? `text ${i}` : [1, 2]);
+    else num[i] = i % 5 === 0 ? odd[(i / 5) % odd.length]! : Math.sin(i) * 10 ** ((i % 9) - 4);
+    kind[i] = other.has(i) ? 2 : 1;
+  }
+  const t = { columns: ['i', 'x'], cols: [{ type: 'int' as const, ints: Int32Array.from({ length: n }, (_, i) => i) }, { type: 'num' as const, num, kind, other }], length: n };
+  const cells = cellTexts(t.cols[1]!, n);
+  assert.equal(cells.codes?.byteLength, 4 * n);
+  assert.ok(cells.str!.size < n / 10, `${cells.str!.size} rows kept as text`);
+  const painted = (style: Parameters<typeof styledTable>[0]) => Buffer.concat([...styledTable(style)(t)].map((c) => Buffer.from(c))).toString();
+  const same = (_c: string, _v: Value, text: string) => text;
+  assert.equal(render('table', t), painted({ cell: same }));
+  // Cut to fit: the widest text column loses characters, in both paths alike.
+  assert.equal(painted({ width: 14 }), painted({ width: 14, cell: same }));
 });
 
 test('json: a number column of many rows reads as JSON.stringify would write each row (numbers in slices of text)', () => {

@@ -62,14 +62,14 @@ export function numberText(v: number): string {
 }
 
 /**
- * numberText of `v` written as ASCII at pool[o...] for the common case, without making a string:
- * a number in [1e-6, 1e5) that is not short (neither of numberText's maybeShort checks passes), whose
- * text is then its 6-significant-digit rounding with the fraction's zeros stripped. Returns the end,
- * or -1 when numberText must answer (other numbers, and a rounding too near a tie to decide in
- * floating point). At most 14 bytes are written. A million-row table spent most of its text time in
- * toPrecision and the strings it makes.
+ * numberText of `v` as a number code (see codeBytes), without making a string, for the common
+ * case: a number in [1e-6, 1e5) that is not short (neither of numberText's maybeShort checks
+ * passes), whose text is then its 6-significant-digit rounding with the fraction's zeros stripped.
+ * -1 when numberText must answer (other numbers, and a rounding too near a tie to decide in
+ * floating point). A million-row table spent most of its text time in toPrecision and the strings
+ * it makes.
  */
-export function numberBytes(v: number, pool: Uint8Array, o: number): number {
+export function numberCode(v: number): number {
   const m = v < 0 ? -v : v;
   if (!(m >= 1e-6 && m < 1e5) || Number.isInteger(m)) return -1;
   // One logarithm for both short checks and the digits: it was three per cell.
@@ -79,38 +79,124 @@ export function numberBytes(v: number, pool: Uint8Array, o: number): number {
   // log10 may be one off near a power of ten: x must have 6 digits before the point.
   if (x < 1e5) x = m * POW10[5 - --e]!;
   else if (x >= 1e6) x = m * POW10[5 - ++e]!;
-  if (!(x >= 1e5 && x < 1e6)) return -1;
+  if (!(x >= 1e5 && x < 1e6) || e < -6 || e > 4) return -1;
   // x is within one ulp (~1.2e-10) of m * 10^(5-e): away from a tie, rounding it rounds the exact value.
   const whole = Math.floor(x);
   const frac = x - whole;
   if (Math.abs(frac - 0.5) < 1e-6) return -1;
   const n = frac > 0.5 ? whole + 1 : whole;
   if (n >= 1e6) return -1;
-  if (v < 0) pool[o++] = 45; // -
-  // The 6 digits, then the fraction's trailing zeros dropped.
-  let last = 5;
-  let d = n | 0; // below 1e6: integer arithmetic, not floating-point division
+  return codeOf(n, e, v < 0);
+}
+
+/**
+ * A number's terminal text as one int32 (a column of a million of them is 4 MB where their texts
+ * were 11): the 6-digit rounding n (100000..999999, or 0 for "0"), its decimal exponent e
+ * (-6..4), the sign, and the text's length once the fraction's trailing zeros are stripped.
+ * Bits: length << 25 | (e + 6) << 21 | sign << 20 | n. Always >= 0.
+ */
+function codeOf(n: number, e: number, negative: boolean): number {
+  let len: number;
+  if (n === 0) len = 1;
+  else {
+    // The fraction's trailing zeros are not written: the last digit kept is n's last non-zero one,
+    // but never inside the integer part.
+    const intDigits = e >= 0 ? e + 1 : 0;
+    let last = 5;
+    let d = n;
+    while (last >= intDigits && d % 10 === 0) {
+      d = (d / 10) | 0;
+      last--;
+    }
+    len = e >= 0 ? intDigits + (last >= intDigits ? 1 + last - e : 0) : 2 - e + last;
+  }
+  return (len + (negative ? 1 : 0)) * 2 ** 25 + (e + 6) * 2 ** 21 + (negative ? 2 ** 20 : 0) + n;
+}
+
+/** The length of a number code's text. */
+export function codeLength(code: number): number {
+  return code >>> 25;
+}
+
+/** Writes the text of a number code (numberCode, textCode) at out[o...]; returns the end (at most 14 bytes). */
+export function codeBytes(code: number, out: Uint8Array, o: number): number {
+  const end = o + (code >>> 25);
+  const n = code & 0xfffff;
+  if ((code >>> 20) & 1) out[o++] = 45; // -
+  if (n === 0) {
+    out[o] = 48;
+    return end;
+  }
+  const e = ((code >>> 21) & 15) - 6;
+  // The 6 digits, by integer arithmetic (n < 1e6), not floating-point remainder and division.
   const digits = DIGITS;
+  let d = n;
   for (let j = 5; j >= 0; j--) {
     const q = (d / 10) | 0;
     digits[j] = 48 + d - q * 10;
     d = q;
   }
-  const intDigits = e >= 0 ? e + 1 : 0;
-  while (last >= intDigits && digits[last] === 48) last--;
+  let j = 0;
   if (e >= 0) {
-    for (let j = 0; j < intDigits; j++) pool[o++] = digits[j]!;
-    if (last >= intDigits) {
-      pool[o++] = 46; // .
-      for (let j = intDigits; j <= last; j++) pool[o++] = digits[j]!;
-    }
+    for (; j <= e; j++) out[o++] = digits[j]!;
+    if (o < end) out[o++] = 46; // .
   } else {
-    pool[o++] = 48; // 0
-    pool[o++] = 46; // .
-    for (let j = -1; j > e; j--) pool[o++] = 48;
-    for (let j = 0; j <= last; j++) pool[o++] = digits[j]!;
+    out[o++] = 48; // 0
+    out[o++] = 46; // .
+    for (let z = -1; z > e; z--) out[o++] = 48;
   }
-  return o;
+  while (o < end) out[o++] = digits[j++]!;
+  return end;
+}
+
+/**
+ * The number code whose text is `s` (numberText of some number), or -1 when no code writes it:
+ * short decimals and whole numbers below 1e5, which numberCode leaves to numberText, then join the
+ * column's codes instead of a text each.
+ */
+export function textCode(s: string): number {
+  const negative = s.charCodeAt(0) === 45;
+  const dot = s.indexOf('.');
+  const intEnd = dot < 0 ? s.length : dot;
+  const start = negative ? 1 : 0;
+  if (s.length - start > 13 || intEnd === start) return -1;
+  let n = 0;
+  let digits = 0;
+  let e: number;
+  let i = start;
+  if (s.charCodeAt(i) === 48 && intEnd === i + 1) {
+    // 0.000ddd or 0
+    if (dot < 0) return negative ? -1 : codeOf(0, 0, false);
+    i = dot + 1;
+    e = -1;
+    while (i < s.length && s.charCodeAt(i) === 48) {
+      i++;
+      e--;
+    }
+  } else e = intEnd - start - 1;
+  for (; i < s.length; i++) {
+    if (i === dot) continue;
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9 || ++digits > 6) return -1;
+    n = n * 10 + c;
+  }
+  if (digits === 0 || e < -6 || e > 4) return -1;
+  for (; digits < 6; digits++) n *= 10;
+  if (n < 100000) return -1; // a leading zero
+  const code = codeOf(n, e, negative);
+  // Whatever the parse missed (a leading zero, a trailing dot or zero, an exponent), the bytes say.
+  const end = codeBytes(code, CHECK, 0);
+  if (end !== s.length) return -1;
+  for (let k = 0; k < end; k++) if (CHECK[k] !== s.charCodeAt(k)) return -1;
+  return code;
+}
+
+const CHECK = new Uint8Array(16);
+
+/** numberText of `v` written as ASCII at pool[o...] for numberCode's case; the end, else -1. */
+export function numberBytes(v: number, pool: Uint8Array, o: number): number {
+  const code = numberCode(v);
+  return code < 0 ? -1 : codeBytes(code, pool, o);
 }
 
 const DIGITS = new Uint8Array(6);

@@ -3,14 +3,15 @@
  * (cellTexts), rows put straight into large buffers (tableBytes). A million-row table built as a
  * string per row, then encoded, cost about a second of CPU.
  */
-import { cutTo, humanText, numberBytes, numberText, usedEntries } from './cell-text.js';
+import { codeBytes, codeLength, cutTo, humanText, numberCode, numberText, textCode, usedEntries } from './cell-text.js';
 import { CHUNK, takeChunk } from './json-rows.js';
 import { cellAt, type Column } from './table.js';
 
 /**
  * A column's cells as terminal text (humanText), kept for writing as bytes: repeated values
- * (dictionary entries, loop iterations) as a list of texts and an index per row; numbers as ASCII
- * in one pool (a string per cell would live until the table is written, and GC copies it).
+ * (dictionary entries, loop iterations) as a list of texts and an index per row; numbers as a
+ * code per row (cell-text.ts numberCode: 4 bytes a cell, where their ASCII and its offsets took
+ * 14, all of it fresh memory that cost a page fault per 4 KB), written out only as the row is.
  */
 export interface CellTexts {
   width: number;
@@ -18,14 +19,13 @@ export interface CellTexts {
   texts: string[] | null;
   index: Int32Array | null;
   none: number;
-  /** Per-row texts: ASCII bytes of row i at pool[off[i]..off[i+1]), else (other values) in `str`. */
-  pool: Uint8Array | null;
-  off: Int32Array | null;
+  /** Per-row texts: row i's number code (codeBytes), or -1 and its text in `str` (absent: empty). */
+  codes: Int32Array | null;
   str: Map<number, string> | null;
 }
 
 export function cellTexts(col: Column, n: number): CellTexts {
-  const base = { width: 0, texts: null, index: null, none: -1, pool: null, off: null, str: null };
+  const base = { width: 0, texts: null, index: null, none: -1, codes: null, str: null };
   switch (col.type) {
     case 'dict': {
       const used = usedEntries(col, n);
@@ -41,39 +41,36 @@ export function cellTexts(col: Column, n: number): CellTexts {
       return { ...base, texts, index: ints, none: max + 1, width };
     }
     case 'num': {
-      let pool = new Uint8Array(Math.max(64, n * 10));
-      const off = new Int32Array(n + 1);
+      const codes = new Int32Array(n);
       const str = new Map<number, string>();
       const none = humanText(null);
       let width = 0;
-      let o = 0;
       for (let i = 0; i < n; i++) {
         const k = col.kind[i];
         if (k === 1) {
           const v = col.num[i]!;
-          const end = o + 16 <= pool.length ? numberBytes(v, pool, o) : -1;
-          if (end >= 0) {
-            if (end - o > width) width = end - o;
-            o = end;
-            off[i + 1] = o;
-            continue;
+          let code = numberCode(v);
+          if (code < 0) {
+            const s = numberText(v);
+            code = textCode(s);
+            if (code < 0) {
+              str.set(i, s);
+              codes[i] = -1;
+              if (s.length > width) width = s.length;
+              continue;
+            }
           }
-          const s = numberText(v);
-          if (o + s.length > pool.length) {
-            const bigger = new Uint8Array(pool.length * 2 + s.length);
-            bigger.set(pool.subarray(0, o));
-            pool = bigger;
-          }
-          for (let j = 0; j < s.length; j++) pool[o++] = s.charCodeAt(j);
-          if (s.length > width) width = s.length;
+          codes[i] = code;
+          const len = codeLength(code);
+          if (len > width) width = len;
         } else {
           const s = k === 2 ? humanText(col.other.get(i) ?? null) : none;
+          codes[i] = -1;
           if (s.length) str.set(i, s);
           if (s.length > width) width = s.length;
         }
-        off[i + 1] = o;
       }
-      return { ...base, pool, off, str, width };
+      return { ...base, codes, str, width };
     }
     case 'values': {
       const str = new Map<number, string>();
@@ -83,10 +80,12 @@ export function cellTexts(col: Column, n: number): CellTexts {
         if (s.length) str.set(i, s);
         if (s.length > width) width = s.length;
       }
-      return { ...base, off: new Int32Array(n + 1), pool: new Uint8Array(0), str, width };
+      return { ...base, str, width };
     }
   }
 }
+
+const SCRATCH = new Uint8Array(16);
 
 /** The text of row i of a column (for the rare column that must be cut to fit). */
 function cellText(c: CellTexts, i: number): string {
@@ -94,9 +93,8 @@ function cellText(c: CellTexts, i: number): string {
     const j = c.index![i]!;
     return c.texts[j < 0 ? c.none : j]!;
   }
-  const a = c.off![i]!;
-  const b = c.off![i + 1]!;
-  return a < b ? String.fromCharCode(...c.pool!.subarray(a, b)) : (c.str!.get(i) ?? '');
+  const code = c.codes ? c.codes[i]! : -1;
+  return code >= 0 ? String.fromCharCode(...SCRATCH.subarray(0, codeBytes(code, SCRATCH, 0))) : (c.str!.get(i) ?? '');
 }
 
 /** Writes `s` at o as UTF-8 (ASCII by hand); returns the new end. */
@@ -177,20 +175,16 @@ export function* tableBytes(
         continue;
       }
       const c = part.cells;
-      const a = c.off![i]!;
-      const z = c.off![i + 1]!;
-      const s = a < z ? undefined : c.str!.size ? c.str!.get(i) : undefined;
-      const pad = part.width - (s ? s.length : z - a);
+      const code = c.codes ? c.codes[i]! : -1;
+      const s = code >= 0 || c.str!.size === 0 ? undefined : c.str!.get(i);
+      const pad = part.width - (code >= 0 ? codeLength(code) : s ? s.length : 0);
       if (part.sep) {
         buf[o++] = 32;
         buf[o++] = 32;
       }
       if (part.right) for (let q = 0; q < pad; q++) buf[o++] = 32;
-      if (s) o = putText(buf, o, s);
-      else {
-        const pool = c.pool!;
-        for (let q = a; q < z; q++) buf[o++] = pool[q]!;
-      }
+      if (code >= 0) o = codeBytes(code, buf, o);
+      else if (s) o = putText(buf, o, s);
       if (!part.right && !part.last) for (let q = 0; q < pad; q++) buf[o++] = 32;
     }
     // trimEnd: ASCII white space here; a line ending in other characters is trimmed as text.
