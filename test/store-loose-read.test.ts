@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { cleanup, copyRepo, flor, gitIn, sh, tempDir } from './helpers/repo.js';
 import { recordHistory, type History } from './helpers/history.js';
 import { CatFile, requireRepoSync, type RepoInfo } from '../src/store/git.js';
-import { looseReader, parseLoose, type LooseRead } from '../src/store/loose-read.js';
+import { largeReads, looseReader, parseLoose, type LooseRead } from '../src/store/loose-read.js';
 import { nodeZlib } from '../src/store/builtins.js';
 import { isFlorError } from '../src/errors.js';
 
@@ -42,9 +42,9 @@ function catFile(dir: string, loose: LooseRead | null = null): CatFile {
 }
 
 /** A blob of random bytes (they do not deflate): read on the thread pool. */
-function bigBlob(dir: string): string {
-  let x = 7;
-  const bytes = Buffer.alloc(100_000);
+function bigBlob(dir: string, seed = 7, size = 100_000): string {
+  let x = seed;
+  const bytes = Buffer.alloc(size);
   for (let i = 0; i < bytes.length; i++) bytes[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
   const file = join(tempDir(), 'big');
   writeFileSync(file, bytes);
@@ -75,6 +75,22 @@ test('every loose object reads from its file as cat-file gives it: blobs, trees,
   assert.equal(loose('HEAD'), null, 'a rev spec is cat-file\'s');
   assert.equal(loose(`${h.c1}:train.mjs`), null);
   assert.equal(loose('0'.repeat(40)), null, 'a missing object is cat-file\'s (it says missing)');
+});
+
+test('many large objects read at once share a few read buffers, and each comes back whole', async () => {
+  const dir = copyRepo(h.dir);
+  const oids = Array.from({ length: 12 }, (_, i) => bigBlob(dir, 100 + i, 40_000 + 5_000 * (i % 4)));
+  const loose = looseReader(requireRepoSync(dir))!;
+  const before = largeReads.buffers;
+  const got = await Promise.all(oids.map((oid) => loose(oid)));
+  const made = largeReads.buffers - before;
+  assert.ok(made >= 1 && made <= 8, `${made} read buffers for ${oids.length} objects`);
+  const cat = catFile(dir);
+  for (const [i, oid] of oids.entries()) {
+    const git = (await cat.read(oid))!;
+    assert.equal(got[i]!.type, 'blob');
+    assert.ok(got[i]!.data.equals(git.data), `${oid}: the same bytes as cat-file`);
+  }
 });
 
 test('a file that is not a whole, well-formed object is left to cat-file', async () => {
