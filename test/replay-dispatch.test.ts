@@ -47,6 +47,28 @@ test('dispatcher: tasks offered together start longest first, at most `workers` 
   assert.deepEqual(started, [50, 40, 30, 35, 20, 10]);
 });
 
+test('dispatcher: now() hands out the tasks offered so far at once, longest first, within `workers`', async () => {
+  const dispatch = dispatcher(2);
+  const started: number[] = [];
+  const g = gate();
+  const offer = (est: number) => dispatch(est, async () => {
+    started.push(est);
+    await g.promise;
+    return est;
+  });
+  // One run's tasks, offered while the other runs are still prepared: they need not wait a turn.
+  const done = [offer(10), offer(30), offer(20)];
+  dispatch.now();
+  assert.deepEqual(started, [30, 20], 'started before this turn ends, the longest two');
+  dispatch.now();
+  assert.deepEqual(started, [30, 20], 'still at most `workers`');
+  await tick();
+  assert.deepEqual(started, [30, 20], 'the pump this turn scheduled starts nothing more');
+  g.open();
+  assert.deepEqual(await Promise.all(done), [10, 30, 20]);
+  assert.deepEqual(started, [30, 20, 10]);
+});
+
 test('dispatcher: a task that throws or rejects fails alone and frees its worker', async () => {
   const dispatch = dispatcher(1);
   const sync = dispatch(3, () => {

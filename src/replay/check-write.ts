@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { RepoInfo } from '../store/git.js';
-import { reader } from '../store/objects.js';
+import { reader, readPath } from '../store/objects.js';
 import { appendSegment } from '../store/ledger.js';
 import { concatColumns, encodeSegment, makeSegment } from '../store/segment.js';
 import type { RecordColumns } from '../store/records.js';
@@ -78,7 +78,7 @@ export function checkRun(st: Staged, results: ReplayTaskResult[], opts: ReplayOp
  */
 async function provenanceTree(repo: RepoInfo, p: Prepared, tree: string): Promise<string> {
   const cat = reader(repo);
-  const found = await Promise.all([cat.read(tree), ...Object.keys(p.files).map((f) => cat.read(`${tree}:${f}`))]);
+  const found = await Promise.all([cat.read(tree), ...Object.keys(p.files).map((f) => readPath(cat, tree, f))]);
   return found.every((o) => o !== null) ? tree : propagatedTree(repo, p.entry.codeTree, p.files);
 }
 

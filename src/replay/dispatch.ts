@@ -12,7 +12,17 @@
  * settles, or earlier through `free` (its process exited: decoding what it wrote needs no worker),
  * which starts the next task at once.
  */
-export function dispatcher(workers: number): <T>(estMs: number, start: (free: () => void) => Promise<T>) => Promise<T> {
+export interface Dispatch {
+  <T>(estMs: number, start: (free: () => void) => Promise<T>): Promise<T>;
+  /**
+   * Hands out what is ready now rather than after this turn: for the tasks of one run offered on
+   * their own (a run that starts while the others are still prepared), which need no ordering
+   * against tasks offered later in the turn.
+   */
+  now(): void;
+}
+
+export function dispatcher(workers: number): Dispatch {
   const ready: Array<{ estMs: number; go: () => void }> = [];
   let running = 0;
   let scheduled = false;
@@ -31,7 +41,7 @@ export function dispatcher(workers: number): <T>(estMs: number, start: (free: ()
     scheduled = true;
     setImmediate(pump);
   };
-  return <T>(estMs: number, start: (free: () => void) => Promise<T>): Promise<T> =>
+  const dispatch = <T>(estMs: number, start: (free: () => void) => Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       ready.push({
         estMs,
@@ -55,6 +65,7 @@ export function dispatcher(workers: number): <T>(estMs: number, start: (free: ()
       });
       later();
     });
+  return Object.assign(dispatch, { now: pump });
 }
 
 /** Runs the functions given to it at most `limit` at a time, in the order given. */

@@ -5,7 +5,8 @@
  * value a replay used is the one the run recorded. docs/replay.md ("Memoised calls").
  */
 import { writeFileSync } from 'node:fs';
-import { pack, decodeValue, isMemoTag, type MemoTag } from '../store/pack.js';
+import { decodeValue, isMemoTag, type MemoTag } from '../store/pack.js';
+import { packPlain } from '../store/msgpack-write.js';
 import type { RecordColumns } from '../store/records.js';
 import { memoId, type MemoFeedFile } from '../runtime/replay-spec.js';
 import { contextKey, sameValue, type Mismatch } from './assemble.js';
@@ -34,9 +35,13 @@ export function memoEntries(c: RecordColumns): MemoEntry[] {
   return out;
 }
 
+/**
+ * The feed is written by the plain encoder (msgpack-write.ts): the tags are already encoded values,
+ * and loading msgpackr for it held up every run's first task by its load (~10-40 ms here).
+ */
 export function writeMemoFeed(path: string, entries: MemoEntry[]): void {
   const file: MemoFeedFile = { format: 'flor-memo-feed', entries: entries.map((e) => [e.name, e.ctx, e.tag]) };
-  writeFileSync(path, pack(file));
+  writeFileSync(path, packPlain(file));
 }
 
 /** Calls a replay made live (no recorded value), per name. */

@@ -6,7 +6,7 @@
  */
 import { isFlorError } from '../errors.js';
 import type { CatFile, RepoInfo } from '../store/git.js';
-import { reader } from '../store/objects.js';
+import { reader, readPath } from '../store/objects.js';
 import { readRunSegments, readCheckpointManifest, type RunEntry } from '../store/ledger.js';
 import { readTrust, trustsLedger, type Trust } from '../store/trust.js';
 import { ownLedgerRef } from '../store/refs.js';
@@ -70,9 +70,12 @@ interface Preparation {
   verify: boolean;
   signatureOf(tip: string): Promise<TipSignature>;
   propagate(codeTree: string, missing: string[], roots: string[]): Promise<PropagatedRun>;
+  /** One run at a time from its propagation to its checkout (and its first tasks, when it starts at once). */
+  turn: ReturnType<typeof limiter>;
   gitSlots: ReturnType<typeof limiter>;
   /** Called when a run needs replaying (starts the pool and the writer id); absent in a dry run, which checks nothing out. */
   start?: (run: string) => void;
+  onPrepared?: PrepareOptions['onPrepared'];
 }
 
 export interface PrepareOptions {
@@ -85,8 +88,11 @@ export interface PrepareOptions {
   start?: (run: string) => void;
   /** Shared with the task phase: checkouts and provenance trees never run more than a few at once. */
   gitSlots: ReturnType<typeof limiter>;
-  /** Called with each run to replay as soon as it is prepared, while the others still are. */
-  onPrepared?: (p: Prepared) => void;
+  /**
+   * Called with each run to replay as soon as it is checked out, while the others still are
+   * prepared; true when it starts its tasks now.
+   */
+  onPrepared?: (p: Prepared) => boolean;
 }
 
 /** Prepares every run (a few at once); the ones to replay, in the order of `entries`. */
@@ -99,12 +105,13 @@ export async function prepareRuns(o: PrepareOptions, entries: RunEntry[]): Promi
   const signatures = new Map<string, Promise<TipSignature>>();
   // Runs of one version (same code tree, same missing names) get the same propagated code.
   const propagations = new Map<string, Promise<PropagatedRun>>();
-  // One version at a time, in the order asked: propagation is mostly parsing on this thread, and
-  // interleaved they would all finish last; one after another, the first run's code is checked
-  // out and its task started while the next version is propagated.
-  const oneAtATime = limiter(1);
   const c: Preparation = {
     ...o, cat, trust, counted, verify,
+    // One run at a time, in the order asked, from its propagation to its checkout: propagation is
+    // mostly parsing on this thread, and checkouts interleaved with the next versions' propagation
+    // all finished last (the eval-loop's first task waited for all three runs). One after
+    // another, the first run's task runs while the next version is propagated.
+    turn: limiter(1),
     signatureOf: (tip) => {
       let s = signatures.get(tip);
       if (!s) signatures.set(tip, (s = verifyTip(repo, tip)));
@@ -113,7 +120,7 @@ export async function prepareRuns(o: PrepareOptions, entries: RunEntry[]): Promi
     propagate: (codeTree, missing, roots) => {
       const key = JSON.stringify([codeTree, missing, roots]);
       let p = propagations.get(key);
-      if (!p) propagations.set(key, (p = oneAtATime(() => propagateRun(repo, cat, codeTree, o.today, missing, roots))));
+      if (!p) propagations.set(key, (p = propagateRun(repo, cat, codeTree, o.today, missing, roots)));
       return p;
     },
   };
@@ -128,7 +135,6 @@ export async function prepareRuns(o: PrepareOptions, entries: RunEntry[]): Promi
       if (isFlorError(e, 'REPLAY_REFUSED')) outcomes.push({ run: entry.id, status: 'refused', names, reason: e.message });
       else outcomes.push({ run: entry.id, status: 'failed', names, reason: (e as Error).message, failures: [] });
     }
-    if (ready[i]) o.onPrepared?.(ready[i]!);
   });
   return ready.filter((p): p is Prepared => p !== null);
 }
@@ -185,6 +191,16 @@ async function prepareRun(c: Preparation, entry: RunEntry): Promise<Prepared | n
   c.start?.(entry.id);
   const ckpts = usableCheckpoints(repo, entry);
   const end = entry.meta.status === 'ok' ? null : runEnd(entry.meta, concatColumns(segs.filter((s) => s.source === 'forward')));
+  return c.turn(() => propagateAndCheckOut(c, entry, { missing, existing, ckpts, end, paths, loaders }));
+}
+
+/** The part of preparing a run that runs one run at a time (Preparation.turn). */
+async function propagateAndCheckOut(
+  c: Preparation, entry: RunEntry,
+  r: { missing: string[]; existing: RecordColumns; ckpts: Promise<RunCheckpoints>; end: Prepared['end']; paths: Prepared['paths']; loaders: Loader[] },
+): Promise<Prepared | null> {
+  const { repo, found } = c;
+  const { missing, existing, end, paths, loaders } = r;
   const prop = await c.propagate(entry.codeTree, missing, entryRoots(entry.meta));
   if (prop.unreached.length) found.unreached.push({ run: entry.id, script: entry.meta.script, names: prop.unreached });
   if (prop.failed.length) {
@@ -195,19 +211,27 @@ async function prepareRun(c: Preparation, entry: RunEntry): Promise<Prepared | n
   // The planner reads the entry script (the outer loop) and every file a statement went into.
   const code = { ...prop.oldFiles, ...prop.files };
   if (code[entry.meta.script] === undefined) {
-    const o = await c.cat.read(`${entry.codeTree}:${entry.meta.script}`);
+    const o = await readPath(c.cat, entry.codeTree, entry.meta.script);
     if (o && o.type === 'blob') code[entry.meta.script] = o.data.toString('utf8');
   }
   // A dry run checks out nothing, but says now what the checkout would refuse.
   if (!c.start) await checkCodeLinks(repo, entry.id, entry.codeTree, Object.keys(prop.files));
   const snap = c.start ? c.gitSlots(() => materialise(repo, entry.id, entry.codeTree, prop.files, [paths.cwd, posixDir(paths.script)])) : null;
   snap?.catch(ignore); // awaited once the plan is made
-  return {
-    entry, names: ok, files: prop.files, code, existing, ckpts: await ckpts, snap,
+  const prepared: Prepared = {
+    entry, names: ok, files: prop.files, code, existing, ckpts: await r.ckpts, snap,
     carried: prop.carried.filter((n) => ok.includes(n)),
     end, paths, loaders, execArgv: [], memo: memoEntries(existing),
     partial: prop.partial.filter((f) => ok.includes(f.name)).map((f) => `${f.name}: ${f.reason}`),
   };
+  if (snap && c.onPrepared?.(prepared)) {
+    // Its tasks are handed out once its code is there (tasks.ts stage, then the dispatcher at
+    // once): only microtasks from there, all run before the next turn of the event loop, and
+    // only then may the next run's propagation hold this thread.
+    await snap.then(ignore, ignore);
+    await new Promise((res) => setImmediate(res));
+  }
+  return prepared;
 }
 
 /**

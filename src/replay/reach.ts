@@ -11,6 +11,7 @@ import { builtinModules } from 'node:module';
 import { parse } from '../propagate/packages.js';
 import type { Node } from '@babel/types';
 import { parseTree, type CatFile, type TreeEntry } from '../store/git.js';
+import { readPath } from '../store/objects.js';
 import { parserOptions, SOURCE_EXTENSIONS } from '../propagate/source.js';
 import { forEachChild } from '../propagate/ast.js';
 
@@ -34,7 +35,7 @@ export function treeFiles(cat: CatFile, tree: string): FileSource {
   const dir = (path: string): Promise<Map<string, TreeEntry> | null> => {
     let d = dirs.get(path);
     if (!d) {
-      d = cat.read(path === '' ? tree : `${tree}:${path}`).then((o) => (o && o.type === 'tree' ? new Map(parseTree(o.data).map((e) => [e.name, e])) : null));
+      d = (path === '' ? cat.read(tree) : readPath(cat, tree, path)).then((o) => (o && o.type === 'tree' ? new Map(parseTree(o.data).map((e) => [e.name, e])) : null));
       dirs.set(path, d);
     }
     return d;

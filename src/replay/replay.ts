@@ -152,7 +152,8 @@ function runner(c: ReplayContext, engine: NonNullable<ReplayContext['engine']>, 
     return done;
   };
 
-  const runOne = async (p: Prepared, segments: PlannedSegment[]): Promise<void> => {
+  /** `alone`: the run's tasks are offered on their own, while the others are still prepared: handed out at once. */
+  const runOne = async (p: Prepared, segments: PlannedSegment[], alone = false): Promise<void> => {
     running ??= { repo, opts, pool: engine.pool(), dispatch: dispatcher(c.workers), progress };
     const writer = engine.writer();
     writer.catch(ignore); // awaited before the first append (and by rest(), which fails the replay with it)
@@ -168,6 +169,7 @@ function runner(c: ReplayContext, engine: NonNullable<ReplayContext['engine']>, 
     }
     running.pool.ahead(segments.length - 1); // its tasks, where one was counted
     const tasks = runTasks(running, st);
+    if (alone) running.dispatch.now();
     // The provenance tree is made while the tasks run, once per distinct code: after the
     // dispatcher's turn (queued by runTasks), so its object writes never hold up a task's start.
     await new Promise((r) => setImmediate(r));
@@ -191,11 +193,13 @@ function runner(c: ReplayContext, engine: NonNullable<ReplayContext['engine']>, 
   };
 
   return {
-    /** A run just prepared: started now when its segments are its own business. */
-    early: (p: Prepared): void => {
-      if (opts.shard) return; // a shard runs the segments its plan pins
+    /** A run just prepared: started now when its segments are its own business (true then). */
+    early: (p: Prepared): boolean => {
+      if (opts.shard) return false; // a shard runs the segments its plan pins
       const segments = planAlone(planRunOf(p), c.names, p.ckpts, { workers: c.workers, startupMs: opts.startupMs });
-      if (segments) started.set(p, { segments, done: track(runOne(p, segments)) });
+      if (!segments) return false;
+      started.set(p, { segments, done: track(runOne(p, segments, true)) });
+      return true;
     },
     /** The other runs, by the plan; resolves when every run is checked and written. */
     async rest(prepared: Prepared[], plan: Plan): Promise<void> {

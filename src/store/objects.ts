@@ -13,7 +13,7 @@ import { childProcess, uniqueSuffix } from './builtins.js';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FlorError } from '../errors.js';
-import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, repoCwd, type RepoInfo, type TreeEntry } from './git.js';
+import { CatFile, FLOR_IDENT, git, gitEnv, parseTree, repoCwd, type GitObject, type RepoInfo, type TreeEntry } from './git.js';
 import { LEDGERS } from './refs.js';
 import { ledgerSignArgs } from './signing.js';
 import { looseWriter } from './loose.js';
@@ -160,6 +160,31 @@ export type TreeEdits = Map<string, EntryValue | null>;
 
 export async function readTree(cat: CatFile, oid: string): Promise<TreeEntry[]> {
   return parseTree((await cat.readAs(oid, 'tree')).data);
+}
+
+/**
+ * The object at `path` in `tree` (a tree or a commit), as `cat-file` reads `<tree>:<path>` (a
+ * link's blob, not its target), or null where there is none. The trees on the way are read by
+ * id: loose objects come from their files (loose-read.ts), and a replay whose objects are all
+ * loose starts no `cat-file` process for them. A path Git reads otherwise (an empty, `.` or `..`
+ * component) is Git's to read.
+ */
+export async function readPath(cat: CatFile, tree: string, path: string): Promise<GitObject | null> {
+  const parts = path.split('/');
+  if (parts.some((p) => p === '' || p === '.' || p === '..')) return cat.read(`${tree}:${path}`);
+  let cur = tree;
+  for (let i = 0; ; i++) {
+    let o = await cat.read(cur);
+    if (o && o.type === 'commit' && i === 0) {
+      const t = commitTreeOf(o.data);
+      o = t ? await cat.read(t) : null;
+    }
+    if (o?.type !== 'tree') return null;
+    const e = parseTree(o.data).find((x) => x.name === parts[i]);
+    if (!e) return null;
+    if (i === parts.length - 1) return cat.read(e.oid);
+    cur = e.oid;
+  }
 }
 
 /**
