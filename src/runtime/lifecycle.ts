@@ -1,9 +1,12 @@
 /**
  * The process hooks of a session: exit, uncaught errors, SIGINT/SIGTERM, and a timer that
  * flushes records of async code and tells when the event loop stops turning (a long synchronous
- * stretch, where a JS signal handler could not run).
+ * stretch, where a JS signal handler could not run). At exit, once flor is done, the process ends
+ * at once when nothing else can run or be printed after it (mayEndAtOnce).
  */
 import { constants as osConstants } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 /** Records reach the journal at least this often while the process runs (bounds SIGKILL loss). */
 export const FLUSH_MS = 100;
@@ -13,6 +16,61 @@ export const FLUSH_MS = 100;
  * killing at once (the journal is then recovered as crashed) instead of being deferred.
  */
 const SYNC_STRETCH_MS = 1000;
+
+/**
+ * Flags whose work Node does in its own teardown, after the `exit` event (a profile or coverage
+ * written, a debugger waited for, a trace file closed): with one of them the process ends the usual way.
+ */
+const TEARDOWN_FLAGS = /^--(inspect|debug|cpu-prof|heap-prof|prof|trace-event|experimental-test-coverage|report|diagnostic-dir|redirect-warnings)/;
+
+function teardownFlags(): boolean {
+  const opts = process.env.NODE_OPTIONS ?? '';
+  return [...process.execArgv, ...opts.split(/\s+/)].some((a) => TEARDOWN_FLAGS.test(a)) || process.env.NODE_V8_COVERAGE !== undefined;
+}
+
+/**
+ * A native addon is loaded: its cleanup hooks and finalizers (a database flushed, a device closed)
+ * run in Node's teardown, which process.exit() skips. Addons are loaded by require (its cache
+ * has them); on Linux the process's mappings also show one loaded by process.dlopen.
+ */
+function nativeAddon(): boolean {
+  const cache = createRequire(import.meta.url).cache;
+  for (const k of Object.keys(cache)) if (k.endsWith('.node')) return true;
+  if (process.platform !== 'linux') return false;
+  try {
+    return /\.node( \(deleted\))?$/m.test(readFileSync('/proc/self/maps', 'latin1'));
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Not a worker thread, whose exit is the thread's and not the process's. A worker always has
+ * worker_threads loaded (its bootstrap uses it): a process that never loaded it is its main
+ * thread, and loading it here (a few ms) is needed only when it is loaded already.
+ */
+function mainThread(): boolean {
+  const loaded = (process as unknown as { moduleLoadList?: string[] }).moduleLoadList;
+  if (loaded && !loaded.includes('NativeModule worker_threads')) return true;
+  return (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+}
+
+/**
+ * Whether the process may end right after flor's exit handler instead of through Node's teardown,
+ * which frees the heap region by region (tens of munmap/madvise calls, each dear in a VM: about as
+ * long as flor's whole exit before this) and runs addons' cleanup hooks. Only when nothing else
+ * can be waiting for that teardown: flor's handler was the last `exit` listener (JS code cannot
+ * observe anything after it), no uncaught error (Node prints it after the `exit` listeners), no
+ * native addon, no flag that writes at teardown, the main thread. process.exit() from an `exit`
+ * listener does not emit `exit` again and exits with process.exitCode, as the end would have.
+ */
+function mayEndAtOnce(wasLast: boolean, uncaught: boolean): boolean {
+  try {
+    return wasLast && !uncaught && mainThread() && !teardownFlags() && !nativeAddon();
+  } catch {
+    return false;
+  }
+}
 
 function signalNumber(sig: NodeJS.Signals): number {
   return (osConstants.signals as Record<string, number>)[sig] ?? 0;
@@ -38,14 +96,20 @@ export class Lifecycle {
   private interruptedBy: NodeJS.Signals | null = null;
   private signalsAttached = false;
   private installed = false;
+  /** An uncaught error was seen: Node prints it after the `exit` listeners. */
+  private uncaught = false;
 
   constructor(private readonly on: LifecycleEvents) {}
 
   private readonly onExit = (code: number): void => {
+    const listeners = process.listeners('exit');
+    const wasLast = listeners[listeners.length - 1] === this.onExit;
     this.on.exiting(code, this.interruptedBy);
+    if (mayEndAtOnce(wasLast, this.uncaught)) process.exit();
   };
 
   private readonly onUncaught = (err: unknown): void => {
+    this.uncaught = true;
     this.on.uncaught(err);
   };
 
