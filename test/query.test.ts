@@ -205,6 +205,36 @@ test('table: short decimals and whole numbers below 1e5 are number codes whose b
   for (const s of ['100000', '1234567', '1e-7', '1.23457e+21', 'NaN', 'Infinity', '-Infinity', '1.2345678', 'abc', '', '-', '00.5']) assert.equal(textCode(s), -1, s);
 });
 
+test('table: short numbers, their neighbours a few ulps away and 7 to 9 digit numbers are written as numberText, most without it', () => {
+  const rand = rng(13);
+  const f64 = new Float64Array(1);
+  const bits = new BigInt64Array(f64.buffer);
+  const nudge = (v: number, d: number) => {
+    f64[0] = v;
+    bits[0]! += BigInt(d);
+    return f64[0]!;
+  };
+  const xs: number[] = [1 + 0.0062, 0.1 + 0.2, 1 / 3, 2 / 3];
+  for (let i = 0; i < 4000; i++) {
+    const digits = 1 + Math.floor(rand() * 9);
+    const short = Number((rand() * 10 ** (Math.floor(rand() * 11) - 6)).toPrecision(digits)) * (i % 2 ? -1 : 1);
+    for (const d of [-2, -1, 0, 1, 2]) xs.push(nudge(short, d));
+    xs.push(Math.floor(rand() * 1e5) * (i % 3 ? 1 : -1));
+  }
+  const pool = new Uint8Array(16);
+  let coded = 0;
+  let considered = 0;
+  for (const v of xs) {
+    const end = numberBytes(v, pool, 0);
+    const m = Math.abs(v);
+    if (m >= 1e-6 && m < 1e5) considered++;
+    if (end < 0) continue;
+    coded++;
+    assert.equal(Buffer.from(pool.subarray(0, end)).toString('latin1'), numberText(v), String(v));
+  }
+  assert.ok(coded > 0.8 * considered, `${coded} of ${considered} written without numberText`);
+});
+
 test('table: a number column is kept as 4 bytes of code a row, and the bytes written match the painted (string) table exactly', () => {
   const n = 3000;
   const num = new Float64Array(n);

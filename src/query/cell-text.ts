@@ -62,24 +62,32 @@ export function numberText(v: number): string {
 }
 
 /**
- * numberText of `v` as a number code (see codeBytes), without making a string, for the common
- * case: a number in [1e-6, 1e5) that is not short (neither of numberText's maybeShort checks
- * passes), whose text is then its 6-significant-digit rounding with the fraction's zeros stripped.
- * -1 when numberText must answer (other numbers, and a rounding too near a tie to decide in
- * floating point). A million-row table spent most of its text time in toPrecision and the strings
- * it makes.
+ * numberText of `v` as a number code (see codeBytes), without making a string, for a number in
+ * [1e-6, 1e5) that has at most 6 significant digits (its text is them) or is not short (neither of
+ * numberText's maybeShort checks passes: its text is its 6-significant-digit rounding), the
+ * fraction's zeros stripped. -1 when numberText must answer (other numbers, a number of 7 to 9
+ * digits, and a rounding too near a tie to decide in floating point). A million-row table spent
+ * most of its text time in toPrecision and the strings it makes.
  */
 export function numberCode(v: number): number {
   const m = v < 0 ? -v : v;
-  if (!(m >= 1e-6 && m < 1e5) || Number.isInteger(m)) return -1;
+  if (!(m >= 1e-6 && m < 1e5)) return -1;
   // One logarithm for both short checks and the digits: it was three per cell.
   let e = Math.floor(Math.log10(m));
-  if (maybeShortAt(m, 6, e) || maybeShortAt(m, 9, e)) return -1;
   let x = m * POW10[5 - e]!;
   // log10 may be one off near a power of ten: x must have 6 digits before the point.
   if (x < 1e5) x = m * POW10[5 - --e]!;
   else if (x >= 1e6) x = m * POW10[5 - ++e]!;
   if (!(x >= 1e5 && x < 1e6) || e < -6 || e > 4) return -1;
+  if (Number.isInteger(m) || maybeShortAt(m, 6, e)) {
+    // At most 6 significant digits, if m is the double nearest n * 10^(e-5): then its shortest
+    // text is those digits. n / 10^(5-e) is that double (both exact, the division rounded once).
+    const n = Math.round(x);
+    if (n < 1e6 && n / POW10[5 - e]! === m) return codeOf(n, e, v < 0);
+  }
+  // 7 to 9 digits (m is the double nearest them, as above): numberText decides on their length.
+  if (maybeShortAt(m, 9, e) && Math.round(m * POW10[8 - e]!) / POW10[8 - e]! === m) return -1;
+  // Not short: the text is the 6-digit rounding.
   // x is within one ulp (~1.2e-10) of m * 10^(5-e): away from a tie, rounding it rounds the exact value.
   const whole = Math.floor(x);
   const frac = x - whole;

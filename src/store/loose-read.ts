@@ -62,12 +62,14 @@ export function looseReader(repo: RepoInfo): LooseRead | null {
 }
 
 /**
- * Large objects inflating at once (libuv's thread pool has four threads). Each one's file is read
- * into a buffer kept for the next one once its inflate is done: a cold query of 200 runs read
- * 13 MB of segment files into fresh memory that was dropped at once, and on a virtual machine
- * every fresh 4 KB page costs a fault of about 10 µs (and V8 collects early for the external memory).
+ * Large objects read and inflating at once. Each one's file is read into a buffer kept for the
+ * next one once its inflate is done: a cold query of 200 runs read 13 MB of segment files into
+ * fresh memory that was dropped at once, and on a virtual machine every fresh 4 KB page costs a
+ * fault of about 10 µs (and V8 collects early for the external memory). Four times libuv's four
+ * threads: with only as many as threads, a pool thread waited for the main thread to hand it the
+ * next file whenever that was busy (measured: the main thread idle ~70 ms of a cold `log`).
  */
-const INFLATING = 4;
+const INFLATING = 16;
 let inflating = 0;
 const spare: Buffer[] = [];
 /** Read buffers made so far (tests: reads of many large objects share a few). */
