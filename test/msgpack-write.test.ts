@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { packPlain } from '../src/store/msgpack-write.js';
 import { pack, unpack, encodeValue } from '../src/store/pack.js';
-import { makeRepo, cleanup, testEnv } from './helpers/repo.js';
+import { join } from 'node:path';
+import { makeRepo, cleanup, testEnv, ROOT } from './helpers/repo.js';
 
 after(cleanup);
 
@@ -58,4 +59,37 @@ test('a recorded run loads no CommonJS package (msgpackr included)', () => {
   const r = spawnSync(process.execPath, ['--import', './hook.mjs', 'run.mjs'], { cwd: dir, env: testEnv(), encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('required')).join('\n'), '');
+});
+
+test('a segment is written without msgpackr, in the bytes msgpackr writes, and reads back', () => {
+  const probe = `
+import { createRequire } from 'node:module';
+const dist = process.argv[1];
+const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('msgpackr'));
+const { allocColumns, KIND_NUMBER, KIND_OTHER } = await import(dist + '/store/records.js');
+const { encodeSegment, decodeSegment, makeSegment } = await import(dist + '/store/segment.js');
+const { encodeValue, MemoRecord } = await import(dist + '/store/pack.js');
+const c = allocColumns(2, 4, ['loss', 'reply', 'note'], ['epoch']);
+c.frames.parent.set([-1, -1]); c.frames.loop.set([0, 0]); c.frames.iter.set([0, 1]);
+c.name.set([0, 1, 0, 2]); c.frame.set([0, 0, 1, -1]);
+c.num.set([0.25, NaN, 2 ** 40, NaN]); c.kind.set([KIND_NUMBER, KIND_OTHER, KIND_NUMBER, KIND_OTHER]);
+c.other = ['y'.repeat(300), { at: new Date(0), tags: new Set(['a']), n: 12n, deep: [1, [2, { z: null }]] }];
+c.memo = new Map([[1, encodeValue(new MemoRecord('y'.repeat(300), null, 'k', 0, true, false), true)]]);
+const bytes = encodeSegment(makeSegment('01M946MQVQQF744NQXCK23XZGT', 'replay', c, { statements: ['reply'], code: 'a'.repeat(40), time: new Date(0).toISOString(), writer: 'w', segments: [[0, 2]], carried: ['reply'] }));
+const before = loaded();
+const back = decodeSegment(bytes, 'probe');
+const { pack, unpack } = await import(dist + '/store/pack.js');
+const same = Buffer.compare(bytes, pack(unpack(bytes))) === 0;
+console.log(JSON.stringify({ before, same, names: back.names, num: [...back.num].map(String), other: back.other.length, memo: back.memo?.size ?? 0, prov: back.provenance }));
+`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe, join(ROOT, 'dist')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout.trim());
+  assert.equal(got.before, false, 'encoding (and decoding) a small segment loads no msgpackr');
+  assert.equal(got.same, true, 'the bytes are those msgpackr writes for the same segment');
+  assert.deepEqual(got.names, ['loss', 'reply', 'note']);
+  assert.deepEqual(got.num, ['0.25', 'NaN', String(2 ** 40), 'NaN']);
+  assert.equal(got.other, 2);
+  assert.equal(got.memo, 1);
+  assert.deepEqual(got.prov, { statements: ['reply'], code: 'a'.repeat(40), time: new Date(0).toISOString(), writer: 'w', segments: [[0, 2]], carried: ['reply'] });
 });

@@ -5,15 +5,21 @@
  * points at, so a corrupt segment fails here with its name, never later as a wrong row.
  */
 import { FlorError } from '../errors.js';
-import { pack, unpack, packTyped, noteDamage } from './pack.js';
+import { unpack, packTyped, noteDamage } from './pack.js';
+import { packPlain } from './msgpack-write.js';
 import { decodeRecordValues, storedValues } from './memo-records.js';
 import { allocColumns, KIND_NUMBER, KIND_OTHER, type RecordColumns } from './records.js';
 import { validateSegmentHeader } from './schema.js';
 import type { Segment, SegmentKind, Provenance } from './types.js';
 
+/**
+ * Written by the plain encoder (msgpack-write.ts), in the bytes msgpackr writes: a segment is
+ * plain data once its values are encoded, and loading msgpackr to write one cost a replay (and a
+ * capture) its load.
+ */
 export function encodeSegment(seg: Segment): Buffer {
   const stored = storedValues(seg);
-  return pack({
+  return packPlain({
     format: 'flor-segment',
     version: 1,
     run: seg.run,
