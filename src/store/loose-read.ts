@@ -114,7 +114,10 @@ function inflateLarge(oid: string, file: string, size: number): Promise<GitObjec
         done(null);
         return;
       }
-      nodeZlib().inflate(raw, { chunkSize: exactChunk(raw) ?? chunkFor(raw) }, (e, all) => done(e ? null : objectOf(oid, all)));
+      // One byte more than the object: output that fills its chunk exactly made zlib allocate
+      // another chunk (as large, never used) and inflate once more to find the end.
+      const exact = exactChunk(raw);
+      nodeZlib().inflate(raw, { chunkSize: exact === null ? chunkFor(raw) : exact + 1 }, (e, all) => done(e ? null : objectOf(oid, all)));
     };
     if (inflating < INFLATING) start();
     else waiting.push(start);
@@ -123,8 +126,8 @@ function inflateLarge(oid: string, file: string, size: number): Promise<GitObjec
 
 /**
  * The inflated length of a loose object, from the header its first bytes inflate to; null when
- * they do not say. A large object is inflated into a buffer of exactly that: a segment decoded in
- * its own bytes (segment.ts) keeps that buffer, and a guess would keep up to four times the object.
+ * they do not say. A large object is inflated into a buffer of that and one byte: a segment decoded
+ * in its own bytes (segment.ts) keeps that buffer, and a guess would keep up to four times the object.
  */
 function exactChunk(raw: Buffer): number | null {
   const z = nodeZlib();
