@@ -107,6 +107,18 @@ function putText(buf: Buffer, o: number, s: string): number {
   return o;
 }
 
+/** A column as tableBytes writes it (neighbours of few texts through the same index are one part). */
+interface Part {
+  enc: Buffer[] | null;
+  index: Int32Array | null;
+  none: number;
+  cells: CellTexts;
+  width: number;
+  right: boolean;
+  last: boolean;
+  sep: boolean;
+}
+
 /**
  * The rows of a table as bytes, exactly as `line` above would make them: each cell cut to its
  * column's width, padded (numbers on the left, text on the right, the last column not), two spaces
@@ -119,16 +131,7 @@ export function* tableBytes(
 ): Generator<Uint8Array> {
   // Columns of few distinct texts: each text's bytes with separator and padding, made once;
   // neighbours read through the same index (run, version, time, file) as one piece.
-  const parts: Array<{
-    enc: Buffer[] | null;
-    index: Int32Array | null;
-    none: number;
-    cells: CellTexts;
-    width: number;
-    right: boolean;
-    last: boolean;
-    sep: boolean;
-  }> = [];
+  const parts: Part[] = [];
   let maxRow = 1;
   keep.forEach(({ cells, width: w, right, last }, k) => {
     maxRow += 2 + 3 * w;
@@ -149,16 +152,29 @@ export function* tableBytes(
       parts.push({ enc, index: null, none: -1, cells, width: w, right, last, sep: k > 0 });
     } else parts.push({ enc: null, index: null, none: -1, cells, width: w, right, last, sep: k > 0 });
   });
-  const P = parts.length;
   const fresh = (room: number): Buffer => (room <= CHUNK ? takeChunk() : Buffer.allocUnsafe(room));
   let buf = fresh(maxRow + head.length * 3);
-  let o = buf.write(head, 0);
-  for (let i = 0; i < n; i++) {
-    if (o + maxRow > buf.length) {
-      yield buf.subarray(0, o);
-      buf = fresh(maxRow);
-      o = 0;
-    }
+  const at = { i: 0, o: buf.write(head, 0) };
+  for (;;) {
+    putRows(buf, at, n, maxRow, parts);
+    if (at.i >= n) break;
+    yield buf.subarray(0, at.o);
+    buf = fresh(maxRow);
+    at.o = 0;
+  }
+  yield buf.subarray(0, at.o);
+}
+
+/**
+ * Rows from `at.i` on into `buf` from `at.o`, while a whole row still fits; moves `at` past them.
+ * A plain function, not part of the generator: its loop is optimized while it runs (on-stack
+ * replacement), where the generator's ran unoptimized until its next resume.
+ */
+function putRows(buf: Buffer, at: { i: number; o: number }, n: number, maxRow: number, parts: Part[]): void {
+  const P = parts.length;
+  let o = at.o;
+  let i = at.i;
+  for (; i < n && o + maxRow <= buf.length; i++) {
     const start = o;
     for (let p = 0; p < P; p++) {
       const part = parts[p]!;
@@ -196,5 +212,6 @@ export function* tableBytes(
     }
     buf[o++] = 10;
   }
-  yield buf.subarray(0, o);
+  at.i = i;
+  at.o = o;
 }
