@@ -3,7 +3,7 @@
  * (cellTexts), rows put straight into large buffers (tableBytes). A million-row table built as a
  * string per row, then encoded, cost about a second of CPU.
  */
-import { codeBytes, codeLength, cutTo, humanText, numberCode, numberText, textCode, usedEntries } from './cell-text.js';
+import { codeBytes, codeLength, cutTo, humanText, numberCodeAt, numberText, textCode, usedEntries } from './cell-text.js';
 import { CHUNK, takeChunk } from './json-rows.js';
 import { cellAt, type Column } from './table.js';
 
@@ -48,10 +48,9 @@ export function cellTexts(col: Column, n: number): CellTexts {
       for (let i = 0; i < n; i++) {
         const k = col.kind[i];
         if (k === 1) {
-          const v = col.num[i]!;
-          let code = numberCode(v);
+          let code = numberCodeAt(col.num, i);
           if (code < 0) {
-            const s = numberText(v);
+            const s = numberText(col.num[i]!);
             code = textCode(s);
             if (code < 0) {
               str.set(i, s);
