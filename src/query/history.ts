@@ -14,6 +14,7 @@ import { AGGREGATES } from './spec.js';
 import type { AggregateCache, Aggregates } from './summary.js';
 import type { ReadMark, readMarks } from '../store/marks.js';
 import { settleJournals } from '../store/settle.js';
+import { BoundedMap } from '../store/bounded-map.js';
 import { readTrust } from '../store/trust.js';
 import { applyMarks, type RunMarks } from './marks.js';
 
@@ -59,7 +60,9 @@ export async function listHistory(repo: RepoInfo, opts: { all?: boolean } = {}):
   return withMarks(repo, key, { runs: listing.runs, broken: listing.broken }, opts.all === true);
 }
 
-const marksRead = new Map<string, ReturnType<typeof readMarks>>();
+// Keyed by the ledger tips, which move with every run: bounded, or a long-lived UI server would
+// keep the marks of every state it ever listed.
+const marksRead = new BoundedMap<string, ReturnType<typeof readMarks>>(8);
 
 /** Marks are a function of the ledger tips, which `key` names: a command that lists twice reads them once. */
 function marksOf(repo: RepoInfo, key: string, cached: ReadMark[] | null = null): ReturnType<typeof readMarks> {

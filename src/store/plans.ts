@@ -16,6 +16,7 @@ import { refFromFiles, refListingFromFiles } from './ref-files.js';
 import { pack, unpack } from './pack.js';
 import { reader, writeBlob, ZERO_OID } from './objects.js';
 import { PLANS } from './refs.js';
+import { BoundedMap } from './bounded-map.js';
 import { ensureWriter } from './writer-id.js';
 import { planVouchPath, vouchForPlan } from './ledger-append.js';
 import { listLedgers, type LedgerRef } from './ledger-union.js';
@@ -156,7 +157,8 @@ export async function findPlan(repo: RepoInfo, idOrPrefix: string): Promise<Stor
   return readPlan(repo, ids[0]!);
 }
 
-const plansRead = new Map<string, Promise<StoredPlan | null>>();
+// Bounded: the UI server lives for days, and every plan saved or fetched meanwhile is a new id.
+const plansRead = new BoundedMap<string, Promise<StoredPlan | null>>(64);
 
 /** The plan `id` (exact), or null when this clone does not have it. Read once per process: a plan never changes. */
 export function readPlan(repo: RepoInfo, id: string): Promise<StoredPlan | null> {
