@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cleanup, gitIn, makeRepo, runNode, tempDir } from './helpers/repo.js';
-import { cli } from './helpers/cli.js';
+import { cleanup, flor, gitIn, makeRepo, runNode, tempDir } from './helpers/repo.js';
 
 after(cleanup);
 
@@ -55,27 +54,27 @@ interface Row {
   dirty: boolean;
 }
 
-async function lastRun(dir: string): Promise<Row> {
-  const runs = JSON.parse((await cli(dir, ['runs', '--format', 'json', '--all'])).stdout) as Row[];
+function lastRun(dir: string): Row {
+  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json', '--all']).stdout) as Row[];
   return runs.at(-1)!;
 }
 
-async function meta(dir: string, run: string): Promise<{ skipped?: { paths: Array<{ path: string }> }; commit: string | null; branch: string | null; dirty: boolean }> {
-  return JSON.parse((await cli(dir, ['show', run, '--format', 'json'])).stdout).meta;
+function meta(dir: string, run: string): { skipped?: { paths: Array<{ path: string }> }; commit: string | null; branch: string | null; dirty: boolean } {
+  return JSON.parse(flor(dir, ['show', run, '--format', 'json']).stdout).meta;
 }
 
-test('a start where nothing changed runs one git process (ls-files) and records what git would tell', async () => {
+test('a start where nothing changed runs one git process (ls-files) and records what git would tell', () => {
   const dir = makeRepo({ files: { 'start.mjs': SCRIPT, 'lib.mjs': 'export const a = 1;\n' } });
   // Fills the caches (HEAD's tree, the config, the stat cache and its tree); the first capture
   // writes flor.writer into the config, so the settings are read once more after it.
   start(dir);
-  await cli(dir, ['runs']);
+  flor(dir, ['runs']);
   start(dir);
-  await cli(dir, ['runs']);
+  flor(dir, ['runs']);
   // The listing is the waiting capturer's: the script's own process forks once, for that shell.
   assert.deepEqual(startBy(dir), { own: [], shell: ['ls-files'] });
   const head = gitIn(dir, 'rev-parse', 'HEAD');
-  let m = await meta(dir, (await lastRun(dir)).run);
+  let m = meta(dir, lastRun(dir).run);
   assert.deepEqual([m.commit, m.branch, m.dirty], [head, 'main', false]);
 
   // HEAD moves: its tree is asked of git once, then cached again.
@@ -83,33 +82,33 @@ test('a start where nothing changed runs one git process (ls-files) and records 
   gitIn(dir, 'commit', '-qam', 'two');
   const moved = start(dir);
   assert.ok(moved.includes('rev-parse'), moved.join(' '));
-  m = await meta(dir, (await lastRun(dir)).run);
+  m = meta(dir, lastRun(dir).run);
   assert.deepEqual([m.commit, m.dirty], [gitIn(dir, 'rev-parse', 'HEAD'), false]);
   assert.deepEqual(start(dir), ['ls-files']);
 
   // An edit, uncommitted: the code differs from HEAD's tree.
   writeFileSync(join(dir, 'lib.mjs'), 'export const a = 3;\n');
   start(dir);
-  assert.equal((await meta(dir, (await lastRun(dir)).run)).dirty, true);
+  assert.equal(meta(dir, lastRun(dir).run).dirty, true);
   gitIn(dir, 'checkout', '-q', 'lib.mjs');
 
   // A detached HEAD has no branch.
   gitIn(dir, 'checkout', '-q', '--detach');
   start(dir);
-  m = await meta(dir, (await lastRun(dir)).run);
+  m = meta(dir, lastRun(dir).run);
   assert.deepEqual([m.commit, m.branch], [gitIn(dir, 'rev-parse', 'HEAD'), null]);
   gitIn(dir, 'checkout', '-q', 'main');
 
   // A setting changed in the repository's config is read at the next start, not taken from the cache.
   writeFileSync(join(dir, 'big.txt'), 'x'.repeat(100));
   start(dir);
-  assert.ok(!(await meta(dir, (await lastRun(dir)).run)).skipped, 'under the default cap');
+  assert.ok(!meta(dir, lastRun(dir).run).skipped, 'under the default cap');
   gitIn(dir, 'config', 'flor.captureMaxBytes', '10');
   const reread = start(dir);
   assert.ok(reread.includes('config'), reread.join(' '));
-  assert.deepEqual((await meta(dir, (await lastRun(dir)).run)).skipped?.paths.map((p) => p.path), ['big.txt']);
+  assert.deepEqual(meta(dir, lastRun(dir).run).skipped?.paths.map((p) => p.path), ['big.txt']);
   // The same through the environment (git -c, GIT_CONFIG_COUNT): never a stale cached value.
   const env = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'flor.captureMaxBytes', GIT_CONFIG_VALUE_0: '1000' };
   runNode(dir, 'start.mjs', [], { env, allowFail: true });
-  assert.ok(!(await meta(dir, (await lastRun(dir)).run)).skipped, 'the environment raised the cap');
+  assert.ok(!meta(dir, lastRun(dir).run).skipped, 'the environment raised the cap');
 });
