@@ -203,11 +203,13 @@ export function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want:
     // Frame f is node f + 1 (the top level, parent -1, becomes node 0).
     tree.reserve(nf + 1);
     const { parent, loop, iter } = tree;
-    for (let f = 0; f < nf; f++) {
-      parent[f + 1] = frames.parent[f]! + 1;
-      loop[f + 1] = loopIds[frames.loop[f]!] ?? tree.loopId('?');
-      iter[f + 1] = frames.iter[f]!;
-      node[f] = f + 1;
+    if (!framesInto(frames.parent, frames.loop, frames.iter, Int32Array.from(loopIds), parent, loop, iter, node, nf)) {
+      for (let f = 0; f < nf; f++) {
+        parent[f + 1] = frames.parent[f]! + 1;
+        loop[f + 1] = loopIds[frames.loop[f]!] ?? tree.loopId('?');
+        iter[f + 1] = frames.iter[f]!;
+        node[f] = f + 1;
+      }
     }
     tree.size = nf + 1;
   } else {
@@ -218,6 +220,30 @@ export function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want:
       node[f] = tree.find(pn, loop, frames.iter[f]!);
     }
   }
+  valuesInto(tree, seg, nameToK, node, segIndex);
+  return true;
+}
+
+/**
+ * Frames into an empty tree, frame f as node f + 1; false when a frame names a loop the segment
+ * does not list (the caller then goes frame by frame). Its own function, like valuesInto: small
+ * functions are optimized soon after the pivot starts, where loadSegment's loops ran its first
+ * runs unoptimized.
+ */
+function framesInto(fp: Int32Array, fl: Int32Array, fi: Int32Array, ids: Int32Array, parent: Int32Array, loop: Int32Array, iter: Int32Array, node: Int32Array, nf: number): boolean {
+  for (let f = 0; f < nf; f++) {
+    const l = fl[f]!;
+    if (l < 0 || l >= ids.length) return false;
+    parent[f + 1] = fp[f]! + 1;
+    loop[f + 1] = ids[l]!;
+    iter[f + 1] = fi[f]!;
+    node[f] = f + 1;
+  }
+  return true;
+}
+
+/** The segment's values of the wanted names (nameToK: segment name -> wanted index, -1 not) onto the nodes of its frames. */
+function valuesInto(tree: RunTree, seg: Segment, nameToK: Int32Array, node: Int32Array, segIndex: number): void {
   // `other` holds the non-number values in record order.
   let o = 0;
   const n = seg.name.length;
@@ -241,5 +267,4 @@ export function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want:
     }
     if (!isNum) o++;
   }
-  return true;
 }
