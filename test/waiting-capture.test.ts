@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { cleanup, gitIn, sh, tempDir, writeFiles } from './helpers/repo.js';
+import type { DetachedChild } from '../src/store/detached-child.js';
+import { cleanup, flor, gitIn, makeRepo, runNode, sh, tempDir, writeFiles } from './helpers/repo.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { codeListArgs } from '../src/store/code-select.js';
 import { startWaitingCapture } from '../src/store/waiting-capture.js';
@@ -28,12 +28,10 @@ function repo(): string {
 }
 
 /** The shell's exit once its pipe is closed (no journal: it ends without starting a capture). */
-function ended(child: ChildProcess): Promise<number | null> {
+function ended(child: DetachedChild): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.on('exit', (code) => resolve(code));
-    child.ref(); // unref'd by its starter: the test waits for it
-    child.stdin?.destroy();
+    child.waitExit(resolve); // unref'd by its starter: the test waits for it
+    child.closeStdin();
   });
 }
 
@@ -83,4 +81,29 @@ test('a start that ended before reading the listing leaves no scratch file: the 
   assert.ok(w);
   assert.equal(await ended(w.child), 0, 'no journal: ends without a capture');
   assert.deepEqual(readdirSync(join(info.commonDir, 'flor', 'tmp')), []);
+});
+
+/** A script that says, after its first flor call (the run's start), whether node:child_process is loaded. */
+const LOADED = `import { flor } from 'git-flor';
+flor.log('x', 1);
+process.stdout.write(String(process.moduleLoadList.includes('NativeModule child_process')));
+`;
+
+test("a run's start starts the waiting shell without loading node:child_process, and the run is captured", () => {
+  const dir = makeRepo({ files: { 'loaded.mjs': LOADED } });
+  runNode(dir, 'loaded.mjs'); // the first start writes the stat cache (through git)
+  const r = runNode(dir, 'loaded.mjs');
+  assert.equal(r.stdout, 'false', r.stderr);
+  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string; records: number }>;
+  assert.deepEqual(runs.map((x) => [x.status, x.records]), [['ok', 1], ['ok', 1]]);
+});
+
+test('under --pending-deprecation the shell is started through child_process: no deprecation warning, the run is captured', () => {
+  const dir = makeRepo({ files: { 'loaded.mjs': LOADED } });
+  runNode(dir, 'loaded.mjs');
+  const r = runNode(dir, 'loaded.mjs', [], { execArgv: ['--pending-deprecation'] });
+  assert.equal(r.stdout, 'true');
+  assert.doesNotMatch(r.stderr, /Deprecation|DEP0111/);
+  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string }>;
+  assert.deepEqual(runs.map((x) => x.status), ['ok', 'ok']);
 });

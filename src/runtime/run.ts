@@ -22,7 +22,7 @@ import { ReplayControl } from './replay-control.js';
 import { ArgCalls } from './arg-calls.js';
 import { Checkpointer, checkpointShare, type CheckpointStats } from './checkpointer.js';
 import { Lifecycle, FLUSH_MS } from './lifecycle.js';
-import type { ChildProcess } from 'node:child_process';
+import type { DetachedChild } from '../store/detached-child.js';
 import { baseMeta, firstLine, locateRepo, sayRecorded, scriptPath, startCapture, startRun, waiting } from './start.js';
 
 export { FLUSH_MS } from './lifecycle.js';
@@ -78,7 +78,7 @@ export class Session {
   private replay: ReplayControl | null = null;
 
   /** The process that captures the journal when this one has ended (store/waiting-capture.ts), or null. */
-  private capturer: ChildProcess | null = null;
+  private capturer: DetachedChild | null = null;
   private lastFlush = performance.now();
   private finished = false;
   private error: string | null = null;

@@ -3,7 +3,7 @@
  * the run's metadata with its code snapshot; at the end, handing the journal to a detached
  * capturer. Everything between is the session's.
  */
-import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import type { SpawnOptions } from 'node:child_process';
 import { childProcess, stderrIsTTY } from '../store/builtins.js';
 import { hostname } from 'node:os';
 import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
@@ -14,6 +14,7 @@ import { snapshotCodeSync, headSync, findRunRepoSync, type Head } from '../store
 import { florConfigSync, largeTrackedLine, skippedLine, skippedSummary } from '../store/code-select.js';
 import { openJournal, journalDir, journalPath, JOURNAL_EXT, type JournalWriter } from '../store/journal.js';
 import { startWaitingCapture } from '../store/waiting-capture.js';
+import type { DetachedChild } from '../store/detached-child.js';
 import { lastListedRunIds } from '../store/derived-cache.js';
 import { capturedIds } from '../store/captured-ids.js';
 import { pinCodeSync } from '../store/code-ref.js';
@@ -105,7 +106,7 @@ export interface Started {
   journal: JournalWriter;
   florConfig: Map<string, string>;
   /** The process that captures the journal when this one has ended (store/waiting-capture.ts), or null. */
-  capturer: ChildProcess | null;
+  capturer: DetachedChild | null;
 }
 
 /**
@@ -159,7 +160,7 @@ export function startRun(at: Located): Started {
 }
 
 /** The waiting capturer is still there to capture at this process's exit (as far as this process has seen). */
-export function waiting(child: ChildProcess | null): boolean {
+export function waiting(child: DetachedChild | null): boolean {
   return child !== null && child.pid !== undefined && child.exitCode === null && child.signalCode === null;
 }
 

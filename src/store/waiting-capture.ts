@@ -9,15 +9,14 @@
  * settings and HEAD while git lists. Only the listing comes from the shell: what each file holds
  * is still read by the script's process, at start (worktree.ts).
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { childProcess } from './builtins.js';
+import { spawnDetached, type DetachedChild } from './detached-child.js';
 import { codeListArgs } from './code-select.js';
 import { gitEnv, type RepoInfo } from './git.js';
 
 export interface WaitingCapture {
-  child: ChildProcess;
+  child: DetachedChild;
   /**
    * The `git ls-files` output the shell wrote (waits until it did), or null when there is none
    * to read: git failed, the shell is gone, or it took longer than LIST_WAIT_MS. The caller then
@@ -78,22 +77,17 @@ export function startWaitingCapture(repo: RepoInfo, journal: string, capture: st
   // git's stdin is not the pipe; its exit status, once written with its newline, says the listing
   // is complete. The runtime removes both files once read; if it died first, the shell does.
   const script = `git ${ls} </dev/null >"$1" 2>/dev/null; echo $? >"$2"; read -r _; if [ -e "$1" ] || [ -e "$2" ]; then rm -f "$1" "$2"; fi; cd "$3" && [ -e "$4" ] || exit 0; shift 4; exec "$@"`;
-  let child: ChildProcess;
+  let child: DetachedChild;
   try {
     mkdirSync(tmp, { recursive: true });
-    child = childProcess().spawn('/bin/sh', ['-c', script, 'sh', list, done, repo.commonDir, journal, ...capture], {
+    // Could not start (here, or asynchronously: no pid): the exit path starts the capture instead.
+    child = spawnDetached('/bin/sh', ['-c', script, 'sh', list, done, repo.commonDir, journal, ...capture], {
       cwd: repo.top,
-      detached: true,
-      stdio: ['pipe', 'ignore', 'ignore'],
       env: gitEnv(Object.fromEntries(dropEnv.map((k) => [k, undefined]))),
     });
   } catch {
     return null;
   }
-  child.on('error', () => {}); // could not start: the exit path starts the capture instead
-  child.stdin!.on('error', () => {});
-  child.unref();
-  (child.stdin as unknown as { unref(): void }).unref(); // the pipe must not keep the script's event loop alive
   let asked = false;
   return {
     child,
