@@ -48,7 +48,7 @@ export function planRows(tree: RunTree, creationOrder: boolean, arena: Arena, te
   for (const nv of tree.names) markHas(nv.kind, has, N);
   markPaths(parent, has, below, onPath, N);
   const isRow = temp.u8(N);
-  for (let n = 0; n < N; n++) if (has[n] && !below[n]) isRow[n] = 1;
+  markRows(has, below, isRow, N);
   // open[n]: some row at or below n would take this name from above n. Children come after their
   // parent in node order, so one backward pass sees every child before its parent.
   // Rows given to a node for one name may show another name's outer value: repeat until stable.
@@ -67,18 +67,16 @@ export function planRows(tree: RunTree, creationOrder: boolean, arena: Arena, te
   // Sibling loops keep the order they first ran in (loops that ran concurrently are not
   // interleaved); within a loop, iterations ascend.
   const { loop, iter } = tree;
-  for (let p = 0; p < N; p++) {
+  for (let p = nextUnordered(loop, kids, start, creationOrder, 0, N); p < N; p = nextUnordered(loop, kids, start, creationOrder, p + 1, N)) {
     const a = start[p]!;
     const b = start[p + 1]!;
-    if (b - a < 2 || (creationOrder && grouped(loop, kids, a, b))) continue;
     const ch = Array.from(kids.subarray(a, b));
     const rank = new Map<number, number>();
     for (const c of ch) if (!rank.has(loop[c]!)) rank.set(loop[c]!, rank.size);
     ch.sort((x, y) => rank.get(loop[x]!)! - rank.get(loop[y]!)! || (creationOrder ? 0 : iter[x]! - iter[y]!) || x - y);
     kids.set(ch, a);
   }
-  let nRows = 0;
-  for (let n = 0; n < N; n++) nRows += isRow[n]!;
+  const nRows = countOnes(isRow, N);
   const rows = arena.i32(nRows);
   if (onPath[0]) postOrder(kids, start, isRow, rows, temp.i32(N), temp.i32(N));
   const copies = arena.i32(nRows).fill(1);
@@ -94,6 +92,27 @@ export function planRows(tree: RunTree, creationOrder: boolean, arena: Arena, te
     }
   }
   return { rows, copies, total, onPath };
+}
+
+/** A row: a node holding a value with none below it. */
+function markRows(has: Uint8Array, below: Uint8Array, isRow: Uint8Array, N: number): void {
+  for (let n = 0; n < N; n++) if (has[n] && !below[n]) isRow[n] = 1;
+}
+
+function countOnes(a: Uint8Array, N: number): number {
+  let k = 0;
+  for (let n = 0; n < N; n++) k += a[n]!;
+  return k;
+}
+
+/** The first node from `p` on whose children (two or more) need sorting; N when none does. */
+function nextUnordered(loop: Int32Array, kids: Int32Array, start: Int32Array, creationOrder: boolean, p: number, N: number): number {
+  for (; p < N; p++) {
+    const a = start[p]!;
+    const b = start[p + 1]!;
+    if (b - a >= 2 && !(creationOrder && grouped(loop, kids, a, b))) return p;
+  }
+  return N;
 }
 
 /** has[n] = 1 where the name holds a value at node n. */
