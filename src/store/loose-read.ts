@@ -12,7 +12,7 @@
  * well-formed object of the size its header states — is left to cat-file, whose answer (or error)
  * it is as before. Like cat-file, the content is not hashed again.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeZlib } from './builtins.js';
 import type { GitObject, RepoInfo } from './git.js';
@@ -42,24 +42,30 @@ export function looseReader(repo: RepoInfo): LooseRead | null {
   const dir = join(repo.commonDir, 'objects');
   return (oid) => {
     if (!OID.test(oid)) return null;
-    const file = join(dir, oid.slice(0, 2), oid.slice(2));
-    // Packed objects are the common miss: a failed stat costs no exception.
-    let st: { size: number } | undefined;
-    try {
-      st = statSync(file, { throwIfNoEntry: false });
-    } catch {
-      return null;
-    }
-    if (!st) return null;
-    if (st.size >= POOL_BYTES) return inflateLarge(oid, file, st.size);
+    // Joined by hand: path.join normalizes, and a cold query names a thousand objects.
+    const file = `${dir}/${oid.slice(0, 2)}/${oid.slice(2)}`;
+    // Packed objects are the common miss: a failed existence check costs no exception.
+    if (!existsSync(file)) return null;
+    // Read into one reused buffer: a file that fills it is a large object, read again whole.
     // Gone meanwhile (packed and pruned), unreadable or damaged: cat-file says which.
+    let n: number;
     try {
-      return parseLoose(oid, readFileSync(file));
+      const fd = openSync(file, 'r');
+      try {
+        n = readSync(fd, SMALL, 0, POOL_BYTES, 0);
+      } finally {
+        closeSync(fd);
+      }
+      if (n < POOL_BYTES) return parseLoose(oid, SMALL.subarray(0, n));
     } catch {
       return null;
     }
+    return inflateLarge(oid, file, n);
   };
 }
+
+/** Where small objects' files are read (parseLoose inflates them into memory of their own). */
+const SMALL = Buffer.allocUnsafeSlow(POOL_BYTES);
 
 /**
  * Large objects read and inflating at once. Each one's file is read into a buffer kept for the
