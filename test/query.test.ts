@@ -160,15 +160,18 @@ test('json and ndjson: one object per row, numbers stay numbers', () => {
   ]);
 });
 
+const NUDGE = new Float64Array(1);
+const NUDGE_BITS = new BigInt64Array(NUDGE.buffer);
+
+/** The double `d` ulps from v (in the bits' order). */
+function nudge(v: number, d: number): number {
+  NUDGE[0] = v;
+  NUDGE_BITS[0]! += BigInt(d);
+  return NUDGE[0]!;
+}
+
 test('table: numbers written as bytes read as numberText, next to ties of the 6th digit and powers of ten too', () => {
   const rand = rng(11);
-  const f64 = new Float64Array(1);
-  const bits = new BigInt64Array(f64.buffer);
-  const nudge = (v: number, d: number) => {
-    f64[0] = v;
-    bits[0]! += BigInt(d);
-    return f64[0]!;
-  };
   const xs: number[] = [];
   for (let i = 0; i < 10000; i++) {
     const sign = i % 4 === 0 ? -1 : 1;
@@ -207,13 +210,6 @@ test('table: short decimals and whole numbers below 1e5 are number codes whose b
 
 test('table: short numbers, their neighbours a few ulps away and 7 to 9 digit numbers are written as numberText, most without it', () => {
   const rand = rng(13);
-  const f64 = new Float64Array(1);
-  const bits = new BigInt64Array(f64.buffer);
-  const nudge = (v: number, d: number) => {
-    f64[0] = v;
-    bits[0]! += BigInt(d);
-    return f64[0]!;
-  };
   const xs: number[] = [1 + 0.0062, 0.1 + 0.2, 1 / 3, 2 / 3];
   for (let i = 0; i < 4000; i++) {
     const digits = 1 + Math.floor(rand() * 9);
