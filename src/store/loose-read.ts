@@ -80,8 +80,8 @@ let inflating = 0;
 const spare: Buffer[] = [];
 /** Read buffers made so far (tests: reads of many large objects share a few). */
 export const largeReads = { buffers: 0 };
-/** A larger buffer is not kept: a long-lived process that read one huge object would hold it. */
-const SPARE_BYTES = 4 << 20;
+/** A larger buffer is not kept: a long-lived process holds at most sixteen of these (16 MB). */
+const SPARE_BYTES = 1 << 20;
 const waiting: Array<() => void> = [];
 
 /** Reads `file` (`size` bytes when last seen) into a spare buffer and inflates it on the thread pool; null when cat-file must answer. */
