@@ -1,0 +1,51 @@
+/**
+ * The built runtime (scripts/bundle.ts): `import 'git-flor'` runs dist/runtime/runtime.cjs with
+ * a V8 code cache that the first recorded run leaves in dist/runtime/v8-cache/ (its start's
+ * functions included) and later runs take; a FlorError the runtime throws is the class both
+ * 'git-flor' and 'git-flor/query' export. Runs the built dist/ in one shared repository.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanup, flor, makeRepo, ROOT, runNode } from './helpers/repo.js';
+
+after(cleanup);
+
+const dir = makeRepo({
+  files: {
+    'train.mjs': "import { flor } from 'git-flor';\nfor (const e of flor.loop('epoch', [0, 1])) flor.log('loss', e);\n",
+    'bad.mjs': `import { flor, FlorError } from 'git-flor';
+import { FlorError as QueryFlorError } from 'git-flor/query';
+try {
+  for (const x of flor.loop('', [1])) flor.log('x', x);
+} catch (e) {
+  process.stdout.write(JSON.stringify([e.code, e instanceof FlorError, e instanceof QueryFlorError]));
+}
+`,
+  },
+});
+
+const cacheDir = join(ROOT, 'dist', 'runtime', 'v8-cache');
+
+function runCaches(): string[] {
+  return (existsSync(cacheDir) ? readdirSync(cacheDir) : []).filter((f) => f.startsWith('run-') && f.endsWith('.bin'));
+}
+
+test('the first recorded run leaves the runtime code cache and the next run takes it (not written again)', () => {
+  for (const f of runCaches()) rmSync(join(cacheDir, f), { force: true });
+  runNode(dir, 'train.mjs');
+  const [cache] = runCaches();
+  assert.ok(cache, 'written at the first run exit');
+  const written = statSync(join(cacheDir, cache)).mtimeMs;
+  runNode(dir, 'train.mjs');
+  assert.deepEqual(runCaches(), [cache]);
+  assert.equal(statSync(join(cacheDir, cache)).mtimeMs, written, 'V8 took it: a rejected cache is written again');
+  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string; records: number }>;
+  assert.deepEqual(runs.map((r) => [r.status, r.records]), [['ok', 2], ['ok', 2]]);
+});
+
+test("a FlorError thrown by the runtime is the class 'git-flor' and 'git-flor/query' export", () => {
+  const r = runNode(dir, 'bad.mjs');
+  assert.deepEqual(JSON.parse(r.stdout), ['BAD_LOOP', true, true]);
+});
