@@ -98,12 +98,16 @@ test("a run's start starts the waiting shell without loading node:child_process,
   assert.deepEqual(runs.map((x) => [x.status, x.records]), [['ok', 1], ['ok', 1]]);
 });
 
-test('under --pending-deprecation the shell is started through child_process: no deprecation warning, the run is captured', () => {
+test('under --pending-deprecation (flag or NODE_PENDING_DEPRECATION=1) the shell is started through child_process: no deprecation warning, the run is captured', () => {
   const dir = makeRepo({ files: { 'loaded.mjs': LOADED } });
   runNode(dir, 'loaded.mjs');
   const r = runNode(dir, 'loaded.mjs', [], { execArgv: ['--pending-deprecation'] });
   assert.equal(r.stdout, 'true');
   assert.doesNotMatch(r.stderr, /Deprecation|DEP0111/);
+  // The environment variable turns the warning on as the flag does.
+  const e = runNode(dir, 'loaded.mjs', [], { env: { NODE_PENDING_DEPRECATION: '1' } });
+  assert.equal(e.stdout, 'true');
+  assert.doesNotMatch(e.stderr, /Deprecation|DEP0111/);
   const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string }>;
-  assert.deepEqual(runs.map((x) => x.status), ['ok', 'ok']);
+  assert.deepEqual(runs.map((x) => x.status), ['ok', 'ok', 'ok']);
 });

@@ -51,7 +51,9 @@ function flagged(flag: string): boolean {
 
 function bindings(): Bindings | null {
   const binding = (process as unknown as { binding?: (name: string) => Record<string, unknown> }).binding;
-  if (typeof binding !== 'function' || process.platform === 'win32' || flagged('--pending-deprecation') || flagged('--throw-deprecation')) return null;
+  // NODE_PENDING_DEPRECATION=1 turns the warning on as the flag does.
+  const pending = flagged('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1';
+  if (typeof binding !== 'function' || process.platform === 'win32' || pending || flagged('--throw-deprecation')) return null;
   try {
     const pw = binding.call(process, 'process_wrap') as { Process?: Bindings['Process'] };
     const pp = binding.call(process, 'pipe_wrap') as { Pipe?: Bindings['Pipe']; constants?: { SOCKET?: number } };
