@@ -39,8 +39,9 @@ function readDurations(): Record<string, number> {
 async function runFiles(files: string[], concurrency: number): Promise<boolean> {
   const stream = run({ files: files.map((f) => join(BUILT, f)), concurrency });
   let passed = true;
-  stream.on('test:fail', () => {
-    passed = false;
+  // As node --test: a failing test marked `todo` (a known bug, named in its reason) is reported, not counted.
+  stream.on('test:fail', (d: { todo?: string | boolean }) => {
+    if (d.todo === undefined || d.todo === false) passed = false;
   });
   const out = stream.compose(tap);
   out.pipe(process.stdout, { end: false });
