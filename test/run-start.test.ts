@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cleanup, flor, gitIn, makeRepo, runNode, tempDir } from './helpers/repo.js';
+import { cleanup, flor, gitIn, makeRepo, runNode, sh, tempDir } from './helpers/repo.js';
 
 after(cleanup);
 
@@ -140,7 +140,24 @@ test('a start where nothing changed runs one git process (ls-files) and records 
   assert.ok(!meta(dir, lastRun(dir).run).skipped, 'the environment raised the cap');
 });
 
-test('a run started right after a same-size edit of a tracked file is recorded as dirty', { todo: 'known bug: in 3 of ~8 full suites on a loaded machine (never alone, nor in 24 stress runs under load) the run was recorded with HEAD\'s tree; cause not found yet' }, () => {
+test('a run started right after a same-size edit of a tracked file is recorded as dirty', { todo: 'known bug: in 3 of 9 full suites the run was recorded with HEAD\'s tree; the same-second hole the next test covers is the likely cause, fixed with it; todo until full suites confirm it' }, () => {
   assert.ok(afterEdit, 'the test above reached the edit');
   assert.equal(afterEdit.dirty, true, afterEdit.detail);
+});
+
+test('an edit of the same size within the second of the committed version is recorded: Git, which compares stat data to the second, is never handed the old entry of a file found changed', () => {
+  const dir = makeRepo({ files: { 'start.mjs': SCRIPT, 'lib.mjs': 'export const a = 2;\n' }, commit: false });
+  // No ctime in Git's comparison, and both versions' mtimes in one second: only the content differs.
+  gitIn(dir, 'config', 'core.trustctime', 'false');
+  const at = (frac: string) => sh('touch', ['-d', `2020-01-01 00:00:00.${frac}`, join(dir, 'lib.mjs')], dir);
+  at('100');
+  gitIn(dir, 'add', '-A');
+  gitIn(dir, 'commit', '-q', '-m', 'two');
+  writeFileSync(join(dir, 'lib.mjs'), 'export const a = 3;\n');
+  at('900');
+  runNode(dir, 'start.mjs', [], { allowFail: true });
+  const run = lastRun(dir);
+  const tree = (JSON.parse(flor(dir, ['show', run.run, '--format', 'json']).stdout) as { codeTree: string }).codeTree;
+  assert.equal(gitIn(dir, 'cat-file', 'blob', `${tree}:lib.mjs`), 'export const a = 3;');
+  assert.equal(meta(dir, run.run).dirty, true);
 });

@@ -156,7 +156,11 @@ function fromCache(repo: RepoInfo, sel: CodeSelection, indexes: Indexes, useCach
     if (c && cache && statMatches(c, st, cache.mtimeNs)) entries.push(c);
     else if (userEntry && statMatches(userEntry, st, user.mtimeNs)) entries.push(userEntry);
     else {
-      if (userEntry) entries.push(userEntry);
+      // Git decides whether to hash it again by comparing this entry's stat data with the file's,
+      // to the second (Debian's git has no USE_NSEC): an edit of the same size within the second
+      // the entry was made matched, and the run recorded the old content. Stat data of time zero
+      // matches no file, so Git always hashes what this check already found changed.
+      if (userEntry) entries.push({ ...userEntry, ctimeS: 0, ctimeNs: 0, mtimeS: 0, mtimeNs: 0 });
       dirty.push(path);
     }
   };
