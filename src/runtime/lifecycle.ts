@@ -7,6 +7,7 @@
 import { constants as osConstants } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { nodeFlags } from '../store/builtins.js';
 
 /** Records reach the journal at least this often while the process runs (bounds SIGKILL loss). */
 export const FLUSH_MS = 100;
@@ -24,8 +25,7 @@ const SYNC_STRETCH_MS = 1000;
 const TEARDOWN_FLAGS = /^--(inspect|debug|cpu-prof|heap-prof|prof|trace-event|experimental-test-coverage|report|diagnostic-dir|redirect-warnings)/;
 
 function teardownFlags(): boolean {
-  const opts = process.env.NODE_OPTIONS ?? '';
-  return [...process.execArgv, ...opts.split(/\s+/)].some((a) => TEARDOWN_FLAGS.test(a)) || process.env.NODE_V8_COVERAGE !== undefined;
+  return nodeFlags().some((a) => TEARDOWN_FLAGS.test(a)) || process.env.NODE_V8_COVERAGE !== undefined;
 }
 
 /**

@@ -54,3 +54,8 @@ export function uniqueSuffix(): string {
 export function stderrIsTTY(): boolean {
   return (load('node:tty') as typeof import('node:tty')).isatty(2);
 }
+
+/** The Node flags this process runs with: its execArgv, then NODE_OPTIONS' words. */
+export function nodeFlags(): string[] {
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)];
+}

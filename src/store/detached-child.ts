@@ -9,7 +9,7 @@
  * would print a deprecation warning (--pending-deprecation), through child_process as before.
  */
 import { constants as osConstants } from 'node:os';
-import { childProcess } from './builtins.js';
+import { childProcess, nodeFlags } from './builtins.js';
 
 export interface DetachedChild {
   /** Undefined when it could not start (child_process reports that asynchronously). */
@@ -46,7 +46,7 @@ interface Bindings {
 }
 
 function flagged(flag: string): boolean {
-  return process.execArgv.includes(flag) || (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes(flag);
+  return nodeFlags().includes(flag);
 }
 
 function bindings(): Bindings | null {
