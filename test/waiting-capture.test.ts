@@ -111,3 +111,26 @@ test('under --pending-deprecation (flag or NODE_PENDING_DEPRECATION=1) the shell
   const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string }>;
   assert.deepEqual(runs.map((x) => x.status), ['ok', 'ok', 'ok']);
 });
+
+/**
+ * A script that prints, after its start, the environment of its waiting shell (its child, which
+ * `exec`s the capturer with that environment), as NAME=value lines of the names asked for.
+ */
+const SHELL_ENV = `import { readdirSync, readFileSync } from 'node:fs';
+import { flor } from 'git-flor';
+flor.log('x', 1);
+const kids = readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
+  try { return readFileSync('/proc/' + p + '/stat', 'latin1').replace(/^.*\\) /, '').split(' ')[1] === String(process.pid); } catch { return false; }
+});
+const env = kids.map((p) => readFileSync('/proc/' + p + '/environ', 'latin1').split('\\0'));
+const names = ['NODE_EXTRA_CA_CERTS', 'FLOR_TEST_KEPT'];
+process.stdout.write(JSON.stringify(env.map((e) => e.filter((kv) => names.includes(kv.split('=')[0])).sort())));
+`;
+
+test('the capturer does not inherit NODE_EXTRA_CA_CERTS (Node parses that bundle at every start; the capturer makes no TLS connection), and keeps the rest', () => {
+  const dir = makeRepo({ files: { 'env.mjs': SHELL_ENV } });
+  const r = runNode(dir, 'env.mjs', [], { env: { NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', FLOR_TEST_KEPT: 'yes' } });
+  assert.equal(r.stdout, JSON.stringify([['FLOR_TEST_KEPT=yes']]), r.stderr);
+  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string; records: number }>;
+  assert.deepEqual(runs.map((x) => [x.status, x.records]), [['ok', 1]]);
+});
