@@ -264,3 +264,26 @@ other.memo('not-flor', () => 3);
   assert.deepEqual(memoNamesIn('a.ts', ts), ['judge', 'reply']);
   assert.deepEqual(memoNamesIn('a.mjs', 'flor.memo("x", () => 1); flor.memo('), []);
 });
+
+test("a run records, per outer iteration, the time its flor.memo calls took: overlapping calls once, time outside them not at all, calls before the loop in no iteration", async () => {
+  const dir = makeRepo({ files: { 'timed.mjs': `import { flor } from 'git-flor';
+const sleep = (ms, v) => new Promise((r) => setTimeout(() => r(v), ms));
+await flor.memo('setup', () => sleep(40, 'data'));
+for (const i of flor.loop('item', [0, 1, 2])) {
+  await sleep(30); // not a memoised call
+  const both = await Promise.all(['a', 'b'].map((k) => flor.memo('reply', k, () => sleep(60, k + i))));
+  flor.log('n', both.length + (i === 1 ? flor.memo('sync', () => 1) : 0));
+}
+` } });
+  runNode(dir, 'timed.mjs');
+  const [r] = await readableRuns(requireRepoSync(dir));
+  const { outerMs, memoMs } = r!.meta;
+  assert.equal(outerMs.length, 3);
+  assert.equal(memoMs?.length, 3, JSON.stringify({ outerMs, memoMs }));
+  for (let i = 0; i < 3; i++) {
+    const m = memoMs![i]!;
+    assert.ok(m >= 55, `iteration ${i}: the two 60 ms calls took ${m} ms`);
+    // Counted twice, two calls running together for the whole of their stretch would exceed it.
+    assert.ok(outerMs[i]! - m >= 25, `iteration ${i}: ${outerMs[i]} ms in all, ${m} ms in memo calls, with a 30 ms sleep outside them`);
+  }
+});

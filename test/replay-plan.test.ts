@@ -265,3 +265,13 @@ test('a loop name is skipped only when every flor.loop of that name sits directl
   // Alone, the same inner loop is skipped.
   assert.deepEqual(plan(nested({ inner: 'opt.lr *= 0.9;' })).skipInner, ['step']);
 });
+
+test("a recorded run's time in flor.memo calls is not counted in its replay's estimate (the replay gets their results from the record); a re-run pays it", () => {
+  const text = trainSource(2, { withNew: true });
+  const plain = planReplay([run('A', text)], ['gnorm'], new Map(), { workers: 1, startupMs: 10 }).runs[0]!;
+  const memoised: PlanRun = { ...run('A', text), meta: { ...run('A', text).meta, memoMs: [90, 90, 90, 90, 90, 100] } };
+  const m = planReplay([memoised], ['gnorm'], new Map(), { workers: 1, startupMs: 10 }).runs[0]!;
+  assert.equal(plain.estMs, 10 + 600);
+  assert.equal(m.estMs, 10 + 5 * 10 + 0, 'each iteration costs what was spent outside its memo calls (never below 0)');
+  assert.equal(m.rerunMs, plain.rerunMs, 're-running the script makes the calls again');
+});

@@ -11,7 +11,7 @@ import { readsIn, mutatedIn, mutatedThroughCalls, localFunctions, calledIn, func
 
 export interface PlanRun {
   id: string;
-  meta: Pick<RunMeta, 'script' | 'loops' | 'outerMs' | 'checkpointing' | 'status'> & Partial<Pick<RunMeta, 'start' | 'end'>>;
+  meta: Pick<RunMeta, 'script' | 'loops' | 'outerMs' | 'checkpointing' | 'status'> & Partial<Pick<RunMeta, 'start' | 'end' | 'memoMs'>>;
   /** Names to replay for this run (default: all requested). */
   names?: string[];
   /** Propagated code of this version: at least the entry script and every file holding a requested statement. */
@@ -229,8 +229,10 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
   const recorded = run.meta.outerMs;
   const mean = recorded.length ? recorded.reduce((a, b) => a + b, 0) / recorded.length : 0;
   const fullCost = (i: number): number => recorded[i] ?? mean;
+  // The replay gets memoised calls' results from the record: their time is not spent again.
+  const memo = run.meta.memoMs ?? [];
   const iterCost = (i: number): number => {
-    const full = fullCost(i);
+    const full = Math.max(0, fullCost(i) - (memo[i] ?? 0));
     return skipInner.length && ck.has(i) ? Math.min(full, opts.skippedIterMs) : full;
   };
   let rerunMs = 0;

@@ -165,7 +165,11 @@ export class Memo {
     const live = s.mode === 'replay';
     const pk = `${name}\u0000${ctx}`;
     if (key === null) this.overlap(name, pk, ctx);
+    // A recorded call's time is what a replay will not spend (runtime/memo-wait.ts).
+    const timed = !live;
+    if (timed) s.memoWait.begin();
     const done = (): void => {
+      if (timed) s.memoWait.end();
       if (key === null) this.pending.set(pk, this.pending.get(pk)! - 1);
     };
     let out: T;

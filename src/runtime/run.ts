@@ -20,6 +20,7 @@ import { AsyncPlaces } from './async-place.js';
 import { innerClock, newLoopCtx, type LoopCtx } from './loop-ctx.js';
 import { ReplayControl } from './replay-control.js';
 import { ArgCalls } from './arg-calls.js';
+import { MemoWait } from './memo-wait.js';
 import { Checkpointer, checkpointShare, type CheckpointStats } from './checkpointer.js';
 import { Lifecycle, FLUSH_MS } from './lifecycle.js';
 import type { DetachedChild } from '../store/detached-child.js';
@@ -37,6 +38,11 @@ export type Mode = 'record' | 'replay' | 'off';
 const CHUNK_RECORDS = 1 << 16;
 /** Exit status of a replay child that found its orchestrator gone (EX_UNAVAILABLE-like; nobody reads it). */
 const ORPHAN_EXIT = 75;
+
+/** Per-iteration milliseconds as the end frame keeps them: to the microsecond, an iteration never reached as 0. */
+function msList(ms: number[]): number[] {
+  return Array.from(ms, (x) => (x === undefined ? 0 : Math.round(x * 1000) / 1000));
+}
 
 export class Session {
   mode: Mode = 'off';
@@ -65,6 +71,10 @@ export class Session {
   private readonly loops: LoopInfo[] = [];
   private readonly loopInfos = new Map<string, LoopInfo>();
   readonly outerMs: number[] = [];
+  /** Of each outer iteration's time, what flor.memo calls took (recording only; see memo-wait.ts). */
+  private readonly outerMemoMs: number[] = [];
+  readonly memoWait = new MemoWait();
+  private memoAtIter = 0;
   private outerSeen = false;
   private outerCtx: LoopCtx | null = null;
   /** Innermost loop whose iteration is running (loops started before any async loop). */
@@ -316,6 +326,7 @@ export class Session {
     if (ctx.outer) {
       this.curOuterIter = i;
       ctx.iterStart = performance.now();
+      this.memoAtIter = this.memoWait.total(ctx.iterStart);
       if (this.mode === 'replay') this.replay!.progress(i, ctx.iterStart);
       this.tick();
     } else if (--ctx.countdown <= 0) {
@@ -330,6 +341,8 @@ export class Session {
     if (!ctx.outer) return;
     const now = performance.now();
     this.outerMs[i] = now - ctx.iterStart;
+    const memo = this.memoWait.total(now) - this.memoAtIter;
+    if (memo > 0) this.outerMemoMs[i] = memo;
     if (this.mode === 'record') this.cp.maybeCheckpoint(ctx.loopStart, i, last, now);
     else if (this.mode === 'replay' && i + 1 >= ctx.stop) this.replayDone();
   }
@@ -428,7 +441,8 @@ export class Session {
         error,
         end: new Date().toISOString(),
         loops: this.loops.map((l) => ({ ...l })),
-        outerMs: Array.from(this.outerMs, (x) => (x === undefined ? 0 : Math.round(x * 1000) / 1000)),
+        outerMs: msList(this.outerMs),
+        ...(this.outerMemoMs.length ? { memoMs: msList(this.outerMemoMs) } : {}),
         checkpointing: this.cp.names(),
       };
       journal.append(end);

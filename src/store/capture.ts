@@ -97,6 +97,7 @@ export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean
     error: damage ?? (end ? end.error : orphan ? ORPHAN_ERROR : null),
     loops,
     outerMs: end?.outerMs ?? m.outerMs,
+    ...(end?.memoMs?.length ? { memoMs: end.memoMs } : {}),
     checkpointing: end?.checkpointing.length ? end.checkpointing : m.checkpointing,
     records: recordCount(j.records),
   };

@@ -60,6 +60,8 @@ export interface EndFrame {
   end: string;
   loops: LoopInfo[];
   outerMs: number[];
+  /** Of outerMs, the time flor.memo calls took (absent: none made); runtime/memo-wait.ts. */
+  memoMs?: number[];
   checkpointing: string[];
 }
 

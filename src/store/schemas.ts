@@ -67,6 +67,7 @@ export const runMetaSchema = {
     error: nullable(str),
     loops: { type: 'array', items: loopInfo },
     outerMs: { type: 'array', items: { type: 'number' } },
+    memoMs: { type: 'array', items: { type: 'number', minimum: 0 } },
     checkpointing: strArray,
     records: nonNegInt,
     skipped: skippedCode,
@@ -142,6 +143,7 @@ export const endFrameSchema = {
     end: str,
     loops: { type: 'array', items: loopInfo },
     outerMs: { type: 'array', items: { type: 'number' } },
+    memoMs: { type: 'array', items: { type: 'number', minimum: 0 } },
     checkpointing: strArray,
   },
 };

@@ -35,6 +35,11 @@ export interface RunMeta {
   loops: LoopInfo[];
   /** Wall-clock ms of each iteration of the outermost loop (for replay cost estimates). */
   outerMs: number[];
+  /**
+   * Of each outerMs, the wall-clock time during which a flor.memo call was running: what a replay
+   * that gets the calls' results from the record does not spend. Absent when no call was made.
+   */
+  memoMs?: number[];
   checkpointing: string[]; // names registered with flor.checkpointing
   records: number; // forward records
   /** What capture left out of `code` (size cap, node_modules, nested repositories); absent when nothing. */
