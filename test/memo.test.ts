@@ -265,7 +265,7 @@ other.memo('not-flor', () => 3);
   assert.deepEqual(memoNamesIn('a.mjs', 'flor.memo("x", () => 1); flor.memo('), []);
 });
 
-test("a run records, per outer iteration, the time its flor.memo calls took: overlapping calls once, time outside them not at all, calls before the loop in no iteration", async () => {
+test("a run records, per outer iteration, the time its flor.memo calls took: overlapping calls once, time outside them not at all, calls before the loop in no iteration but as setup", async () => {
   const dir = makeRepo({ files: { 'timed.mjs': `import { flor } from 'git-flor';
 const sleep = (ms, v) => new Promise((r) => setTimeout(() => r(v), ms));
 await flor.memo('setup', () => sleep(40, 'data'));
@@ -277,8 +277,10 @@ for (const i of flor.loop('item', [0, 1, 2])) {
 ` } });
   runNode(dir, 'timed.mjs');
   const [r] = await readableRuns(requireRepoSync(dir));
-  const { outerMs, memoMs } = r!.meta;
+  const { outerMs, memoMs, memoSetupMs } = r!.meta;
   assert.equal(outerMs.length, 3);
+  // The 40 ms 'setup' call before the loop: outside every iteration.
+  assert.ok(memoSetupMs !== undefined && memoSetupMs >= 35 && memoSetupMs < Math.min(...outerMs), JSON.stringify({ outerMs, memoMs, memoSetupMs }));
   assert.equal(memoMs?.length, 3, JSON.stringify({ outerMs, memoMs }));
   for (let i = 0; i < 3; i++) {
     const m = memoMs![i]!;

@@ -274,4 +274,8 @@ test("a recorded run's time in flor.memo calls is not counted in its replay's es
   assert.equal(plain.estMs, 10 + 600);
   assert.equal(m.estMs, 10 + 5 * 10 + 0, 'each iteration costs what was spent outside its memo calls (never below 0)');
   assert.equal(m.rerunMs, plain.rerunMs, 're-running the script makes the calls again');
+  // Setup (the run's time outside its iterations) is paid by every task, less its memoised calls.
+  const timed = (memoSetupMs?: number): PlanRun => ({ ...run('A', text), meta: { ...run('A', text).meta, start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:00:01.000Z', ...(memoSetupMs ? { memoSetupMs } : {}) } });
+  const est = (r: PlanRun) => planReplay([r], ['gnorm'], new Map(), { workers: 1 }).runs[0]!.segments[0]!.startupMs;
+  assert.equal(est(timed(300)) + 300, est(timed()), 'the 400 ms of setup, less 300 ms of memoised calls');
 });

@@ -11,7 +11,7 @@ import { readsIn, mutatedIn, mutatedThroughCalls, localFunctions, calledIn, func
 
 export interface PlanRun {
   id: string;
-  meta: Pick<RunMeta, 'script' | 'loops' | 'outerMs' | 'checkpointing' | 'status'> & Partial<Pick<RunMeta, 'start' | 'end' | 'memoMs'>>;
+  meta: Pick<RunMeta, 'script' | 'loops' | 'outerMs' | 'checkpointing' | 'status'> & Partial<Pick<RunMeta, 'start' | 'end' | 'memoMs' | 'memoSetupMs'>>;
   /** Names to replay for this run (default: all requested). */
   names?: string[];
   /** Propagated code of this version: at least the entry script and every file holding a requested statement. */
@@ -247,13 +247,14 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
  * The time a finished run spent outside its outer loop (from its first flor call to its end, less
  * its iterations): setup such as loading data, which every replay task of it runs again before its
  * first iteration (and the code after the loop, which only the last one runs: an over-estimate for
- * the others). 0 when unknown.
+ * the others), less its memoised calls. 0 when unknown.
  */
 function setupMs(meta: PlanRun['meta']): number {
   if (meta.status !== 'ok' || !meta.start || !meta.end) return 0;
   const total = Date.parse(meta.end) - Date.parse(meta.start);
   const loop = meta.outerMs.reduce((a, b) => a + b, 0);
-  return Number.isFinite(total) ? Math.max(0, total - loop) : 0;
+  // Memoised calls there are not made again either (their results come from the record).
+  return Number.isFinite(total) ? Math.max(0, total - loop - (meta.memoSetupMs ?? 0)) : 0;
 }
 
 /**

@@ -2,7 +2,8 @@
  * The wall-clock time a recorded run spent with at least one flor.memo call running: what a
  * replay that gets every call's result from the record does not spend again. Calls that overlap
  * (Promise.all) count once, as the stretch they cover; a call that spans an iteration's end is
- * split at it. The replay plan takes each outer iteration's share off its recorded time.
+ * split at it. The replay plan takes each outer iteration's share off its recorded time, and the
+ * rest (calls outside the outer loop's iterations) off the script's setup.
  */
 export class MemoWait {
   private running = 0;

@@ -434,6 +434,8 @@ export class Session {
       this.cp.drain();
       this.flush();
       if ((this.mode as Mode) === 'off') return; // the journal failed; flush said so
+      const inLoop = this.outerMemoMs.reduce((a, b) => a + (b ?? 0), 0);
+      const setupMemo = Math.round((this.memoWait.total(performance.now()) - inLoop) * 1000) / 1000;
       const end: EndFrame = {
         t: 'end',
         status,
@@ -443,6 +445,7 @@ export class Session {
         loops: this.loops.map((l) => ({ ...l })),
         outerMs: msList(this.outerMs),
         ...(this.outerMemoMs.length ? { memoMs: msList(this.outerMemoMs) } : {}),
+        ...(setupMemo > 0 ? { memoSetupMs: setupMemo } : {}),
         checkpointing: this.cp.names(),
       };
       journal.append(end);

@@ -98,6 +98,7 @@ export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean
     loops,
     outerMs: end?.outerMs ?? m.outerMs,
     ...(end?.memoMs?.length ? { memoMs: end.memoMs } : {}),
+    ...(end?.memoSetupMs ? { memoSetupMs: end.memoSetupMs } : {}),
     checkpointing: end?.checkpointing.length ? end.checkpointing : m.checkpointing,
     records: recordCount(j.records),
   };

@@ -62,6 +62,8 @@ export interface EndFrame {
   outerMs: number[];
   /** Of outerMs, the time flor.memo calls took (absent: none made); runtime/memo-wait.ts. */
   memoMs?: number[];
+  /** The time flor.memo calls took outside the outer loop's iterations (absent: none). */
+  memoSetupMs?: number;
   checkpointing: string[];
 }
 

@@ -68,6 +68,7 @@ export const runMetaSchema = {
     loops: { type: 'array', items: loopInfo },
     outerMs: { type: 'array', items: { type: 'number' } },
     memoMs: { type: 'array', items: { type: 'number', minimum: 0 } },
+    memoSetupMs: { type: 'number', minimum: 0 },
     checkpointing: strArray,
     records: nonNegInt,
     skipped: skippedCode,
@@ -144,6 +145,7 @@ export const endFrameSchema = {
     loops: { type: 'array', items: loopInfo },
     outerMs: { type: 'array', items: { type: 'number' } },
     memoMs: { type: 'array', items: { type: 'number', minimum: 0 } },
+    memoSetupMs: { type: 'number', minimum: 0 },
     checkpointing: strArray,
   },
 };

@@ -40,6 +40,8 @@ export interface RunMeta {
    * that gets the calls' results from the record does not spend. Absent when no call was made.
    */
   memoMs?: number[];
+  /** The same outside the outer loop's iterations (setup, the code after it). Absent when none. */
+  memoSetupMs?: number;
   checkpointing: string[]; // names registered with flor.checkpointing
   records: number; // forward records
   /** What capture left out of `code` (size cap, node_modules, nested repositories); absent when nothing. */
