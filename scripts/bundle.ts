@@ -210,6 +210,8 @@ export async function bundleRuntime(): Promise<void> {
     "const runtime = runCached(new URL('./runtime.cjs', import.meta.url), process.env.FLOR_REPLAY ? 'replay' : 'run', [errors]);",
     'export const flor = runtime.flor;',
     'export const florSession = runtime.florSession;',
+    // The package entry (index.js) imports this module alone: the errors come with it.
+    "export { FlorError, isFlorError, FLOR_ERROR_CODES } from '../errors.js';",
   ].join('\n');
   await build({
     ...common,

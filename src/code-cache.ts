@@ -13,6 +13,7 @@
  * require: an ES import of `node:fs` would build its namespace, which loads the streams.
  */
 import { createRequire } from 'node:module';
+import { markLate } from './late-exit.js';
 
 const require = createRequire(import.meta.url);
 const fs = require('node:fs') as typeof import('node:fs');
@@ -76,8 +77,9 @@ function compileCached(source: string, filename: string, file: string | null): (
     }
   }
   const script = new vm.Script(source, { filename, cachedData });
-  // Saved at exit, when it holds every function the process compiled, not just the top level.
-  if (file && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', () => save(file, script));
+  // Saved at exit, when it holds every function the process compiled, not just the top level:
+  // after a run's own exit listener too (late-exit.ts), so its end's functions are in it.
+  if (file && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', markLate(() => save(file, script)));
   return script.runInThisContext() as (...a: unknown[]) => void;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The built runtime (scripts/bundle.ts): `import 'git-flor'` runs dist/runtime/runtime.cjs with
- * a V8 code cache that the first recorded run leaves in dist/runtime/v8-cache/ (its start's
- * functions included) and later runs take; a FlorError the runtime throws is the class both
+ * a V8 code cache that the first recorded run leaves in dist/runtime/v8-cache/ (its start's and
+ * end's functions included) and later runs take; a FlorError the runtime throws is the class both
  * 'git-flor' and 'git-flor/query' export. Runs the built dist/ in one shared repository.
  */
 import { test, after } from 'node:test';
@@ -43,6 +43,16 @@ test('the first recorded run leaves the runtime code cache and the next run take
   assert.equal(statSync(join(cacheDir, cache)).mtimeMs, written, 'V8 took it: a rejected cache is written again');
   const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string; records: number }>;
   assert.deepEqual(runs.map((r) => [r.status, r.records]), [['ok', 2], ['ok', 2]]);
+});
+
+test("the cache the first run leaves holds its end's functions: a later run's exit compiles none of them", () => {
+  // V8 prints the bytecode of a function it compiles, never of one it took from a code cache.
+  // The flag goes into the cache's name (code-cache.ts), so these two runs share a cache of their own.
+  const flags = ['--print-bytecode', '--print-bytecode-filter=mayEndAtOnce'];
+  const compiled = () => runNode(dir, 'train.mjs', [], { execArgv: flags }).stdout.includes('bytecode for function: mayEndAtOnce');
+  for (const f of runCaches()) rmSync(join(cacheDir, f), { force: true });
+  assert.equal(compiled(), true, 'the first run compiles the exit path, and then saves the cache');
+  assert.equal(compiled(), false, 'the next run takes it from the cache');
 });
 
 test("a FlorError thrown by the runtime is the class 'git-flor' and 'git-flor/query' export", () => {

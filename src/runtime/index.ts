@@ -9,6 +9,9 @@ import { Memo } from './memo.js';
 import type { Memoizable, MemoKey } from './api.js';
 import { iteration as runIteration } from './iteration.js';
 
+// The package entry (index.js) imports this module alone, so it exports the errors too.
+export { FlorError, isFlorError, FLOR_ERROR_CODES } from '../errors.js';
+
 let session: Session | null = null;
 
 function current(): Session {

@@ -8,6 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { nodeFlags } from '../store/builtins.js';
+import { isLate } from '../late-exit.js';
 
 /** Records reach the journal at least this often while the process runs (bounds SIGKILL loss). */
 export const FLUSH_MS = 100;
@@ -103,9 +104,14 @@ export class Lifecycle {
 
   private readonly onExit = (code: number): void => {
     const listeners = process.listeners('exit');
-    const wasLast = listeners[listeners.length - 1] === this.onExit;
+    const after = listeners.slice(listeners.indexOf(this.onExit) + 1);
+    // Last but for late listeners (late-exit.ts), which run here then, as they would after it.
+    const wasLast = after.every(isLate);
     this.on.exiting(code, this.interruptedBy);
-    if (mayEndAtOnce(wasLast, this.uncaught)) process.exit();
+    if (mayEndAtOnce(wasLast, this.uncaught)) {
+      for (const l of after) l(code);
+      process.exit();
+    }
   };
 
   private readonly onUncaught = (err: unknown): void => {
@@ -128,6 +134,12 @@ export class Lifecycle {
     if (this.installed) return;
     this.installed = true;
     process.on('exit', this.onExit);
+    // The listeners registered as late (a code cache saved at exit) go behind this one.
+    for (const l of process.listeners('exit')) {
+      if (!isLate(l)) continue;
+      process.removeListener('exit', l as (code: number) => void);
+      process.once('exit', l as (code: number) => void);
+    }
     process.on('uncaughtExceptionMonitor', this.onUncaught);
     this.attachSignals();
     this.lastTurn = performance.now();

@@ -9,7 +9,7 @@
  * settings and HEAD while git lists. Only the listing comes from the shell: what each file holds
  * is still read by the script's process, at start (worktree.ts).
  */
-import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnDetached, type DetachedChild } from './detached-child.js';
 import { codeListArgs } from './code-select.js';
@@ -100,12 +100,9 @@ export function startWaitingCapture(repo: RepoInfo, journal: string, capture: st
       let pause = 0.2;
       try {
         for (;;) {
-          let status = '';
-          try {
-            status = readFileSync(done, 'latin1');
-          } catch {
-            // not written yet
-          }
+          // Looked for without an exception (each costs a stack trace) until the shell made it.
+          const st = statSync(done, { throwIfNoEntry: false });
+          const status = st && st.size > 0 ? readFileSync(done, 'latin1') : '';
           if (status.endsWith('\n')) return status === '0\n' ? readFileSync(list).toString() : null;
           if (performance.now() > until || ended(child.pid)) return null;
           Atomics.wait(cell, 0, 0, pause);
