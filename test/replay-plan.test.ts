@@ -202,6 +202,20 @@ test('a run without usable checkpoints is planned alone as among all runs; one w
   assert.deepEqual(planAlone(runs[2]!, ['gnorm'], undefined, { workers: 2 })!.map((s) => [s.start, s.end, s.runToEnd]), [[0, 7, false]]);
 });
 
+test('the plans of one replay share the code shapes they read: a run planned alone is not read again for the whole plan', () => {
+  const shapes: NonNullable<Parameters<typeof planReplay>[3]['shapes']> = new Map();
+  const a = run('A', trainSource(2, { withNew: true }));
+  const b = run('B', trainSource(3, { withNew: true }));
+  const alone = planAlone(a, ['gnorm'], undefined, { workers: 2, shapes })!;
+  assert.equal(shapes.size, 1, 'the version planned alone');
+  const first = [...shapes.values()][0];
+  const all = planReplay([a, b], ['gnorm'], new Map(), { workers: 2, shapes });
+  assert.equal(shapes.size, 2, 'one more version, read once');
+  assert.equal([...shapes.values()][0], first, 'the first version\'s shape is the one read for its plan alone');
+  assert.deepEqual(all.runs[0]!.segments, alone);
+  assert.deepEqual(all, planReplay([a, b], ['gnorm'], new Map(), { workers: 2 }), 'the same plan as without the shared shapes');
+});
+
 test('an outer loop inside main() is planned like one at top level; aliased checkpointed state is watched', () => {
   const text = `import { flor } from 'git-flor';
 async function main() {

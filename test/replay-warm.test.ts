@@ -124,6 +124,26 @@ test('tasks with Node options or another environment start a process of their ow
   assert.deepEqual(warmChildren(), [], 'close ends the last one');
 });
 
+test('a warm process has not loaded node:net when its task begins, as a process of its own has not', async () => {
+  // Looked at before anything touches process.stderr (a pipe's stream loads node:net).
+  const script = "require('node:fs').writeSync(2, JSON.stringify(process.moduleLoadList.filter((m) => m === 'NativeModule net')) + '\\n');\n";
+  const dir = makeRepo({ files: { 'a.cjs': script } });
+  const pool = warmPool({ limit: 1, top: dir, env: () => childEnv(undefined) });
+  try {
+    pool.ahead(1);
+    const task = { node: process.execPath, execArgv: [], script: join(dir, 'a.cjs'), argv: [], cwd: dir };
+    const own = finished(spawn(process.execPath, [task.script], { cwd: dir, env: childEnv(undefined), stdio: ['ignore', 'ignore', 'pipe'] }));
+    const warm = pool.start(task, childEnv(undefined), {});
+    assert.ok(warm, 'started in the warm process');
+    const [a, b] = await Promise.all([own, finished(warm.child)]);
+    assert.ok(warm.started());
+    assert.deepEqual(JSON.parse(a.stderr), [], 'a process of its own does not load it');
+    assert.deepEqual(JSON.parse(b.stderr), [], 'nor does the warm process before its task');
+  } finally {
+    await pool.close();
+  }
+});
+
 test('a warm process that died before its task leaves the task to a process of its own', async () => {
   const dir = makeRepo({ files: { 'a.cjs': "console.error('ran in', process.argv[1]); process.exitCode = 4;\n" } });
   const out = tempDir();

@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cleanup, copyRepo, flor, gitIn, sh, tempDir } from './helpers/repo.js';
@@ -76,6 +76,23 @@ test('every loose object reads from its file as cat-file gives it: blobs, trees,
   assert.equal(loose('HEAD'), null, 'a rev spec is cat-file\'s');
   assert.equal(loose(`${h.c1}:train.mjs`), null);
   assert.equal(loose('0'.repeat(40)), null, 'a missing object is cat-file\'s (it says missing)');
+});
+
+test('a small object read again comes from memory, as a copy of its own each time', () => {
+  const dir = tempDir();
+  gitIn(dir, 'init', '-q');
+  const text = 'read twice\n';
+  const oid = sh('git', ['hash-object', '-w', '--stdin'], dir, { input: text }).stdout.trim();
+  const loose = looseReader(requireRepoSync(dir))!;
+  const first = loose(oid) as { type: string; data: Buffer };
+  assert.equal(first.data.toString(), text);
+  first.data.fill(0); // a reader that changes what it was given changes no later read
+  // Gone from the object directory (packed and pruned, say): the object is still the same object.
+  rmSync(join(dir, '.git', 'objects', oid.slice(0, 2), oid.slice(2)));
+  const again = loose(oid) as { type: string; data: Buffer } | null;
+  assert.ok(again, 'answered without the file');
+  assert.equal(again.type, 'blob');
+  assert.equal(again.data.toString(), text);
 });
 
 test('many large objects read at once share a few read buffers, and each comes back whole', async () => {

@@ -82,6 +82,11 @@ export interface PlanOptions {
   startupMs?: number;
   /** Cost of one skipped outer iteration (restore a checkpoint, run the rest of the body). */
   skippedIterMs?: number;
+  /**
+   * Code shapes already read, by code and names: shared by the plans of one replay (a run planned
+   * on its own as soon as it is prepared, then all runs together) so each version is parsed once.
+   */
+  shapes?: Map<string, CodeShape>;
 }
 
 /** Measured on this project's fixture (docs/replay.md): node start + git-flor import + tsx hooks. */
@@ -304,9 +309,9 @@ function cutSegments(d: Draft, targetMs: number): PlannedSegment[] {
 
 export function planReplay(runs: PlanRun[], names: string[], checkpoints: Map<string, RunCheckpoints>, options: PlanOptions): Plan {
   const workers = Math.max(1, Math.floor(options.workers));
-  const opts: Required<PlanOptions> = { workers, startupMs: options.startupMs ?? DEFAULT_STARTUP_MS, skippedIterMs: options.skippedIterMs ?? DEFAULT_SKIPPED_MS };
+  const shapes = options.shapes ?? new Map<string, CodeShape>();
+  const opts: Required<PlanOptions> = { workers, startupMs: options.startupMs ?? DEFAULT_STARTUP_MS, skippedIterMs: options.skippedIterMs ?? DEFAULT_SKIPPED_MS, shapes };
   // Runs of one version carry the same code: it is parsed once (the shape is only read afterwards).
-  const shapes = new Map<string, CodeShape>();
   const shapeOf = (files: Record<string, string>, ns: string[]): CodeShape => {
     const key = JSON.stringify([ns, Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
     let shape = shapes.get(key);

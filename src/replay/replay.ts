@@ -23,7 +23,7 @@ import type { RepoInfo } from '../store/git.js';
 import type { RunEntry } from '../store/ledger.js';
 import { acquireReplayLock } from '../store/replay-lock.js';
 import { reader } from '../store/objects.js';
-import { planAlone, planReplay, type Plan, type PlanRun, type PlannedSegment } from './plan.js';
+import { planAlone, planReplay, type Plan, type PlanOptions, type PlanRun, type PlannedSegment } from './plan.js';
 import { readTodayFiles, type TodayFiles } from './propagation.js';
 import { loadParser } from '../propagate/packages.js';
 import { propagatedTree } from './snapshot.js';
@@ -90,7 +90,7 @@ async function replayLocked(repo: RepoInfo, names: string[], workers: number, op
 
   if (names.length === 0) return new Findings().report(names, planReplay([], [], new Map(), { workers }));
 
-  return replayWith({ repo, names, today, entries: await listing, workers, engine, opts });
+  return replayWith({ repo, names, today, entries: await listing, workers, engine, opts, shapes: new Map() });
 }
 
 interface ReplayContext {
@@ -102,6 +102,8 @@ interface ReplayContext {
   /** The pool and writer id, started when a run needs them; null in a dry run, which runs nothing. */
   engine: ReturnType<typeof lazyStart> | null;
   opts: ReplayOptions;
+  /** The code shapes the plans read (plan.ts PlanOptions.shapes): a run planned alone is not parsed again for the whole plan. */
+  shapes: NonNullable<PlanOptions['shapes']>;
 }
 
 async function replayWith(c: ReplayContext): Promise<ReplayReport> {
@@ -113,7 +115,7 @@ async function replayWith(c: ReplayContext): Promise<ReplayReport> {
   try {
     const prepared = await prepareRuns({ repo, names, today: c.today, opts, found, gitSlots, ...(engine && run ? { start: engine.start, onPrepared: run.early } : {}) }, c.entries);
     const ckpts = new Map(prepared.map((p) => [p.entry.id, p.ckpts]));
-    const planned = planReplay(prepared.map(planRunOf), names, ckpts, { workers, startupMs: opts.startupMs });
+    const planned = planReplay(prepared.map(planRunOf), names, ckpts, { workers, startupMs: opts.startupMs, shapes: c.shapes });
     const plan = opts.shard ? opts.shard.pin(planned, ckpts) : planned;
     if (!run) {
       for (const p of prepared) found.outcomes.push({ run: p.entry.id, status: 'planned', names: p.names });
@@ -196,7 +198,7 @@ function runner(c: ReplayContext, engine: NonNullable<ReplayContext['engine']>, 
     /** A run just prepared: started now when its segments are its own business (true then). */
     early: (p: Prepared): boolean => {
       if (opts.shard) return false; // a shard runs the segments its plan pins
-      const segments = planAlone(planRunOf(p), c.names, p.ckpts, { workers: c.workers, startupMs: opts.startupMs });
+      const segments = planAlone(planRunOf(p), c.names, p.ckpts, { workers: c.workers, startupMs: opts.startupMs, shapes: c.shapes });
       if (!segments) return false;
       started.set(p, { segments, done: track(runOne(p, segments, true)) });
       return true;

@@ -6,13 +6,13 @@
  * Node's own entry point (Module.runMain) runs the script as the main module, CommonJS or ES
  * module, with process.argv[1] the script. Only tasks started without Node options come here, so
  * process.execArgv is the same empty list either way.
- * It imports Node's built-ins only: it must boot fast, and nothing of it may be in the script's way.
+ * It imports Node's built-ins only, and few of them (no node:net): it must boot fast, and nothing of
+ * it may be in the script's way.
  * Run as `node warm-child.js <work tree>`; it exits when fd 3 closes without a task (the
  * orchestrator is done with it, or gone).
  */
 import Module, { createRequire } from 'node:module';
-import { Socket } from 'node:net';
-import { writeSync } from 'node:fs';
+import { closeSync, read, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -40,31 +40,39 @@ if (top) {
   }
 }
 
-const channel = new Socket({ fd: 3, readable: true, writable: true });
-let text = '';
-let taken = false;
-channel.setEncoding('utf8');
-channel.on('data', (d: string) => {
-  text += d;
-  const nl = text.indexOf('\n');
-  if (taken || nl < 0) return;
-  taken = true;
-  const task = JSON.parse(text.slice(0, nl)) as WarmTask;
-  try {
-    // Told at once (the channel closes with the orchestrator's end of it): a warm process that
-    // died before this is replaced by a process of the task's own.
-    writeSync(3, 'r');
-  } catch {
-    // the orchestrator is gone: the script notices at its first flush, as any orphaned child
-  }
-  channel.destroy();
-  void preload.then(() => run(task));
-});
-const idleEnd = (): void => {
-  if (!taken) process.exit(0);
+// fd 3 is read with fs.read on libuv's thread pool, not through a net.Socket: node:net and the
+// streams it loads cost each warm process ~10 ms of CPU on the cores the replay needs, and a
+// script that never opens a socket never loads them. Node hands a child its pipes in blocking
+// mode (libuv's socketpair), so the read waits there for the one line of the task.
+let got = Buffer.alloc(0);
+const next = (): void => {
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  read(3, chunk, 0, chunk.length, null, (err, n) => {
+    // Closed without a task (the orchestrator is done with this process, or gone), or unreadable.
+    if (err || n === 0) process.exit(0);
+    got = Buffer.concat([got, chunk.subarray(0, n)]);
+    const nl = got.indexOf(10);
+    if (nl < 0) {
+      next();
+      return;
+    }
+    const task = JSON.parse(got.toString('utf8', 0, nl)) as WarmTask;
+    try {
+      // Told at once (the channel closes with the orchestrator's end of it): a warm process that
+      // died before this is replaced by a process of the task's own.
+      writeSync(3, 'r');
+    } catch {
+      // the orchestrator is gone: the script notices at its first flush, as any orphaned child
+    }
+    try {
+      closeSync(3);
+    } catch {
+      // already gone
+    }
+    void preload.then(() => run(task));
+  });
 };
-channel.on('end', idleEnd);
-channel.on('error', idleEnd);
+next();
 
 function run(task: WarmTask): void {
   Object.assign(process.env, task.env);
