@@ -11,13 +11,14 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { childEnv, warmPool } from '../src/replay/warm.js';
+import { childEnv, childEntry, warmPool } from '../src/replay/warm.js';
+import { endEarly, startEarly } from '../src/replay/warm-early.js';
 import { createPool } from '../src/replay/pool.js';
 import runTask, { type ReplayTask } from '../src/replay/worker.js';
 import { replayMissing } from '../src/replay/replay.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { acquireReplayLock } from '../src/store/replay-lock.js';
-import { makeRepo, runNode, tempDir, writeFiles, cleanup } from './helpers/repo.js';
+import { BIN, makeRepo, runNode, tempDir, testEnv, writeFiles, cleanup } from './helpers/repo.js';
 import { cli } from './helpers/cli.js';
 
 after(cleanup);
@@ -142,6 +143,80 @@ test('a warm process has not loaded node:net when its task begins, as a process 
   } finally {
     await pool.close();
   }
+});
+
+test('a command that replays starts its first child as it starts, and its pool takes that one', async () => {
+  const dir = makeRepo({ files: { 'a.cjs': CJS } });
+  const entry = childEntry()!;
+  startEarly(['log', 'v', '--replay'], entry, dir);
+  try {
+    await until(() => warmChildren().length === 1, 'the process started with the command');
+    const [first] = warmChildren();
+    const pool = warmPool({ limit: 2, top: dir, env: () => childEnv(undefined) });
+    try {
+      pool.ahead(1);
+      assert.deepEqual(warmChildren(), [first], 'the pool starts no other for its first task');
+      const task = { node: process.execPath, execArgv: [], script: join(dir, 'a.cjs'), argv: ['x'], cwd: dir };
+      const warm = pool.start(task, childEnv(undefined), { FLOR_REPLAY: '/spec' });
+      assert.ok(warm);
+      assert.equal(warm.child.pid, first);
+      const b = await finished(warm.child);
+      assert.ok(warm.started());
+      assert.equal(b.code, 0);
+      assert.deepEqual(JSON.parse(b.stderr.split('\n')[0]!).argv, [join(dir, 'a.cjs'), 'x']);
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    await endEarly();
+  }
+  assert.deepEqual(warmChildren(), []);
+});
+
+test('no child is started early for other commands, nor below the top of the work tree; one nothing took is ended', async () => {
+  const dir = makeRepo({ files: { 'sub/a.cjs': CJS } });
+  const entry = childEntry()!;
+  for (const argv of [['log', 'v'], ['replay', 'v', '--dry-run'], ['replay', 'v', '--plan', '--shards', '2'], ['replay', '--help'], ['runs']]) {
+    startEarly(argv, entry, dir);
+    assert.deepEqual(warmChildren(), [], argv.join(' '));
+  }
+  startEarly(['replay', 'v'], entry, join(dir, 'sub'));
+  assert.deepEqual(warmChildren(), [], 'a subdirectory: its work tree is not looked for');
+  startEarly(['replay', 'v'], entry, dir);
+  await until(() => warmChildren().length === 1, 'the process started for `replay v`');
+  // Another work tree's pool does not take it.
+  const other = makeRepo({ files: { 'a.cjs': CJS } });
+  const pool = warmPool({ limit: 1, top: other, env: () => childEnv(undefined) });
+  pool.ahead(1);
+  await until(() => warmChildren().length === 2, 'the other pool\'s own process');
+  await pool.close();
+  assert.equal(warmChildren().length, 1);
+  await endEarly();
+  assert.deepEqual(warmChildren(), [], 'ended and reaped');
+});
+
+test('the CLI starts its first replay child as it starts, and ends and reaps it when its replay fails before any task', async () => {
+  const dir = makeRepo({ files: { 'train.mjs': TRAIN('') } });
+  runNode(dir, 'train.mjs');
+  // --workers 0 fails in the replay's first check, before it starts a pool that could take the child.
+  const cli = spawn(process.execPath, [BIN, 'log', 'v', '--replay', '--workers', '0'], { cwd: dir, env: testEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const seen = new Set<number>();
+  let running = true;
+  const done = finished(cli).then((r) => ((running = false), r));
+  while (running) {
+    try {
+      for (const pid of readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)) {
+        if (!seen.has(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('warm-child.js')) seen.add(pid);
+      }
+    } catch {
+      // the CLI or that child is gone meanwhile
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const r = await done;
+  assert.match(r.stderr, /--workers must be a whole number/);
+  assert.equal(seen.size, 1, 'one replay child, started before the replay looked at its options');
+  for (const pid of seen) assert.equal(proc(pid), null, `replay child ${pid} ended and reaped, not left to init`);
 });
 
 test('a warm process that died before its task leaves the task to a process of its own', async () => {

@@ -6,6 +6,8 @@
  * from a cache loses its dynamic-import callback in Node 20.
  */
 import { runCached } from '../code-cache.js';
+import { startEarly } from '../replay/warm-early.js';
+import { fileURLToPath } from 'node:url';
 
 interface Cli {
   main(argv: string[]): Promise<void>;
@@ -19,6 +21,8 @@ function commandKey(argv: string[]): string {
 }
 
 export function main(argv: string[]): Promise<void> {
+  // A command that replays starts its first replay child now, while this one compiles the CLI.
+  startEarly(argv, fileURLToPath(new URL('../replay/warm-child.js', import.meta.url)));
   const cli = runCached(new URL('cli.cjs', import.meta.url), commandKey(argv), [(specifier: string) => import(specifier)]) as Cli;
   return cli.main(argv);
 }

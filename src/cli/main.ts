@@ -10,6 +10,7 @@ import { reportError, UsageError } from './print.js';
 import { suggest } from '../query/names.js';
 import { fastArgs, topHelp, type FastModule } from './fast.js';
 import { closePager, loadTerminalConfig, needsTerminalConfig, setupTerminal, stdoutDirect, stdoutInfo, takeGlobalFlags, useDirectStdout } from './terminal.js';
+import { endEarly } from '../replay/warm-early.js';
 
 type Loader = () => Promise<FastModule>;
 
@@ -218,6 +219,8 @@ export async function main(argv: string[]): Promise<void> {
   // The store's long-lived `git cat-file` processes: ended and reaped before exit (never orphaned).
   // `git flor -h` opened none: it skips loading the store.
   if (!helpOnly) await (await import('../store/objects.js')).closeReaders();
+  // The replay child started with the command (cli/boot.ts) that no replay took: ended and reaped.
+  await endEarly();
   // Flush what is queued, then leave even if a pool or a child process someone forgot still holds
   // the event loop: a CLI that lingers after printing its answer looks hung.
   // On Linux, writes to a pipe, a file or a terminal are synchronous: nothing is queued (and

@@ -10,24 +10,15 @@
  * Used only for tasks started without Node options (a loader flag must be there at boot) and with
  * the environment the process was started with; any other task starts a process of its own.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { REPLAY_ENV, REPLAY_PARENT_ENV } from '../runtime/replay-spec.js';
+import { envKey, spawnWarm, takeEarly, type Waiting } from './warm-early.js';
 
-/** The environment of a task's process, but for its spec's path (the same for every task of a replay). */
-export function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra, [REPLAY_PARENT_ENV]: String(process.pid) };
-  delete env[REPLAY_ENV];
-  // The replay child must not believe it is part of a Git hook of the user's.
-  delete env.GIT_DIR;
-  delete env.GIT_INDEX_FILE;
-  delete env.GIT_WORK_TREE;
-  return env;
-}
+export { childEnv } from './warm-early.js';
 
 /** The warm process's entry: the built file, also when this module runs from src/ under tsx (tests). */
-function childEntry(): string | null {
+export function childEntry(): string | null {
   const here = import.meta.url;
   const url = here.endsWith('.ts') ? new URL('../../dist/replay/warm-child.js', here) : new URL('./warm-child.js', here);
   const path = fileURLToPath(url);
@@ -52,11 +43,7 @@ export interface WarmPool {
   close(): Promise<void>;
 }
 
-interface Idle {
-  child: ChildProcess;
-  key: string;
-  gone: boolean;
-}
+type Idle = Waiting;
 
 /**
  * `env`: the environment a task's process gets, but for the variables of its own task (`taskEnv`
@@ -71,18 +58,12 @@ export function warmPool(o: { limit: number; top: string; env: () => NodeJS.Proc
   let pending = false;
   let closed = false;
 
-  const envKey = (env: NodeJS.ProcessEnv): string => JSON.stringify(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  // The process the command started as it started (warm-early.ts), when it fits this pool's tasks.
+  const early = entry ? takeEarly(entry, o.top, envKey(o.env())) : null;
+  if (early) idle.push(early);
 
   const boot = (): void => {
-    const env = o.env();
-    const child = spawn(process.execPath, [entry!, o.top], { cwd: o.top, env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
-    const w: Idle = { child, key: envKey(env), gone: false };
-    child.on('error', () => (w.gone = true));
-    child.on('exit', () => (w.gone = true));
-    // Idle, it must not keep this process alive, nor its pipes.
-    child.unref();
-    for (const s of [child.stderr, child.stdio[3]]) (s as unknown as { unref?: () => void } | null)?.unref?.();
-    idle.push(w);
+    idle.push(spawnWarm(entry!, o.top, o.env()));
   };
 
   const end = (w: Idle): void => {
