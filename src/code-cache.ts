@@ -15,12 +15,36 @@
 import { createRequire } from 'node:module';
 import { markLate } from './late-exit.js';
 
-const require = createRequire(import.meta.url);
-const fs = require('node:fs') as typeof import('node:fs');
-const path = require('node:path') as typeof import('node:path');
-const vm = require('node:vm') as typeof import('node:vm');
-const Module = require('node:module') as typeof import('node:module');
-const { fileURLToPath } = require('node:url') as typeof import('node:url');
+const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+// process.getBuiltinModule (Node 20.16) skips the CommonJS loader's require: compiling its
+// functions was a few ms of a run's start.
+const builtin = getBuiltin ? (id: string) => getBuiltin.call(process, id) : createRequire(import.meta.url);
+const fs = builtin('node:fs') as typeof import('node:fs');
+const path = builtin('node:path') as typeof import('node:path');
+const vm = builtin('node:vm') as typeof import('node:vm');
+const { fileURLToPath } = builtin('node:url') as typeof import('node:url');
+
+/**
+ * The `require` a bundle is given: its built-ins through process.getBuiltinModule where Node has
+ * it, anything else (a package, `require.resolve`, `require.cache`) through a require made for
+ * the bundle's file at first use.
+ */
+function bundleRequire(file: string): NodeJS.Require {
+  if (!getBuiltin) return createRequire(file);
+  let real: NodeJS.Require | undefined;
+  const get = () => (real ??= createRequire(file));
+  // node:module (which loads the source-map support) only once the bundle uses it: its
+  // modules import createRequire, and call it to load a package.
+  const nodeModule = new Proxy({}, { get: (_, k) => (getBuiltin.call(process, 'node:module') as Record<string | symbol, unknown>)[k] });
+  const req = ((id: string) => (id === 'node:module' ? nodeModule : id.startsWith('node:') ? getBuiltin.call(process, id) : get()(id))) as NodeJS.Require;
+  req.resolve = ((id: string, options?: { paths?: string[] }) => get().resolve(id, options)) as NodeJS.RequireResolve;
+  Object.defineProperties(req, {
+    cache: { get: () => get().cache },
+    main: { get: () => get().main },
+    extensions: { get: () => get().extensions },
+  });
+  return req;
+}
 
 /** A bundle's last line names its content: `// (id <hex>)`, written by scripts/bundle.ts. */
 const ID = /\(id ([0-9a-f]{8,64})\)/;
@@ -88,7 +112,7 @@ export function runCached(url: URL, key: string, extra: unknown[]): unknown {
   const bundle = fileURLToPath(url);
   const { source, st } = readWithStat(bundle, 'latin1'); // esbuild writes ASCII
   const module = { exports: {} };
-  compileCached(source, bundle, cachePath(bundle, source, st, key))(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), ...extra);
+  compileCached(source, bundle, cachePath(bundle, source, st, key))(module.exports, bundleRequire(bundle), module, bundle, path.dirname(bundle), ...extra);
   return module.exports;
 }
 
@@ -104,6 +128,7 @@ export function requireCached(from: string, id: string, key: string): unknown {
   const { source, st } = readWithStat(file, 'utf8');
   const name = `${key}-${st.size}-${Math.floor(st.mtimeMs)}-${process.version}-${process.arch}-${flagsKey()}.bin`;
   const module = { exports: {} };
-  compileCached(Module.wrap(source), file, path.join(path.dirname(file), 'v8-cache', name))(module.exports, createRequire(file), module, file, path.dirname(file));
+  // Module.wrap's text: the module function CommonJS makes of a file.
+  compileCached(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, file, path.join(path.dirname(file), 'v8-cache', name))(module.exports, createRequire(file), module, file, path.dirname(file));
   return module.exports;
 }

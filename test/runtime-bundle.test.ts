@@ -6,15 +6,20 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanup, flor, makeRepo, ROOT, runNode } from './helpers/repo.js';
+import { cleanup, flor, makeRepo, ROOT, runNode, tempDir } from './helpers/repo.js';
 
 after(cleanup);
 
 const dir = makeRepo({
   files: {
     'train.mjs': "import { flor } from 'git-flor';\nfor (const e of flor.loop('epoch', [0, 1])) flor.log('loss', e);\n",
+    // What Node loaded once flor's exit work is done (this listener comes after flor's).
+    'loads.mjs': `import { flor } from 'git-flor';
+for (const e of flor.loop('epoch', [0, 1])) flor.log('loss', e);
+process.on('exit', () => process.getBuiltinModule('node:fs').writeFileSync(process.env.LOADED_LIST, JSON.stringify(process.moduleLoadList)));
+`,
     'bad.mjs': `import { flor, FlorError } from 'git-flor';
 import { FlorError as QueryFlorError } from 'git-flor/query';
 try {
@@ -27,6 +32,7 @@ try {
 });
 
 const cacheDir = join(ROOT, 'dist', 'runtime', 'v8-cache');
+const loadedList = join(tempDir('flor-loaded-'), 'loaded.json');
 
 function runCaches(): string[] {
   return (existsSync(cacheDir) ? readdirSync(cacheDir) : []).filter((f) => f.startsWith('run-') && f.endsWith('.bin'));
@@ -53,6 +59,16 @@ test("the cache the first run leaves holds its end's functions: a later run's ex
   for (const f of runCaches()) rmSync(join(cacheDir, f), { force: true });
   assert.equal(compiled(), true, 'the first run compiles the exit path, and then saves the cache');
   assert.equal(compiled(), false, 'the next run takes it from the cache');
+});
+
+test('a recorded run loads none of the built-ins it can do without: os, tty (and net), the CommonJS loader', () => {
+  runNode(dir, 'loads.mjs', [], { env: { LOADED_LIST: loadedList } });
+  const loaded = new Set(JSON.parse(readFileSync(loadedList, 'utf8')) as string[]);
+  const avoidable = ['NativeModule os', 'NativeModule tty', 'NativeModule net', 'NativeModule module'];
+  assert.deepEqual(avoidable.filter((m) => loaded.has(m)), []);
+  assert.ok(loaded.has('NativeModule vm') && loaded.has('Internal Binding process_wrap'), 'the list is the recorded run\'s');
+  const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ file: string; status: string; records: number }>;
+  assert.deepEqual(runs.filter((r) => r.file === 'loads.mjs').map((r) => [r.status, r.records]), [['ok', 2]]);
 });
 
 test("a FlorError thrown by the runtime is the class 'git-flor' and 'git-flor/query' export", () => {

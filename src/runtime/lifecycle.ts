@@ -4,10 +4,8 @@
  * stretch, where a JS signal handler could not run). At exit, once flor is done, the process ends
  * at once when nothing else can run or be printed after it (mayEndAtOnce).
  */
-import { constants as osConstants } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { nodeFlags } from '../store/builtins.js';
+import { nodeFlags, nodeRequire, signalNumber, workerThreads } from '../store/builtins.js';
 import { isLate } from '../late-exit.js';
 
 /** Records reach the journal at least this often while the process runs (bounds SIGKILL loss). */
@@ -31,13 +29,12 @@ function teardownFlags(): boolean {
 
 /**
  * A native addon is loaded: its cleanup hooks and finalizers (a database flushed, a device closed)
- * run in Node's teardown, which process.exit() skips. Addons are loaded by require (its cache
- * has them); on Linux the process's mappings also show one loaded by process.dlopen.
+ * run in Node's teardown, which process.exit() skips. On Linux the process's mappings show every
+ * one, loaded by require or by process.dlopen; elsewhere require's cache has those it loaded.
  */
 function nativeAddon(): boolean {
-  const cache = createRequire(import.meta.url).cache;
-  for (const k of Object.keys(cache)) if (k.endsWith('.node')) return true;
-  if (process.platform !== 'linux') return false;
+  if (process.platform !== 'linux') return Object.keys(nodeRequire().cache).some((k) => k.endsWith('.node'));
+  // Every addon, required or dlopen'ed, is mapped: the CommonJS loader need not be set up to ask it.
   try {
     return /\.node( \(deleted\))?$/m.test(readFileSync('/proc/self/maps', 'latin1'));
   } catch {
@@ -53,7 +50,7 @@ function nativeAddon(): boolean {
 function mainThread(): boolean {
   const loaded = (process as unknown as { moduleLoadList?: string[] }).moduleLoadList;
   if (loaded && !loaded.includes('NativeModule worker_threads')) return true;
-  return (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+  return workerThreads().isMainThread;
 }
 
 /**
@@ -71,10 +68,6 @@ function mayEndAtOnce(wasLast: boolean, uncaught: boolean): boolean {
   } catch {
     return false;
   }
-}
-
-function signalNumber(sig: NodeJS.Signals): number {
-  return (osConstants.signals as Record<string, number>)[sig] ?? 0;
 }
 
 /** What the hooks report to the session. */

@@ -9,8 +9,8 @@
  * The parts: start.ts (the repository, the start frame, capture), lifecycle.ts (process hooks),
  * checkpointer.ts (checkpoints), arg-calls.ts (flor.arg and the script's flags).
  */
-import { hostname } from 'node:os';
 import { FlorError } from '../errors.js';
+import { hostName } from '../store/builtins.js';
 import type { RepoInfo } from '../store/git.js';
 import { openJournalAt, type JournalWriter, type EndFrame, type JournalFrame } from '../store/journal.js';
 import type { RunMeta, RunStatus, LoopInfo } from '../store/types.js';
@@ -157,7 +157,7 @@ export class Session {
     // Where the old code came from is the orchestrator's business; the start frame only opens `out`.
     const meta: RunMeta = { ...baseMeta(spec.runId), script: scriptPath(process.cwd()) };
     this.meta = meta;
-    this.journal.append({ t: 'start', meta, codeTree: '', pid: process.pid, host: hostname() });
+    this.journal.append({ t: 'start', meta, codeTree: '', pid: process.pid, host: hostName() });
     this.mode = 'replay';
     this.recording = true;
     this.replay = new ReplayControl(spec);

@@ -4,8 +4,7 @@
  * capturer. Everything between is the session's.
  */
 import type { SpawnOptions } from 'node:child_process';
-import { childProcess, stderrIsTTY } from '../store/builtins.js';
-import { hostname } from 'node:os';
+import { childProcess, hostName, stderrIsTTY } from '../store/builtins.js';
 import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
 import { readdirSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -156,7 +155,7 @@ export function startRun(at: Located): Started {
   const warning = skippedLine(runId, snap.skipped, snap.maxBytes) + largeTrackedLine(snap.largeModified, snap.maxBytes);
   if (warning) process.stderr.write(warning); // process.stderr is created only to say something
   const journal = openJournal(repo.commonDir, runId);
-  journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostname() });
+  journal.append({ t: 'start', meta, codeTree, pid: process.pid, host: hostName() });
   try {
     // Keeps the code tree alive through a `git gc --prune=now` until capture references it.
     pinCodeSync(repo, runId, codeTree);

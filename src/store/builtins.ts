@@ -7,8 +7,24 @@
  * async_hooks only for an async loop.
  */
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 
-const load = createRequire(import.meta.url);
+const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+let req: NodeJS.Require | undefined;
+
+/**
+ * A built-in module by its `node:` name: through process.getBuiltinModule where Node has it
+ * (20.16), which skips the CommonJS loader that createRequire and require run (a few ms of a
+ * run's start, most of it compiling that loader's functions); else through require.
+ */
+function load(id: string): unknown {
+  return getBuiltin ? getBuiltin.call(process, id) : nodeRequire()(id);
+}
+
+/** A require of this module's, made at first use. */
+export function nodeRequire(): NodeJS.Require {
+  return (req ??= createRequire(import.meta.url));
+}
 
 let cp: typeof import('node:child_process') | undefined;
 let crypto: typeof import('node:crypto') | undefined;
@@ -48,11 +64,63 @@ export function uniqueSuffix(): string {
 }
 
 /**
+ * One of Node's internal bindings by process.binding, or null where that is not available (removed,
+ * the permission model) or would print a deprecation warning (--pending-deprecation, or
+ * NODE_PENDING_DEPRECATION=1 as the flag does; --throw-deprecation).
+ */
+export function legacyBinding(name: string): Record<string, unknown> | null {
+  const binding = (process as unknown as { binding?: (name: string) => Record<string, unknown> }).binding;
+  const flags = nodeFlags();
+  const pending = flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1';
+  if (typeof binding !== 'function' || pending || flags.includes('--throw-deprecation')) return null;
+  try {
+    return binding.call(process, name);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Whether stderr is a terminal, without creating process.stderr: that stream (a tty, pipe or file
- * writer) costs a run's end a few milliseconds when the run has nothing to say.
+ * writer) costs a run's end a few milliseconds when the run has nothing to say. Asked of the
+ * binding node:tty asks: node:tty loads the net module (and the streams) when stdout and stderr
+ * are files or /dev/null, a few ms more of a run's end.
  */
 export function stderrIsTTY(): boolean {
+  const isTTY = legacyBinding('tty_wrap')?.isTTY;
+  if (typeof isTTY === 'function') return isTTY(2) === true;
   return (load('node:tty') as typeof import('node:tty')).isatty(2);
+}
+
+let os: typeof import('node:os') | undefined;
+
+/** node:os at first use: a run's start needs only the host name and the home directory. */
+function nodeOs(): typeof import('node:os') {
+  return (os ??= load('node:os') as typeof import('node:os'));
+}
+
+/** os.hostname(): on Linux the kernel's, as gethostname(2) reads it, without loading node:os. */
+export function hostName(): string {
+  if (process.platform === 'linux') {
+    try {
+      const name = readFileSync('/proc/sys/kernel/hostname', 'latin1').trim();
+      if (name) return name;
+    } catch {
+      // no /proc here
+    }
+  }
+  return nodeOs().hostname();
+}
+
+/** os.homedir(): $HOME on POSIX when it is set, as os.homedir() itself reads it. */
+export function homeDir(): string {
+  const home = process.env.HOME;
+  return home !== undefined && process.platform !== 'win32' ? home : nodeOs().homedir();
+}
+
+/** The number of signal `sig` (0 when unknown). */
+export function signalNumber(sig: NodeJS.Signals): number {
+  return (nodeOs().constants.signals as Record<string, number>)[sig] ?? 0;
 }
 
 /** The Node flags this process runs with: its execArgv, then NODE_OPTIONS' words. */

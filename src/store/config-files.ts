@@ -6,14 +6,14 @@
  * Keys the config listing kept in memory and on disk (git-config.ts), which the run start reads too.
  */
 import { statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { RepoInfo } from './git.js';
+import { homeDir } from './builtins.js';
 
 /** Git's order: system, global (GIT_CONFIG_GLOBAL, or the XDG file and ~/.gitconfig), the repository's, the worktree's. */
 export function configFiles(repo: RepoInfo): string[] {
   const env = process.env;
-  const global = env.GIT_CONFIG_GLOBAL !== undefined ? [env.GIT_CONFIG_GLOBAL] : [join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'git', 'config'), join(homedir(), '.gitconfig')];
+  const global = env.GIT_CONFIG_GLOBAL !== undefined ? [env.GIT_CONFIG_GLOBAL] : [join(env.XDG_CONFIG_HOME || join(homeDir(), '.config'), 'git', 'config'), join(homeDir(), '.gitconfig')];
   return [env.GIT_CONFIG_SYSTEM ?? '/etc/gitconfig', ...global, join(repo.commonDir, 'config'), join(repo.gitDir, 'config.worktree')].filter(Boolean);
 }
 

@@ -8,8 +8,7 @@
  * process.binding gives them; where that is not available (removed, the permission model) or
  * would print a deprecation warning (--pending-deprecation), through child_process as before.
  */
-import { constants as osConstants } from 'node:os';
-import { childProcess, nodeFlags } from './builtins.js';
+import { childProcess, legacyBinding, signalNumber } from './builtins.js';
 
 export interface DetachedChild {
   /** Undefined when it could not start (child_process reports that asynchronously). */
@@ -45,27 +44,12 @@ interface Bindings {
   socket: number;
 }
 
-function flagged(flag: string): boolean {
-  return nodeFlags().includes(flag);
-}
-
 function bindings(): Bindings | null {
-  const binding = (process as unknown as { binding?: (name: string) => Record<string, unknown> }).binding;
-  // NODE_PENDING_DEPRECATION=1 turns the warning on as the flag does.
-  const pending = flagged('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1';
-  if (typeof binding !== 'function' || process.platform === 'win32' || pending || flagged('--throw-deprecation')) return null;
-  try {
-    const pw = binding.call(process, 'process_wrap') as { Process?: Bindings['Process'] };
-    const pp = binding.call(process, 'pipe_wrap') as { Pipe?: Bindings['Pipe']; constants?: { SOCKET?: number } };
-    if (typeof pw.Process !== 'function' || typeof pp.Pipe !== 'function' || typeof pp.constants?.SOCKET !== 'number') return null;
-    return { Process: pw.Process, Pipe: pp.Pipe, socket: pp.constants.SOCKET };
-  } catch {
-    return null;
-  }
-}
-
-function signalNumber(sig: NodeJS.Signals): number {
-  return (osConstants.signals as Record<string, number>)[sig] ?? 0;
+  if (process.platform === 'win32') return null;
+  const pw = legacyBinding('process_wrap') as { Process?: Bindings['Process'] } | null;
+  const pp = pw && (legacyBinding('pipe_wrap') as { Pipe?: Bindings['Pipe']; constants?: { SOCKET?: number } } | null);
+  if (typeof pw?.Process !== 'function' || typeof pp?.Pipe !== 'function' || typeof pp.constants?.SOCKET !== 'number') return null;
+  return { Process: pw.Process, Pipe: pp.Pipe, socket: pp.constants.SOCKET };
 }
 
 function byHandles(b: Bindings, file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): DetachedChild {
