@@ -120,7 +120,7 @@ export class Checkpointer {
     return Math.max(0, Math.min(wall, processCpuMs() - this.outerCpu0 - policy.spentMs));
   }
 
-  /** End of outer iteration `i` of a loop that started at `loopStart` (performance.now()). */
+  /** End of outer iteration `i` of a loop that started at `loopStart` (nowMs()). */
   maybeCheckpoint(loopStart: number, i: number, last: boolean, now: number): void {
     const policy = this.policy;
     const saver = this.saver;

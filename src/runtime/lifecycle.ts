@@ -5,7 +5,7 @@
  * at once when nothing else can run or be printed after it (mayEndAtOnce).
  */
 import { readFileSync } from 'node:fs';
-import { nodeFlags, nodeRequire, signalNumber, workerThreads } from '../store/builtins.js';
+import { nodeFlags, nodeRequire, nowMs, signalNumber, workerThreads } from '../store/builtins.js';
 import { isLate } from '../late-exit.js';
 
 /** Records reach the journal at least this often while the process runs (bounds SIGKILL loss). */
@@ -78,14 +78,14 @@ export interface LifecycleEvents {
   uncaught(err: unknown): void;
   /** A signal with no handler of the user's: the process dies of it right after this returns. */
   interrupted(code: number): void;
-  /** The event loop turned (timer): `now` is performance.now(). */
+  /** The event loop turned (timer): `now` is nowMs(). */
   turned(now: number): void;
   /** The session is over: signals are not attached again. */
   finished(): boolean;
 }
 
 export class Lifecycle {
-  private lastTurn = performance.now();
+  private lastTurn = nowMs();
   private timer: NodeJS.Timeout | null = null;
   private interruptedBy: NodeJS.Signals | null = null;
   private signalsAttached = false;
@@ -135,10 +135,10 @@ export class Lifecycle {
     }
     process.on('uncaughtExceptionMonitor', this.onUncaught);
     this.attachSignals();
-    this.lastTurn = performance.now();
+    this.lastTurn = nowMs();
     // Flushes records of async code, and marks that the event loop turns (signal handlers work).
     this.timer = setInterval(() => {
-      this.lastTurn = performance.now();
+      this.lastTurn = nowMs();
       if (!this.signalsAttached) this.attachSignals();
       this.on.turned(this.lastTurn);
     }, FLUSH_MS);

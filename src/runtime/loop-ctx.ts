@@ -1,6 +1,7 @@
 /** The state of one running flor.loop (or flor.iteration), shared by the session and the replay control. */
 import type { Placed } from './async-place.js';
 import type { LoopInfo } from '../store/types.js';
+import { nowMs } from '../store/builtins.js';
 
 export interface LoopCtx extends Placed<LoopCtx> {
   name: string;
@@ -28,7 +29,7 @@ export interface LoopCtx extends Placed<LoopCtx> {
   running: number;
 }
 
-/** A loop entered now (performance.now()), with no replay range yet. */
+/** A loop entered now (nowMs()), with no replay range yet. */
 export function newLoopCtx(name: string, loopId: number, parent: LoopCtx | null, parentFrame: number, outer: boolean, info: LoopInfo, now: number): LoopCtx {
   return {
     name,
@@ -63,7 +64,7 @@ export function newLoopCtx(name: string, loopId: number, parent: LoopCtx | null,
  * reads stay a few ms apart: fast loops pay almost nothing, slow ones still flush in time.
  */
 export function innerClock(ctx: LoopCtx): void {
-  const now = performance.now();
+  const now = nowMs();
   const dt = now - ctx.lastClock;
   ctx.lastClock = now;
   if (dt < 2 && ctx.stride < 256) ctx.stride *= 2;

@@ -5,17 +5,19 @@
  * split at it. The replay plan takes each outer iteration's share off its recorded time, and the
  * rest (calls outside the outer loop's iterations) off the script's setup.
  */
+import { nowMs } from '../store/builtins.js';
+
 export class MemoWait {
   private running = 0;
   private since = 0;
   private done = 0;
 
   begin(): void {
-    if (this.running++ === 0) this.since = performance.now();
+    if (this.running++ === 0) this.since = nowMs();
   }
 
   end(): void {
-    if (--this.running === 0) this.done += performance.now() - this.since;
+    if (--this.running === 0) this.done += nowMs() - this.since;
   }
 
   /** Time so far at `now`, the stretch still running included. */

@@ -10,7 +10,7 @@
  * checkpointer.ts (checkpoints), arg-calls.ts (flor.arg and the script's flags).
  */
 import { FlorError } from '../errors.js';
-import { hostName } from '../store/builtins.js';
+import { hostName, nowMs } from '../store/builtins.js';
 import type { RepoInfo } from '../store/git.js';
 import { openJournalAt, type JournalWriter, type EndFrame, type JournalFrame } from '../store/journal.js';
 import type { RunMeta, RunStatus, LoopInfo } from '../store/types.js';
@@ -89,7 +89,7 @@ export class Session {
 
   /** The process that captures the journal when this one has ended (store/waiting-capture.ts), or null. */
   private capturer: DetachedChild | null = null;
-  private lastFlush = performance.now();
+  private lastFlush = nowMs();
   private finished = false;
   private error: string | null = null;
   private readonly life = new Lifecycle({
@@ -182,7 +182,7 @@ export class Session {
 
   /** Cheap periodic check from hot paths: flush when due; detach signal handlers in long sync stretches. */
   tick(): void {
-    const now = performance.now();
+    const now = nowMs();
     if (now - this.lastFlush >= FLUSH_MS || this.buf.count >= CHUNK_RECORDS) this.flush();
     this.life.check(now);
   }
@@ -190,7 +190,7 @@ export class Session {
   // ---------------------------------------------------------------- records
 
   flush(): void {
-    this.lastFlush = performance.now();
+    this.lastFlush = nowMs();
     if (this.mode === 'replay') this.checkOrphaned();
     const j = this.journal;
     if (!j || this.mode === 'off') return;
@@ -292,7 +292,7 @@ export class Session {
       this.loopInfos.set(key, info);
       this.loops.push(info);
     }
-    const now = performance.now();
+    const now = nowMs();
     const ctx = newLoopCtx(name, this.buf.loopId(name), parent, parent === this.curCtx ? this.buf.curFrame : parent ? parent.frame : -1, outer, info, now);
     if (parent) parent.running++;
     this.places?.enter(ctx);
@@ -325,7 +325,7 @@ export class Session {
     if (i + 1 > ctx.info.iterations) ctx.info.iterations = i + 1;
     if (ctx.outer) {
       this.curOuterIter = i;
-      ctx.iterStart = performance.now();
+      ctx.iterStart = nowMs();
       this.memoAtIter = this.memoWait.total(ctx.iterStart);
       if (this.mode === 'replay') this.replay!.progress(i, ctx.iterStart);
       this.tick();
@@ -339,7 +339,7 @@ export class Session {
   endIter(ctx: LoopCtx, i: number, last: boolean): void {
     if (ctx.running > 0) this.interleaved(ctx);
     if (!ctx.outer) return;
-    const now = performance.now();
+    const now = nowMs();
     this.outerMs[i] = now - ctx.iterStart;
     const memo = this.memoWait.total(now) - this.memoAtIter;
     if (memo > 0) this.outerMemoMs[i] = memo;
@@ -435,7 +435,7 @@ export class Session {
       this.flush();
       if ((this.mode as Mode) === 'off') return; // the journal failed; flush said so
       const inLoop = this.outerMemoMs.reduce((a, b) => a + (b ?? 0), 0);
-      const setupMemo = Math.round((this.memoWait.total(performance.now()) - inLoop) * 1000) / 1000;
+      const setupMemo = Math.round((this.memoWait.total(nowMs()) - inLoop) * 1000) / 1000;
       const end: EndFrame = {
         t: 'end',
         status,

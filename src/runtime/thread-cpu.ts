@@ -8,6 +8,7 @@
  * when nothing else runs and still ignores preemption.
  */
 import { readFileSync } from 'node:fs';
+import { nowMs } from '../store/builtins.js';
 
 /** Module state is per thread: every worker imports its own copy. */
 let available: boolean | null = null;
@@ -44,7 +45,7 @@ export interface CpuMark {
 }
 
 export function cpuMark(): CpuMark {
-  return { thread: threadCpuMs(), wall: performance.now(), proc: processCpuMs() };
+  return { thread: threadCpuMs(), wall: nowMs(), proc: processCpuMs() };
 }
 
 /** CPU this thread spent since `m` (ms); see the module comment for the fallback. */
@@ -53,5 +54,5 @@ export function cpuSince(m: CpuMark): number {
     const t = threadCpuMs();
     if (t !== null) return Math.max(0, t - m.thread);
   }
-  return Math.max(0, Math.min(performance.now() - m.wall, processCpuMs() - m.proc));
+  return Math.max(0, Math.min(nowMs() - m.wall, processCpuMs() - m.proc));
 }

@@ -12,6 +12,7 @@
 import { mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnDetached, type DetachedChild } from './detached-child.js';
+import { nowMs } from './builtins.js';
 import { codeListArgs } from './code-select.js';
 import { gitEnv, type RepoInfo } from './git.js';
 
@@ -96,7 +97,7 @@ export function startWaitingCapture(repo: RepoInfo, journal: string, capture: st
       asked = true;
       // Atomics.wait sleeps without turning the event loop (the start is synchronous).
       const cell = new Int32Array(new SharedArrayBuffer(4));
-      const until = performance.now() + LIST_WAIT_MS;
+      const until = nowMs() + LIST_WAIT_MS;
       let pause = 0.2;
       try {
         for (;;) {
@@ -104,7 +105,7 @@ export function startWaitingCapture(repo: RepoInfo, journal: string, capture: st
           const st = statSync(done, { throwIfNoEntry: false });
           const status = st && st.size > 0 ? readFileSync(done, 'latin1') : '';
           if (status.endsWith('\n')) return status === '0\n' ? readFileSync(list).toString() : null;
-          if (performance.now() > until || ended(child.pid)) return null;
+          if (nowMs() > until || ended(child.pid)) return null;
           Atomics.wait(cell, 0, 0, pause);
           pause = Math.min(pause * 1.5, 1);
         }
