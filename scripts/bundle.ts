@@ -229,7 +229,9 @@ export async function bundleRuntime(): Promise<void> {
   const entry = [
     "import * as errors from '../errors.js';",
     "import { runCached } from '../code-cache.js';",
-    "const runtime = runCached(new URL('./runtime.cjs', import.meta.url), process.env.FLOR_REPLAY ? 'replay' : 'run', [errors]);",
+    // A replay child started ahead (replay/warm-child.ts) loads this before its task, and so
+    // before FLOR_REPLAY, is set: FLOR_REPLAY_PARENT, set from its start, says it replays.
+    "const runtime = runCached(new URL('./runtime.cjs', import.meta.url), process.env.FLOR_REPLAY || process.env.FLOR_REPLAY_PARENT ? 'replay' : 'run', [errors]);",
     'export const flor = runtime.flor;',
     'export const florSession = runtime.florSession;',
     // The package entry (index.js) imports this module alone: the errors come with it.

@@ -9,7 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { childEnv, childEntry, warmPool } from '../src/replay/warm.js';
 import { endEarly, startEarly } from '../src/replay/warm-early.js';
@@ -18,7 +18,7 @@ import runTask, { type ReplayTask } from '../src/replay/worker.js';
 import { replayMissing } from '../src/replay/replay.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { acquireReplayLock } from '../src/store/replay-lock.js';
-import { BIN, makeRepo, runNode, tempDir, testEnv, writeFiles, cleanup } from './helpers/repo.js';
+import { BIN, ROOT, makeRepo, runNode, tempDir, testEnv, writeFiles, cleanup } from './helpers/repo.js';
 import { cli } from './helpers/cli.js';
 
 after(cleanup);
@@ -270,6 +270,21 @@ test('a replay runs its tasks in warm processes, and leaves none behind', async 
   // The values the statement gives with each run's own k (2 and 3), as a cold start gave them.
   const table = await cli(dir, ['log', 'v2', '--format', 'csv']);
   assert.deepEqual(table.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[5]), ['0', '20', '40', '0', '30', '60']);
+});
+
+test("replay children started ahead take the runtime's replay code cache, not a recorded run's", async () => {
+  const cacheDir = join(ROOT, 'dist', 'runtime', 'v8-cache');
+  const replayCaches = () => (existsSync(cacheDir) ? readdirSync(cacheDir) : []).filter((f) => f.startsWith('replay-') && f.endsWith('.bin'));
+  const dir = makeRepo({ files: { 'train.mjs': TRAIN('') } });
+  runNode(dir, 'train.mjs', ['--k', '2']);
+  writeFiles(dir, { 'train.mjs': TRAIN("\n  flor.log('v3', e * k);") });
+  for (const f of replayCaches()) rmSync(join(cacheDir, f), { force: true });
+  const log = join(tempDir(), 'cmdlines');
+  writeFileSync(log, '');
+  const r = await replayMissing(requireRepoSync(dir), ['v3'], { workers: 1, env: { CMDLINE_LOG: log } });
+  assert.deepEqual(r.outcomes.map((o) => o.status), ['replayed']);
+  assert.match(readFileSync(log, 'utf8'), /warm-child\.js /, 'its task ran in a process started ahead');
+  assert.equal(replayCaches().length, 1, 'the replay child wrote the replay cache at its exit');
 });
 
 test('a replay starts one process ahead before it reads any run, and ends it when no run needs it', async () => {
