@@ -231,7 +231,7 @@ export async function bundleRuntime(): Promise<void> {
     "import { runCached } from '../code-cache.js';",
     // A replay child started ahead (replay/warm-child.ts) loads this before its task, and so
     // before FLOR_REPLAY, is set: FLOR_REPLAY_PARENT, set from its start, says it replays.
-    "const runtime = runCached(new URL('./runtime.cjs', import.meta.url), process.env.FLOR_REPLAY || process.env.FLOR_REPLAY_PARENT ? 'replay' : 'run', [errors]);",
+    "const runtime = runCached(new URL('./runtime.cjs', import.meta.url), process.env.FLOR_REPLAY || process.env.FLOR_REPLAY_PARENT ? 'replay' : 'run', [errors], true);",
     'export const flor = runtime.flor;',
     'export const florSession = runtime.florSession;',
     // The package entry (index.js) imports this module alone: the errors come with it.

@@ -90,29 +90,65 @@ function readWithStat(file: string, encoding: 'latin1' | 'utf8'): { source: stri
   }
 }
 
-/** Compiles `source` as `filename` with the cache in `file` (none: null), and runs it: the function it is. */
-function compileCached(source: string, filename: string, file: string | null): (...a: unknown[]) => void {
-  let cachedData: Buffer | undefined;
-  if (file) {
-    try {
-      cachedData = fs.readFileSync(file);
-    } catch {
-      // the first process of this key with this code
-    }
+/** The cache a first process leaves when a second one is to complete it (see runCached's `twice`). */
+function firstOf(file: string): string {
+  return file.replace(/\.bin$/, '.first.bin');
+}
+
+function readCache(file: string): Buffer | undefined {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined; // none yet
   }
+}
+
+/**
+ * Compiles `source` as `filename` with the cache in `file` (none: null), and runs it: the function
+ * it is. `twice`: the first process saves its cache as `.first.bin`, and the process that takes
+ * that one saves `file`, with what both compiled.
+ */
+function compileCached(source: string, filename: string, file: string | null, twice = false): (...a: unknown[]) => void {
+  const final = file ? readCache(file) : undefined;
+  const first = file && twice && final === undefined ? readCache(firstOf(file)) : undefined;
+  const cachedData = final ?? first;
   const script = new vm.Script(source, { filename, cachedData });
+  const taken = cachedData !== undefined && !script.cachedDataRejected;
   // Saved at exit, when it holds every function the process compiled, not just the top level:
-  // after a run's own exit listener too (late-exit.ts), so its end's functions are in it.
-  if (file && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', markLate(() => save(file, script)));
+  // after a run's own exit listener too (late-exit.ts), so its end's functions are in it. Where
+  // no cache was taken, or only a first process's: the first of two saves its own as that.
+  if (file && !(taken && final !== undefined)) {
+    const to = twice && final === undefined && !(taken && first !== undefined) ? firstOf(file) : file;
+    process.once(
+      'exit',
+      markLate(() => {
+        save(to, script);
+        if (to === file && first !== undefined) removeFile(firstOf(file));
+      }),
+    );
+  }
   return script.runInThisContext() as (...a: unknown[]) => void;
 }
 
-/** Runs the bundle at `url` with `extra` after CommonJS's arguments; its module.exports. */
-export function runCached(url: URL, key: string, extra: unknown[]): unknown {
+function removeFile(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // gone already (another process completed it too)
+  }
+}
+
+/**
+ * Runs the bundle at `url` with `extra` after CommonJS's arguments; its module.exports. `twice`:
+ * the cache is completed by the second process (compileCached), for code whose first process takes
+ * other paths than the ones after it: a repository's first recorded run has no stat cache yet, so
+ * a cache it alone saved lacked the start every later run takes, which each then compiled.
+ */
+export function runCached(url: URL, key: string, extra: unknown[], twice = false): unknown {
   const bundle = fileURLToPath(url);
   const { source, st } = readWithStat(bundle, 'latin1'); // esbuild writes ASCII
   const module = { exports: {} };
-  compileCached(source, bundle, cachePath(bundle, source, st, key))(module.exports, bundleRequire(bundle), module, bundle, path.dirname(bundle), ...extra);
+  compileCached(source, bundle, cachePath(bundle, source, st, key), twice)(module.exports, bundleRequire(bundle), module, bundle, path.dirname(bundle), ...extra);
   return module.exports;
 }
 

@@ -1,12 +1,12 @@
 /**
  * The built runtime (scripts/bundle.ts): `import 'git-flor'` runs dist/runtime/runtime.cjs with
- * a V8 code cache that the first recorded run leaves in dist/runtime/v8-cache/ (its start's and
- * end's functions included) and later runs take; a FlorError the runtime throws is the class both
+ * a V8 code cache that the first two recorded runs leave in dist/runtime/v8-cache/ (their start's
+ * and end's functions included) and later runs take; a FlorError the runtime throws is the class both
  * 'git-flor' and 'git-flor/query' export. Runs the built dist/ in one shared repository.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, flor, makeRepo, ROOT, runNode, tempDir } from './helpers/repo.js';
 
@@ -38,17 +38,33 @@ function runCaches(): string[] {
   return (existsSync(cacheDir) ? readdirSync(cacheDir) : []).filter((f) => f.startsWith('run-') && f.endsWith('.bin'));
 }
 
-test('the first recorded run leaves the runtime code cache and the next run takes it (not written again)', () => {
+test("the first two recorded runs write the runtime code cache, the second completing the first's, and the next run takes it (not written again)", () => {
   for (const f of runCaches()) rmSync(join(cacheDir, f), { force: true });
   runNode(dir, 'train.mjs');
-  const [cache] = runCaches();
-  assert.ok(cache, 'written at the first run exit');
-  const written = statSync(join(cacheDir, cache)).mtimeMs;
+  const [first, ...others] = runCaches();
+  assert.match(first ?? '', /\.first\.bin$/, "the first run saves its cache as a first process's");
+  assert.deepEqual(others, []);
+  runNode(dir, 'train.mjs');
+  const [cache, ...more] = runCaches();
+  assert.equal(cache, first!.replace(/\.first\.bin$/, '.bin'), 'the second takes it and writes the whole cache in its place');
+  assert.deepEqual(more, []);
+  const written = statSync(join(cacheDir, cache!)).mtimeMs;
   runNode(dir, 'train.mjs');
   assert.deepEqual(runCaches(), [cache]);
-  assert.equal(statSync(join(cacheDir, cache)).mtimeMs, written, 'V8 took it: a rejected cache is written again');
+  assert.equal(statSync(join(cacheDir, cache!)).mtimeMs, written, 'V8 took it: a rejected cache is written again');
   const runs = JSON.parse(flor(dir, ['runs', '--format', 'json']).stdout) as Array<{ status: string; records: number }>;
-  assert.deepEqual(runs.map((r) => [r.status, r.records]), [['ok', 2], ['ok', 2]]);
+  assert.deepEqual(runs.map((r) => [r.status, r.records]), [['ok', 2], ['ok', 2], ['ok', 2]]);
+});
+
+test("a repository's first run, which has no stat cache yet, does not leave its start alone in the cache: the runs after it take the reused tree's start from it", () => {
+  // Files older than the stat cache the first run writes, so the second run's start reuses its tree.
+  const fresh = makeRepo({ files: { 'train.mjs': "import { flor } from 'git-flor';\nflor.log('loss', 1);\n" } });
+  const old = new Date(Date.now() - 20_000);
+  for (const f of ['train.mjs', '.gitignore']) utimesSync(join(fresh, f), old, old);
+  const flags = ['--print-bytecode', '--print-bytecode-filter=reusableTree'];
+  const compiled = () => runNode(fresh, 'train.mjs', [], { execArgv: flags }).stdout.includes('bytecode for function: reusableTree');
+  for (const f of runCaches()) rmSync(join(cacheDir, f), { force: true });
+  assert.deepEqual([compiled(), compiled(), compiled()], [false, true, false], 'the first run never reuses a tree; the second compiles that start, the third takes it from the cache');
 });
 
 test("the cache the first run leaves holds its end's functions: a later run's exit compiles none of them", () => {
