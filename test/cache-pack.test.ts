@@ -6,9 +6,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanup, makeRepo, tempDir, ROOT } from './helpers/repo.js';
+import { cleanup, makeRepo, sh, tempDir, ROOT } from './helpers/repo.js';
 import { MAX_PACKS, PackDir } from '../src/store/cache-pack.js';
 import { cacheDir, readCachedAggregates, readCachedSegment, settleCacheWrites, writeCachedAggregates } from '../src/store/derived-cache.js';
 import { requireRepoSync } from '../src/store/git.js';
@@ -128,6 +128,33 @@ test(`past ${MAX_PACKS} packs the writer merges the newest ones (size-tiered), k
   for (let round = 0; round < 5 * MAX_PACKS; round++) assert.deepEqual(r.get(`p${round}`), bytesOf(`p${round}`, round));
   for (let i = 0; i < 200; i++) assert.deepEqual(r.get(`big${i}`), bytesOf(`big${i}`, 0));
   assert.deepEqual(r.get('shared'), bytesOf('shared', 5 * MAX_PACKS - 1));
+});
+
+/** Sets `dir`'s mtime back to what `stat` saw, to the nanosecond: a change within one timestamp tick. */
+function sameTick(dir: string, seen: bigint): void {
+  sh('touch', ['-m', '-d', `@${seen / 1_000_000_000n}.${String(seen % 1_000_000_000n).padStart(9, '0')}`, dir], dir);
+  assert.equal(statSync(dir, { bigint: true }).mtimeNs, seen);
+}
+
+test("a pack merged away since the reader's listing, in the same mtime tick, is found in the pack that replaced it", () => {
+  const dir = join(tempDir(), 'packs');
+  mkdirSync(dir, { recursive: true });
+  const other = new PackDir(dir);
+  other.put('k', [bytesOf('k', 1)]);
+  other.flush();
+  const [old] = packsIn(dir);
+  other.put('k2', [bytesOf('k2', 1)]);
+  other.flush();
+  const reader = new PackDir(dir);
+  assert.ok(reader.get('k2'), 'read from the newest pack: the older one is listed, not opened');
+  const seen = statSync(dir, { bigint: true }).mtimeNs;
+  // Another process merges: its pack in place first, then the merged one removed.
+  const merger = new PackDir(dir);
+  merger.put('k', [bytesOf('k', 2)]);
+  merger.flush();
+  rmSync(join(dir, old!));
+  sameTick(dir, seen);
+  assert.deepEqual(reader.get('k'), bytesOf('k', 2));
 });
 
 test('concurrent writers, each writing packs and merging them, never leave an entry that reads wrong', async () => {

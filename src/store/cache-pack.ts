@@ -85,6 +85,8 @@ export class PackDir {
   private packs: Pack[] = [];
   /** The directory's identity and mtime when `packs` was listed: a rename into it changes it. */
   private stamp = '';
+  /** A listed pack was gone when opened: another process merged it (its entries are in a newer pack). */
+  private vanished = false;
   private damaged = false;
   private queue = new Map<string, Uint8Array[]>();
   private queued = 0;
@@ -122,7 +124,8 @@ export class PackDir {
     try {
       p.fd = openSync(join(this.dir, p.name), 'r');
     } catch {
-      return null; // removed by a merge since it was listed
+      this.vanished = true; // removed by a merge since it was listed
+      return null;
     }
     try {
       const size = (p.size = fstatSync(p.fd).size);
@@ -180,12 +183,20 @@ export class PackDir {
       }
       return b;
     }
-    this.relist();
-    for (const p of this.packs) {
-      const loc = this.indexOf(p)?.get(key);
-      if (!loc) continue;
-      const b = this.readEntry(p, loc);
-      if (b) return b;
+    // A merge renames its pack into place before it removes the packs it merged, so a pack gone
+    // since the listing means a listing made now has its entries. The directory's mtime does not
+    // always say so: it can be the same tick as the last listing's.
+    for (let tries = 0; tries < 3; tries++) {
+      this.relist();
+      this.vanished = false;
+      for (const p of this.packs) {
+        const loc = this.indexOf(p)?.get(key);
+        if (!loc) continue;
+        const b = this.readEntry(p, loc);
+        if (b) return b;
+      }
+      if (!this.vanished) return null;
+      this.stamp = '';
     }
     return null;
   }
@@ -206,7 +217,8 @@ export class PackDir {
   /** Writes what is queued as one pack, then merges packs when there are too many (or a damaged one). */
   flush(): void {
     const entries = this.take();
-    if (entries.length > 0) writePack(this.dir, entries.map(([key, parts]) => ({ key, read: () => parts })));
+    // Listed again after this process's own pack: the directory's mtime may not have moved.
+    if (entries.length > 0 && writePack(this.dir, entries.map(([key, parts]) => ({ key, read: () => parts })))) this.stamp = '';
     this.tidy();
   }
 
@@ -231,6 +243,7 @@ export class PackDir {
       });
     } finally {
       for (const [key, parts] of entries) if (this.writing.get(key) === parts) this.writing.delete(key);
+      this.stamp = '';
     }
     this.tidy();
   }
