@@ -338,3 +338,17 @@ test('table: a number reads as its shortest text when that has at most 10 charac
   const want = xs.map((v) => (String(v).length <= 10 ? String(v) : String(Number(v.toPrecision(6)))));
   assert.deepEqual(lines, want);
 });
+
+test("a frame naming a loop its segment does not list is read under the loop '?', its values kept", () => {
+  const seg = segment('R1', [
+    [[E(0), S(0)], 'loss', 1.5],
+    [[E(0), S(1)], 'loss', 1.25],
+    [[E(0)], 'acc', 0.5],
+  ]);
+  // The step frames name loop 7: a damaged or foreign segment (the segment lists 2 loops).
+  const loop = Int32Array.from(seg.frames.loop, (l) => (seg.loops[l] === 'step' ? 7 : l));
+  const bad = { ...seg, frames: { ...seg.frames, loop } };
+  const { table } = pivot([run('R1', '2026-01-01T00:00:00.000Z', [bad])], ['loss', 'acc']);
+  assert.deepEqual(table.columns, ['run', 'version', 'time', 'file', 'epoch', '?', 'loss', 'acc']);
+  assert.deepEqual(rowObjects(table).map((r) => [r.epoch, r['?'], r.loss, r.acc]), [[0, 0, 1.5, 0.5], [0, 1, 1.25, 0.5]]);
+});

@@ -286,10 +286,14 @@ test("a recorded run's time in flor.memo calls is not counted in its replay's es
   const memoised: PlanRun = { ...run('A', text), meta: { ...run('A', text).meta, memoMs: [90, 90, 90, 90, 90, 100] } };
   const m = planReplay([memoised], ['gnorm'], new Map(), { workers: 1, startupMs: 10 }).runs[0]!;
   assert.equal(plain.estMs, 10 + 600);
+  assert.equal(plain.rerunMs, 10 + 600, 'a re-run pays the same process start');
   assert.equal(m.estMs, 10 + 5 * 10 + 0, 'each iteration costs what was spent outside its memo calls (never below 0)');
   assert.equal(m.rerunMs, plain.rerunMs, 're-running the script makes the calls again');
   // Setup (the run's time outside its iterations) is paid by every task, less its memoised calls.
   const timed = (memoSetupMs?: number): PlanRun => ({ ...run('A', text), meta: { ...run('A', text).meta, start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:00:01.000Z', ...(memoSetupMs ? { memoSetupMs } : {}) } });
   const est = (r: PlanRun) => planReplay([r], ['gnorm'], new Map(), { workers: 1 }).runs[0]!.segments[0]!.startupMs;
   assert.equal(est(timed(300)) + 300, est(timed()), 'the 400 ms of setup, less 300 ms of memoised calls');
+  const rerun = (r: PlanRun) => planReplay([r], ['gnorm'], new Map(), { workers: 1 }).runs[0]!.rerunMs;
+  assert.equal(rerun(timed(300)), rerun(timed()), 'a re-run makes the setup\'s memoised calls too');
+  assert.equal(rerun(timed()), est(timed()) + 600, 'start-up and setup, then every iteration as recorded');
 });

@@ -202,15 +202,7 @@ export function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want:
   if (tree.size === 1) {
     // Frame f is node f + 1 (the top level, parent -1, becomes node 0).
     tree.reserve(nf + 1);
-    const { parent, loop, iter } = tree;
-    if (!framesInto(frames.parent, frames.loop, frames.iter, Int32Array.from(loopIds), parent, loop, iter, node, nf)) {
-      for (let f = 0; f < nf; f++) {
-        parent[f + 1] = frames.parent[f]! + 1;
-        loop[f + 1] = loopIds[frames.loop[f]!] ?? tree.loopId('?');
-        iter[f + 1] = frames.iter[f]!;
-        node[f] = f + 1;
-      }
-    }
+    framesInto(tree, frames.parent, frames.loop, frames.iter, Int32Array.from(loopIds), node, nf);
     tree.size = nf + 1;
   } else {
     for (let f = 0; f < nf; f++) {
@@ -225,21 +217,20 @@ export function loadSegment(tree: RunTree, seg: Segment, segIndex: number, want:
 }
 
 /**
- * Frames into an empty tree, frame f as node f + 1; false when a frame names a loop the segment
- * does not list (the caller then goes frame by frame). Its own function, like valuesInto: small
- * functions are optimized soon after the pivot starts, where loadSegment's loops ran its first
- * runs unoptimized.
+ * Frames into an empty tree, frame f as node f + 1; a frame naming a loop the segment does not
+ * list gets the loop '?'. Its own function, like valuesInto: small functions are optimized soon
+ * after the pivot starts, where loadSegment's loops ran its first runs unoptimized.
  */
-function framesInto(fp: Int32Array, fl: Int32Array, fi: Int32Array, ids: Int32Array, parent: Int32Array, loop: Int32Array, iter: Int32Array, node: Int32Array, nf: number): boolean {
+function framesInto(tree: RunTree, fp: Int32Array, fl: Int32Array, fi: Int32Array, ids: Int32Array, node: Int32Array, nf: number): void {
+  const { parent, loop, iter } = tree;
+  let unknown = -1;
   for (let f = 0; f < nf; f++) {
     const l = fl[f]!;
-    if (l < 0 || l >= ids.length) return false;
     parent[f + 1] = fp[f]! + 1;
-    loop[f + 1] = ids[l]!;
+    loop[f + 1] = l >= 0 && l < ids.length ? ids[l]! : unknown >= 0 ? unknown : (unknown = tree.loopId('?'));
     iter[f + 1] = fi[f]!;
     node[f] = f + 1;
   }
-  return true;
 }
 
 /** The segment's values of the wanted names (nameToK: segment name -> wanted index, -1 not) onto the nodes of its frames. */

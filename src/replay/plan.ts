@@ -56,7 +56,7 @@ export interface RunPlan {
   checkpoints: number;
   segments: PlannedSegment[];
   estMs: number;
-  /** What re-running the whole run costs (sum of recorded outer iterations). */
+  /** What re-running the whole run costs: a process start, its setup and its recorded outer iterations. */
   rerunMs: number;
   /** Why the plan fell back to running everything, when it did. */
   notes: string[];
@@ -240,11 +240,13 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
     const full = Math.max(0, fullCost(i) - (memo[i] ?? 0));
     return skipInner.length && ck.has(i) ? Math.min(full, opts.skippedIterMs) : full;
   };
-  let rerunMs = 0;
+  // A re-run pays what a task pays besides its iterations (a process start, the setup), memoised
+  // calls included: without them a tiny run read "~300 ms (re-run: 1 ms)".
+  let rerunMs = opts.startupMs + (fixedStartup ? 0 : setupMs(run.meta, false));
   for (let i = 0; i < Math.max(iterations, recorded.length); i++) rerunMs += fullCost(i);
   return {
     plan: { run: run.id, outerLoop: outerName, iterations, statements, skipInner, kept, checkpoints: ck.size, rerunMs, notes },
-    iterCost, ck, wanted, startMs: opts.startupMs + (fixedStartup ? 0 : setupMs(run.meta)), toEnd: run.reached ? run.reached.runToEnd : run.meta.status === 'ok',
+    iterCost, ck, wanted, startMs: opts.startupMs + (fixedStartup ? 0 : setupMs(run.meta, true)), toEnd: run.reached ? run.reached.runToEnd : run.meta.status === 'ok',
   };
 }
 
@@ -252,14 +254,15 @@ function planRun(run: PlanRun, names: string[], ckpts: RunCheckpoints | undefine
  * The time a finished run spent outside its outer loop (from its first flor call to its end, less
  * its iterations): setup such as loading data, which every replay task of it runs again before its
  * first iteration (and the code after the loop, which only the last one runs: an over-estimate for
- * the others), less its memoised calls. 0 when unknown.
+ * the others); for a replay (`replayed`), less its memoised calls. 0 when unknown.
  */
-function setupMs(meta: PlanRun['meta']): number {
+function setupMs(meta: PlanRun['meta'], replayed: boolean): number {
   if (meta.status !== 'ok' || !meta.start || !meta.end) return 0;
   const total = Date.parse(meta.end) - Date.parse(meta.start);
   const loop = meta.outerMs.reduce((a, b) => a + b, 0);
-  // Memoised calls there are not made again either (their results come from the record).
-  return Number.isFinite(total) ? Math.max(0, total - loop - (meta.memoSetupMs ?? 0)) : 0;
+  // A replay does not make its memoised calls again (their results come from the record).
+  const memo = replayed ? (meta.memoSetupMs ?? 0) : 0;
+  return Number.isFinite(total) ? Math.max(0, total - loop - memo) : 0;
 }
 
 /**
