@@ -51,7 +51,12 @@ const ID = /\(id ([0-9a-f]{8,64})\)/;
 
 /** FNV-1a of the flags this process runs with: a cache made under other flags would be rejected. */
 function flagsKey(): string {
-  const text = `${process.execArgv.join('\0')}\0${process.env.NODE_OPTIONS ?? ''}`;
+  return flagsKeyOf(process.execArgv, process.env.NODE_OPTIONS);
+}
+
+/** The flags part of a cache's name for a process run with `execArgv` and `nodeOptions`. */
+export function flagsKeyOf(execArgv: readonly string[], nodeOptions: string | undefined): string {
+  const text = `${execArgv.join('\0')}\0${nodeOptions ?? ''}`;
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return (h >>> 0).toString(16);
