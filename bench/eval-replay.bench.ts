@@ -22,11 +22,11 @@ function git(cwd: string, ...args: string[]): void {
   if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
 }
 
-/** Asynchronously: the model server answers from this process meanwhile. Returns wall ms. */
-function timed(cwd: string, args: string[]): Promise<{ ms: number; stderr: string }> {
+/** Asynchronously: the model server answers from this process meanwhile. Returns wall ms. `cmd`: node, or bin/git-flor (what `git flor` runs). */
+function timed(cwd: string, args: string[], cmd = process.execPath): Promise<{ ms: number; stderr: string }> {
   return new Promise((ok, fail) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, args, { cwd, env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, args, { cwd, env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.on('close', (code) => (code === 0 ? ok({ ms: performance.now() - t0, stderr }) : fail(new Error(`${args.join(' ')} exited ${code}: ${stderr}`))));
@@ -51,10 +51,10 @@ export async function run(): Promise<void> {
       recordedMs += (await timed(dir, ['eval.mjs', '--model', server.url])).ms;
     }
     // The recorded runs are captured by detached processes: a reader waits for them, outside the timing.
-    await timed(dir, [join(ROOT, 'bin', 'git-flor'), 'runs']);
+    await timed(dir, ['runs'], join(ROOT, 'bin', 'git-flor'));
     writeFileSync(join(dir, 'scorer.mjs'), todayScorer());
     const before = server.requests();
-    const replay = await timed(dir, [join(ROOT, 'bin', 'git-flor'), 'log', 'words', '--replay', '--no-live-calls', '--format', 'csv']);
+    const replay = await timed(dir, ['log', 'words', '--replay', '--no-live-calls', '--format', 'csv'], join(ROOT, 'bin', 'git-flor'));
     const calls = server.requests() - before;
     const tasks = [...replay.stderr.matchAll(/in 1 task\(s\), ([\d.]+ m?s)/g)].map((m) => m[1]).join(', ');
     console.log(`INFO recorded: 3 runs, ${Math.round(recordedMs)} ms (80 model calls of 20 ms each per run); replay children: ${tasks}; model requests during the replay: ${calls}`);

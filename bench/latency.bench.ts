@@ -14,7 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRepo, cleanup, testEnv, BIN } from '../test/helpers/repo.js';
+import { makeRepo, cleanup, testEnv, BIN, BIN_SH } from '../test/helpers/repo.js';
 
 const SAMPLES = Number(process.env.FLOR_BENCH_SAMPLES) || 15;
 
@@ -52,11 +52,11 @@ interface Timed {
   end: number;
 }
 
-/** Runs node with args in cwd; wall time and end latency (when the child prints its last stamp). */
+/** Runs node with args in cwd (or, args starting with bin/git-flor, that script, as `git flor` does); wall time and end latency (when the child prints its last stamp). */
 function timed(cwd: string, args: string[]): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const t0 = performance.timeOrigin + performance.now();
-    const c = spawn(process.execPath, args, { cwd, env: testEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
+    const c = args[0] === BIN_SH ? spawn(BIN_SH, args.slice(1), { cwd, env: testEnv(), stdio: ['ignore', 'pipe', 'ignore'] }) : spawn(process.execPath, args, { cwd, env: testEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.on('error', reject);
@@ -130,7 +130,8 @@ export async function run(): Promise<void> {
     if (runs.length < 20) throw new Error(`expected 20 runs, found ${runs.length}`);
     const id = runs[runs.length - 1]!.run;
     writeFileSync(join(dir, 'runs.txt'), runs.map((r) => r.run).join('\n'));
-    const c = await interleaved(dir, { node: ['-e', '0'], help: [BIN, '-h'], runs: [BIN, 'runs'], show: [BIN, 'show', id], log: [BIN, 'log', 'loss'] });
+    // The commands as `git flor` runs them: bin/git-flor, the sh script that starts Node.
+    const c = await interleaved(dir, { node: ['-e', '0'], help: [BIN_SH, '-h'], runs: [BIN_SH, 'runs'], show: [BIN_SH, 'show', id], log: [BIN_SH, 'log', 'loss'] });
     const base = median(c.node!.map((x) => x.wall));
     for (const [k, label, target] of [
       ['help', 'git flor -h', 1.3],

@@ -17,7 +17,9 @@ import { trainSource } from '../fixtures/train/source.js';
 import { benchEnv } from './env.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'git-flor');
+/** The CLI as `git flor` runs it (the sh script), and its JavaScript entry, run with this Node. */
+const BIN_SH = join(ROOT, 'bin', 'git-flor');
+const BIN = join(ROOT, 'bin', 'git-flor.cjs');
 const MID = ['--epochs', '10', '--steps', '150', '--dim', '64', '--batch', '256'];
 
 const env = benchEnv;
@@ -36,10 +38,10 @@ function linkFlor(dir: string): void {
 }
 
 /** Resolves with the wall time of the processes started together. */
-function together(cmds: Array<{ cwd: string; args: string[] }>): Promise<number> {
+function together(cmds: Array<{ cwd: string; args: string[]; cmd?: string }>): Promise<number> {
   const t0 = performance.now();
-  return Promise.all(cmds.map(({ cwd, args }) => new Promise<void>((res, rej) => {
-    const c = spawn(process.execPath, args, { cwd, env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  return Promise.all(cmds.map(({ cwd, args, cmd }) => new Promise<void>((res, rej) => {
+    const c = spawn(cmd ?? process.execPath, args, { cwd, env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr.on('data', (d: Buffer) => (err += d.toString()));
     c.on('close', (code) => (code === 0 ? res() : rej(new Error(`${args.join(' ')} exited ${code}: ${err}`))));
@@ -84,7 +86,7 @@ export async function run(): Promise<void> {
       flor(d, ['fetch']);
       return d;
     };
-    const shard = (cwd: string, plan: string, i: number, n: number) => ({ cwd, args: [BIN, 'replay', '--plan', plan, '--shard', `${i}/${n}`, '--workers', '1', '--allow-writer', writer, '--no-fetch'] });
+    const shard = (cwd: string, plan: string, i: number, n: number) => ({ cwd, cmd: BIN_SH, args: ['replay', '--plan', plan, '--shard', `${i}/${n}`, '--workers', '1', '--allow-writer', writer, '--no-fetch'] });
     const timeTwo = (): Promise<number> => {
       const [a, b] = [machine(), machine()];
       return together([shard(a, two, 0, 2), shard(b, two, 1, 2)]);

@@ -7,9 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRepo, cleanup, testEnv, gitIn, BIN, ROOT } from './helpers/repo.js';
+import { makeRepo, cleanup, testEnv, gitIn, tempDir, BIN, BIN_SH, ROOT } from './helpers/repo.js';
 
 after(cleanup);
 
@@ -110,4 +110,42 @@ test('a replay runs its worker thread from the bundle (dist/replay/worker.js)', 
   assert.equal(log.status, 0, log.stderr);
   assert.deepEqual((JSON.parse(log.stdout) as Array<{ twice: number }>).map((row) => row.twice), [2, 6, 12]);
   assert.deepEqual(readdirSync(join(ROOT, 'dist', 'cli')).filter((f) => /^chunk-[A-Z0-9]{8}\.js$/.test(f)), []);
+});
+
+test("bin/git-flor starts Node without NODE_EXTRA_CA_CERTS, through links to it, and keeps the rest of the environment", () => {
+  // A `node` first on PATH that prints what it was started with, instead of running the CLI.
+  const fake = tempDir('flor-fake-node-');
+  writeFileSync(join(fake, 'node'), '#!/bin/sh\nprintf \'%s\\n\' "$@" >"$OUT.args"\nenv >"$OUT.env"\n');
+  chmodSync(join(fake, 'node'), 0o755);
+  // npm's .bin link is relative; a global install's is absolute.
+  const links = tempDir('flor-bin-links-');
+  mkdirSync(join(links, 'a'));
+  symlinkSync(BIN_SH, join(links, 'abs'));
+  symlinkSync('../abs', join(links, 'a', 'rel'));
+  for (const [via, set] of [[BIN_SH, true], [join(links, 'a', 'rel'), true], [join(links, 'abs'), false]] as const) {
+    const out = join(tempDir('flor-bin-out-'), 'o');
+    const env = testEnv({ PATH: `${fake}:${process.env.PATH}`, OUT: out, FLOR_TEST_KEPT: 'kept' });
+    if (set) env.NODE_EXTRA_CA_CERTS = '/some/ca bundle.pem';
+    else delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(via, ['log', 'loss', '--where', "x = 'a b'"], { cwd: dir, env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readFileSync(`${out}.args`, 'utf8').split('\n').slice(0, -1), [join(ROOT, 'bin', 'git-flor.cjs'), 'log', 'loss', '--where', "x = 'a b'"]);
+    const started = readFileSync(`${out}.env`, 'utf8').split('\n');
+    assert.ok(!started.some((l) => l.startsWith('NODE_EXTRA_CA_CERTS=')), via);
+    assert.deepEqual(started.filter((l) => l.startsWith('FLOR_NODE_EXTRA_CA_CERTS=')), set ? ['FLOR_NODE_EXTRA_CA_CERTS=/some/ca bundle.pem'] : []);
+    assert.ok(started.includes('FLOR_TEST_KEPT=kept'));
+  }
+});
+
+test('git-flor.cjs hands NODE_EXTRA_CA_CERTS back to what the command starts, as the user set it', () => {
+  const probe = join(tempDir('flor-probe-'), 'probe.cjs');
+  // Loaded before git-flor.cjs; at exit, the environment a child of the command would inherit.
+  writeFileSync(probe, "process.on('exit', () => process._rawDebug(JSON.stringify([process.env.NODE_EXTRA_CA_CERTS ?? null, process.env.FLOR_NODE_EXTRA_CA_CERTS ?? null])));\n");
+  const env = testEnv({ FLOR_NODE_EXTRA_CA_CERTS: '/some/ca bundle.pem' });
+  delete env.NODE_EXTRA_CA_CERTS;
+  const r = spawnSync(process.execPath, ['--require', probe, BIN, '-h'], { cwd: dir, env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').pop(), JSON.stringify(['/some/ca bundle.pem', null]));
+  const none = spawnSync(process.execPath, ['--require', probe, BIN, '-h'], { cwd: dir, env: { ...env, FLOR_NODE_EXTRA_CA_CERTS: undefined }, encoding: 'utf8' });
+  assert.equal(none.stderr.trim().split('\n').pop(), JSON.stringify([null, null]));
 });

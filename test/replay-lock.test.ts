@@ -13,7 +13,7 @@ import { acquireReplayLock, currentHolder, type LockHolder } from '../src/store/
 import { isFlorError } from '../src/errors.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { readableRuns } from '../src/store/ledger.js';
-import { makeRepo, runNode, writeFiles, gitIn, fsckClean, cleanup, testEnv, ROOT } from './helpers/repo.js';
+import { makeRepo, runNode, writeFiles, gitIn, fsckClean, cleanup, testEnv, ROOT, BIN } from './helpers/repo.js';
 import { cli as inProcess } from './helpers/cli.js';
 
 after(cleanup);
@@ -103,7 +103,7 @@ for (const e of flor.loop('epoch', [0, 1, 2])) {
   writeFiles(dir, { 'run.mjs': script(true) });
   const [run] = await readableRuns(requireRepoSync(dir));
 
-  const bin = join(ROOT, 'bin', 'git-flor');
+  const bin = BIN;
   const start = () =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const c = spawn(process.execPath, [bin, 'replay', 'w', '--workers', '1'], { cwd: dir, env: testEnv({}) });
@@ -143,7 +143,7 @@ for (const e of flor.loop('epoch', Array.from({ length: 30 }, (_, i) => i))) {
   runNode(dir, 'run.mjs', [], { env: { FLOR_CKPT_SHARE: '0' } });
   writeFiles(dir, { 'run.mjs': script(true) });
   const mark = join(dir, '..', `mark-${process.pid}-${Date.now()}`);
-  const cli = spawn(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'replay', 'w', '--workers', '1'], { cwd: dir, env: testEnv({ FLOR_TEST_MARK: mark }), stdio: 'ignore' });
+  const cli = spawn(process.execPath, [BIN, 'replay', 'w', '--workers', '1'], { cwd: dir, env: testEnv({ FLOR_TEST_MARK: mark }), stdio: 'ignore' });
   const t0 = Date.now();
   let child = 0;
   while (!child && Date.now() - t0 < 20_000) {
@@ -180,7 +180,7 @@ for (const e of flor.loop('epoch', Array.from({ length: 30 }, (_, i) => i))) {
   assert.notEqual(await currentHolder(requireRepoSync(dir)), null, 'the dead CLI left its lock behind');
 
   // The next replay breaks that lock at once and fills in every value.
-  const again = spawnSync(process.execPath, [join(ROOT, 'bin', 'git-flor'), 'replay', 'w', '--workers', '1'], { cwd: dir, env: testEnv({}), encoding: 'utf8' });
+  const again = spawnSync(process.execPath, [BIN, 'replay', 'w', '--workers', '1'], { cwd: dir, env: testEnv({}), encoding: 'utf8' });
   assert.equal(again.status, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /waiting for another replay/);
   const [run] = await readableRuns(requireRepoSync(dir));

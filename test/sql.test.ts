@@ -165,7 +165,7 @@ test('without DuckDB installed: sql and parquet output say how to install it, ex
   for (const name of readdirSync(join(ROOT, 'node_modules'))) {
     if (name !== '@duckdb' && name !== '.bin') symlinkSync(join(ROOT, 'node_modules', name), join(pkg, 'node_modules', name));
   }
-  const r = spawnSync(process.execPath, [join(pkg, 'bin', 'git-flor'), 'sql', 'select 1'], { cwd: h.dir, env: testEnv(), encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(pkg, 'bin', 'git-flor.cjs'), 'sql', 'select 1'], { cwd: h.dir, env: testEnv(), encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^git flor: DuckDB is not installed \(needed for `git flor sql` and Parquet output\)\nhint: install it next to git-flor: `npm install @duckdb\/node-api`/);

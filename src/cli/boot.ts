@@ -1,5 +1,5 @@
 /**
- * What bin/git-flor runs once `npm run build` has bundled the CLI (scripts/bundle.ts builds this
+ * What bin/git-flor.cjs (started by bin/git-flor) runs once `npm run build` has bundled the CLI (scripts/bundle.ts builds this
  * module into dist/cli/boot.cjs): the whole CLI is one CommonJS file, dist/cli/cli.cjs, compiled
  * with a V8 code cache kept per command (code-cache.ts), since each command compiles different
  * code. The bundle's import() of a package (yargs, duckdb, …) is this module's: a script compiled

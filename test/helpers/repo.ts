@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { assertDistFresh } from './dist-fresh.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BIN = join(ROOT, 'bin', 'git-flor');
+/** The CLI's JavaScript entry, which tests run with this Node (bin/git-flor is the sh script that runs it). */
+export const BIN = join(ROOT, 'bin', 'git-flor.cjs');
+/** What a user's `git flor` runs: the sh script. */
+export const BIN_SH = join(ROOT, 'bin', 'git-flor');
 assertDistFresh(ROOT);
 
 /** Environment for git and flor in tests: fixed identity, no user/system config, no color. */
