@@ -69,6 +69,18 @@ test('output to a pipe its reader closed ends the command quietly, with the exit
   assert.equal(code, 0);
 });
 
+test('runs, log and show write to a pipe without making process.stdout (which loads net and the streams)', () => {
+  const probe = join(dir, 'probe.cjs');
+  writeFileSync(probe, "process.on('exit', () => process._rawDebug('net loaded: ' + process.moduleLoadList.includes('NativeModule net')));\n");
+  const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
+  for (const args of [['runs'], ['log', 'acc'], ['show', id]]) {
+    const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stdout.length > 0, args.join(' '));
+    assert.match(r.stderr, /^net loaded: false$/m, args.join(' '));
+  }
+});
+
 test('the hook command starts its process from the bundle (sync/hook-main.js beside the tsc output)', () => {
   const r = flor(['hook', 'post-commit']);
   assert.equal(r.status, 0, r.stderr);
