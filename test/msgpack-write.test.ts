@@ -10,6 +10,8 @@ import { packPlain } from '../src/store/msgpack-write.js';
 import { pack, unpack, encodeValue } from '../src/store/pack.js';
 import { join } from 'node:path';
 import { makeRepo, cleanup, testEnv, ROOT } from './helpers/repo.js';
+import { encodeRunMeta, decodeRunMeta } from '../src/store/run-meta.js';
+import { makeMeta } from './helpers/store-fixtures.js';
 
 after(cleanup);
 
@@ -31,6 +33,12 @@ test('packPlain writes what msgpackr writes, at every size boundary', () => {
     const label = typeof v === 'string' ? `string of ${v.length}` : Array.isArray(v) ? `array of ${v.length}` : String(v).slice(0, 40);
     assert.deepEqual(packPlain(v), pack(v), label);
   }
+});
+
+test("a run's metadata is written as msgpackr wrote it (the capturer no longer loads msgpackr for it)", () => {
+  const meta = makeMeta({ args: { lr: 0.1, big: 5n as unknown as number, when: new Date(0) as unknown as string, tags: ['a', 'b'], m: new Map([[1, 2]]) as unknown as number }, argCalls: { lr: [0.1, 0.2] }, loops: [{ name: 'epoch', parent: null, iterations: 2 }], outerMs: [1.5, 2], records: 7, status: 'ok', end: new Date(0).toISOString() });
+  assert.deepEqual(encodeRunMeta(meta), pack({ ...meta, args: encodeValue(meta.args), argCalls: encodeValue(meta.argCalls) }));
+  assert.equal(decodeRunMeta(encodeRunMeta(meta), 'test').records, 7);
 });
 
 test('packPlain round-trips through the readers, undefined as nil', () => {

@@ -68,7 +68,7 @@ function importGraph(entry: string): Set<string> {
 }
 
 test('neither a capture at exit nor a listing loads ajv (precompiled validators only)', () => {
-  for (const entry of ['capture-main.js', 'ledger.js', 'doctor.js']) {
+  for (const entry of ['capturer.cjs', 'ledger.js', 'doctor.js']) {
     const graph = importGraph(join(ROOT, 'dist', 'store', entry));
     assert.ok(graph.has(join(ROOT, 'dist', 'store', 'schema-validators.js')), `${entry} validates`);
     assert.ok(![...graph].some((m) => m === 'ajv' || m.startsWith('ajv/')), `${entry} must not import ajv: ${[...graph].filter((m) => !m.startsWith('/')).join(', ')}`);

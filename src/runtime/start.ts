@@ -6,7 +6,7 @@
 import type { SpawnOptions } from 'node:child_process';
 import { childProcess, hostName, stderrIsTTY } from '../store/builtins.js';
 import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
-import { readdirSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RepoInfo } from '../store/git.js';
 import { snapshotCodeSync, headSync, findRunRepoSync, type Head } from '../store/worktree.js';
@@ -59,6 +59,19 @@ function moduleSibling(rel: string): { path: string; execArgv: string[] } {
   const url = new URL(rel + (ts ? '.ts' : '.js'), import.meta.url);
   // The loader by its full path: the child runs in the git dir, where `tsx` would not resolve.
   return { path: fileURLToPath(url), execArgv: ts ? ['--import', import.meta.resolve('tsx')] : [] };
+}
+
+/**
+ * What the capturer runs. Built by scripts/bundle.ts it is capture-main.cjs, which runs the
+ * capturer's bundle with a V8 code cache: through capture-main.js (an ES module) a capture also
+ * paid Node's ES module loader, ~24M of its ~200M instructions (callgrind). A plain tsc build has
+ * only capture-main.js.
+ */
+function capturerEntry(): { path: string; execArgv: string[] } {
+  const entry = moduleSibling('../store/capture-main');
+  if (entry.execArgv.length) return entry;
+  const cjs = entry.path.replace(/\.js$/, '.cjs');
+  return existsSync(cjs) ? { path: cjs, execArgv: [] } : entry;
 }
 
 /** Metadata of a run as it starts; capture completes it from the journal. */
@@ -124,7 +137,7 @@ export function startRun(at: Located): Started {
   const { repo } = at;
   const top = repo.top!;
   const runId = ulid();
-  const main = moduleSibling('../store/capture-main');
+  const main = capturerEntry();
   const jpath = journalPath(repo.commonDir, runId);
   // If the start fails below, the shell is left to end with this process (no journal: no capture;
   // it removes its listing): killed now, it would be this process's zombie until the loop turns.
@@ -182,7 +195,7 @@ export function waiting(child: DetachedChild | null): boolean {
  * (which reaps children) from turning.
  */
 export function startCapture(commonDir: string, journalPath: string, runId: string, exiting: boolean): void {
-  const main = moduleSibling('../store/capture-main');
+  const main = capturerEntry();
   const argv = [...main.execArgv, main.path, journalPath];
   const opts: SpawnOptions = { cwd: commonDir, detached: true, stdio: 'ignore', env: { ...process.env, ...Object.fromEntries(CAPTURER_DROPS.map((k) => [k, undefined])) } };
   try {

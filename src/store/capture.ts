@@ -5,9 +5,8 @@
  * to its name for a later retry; on a journal that can never be captured it moves to `bad/`,
  * where `git flor doctor` reports it.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { hostname } from 'node:os';
 import { FlorError, isFlorError, type FlorErrorCode } from '../errors.js';
 import type { RepoInfo } from './git.js';
 import { journalDir, listJournals, readJournal, readJournalStart, JOURNAL_EXT, type JournalContents } from './journal.js';
@@ -15,7 +14,7 @@ import { appendRun } from './ledger.js';
 import { hasCheckpoint } from './checkpoints.js';
 import { sweepCodeRefs, unpinCode } from './code-ref.js';
 import { addNoteLines, noteLine } from './notes.js';
-import { pack } from './pack.js';
+import { packPlain } from './msgpack-write.js';
 import { checkColumns, encodeSegment, makeSegment } from './segment.js';
 import { check, validateRunMeta } from './schema.js';
 import { recordCount, type RecordColumns } from './records.js';
@@ -23,6 +22,7 @@ import type { CheckpointManifest, LoopInfo, RunMeta } from './types.js';
 import { CLAIM, journalEnded, pidAlive } from './settle.js';
 import { safeText } from '../terminal-text.js';
 import { noteCaptured } from './captured-ids.js';
+import { hostName } from './builtins.js';
 
 
 export interface CaptureResult {
@@ -121,7 +121,7 @@ export function buildCapture(repo: RepoInfo, j: JournalContents, orphan: boolean
       keys: usable.map((c) => c.key),
       bytes: usable.map((c) => c.bytes),
     };
-    ckpt = pack(manifest);
+    ckpt = packPlain(manifest); // plain data: msgpackr's bytes without loading it (run-meta.ts)
   }
   return { meta, codeTree: start.codeTree, forward, ckpt };
 }
@@ -183,8 +183,17 @@ export async function captureJournal(repo: RepoInfo, path: string, opts: { orpha
   // The ledger now references the code tree; the pin goes before the journal (see code-ref.ts).
   await unpinCode(repo, meta.id).catch(() => {});
   noteCaptured(repo.commonDir, meta.id);
-  rmSync(claimed, { force: true });
+  removeClaim(claimed);
   return { id: meta.id, status: meta.status, records: meta.records, commit: landed, notesError: await notes };
+}
+
+/** The claim, gone already or not: unlinkSync, since rmSync loads Node's rimraf module and walks the path first. */
+function removeClaim(claimed: string): void {
+  try {
+    unlinkSync(claimed);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
 }
 
 /** Gives up a claim after a failure: back to its name for a retry, or into bad/ when retrying cannot help. */
@@ -205,7 +214,8 @@ function release(claimed: string, path: string, journalIsBad: boolean): void {
 
 /** Journals and claims that belong to no living process on this host. */
 export function orphanedJournals(repo: RepoInfo): string[] {
-  const host = hostname();
+  // Read as the runtime reads it for the start frame, without node:os, which a capture needs for nothing else.
+  const host = hostName();
   const out: string[] = [];
   for (const path of listJournals(repo.commonDir)) {
     let start;

@@ -1,11 +1,17 @@
 /** A run's metadata (`run.msgpack`) between its stored and its in-memory form. */
-import { pack, unpack, encodeValue, decodeValue, noteDamage } from './pack.js';
+import { unpack, encodeValue, decodeValue, noteDamage } from './pack.js';
+import { packPlain } from './msgpack-write.js';
 import { validateRunMeta } from './schema.js';
 import type { RunMeta } from './types.js';
 import type { Value } from './records.js';
 
+/**
+ * Plain data once its values are encoded, so written by msgpack-write.ts (the bytes msgpackr's
+ * packer writes): the capturer, which writes one per run, then never loads msgpackr, whose
+ * compile was ~15M instructions of a capture's ~200M (callgrind).
+ */
 export function encodeRunMeta(meta: RunMeta): Buffer {
-  return pack({ ...meta, args: encodeValue(meta.args), ...(meta.argCalls ? { argCalls: encodeValue(meta.argCalls) } : {}) });
+  return packPlain({ ...meta, args: encodeValue(meta.args), ...(meta.argCalls ? { argCalls: encodeValue(meta.argCalls) } : {}) });
 }
 
 export function decodeRunMeta(buf: Uint8Array, where: string): RunMeta {
