@@ -7,7 +7,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { flagsKeyOf } from '../src/code-cache.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cleanup, tempDir, ROOT } from './helpers/repo.js';
@@ -55,3 +56,33 @@ process.stdout.write(String(m.answer(7)));`;
   assert.equal(run(), '42');
   assert.ok(statSync(join(cacheDir, made!)).size > 64, 'written again');
 });
+
+test('propagation takes diff-match-patch through the code cache as it takes @babel/parser: the second process compiles none of it', () => {
+  // V8 prints the bytecode of a function it compiles, never of one it takes from a code cache;
+  // the flags name a cache of this test's own (code-cache.ts puts them in its name).
+  const flags = ['--print-bytecode', '--print-bytecode-filter=diff_match_patch.diff_main'];
+  // A file, not -e: execArgv would hold the code, and with it the cache's name.
+  const align = join(tempDir('flor-dmp-'), 'align.mjs');
+  writeFileSync(align, `import { newDiffMatchPatch } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'propagate', 'packages.js')).href)};
+process.stderr.write(JSON.stringify(newDiffMatchPatch().diff_main('abc', 'abd')));`);
+  const run = () => {
+    const r = spawnSync(process.execPath, [...flags, align], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '[[0,"ab"],[-1,"c"],[1,"d"]]');
+    return r.stdout.includes('bytecode for function: diff_match_patch.diff_main');
+  };
+  const cacheDir = join(ROOT, 'node_modules', 'diff-match-patch', 'v8-cache');
+  const mine = `-${flagsKeyOf(flags, process.env.NODE_OPTIONS)}.bin`;
+  for (const f of readdirSafe(cacheDir)) if (f.endsWith(mine)) rmSync(join(cacheDir, f));
+  assert.equal(run(), true, 'the first process compiles it, and leaves the cache');
+  assert.equal(readdirSafe(cacheDir).filter((f) => f.endsWith(mine)).length, 1);
+  assert.equal(run(), false, 'the next one takes it from the cache');
+});
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
