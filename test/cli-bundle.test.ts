@@ -81,6 +81,46 @@ test('runs, log and show write to a pipe without making process.stdout (which lo
   }
 });
 
+test('yargs is a bundle of its own: read by what yargs parses (with its code cache), never by runs, log, show or -h', () => {
+  const probe = join(dir, 'opens.cjs');
+  // boot reads each bundle through fs.openSync (code-cache.ts readWithStat).
+  writeFileSync(probe, "const fs = require('node:fs'); const open = fs.openSync; fs.openSync = function (p, ...rest) { if (String(p).endsWith('.cjs')) process._rawDebug('opened ' + p); return open.call(this, p, ...rest); };\n");
+  const opened = (args: string[]): string[] => {
+    const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
+    assert.ok(r.status === 0 || r.status === 2, r.stderr);
+    return r.stderr.split('\n').filter((l) => l.startsWith('opened ')).map((l) => l.slice('opened '.length));
+  };
+  const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
+  const yargsCjs = join(ROOT, 'dist', 'cli', 'yargs.cjs');
+  for (const args of [['runs'], ['log', 'acc'], ['show', id], ['-h']]) {
+    const files = opened(args);
+    assert.ok(files.includes(join(ROOT, 'dist', 'cli', 'cli.cjs')), args.join(' '));
+    assert.ok(!files.includes(yargsCjs), `${args.join(' ')} reads no yargs`);
+  }
+  assert.ok(opened(['runs', '--help']).includes(yargsCjs));
+  // Through yargs, as before: a command's help, a usage error, an unknown command.
+  const help = flor(['runs', '--help']);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^git flor runs\n/);
+  assert.match(help.stdout, /--only-changed/);
+  const usage = flor(['tag']);
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /Not enough non-option arguments/);
+  assert.match(flor(['runz']).stderr, /unknown command 'runz'\nhint: did you mean 'runs'\?/);
+  // Its code cache is kept as the CLI's is: written by the first run of a command, then taken.
+  const cacheDir = join(ROOT, 'dist', 'cli', 'v8-cache');
+  const id16 = /\(id ([0-9a-f]+)\)/.exec(readFileSync(yargsCjs, 'latin1').slice(-100))![1]!;
+  const mine = (): string[] => readdirSync(cacheDir).filter((f) => f.startsWith(`untag-${id16}-`) && f.endsWith('.bin'));
+  for (const f of mine()) rmSync(join(cacheDir, f));
+  assert.equal(flor(['untag']).status, 2);
+  const [cache] = mine();
+  assert.ok(cache, 'the first yargs command writes the yargs cache');
+  const written = statSync(join(cacheDir, cache)).mtimeMs;
+  assert.equal(flor(['untag']).status, 2);
+  assert.deepEqual(mine(), [cache]);
+  assert.equal(statSync(join(cacheDir, cache)).mtimeMs, written, 'taken, not written again');
+});
+
 test('the hook command starts its process from the bundle (sync/hook-main.js beside the tsc output)', () => {
   const r = flor(['hook', 'post-commit']);
   assert.equal(r.status, 0, r.stderr);

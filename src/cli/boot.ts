@@ -2,8 +2,9 @@
  * What bin/git-flor.cjs (started by bin/git-flor) runs once `npm run build` has bundled the CLI (scripts/bundle.ts builds this
  * module into dist/cli/boot.cjs): the whole CLI is one CommonJS file, dist/cli/cli.cjs, compiled
  * with a V8 code cache kept per command (code-cache.ts), since each command compiles different
- * code. The bundle's import() of a package (yargs, duckdb, …) is this module's: a script compiled
- * from a cache loses its dynamic-import callback in Node 20.
+ * code. The bundle's import() of a package (duckdb, …) is this module's: a script compiled from a
+ * cache loses its dynamic-import callback in Node 20. yargs is bundled too, into yargs.cjs beside
+ * cli.cjs, run the same way, with a cache per command, by the import of it.
  */
 import { runCached } from '../code-cache.js';
 import { startEarly } from '../replay/warm-early.js';
@@ -22,7 +23,10 @@ function commandKey(argv: string[]): string {
 
 export function main(argv: string[]): Promise<void> {
   // A command that replays starts its first replay child now, while this one compiles the CLI.
-  startEarly(argv, fileURLToPath(new URL('../replay/warm-child.js', import.meta.url)));
-  const cli = runCached(new URL('cli.cjs', import.meta.url), commandKey(argv), [(specifier: string) => import(specifier)]) as Cli;
+  startEarly(argv, () => fileURLToPath(new URL('../replay/warm-child.js', import.meta.url)));
+  const key = commandKey(argv);
+  // yargs is a bundle of its own (scripts/bundle.ts bundleYargs), read only by what yargs parses.
+  const load = (specifier: string): Promise<unknown> => (specifier === 'yargs' ? Promise.resolve().then(() => runCached(new URL('yargs.cjs', import.meta.url), key, [load])) : import(specifier));
+  const cli = runCached(new URL('cli.cjs', import.meta.url), key, [load]) as Cli;
   return cli.main(argv);
 }
