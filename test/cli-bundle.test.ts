@@ -121,6 +121,19 @@ test('yargs is a bundle of its own: read by what yargs parses (with its code cac
   assert.equal(statSync(join(cacheDir, cache)).mtimeMs, written, 'taken, not written again');
 });
 
+test("runs, log, show and -h never load node:module (and with it Node's ES module loader and source-map support)", () => {
+  const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
+  for (const args of [['-h'], ['runs'], ['log', 'acc'], ['show', id]]) {
+    // V8's log names every script compiled, built-in modules too; a flag loads no module itself.
+    const log = join(dir, 'functions.log');
+    const r = spawnSync(process.execPath, ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const scripts = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('script-details,')).map((l) => l.split(',')[2]);
+    assert.ok(scripts.includes(join(ROOT, 'dist', 'cli', 'cli.cjs')), `${args.join(' ')}: the log names the CLI bundle`);
+    assert.deepEqual(scripts.filter((s) => s === 'node:module' || s === 'node:internal/modules/esm/loader' || s === 'node:internal/source_map/source_map'), [], args.join(' '));
+  }
+});
+
 test('the hook command starts its process from the bundle (sync/hook-main.js beside the tsc output)', () => {
   const r = flor(['hook', 'post-commit']);
   assert.equal(r.status, 0, r.stderr);

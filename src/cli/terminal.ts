@@ -5,9 +5,12 @@
  * no fitting, and no `git config` read.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
 import type * as GitConfig from '../store/config.js';
+// node:fs and child_process through process.getBuiltinModule, not a require made for them: making
+// one loaded node:module, and with it Node's ES module loader and source-map support, at every
+// command's start (useDirectStdout), which a CommonJS entry otherwise never loads.
+import { childProcess, nodeFs } from '../store/builtins.js';
 
 let gitConfig: typeof GitConfig | null = null;
 
@@ -20,11 +23,6 @@ let gitConfig: typeof GitConfig | null = null;
  */
 let directOut: number | null = null;
 
-let fsModule: typeof import('node:fs') | undefined;
-/** node:fs by require, once: an ES import of it would build its namespace, which loads the streams. */
-function nodeFs(): typeof import('node:fs') {
-  return (fsModule ??= createRequire(import.meta.url)('node:fs') as typeof import('node:fs'));
-}
 
 /**
  * main's choice for the process: fd 1 written directly when it is no terminal (see directOut),
@@ -205,7 +203,7 @@ function startPager(cmd: string): Writable {
   // Git's defaults for less and lv, kept when the user set their own.
   const env = { ...process.env, LESS: process.env.LESS ?? 'FRX', LV: process.env.LV ?? '-c', GIT_PAGER_IN_USE: 'true' };
   // Loaded here: child_process costs a start more than the command's own modules.
-  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  const { spawn } = childProcess();
   const child = spawn('/bin/sh', ['-c', cmd], { stdio: ['pipe', 'inherit', 'inherit'], env });
   pagerProc = child;
   pagerGone = new Promise((resolve) => {

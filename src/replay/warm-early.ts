@@ -16,7 +16,13 @@ import { createRequire } from 'node:module';
 import type { ChildProcess } from 'node:child_process';
 import { REPLAY_ENV, REPLAY_PARENT_ENV } from '../runtime/replay-spec.js';
 
-const require = createRequire(import.meta.url);
+let required: NodeJS.Require | undefined;
+/**
+ * Made at first use: every command loads this module (boot.ts, main.ts), and making a require
+ * at load loaded node:module, and with it Node's ES module loader and source-map support, in
+ * every command's start (see scripts/bundle.ts lazyNodeModuleCjs).
+ */
+const require = (id: string): unknown => (required ??= createRequire(import.meta.url))(id);
 const SLOT = Symbol.for('git-flor.warm-early');
 
 /** A replay child waiting for its task (warm-child.ts), with what decides which tasks it may take. */

@@ -26,12 +26,21 @@ export function nodeRequire(): NodeJS.Require {
   return (req ??= createRequire(import.meta.url));
 }
 
+let fsm: typeof import('node:fs') | undefined;
 let cp: typeof import('node:child_process') | undefined;
 let crypto: typeof import('node:crypto') | undefined;
 let zlib: typeof import('node:zlib') | undefined;
 let v8m: typeof import('node:v8') | undefined;
 let wt: typeof import('node:worker_threads') | undefined;
 let ah: typeof import('node:async_hooks') | undefined;
+
+/**
+ * node:fs for a module that must not import it: an ES import builds its namespace, which loads the
+ * streams (cli/terminal.ts, in a plain tsc build and in-process tests).
+ */
+export function nodeFs(): typeof import('node:fs') {
+  return (fsm ??= load('node:fs') as typeof import('node:fs'));
+}
 
 export function childProcess(): typeof import('node:child_process') {
   return (cp ??= load('node:child_process') as typeof import('node:child_process'));
