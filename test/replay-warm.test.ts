@@ -287,6 +287,24 @@ test("replay children started ahead take the runtime's replay code cache, not a 
   assert.equal(replayCaches().length, 1, 'the replay child wrote the replay cache at its exit');
 });
 
+test("a replay child loads no streams for itself (fs's ES namespace would): what it loads is its script's doing", async () => {
+  const script = (today: string) => `import { flor } from 'git-flor';
+for (const e of flor.loop('epoch', [0, 1])) {
+  flor.log('v', e);${today}
+}
+process.on('exit', () => { if (process.env.LOADED_LIST) process.getBuiltinModule('node:fs').writeFileSync(process.env.LOADED_LIST, JSON.stringify(process.moduleLoadList)); });
+`;
+  const dir = makeRepo({ files: { 'train.mjs': script('') } });
+  runNode(dir, 'train.mjs');
+  writeFiles(dir, { 'train.mjs': script("\n  flor.log('v5', e * 5);") });
+  const list = join(tempDir(), 'loaded.json');
+  const r = await replayMissing(requireRepoSync(dir), ['v5'], { workers: 1, env: { LOADED_LIST: list } });
+  assert.deepEqual(r.outcomes.map((o) => o.status), ['replayed']);
+  const loaded = JSON.parse(readFileSync(list, 'utf8')) as string[];
+  assert.ok(loaded.includes('NativeModule vm'), 'the list is the replayed run\'s');
+  assert.deepEqual(loaded.filter((m) => m === 'NativeModule stream' || m === 'NativeModule internal/streams/readable' || m === 'NativeModule net'), []);
+});
+
 test('a replay starts one process ahead before it reads any run, and ends it when no run needs it', async () => {
   const dir = makeRepo({ files: { 'train.mjs': TRAIN('') } });
   runNode(dir, 'train.mjs');
