@@ -6,7 +6,7 @@
 import type { SpawnOptions } from 'node:child_process';
 import { childProcess, hostName, stderrIsTTY } from '../store/builtins.js';
 import { relative, dirname, resolve, sep, isAbsolute } from 'node:path';
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RepoInfo } from '../store/git.js';
 import { snapshotCodeSync, headSync, findRunRepoSync, type Head } from '../store/worktree.js';
@@ -61,17 +61,18 @@ function moduleSibling(rel: string): { path: string; execArgv: string[] } {
   return { path: fileURLToPath(url), execArgv: ts ? ['--import', import.meta.resolve('tsx')] : [] };
 }
 
+/** `true` in scripts/bundle.ts's function bundles (the runtime's among them), undefined in tsc's output. */
+declare const __florBundled: boolean | undefined;
+
 /**
- * What the capturer runs. Built by scripts/bundle.ts it is capture-main.cjs, which runs the
- * capturer's bundle with a V8 code cache: through capture-main.js (an ES module) a capture also
- * paid Node's ES module loader, ~24M of its ~200M instructions (callgrind). A plain tsc build has
- * only capture-main.js.
+ * What the capturer runs. A bundled runtime was built with the capturer's bundle, and starts
+ * capture-main.cjs, which runs it with a V8 code cache: through capture-main.js (an ES module) a
+ * capture also paid Node's ES module loader, ~24M of its ~200M instructions (callgrind). The
+ * runtime of a plain tsc build (one made after a bundle, too) starts tsc's capture-main.js.
  */
 function capturerEntry(): { path: string; execArgv: string[] } {
   const entry = moduleSibling('../store/capture-main');
-  if (entry.execArgv.length) return entry;
-  const cjs = entry.path.replace(/\.js$/, '.cjs');
-  return existsSync(cjs) ? { path: cjs, execArgv: [] } : entry;
+  return typeof __florBundled !== 'undefined' && entry.execArgv.length === 0 ? { path: entry.path.replace(/\.js$/, '.cjs'), execArgv: [] } : entry;
 }
 
 /** Metadata of a run as it starts; capture completes it from the journal. */
