@@ -1,7 +1,8 @@
 /**
- * `node dist/store/capture-main.js <journal>` — what a finished run starts, detached, as its
+ * `node dist/store/capture-main.cjs <journal>` — what a finished run starts, detached, as its
  * process exits (runtime/start.ts), to move its journal into the ledger, then to recover any
- * orphaned journals. A reader that lists runs meanwhile waits for its claim (store/settle.ts);
+ * orphaned journals. Built (scripts/bundle.ts) into dist/store/capturer.cjs, which
+ * capture-main.cjs runs with a V8 code cache; capture-main.js, an ES module, runs the same. A reader that lists runs meanwhile waits for its claim (store/settle.ts);
  * killed, it leaves a claim the next reader or capture takes over. Its stdio is /dev/null: a
  * journal it could not capture stays, and the next reader or `git flor doctor` reports it. The
  * repository comes from the journal's own path (`<commonDir>/flor/journal/<id>.jrnl`): no
