@@ -177,7 +177,7 @@ test('a replay runs its worker thread from the bundle (dist/replay/worker.js)', 
   assert.deepEqual(readdirSync(join(ROOT, 'dist', 'cli')).filter((f) => /^chunk-[A-Z0-9]{8}\.js$/.test(f)), []);
 });
 
-test("bin/git-flor starts Node without NODE_EXTRA_CA_CERTS, through links to it, and keeps the rest of the environment", () => {
+test("bin/git-flor starts Node without NODE_EXTRA_CA_CERTS and with a young generation of 2 MB semi-spaces, through links to it, and keeps the rest of the environment", () => {
   // A `node` first on PATH that prints what it was started with, instead of running the CLI.
   const fake = tempDir('flor-fake-node-');
   writeFileSync(join(fake, 'node'), '#!/bin/sh\nprintf \'%s\\n\' "$@" >"$OUT.args"\nenv >"$OUT.env"\n');
@@ -194,7 +194,7 @@ test("bin/git-flor starts Node without NODE_EXTRA_CA_CERTS, through links to it,
     else delete env.NODE_EXTRA_CA_CERTS;
     const r = spawnSync(via, ['log', 'loss', '--where', "x = 'a b'"], { cwd: dir, env, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(readFileSync(`${out}.args`, 'utf8').split('\n').slice(0, -1), [join(ROOT, 'bin', 'git-flor.cjs'), 'log', 'loss', '--where', "x = 'a b'"]);
+    assert.deepEqual(readFileSync(`${out}.args`, 'utf8').split('\n').slice(0, -1), ['--min-semi-space-size=2', join(ROOT, 'bin', 'git-flor.cjs'), 'log', 'loss', '--where', "x = 'a b'"]);
     const started = readFileSync(`${out}.env`, 'utf8').split('\n');
     assert.ok(!started.some((l) => l.startsWith('NODE_EXTRA_CA_CERTS=')), via);
     assert.deepEqual(started.filter((l) => l.startsWith('FLOR_NODE_EXTRA_CA_CERTS=')), set ? ['FLOR_NODE_EXTRA_CA_CERTS=/some/ca bundle.pem'] : []);
