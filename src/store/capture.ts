@@ -196,7 +196,6 @@ function removeClaim(claimed: string): void {
   }
 }
 
-/** Gives up a claim after a failure: back to its name for a retry, or into bad/ when retrying cannot help. */
 /** Gives a claimed journal back, or sets it aside under bad/ when its own content is unusable. */
 function release(claimed: string, path: string, journalIsBad: boolean): void {
   try {
