@@ -91,6 +91,9 @@ export async function run(): Promise<void> {
     dirs.push(one);
     timeRun(one, mid, { FLOR_CKPT_SHARE: '1' });
     timeRun(one, mid, { FLOR_CKPT_SHARE: '1' });
+    // A reader waits for the captures still in flight: a copy made meanwhile would hold a journal
+    // claimed by a live process, half captured.
+    await readableRuns(requireRepoSync(one));
     writeFileSync(join(one, 'train.mjs'), trainSource(4));
     let copies = 0;
     const fresh = (): string => {
