@@ -12,17 +12,12 @@
  * with no GIT_DIR or GIT_WORK_TREE. boot.cjs and cli.cjs are separate bundles, each with its own
  * copy of this module: the process started is kept in a process-wide slot.
  */
-import { createRequire } from 'node:module';
 import type { ChildProcess } from 'node:child_process';
 import { REPLAY_ENV, REPLAY_PARENT_ENV } from '../runtime/replay-spec.js';
-
-let required: NodeJS.Require | undefined;
-/**
- * Made at first use: every command loads this module (boot.ts, main.ts), and making a require
- * at load loaded node:module, and with it Node's ES module loader and source-map support, in
- * every command's start (see scripts/bundle.ts lazyNodeModuleCjs).
- */
-const require = (id: string): unknown => (required ??= createRequire(import.meta.url))(id);
+// Built-ins at first use, through process.getBuiltinModule: every command loads this module
+// (boot.ts, main.ts), and a require made at load loaded node:module, and with it Node's ES module
+// loader and source-map support, in every command's start.
+import { childProcess, nodeFs, nodePath } from '../store/builtins.js';
 const SLOT = Symbol.for('git-flor.warm-early');
 
 /** A replay child waiting for its task (warm-child.ts), with what decides which tasks it may take. */
@@ -57,7 +52,7 @@ export function envKey(env: NodeJS.ProcessEnv): string {
 
 /** Starts warm-child.ts (`entry`) for the work tree `top`: idle, it keeps neither this process nor its pipes alive. */
 export function spawnWarm(entry: string, top: string, env: NodeJS.ProcessEnv): Waiting {
-  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const { spawn } = childProcess();
   const child = spawn(process.execPath, [entry, top], { cwd: top, env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   const w: Waiting = { child, key: envKey(env), gone: false };
   child.on('error', () => (w.gone = true));
@@ -81,8 +76,8 @@ export function replaysTasks(argv: string[]): boolean {
 export function startEarly(argv: string[], entryOf: string | (() => string), cwd = process.cwd()): void {
   if (!replaysTasks(argv) || process.env.GIT_DIR !== undefined || process.env.GIT_WORK_TREE !== undefined) return;
   const entry = typeof entryOf === 'string' ? entryOf : entryOf();
-  const fs = require('node:fs') as typeof import('node:fs');
-  const path = require('node:path') as typeof import('node:path');
+  const fs = nodeFs();
+  const path = nodePath();
   let top: string;
   try {
     if (!fs.existsSync(path.join(cwd, '.git')) || !fs.existsSync(entry)) return;

@@ -7,7 +7,6 @@
  * async_hooks only for an async loop.
  */
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
 
 const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
 let req: NodeJS.Require | undefined;
@@ -27,6 +26,7 @@ export function nodeRequire(): NodeJS.Require {
 }
 
 let fsm: typeof import('node:fs') | undefined;
+let pathm: typeof import('node:path') | undefined;
 let cp: typeof import('node:child_process') | undefined;
 let crypto: typeof import('node:crypto') | undefined;
 let zlib: typeof import('node:zlib') | undefined;
@@ -40,6 +40,10 @@ let ah: typeof import('node:async_hooks') | undefined;
  */
 export function nodeFs(): typeof import('node:fs') {
   return (fsm ??= load('node:fs') as typeof import('node:fs'));
+}
+
+export function nodePath(): typeof import('node:path') {
+  return (pathm ??= load('node:path') as typeof import('node:path'));
 }
 
 export function childProcess(): typeof import('node:child_process') {
@@ -112,7 +116,7 @@ function nodeOs(): typeof import('node:os') {
 export function hostName(): string {
   if (process.platform === 'linux') {
     try {
-      const name = readFileSync('/proc/sys/kernel/hostname', 'latin1').trim();
+      const name = nodeFs().readFileSync('/proc/sys/kernel/hostname', 'latin1').trim();
       if (name) return name;
     } catch {
       // no /proc here
