@@ -11,7 +11,19 @@ flor_common=$(git rev-parse --git-common-dir 2>/dev/null) || exit 0
 flor_node() {
   flor_bin=${FLOR_NODE:-node}
   [ -x "$flor_bin" ] || flor_bin=node
-  "$flor_bin" "$flor_root/dist/sync/hook-main.js" "$@"
+  if [ -n "${NODE_EXTRA_CA_CERTS+set}" ]; then
+    # Node parses that bundle at every start (~70-80 ms here) and the hook makes no TLS connection:
+    # moved aside as bin/git-flor does, and handed back by hook-main to what it starts (git, and
+    # through it a credential helper that may be a Node program needing it).
+    (
+      FLOR_NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS
+      export FLOR_NODE_EXTRA_CA_CERTS
+      unset NODE_EXTRA_CA_CERTS
+      exec "$flor_bin" "$flor_root/dist/sync/hook-main.js" "$@"
+    )
+  else
+    "$flor_bin" "$flor_root/dist/sync/hook-main.js" "$@"
+  fi
   flor_rc=$?
   if [ "$flor_rc" = 3 ]; then exit 3; fi
   if [ "$flor_rc" != 0 ]; then

@@ -13,6 +13,14 @@ import { FlorError } from '../errors.js';
 
 const REFUSED = 3;
 
+// hooks/lib.sh started this process with NODE_EXTRA_CA_CERTS moved aside (Node parses it at
+// start, and a hook makes no TLS connection): what the hook starts gets it as the user set it.
+// Before anything runs: the imports above start no process.
+if (process.env.FLOR_NODE_EXTRA_CA_CERTS !== undefined) {
+  process.env.NODE_EXTRA_CA_CERTS = process.env.FLOR_NODE_EXTRA_CA_CERTS;
+  delete process.env.FLOR_NODE_EXTRA_CA_CERTS;
+}
+
 function readStdin(): string {
   try {
     return readFileSync(0, 'utf8');
