@@ -81,7 +81,7 @@ test('runs, log and show write to a pipe without making process.stdout (which lo
   }
 });
 
-test('yargs is a bundle of its own: read by what yargs parses (with its code cache), never by runs, log, show or -h', () => {
+test('yargs is a bundle of its own: read by what yargs parses (with its code cache), never by runs, log, show, replay or -h', () => {
   const probe = join(dir, 'opens.cjs');
   // boot reads each bundle through fs.openSync (code-cache.ts readWithStat).
   writeFileSync(probe, "const fs = require('node:fs'); const open = fs.openSync; fs.openSync = function (p, ...rest) { if (String(p).endsWith('.cjs')) process._rawDebug('opened ' + p); return open.call(this, p, ...rest); };\n");
@@ -92,7 +92,7 @@ test('yargs is a bundle of its own: read by what yargs parses (with its code cac
   };
   const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
   const yargsCjs = join(ROOT, 'dist', 'cli', 'yargs.cjs');
-  for (const args of [['runs'], ['log', 'acc'], ['show', id], ['-h']]) {
+  for (const args of [['runs'], ['log', 'acc'], ['show', id], ['replay', 'acc', '--dry-run'], ['-h']]) {
     const files = opened(args);
     assert.ok(files.includes(join(ROOT, 'dist', 'cli', 'cli.cjs')), args.join(' '));
     assert.ok(!files.includes(yargsCjs), `${args.join(' ')} reads no yargs`);

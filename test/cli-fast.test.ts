@@ -43,6 +43,15 @@ const CASES: Record<string, string[][]> = {
     ['loss', '--no-replay', '--workers=1.5'],
     ['loss', '--limit', '5', '--sort=-loss', '--output=rows.csv'],
   ],
+  replay: [
+    [],
+    ['gnorm'],
+    ['gnorm', 'acc', '--run', 'A', 'B', '--workers', '4', '--dry-run'],
+    ['--plan', '1a2b3c4d5e6f', '--shard', '0/2', '--workers', '1', '--allow-writer', 'f6709ba2dc0c6492', '--no-fetch'],
+    ['--plan=1a2b3c4d5e6f', '--shard=auto', '--shards', '4', '--accept-mismatch', '--no-live-calls'],
+    ['gnorm', '--version', 'HEAD~1', 'main', '--allow-writer=*'],
+    ['gnorm', '--plan', 'x', '--shards', '2', '--json', '--from', 'HEAD', '--fetch'],
+  ],
 };
 
 test('the fast parser gives each handler what yargs gives it', async () => {
@@ -65,4 +74,7 @@ test('anything the fast parser is unsure of goes to yargs', async () => {
     assert.equal(fastArgs(log, argv), null, `log ${argv.join(' ')}`);
   }
   for (const argv of [[], ['a', 'b'], ['--no-format', 'a']]) assert.equal(fastArgs(show, argv), null, `show ${argv.join(' ')}`);
+  const replay = (await import('../src/cli/commands/replay.ts')) as FastModule;
+  // --plan without an id (yargs: ''), a count without a number, a short option, help.
+  for (const argv of [['acc', '--plan', '--shards', '2'], ['acc', '--workers'], ['acc', '-h'], ['--plan', 'x', '--shard']]) assert.equal(fastArgs(replay, argv), null, `replay ${argv.join(' ')}`);
 });

@@ -1,7 +1,7 @@
 /**
- * The CLI's path around yargs, for the commands people type most (`runs`, `show`, `log`) and for
- * `git flor -h`. Loading yargs costs about as much as starting node, so these are parsed here
- * when the arguments are plain: a command module that exports `options` (the yargs option
+ * The CLI's path around yargs, for the commands people type most (`runs`, `show`, `log`), for `replay` (each shard of a sharded replay pays its start) and for `git flor -h`.
+ * Loading yargs costs about as much as starting node, so these are parsed here when the arguments
+ * are plain: a command module that exports `options` (the yargs option
  * definitions its builder also uses) is parsed from its `command` string and those options.
  * Anything this parser is not sure of (help, an unknown or short option, a bad choice, a missing
  * positional, `--`) returns null and yargs parses it, so yargs stays the judge of every usage

@@ -1,4 +1,4 @@
-import type { CommandModule } from 'yargs';
+import type { CommandModule, Options } from 'yargs';
 import { requireRepoSync } from '../../store/git.js';
 import { replayMissing } from '../../replay/replay.js';
 import { describePlan, describeReport, describeWriters, hasFindings } from '../../replay/describe.js';
@@ -10,25 +10,30 @@ import type { ShardArgs } from './replay-shard.js';
 
 type Args = ShardArgs & { 'live-calls': boolean; version: string[] | undefined };
 
+/** Also parsed without yargs (cli/fast.ts): declare every option here. */
+export const options = {
+  run: { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' },
+  version: { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev (HEAD~2) or commit prefix; repeatable (not with --plan/--shard)' },
+  workers: { type: 'number', describe: 'replay tasks run at once (default: number of cores)' },
+  'dry-run': { type: 'boolean', default: false, describe: 'print the plan and its estimated cost; run nothing' },
+  'accept-mismatch': { type: 'boolean', default: false, describe: 'write replayed values even when re-executed statements differ from the recorded ones' },
+  'allow-writer': { type: 'string', array: true, describe: "also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" },
+  'live-calls': { type: 'boolean', default: true, describe: 'call a flor.memo function that has no recorded value (counted per name); --no-live-calls fails such a replay, and refuses up front runs whose version calls it without flor.memo' },
+  plan: { type: 'string', describe: 'without a value (with --shards N): write a plan for N machines and run nothing; with a plan id (with --shard): run one shard of it' },
+  shards: { type: 'number', describe: 'how many shards share the replay (with --plan; with --shard auto, the count when the environment lacks it)' },
+  shard: { type: 'string', describe: "run only shard I of N (0-based I/N), or 'auto': from JOB_COMPLETION_INDEX+FLOR_SHARDS, SLURM_ARRAY_TASK_ID/COUNT, or FLOR_SHARD/FLOR_SHARDS" },
+  from: { type: 'string', describe: "the commit today's code is read from when planning for shards (default HEAD; never the work tree)" },
+  fetch: { type: 'boolean', default: true, describe: 'a shard first runs git flor fetch when the clone has a remote (--no-fetch: not)' },
+  json: { type: 'boolean', describe: 'with --plan --shards: print the saved plan as JSON (its id in .id)' },
+} satisfies Record<string, Options>;
+
 export const command: CommandModule<object, Args> = {
   command: 'replay [names..]',
   describe: 'Fill in names old runs never logged: propagate today\'s statements into each version and replay it from its checkpoints',
   builder: (y) =>
     y
       .positional('names', { type: 'string', array: true, describe: 'names logged by flor.log in today\'s code (a saved plan has its own)' })
-      .option('run', { type: 'string', array: true, describe: 'only this run (id or unique prefix); repeatable' })
-      .option('version', { type: 'string', array: true, describe: 'only runs of this commit: a branch, tag, rev (HEAD~2) or commit prefix; repeatable (not with --plan/--shard)' })
-      .option('workers', { type: 'number', describe: 'replay tasks run at once (default: number of cores)' })
-      .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan and its estimated cost; run nothing' })
-      .option('accept-mismatch', { type: 'boolean', default: false, describe: 'write replayed values even when re-executed statements differ from the recorded ones' })
-      .option('allow-writer', { type: 'string', array: true, describe: "also replay runs of this writer (another clone), which runs its code; repeatable; '*' for every writer" })
-      .option('live-calls', { type: 'boolean', default: true, describe: 'call a flor.memo function that has no recorded value (counted per name); --no-live-calls fails such a replay, and refuses up front runs whose version calls it without flor.memo' })
-      .option('plan', { type: 'string', describe: 'without a value (with --shards N): write a plan for N machines and run nothing; with a plan id (with --shard): run one shard of it' })
-      .option('shards', { type: 'number', describe: 'how many shards share the replay (with --plan; with --shard auto, the count when the environment lacks it)' })
-      .option('shard', { type: 'string', describe: "run only shard I of N (0-based I/N), or 'auto': from JOB_COMPLETION_INDEX+FLOR_SHARDS, SLURM_ARRAY_TASK_ID/COUNT, or FLOR_SHARD/FLOR_SHARDS" })
-      .option('from', { type: 'string', describe: "the commit today's code is read from when planning for shards (default HEAD; never the work tree)" })
-      .option('fetch', { type: 'boolean', default: true, describe: 'a shard first runs git flor fetch when the clone has a remote (--no-fetch: not)' })
-      .option('json', { type: 'boolean', describe: 'with --plan --shards: print the saved plan as JSON (its id in .id)' })
+      .options(options)
       .example('$0 replay grad_norm', 'every run lacking grad_norm gets it, replayed from its checkpoints')
       .example('$0 replay grad_norm acc --run 01JD3 --workers 4 --dry-run', 'what it would take for one run, and whose code would run')
       .example('$0 replay grad_norm --version HEAD~1 --dry-run', 'only the runs of the commit before HEAD')
