@@ -94,7 +94,7 @@ test('yargs is a bundle of its own: read by what yargs parses (with its code cac
   const yargsCjs = join(ROOT, 'dist', 'cli', 'yargs.cjs');
   for (const args of [['runs'], ['log', 'acc'], ['show', id], ['replay', 'acc', '--dry-run'], ['-h']]) {
     const files = opened(args);
-    assert.ok(files.includes(join(ROOT, 'dist', 'cli', 'cli.cjs')), args.join(' '));
+    assert.ok(files.includes(join(ROOT, 'dist', 'cli', args[0] === '-h' ? 'help.cjs' : 'cli.cjs')), args.join(' '));
     assert.ok(!files.includes(yargsCjs), `${args.join(' ')} reads no yargs`);
   }
   assert.ok(opened(['runs', '--help']).includes(yargsCjs));
@@ -121,6 +121,31 @@ test('yargs is a bundle of its own: read by what yargs parses (with its code cac
   assert.equal(statSync(join(cacheDir, cache)).mtimeMs, written, 'taken, not written again');
 });
 
+test('-h, --help and help alone read help.cjs and no command (cli.cjs), and print what cli.cjs prints for them', () => {
+  const probe = join(dir, 'opens-help.cjs');
+  writeFileSync(probe, "const fs = require('node:fs'); const open = fs.openSync; fs.openSync = function (p, ...rest) { if (String(p).endsWith('.cjs')) process._rawDebug('opened ' + p); return open.call(this, p, ...rest); };\n");
+  const run = (args: string[], env: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(env), encoding: 'utf8' });
+    const opened = r.stderr.split('\n').filter((l) => l.startsWith('opened ')).map((l) => l.slice('opened '.length));
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => l && !l.startsWith('opened ')).join('\n'), opened };
+  };
+  const cliCjs = join(ROOT, 'dist', 'cli', 'cli.cjs');
+  const helpCjs = join(ROOT, 'dist', 'cli', 'help.cjs');
+  // Under Git's pager (GIT_PAGER_IN_USE) the terminal reads Git's settings first: both ways too.
+  for (const env of [{}, { GIT_PAGER_IN_USE: 'true' }] as Array<Record<string, string>>) {
+    // A global flag beside -h is no longer `-h` alone: main.ts in cli.cjs answers it.
+    const full = run(['--no-pager', '-h'], env);
+    assert.equal(full.status, 0, full.stderr);
+    assert.ok(full.opened.includes(cliCjs) && !full.opened.includes(helpCjs), full.opened.join(' '));
+    assert.match(full.stdout, /^git flor <command> \[options\]\n/);
+    for (const args of [['-h'], ['--help'], ['help']]) {
+      const r = run(args, env);
+      assert.ok(r.opened.includes(helpCjs) && !r.opened.includes(cliCjs), `${args.join(' ')} reads help.cjs, no command: ${r.opened.join(' ')}`);
+      assert.deepEqual({ status: r.status, stdout: r.stdout, stderr: r.stderr }, { status: 0, stdout: full.stdout, stderr: '' }, args.join(' '));
+    }
+  }
+});
+
 test("runs, log, show and -h never load node:module (and with it Node's ES module loader and source-map support)", () => {
   const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
   for (const args of [['-h'], ['runs'], ['log', 'acc'], ['show', id]]) {
@@ -129,7 +154,7 @@ test("runs, log, show and -h never load node:module (and with it Node's ES modul
     const r = spawnSync(process.execPath, ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const scripts = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('script-details,')).map((l) => l.split(',')[2]);
-    assert.ok(scripts.includes(join(ROOT, 'dist', 'cli', 'cli.cjs')), `${args.join(' ')}: the log names the CLI bundle`);
+    assert.ok(scripts.includes(join(ROOT, 'dist', 'cli', args[0] === '-h' ? 'help.cjs' : 'cli.cjs')), `${args.join(' ')}: the log names the CLI bundle`);
     assert.deepEqual(scripts.filter((s) => s === 'node:module' || s === 'node:internal/modules/esm/loader' || s === 'node:internal/source_map/source_map'), [], args.join(' '));
   }
 });

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allCommands, buildCli, helpText } from '../src/cli/main.ts';
+import { allCommands, buildCli } from '../src/cli/main.ts';
+import { helpText } from '../src/cli/help.ts';
 import { fastArgs, type FastModule } from '../src/cli/fast.ts';
 
 test('`git flor -h` without yargs is the help yargs prints, at every width', async () => {

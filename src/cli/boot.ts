@@ -21,12 +21,22 @@ function commandKey(argv: string[]): string {
   return /^[a-z]{1,20}$/.test(first) ? first : 'other';
 }
 
+/**
+ * The argvs that are `git flor -h` and nothing else (main.ts takes `help` alone as `-h`): help.cjs
+ * answers them. Any other (a global flag beside it, say) goes to cli.cjs, whose main.ts answers
+ * the same.
+ */
+function isTopHelp(argv: readonly string[]): boolean {
+  return argv.length === 1 && (argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help');
+}
+
 export function main(argv: string[]): Promise<void> {
   // A command that replays starts its first replay child now, while this one compiles the CLI.
   startEarly(argv, () => fileURLToPath(new URL('../replay/warm-child.js', import.meta.url)));
   const key = commandKey(argv);
   // yargs is a bundle of its own (scripts/bundle.ts bundleYargs), read only by what yargs parses.
   const load = (specifier: string): Promise<unknown> => (specifier === 'yargs' ? Promise.resolve().then(() => runCached(new URL('yargs.cjs', import.meta.url), key, [load])) : import(specifier));
-  const cli = runCached(new URL('cli.cjs', import.meta.url), key, [load]) as Cli;
+  // `git flor -h` reads help.cjs, a few KB, instead of every command's code (help-main.ts).
+  const cli = runCached(new URL(isTopHelp(argv) ? 'help.cjs' : 'cli.cjs', import.meta.url), key, [load]) as Cli;
   return cli.main(argv);
 }
