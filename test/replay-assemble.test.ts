@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, lstatSync, readlinkSync, mkdirSync, chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkFidelity, concatRecords, keyed, recordsEnd, sameValue } from '../src/replay/assemble.js';
+import { checkFidelity, concatRecords, contextKey, keyed, recordsEnd, sameValue } from '../src/replay/assemble.js';
 import { materialise, propagatedTree } from '../src/replay/snapshot.js';
 import { KIND_NUMBER, KIND_OTHER, type RecordColumns, type Value } from '../src/store/records.js';
 import { requireRepoSync } from '../src/store/git.js';
@@ -51,6 +51,21 @@ test('segments concatenate in order into one set of columns with shared frames',
   ]);
   assert.deepEqual(c.loops, ['epoch']);
   assert.equal(c.frames.parent.length, 2); // the step frames of the dropped 'loss' records are not carried
+});
+
+test('keyed gives each record the contextKey of its frame (made once per frame), and counts occurrences per name and context', () => {
+  const recs: Array<[string, Array<[string, number]>, Value]> = [['top', [], 1]];
+  for (let e = 0; e < 3; e++) {
+    recs.push(['lr', [['epoch', e]], e]);
+    for (let s = 0; s < 4; s++) for (let b = 0; b < 2; b++) recs.push(['loss', [['epoch', e], ['step', s], ['batch', b]], e * 100 + s * 10 + b]);
+    recs.push(['lr', [['epoch', e]], -e]);
+  }
+  const c = cols(recs);
+  const k = keyed(c);
+  assert.equal(k.length, c.name.length);
+  k.forEach((r, i) => assert.equal(r.ctx, c.frame[i]! < 0 ? '' : contextKey(c, c.frame[i]!), `record ${i}`));
+  assert.equal(k.find((r) => r.name === 'loss' && r.value === 231)!.ctx, 'epoch=2/step=3/batch=1');
+  assert.deepEqual(k.filter((r) => r.name === 'lr' && r.ctx === 'epoch=1').map((r) => [r.occurrence, r.value]), [[0, 1], [1, -1]]);
 });
 
 test('fidelity: equal values pass, a different value or a record with no recorded twin is reported', () => {

@@ -11,6 +11,26 @@ export function contextKey(c: RecordColumns, frame: number): string {
   return parts.reverse().join('/');
 }
 
+/**
+ * contextKey of each frame, made once per frame from its parent's: a fidelity check keys every
+ * record of a run, thousands sharing a few hundred frames, and runs once, cold, after the last task
+ * of a replay command (walking each record's frames afresh was ~5 ms of it).
+ */
+function frameContexts(c: RecordColumns): (frame: number) => string {
+  const known: Array<string | undefined> = [];
+  const of = (f: number): string => {
+    if (f < 0) return '';
+    let k = known[f];
+    if (k === undefined) {
+      const own = `${c.loops[c.frames.loop[f]!]}=${c.frames.iter[f]}`;
+      const parent = c.frames.parent[f]!;
+      known[f] = k = parent < 0 ? own : `${of(parent)}/${own}`;
+    }
+    return k;
+  };
+  return of;
+}
+
 function valueAt(c: RecordColumns, i: number, otherIdx: number[]): Value {
   return c.kind[i] === KIND_NUMBER ? c.num[i]! : c.other[otherIdx[i]!]!;
 }
@@ -35,10 +55,11 @@ export function keyed(c: RecordColumns, keep: (name: string, i: number) => boole
   const oi = otherIndex(c);
   const seen = new Map<string, number>();
   const out: KeyedRecord[] = [];
+  const ctxOf = frameContexts(c);
   for (let i = 0; i < c.name.length; i++) {
     const name = c.names[c.name[i]!]!;
     if (!keep(name, i)) continue;
-    const ctx = c.frame[i]! < 0 ? '' : contextKey(c, c.frame[i]!);
+    const ctx = ctxOf(c.frame[i]!);
     const k = `${name}\u0000${ctx}`;
     const occurrence = seen.get(k) ?? 0;
     seen.set(k, occurrence + 1);
