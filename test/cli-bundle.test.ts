@@ -190,12 +190,18 @@ test('the ui serves its static files from the bundle', async () => {
   }
 });
 
-test('a replay runs its worker thread from the bundle (dist/replay/worker.js)', () => {
+test('a replay runs its worker thread from the bundle (dist/replay/worker.js), and its command never loads node:fs/promises', () => {
   writeFileSync(join(dir, 'train.mjs'), SCRIPT.replace("flor.log('acc', acc);", "flor.log('acc', acc);\n  flor.log('twice', 2 * acc);"));
   gitIn(dir, 'commit', '-qam', 'log twice');
-  const r = flor(['replay', 'twice', '--workers', '1']);
+  // fs/promises brings readline's interface with it; the snapshots go through node:fs's rm.
+  const probe = join(dir, 'fs-promises.cjs');
+  writeFileSync(probe, "if (require('node:worker_threads').isMainThread) process.on('exit', () => process._rawDebug('fs/promises loaded: ' + process.moduleLoadList.includes('NativeModule fs/promises')));\n");
+  const r = spawnSync(process.execPath, ['--require', probe, BIN, 'replay', 'twice', '--workers', '1'], { cwd: dir, env: testEnv(), encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout + r.stderr, /replayed twice — 3 record\(s\)/);
+  assert.match(r.stderr, /^fs\/promises loaded: false$/m);
+  // and the run's snapshot is gone once its segment is written
+  assert.deepEqual(readdirSync(join(dir, '.git', 'flor', 'replay')).filter((f) => !f.startsWith('.')), []);
   const log = flor(['log', 'twice', '--format', 'json']);
   assert.equal(log.status, 0, log.stderr);
   assert.deepEqual((JSON.parse(log.stdout) as Array<{ twice: number }>).map((row) => row.twice), [2, 6, 12]);

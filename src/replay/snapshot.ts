@@ -7,8 +7,7 @@
  * built in a private index file and checked out with `checkout-index --prefix`, so the user's
  * index and work tree are never touched; node_modules is a symlink to today's install.
  */
-import { existsSync, mkdirSync, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync, readdirSync, openSync, writeSync, closeSync, realpathSync, statSync, constants as fsc } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, rm, rmSync, renameSync, symlinkSync, writeFileSync, lstatSync, readdirSync, openSync, writeSync, closeSync, realpathSync, statSync, constants as fsc } from 'node:fs';
 import { join, posix, relative, isAbsolute } from 'node:path';
 import { loaderArgv, packageOf, type Loader } from '../store/exec-argv.js';
 import { randomBytes, createHash } from 'node:crypto';
@@ -262,8 +261,11 @@ export async function removeRunSnapshots(repo: RepoInfo, runId: string): Promise
   } catch {
     return;
   }
-  // Off the main thread: the other runs' checks and writes go on meanwhile.
-  await Promise.all(names.filter((n) => n.startsWith(`${runId}-`)).map((n) => rm(join(replayRoot(repo), n), { recursive: true, force: true })));
+  // Off the main thread: the other runs' checks and writes go on meanwhile. node:fs's rm, not
+  // node:fs/promises': importing that module loaded it (and readline's interface with it) into
+  // every replay command before its first task.
+  const gone = (dir: string): Promise<void> => new Promise((res, rej) => rm(dir, { recursive: true, force: true }, (e) => (e ? rej(e) : res())));
+  await Promise.all(names.filter((n) => n.startsWith(`${runId}-`)).map((n) => gone(join(replayRoot(repo), n))));
 }
 
 /**
