@@ -81,6 +81,11 @@ test('runs, log and show write to a pipe without making process.stdout (which lo
   }
 });
 
+/** The bundle boot.cjs answers `args` from: help.cjs for -h, query.cjs for runs, log and show (plain), else cli.cjs. */
+function bundleOf(args: string[]): string {
+  return args[0] === '-h' ? 'help.cjs' : ['runs', 'log', 'show'].includes(args[0]!) ? 'query.cjs' : 'cli.cjs';
+}
+
 test('yargs is a bundle of its own: read by what yargs parses (with its code cache), never by runs, log, show, replay or -h', () => {
   const probe = join(dir, 'opens.cjs');
   // boot reads each bundle through fs.openSync (code-cache.ts readWithStat).
@@ -94,7 +99,7 @@ test('yargs is a bundle of its own: read by what yargs parses (with its code cac
   const yargsCjs = join(ROOT, 'dist', 'cli', 'yargs.cjs');
   for (const args of [['runs'], ['log', 'acc'], ['show', id], ['replay', 'acc', '--dry-run'], ['-h']]) {
     const files = opened(args);
-    assert.ok(files.includes(join(ROOT, 'dist', 'cli', args[0] === '-h' ? 'help.cjs' : 'cli.cjs')), args.join(' '));
+    assert.ok(files.includes(join(ROOT, 'dist', 'cli', bundleOf(args))), args.join(' '));
     assert.ok(!files.includes(yargsCjs), `${args.join(' ')} reads no yargs`);
   }
   assert.ok(opened(['runs', '--help']).includes(yargsCjs));
@@ -146,6 +151,38 @@ test('-h, --help and help alone read help.cjs and no command (cli.cjs), and prin
   }
 });
 
+test('runs, log and show answer from query.cjs alone, as cli.cjs answers them; what it cannot answer alone it leaves to cli.cjs, having done nothing', () => {
+  const probe = join(dir, 'opens-query.cjs');
+  writeFileSync(probe, "const fs = require('node:fs'); const open = fs.openSync; fs.openSync = function (p, ...rest) { if (String(p).endsWith('.cjs')) process._rawDebug('opened ' + p); return open.call(this, p, ...rest); };\n");
+  const run = (args: string[]) => {
+    const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
+    const opened = r.stderr.split('\n').filter((l) => l.startsWith('opened ')).map((l) => l.slice('opened '.length).replace(`${join(ROOT, 'dist', 'cli')}/`, ''));
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('opened ')).join('\n'), opened };
+  };
+  const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
+  const cases: string[][] = [['runs'], ['runs', '--format', 'json', '--sort', '-time'], ['log', 'acc'], ['log', 'acc', '--format', 'csv', '--where', 'acc > 1'], ['show', id], ['show', id.slice(0, 6), '--no-diff'], ['log', 'nope'], ['show', 'zzzz'], ['runs', '--where', 'bad ==']];
+  for (const args of cases) {
+    const q = run(args);
+    assert.deepEqual(q.opened.filter((f) => !f.includes('/')), ['query.cjs'], args.join(' '));
+    // A global flag before the command: boot.cjs hands it to cli.cjs, whose main.ts answers.
+    const c = run(['--no-pager', ...args]);
+    assert.deepEqual(c.opened.filter((f) => !f.includes('/')), ['cli.cjs'], `--no-pager ${args.join(' ')}`);
+    assert.deepEqual({ status: q.status, stdout: q.stdout, stderr: q.stderr }, { status: c.status, stdout: c.stdout, stderr: c.stderr }, args.join(' '));
+  }
+  // A short option (yargs parses it), a command's help, a replay: query.cjs declines, cli.cjs answers.
+  for (const [args, files] of [
+    [['runs', '-n', '1'], ['query.cjs', 'cli.cjs', 'yargs.cjs']],
+    [['log', '--help'], ['query.cjs', 'cli.cjs', 'yargs.cjs']],
+    [['log', 'acc', '--replay', '--limit', '1'], ['query.cjs', 'cli.cjs']],
+  ] as const) {
+    const q = run([...args]);
+    assert.equal(q.status, 0, q.stderr);
+    assert.deepEqual(q.opened.filter((f) => !f.includes('/')), files, args.join(' '));
+    const c = run(['--no-pager', ...args]);
+    assert.deepEqual({ stdout: q.stdout, stderr: q.stderr }, { stdout: c.stdout, stderr: c.stderr }, args.join(' '));
+  }
+});
+
 test("runs, log, show and -h never load node:module (and with it Node's ES module loader and source-map support)", () => {
   const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
   for (const args of [['-h'], ['runs'], ['log', 'acc'], ['show', id]]) {
@@ -154,7 +191,7 @@ test("runs, log, show and -h never load node:module (and with it Node's ES modul
     const r = spawnSync(process.execPath, ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const scripts = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('script-details,')).map((l) => l.split(',')[2]);
-    assert.ok(scripts.includes(join(ROOT, 'dist', 'cli', args[0] === '-h' ? 'help.cjs' : 'cli.cjs')), `${args.join(' ')}: the log names the CLI bundle`);
+    assert.ok(scripts.includes(join(ROOT, 'dist', 'cli', bundleOf(args))), `${args.join(' ')}: the log names the CLI bundle`);
     assert.deepEqual(scripts.filter((s) => s === 'node:module' || s === 'node:internal/modules/esm/loader' || s === 'node:internal/source_map/source_map'), [], args.join(' '));
   }
 });

@@ -30,13 +30,23 @@ function isTopHelp(argv: readonly string[]): boolean {
   return argv.length === 1 && (argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help');
 }
 
-export function main(argv: string[]): Promise<void> {
+/** The commands query.cjs may answer (query-main.ts QUERIES): it declines any argv it cannot. */
+const QUERY_COMMANDS = new Set(['runs', 'show', 'log']);
+
+interface Query {
+  main(argv: string[]): Promise<boolean>;
+}
+
+export async function main(argv: string[]): Promise<void> {
   // A command that replays starts its first replay child now, while this one compiles the CLI.
   startEarly(argv, () => fileURLToPath(new URL('../replay/warm-child.js', import.meta.url)));
   const key = commandKey(argv);
   // yargs is a bundle of its own (scripts/bundle.ts bundleYargs), read only by what yargs parses.
   const load = (specifier: string): Promise<unknown> => (specifier === 'yargs' ? Promise.resolve().then(() => runCached(new URL('yargs.cjs', import.meta.url), key, [load])) : import(specifier));
   // `git flor -h` reads help.cjs, a few KB, instead of every command's code (help-main.ts).
-  const cli = runCached(new URL(isTopHelp(argv) ? 'help.cjs' : 'cli.cjs', import.meta.url), key, [load]) as Cli;
+  if (isTopHelp(argv)) return (runCached(new URL('help.cjs', import.meta.url), key, [load]) as Cli).main(argv);
+  // runs, show and log read query.cjs, half of cli.cjs, which answers unless the argv needs more.
+  if (QUERY_COMMANDS.has(argv[0] ?? '') && (await (runCached(new URL('query.cjs', import.meta.url), key, [load]) as Query).main(argv))) return;
+  const cli = runCached(new URL('cli.cjs', import.meta.url), key, [load]) as Cli;
   return cli.main(argv);
 }

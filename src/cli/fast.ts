@@ -44,6 +44,16 @@ function shortAlias(o: Options): boolean {
   return typeof o.alias === 'string' && o.alias.length === 1;
 }
 
+/** `--sort -acc`: yargs would read `-acc` as flags, so a value given to --sort is attached to it. */
+export function attachSortValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--sort' && i + 1 < argv.length && argv[i + 1]!.startsWith('-') && !argv[i + 1]!.startsWith('--')) out.push(`--sort=${argv[++i]}`);
+    else out.push(argv[i]!);
+  }
+  return out;
+}
+
 /** Parsed arguments as yargs would give them to the handler, or null when yargs must parse. */
 export function fastArgs(mod: FastModule, argv: string[]): Record<string, unknown> | null {
   const opts = mod.options;

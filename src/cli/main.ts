@@ -8,7 +8,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { reportError, UsageError } from './print.js';
 import { suggest } from '../query/names.js';
-import { fastArgs, type FastModule } from './fast.js';
+import { attachSortValues, fastArgs, type FastModule } from './fast.js';
 import { closePager, loadTerminalConfig, needsTerminalConfig, setupTerminal, takeGlobalFlags, useDirectStdout } from './terminal.js';
 import { COMMAND_NAMES, SUMMARY, USAGE, helpWidth, printHelp, type CommandName } from './help.js';
 import { leave } from './leave.js';
@@ -135,16 +135,6 @@ function unknownArgument(names: string[], argv: string[], command: string, known
   const options = known.filter((k) => k.length > 1 && !/[A-Z]/.test(k) && k !== '$0' && k !== '_');
   const near = suggest(name, options);
   return new UsageError(`unknown option '${flag}'${command ? ` for ${command}` : ''}`, command, near.map((n) => `'--${n}'`).join(' or '));
-}
-
-/** `--sort -acc`: yargs would read `-acc` as flags, so a value given to --sort is attached to it. */
-function attachSortValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--sort' && i + 1 < argv.length && argv[i + 1]!.startsWith('-') && !argv[i + 1]!.startsWith('--')) out.push(`--sort=${argv[++i]}`);
-    else out.push(argv[i]!);
-  }
-  return out;
 }
 
 /** Runs one command and returns its exit code without exiting (tests and embedders call this). */
