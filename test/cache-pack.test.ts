@@ -12,6 +12,7 @@ import { cleanup, makeRepo, sh, tempDir, ROOT } from './helpers/repo.js';
 import { MAX_PACKS, PackDir } from '../src/store/cache-pack.js';
 import { cacheDir, readCachedAggregates, readCachedSegment, settleCacheWrites, writeCachedAggregates } from '../src/store/derived-cache.js';
 import { requireRepoSync } from '../src/store/git.js';
+import { pack } from '../src/store/pack.js';
 
 after(cleanup);
 
@@ -211,13 +212,30 @@ test('concurrent writers, each writing packs and merging them, never leave an en
   }
 });
 
+test('name depths are kept in the run\'s entry beside its aggregates, any name; depths that are not a name -> depth list read as not kept', async () => {
+  const repo = requireRepoSync(makeRepo({ flor: false }));
+  const key = ['01J00000000000000000000001', 'w1', 'a'.repeat(40)].join('\0');
+  const depths = new Map([['loss', 1], ['acc', 0], ['__proto__', 2]]);
+  writeCachedAggregates(repo, key, { names: new Map([['loss', { max: 2 }]]), depths });
+  await settleCacheWrites();
+  assert.deepEqual(readCachedAggregates(repo, key), { names: new Map([['loss', { max: 2 }]]), depths });
+  // Written by hand as a damaged or foreign writer might: the aggregates stay, the depths do not.
+  for (const bad of [[['loss', -1]], [['loss', 1.5]], [['loss', 1], ['loss', 2]], [[3, 1]], { loss: 1 }, 'x']) {
+    const other = `${key}\0${JSON.stringify(bad)}`;
+    const d = new PackDir(join(cacheDir(repo), 'packs'));
+    d.put(`a ${other}`, [pack({ key: other, names: { loss: { max: 2 } }, depths: bad })]);
+    d.flush();
+    assert.deepEqual(readCachedAggregates(repo, other), { names: new Map([['loss', { max: 2 }]]), depths: null }, JSON.stringify(bad));
+  }
+});
+
 test('aggregates are kept by content key (another key misses), and a cache of the old layout (a file per entry) is a miss', async () => {
   const repo = requireRepoSync(makeRepo({ flor: false }));
   const key = ['01J00000000000000000000000', 'w1', 'a'.repeat(40)].join('\0');
-  writeCachedAggregates(repo, key, new Map([['loss', { max: 2, min: 1 }]]));
+  writeCachedAggregates(repo, key, { names: new Map([['loss', { max: 2, min: 1 }]]), depths: null });
   await settleCacheWrites();
-  assert.deepEqual(readCachedAggregates(repo, key), new Map([['loss', { max: 2, min: 1 }]]));
-  assert.deepEqual(readCachedAggregates(repo, `${key}\0${'b'.repeat(40)}`), new Map());
+  assert.deepEqual(readCachedAggregates(repo, key), { names: new Map([['loss', { max: 2, min: 1 }]]), depths: null });
+  assert.deepEqual(readCachedAggregates(repo, `${key}\0${'b'.repeat(40)}`), { names: new Map(), depths: null });
   const old = join(cacheDir(repo), 'segments');
   mkdirSync(old, { recursive: true });
   writeFileSync(join(old, 'c'.repeat(40)), 'FLORC1\nwhatever it held');

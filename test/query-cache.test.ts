@@ -11,7 +11,8 @@ import { recordHistory, florIn, type History } from './helpers/history.js';
 import { requireRepoSync, type RepoInfo } from '../src/store/git.js';
 import { closeReaders } from '../src/store/objects.js';
 import { listRunsChecked, readSegment } from '../src/store/ledger.js';
-import { cacheDir, readCachedListing, readCachedSegment, refsKey, settleCacheWrites, writeCachedSegment } from '../src/store/derived-cache.js';
+import { cacheDir, readCachedAggregates, readCachedListing, readCachedSegment, refsKey, runContentKey, settleCacheWrites, writeCachedAggregates, writeCachedSegment } from '../src/store/derived-cache.js';
+import { nameDepths } from '../src/query/series.js';
 
 let h: History;
 let repo: RepoInfo;
@@ -64,6 +65,37 @@ test('the second query reads the cached segment, not the blob (content-addressed
   writeCachedSegment(repo, oid, seg);
   await settleCacheWrites();
   assert.deepEqual(rows.filter((r) => r.run === runs[0]!.id).map((r) => r.acc), [0.25, 0.6]);
+});
+
+test('the default runs summary keeps each run\'s name depths in the cache and reads them there, not from the segments', async () => {
+  rmSync(cacheDir(repo), { recursive: true, force: true });
+  const runsJson = async (): Promise<Array<Record<string, unknown>>> => {
+    const r = await florIn(h.dir, ['runs', '--format', 'json']);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+  };
+  const cold = await runsJson();
+  assert.ok('last(acc)' in cold[0]!);
+  const { runs } = await listRunsChecked(repo);
+  for (const r of runs) {
+    const expected = new Map<string, number>();
+    for (const s of r.segments) nameDepths(await readSegment(repo, s.oid), expected);
+    assert.deepEqual(readCachedAggregates(repo, runContentKey(r)).depths, expected, r.id);
+  }
+  // acc made an inner-loop name in every run's entry: the summary, reading the entries, leaves it out.
+  for (const r of runs) {
+    const e = readCachedAggregates(repo, runContentKey(r));
+    writeCachedAggregates(repo, runContentKey(r), { ...e, depths: new Map([...e.depths!, ['acc', 2]]) });
+  }
+  await settleCacheWrites();
+  const doctored = await runsJson();
+  assert.ok(!('last(acc)' in doctored[0]!));
+  assert.deepEqual(doctored, cold.map(({ 'last(acc)': _, ...rest }) => rest));
+  // An entry without depths (an older writer's): read from the segments and kept again.
+  for (const r of runs) writeCachedAggregates(repo, runContentKey(r), { ...readCachedAggregates(repo, runContentKey(r)), depths: null });
+  await settleCacheWrites();
+  assert.deepEqual(await runsJson(), cold);
+  assert.ok(runs.every((r) => readCachedAggregates(repo, runContentKey(r)).depths?.get('acc') === 1));
 });
 
 test('a damaged cache file is ignored and rewritten; a moved tip (a new run) is never served stale', async () => {

@@ -8,8 +8,7 @@ import { checkRunSegments, listRunsChecked, type BrokenRun, type RunEntry } from
 import { readSegment, type SegmentReader } from '../store/segment-read.js';
 import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
-import { readCachedAggregates, readCachedHistory, readCachedSegment, refsKey, runContentKey, writeCachedAggregates, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
-import type { Value } from '../store/records.js';
+import { type CachedRunEntry, readCachedAggregates, readCachedHistory, readCachedSegment, refsKey, runContentKey, writeCachedAggregates, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
 import { AGGREGATES } from './spec.js';
 import type { AggregateCache, Aggregates } from './summary.js';
 import type { ReadMark, readMarks } from '../store/marks.js';
@@ -179,23 +178,31 @@ export function byStart(a: RunEntry, b: RunEntry): number {
  * `runs --col max(loss)` reads one small file per run instead of decoding every segment.
  */
 export function cachedAggregates(repo: RepoInfo): AggregateCache<RunEntry> {
-  const held = new Map<string, Map<string, Record<string, Value>>>();
-  const entry = (run: RunEntry): { key: string; names: Map<string, Record<string, Value>> } => {
+  const held = new Map<string, CachedRunEntry>();
+  const entry = (run: RunEntry): { key: string; e: CachedRunEntry } => {
     const key = runContentKey(run);
-    let names = held.get(key);
-    if (!names) held.set(key, (names = readCachedAggregates(repo, key)));
-    return { key, names };
+    let e = held.get(key);
+    if (!e) held.set(key, (e = readCachedAggregates(repo, key)));
+    return { key, e };
   };
   return {
     get(run, name) {
-      const a = entry(run).names.get(name);
+      const a = entry(run).e.names.get(name);
       // An entry written by another version of this code may lack an aggregate: then it is none.
       return a && AGGREGATES.every((fn) => fn in a) ? (a as Aggregates) : null;
     },
     put(run, name, aggs) {
-      const { key, names } = entry(run);
-      names.set(name, aggs);
-      writeCachedAggregates(repo, key, names);
+      const { key, e } = entry(run);
+      e.names.set(name, aggs);
+      writeCachedAggregates(repo, key, e);
+    },
+    depths(run) {
+      return entry(run).e.depths;
+    },
+    putDepths(run, depths) {
+      const { key, e } = entry(run);
+      e.depths = depths;
+      writeCachedAggregates(repo, key, e);
     },
   };
 }

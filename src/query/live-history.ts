@@ -30,6 +30,10 @@ export async function liveHistory(repo: RepoInfo, from?: SegmentReader): Promise
       put: (r, name, aggs) => {
         if (!segs.has(r.id)) kept.put(r as (typeof stored.runs)[number], name, aggs);
       },
+      depths: (r) => (segs.has(r.id) ? null : kept.depths(r as (typeof stored.runs)[number])),
+      putDepths: (r, depths) => {
+        if (!segs.has(r.id)) kept.putDepths(r as (typeof stored.runs)[number], depths);
+      },
     },
   };
 }

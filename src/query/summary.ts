@@ -39,6 +39,9 @@ export type Aggregates = Record<Aggregate, Value>;
 export interface AggregateCache<R> {
   get(run: R, name: string): Aggregates | null;
   put(run: R, name: string, aggs: Aggregates): void;
+  /** The deepest loop each name the run logged was logged in (series.ts nameDepths), or null when not kept. */
+  depths(run: R): Map<string, number> | null;
+  putDepths(run: R, depths: Map<string, number>): void;
 }
 
 /** Run-level columns, in the order `--format json` prints them. */
@@ -333,11 +336,18 @@ export async function summarizeRuns<R extends HistoryRun>(history: History<R>, o
       const values = runs.map((r) => keyValue(key, r));
       if (values.some((v) => v !== null)) keyCols.push({ name: key, kind: 'key', res: { t: 'key', key }, values });
     }
-    // Names logged outside an inner loop (outside every loop, or in an outermost one).
+    // Names logged outside an inner loop (outside every loop, or in an outermost one). Kept with
+    // the run's aggregates: the summary of a history read before decodes no segment.
+    const cache = history.aggregates;
     const depths: Array<Map<string, number>> = await Promise.all(
       runs.map(async (r) => {
+        const kept = cache?.depths(r);
+        if (kept) return kept;
+        const segs = await s.segments(r);
         const d = new Map<string, number>();
-        for (const seg of (await s.segments(r)) ?? []) nameDepths(seg, d);
+        for (const seg of segs ?? []) nameDepths(seg, d);
+        // A run whose segments could not be read is reported, and its depths are not kept.
+        if (segs && cache) cache.putDepths(r, d);
         return d;
       }),
     );

@@ -349,32 +349,56 @@ export function runContentKey(run: { id: string; writer: string; segments: Array
   return [run.id, run.writer, ...run.segments.map((s) => s.oid)].join('\0');
 }
 
-/** name -> (aggregate -> value) of one run, as cached for exactly this content; empty when nothing was. */
-export function readCachedAggregates(repo: RepoInfo, key: string): Map<string, Record<string, Value>> {
+/**
+ * A run's entry, for exactly its content: name -> (aggregate -> value), and the deepest loop each
+ * name was logged in (query/series.ts nameDepths: 0 outside every loop), which the default `runs`
+ * summary needs of every run to choose its columns, and would otherwise decode every segment for.
+ * `depths` null: not kept (an entry written before they were, or by a query that did not need them).
+ */
+export interface CachedRunEntry {
+  names: Map<string, Record<string, Value>>;
+  depths: Map<string, number> | null;
+}
+
+/** Depths as kept, `[name, depth]` pairs (a name is any string, `__proto__` too), or null when they are not that. */
+function depthsOf(raw: unknown): Map<string, number> | null {
+  if (!Array.isArray(raw)) return null;
+  const m = new Map<string, number>();
+  for (const p of raw) {
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || !Number.isInteger(p[1]) || (p[1] as number) < 0 || m.has(p[0])) return null;
+    m.set(p[0], p[1] as number);
+  }
+  return m;
+}
+
+/** A run's entry as cached for exactly this content; empty (no names, no depths) when nothing was. */
+export function readCachedAggregates(repo: RepoInfo, key: string): CachedRunEntry {
   const body = packsOf(repo).get(AGGREGATES_KEY + key);
-  const out = new Map<string, Record<string, Value>>();
+  const out: CachedRunEntry = { names: new Map(), depths: null };
   if (!body) return out;
   try {
-    const o = unpack(body, 'cached aggregates') as { key: string; names: Record<string, Record<string, unknown>> };
+    const o = unpack(body, 'cached aggregates') as { key: string; names: Record<string, Record<string, unknown>>; depths?: unknown };
     if (o.key !== key) return out;
     for (const [name, aggs] of Object.entries(o.names)) {
       const m: Record<string, Value> = {};
       for (const [fn, v] of Object.entries(aggs)) m[fn] = decodeValue(v);
-      out.set(name, m);
+      out.names.set(name, m);
     }
+    out.depths = depthsOf(o.depths);
   } catch {
-    out.clear();
+    out.names.clear();
+    out.depths = null;
   }
   return out;
 }
 
-/** Adds one name's aggregates to a run's entry (a concurrent writer may win: that costs only speed). */
-export function writeCachedAggregates(repo: RepoInfo, key: string, all: Map<string, Record<string, Value>>): void {
+/** A run's whole entry, written again with what was added (a concurrent writer may win: that costs only speed). */
+export function writeCachedAggregates(repo: RepoInfo, key: string, entry: CachedRunEntry): void {
   const o: Record<string, Record<string, unknown>> = {};
-  for (const [name, aggs] of all) {
+  for (const [name, aggs] of entry.names) {
     const e: Record<string, unknown> = {};
     for (const [fn, v] of Object.entries(aggs)) e[fn] = encodeValue(v);
     o[name] = e;
   }
-  packsOf(repo).put(AGGREGATES_KEY + key, [pack({ key, names: o })]);
+  packsOf(repo).put(AGGREGATES_KEY + key, [pack({ key, names: o, ...(entry.depths ? { depths: [...entry.depths] } : {}) })]);
 }
