@@ -68,6 +68,30 @@ test('keyed gives each record the contextKey of its frame (made once per frame),
   assert.deepEqual(k.filter((r) => r.name === 'lr' && r.ctx === 'epoch=1').map((r) => [r.occurrence, r.value]), [[0, 1], [1, -1]]);
 });
 
+/** checkFidelity as its rule reads, from keyed(): every kept replayed record against the recorded one of the same name, loop iterations and occurrence. */
+function fidelityByKeys(recorded: RecordColumns, replayed: RecordColumns, skip: (i: number) => boolean) {
+  const existing = new Set(recorded.names);
+  const rec = new Map(keyed(recorded).map((r) => [`${r.name}\u0000${r.ctx}\u0000${r.occurrence}`, r.value]));
+  return keyed(replayed, (n, i) => existing.has(n) && !skip(i))
+    .filter((r) => { const k = `${r.name}\u0000${r.ctx}\u0000${r.occurrence}`; return !rec.has(k) || !sameValue(rec.get(k)!, r.value); })
+    .map((r) => { const k = `${r.name}\u0000${r.ctx}\u0000${r.occurrence}`; return { run: 'R', name: r.name, at: r.ctx, occurrence: r.occurrence, recorded: rec.has(k) ? rec.get(k) : undefined, replayed: r.value }; });
+}
+
+test('fidelity: occurrences per name and loop iterations, a name logged twice in one iteration, records past the recorded ones, skipped records', () => {
+  const recorded = cols([['a', [], 1], ['a', [], 2], ['x', [['e', 0]], 'p'], ['x', [['e', 0]], 'q'], ['y', [['e', 0], ['s', 1]], 5], ['x', [['e', 1]], 'r'], ['y', [['e', 1], ['s', 0]], NaN]]);
+  const replayed = cols([
+    ['a', [], 1], ['new', [], 0], ['x', [['e', 0]], 'p'], ['y', [['e', 0], ['s', 1]], 5], ['x', [['e', 0]], 'Q'], ['x', [['e', 0]], 'extra'],
+    ['y', [['e', 1], ['s', 0]], NaN], ['x', [['e', 1]], 'r'], ['a', [], 3], ['a', [], 4], ['y', [['e', 2], ['s', 0]], 1],
+  ]);
+  for (const skip of [() => false, (i: number) => i === 4, (i: number) => i % 2 === 1]) {
+    const got = checkFidelity('R', recorded, replayed, skip);
+    assert.deepEqual(got, fidelityByKeys(recorded, replayed, skip));
+  }
+  assert.deepEqual(checkFidelity('R', recorded, replayed).map((m) => [m.name, m.at, m.occurrence, m.recorded ?? 'none', m.replayed]), [
+    ['x', 'e=0', 1, 'q', 'Q'], ['x', 'e=0', 2, 'none', 'extra'], ['a', '', 1, 2, 3], ['a', '', 2, 'none', 4], ['y', 'e=2/s=0', 0, 'none', 1],
+  ]);
+});
+
 test('fidelity: equal values pass, a different value or a record with no recorded twin is reported', () => {
   const recorded = cols([['acc', [['epoch', 0]], 0.5], ['acc', [['epoch', 1]], 0.75], ['tag', [], 'v1'], ['w', [], new Float64Array([1, 2])]]);
   const same = cols([['acc', [['epoch', 1]], 0.75], ['wnorm', [['epoch', 1]], 3], ['w', [], new Float64Array([1, 2])]]);

@@ -108,15 +108,39 @@ export interface Mismatch {
  * Records `skip` names (flor.memo's, which memo-feed.ts checks by their own identity) are left out.
  */
 export function checkFidelity(run: string, recorded: RecordColumns, replayed: RecordColumns, skip: (i: number) => boolean = () => false): Mismatch[] {
+  // Keyed by context, then name, with the recorded values in order (an occurrence is an index):
+  // the contexts are each frame's one string and the names the tables', so a record makes no key
+  // of its own. The check runs cold after a replay command's last task, over every record of the
+  // run twice (~1500 each for a run of the shard bench): string keys per record were most of it.
+  const rec = new Map<string, Map<string, Value[]>>();
+  const rctx = frameContexts(recorded);
+  const roi = otherIndex(recorded);
+  for (let i = 0; i < recorded.name.length; i++) {
+    const ctx = rctx(recorded.frame[i]!);
+    const name = recorded.names[recorded.name[i]!]!;
+    let byName = rec.get(ctx);
+    if (!byName) rec.set(ctx, (byName = new Map()));
+    const values = byName.get(name);
+    if (values) values.push(valueAt(recorded, i, roi));
+    else byName.set(name, [valueAt(recorded, i, roi)]);
+  }
   const existing = new Set(recorded.names);
-  const rec = new Map<string, Value>();
-  for (const r of keyed(recorded)) rec.set(`${r.name}\u0000${r.ctx}\u0000${r.occurrence}`, r.value);
+  const seen = new Map<string, Map<string, number>>();
+  const pctx = frameContexts(replayed);
+  const poi = otherIndex(replayed);
   const out: Mismatch[] = [];
-  for (const r of keyed(replayed, (n, i) => existing.has(n) && !skip(i))) {
-    const k = `${r.name}\u0000${r.ctx}\u0000${r.occurrence}`;
-    const have = rec.has(k);
-    const v = rec.get(k);
-    if (!have || !sameValue(v!, r.value)) out.push({ run, name: r.name, at: r.ctx, occurrence: r.occurrence, recorded: have ? v : undefined, replayed: r.value });
+  for (let i = 0; i < replayed.name.length; i++) {
+    const name = replayed.names[replayed.name[i]!]!;
+    if (!existing.has(name) || skip(i)) continue;
+    const ctx = pctx(replayed.frame[i]!);
+    let counts = seen.get(ctx);
+    if (!counts) seen.set(ctx, (counts = new Map()));
+    const occurrence = counts.get(name) ?? 0;
+    counts.set(name, occurrence + 1);
+    const values = rec.get(ctx)?.get(name);
+    const have = values !== undefined && occurrence < values.length;
+    const value = valueAt(replayed, i, poi);
+    if (!have || !sameValue(values[occurrence]!, value)) out.push({ run, name, at: ctx, occurrence, recorded: have ? values[occurrence] : undefined, replayed: value });
   }
   return out;
 }
