@@ -183,6 +183,20 @@ test('runs, log and show answer from query.cjs alone, as cli.cjs answers them; w
   }
 });
 
+test('a listing answered from the derived cache never builds the schema validators; one read from Git does', () => {
+  const built = (args: string[]): boolean => {
+    const log = join(dir, 'validators.log');
+    const r = spawnSync(process.execPath, ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    // V8 names each function at its first run: store/schema-validators' `validators` makes them all.
+    return readFileSync(log, 'utf8').split('\n').some((l) => l.startsWith('function,first-execution,') && l.endsWith(',validators'));
+  };
+  rmSync(join(dir, '.git', 'flor', 'cache'), { recursive: true, force: true });
+  assert.equal(built(['runs']), true, 'a cold listing validates what it reads from Git');
+  assert.equal(built(['runs']), false);
+  assert.equal(built(['log', 'acc']), false);
+});
+
 test("runs, log, show and -h never load node:module (and with it Node's ES module loader and source-map support)", () => {
   const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
   for (const args of [['-h'], ['runs'], ['log', 'acc'], ['show', id]]) {

@@ -5,7 +5,7 @@
  * every capture at exit ~100 ms.
  */
 import { FlorError, type FlorErrorCode } from '../errors.js';
-import * as compiled from './schema-validators.js';
+import { validators as compiled } from './schema-validators.js';
 import type { RunMeta, CheckpointManifest, Provenance } from './types.js';
 
 export { ULID_PATTERN } from './schemas.js';
@@ -19,7 +19,6 @@ type Validator = ((x: unknown) => boolean) & { errors?: ValidationError[] | null
 /** Schema name (an export of schemas.ts, minus `Schema`) -> its compiled validator. */
 export type SchemaName = 'runMeta' | 'segmentHeader' | 'checkpointManifest' | 'startFrame' | 'endFrame' | 'lockHolder';
 
-const validators = compiled as unknown as Record<SchemaName, Validator>;
 
 function describe(errors: ValidationError[] | null | undefined): string {
   const e = errors?.[0];
@@ -30,7 +29,7 @@ function describe(errors: ValidationError[] | null | undefined): string {
 
 /** Throws `code` naming `where` (a run, an object, a file) when `x` does not match the schema. */
 export function check<T>(schema: SchemaName, x: unknown, where: string, code: FlorErrorCode = 'CORRUPT_RUN'): T {
-  const v = validators[schema];
+  const v = (compiled() as unknown as Record<SchemaName, Validator>)[schema];
   if (!v(x)) {
     throw new FlorError(code, `${where}: ${describe(v.errors)}`, {
       hint: 'run `git flor doctor`; other runs are unaffected',
