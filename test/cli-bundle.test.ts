@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, cleanup, testEnv, gitIn, tempDir, BIN, BIN_SH, ROOT } from './helpers/repo.js';
 
@@ -281,6 +281,36 @@ test("bin/git-flor starts Node without NODE_EXTRA_CA_CERTS and with a young gene
     assert.ok(!started.some((l) => l.startsWith('NODE_EXTRA_CA_CERTS=')), via);
     assert.deepEqual(started.filter((l) => l.startsWith('FLOR_NODE_EXTRA_CA_CERTS=')), set ? ['FLOR_NODE_EXTRA_CA_CERTS=/some/ca bundle.pem'] : []);
     assert.ok(started.includes('FLOR_TEST_KEPT=kept'));
+  }
+});
+
+test("bin/git-flor finds itself through npm's links (a local and a global install) without starting readlink, and through any other link with it", () => {
+  const realReadlink = spawnSync('sh', ['-c', 'command -v readlink'], { encoding: 'utf8' }).stdout.trim();
+  assert.ok(realReadlink, 'readlink on PATH');
+  // A `node` and a `readlink` first on PATH that say they ran (readlink then does its work).
+  const fake = tempDir('flor-fake-tools-');
+  writeFileSync(join(fake, 'node'), '#!/bin/sh\nprintf \'%s\\n\' "$2" >"$OUT.node"\n');
+  writeFileSync(join(fake, 'readlink'), `#!/bin/sh\necho "$1" >>"$OUT.readlink"\nexec ${realReadlink} "$@"\n`);
+  chmodSync(join(fake, 'node'), 0o755);
+  chmodSync(join(fake, 'readlink'), 0o755);
+  // npm's layouts: <project>/node_modules/.bin/git-flor -> ../git-flor/bin/git-flor, and
+  // <prefix>/bin/git-flor -> ../lib/node_modules/git-flor/bin/git-flor (the package itself linked, as npm link does).
+  const top = tempDir('flor-npm-');
+  mkdirSync(join(top, 'node_modules', '.bin'), { recursive: true });
+  mkdirSync(join(top, 'lib', 'node_modules'), { recursive: true });
+  mkdirSync(join(top, 'bin'));
+  symlinkSync(ROOT, join(top, 'node_modules', 'git-flor'));
+  symlinkSync('../git-flor/bin/git-flor', join(top, 'node_modules', '.bin', 'git-flor'));
+  symlinkSync(ROOT, join(top, 'lib', 'node_modules', 'git-flor'));
+  symlinkSync('../lib/node_modules/git-flor/bin/git-flor', join(top, 'bin', 'git-flor'));
+  symlinkSync(BIN_SH, join(top, 'other'));
+  for (const [via, readlinks] of [[join(top, 'node_modules', '.bin', 'git-flor'), 0], [join(top, 'bin', 'git-flor'), 0], [join(top, 'other'), 1]] as const) {
+    const out = join(tempDir('flor-bin-out-'), 'o');
+    const r = spawnSync(via, ['runs'], { cwd: dir, env: testEnv({ PATH: `${fake}:${process.env.PATH}`, OUT: out }), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const started = readFileSync(`${out}.node`, 'utf8').trim();
+    assert.equal(realpathSync(started), join(ROOT, 'bin', 'git-flor.cjs'), via);
+    assert.equal(existsSync(`${out}.readlink`) ? readFileSync(`${out}.readlink`, 'utf8').split('\n').length - 1 : 0, readlinks, via);
   }
 });
 
