@@ -352,3 +352,20 @@ test('a process started ahead exits when its orchestrator is killed before givin
   orchestrator.kill('SIGKILL');
   await until(() => proc(pid!) === null || proc(pid!)!.state === 'Z', 'the orphaned warm process to exit');
 });
+
+test("a task frees its worker before it reads its journal: the task started in that worker's place comes first", async () => {
+  const dir = makeRepo({ files: { 'train.mjs': TRAIN('') } });
+  const out = tempDir();
+  const task: ReplayTask = {
+    run: 'R', segment: 0, specPath: join(out, 'spec.json'), node: process.execPath, execArgv: [], script: join(dir, 'train.mjs'), argv: [], cwd: dir,
+    spec: { runId: 'R', args: { k: 2 }, argCalls: {}, start: 0, end: 3, runToEnd: true, restoreFrom: null, skipInner: [], ckptKeys: {}, ckptDir: join(dir, '.git'), out: join(out, 'seg.jrnl'), stopAfter: null },
+  };
+  // What the dispatcher starts when a worker is freed runs a few promise steps later (pool.ts'
+  // import, then runTask): it must find the finished task's journal not yet read and renamed.
+  let journalDone: boolean | null = null;
+  const r = await runTask(task, () => void Promise.resolve().then(() => Promise.resolve()).then(() => (journalDone = existsSync(task.spec.out))));
+  assert.equal(r.ok, true, r.ok ? '' : `${r.error}: ${r.stderrTail}`);
+  assert.equal(r.ok && r.records.name.length, 3);
+  assert.equal(journalDone, false, 'the next task went first');
+  assert.ok(existsSync(task.spec.out));
+});

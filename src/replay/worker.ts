@@ -102,6 +102,10 @@ export default async function runTask(task: ReplayTask, exited?: () => void, war
   }
   exited?.();
   const ms = Date.now() - t0;
+  // The task its freed worker starts goes first: it is a few promise steps away (the pool's import,
+  // then its runTask up to handing the task to a process), and the journal read below (3000
+  // records: ~8 ms of this thread) came before it, the next task's process waiting meanwhile.
+  if (exited) await new Promise<void>((r) => setImmediate(r));
   const failed = (error: string) => ({
     ok: false as const, run: task.run, segment: task.segment, error, exitCode: outcome.code, signal: outcome.signal, stderrTail: tail(err), ms,
   });
