@@ -254,7 +254,7 @@ test("crc32 is zlib's CRC-32 on each of its paths (zlib's binding; without it, i
   };
   // In a process of its own: which path a call takes depends on what the process loaded before.
   const script = `
-    import { crc32 } from ${JSON.stringify(join(ROOT, 'src', 'store', 'cache-pack.ts'))};
+    import { crc32 } from ${JSON.stringify(join(ROOT, 'src', 'store', 'crc32.ts'))};
     const bytes = (n, seed) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + (i >> 5)) & 0xff);
     const out = [];
     for (const n of [0, 1, 255, 511, 512, 513, 1024, 1500, 20568, 40000, 60000]) out.push(crc32(bytes(n, n)) >>> 0);

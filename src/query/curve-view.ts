@@ -6,7 +6,7 @@ import { FlorError } from '../errors.js';
 import { resolveIn } from '../store/run-id.js';
 import type { BrokenRun, RunEntry } from '../store/ledger-union.js';
 import type { Segment } from '../store/types.js';
-import type { History, HistoryRun } from './summary.js';
+import type { History, HistoryRun } from './run-values.js';
 import { curveOf, loopsOf, type Curve } from './curve.js';
 import { RUN_ABBREV, shortIds } from './short-ids.js';
 

@@ -10,7 +10,7 @@ import type { RepoInfo } from '../store/git.js';
 import type { Segment } from '../store/types.js';
 import { type CachedRunEntry, readCachedAggregates, readCachedHistory, readCachedSegment, refsKey, runContentKey, writeCachedAggregates, writeCachedListing, writeCachedSegment } from '../store/derived-cache.js';
 import { AGGREGATES } from './spec.js';
-import type { AggregateCache, Aggregates } from './summary.js';
+import type { AggregateCache, Aggregates } from './run-values.js';
 import type { ReadMark, readMarks } from '../store/marks.js';
 import { settleJournals } from '../store/settle.js';
 import { BoundedMap } from '../store/bounded-map.js';

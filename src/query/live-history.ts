@@ -9,7 +9,7 @@ import type { Segment } from '../store/types.js';
 import { liveRuns } from '../store/live.js';
 import { repoHistory } from './runs.js';
 import type { CurveHistory } from './curve-view.js';
-import type { HistoryRun } from './summary.js';
+import type { HistoryRun } from './run-values.js';
 
 /** `from`: where stored segments are read (a cache a long-lived server keeps); default Git. */
 export async function liveHistory(repo: RepoInfo, from?: SegmentReader): Promise<CurveHistory & { live: Set<string> }> {

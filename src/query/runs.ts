@@ -12,7 +12,7 @@ import { pivot, type PivotResult, type PivotRun } from './pivot.js';
 import { damageOf } from '../store/pack.js';
 import { cachedAggregates, gitSegments, listHistory, type MarkedRun } from './history.js';
 import { startCacheWrites } from '../store/derived-cache.js';
-import type { History } from './summary.js';
+import type { History } from './run-values.js';
 
 export type { BrokenRun, RunEntry };
 

@@ -8,7 +8,7 @@ import { compile, conjoin, conjuncts, parseExpr, refsOf, type Binding, type Expr
 import { unknownName } from './names.js';
 import { sortRows, type SortKey } from './sort.js';
 import { parseSpec, type Spec } from './spec.js';
-import { MARK_KEYS, RUN_KEYS, RunValues, keyValue, type History, type HistoryRun, type Resolved, type RunKey } from './summary.js';
+import { MARK_KEYS, RUN_KEYS, RunValues, keyValue, type History, type HistoryRun, type Resolved, type RunKey } from './run-values.js';
 import type { Value } from '../store/records.js';
 import { selectRows, cellAt, type Table } from './table.js';
 

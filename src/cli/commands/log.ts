@@ -9,7 +9,7 @@ import { filterRuns, queryView, runLevelPart } from '../../query/viewquery.js';
 import { unknownName } from '../../query/names.js';
 import { tableTypes } from '../../query/coltypes.js';
 import { rowObjects } from '../../query/table.js';
-import { jsonValue } from '../../query/summary.js';
+import { jsonValue } from '../../query/run-values.js';
 import { checkOutput, writeParquetOutput } from '../output.js';
 import { parseSince } from '../../query/since.js';
 import { formatter, styledTable } from '../../query/formats.js';
