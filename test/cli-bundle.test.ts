@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, cleanup, testEnv, gitIn, tempDir, BIN, BIN_SH, ROOT } from './helpers/repo.js';
+import { caAtExit, SOME_CA } from './helpers/ca-env.js';
 
 after(cleanup);
 
@@ -272,14 +273,14 @@ test("bin/git-flor starts Node without NODE_EXTRA_CA_CERTS and with a young gene
   for (const [via, set] of [[BIN_SH, true], [join(links, 'a', 'rel'), true], [join(links, 'abs'), false]] as const) {
     const out = join(tempDir('flor-bin-out-'), 'o');
     const env = testEnv({ PATH: `${fake}:${process.env.PATH}`, OUT: out, FLOR_TEST_KEPT: 'kept' });
-    if (set) env.NODE_EXTRA_CA_CERTS = '/some/ca bundle.pem';
+    if (set) env.NODE_EXTRA_CA_CERTS = SOME_CA;
     else delete env.NODE_EXTRA_CA_CERTS;
     const r = spawnSync(via, ['log', 'loss', '--where', "x = 'a b'"], { cwd: dir, env, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readFileSync(`${out}.args`, 'utf8').split('\n').slice(0, -1), ['--min-semi-space-size=2', join(ROOT, 'bin', 'git-flor.cjs'), 'log', 'loss', '--where', "x = 'a b'"]);
     const started = readFileSync(`${out}.env`, 'utf8').split('\n');
     assert.ok(!started.some((l) => l.startsWith('NODE_EXTRA_CA_CERTS=')), via);
-    assert.deepEqual(started.filter((l) => l.startsWith('FLOR_NODE_EXTRA_CA_CERTS=')), set ? ['FLOR_NODE_EXTRA_CA_CERTS=/some/ca bundle.pem'] : []);
+    assert.deepEqual(started.filter((l) => l.startsWith('FLOR_NODE_EXTRA_CA_CERTS=')), set ? [`FLOR_NODE_EXTRA_CA_CERTS=${SOME_CA}`] : []);
     assert.ok(started.includes('FLOR_TEST_KEPT=kept'));
   }
 });
@@ -315,14 +316,5 @@ test("bin/git-flor finds itself through npm's links (a local and a global instal
 });
 
 test('git-flor.cjs hands NODE_EXTRA_CA_CERTS back to what the command starts, as the user set it', () => {
-  const probe = join(tempDir('flor-probe-'), 'probe.cjs');
-  // Loaded before git-flor.cjs; at exit, the environment a child of the command would inherit.
-  writeFileSync(probe, "process.on('exit', () => process._rawDebug(JSON.stringify([process.env.NODE_EXTRA_CA_CERTS ?? null, process.env.FLOR_NODE_EXTRA_CA_CERTS ?? null])));\n");
-  const env = testEnv({ FLOR_NODE_EXTRA_CA_CERTS: '/some/ca bundle.pem' });
-  delete env.NODE_EXTRA_CA_CERTS;
-  const r = spawnSync(process.execPath, ['--require', probe, BIN, '-h'], { cwd: dir, env, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stderr.trim().split('\n').pop(), JSON.stringify(['/some/ca bundle.pem', null]));
-  const none = spawnSync(process.execPath, ['--require', probe, BIN, '-h'], { cwd: dir, env: { ...env, FLOR_NODE_EXTRA_CA_CERTS: undefined }, encoding: 'utf8' });
-  assert.equal(none.stderr.trim().split('\n').pop(), JSON.stringify([null, null]));
+  assert.deepEqual(caAtExit(BIN, ['-h'], dir), { moved: JSON.stringify([SOME_CA, null]), unset: JSON.stringify([null, null]) });
 });
