@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, cleanup, testEnv, gitIn, tempDir, BIN, BIN_SH, ROOT } from './helpers/repo.js';
 import { caAtExit, SOME_CA } from './helpers/ca-env.js';
@@ -70,15 +70,27 @@ test('output to a pipe its reader closed ends the command quietly, with the exit
   assert.equal(code, 0);
 });
 
-test('runs, log and show write to a pipe without making process.stdout (which loads net and the streams)', () => {
+test('runs, log and show write to a pipe, a file or /dev/null without making process.stdout (which loads net or the streams)', () => {
   const probe = join(dir, 'probe.cjs');
-  writeFileSync(probe, "process.on('exit', () => process._rawDebug('net loaded: ' + process.moduleLoadList.includes('NativeModule net')));\n");
+  writeFileSync(probe, "process.on('exit', () => process._rawDebug('loaded: ' + ['NativeModule net', 'NativeModule stream', 'NativeModule internal/fs/sync_write_stream'].filter((m) => process.moduleLoadList.includes(m)).join(',')));\n");
   const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
+  const file = join(tempDir('flor-out-'), 'out.txt');
   for (const args of [['runs'], ['log', 'acc'], ['show', id]]) {
-    const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.ok(r.stdout.length > 0, args.join(' '));
-    assert.match(r.stderr, /^net loaded: false$/m, args.join(' '));
+    const piped = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.ok(piped.stdout.length > 0, args.join(' '));
+    assert.match(piped.stderr, /^loaded: $/m, args.join(' '));
+    for (const target of [file, '/dev/null']) {
+      const fd = openSync(target, 'w');
+      try {
+        const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8', stdio: ['ignore', fd, 'pipe'] });
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /^loaded: $/m, `${args.join(' ')} > ${target}`);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    assert.equal(readFileSync(file, 'utf8'), piped.stdout, `${args.join(' ')} > file`);
   }
 });
 

@@ -100,9 +100,14 @@ export function legacyBinding(name: string): Record<string, unknown> | null {
  * are files or /dev/null, a few ms more of a run's end.
  */
 export function stderrIsTTY(): boolean {
+  return fdIsTTY(2);
+}
+
+/** Whether file descriptor `fd` is a terminal, the same way as stderrIsTTY. */
+export function fdIsTTY(fd: number): boolean {
   const isTTY = legacyBinding('tty_wrap')?.isTTY;
-  if (typeof isTTY === 'function') return isTTY(2) === true;
-  return (load('node:tty') as typeof import('node:tty')).isatty(2);
+  if (typeof isTTY === 'function') return isTTY(fd) === true;
+  return (load('node:tty') as typeof import('node:tty')).isatty(fd);
 }
 
 let os: typeof import('node:os') | undefined;
