@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, flor, makeRepo, ROOT, runNode, sh, tempDir, testEnv } from './helpers/repo.js';
 import { flagsKeyOf } from '../src/code-cache.js';
@@ -29,8 +29,9 @@ test("a recorded run's capturer runs the CommonJS bundle: no ES module loader, n
   // Every node process of the run (the script, its capturer) writes what it loaded at its exit.
   const hook = join(out, 'hook.cjs');
   const dir = makeRepo({ files: { 'train.mjs': "import { flor } from 'git-flor';\nfor (const e of flor.loop('epoch', [0, 1])) flor.log('loss', e);\n" } });
-  sh('sh', ['-c', `cat > ${hook}`], dir, {
-    input: [
+  writeFileSync(
+    hook,
+    [
       "const M = require('node:module');",
       'const required = [];',
       'const load = M._load;',
@@ -38,7 +39,7 @@ test("a recorded run's capturer runs the CommonJS bundle: no ES module loader, n
       `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)} + '/' + process.pid + '.json', JSON.stringify({ main: process.argv[1], loaded: process.moduleLoadList, required })));`,
       '',
     ].join('\n'),
-  });
+  );
   runNode(dir, 'train.mjs', [], { env: { NODE_OPTIONS: `--require ${hook}` } });
   let capturer: { main: string; loaded: string[]; required: string[] } | undefined;
   for (let i = 0; i < 200 && !capturer; i++) {

@@ -99,23 +99,43 @@ function bundleOf(args: string[]): string {
   return args[0] === '-h' ? 'help.cjs' : ['runs', 'log', 'show'].includes(args[0]!) ? 'query.cjs' : 'cli.cjs';
 }
 
-test('yargs is a bundle of its own: read by what yargs parses (with its code cache), never by runs, log, show, replay or -h', () => {
+/**
+ * The CLI run with `args` in the test repository, and the CLI files it opened (boot reads each
+ * bundle through fs.openSync: code-cache.ts readWithStat), named relative to dist/cli/; stderr
+ * without the probe's lines.
+ */
+function withOpened(args: string[], env: Record<string, string> = {}) {
   const probe = join(dir, 'opens.cjs');
-  // boot reads each bundle through fs.openSync (code-cache.ts readWithStat).
-  writeFileSync(probe, "const fs = require('node:fs'); const open = fs.openSync; fs.openSync = function (p, ...rest) { if (String(p).endsWith('.cjs')) process._rawDebug('opened ' + p); return open.call(this, p, ...rest); };\n");
+  if (!existsSync(probe)) writeFileSync(probe, "const fs = require('node:fs'); const open = fs.openSync; fs.openSync = function (p, ...rest) { if (String(p).endsWith('.cjs')) process._rawDebug('opened ' + p); return open.call(this, p, ...rest); };\n");
+  const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(env), encoding: 'utf8' });
+  const lines = r.stderr.split('\n');
+  const cli = `${join(ROOT, 'dist', 'cli')}/`;
+  const opened = lines.filter((l) => l.startsWith('opened ')).map((l) => l.slice('opened '.length)).filter((f) => f.startsWith(cli) && !f.slice(cli.length).includes('/')).map((f) => f.slice(cli.length));
+  return { status: r.status, stdout: r.stdout, stderr: lines.filter((l) => !l.startsWith('opened ')).join('\n'), opened };
+}
+
+/** What V8 logged of a CLI run with `args` (--log-function-events: scripts compiled, functions first run), line by line. */
+function functionEvents(args: string[]): string[] {
+  const log = join(dir, 'functions.log');
+  const r = spawnSync(process.execPath, ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return readFileSync(log, 'utf8').split('\n');
+}
+
+test('yargs is a bundle of its own: read by what yargs parses (with its code cache), never by runs, log, show, replay or -h', () => {
   const opened = (args: string[]): string[] => {
-    const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
+    const r = withOpened(args);
     assert.equal(r.status, 0, r.stderr);
-    return r.stderr.split('\n').filter((l) => l.startsWith('opened ')).map((l) => l.slice('opened '.length));
+    return r.opened;
   };
   const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
   const yargsCjs = join(ROOT, 'dist', 'cli', 'yargs.cjs');
   for (const args of [['runs'], ['log', 'acc'], ['show', id], ['replay', 'acc', '--dry-run'], ['-h']]) {
     const files = opened(args);
-    assert.ok(files.includes(join(ROOT, 'dist', 'cli', bundleOf(args))), args.join(' '));
-    assert.ok(!files.includes(yargsCjs), `${args.join(' ')} reads no yargs`);
+    assert.ok(files.includes(bundleOf(args)), args.join(' '));
+    assert.ok(!files.includes('yargs.cjs'), `${args.join(' ')} reads no yargs`);
   }
-  assert.ok(opened(['runs', '--help']).includes(yargsCjs));
+  assert.ok(opened(['runs', '--help']).includes('yargs.cjs'));
   // Through yargs, as before: a command's help, a usage error, an unknown command.
   const help = flor(['runs', '--help']);
   assert.equal(help.status, 0, help.stderr);
@@ -140,46 +160,35 @@ test('yargs is a bundle of its own: read by what yargs parses (with its code cac
 });
 
 test('-h, --help and help alone read help.cjs and no command (cli.cjs), and print what cli.cjs prints for them', () => {
-  const probe = join(dir, 'opens-help.cjs');
-  writeFileSync(probe, "const fs = require('node:fs'); const open = fs.openSync; fs.openSync = function (p, ...rest) { if (String(p).endsWith('.cjs')) process._rawDebug('opened ' + p); return open.call(this, p, ...rest); };\n");
-  const run = (args: string[], env: Record<string, string> = {}) => {
-    const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(env), encoding: 'utf8' });
-    const opened = r.stderr.split('\n').filter((l) => l.startsWith('opened ')).map((l) => l.slice('opened '.length));
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => l && !l.startsWith('opened ')).join('\n'), opened };
+  const run = (args: string[], env: Record<string, string>) => {
+    const r = withOpened(args, env);
+    return { ...r, stderr: r.stderr.split('\n').filter(Boolean).join('\n') };
   };
-  const cliCjs = join(ROOT, 'dist', 'cli', 'cli.cjs');
-  const helpCjs = join(ROOT, 'dist', 'cli', 'help.cjs');
   // Under Git's pager (GIT_PAGER_IN_USE) the terminal reads Git's settings first: both ways too.
   for (const env of [{}, { GIT_PAGER_IN_USE: 'true' }] as Array<Record<string, string>>) {
     // A global flag beside -h is no longer `-h` alone: main.ts in cli.cjs answers it.
     const full = run(['--no-pager', '-h'], env);
     assert.equal(full.status, 0, full.stderr);
-    assert.ok(full.opened.includes(cliCjs) && !full.opened.includes(helpCjs), full.opened.join(' '));
+    assert.ok(full.opened.includes('cli.cjs') && !full.opened.includes('help.cjs'), full.opened.join(' '));
     assert.match(full.stdout, /^git flor <command> \[options\]\n/);
     for (const args of [['-h'], ['--help'], ['help']]) {
       const r = run(args, env);
-      assert.ok(r.opened.includes(helpCjs) && !r.opened.includes(cliCjs), `${args.join(' ')} reads help.cjs, no command: ${r.opened.join(' ')}`);
+      assert.ok(r.opened.includes('help.cjs') && !r.opened.includes('cli.cjs'), `${args.join(' ')} reads help.cjs, no command: ${r.opened.join(' ')}`);
       assert.deepEqual({ status: r.status, stdout: r.stdout, stderr: r.stderr }, { status: 0, stdout: full.stdout, stderr: '' }, args.join(' '));
     }
   }
 });
 
 test('runs, log and show answer from query.cjs alone, as cli.cjs answers them; what it cannot answer alone it leaves to cli.cjs, having done nothing', () => {
-  const probe = join(dir, 'opens-query.cjs');
-  writeFileSync(probe, "const fs = require('node:fs'); const open = fs.openSync; fs.openSync = function (p, ...rest) { if (String(p).endsWith('.cjs')) process._rawDebug('opened ' + p); return open.call(this, p, ...rest); };\n");
-  const run = (args: string[]) => {
-    const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
-    const opened = r.stderr.split('\n').filter((l) => l.startsWith('opened ')).map((l) => l.slice('opened '.length).replace(`${join(ROOT, 'dist', 'cli')}/`, ''));
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('opened ')).join('\n'), opened };
-  };
+  const run = (args: string[]) => withOpened(args);
   const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
   const cases: string[][] = [['runs'], ['runs', '--format', 'json', '--sort', '-time'], ['log', 'acc'], ['log', 'acc', '--format', 'csv', '--where', 'acc > 1'], ['show', id], ['show', id.slice(0, 6), '--no-diff'], ['log', 'nope'], ['show', 'zzzz'], ['runs', '--where', 'bad ==']];
   for (const args of cases) {
     const q = run(args);
-    assert.deepEqual(q.opened.filter((f) => !f.includes('/')), ['query.cjs'], args.join(' '));
+    assert.deepEqual(q.opened, ['query.cjs'], args.join(' '));
     // A global flag before the command: boot.cjs hands it to cli.cjs, whose main.ts answers.
     const c = run(['--no-pager', ...args]);
-    assert.deepEqual(c.opened.filter((f) => !f.includes('/')), ['cli.cjs'], `--no-pager ${args.join(' ')}`);
+    assert.deepEqual(c.opened, ['cli.cjs'], `--no-pager ${args.join(' ')}`);
     assert.deepEqual({ status: q.status, stdout: q.stdout, stderr: q.stderr }, { status: c.status, stdout: c.stdout, stderr: c.stderr }, args.join(' '));
   }
   // A short option (yargs parses it), a command's help, a replay: query.cjs declines, cli.cjs answers.
@@ -190,20 +199,15 @@ test('runs, log and show answer from query.cjs alone, as cli.cjs answers them; w
   ] as const) {
     const q = run([...args]);
     assert.equal(q.status, 0, q.stderr);
-    assert.deepEqual(q.opened.filter((f) => !f.includes('/')), files, args.join(' '));
+    assert.deepEqual(q.opened, files, args.join(' '));
     const c = run(['--no-pager', ...args]);
     assert.deepEqual({ stdout: q.stdout, stderr: q.stderr }, { stdout: c.stdout, stderr: c.stderr }, args.join(' '));
   }
 });
 
 test('a listing answered from the derived cache never builds the schema validators; one read from Git does', () => {
-  const built = (args: string[]): boolean => {
-    const log = join(dir, 'validators.log');
-    const r = spawnSync(process.execPath, ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    // V8 names each function at its first run: store/schema-validators' `validators` makes them all.
-    return readFileSync(log, 'utf8').split('\n').some((l) => l.startsWith('function,first-execution,') && l.endsWith(',validators'));
-  };
+  // V8 names each function at its first run: store/schema-validators' `validators` makes them all.
+  const built = (args: string[]): boolean => functionEvents(args).some((l) => l.startsWith('function,first-execution,') && l.endsWith(',validators'));
   rmSync(join(dir, '.git', 'flor', 'cache'), { recursive: true, force: true });
   assert.equal(built(['runs']), true, 'a cold listing validates what it reads from Git');
   assert.equal(built(['runs']), false);
@@ -214,10 +218,7 @@ test("runs, log, show and -h never load node:module (and with it Node's ES modul
   const id = (JSON.parse(flor(['runs', '--format', 'json']).stdout) as Array<{ run: string }>)[0]!.run;
   for (const args of [['-h'], ['runs'], ['log', 'acc'], ['show', id]]) {
     // V8's log names every script compiled, built-in modules too; a flag loads no module itself.
-    const log = join(dir, 'functions.log');
-    const r = spawnSync(process.execPath, ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', BIN, ...args], { cwd: dir, env: testEnv(), encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const scripts = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('script-details,')).map((l) => l.split(',')[2]);
+    const scripts = functionEvents(args).filter((l) => l.startsWith('script-details,')).map((l) => l.split(',')[2]);
     assert.ok(scripts.includes(join(ROOT, 'dist', 'cli', bundleOf(args))), `${args.join(' ')}: the log names the CLI bundle`);
     assert.deepEqual(scripts.filter((s) => s === 'node:module' || s === 'node:internal/modules/esm/loader' || s === 'node:internal/source_map/source_map'), [], args.join(' '));
   }

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireRepoSync } from '../src/store/git.js';
 import { readableRuns, readSegment } from '../src/store/ledger.js';
-import { keyed } from '../src/replay/assemble.js';
+import { keyed } from './helpers/segments.js';
 import { scorer, todayScorer, evalFiles } from '../fixtures/eval-loop/build.js';
 import { startModelServer, type ModelServer } from '../fixtures/eval-loop/model-server.mjs';
 import { makeRepo, gitIn, testEnv, cleanup, BIN } from './helpers/repo.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { replayMissing } from '../src/replay/replay.js';
-import { keyed } from '../src/replay/assemble.js';
+import { keyed } from './helpers/segments.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { readableRuns, readSegment } from '../src/store/ledger.js';
 import { makeRepo, runNode, writeFiles, cleanup, tempDir } from './helpers/repo.js';

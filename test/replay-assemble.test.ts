@@ -2,7 +2,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, lstatSync, readlinkSync, mkdirSync, chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkFidelity, concatRecords, contextKey, keyed, recordsEnd, sameValue } from '../src/replay/assemble.js';
+import { checkFidelity, concatRecords, frameContexts, recordsEnd, sameValue } from '../src/replay/assemble.js';
+import { keyed } from './helpers/segments.js';
 import { materialise, propagatedTree } from '../src/replay/snapshot.js';
 import { KIND_NUMBER, KIND_OTHER, type RecordColumns, type Value } from '../src/store/records.js';
 import { requireRepoSync } from '../src/store/git.js';
@@ -53,7 +54,7 @@ test('segments concatenate in order into one set of columns with shared frames',
   assert.equal(c.frames.parent.length, 2); // the step frames of the dropped 'loss' records are not carried
 });
 
-test('keyed gives each record the contextKey of its frame (made once per frame), and counts occurrences per name and context', () => {
+test("frameContexts names each frame's loop iterations (made once per frame) as walking its parents does, and keyed counts occurrences per name and context", () => {
   const recs: Array<[string, Array<[string, number]>, Value]> = [['top', [], 1]];
   for (let e = 0; e < 3; e++) {
     recs.push(['lr', [['epoch', e]], e]);
@@ -63,7 +64,9 @@ test('keyed gives each record the contextKey of its frame (made once per frame),
   const c = cols(recs);
   const k = keyed(c);
   assert.equal(k.length, c.name.length);
-  k.forEach((r, i) => assert.equal(r.ctx, c.frame[i]! < 0 ? '' : contextKey(c, c.frame[i]!), `record ${i}`));
+  const ctxOf = frameContexts(c);
+  k.forEach((r, i) => assert.equal(ctxOf(c.frame[i]!), r.ctx, `record ${i}`));
+  assert.equal(ctxOf(-1), '');
   assert.equal(k.find((r) => r.name === 'loss' && r.value === 231)!.ctx, 'epoch=2/step=3/batch=1');
   assert.deepEqual(k.filter((r) => r.name === 'lr' && r.ctx === 'epoch=1').map((r) => [r.occurrence, r.value]), [[0, 1], [1, -1]]);
 });

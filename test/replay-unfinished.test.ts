@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { replayMissing } from '../src/replay/replay.js';
-import { keyed } from '../src/replay/assemble.js';
+import { keyed } from './helpers/segments.js';
 import { requireRepoSync } from '../src/store/git.js';
 import { readableRuns, readSegment } from '../src/store/ledger.js';
 import { makeRepo, runNode, writeFiles, fsckClean, cleanup } from './helpers/repo.js';

@@ -9,7 +9,7 @@ import { rmSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainSource, type Version, type SourceOptions } from '../fixtures/train/source.js';
 import { replayMissing, type ReplayReport } from '../src/replay/replay.js';
-import { keyed } from '../src/replay/assemble.js';
+import { keyed } from './helpers/segments.js';
 import { readableRuns, listRunsChecked, readSegment, replayCodePath } from '../src/store/ledger.js';
 import { requireRepoSync } from '../src/store/git.js';
 import type { Value } from '../src/store/records.js';

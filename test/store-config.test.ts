@@ -81,38 +81,3 @@ test('the listing is kept on disk for the next process, which starts no git conf
   writeFileSync(inc, '[flor]\n\twriter = changed\n');
   assert.deepEqual(read(), ['changed', 1], 'a config with an include is never taken from disk');
 });
-
-test("this clone's writer id, written by this process, is read without listing the config again, in this process and the next", () => {
-  const trace = join(tempDir(), 'trace');
-  const dist = (f: string) => JSON.stringify(join(ROOT, 'dist', 'store', f));
-  // In one process: a read (the listing), the writer id made and written, then the reads a replay makes after it.
-  const script = `const c = await import(${dist('git-config.js')}); const g = await import(${dist('git.js')}); const w = await import(${dist('writer-id.js')});
-    const repo = g.requireRepoSync(process.cwd()); c.configValue(repo, 'core.bare');
-    const id = await w.ensureWriter(repo);
-    console.log(JSON.stringify([id, c.configValue(repo, 'flor.writer'), [...c.configMatching(repo, /^(core|flor)\\./)]]));`;
-  const run = (dir: string) => {
-    writeFileSync(trace, '');
-    const r = sh(process.execPath, ['--input-type=module', '-e', script], dir, { env: { ...testEnv(), GIT_TRACE: trace } });
-    const configs = readFileSync(trace, 'utf8').split('\n').filter((l) => / built-in: git config/.test(l)).map((l) => l.replace(/^.*built-in: git config /, ''));
-    return { out: JSON.parse(r.stdout) as [string, string, Array<[string, string[]]>], configs };
-  };
-  const asGit = (dir: string) => sh('git', ['config', '--get-regexp', '^(core|flor)\\.'], dir).stdout.trim().split('\n').map((l) => l.split(' '));
-  const dir = makeRepo({ files: { 'a.txt': 'a\n' } });
-  const { out: [id, read, all], configs } = run(dir);
-  assert.match(id, /^[0-9a-f]{16}$/);
-  assert.equal(read, id);
-  assert.equal(gitGet(dir, 'flor.writer'), id);
-  assert.deepEqual(all.map(([k, v]) => [k, v.at(-1)]), asGit(dir));
-  // One listing before the write, none after it (it was listed again: 3).
-  assert.deepEqual(configs.map((c) => c.split(' ')[0]), ['--list', 'flor.writer']);
-  // The next process takes the kept listing: no git config at all.
-  assert.deepEqual(run(dir).configs, []);
-
-  // A [flor] section already there: Git writes the key into it, and the config is listed again.
-  const other = makeRepo({ files: { 'a.txt': 'a\n' } });
-  gitIn(other, 'config', 'flor.trustedWriters', 'someone');
-  const again = run(other);
-  assert.equal(again.out[1], again.out[0]);
-  assert.deepEqual(again.out[2].map(([k, v]) => [k, v.at(-1)]), asGit(other));
-  assert.deepEqual(again.configs.map((c) => c.split(' ')[0]), ['--list', 'flor.writer', '--list']);
-});

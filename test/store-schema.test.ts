@@ -43,7 +43,7 @@ test('checkpoint manifest and journal frames', () => {
 });
 
 /**
- * Every module a built entry imports (static and dynamic), following relative paths. A bundle
+ * Every module a built entry imports or requires (static and dynamic), following relative paths. A bundle
  * (scripts/bundle.ts) holds its modules inside: they are the sources its source map names.
  */
 function importGraph(entry: string): Set<string> {
@@ -57,7 +57,8 @@ function importGraph(entry: string): Set<string> {
       const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
       for (const s of map.sources) seen.add(join(ROOT, 'dist', relative(join(ROOT, 'src'), join(dirname(file), s))).replace(/\.ts$/, '.js'));
     }
-    for (const m of src.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)) {
+    // require() too: a CommonJS bundle (capturer.cjs) loads what it leaves outside that way.
+    for (const m of src.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)) {
       const spec = m[1]!;
       if (spec.startsWith('.')) walk(join(dirname(file), spec));
       else seen.add(spec);

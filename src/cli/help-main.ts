@@ -6,29 +6,14 @@
  * take for that argv; a test compares the two.
  */
 import { printHelp } from './help.js';
-import { reportError } from './print.js';
-import { closePager, loadTerminalConfig, needsTerminalConfig, setupTerminal, takeGlobalFlags, useDirectStdout } from './terminal.js';
-import { leave } from './leave.js';
-
-/** What main.ts's run does for `-h`: the terminal set up for it, the help written. */
-async function run(argv: string[]): Promise<number> {
-  const global = takeGlobalFlags(argv);
-  if (needsTerminalConfig()) await loadTerminalConfig();
-  // main.ts takes `help` alone as `-h`.
-  setupTerminal(global.argv[0] === 'help' ? '-h' : (global.argv[0] ?? ''), global.flags);
-  try {
-    await printHelp();
-    return 0;
-  } catch (e) {
-    return reportError(e);
-  } finally {
-    await closePager();
-  }
-}
+import { takeGlobalFlags, useDirectStdout } from './terminal.js';
+import { leave, runInTerminal } from './entry.js';
 
 export async function main(argv: string[]): Promise<void> {
   useDirectStdout();
-  const code = await run(argv);
+  const global = takeGlobalFlags(argv);
+  // main.ts takes `help` alone as `-h`.
+  const code = await runInTerminal(global.argv[0] === 'help' ? '-h' : (global.argv[0] ?? ''), global.flags, printHelp);
   process.exitCode = code;
   await leave(code);
 }

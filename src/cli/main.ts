@@ -6,12 +6,12 @@
  * everything else (help of a command, usage errors, the other commands).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { reportError, UsageError } from './print.js';
+import { UsageError } from './print.js';
 import { suggest } from '../query/names.js';
 import { attachSortValues, fastArgs, type FastModule } from './fast.js';
-import { closePager, loadTerminalConfig, needsTerminalConfig, setupTerminal, takeGlobalFlags, useDirectStdout } from './terminal.js';
+import { takeGlobalFlags, useDirectStdout } from './terminal.js';
 import { COMMAND_NAMES, SUMMARY, USAGE, helpWidth, printHelp, type CommandName } from './help.js';
-import { leave } from './leave.js';
+import { leave, runInTerminal } from './entry.js';
 
 type Loader = () => Promise<FastModule>;
 
@@ -145,20 +145,19 @@ export async function run(argv: string[]): Promise<number> {
   // `git flor help CMD` is `git flor CMD --help`, as `git help` is for Git's commands.
   const asked = argv[0] === 'help' ? argv[1] : undefined;
   if (argv[0] === 'help') argv = asked === undefined ? ['-h'] : [asked, '--help'];
-  if (needsTerminalConfig()) await loadTerminalConfig();
-  setupTerminal(argv[0] ?? '', global.flags);
-  try {
-    if (asked !== undefined && !Object.hasOwn(COMMANDS, asked)) throw unknownCommand(asked);
-    if (await fastRun(argv)) return 0;
-    await (await buildCli(argv, await commandsFor(argv))).parseAsync();
-    return 0;
-  } catch (e) {
-    return reportError(e);
-  } finally {
+  return runInTerminal(
+    argv[0] ?? '',
+    global.flags,
+    async () => {
+      if (asked !== undefined && !Object.hasOwn(COMMANDS, asked)) throw unknownCommand(asked);
+      if (await fastRun(argv)) return;
+      await (await buildCli(argv, await commandsFor(argv))).parseAsync();
+    },
     // The derived cache is written in the background while a query computes: done before the exit.
-    if (!helpOnly) await (await import('../store/derived-cache.js')).settleCacheWrites();
-    await closePager();
-  }
+    async () => {
+      if (!helpOnly) await (await import('../store/derived-cache.js')).settleCacheWrites();
+    },
+  );
 }
 
 export async function main(argv: string[]): Promise<void> {

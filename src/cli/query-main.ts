@@ -9,9 +9,8 @@
  * cli.cjs, whose main.ts answers as before.
  */
 import { attachSortValues, fastArgs, type FastModule } from './fast.js';
-import { reportError } from './print.js';
-import { closePager, loadTerminalConfig, needsTerminalConfig, setupTerminal, takeGlobalFlags, useDirectStdout, type GlobalFlags } from './terminal.js';
-import { leave } from './leave.js';
+import { takeGlobalFlags, useDirectStdout } from './terminal.js';
+import { leave, runInTerminal } from './entry.js';
 import { settleCacheWrites } from '../store/derived-cache.js';
 import { closeReaders } from '../store/objects.js';
 
@@ -39,28 +38,21 @@ async function plan(argv: string[]): Promise<Plan | null> {
   return { name, mod, args };
 }
 
-/** What main.ts's run does for a command its fast path answers. */
-async function run(p: Plan, flags: GlobalFlags): Promise<number> {
-  if (needsTerminalConfig()) await loadTerminalConfig();
-  setupTerminal(p.name, flags);
-  try {
-    await p.mod.command.handler!({ ...p.args, _: [p.name], $0: 'git flor' });
-    return 0;
-  } catch (e) {
-    return reportError(e);
-  } finally {
-    await settleCacheWrites();
-    await closePager();
-  }
-}
-
 /** Answers argv and ends the process, or resolves false having done nothing (cli.cjs answers). */
 export async function main(argv: string[]): Promise<boolean> {
   const global = takeGlobalFlags(argv);
   const p = await plan(attachSortValues(global.argv)).catch(() => null);
   if (!p) return false;
   useDirectStdout();
-  const code = await run(p, global.flags);
+  // What main.ts's run does for a command its fast path answers.
+  const code = await runInTerminal(
+    p.name,
+    global.flags,
+    async () => {
+      await p.mod.command.handler!({ ...p.args, _: [p.name], $0: 'git flor' });
+    },
+    settleCacheWrites,
+  );
   process.exitCode = code;
   await closeReaders();
   await leave(code);

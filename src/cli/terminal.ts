@@ -16,13 +16,12 @@ let gitConfig: typeof GitConfig | null = null;
 
 /**
  * Set by main (never by an in-process call, whose stdout is process.stdout) when fd 1 is a pipe,
- * a socket, a file or a device that is no terminal (/dev/null): no terminal, so output is written to the fd as it is. Creating process.stdout
- * loads net and the streams, which cost a command like `git flor runs | …` about a tenth of its
- * time. Null: process.stdout. Back to process.stdout for good if the fd would block (a
- * non-blocking pipe that is full), which it handles.
+ * a socket, a file or a device that is no terminal (/dev/null): output is written to the fd as it
+ * is. Creating process.stdout loads net or the streams, which cost a command like
+ * `git flor runs | …` about a tenth of its time. Null: process.stdout. Back to process.stdout for
+ * good if the fd would block (a non-blocking pipe that is full), which it handles.
  */
 let directOut: number | null = null;
-
 
 /**
  * main's choice for the process: fd 1 written directly when it is no terminal (see directOut),

@@ -4,19 +4,14 @@
  */
 import { KIND_NUMBER, type RecordColumns, type Value } from '../store/records.js';
 
-/** A record's identity across forward and replay: name, loop iterations outermost first, occurrence. */
-export function contextKey(c: RecordColumns, frame: number): string {
-  const parts: string[] = [];
-  for (let f = frame; f >= 0; f = c.frames.parent[f]!) parts.push(`${c.loops[c.frames.loop[f]!]}=${c.frames.iter[f]}`);
-  return parts.reverse().join('/');
-}
-
 /**
- * contextKey of each frame, made once per frame from its parent's: a fidelity check keys every
- * record of a run, thousands sharing a few hundred frames, and runs once, cold, after the last task
- * of a replay command (walking each record's frames afresh was ~5 ms of it).
+ * A frame's context, a record's identity across forward and replay with its name and occurrence:
+ * its loop iterations outermost first (`epoch=3/step=7`; '' for frame -1, outside every loop).
+ * Each frame's is made once, from its parent's: a fidelity check names every record of a run,
+ * thousands sharing a few hundred frames, and runs once, cold, after the last task of a replay
+ * command (walking each record's frames afresh was ~5 ms of it).
  */
-function frameContexts(c: RecordColumns): (frame: number) => string {
+export function frameContexts(c: RecordColumns): (frame: number) => string {
   const known: Array<string | undefined> = [];
   const of = (f: number): string => {
     if (f < 0) return '';
@@ -40,31 +35,6 @@ function otherIndex(c: RecordColumns): number[] {
   const out = new Array<number>(c.name.length);
   let k = 0;
   for (let i = 0; i < c.name.length; i++) out[i] = c.kind[i] === KIND_NUMBER ? -1 : k++;
-  return out;
-}
-
-export interface KeyedRecord {
-  name: string;
-  ctx: string;
-  occurrence: number;
-  value: Value;
-}
-
-/** Every record of `c` whose name passes `keep`, with its identity. */
-export function keyed(c: RecordColumns, keep: (name: string, i: number) => boolean = () => true): KeyedRecord[] {
-  const oi = otherIndex(c);
-  const seen = new Map<string, number>();
-  const out: KeyedRecord[] = [];
-  const ctxOf = frameContexts(c);
-  for (let i = 0; i < c.name.length; i++) {
-    const name = c.names[c.name[i]!]!;
-    if (!keep(name, i)) continue;
-    const ctx = ctxOf(c.frame[i]!);
-    const k = `${name}\u0000${ctx}`;
-    const occurrence = seen.get(k) ?? 0;
-    seen.set(k, occurrence + 1);
-    out.push({ name, ctx, occurrence, value: valueAt(c, i, oi) });
-  }
   return out;
 }
 
@@ -244,14 +214,9 @@ export function recordsEnd(c: RecordColumns): RecordsEnd | null {
   const n = c.name.length;
   if (n === 0) return null;
   // Its occurrence: earlier records of its name in the same loop iterations (frames compared by
-  // their context, as keyed does: two passes of one inner loop are two frames, one context).
+  // their context, as the fidelity check does: two passes of one inner loop are two frames, one context).
   const nameId = c.name[n - 1]!;
-  const ctxOf = new Map<number, string>();
-  const ctx = (f: number): string => {
-    let k = ctxOf.get(f);
-    if (k === undefined) ctxOf.set(f, (k = f < 0 ? '' : contextKey(c, f)));
-    return k;
-  };
+  const ctx = frameContexts(c);
   const lastCtx = ctx(c.frame[n - 1]!);
   let occurrence = 0;
   for (let i = 0; i < n - 1; i++) if (c.name[i] === nameId && ctx(c.frame[i]!) === lastCtx) occurrence++;

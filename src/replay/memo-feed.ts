@@ -9,7 +9,7 @@ import { decodeValue, isMemoTag, type MemoTag } from '../store/pack.js';
 import { packPlain } from '../store/msgpack-write.js';
 import type { RecordColumns } from '../store/records.js';
 import { memoId, type MemoFeedFile } from '../runtime/replay-spec.js';
-import { contextKey, sameValue, type Mismatch } from './assemble.js';
+import { frameContexts, sameValue, type Mismatch } from './assemble.js';
 
 export interface MemoEntry {
   /** Record index in the columns it came from. */
@@ -25,10 +25,11 @@ export interface MemoEntry {
 export function memoEntries(c: RecordColumns): MemoEntry[] {
   if (!c.memo?.size) return [];
   const out: MemoEntry[] = [];
+  const ctxOf = frameContexts(c);
   for (const [i, tag] of [...c.memo].sort((a, b) => a[0] - b[0])) {
     if (!isMemoTag(tag)) continue;
     const name = c.names[c.name[i]!]!;
-    const ctx = c.frame[i]! < 0 ? '' : contextKey(c, c.frame[i]!);
+    const ctx = ctxOf(c.frame[i]!);
     const key = typeof tag.key === 'string' || typeof tag.key === 'number' ? tag.key : null;
     out.push({ i, name, ctx, tag, id: memoId(name, ctx, key, typeof tag.occ === 'number' ? tag.occ : 0) });
   }

@@ -2,20 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
-import { configFiles, configStamp } from './config-files.js';
+import { configStamp } from './config-files.js';
 import { gitRepoSync, type RepoInfo } from './git.js';
 
 /**
  * Every setting Git reads in this repository, from one `git config --list` (a replay used to start
  * eight `git config` processes). Values are kept while the stamp of Git's config files
- * (config-files.ts) is unchanged: a write anywhere changes it, and the next read lists again (but
- * for this process's own first write of a key, configWriting). A
+ * (config-files.ts) is unchanged: a write anywhere changes it, and the next read lists again. A
  * config with `include`/`includeIf` (files the stamp does not cover) is listed afresh for every read.
  */
 interface Snapshot {
   stamp: string;
-  /** What `git config --list -z` printed (kept on disk with the stamp). */
-  listing: string;
   /** Canonical key (section and name lower-cased, subsection as written) -> values in order; null for a key without `=`. */
   values: Map<string, Array<string | null>>;
   cacheable: boolean;
@@ -35,9 +32,6 @@ function snapshot(repo: RepoInfo): Snapshot {
   const stamp = configStamp(repo);
   const have = snapshots.get(repo.gitDir);
   if (have?.cacheable && have.stamp === stamp) return have;
-  const own = writing.get(repo.gitDir);
-  const after = own && have === own.snap ? afterOwnWrite(repo, own) : null;
-  if (after) return after;
   const kept = listingOnDisk(repo, stamp);
   const listing = kept ?? gitRepoSync(repo, ['config', '--list', '-z'], { okCodes: [1] }).stdout.toString();
   const values = new Map<string, Array<string | null>>();
@@ -52,7 +46,7 @@ function snapshot(repo: RepoInfo): Snapshot {
     if (list) list.push(v);
     else values.set(key, [v]);
   }
-  const s = { stamp, listing, values, cacheable };
+  const s = { stamp, values, cacheable };
   snapshots.set(repo.gitDir, s);
   if (cacheable && kept === null) keepListing(repo, stamp, listing);
   return s;
@@ -126,89 +120,6 @@ export function setConfig(repo: RepoInfo, args: string[]): void {
 /** After a write through Git: the next read lists again (the file stamp would say so too, unless within the clock's tick). */
 export function forgetConfig(repo: RepoInfo): void {
   snapshots.delete(repo.gitDir);
-}
-
-/**
- * A write this process is making with `git config KEY VALUE`, of a key set nowhere yet with a
- * value Git writes as it is: the repository's file as the listing in memory was made from, and the
- * section Git appends to it for the key.
- */
-interface OwnWrite {
-  snap: Snapshot;
-  name: string;
-  value: string;
-  appended: string;
-}
-
-const writing = new Map<string, OwnWrite>();
-
-/**
- * Called just before this process writes `key` with `git config`: when the listing in memory is of
- * the config files as they are, the config after the write can be told from the file alone (a
- * replay's first write of this clone's writer id otherwise cost a `git config --list` on the way
- * to its first task, by whichever read came next). Reads while the write is in flight see the
- * new file the same way. Then configWritten, whether the write succeeded or not.
- */
-export function configWriting(repo: RepoInfo, key: string, value: string): void {
-  writing.delete(repo.gitDir);
-  const snap = snapshots.get(repo.gitDir);
-  const dot = key.indexOf('.');
-  if (!snap?.cacheable || dot <= 0 || key.indexOf('.', dot + 1) >= 0 || !/^[0-9A-Za-z-]+$/.test(key.slice(dot + 1)) || !/^[0-9A-Za-z_-]+$/.test(value)) return;
-  const name = canonical(key);
-  // Git lists config from the environment, and a worktree's file, after the repository's: the
-  // entry added at the end of the listing would then be out of place.
-  if (snap.values.has(name) || Object.keys(process.env).some((k) => k === 'GIT_CONFIG_PARAMETERS' || k.startsWith('GIT_CONFIG_COUNT'))) return;
-  if (!snap.stamp.endsWith(`\n${configFiles(repo).at(-1)} -`)) return;
-  const text = ownText(repo, snap.stamp);
-  if (text === null) return;
-  const appended = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}[${key.slice(0, dot)}]\n\t${key.slice(dot + 1)} = ${value}\n`;
-  writing.set(repo.gitDir, { snap, name, value, appended });
-}
-
-/** After the write configWriting announced: the config as it is now, without listing it again when the write is all that changed. */
-export function configWritten(repo: RepoInfo): void {
-  const w = writing.get(repo.gitDir);
-  writing.delete(repo.gitDir);
-  const have = snapshots.get(repo.gitDir);
-  if (w && have && have !== w.snap && have.stamp === configStamp(repo)) return; // a read in flight already took the new file
-  forgetConfig(repo);
-  if (w) afterOwnWrite(repo, w);
-}
-
-/**
- * The snapshot after write `w` when the repository's file is the file before it plus the section
- * Git appends, and no other file changed: the listing before with the entry added at its end, kept
- * in memory and on disk under the new stamp. null otherwise (the section was there, so Git wrote
- * into it; the file changed otherwise; the write has not happened yet), and the config is listed.
- */
-function afterOwnWrite(repo: RepoInfo, w: OwnWrite): Snapshot | null {
-  const stamp = configStamp(repo);
-  if (ownText(repo, stamp) !== w.appended) return null;
-  const own = `${ownFile(repo)} `;
-  const others = (st: string): string => st.split('\n').filter((l) => !l.startsWith(own)).join('\n');
-  if (others(stamp) !== others(w.snap.stamp)) return null;
-  const values = new Map(w.snap.values);
-  values.set(w.name, [w.value]);
-  const s: Snapshot = { stamp, listing: `${w.snap.listing}${w.name}\n${w.value}\0`, values, cacheable: true };
-  snapshots.set(repo.gitDir, s);
-  keepListing(repo, stamp, s.listing);
-  return s;
-}
-
-function ownFile(repo: RepoInfo): string {
-  return join(repo.commonDir, 'config');
-}
-
-/** The repository's config file when `stamp` is the stamp of the config files before and after the read, else null. */
-function ownText(repo: RepoInfo, stamp: string): string | null {
-  if (configStamp(repo) !== stamp) return null;
-  let text: string;
-  try {
-    text = readFileSync(ownFile(repo), 'utf8');
-  } catch {
-    return null;
-  }
-  return configStamp(repo) === stamp ? text : null;
 }
 
 export function configuredRemotes(repo: RepoInfo): string[] {

@@ -19,7 +19,6 @@ type Validator = ((x: unknown) => boolean) & { errors?: ValidationError[] | null
 /** Schema name (an export of schemas.ts, minus `Schema`) -> its compiled validator. */
 export type SchemaName = 'runMeta' | 'segmentHeader' | 'checkpointManifest' | 'startFrame' | 'endFrame' | 'lockHolder';
 
-
 function describe(errors: ValidationError[] | null | undefined): string {
   const e = errors?.[0];
   if (!e) return 'does not match its schema';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FlorError } from '../errors.js';
 import { git, repoCwd, type RepoInfo } from './git.js';
-import { configValue, configWriting, configWritten, forgetConfig } from './git-config.js';
+import { configValue, forgetConfig } from './git-config.js';
 
 function validWriter(w: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(w);
@@ -48,13 +48,11 @@ export async function ensureWriter(repo: RepoInfo): Promise<string> {
   if (!validWriter(id)) throw new FlorError('BAD_WRITER', `${claim} holds an invalid writer id`, { hint: `remove ${claim} and run again` });
   for (let i = 0; ; i++) {
     try {
-      configWriting(repo, 'flor.writer', id);
       await git(['config', 'flor.writer', id], { cwd: repoCwd(repo) });
-      configWritten(repo);
+      forgetConfig(repo);
       return id;
     } catch (e) {
       // Another process holds config.lock for a moment; same value either way.
-      configWritten(repo);
       forgetConfig(repo);
       if (i >= 20) throw e;
       await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));

@@ -1,7 +1,7 @@
 /**
  * Segments built in memory, as the runtime would write them, for the pure tests of the query part.
  */
-import { KIND_NUMBER, KIND_OTHER, type Value } from '../../src/store/records.js';
+import { KIND_NUMBER, KIND_OTHER, type RecordColumns, type Value } from '../../src/store/records.js';
 import type { Segment, SegmentKind } from '../../src/store/types.js';
 
 export type Rec = [ctx: Array<[string, number]>, name: string, value: Value];
@@ -79,4 +79,36 @@ export function replayOfEpoch1() {
     kind: Uint8Array.from([KIND_NUMBER, KIND_NUMBER]),
     other: [],
   };
+}
+
+/** A record as the fidelity rule names it: name, loop iterations outermost first, occurrence among those two. */
+export interface KeyedRecord {
+  name: string;
+  ctx: string;
+  occurrence: number;
+  value: Value;
+}
+
+/**
+ * Every record of `c` whose name passes `keep`, with its identity, found the plain way (each
+ * record's frames walked to the top): the reference the replay's own context naming
+ * (replay/assemble.ts frameContexts) and fidelity check are compared with.
+ */
+export function keyed(c: RecordColumns, keep: (name: string, i: number) => boolean = () => true): KeyedRecord[] {
+  const seen = new Map<string, number>();
+  const out: KeyedRecord[] = [];
+  let other = 0;
+  for (let i = 0; i < c.name.length; i++) {
+    const value = c.kind[i] === KIND_NUMBER ? c.num[i]! : c.other[other++]!;
+    const name = c.names[c.name[i]!]!;
+    if (!keep(name, i)) continue;
+    const parts: string[] = [];
+    for (let f = c.frame[i]!; f >= 0; f = c.frames.parent[f]!) parts.push(`${c.loops[c.frames.loop[f]!]}=${c.frames.iter[f]}`);
+    const ctx = parts.reverse().join('/');
+    const k = `${name}\u0000${ctx}`;
+    const occurrence = seen.get(k) ?? 0;
+    seen.set(k, occurrence + 1);
+    out.push({ name, ctx, occurrence, value });
+  }
+  return out;
 }
