@@ -349,11 +349,14 @@ test('hindsight: a name added to today\'s code is planned, replayed from the pag
   await page.click('#hindsight-plan');
   await page.waitForFunction(() => !document.querySelector('#hindsight-start')!.hasAttribute('disabled'), undefined, { timeout: 60_000 });
   assert.match((await page.textContent('#hindsight-out'))!, /3 run/);
+  // The report of a replay not yet run takes no room (it showed as an empty grey box).
+  assert.equal(await page.isVisible('#hindsight-report'), false);
   await page.screenshot({ path: join(SHOTS, 'hindsight-plan.png'), fullPage: true });
   await page.click('#hindsight-start');
   await page.waitForFunction(() => document.body.dataset.replay === 'done' || document.body.dataset.replay === 'failed', undefined, { timeout: 180_000 });
   assert.equal(await page.evaluate(() => document.body.dataset.replay), 'done', (await page.textContent('#hindsight-report'))!);
   assert.notEqual(await page.getAttribute('#hindsight-report', 'class'), 'findings', (await page.textContent('#hindsight-report'))!);
+  assert.equal(await page.isVisible('#hindsight-report'), true);
   await page.screenshot({ path: join(SHOTS, 'hindsight-done.png'), fullPage: true });
   await page.click('nav button[data-view="main"]');
   await page.waitForSelector('.chart[data-name="wabs"] [data-series="3"]', { timeout: 30_000 });
