@@ -74,7 +74,14 @@ export function cachePath(bundle: string, source: string, st: { size: number; mt
   return path.join(path.dirname(bundle), 'v8-cache', name);
 }
 
-function save(file: string, script: import('node:vm').Script): void {
+/**
+ * Caches kept per key and directory: the CLI's bundles share their command's key (query.cjs,
+ * cli.cjs, yargs.cjs), each once per set of Node flags in use, so the bound is loose; a cache
+ * pruned while still in use is written again by the next process that misses it.
+ */
+export const KEEP_PER_KEY = 12;
+
+function save(file: string, key: string, script: import('node:vm').Script): void {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
@@ -82,6 +89,30 @@ function save(file: string, script: import('node:vm').Script): void {
     fs.renameSync(tmp, file); // whole or not at all, for a concurrent process reading it
   } catch {
     // not writable here: the bundle is compiled each time
+    return;
+  }
+  prune(file, key);
+}
+
+/**
+ * Removes all but the KEEP_PER_KEY newest caches of `key` beside `file`. A cache is named by its
+ * code's size, mtime and id and by the flags of the process that made it, so every rebuild of a
+ * bundle, every upgrade of Node and every new NODE_OPTIONS left one more (1–2 MB for
+ * @babel/parser; 70 files, 18 MB, after a day of tests) that nothing read again. A process
+ * reading a cache as it is removed finds none and compiles afresh.
+ */
+function prune(file: string, key: string): void {
+  const dir = path.dirname(file);
+  const prefix = `${key}-`;
+  try {
+    const ours = fs
+      .readdirSync(dir)
+      .filter((n) => n.startsWith(prefix) && n.endsWith('.bin'))
+      .map((n) => ({ n, t: fs.statSync(path.join(dir, n), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+      .sort((a, b) => b.t - a.t);
+    for (const { n } of ours.slice(KEEP_PER_KEY)) if (path.join(dir, n) !== file) removeFile(path.join(dir, n));
+  } catch {
+    // another process pruned or the directory went: nothing to keep tidy
   }
 }
 
@@ -113,7 +144,7 @@ function readCache(file: string): Buffer | undefined {
  * it is. `twice`: the first process saves its cache as `.first.bin`, and the process that takes
  * that one saves `file`, with what both compiled.
  */
-function compileCached(source: string, filename: string, file: string | null, twice = false): (...a: unknown[]) => void {
+function compileCached(source: string, filename: string, file: string | null, key: string, twice = false): (...a: unknown[]) => void {
   const final = file ? readCache(file) : undefined;
   const first = file && twice && final === undefined ? readCache(firstOf(file)) : undefined;
   const cachedData = final ?? first;
@@ -127,7 +158,7 @@ function compileCached(source: string, filename: string, file: string | null, tw
     process.once(
       'exit',
       markLate(() => {
-        save(to, script);
+        save(to, key, script);
         if (to === file && first !== undefined) removeFile(firstOf(file));
       }),
     );
@@ -153,7 +184,7 @@ export function runCached(url: URL, key: string, extra: unknown[], twice = false
   const bundle = fileURLToPath(url);
   const { source, st } = readWithStat(bundle, 'latin1'); // esbuild writes ASCII
   const module = { exports: {} };
-  compileCached(source, bundle, cachePath(bundle, source, st, key), twice)(module.exports, bundleRequire(bundle), module, bundle, path.dirname(bundle), ...extra);
+  compileCached(source, bundle, cachePath(bundle, source, st, key), key, twice)(module.exports, bundleRequire(bundle), module, bundle, path.dirname(bundle), ...extra);
   return module.exports;
 }
 
@@ -170,6 +201,6 @@ export function requireCached(from: string, id: string, key: string): unknown {
   const name = `${key}-${st.size}-${Math.floor(st.mtimeMs)}-${process.version}-${process.arch}-${flagsKey()}.bin`;
   const module = { exports: {} };
   // Module.wrap's text: the module function CommonJS makes of a file.
-  compileCached(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, file, path.join(path.dirname(file), 'v8-cache', name))(module.exports, createRequire(file), module, file, path.dirname(file));
+  compileCached(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, file, path.join(path.dirname(file), 'v8-cache', name), key)(module.exports, createRequire(file), module, file, path.dirname(file));
   return module.exports;
 }

@@ -7,8 +7,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { flagsKeyOf } from '../src/code-cache.js';
+import { mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { flagsKeyOf, KEEP_PER_KEY } from '../src/code-cache.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cleanup, tempDir, ROOT } from './helpers/repo.js';
@@ -86,3 +86,31 @@ function readdirSafe(dir: string): string[] {
     return [];
   }
 }
+
+test('a process that writes a cache removes all but the newest of its key beside it, and leaves other keys alone', () => {
+  const dir = tempDir('flor-code-cache-prune-');
+  const pkg = join(dir, 'node_modules', 'onefile');
+  const cacheDir = join(pkg, 'v8-cache');
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'onefile', main: './index.js' }));
+  writeFileSync(join(pkg, 'index.js'), 'exports.answer = 42;\n');
+  // Caches left by earlier versions of the package and other flags, one minute apart, oldest first.
+  const old = Array.from({ length: KEEP_PER_KEY + 2 }, (_, i) => `onefile-${100 + i}-1-v0.0.0-x64-${i.toString(16)}.bin`);
+  const other = ['other-1-1-v0.0.0-x64-0.bin', 'other-2-1-v0.0.0-x64-0.bin'];
+  const base = Date.now() / 1000 - 3600;
+  for (const [i, f] of [...old, ...other].entries()) {
+    writeFileSync(join(cacheDir, f), Buffer.alloc(8));
+    utimesSync(join(cacheDir, f), base + i * 60, base + i * 60);
+  }
+  writeFileSync(join(cacheDir, 'onefile-notes.txt'), 'not a cache');
+  const load = `import { requireCached } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'code-cache.js')).href)};
+process.stdout.write(String(requireCached(${JSON.stringify(pathToFileURL(join(dir, 'main.mjs')).href)}, 'onefile', 'onefile').answer));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', load], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '42');
+  const left = readdirSync(cacheDir).sort();
+  const made = left.filter((f) => f.startsWith('onefile-') && f.endsWith('.bin') && !old.includes(f));
+  assert.equal(made.length, 1, left.join(' '));
+  // The new cache and the KEEP_PER_KEY - 1 newest old ones; the three oldest are gone.
+  assert.deepEqual(left, [...made, ...old.slice(3), ...other, 'onefile-notes.txt'].sort());
+});
