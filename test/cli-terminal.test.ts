@@ -6,7 +6,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, cleanup, gitIn, makeRepo, runNode, testEnv } from './helpers/repo.js';
 import { recordHistory, type History } from './helpers/history.js';
@@ -169,6 +169,30 @@ test('through a terminal: the pager gets the output, colour and fitting apply; a
   } finally {
     gitIn(h.dir, 'config', '--unset', 'pager.flor');
   }
+});
+
+test('at a terminal, runs, log and show write to it directly: fitted to its own width, coloured, with neither node:tty, net, the streams nor child_process loaded', async () => {
+  const probe = join(h.dir, '.git', 'probe.cjs');
+  writeFileSync(probe, "process.on('exit', () => process._rawDebug('loaded: ' + ['tty', 'net', 'stream', 'child_process'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m)).join(',')));\n");
+  // A clean run: showing a dirty one runs `git diff`, which needs child_process.
+  const id = h.ids[1]!;
+  for (const args of ['runs', 'log acc', `show ${id}`]) {
+    // No pager (GIT_PAGER=cat) and no COLUMNS: the width is the terminal's. The second run finds
+    // Git's settings listed by the first (git-config.ts), so it starts no git process either.
+    const cmd = `stty cols 60 rows 40; node --require ${probe} ${BIN} ${args}`;
+    inTty(h.dir, cmd, { GIT_PAGER: 'cat' });
+    const out = inTty(h.dir, cmd, { GIT_PAGER: 'cat' });
+    assert.match(out, /^loaded: $/m, `${args}: ${out}`);
+    assert.match(out, ESC, args);
+    const visible = out.split('\n').filter((l) => !l.startsWith('loaded:')).map((l) => l.replace(/\u001b\[[0-9;]*m/g, ''));
+    if (args === 'runs') {
+      assert.ok(visible.every((l) => l.length <= 60), visible.join('\n'));
+      assert.match(visible[0]!, /^run +version +status/, 'time is the first column to go');
+    }
+  }
+  // What is written is what a pipe gets, but for colour and fitting.
+  const wide = inTty(h.dir, `stty cols 300 rows 40; ${BIN} log acc`, { GIT_PAGER: 'cat', NO_COLOR: '1' });
+  assert.equal(wide.trimEnd(), (await florIn(h.dir, ['log', 'acc'])).stdout.trimEnd());
 });
 
 test('show colours its status and its diff on a terminal only', () => {

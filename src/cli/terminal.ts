@@ -10,33 +10,82 @@ import type * as GitConfig from '../store/config.js';
 // node:fs and child_process through process.getBuiltinModule, not a require made for them: making
 // one loaded node:module, and with it Node's ES module loader and source-map support, at every
 // command's start (useDirectStdout), which a CommonJS entry otherwise never loads.
-import { childProcess, fdIsTTY, nodeFs } from '../store/builtins.js';
+import { childProcess, fdIsTTY, legacyBinding, nodeFs } from '../store/builtins.js';
 
 let gitConfig: typeof GitConfig | null = null;
 
 /**
  * Set by main (never by an in-process call, whose stdout is process.stdout) when fd 1 is a pipe,
- * a socket, a file or a device that is no terminal (/dev/null): output is written to the fd as it
- * is. Creating process.stdout loads net or the streams, which cost a command like
- * `git flor runs | …` about a tenth of its time. Null: process.stdout. Back to process.stdout for
- * good if the fd would block (a non-blocking pipe that is full), which it handles.
+ * a socket, a file, a device that is no terminal (/dev/null) or a terminal: output is written to
+ * the fd as it is. Creating process.stdout loads net or the streams, which cost a command like
+ * `git flor runs | …` about a tenth of its time, and at a terminal node:tty with them: ~20 ms of
+ * `git flor log loss` on 20 runs (cpu-prof), a third of what the command took there. Null:
+ * process.stdout. Back to process.stdout for good if the fd would block (a non-blocking pipe that
+ * is full), which it handles.
  */
 let directOut: number | null = null;
+/** When directOut is a terminal: its width, asked once (terminalColumns). */
+let directTTY: { columns: number | undefined } | null = null;
 
 /**
- * main's choice for the process: fd 1 written directly when it is no terminal (see directOut),
- * else process.stdout, with an early-closed pipe ending the process quietly.
+ * main's choice for the process: fd 1 written directly (see directOut), else process.stdout, with
+ * an early-closed pipe ending the process quietly.
  */
 export function useDirectStdout(): void {
   try {
     const st = nodeFs().fstatSync(1);
     // A character device that is no terminal is /dev/null (or the like): for it process.stdout is
     // a SyncWriteStream, which loads the streams (~4 ms of `git flor log` on 20 runs, cpu-prof).
-    if (st.isFIFO() || st.isSocket() || st.isFile() || (st.isCharacterDevice() && !fdIsTTY(1))) directOut = 1;
+    if (st.isFIFO() || st.isSocket() || st.isFile()) directOut = 1;
+    else if (st.isCharacterDevice()) {
+      if (!fdIsTTY(1)) directOut = 1;
+      else {
+        const columns = terminalColumns(1);
+        if (columns !== null) {
+          directTTY = { columns };
+          directOut = 1;
+        }
+      }
+    }
   } catch {
     directOut = null;
+    directTTY = null;
   }
   if (directOut === null) stdoutStream();
+}
+
+/**
+ * The width of the terminal on `fd`, asked as process.stdout would ask it, without the stream:
+ * a handle of Node's tty binding is made for the fd, put in blocking mode as tty.WriteStream puts
+ * it (libuv opens the terminal afresh for it, onto the same fd number, so no other process
+ * sharing the terminal sees its mode change), asked its window size and closed; the fd stays, in
+ * the blocking mode writes to it expect. undefined: a terminal that gives no size; null: no such
+ * binding (under --pending-deprecation, say): process.stdout is made instead.
+ */
+function terminalColumns(fd: number): number | undefined | null {
+  const TTY = legacyBinding('tty_wrap')?.TTY as (new (fd: number, ctx: { code?: string }) => TtyHandle) | undefined;
+  if (typeof TTY !== 'function') return null;
+  const ctx: { code?: string } = {};
+  let handle: TtyHandle;
+  try {
+    handle = new TTY(fd, ctx);
+  } catch {
+    return null;
+  }
+  if (ctx.code !== undefined) return null;
+  try {
+    if (handle.setBlocking(true) !== 0) return null;
+    const size = [0, 0];
+    return handle.getWindowSize(size) === 0 && size[0]! > 0 ? size[0] : undefined;
+  } finally {
+    handle.close();
+  }
+}
+
+interface TtyHandle {
+  setBlocking(on: boolean): number;
+  getWindowSize(size: number[]): number;
+  close(): void;
 }
 
 let streamWatched = false;
@@ -58,9 +107,10 @@ export function stdoutDirect(): boolean {
   return directOut !== null;
 }
 
-/** What the terminal decisions read of stdout: off a terminal, without making process.stdout. */
+/** What the terminal decisions read of stdout, without making process.stdout when it is written directly. */
 export function stdoutInfo(): { isTTY?: boolean; columns?: number } {
-  return directOut !== null ? { isTTY: false } : process.stdout;
+  if (directOut === null) return process.stdout;
+  return directTTY ? { isTTY: true, columns: directTTY.columns } : { isTTY: false };
 }
 
 /** Writes `chunk` to fd 1 whole; false when the fd would block (the rest is then for process.stdout). */

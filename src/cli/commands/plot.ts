@@ -9,7 +9,7 @@ import { repoHistory } from '../../query/runs.js';
 import { downsample, smooth, type Curve } from '../../query/curve.js';
 import { svgCharts, type SvgChartOptions } from '../svg-chart.js';
 import { out, warnBroken } from '../print.js';
-import { terminal } from '../terminal.js';
+import { stdoutInfo, terminal } from '../terminal.js';
 import { noRunsHint } from '../hints.js';
 import { runFilter } from '../../query/select.js';
 
@@ -32,7 +32,7 @@ const ESC: Record<(typeof ANSI)[number], string> = { ansiBlue: '34', ansiRed: '3
 const LEGEND_ROWS = 20;
 
 function terminalColumns(): number {
-  const c = process.stdout.columns || Number(process.env.COLUMNS) || 80;
+  const c = stdoutInfo().columns || Number(process.env.COLUMNS) || 80;
   return Math.max(30, c);
 }
 
