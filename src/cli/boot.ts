@@ -8,6 +8,7 @@
  */
 import { runCached } from '../code-cache.js';
 import { startEarly } from '../replay/warm-early.js';
+import { isQueryCommand } from './query-commands.js';
 import { fileURLToPath } from 'node:url';
 
 interface Cli {
@@ -30,9 +31,6 @@ function isTopHelp(argv: readonly string[]): boolean {
   return argv.length === 1 && (argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help');
 }
 
-/** The commands query.cjs may answer (query-main.ts QUERIES): it declines any argv it cannot. */
-const QUERY_COMMANDS = new Set(['runs', 'show', 'log']);
-
 interface Query {
   main(argv: string[]): Promise<boolean>;
 }
@@ -46,7 +44,7 @@ export async function main(argv: string[]): Promise<void> {
   // `git flor -h` reads help.cjs, a few KB, instead of every command's code (help-main.ts).
   if (isTopHelp(argv)) return (runCached(new URL('help.cjs', import.meta.url), key, [load]) as Cli).main(argv);
   // runs, show and log read query.cjs, half of cli.cjs, which answers unless the argv needs more.
-  if (QUERY_COMMANDS.has(argv[0] ?? '') && (await (runCached(new URL('query.cjs', import.meta.url), key, [load]) as Query).main(argv))) return;
+  if (isQueryCommand(argv[0]) && (await (runCached(new URL('query.cjs', import.meta.url), key, [load]) as Query).main(argv))) return;
   const cli = runCached(new URL('cli.cjs', import.meta.url), key, [load]) as Cli;
   return cli.main(argv);
 }

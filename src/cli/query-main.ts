@@ -11,11 +11,12 @@
 import { attachSortValues, fastArgs, type FastModule } from './fast.js';
 import { takeGlobalFlags, useDirectStdout } from './terminal.js';
 import { leave, runInTerminal } from './entry.js';
+import { isQueryCommand, type QueryCommand } from './query-commands.js';
 import { settleCacheWrites } from '../store/derived-cache.js';
 import { closeReaders } from '../store/objects.js';
 
-// boot.ts's QUERY_COMMANDS names the same: it runs this bundle only for them.
-const QUERIES: Record<string, () => Promise<FastModule>> = {
+// Keyed by query-commands.ts, which boot.ts also reads: it runs this bundle only for them.
+const QUERIES: Record<QueryCommand, () => Promise<FastModule>> = {
   runs: () => import('./commands/runs.js'),
   show: () => import('./commands/show.js'),
   log: () => import('./commands/log.js'),
@@ -30,8 +31,8 @@ interface Plan {
 /** The command and its parsed arguments, or null: cli.cjs answers. */
 async function plan(argv: string[]): Promise<Plan | null> {
   const name = argv[0];
-  if (name === undefined || !Object.hasOwn(QUERIES, name)) return null;
-  const mod = await QUERIES[name]!();
+  if (!isQueryCommand(name)) return null;
+  const mod = await QUERIES[name]();
   const args = fastArgs(mod, argv.slice(1));
   // The replay machinery is cli.cjs's alone (scripts/bundle.ts leaves it out of this bundle).
   if (!args || args.replay === true) return null;
