@@ -404,6 +404,9 @@ test('hindsight asks before it runs code another clone recorded', async () => {
   assert.equal(await page.isChecked('#hindsight-writers input[value="otherclone"]'), false, 'never trusted by default');
   await page.check('#hindsight-writers input[value="otherclone"]');
   await page.waitForFunction(() => /code of writer otherclone runs for 1 run\(s\)/.test(document.querySelector('#hindsight-out')!.textContent!), undefined, { timeout: 60_000 });
+  // The previous test's replay ("wabs: done" and its report) is not shown beside this new plan.
+  assert.equal(await page.textContent('#hindsight-progress'), '');
+  assert.equal(await page.isVisible('#hindsight-report'), false);
   await page.screenshot({ path: join(SHOTS, 'hindsight-trust.png'), fullPage: true });
   assert.deepEqual(errors, []);
 });

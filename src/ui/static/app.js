@@ -493,6 +493,13 @@
   $('#hindsight').addEventListener('submit', (ev) => {
     ev.preventDefault();
     $('#hindsight-out').textContent = 'planning…';
+    // The last replay's outcome was for another plan: beside this one it read as this one's. A
+    // replay still running keeps its line (its next update redraws it anyway).
+    if (document.body.dataset.replay !== 'running' && document.body.dataset.replay !== 'waiting') {
+      $('#hindsight-progress').textContent = '';
+      $('#hindsight-report').textContent = '';
+      $('#hindsight-report').className = '';
+    }
     $('#hindsight-start').disabled = true;
     post('/api/replay/plan', { names: hindsightNames(), allowWriters: trusted() })
       .then((r) => {
