@@ -495,10 +495,9 @@
     $('#hindsight-out').textContent = 'planning…';
     // The last replay's outcome was for another plan: beside this one it read as this one's. A
     // replay still running keeps its line (its next update redraws it anyway).
-    if (document.body.dataset.replay !== 'running' && document.body.dataset.replay !== 'waiting') {
+    if (!replayBusy(document.body.dataset.replay)) {
       $('#hindsight-progress').textContent = '';
-      $('#hindsight-report').textContent = '';
-      $('#hindsight-report').className = '';
+      clearReport();
     }
     $('#hindsight-start').disabled = true;
     post('/api/replay/plan', { names: hindsightNames(), allowWriters: trusted() })
@@ -514,14 +513,22 @@
   $('#hindsight-writers').addEventListener('change', () => $('#hindsight').requestSubmit());
   $('#hindsight-start').addEventListener('click', () => {
     $('#hindsight-start').disabled = true;
-    $('#hindsight-report').textContent = '';
+    clearReport();
     post('/api/replay/start', { names: hindsightNames(), allowWriters: trusted() }).then((r) => showJob(r.job)).catch((e) => { $('#hindsight-progress').textContent = e.message; });
   });
+  /** A replay in this state has no outcome yet, and its progress line is its own. */
+  function replayBusy(state) {
+    return state === 'running' || state === 'waiting';
+  }
+  function clearReport() {
+    $('#hindsight-report').textContent = '';
+    $('#hindsight-report').className = '';
+  }
   function showJob(job) {
     if (!job) return;
     $('#hindsight-progress').textContent = `${job.names.join(', ')}: ${job.line}`;
     document.body.dataset.replay = job.state;
-    const busy = job.state === 'running' || job.state === 'waiting';
+    const busy = replayBusy(job.state);
     $('#hindsight-start').disabled = busy;
     if (!busy) {
       const lines = job.error ? [job.error.message, job.error.hint ? `hint: ${job.error.hint}` : ''] : job.report;
