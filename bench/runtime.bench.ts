@@ -7,13 +7,12 @@
  *    benchmark's subject, not this one's, and would only add minutes here.
  *  - checkpointing overhead: a fixture training loop (120 epochs of ~17 ms, 4 MB of state) with
  *    flor.checkpointing against the same loop with checkpointing off; target <= the configured
- *    share, at the default 5% and at 20%. The figure is CPU time of the process (main and writer threads; the median over
- *    interleaved pairs of runs): on a busy shared machine wall time swings by tens of percent
- *    between identical runs, and CPU time bounds what checkpointing costs the loop when cores are
- *    free. Wall time and the run's own account (what the policy charged: writer start, snapshots,
- *    writes, as a share of the loop's time) are printed alongside.
+ *    share, at the default 5% and at 20%. The figure is CPU time of the process (main and writer
+ *    threads), the median over pairs whose two runs share one core at the same time (below). The
+ *    run's own account (what the policy charged: writer start, snapshots, writes, as a share of
+ *    the loop's time) is printed alongside.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
@@ -86,6 +85,36 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/**
+ * Runs the fixture with and without checkpointing at once, both pinned to one core (taskset), and
+ * resolves with each run's output. On this machine's vCPUs the same run's CPU time swings by up to
+ * 2x from one second to the next (identical runs: 2683 to 5803 ms within a minute), and the swings
+ * of two vCPUs, or of one vCPU a few seconds apart, are independent: pairs of runs one after the
+ * other spanned -31% to +75%, and pairs on the two cores at once were no steadier. Two runs that
+ * take turns on one core every few ms see the same vCPU at the same time: their pairs' ratios
+ * spanned 2.5% to 4.7% where sequential pairs spanned -26% to +32% (10 pairs each, here). The
+ * policy's clock is the process's CPU time, so sharing the core does not change what it affords.
+ */
+function pinnedPair(dirs: { on: string; off: string }, share: number): Promise<Record<'on' | 'off', FixtureOut>> {
+  const one = (dir: string, on: boolean) =>
+    new Promise<FixtureOut>((res, rej) => {
+      // The fixture is deterministic: a store kept from the last run would already hold every
+      // snapshot, and a checkpoint found there costs only its hash.
+      rmSync(join(dir, '.git', 'flor', 'ckpt'), { recursive: true, force: true });
+      const c = spawn('taskset', ['-c', '0', process.execPath, 'fixture.mjs'], {
+        cwd: dir,
+        env: testEnv({ BENCH_CKPT: on ? '1' : '0', FLOR_CKPT_SHARE: String(share) }),
+      });
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      c.on('error', rej);
+      c.on('close', (code) => (code === 0 ? res(JSON.parse(out.trim().split('\n').pop()!) as FixtureOut) : rej(new Error(`fixture.mjs failed (${code}): ${err}`))));
+    });
+  return Promise.all([one(dirs.on, true), one(dirs.off, false)]).then(([on, off]) => ({ on, off }));
+}
+
 function child(dir: string, script: string, env: Record<string, string>, allowSignal = false): string {
   const r = spawnSync(process.execPath, [script], { cwd: dir, env: testEnv(env), encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0 && !(allowSignal && r.signal === 'SIGKILL')) throw new Error(`${script} failed (${r.status ?? r.signal}): ${r.stderr}`);
@@ -103,38 +132,27 @@ export async function run(): Promise<void> {
     const ok = hot.flor <= 100 && ratio <= 3;
     console.log(`BENCH runtime flor.log (10M numbers): ${hot.flor.toFixed(1)} ns/call (${ratio.toFixed(2)}x vs array push of {name,value} at ${hot.array.toFixed(1)} ns, target <= 100 ns and <= 3x) ${ok ? 'PASS' : 'FAIL'}`);
 
-    // Interleaved pairs, the order alternating, judged on the median of the pairs' ratios: load
-    // from other processes drifts over seconds, so a pair's two runs see about the same machine,
-    // and the median drops a pair that did not (identical runs here differ by up to 35%).
-    // At the default share this ~2 s run affords no periodic checkpoint with a writer thread's
-    // boot, so it pays for the last one only; at 20% it affords the thread and a periodic
-    // checkpoint every few epochs, which is the policy at work.
+    // At the default share this run affords a writer thread's boot and a checkpoint or two; at
+    // 20% it affords a periodic checkpoint every few epochs, which is the policy at work.
     const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0) {
+      throw new Error('the checkpoint overhead bench needs `taskset` (util-linux) to run its pairs on one core');
+    }
+    // Each pair's runs are in repositories of their own (they run at once), which swap roles
+    // from pair to pair.
+    const twin = makeRepo({ files: { 'fixture.mjs': FIXTURE } });
     // FLOR_BENCH_PAIRS=N measures N pairs at each share instead (for a closer look).
-    const more = Number(process.env.FLOR_BENCH_PAIRS) || 0;
-    // Pairs of one pass at 20% spanned 7% to 37%, and a median of 5 was decided by one of them. At
-    // 5%, where the process's own account is 1-3%, two passes of twelve read 9.2% and 12.6% over 9
-    // pairs that spanned -27% to +67%: 15 pairs there, 11 at 20%.
-    for (const [share, PAIRS] of [[0.05, more || 15], [0.2, more || 11]] as const) {
+    const PAIRS = Number(process.env.FLOR_BENCH_PAIRS) || 9;
+    for (const share of [0.05, 0.2]) {
       const pairs: Array<Record<'on' | 'off', FixtureOut>> = [];
-      for (let i = 0; i < PAIRS; i++) {
-        const pair = {} as Record<'on' | 'off', FixtureOut>;
-        for (const on of i % 2 === 0 ? [false, true] : [true, false]) {
-          // The fixture is deterministic: a store kept from the last run would already hold every
-          // snapshot, and a checkpoint found there costs only its hash.
-          rmSync(join(dir, '.git', 'flor', 'ckpt'), { recursive: true, force: true });
-          pair[on ? 'on' : 'off'] = JSON.parse(child(dir, 'fixture.mjs', { BENCH_CKPT: on ? '1' : '0', FLOR_CKPT_SHARE: String(share) })) as FixtureOut;
-        }
-        pairs.push(pair);
-      }
+      for (let i = 0; i < PAIRS; i++) pairs.push(await pinnedPair(i % 2 === 0 ? { on: dir, off: twin } : { on: twin, off: dir }, share));
       const ratios = pairs.map((p) => p.on.cpuMs / p.off.cpuMs - 1).sort((x, y) => x - y);
       const cpu = median(ratios);
-      const wall = median(pairs.map((p) => p.on.loopMs / p.off.loopMs - 1));
       const own = median(pairs.map((p) => (p.on.stats ? p.on.stats.spentMs / p.on.stats.loopMs : 0)));
       const on = pairs.map((p) => p.on.stats!);
       console.log(
-        `BENCH runtime checkpoint overhead at share ${pct(share)}: ${pct(cpu)} CPU (median of ${PAIRS} interleaved pairs, process CPU with vs without checkpointing, all threads, registration included; ` +
-          `pairs ${ratios.map(pct).join(' ')}; wall ${pct(wall)}; ${on.map((s) => s.taken).join('/')} checkpoints of 4 MB per run, writer thread in ${on.filter((s) => s.startupMs > 20).length}/${PAIRS}; ` +
+        `BENCH runtime checkpoint overhead at share ${pct(share)}: ${pct(cpu)} CPU (median of ${PAIRS} pairs run at once on one core, process CPU with vs without checkpointing, all threads, registration included; ` +
+          `pairs ${ratios.map(pct).join(' ')}; ${on.map((s) => s.taken).join('/')} checkpoints of 4 MB per run, writer thread in ${on.filter((s) => s.startupMs > 20).length}/${PAIRS}; ` +
           `run's own account ${pct(own)} (startup ${median(on.map((s) => s.startupMs)).toFixed(0)} ms, ${median(on.map((s) => s.estimateMs)).toFixed(1)} ms per checkpoint, stall ${median(on.map((s) => s.stallMs)).toFixed(1)} ms per run); ` +
           `target <= ${pct(share)}) ${cpu <= share ? 'PASS' : 'FAIL'}`,
       );
