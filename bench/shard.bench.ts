@@ -2,12 +2,12 @@
  * Replay on many machines: 2 shards of a pinned plan, each a clone of its own with 1 worker,
  * running at once, vs the same replay as 1 shard with 1 worker (target >= 1.7x). A CPU-bound
  * replay (the inner loop runs for `gnorm`) of two runs, from a bare remote as shards get it.
- * Each run's replay is one task of ~4 s here. A shard pays ~0.3 s of CPU around its tasks (its
- * command's start and end, and a replay child's boot no task overlaps); with 2 shards on 2 busy
- * cores nothing hides it. With tasks of ~2 s (10 epochs) the figure sat at a median 1.68x over
- * twelve passes, 89% of the INFO ceiling, and that cost was most of the gap. Sharding is for long
- * replays, where it is a rounding error, so the figure is of the tasks' scaling; docs/replay.md
- * gives the fixed cost and the short tasks' figures.
+ * Each run's replay is one task of ~4 s here (20 epochs). Until 3f879cf it was 10 epochs, tasks
+ * of ~2 s, where twelve passes read a median 1.68x at 89% of the INFO ceiling. Sharding is for
+ * long replays: a shard's ~0.3 s of CPU around its tasks (its command's start and end, and a
+ * replay child's boot that no task overlaps, which nothing hides on 2 busy cores) weighs half as
+ * much on tasks twice as long. docs/replay.md has both workloads' figures, and what else keeps
+ * the figure under its ceiling.
  * Every measurement gets fresh clones, fetched before the clock starts (`--no-fetch` then), and
  * pairs alternate their order, judged on the median ratio: the machine is shared, and one
  * measurement swings with the neighbours' load (pairs of one pass spanned 1.33x to 2.18x, so a
@@ -28,7 +28,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The CLI as `git flor` runs it (the sh script), and its JavaScript entry, run with this Node. */
 const BIN_SH = join(ROOT, 'bin', 'git-flor');
 const BIN = join(ROOT, 'bin', 'git-flor.cjs');
-const MID = ['--epochs', '20', '--steps', '150', '--dim', '64', '--batch', '256'];
+const MID = ['--epochs', process.env.FLOR_BENCH_EPOCHS ?? '20', '--steps', '150', '--dim', '64', '--batch', '256'];
 
 const env = benchEnv;
 
@@ -80,9 +80,13 @@ export async function run(): Promise<void> {
     sh('git', ['init', '-q', '--bare', '-b', 'main', bare], tmpdir());
     sh('git', ['remote', 'add', 'origin', bare], origin);
     sh('git', ['push', '-q', 'origin', 'main'], origin);
-    const planOf = (shards: number): string => (JSON.parse(flor(origin, ['replay', 'gnorm', '--plan', '--shards', String(shards), '--json'])) as { id: string }).id;
-    const two = planOf(2);
-    const one = planOf(1);
+    const planOf = (shards: number) => JSON.parse(flor(origin, ['replay', 'gnorm', '--plan', '--shards', String(shards), '--json'])) as { id: string; tasks: Array<{ shard: number }> };
+    const twoPlan = planOf(2);
+    const two = twoPlan.id;
+    const one = planOf(1).id;
+    // Tasks per shard: a plan that cut a run would have the shards replay the iterations before
+    // each cut (they have no checkpoints), which the line should show rather than hide.
+    const perShard = [0, 1].map((i) => twoPlan.tasks.filter((t) => t.shard === i).length).join('+');
     flor(origin, ['push']);
     const writer = sh('git', ['config', 'flor.writer'], origin).trim();
 
@@ -123,7 +127,7 @@ export async function run(): Promise<void> {
     const mid = byRatio[PAIRS >> 1]!;
     const ratio = mid.one / mid.two;
     console.log(
-      `BENCH 2 shards on 2 clones (1 worker each) vs 1 shard (1 worker), CPU-bound replay of 2 runs x 20x150: ${Math.round(mid.two)} ms vs ${Math.round(mid.one)} ms, ` +
+      `BENCH 2 shards on 2 clones (1 worker each) vs 1 shard (1 worker), CPU-bound replay of 2 runs x ${MID[1]}x150 (${perShard} tasks): ${Math.round(mid.two)} ms vs ${Math.round(mid.one)} ms, ` +
         `median of ${PAIRS} interleaved pairs: ${byRatio.map((p) => (p.one / p.two).toFixed(2)).join(' ')} (${ratio.toFixed(2)}x vs 1 shard, target >= 1.7x) ${ratio >= 1.7 ? 'PASS' : 'FAIL'}`,
     );
     // What this machine gives two independent processes right now: the ceiling for the line above.

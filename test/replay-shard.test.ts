@@ -30,6 +30,8 @@ let origin = '';
 let remote = '';
 let writer = '';
 let plan: StoredPlan;
+/** A directory the shards could fetch the recording clone's checkpoints from (`checkpoints push`). */
+let shared = '';
 
 before(async () => {
   origin = makeRepo({ files: { 'train.mjs': trainSource(1) } });
@@ -54,6 +56,8 @@ before(async () => {
   gitIn(origin, 'push', '-q', 'origin', 'main');
   assert.equal((await inProcess(origin, ['push'])).code, 0);
   writer = gitIn(origin, 'config', 'flor.writer');
+  shared = tempDir('flor-ckpt-dir-');
+  assert.match((await inProcess(origin, ['checkpoints', 'push', shared])).out, /^pushed \d+ checkpoint\(s\)/);
 });
 
 /** A clone of the remote, as a shard's machine makes it (`git clone`, `npm ci`). */
@@ -84,8 +88,10 @@ function taskRunning(dir: string): boolean {
 const tableOf = async (dir: string): Promise<string> => (await inProcess(dir, ['log', ...NAMES])).out;
 
 test('3 shards on 3 clones, pushing at once, one killed mid-task and re-run: the merged log equals a single-machine replay', async () => {
-  // Priced at no start-up, these small runs are cut at their checkpoints and split between shards.
-  const made = await planShards(requireRepoSync(origin), NAMES, { shards: 3, startupMs: 0 });
+  // Priced at no start-up, these small runs are cut at the checkpoints the shards could fetch, and
+  // split between shards. The shards here do not fetch them: a range that starts later runs the
+  // iterations before it muted, with the same values.
+  const made = await planShards(requireRepoSync(origin), NAMES, { shards: 3, startupMs: 0, checkpointsIn: shared });
   plan = made.plan;
   assert.equal(plan.shards, 3);
   assert.deepEqual(plan.names, NAMES);
@@ -185,12 +191,10 @@ test('a shard retried on a fresh clone fetches first and does only what is not i
 });
 
 test('a shard with the recording clone\'s checkpoints fetched restores them instead of running the iterations before its range', async () => {
-  const made = await planShards(requireRepoSync(origin), ['avg_loss'], { shards: 3, startupMs: 0 });
+  const made = await planShards(requireRepoSync(origin), ['avg_loss'], { shards: 3, startupMs: 0, checkpointsIn: shared });
   const late = made.plan.tasks.find((t) => t.start > 0);
   assert.ok(late, `a task starts after iteration 0: ${JSON.stringify(made.plan.tasks)}`);
   assert.equal((await inProcess(origin, ['push'])).code, 0);
-  const shared = tempDir('flor-ckpt-dir-');
-  assert.match((await inProcess(origin, ['checkpoints', 'push', shared])).out, /^pushed \d+ checkpoint\(s\)/);
   const dir = shardClone();
   const args = ['replay', '--plan', made.plan.id, '--shard', `${late.shard}/3`, '--allow-writer', writer, '--workers', '1'];
   const before = await inProcess(dir, [...args, '--dry-run']);
@@ -205,6 +209,36 @@ test('a shard with the recording clone\'s checkpoints fetched restores them inst
   const r = await run(dir, args);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /replayed avg_loss/);
+});
+
+test('a plan for shards cuts runs only at checkpoints they can fetch: none unless --checkpoints names where', async () => {
+  const repo = requireRepoSync(origin);
+  const NAME = ['avg_loss']; // what the tests above replayed is done: nothing left to plan
+  const runs = (await readableRuns(repo)).map((r) => r.id);
+  const ranges = (p: StoredPlan) => p.tasks.map((t) => `${t.run}:${t.start}:${t.end}`).sort();
+  // The same pricing that cuts them at the checkpoints in `shared` (above): without a directory,
+  // each run is one task from its start, though this clone holds every checkpoint.
+  const whole = (await planShards(repo, NAME, { shards: 3, startupMs: 0 })).plan;
+  assert.deepEqual(ranges(whole), runs.map((r) => `${r}:0:6`).sort());
+  assert.deepEqual([...new Set(whole.tasks.map((t) => t.shard))].sort(), [0, 1, 2]);
+  const empty = tempDir('flor-ckpt-empty-');
+  assert.deepEqual(ranges((await planShards(repo, NAME, { shards: 3, startupMs: 0, checkpointsIn: empty })).plan), ranges(whole));
+  assert.notDeepEqual(ranges((await planShards(repo, NAME, { shards: 3, startupMs: 0, checkpointsIn: shared })).plan), ranges(whole));
+  // The CLI passes the directory (a file:// URL too) to the planner.
+  const viaCli = await florIn(origin, ['replay', ...NAME, '--plan', '--shards', '3', '--checkpoints', `file://${shared}`, '--json']);
+  assert.equal(viaCli.status, 0, viaCli.stderr);
+  const direct = (await planShards(repo, NAME, { shards: 3, checkpointsIn: shared })).plan;
+  assert.deepEqual(ranges(JSON.parse(viaCli.stdout) as StoredPlan), ranges(direct));
+  // A directory that is not there, or --checkpoints where no plan is made, is refused.
+  const missing = await inProcess(origin, ['replay', ...NAME, '--plan', '--shards', '3', '--checkpoints', join(empty, 'nope')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.out, /--checkpoints: no checkpoint directory at .*nope\nhint: push some first/);
+  const saved = await inProcess(origin, ['replay', '--plan', whole.id, '--shard', '0/3', '--checkpoints', shared, '--no-fetch']);
+  assert.equal(saved.code, 2);
+  assert.match(saved.out, /--checkpoints is read when a plan is made; plan [0-9a-f]+ keeps its own cuts/);
+  const local = await inProcess(origin, ['replay', ...NAME, '--checkpoints', shared, '--dry-run']);
+  assert.equal(local.code, 2);
+  assert.match(local.out, /--checkpoints DIR is read when planning for shards/);
 });
 
 test('--shard without a saved plan: every shard that sees the same refs plans the same, under one id, by nobody', async () => {

@@ -13,7 +13,7 @@ import { ownLedgerRef } from '../store/refs.js';
 import { verifyingSignatures, verifyTip, type TipSignature } from '../store/signing.js';
 import { splitLoaders, type Loader } from '../store/exec-argv.js';
 import { concatColumns } from '../store/segment.js';
-import { checkpointSound } from '../store/checkpoints.js';
+import { checkpointInDir, checkpointSound } from '../store/checkpoints.js';
 import type { RecordColumns } from '../store/records.js';
 import type { StopPoint } from '../runtime/replay-spec.js';
 import { containedPaths } from './containment.js';
@@ -189,7 +189,7 @@ async function prepareRun(c: Preparation, entry: RunEntry): Promise<Prepared | n
   const { loaders, refused } = splitLoaders(entry.meta.execArgv, paths.cwd);
   if (refused.length) found.note(entry.id, `recorded Node option(s) not passed (only loader flags of modules in the code or its node_modules are): ${refused.map((r) => JSON.stringify(r)).join(' ')}`);
   c.start?.(entry.id);
-  const ckpts = usableCheckpoints(repo, entry);
+  const ckpts = usableCheckpoints(repo, entry, opts.checkpointsIn);
   const end = entry.meta.status === 'ok' ? null : runEnd(entry.meta, concatColumns(segs.filter((s) => s.source === 'forward')));
   return c.turn(() => propagateAndCheckOut(c, entry, { missing, existing, ckpts, end, paths, loaders }));
 }
@@ -249,9 +249,12 @@ function unmemoisedText(names: string[]): string {
   return `no recorded values for flor.memo ${names.map((n) => `'${n}'`).join(', ')} (this version makes those calls without flor.memo)`;
 }
 
-/** Checkpoints of `run` whose files are in this clone's store (a fetched run has none). */
-async function usableCheckpoints(repo: RepoInfo, run: RunEntry): Promise<RunCheckpoints> {
-  if (!run.ckpt) return { iters: [], keys: [] };
+/**
+ * Checkpoints of `run` whose files are in this clone's store (a fetched run has none), or, when
+ * planning for shards (`within`), in the directory they fetch from, or none.
+ */
+async function usableCheckpoints(repo: RepoInfo, run: RunEntry, within?: string | null): Promise<RunCheckpoints> {
+  if (!run.ckpt || within === null) return { iters: [], keys: [] };
   let m;
   try {
     m = await readCheckpointManifest(repo, run.ckpt);
@@ -263,7 +266,7 @@ async function usableCheckpoints(repo: RepoInfo, run: RunEntry): Promise<RunChec
   m.iters.forEach((it, i) => {
     const k = m.keys[i]!;
     // A damaged file is left out: the plan then starts from the previous sound checkpoint, or the start.
-    if (checkpointSound(repo.commonDir, k)) {
+    if (within === undefined ? checkpointSound(repo.commonDir, k) : checkpointInDir(within, k)) {
       iters.push(it);
       keys.push(k);
     }

@@ -12,6 +12,14 @@ import { assignShards } from './shard.js';
 
 export interface PlanShardsOptions extends Pick<ReplayOptions, 'runs' | 'since' | 'allowWriters' | 'startupMs'> {
   shards: number;
+  /**
+   * Where the shards get checkpoints from (`git flor checkpoints push DIR`; they fetch them with
+   * `checkpoints fetch DIR --plan ID`): runs are cut only at checkpoints there. Without it, none:
+   * checkpoints stay in the clone that recorded them, and a shard without the one its range starts
+   * from runs every iteration before it, so a cut planned at this clone's checkpoints would
+   * cost the shards more than it saves.
+   */
+  checkpointsIn?: string;
   /** Today's code (default HEAD). */
   from?: string;
   /**
@@ -35,6 +43,7 @@ export async function planShards(repo: RepoInfo, names: string[], opts: PlanShar
   const tips = Object.fromEntries((await listLedgers(repo)).map((l) => [l.ref, l.tip]));
   const report = await replayMissing(repo, names, {
     dryRun: true, workers: shards, at: from, runs: opts.runs, since: opts.since, allowWriters: opts.allowWriters, startupMs: opts.startupMs,
+    checkpointsIn: opts.checkpointsIn ?? null,
   });
   const planned = report.outcomes.filter((o) => o.status === 'planned');
   const ids = new Set(planned.map((o) => o.run));

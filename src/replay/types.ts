@@ -49,6 +49,12 @@ export interface ReplayOptions {
   allowWriters?: string[];
   /** Today's code from this commit instead of the work tree (a pinned plan's `from`). */
   at?: string;
+  /**
+   * The checkpoints a plan may cut runs at and restore from: this clone's store (undefined), none
+   * (null: shards on other machines, which do not have this clone's), or those in a directory of
+   * the store's layout that the shards fetch from (`git flor checkpoints push DIR`).
+   */
+  checkpointsIn?: string | null;
   /** Run only this shard's share of a pinned plan (shard.ts): its tasks, its names, the plan named in each segment. */
   shard?: ShardShare;
   /** A flor.memo call without a recorded value fails the replay instead of being made live (memo-feed.ts). */

@@ -25,6 +25,11 @@ export function checkpointKey(bytes: Uint8Array): string {
   return nodeCrypto().createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Whether `dir`, a directory of the store's layout (checkpoint-transfer.ts), holds a file under `key`: not read, a fetch checks it. */
+export function checkpointInDir(dir: string, key: string): boolean {
+  return KEY.test(key) && existsSync(join(dir, key.slice(0, 2), key.slice(2)));
+}
+
 export function hasCheckpoint(commonDir: string, key: string): boolean {
   return existsSync(checkpointPath(commonDir, key));
 }

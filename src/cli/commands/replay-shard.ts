@@ -3,6 +3,7 @@
  * `--plan ID --shard I/N|auto` runs one shard of it (after a fetch), `--shard` alone plans on the
  * spot. docs/replay.md, "Replay on many machines".
  */
+import { statSync } from 'node:fs';
 import type { RepoInfo } from '../../store/git.js';
 import { requireRepoSync } from '../../store/git.js';
 import { FlorError } from '../../errors.js';
@@ -24,8 +25,22 @@ export interface ShardArgs {
   shards: number | undefined;
   shard: string | undefined;
   from: string | undefined;
+  checkpoints: string | undefined;
   fetch: boolean;
   json: boolean | undefined;
+}
+
+/** `--checkpoints DIR`: the directory shards fetch checkpoints from, which must exist. */
+async function shardCheckpoints(target: string | undefined): Promise<string | undefined> {
+  if (target === undefined) return undefined;
+  const { checkpointRemoteDir } = await import('../../store/checkpoint-transfer.js');
+  const dir = checkpointRemoteDir(String(target), process.cwd());
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new FlorError('CKPT_REMOTE_MISSING', `--checkpoints: no checkpoint directory at ${dir}`, {
+      hint: `push some first, in the clone that recorded the runs: git flor checkpoints push ${target}`,
+    });
+  }
+  return dir;
 }
 
 export async function shardHandler(argv: ShardArgs, hooks: Pick<ReplayOptions, 'onProgress' | 'onWait'>): Promise<void> {
@@ -37,7 +52,7 @@ export async function shardHandler(argv: ShardArgs, hooks: Pick<ReplayOptions, '
     if (argv.shards === undefined) throw new UsageError('--plan needs --shards N: the number of machines (or jobs) that will share the replay', 'replay');
     if (names.length === 0) throw new UsageError('name the values to replay: git flor replay NAME... --plan --shards N', 'replay');
     const { planShards } = await import('../../replay/shard-plan.js');
-    const r = await planShards(repo, names, { shards: argv.shards, from: argv.from, runs: argv.run, allowWriters });
+    const r = await planShards(repo, names, { shards: argv.shards, from: argv.from, runs: argv.run, allowWriters, checkpointsIn: await shardCheckpoints(argv.checkpoints) });
     if (argv.json) return out(JSON.stringify(r.plan) + '\n');
     for (const l of describeReport(r.report)) process.stderr.write(l + '\n');
     return out(describeShardPlan(r).join('\n') + '\n');
@@ -59,7 +74,7 @@ export async function shardHandler(argv: ShardArgs, hooks: Pick<ReplayOptions, '
   } else {
     if (names.length === 0) throw new UsageError('name the values to replay, or give a saved plan: --plan ID', 'replay');
     const { planShards } = await import('../../replay/shard-plan.js');
-    plan = (await planShards(repo, names, { shards: shard.count, from: argv.from, runs: argv.run, allowWriters, anonymous: true })).plan;
+    plan = (await planShards(repo, names, { shards: shard.count, from: argv.from, runs: argv.run, allowWriters, anonymous: true, checkpointsIn: await shardCheckpoints(argv.checkpoints) })).plan;
   }
   if (plan.shards !== shard.count) {
     throw new FlorError('SHARD_COUNT', `plan ${plan.id} is split into ${plan.shards} shard(s), but this is shard ${shard.index} of ${shard.count} (${shard.source})`, {

@@ -23,6 +23,7 @@ export const options = {
   shards: { type: 'number', describe: 'how many shards share the replay (with --plan; with --shard auto, the count when the environment lacks it)' },
   shard: { type: 'string', describe: "run only shard I of N (0-based I/N), or 'auto': from JOB_COMPLETION_INDEX+FLOR_SHARDS, SLURM_ARRAY_TASK_ID/COUNT, or FLOR_SHARD/FLOR_SHARDS" },
   from: { type: 'string', describe: "the commit today's code is read from when planning for shards (default HEAD; never the work tree)" },
+  checkpoints: { type: 'string', describe: 'when planning for shards: the directory (or file:// URL) the shards fetch checkpoints from; runs are cut only at checkpoints there (default: none, whole runs)' },
   fetch: { type: 'boolean', default: true, describe: 'a shard first runs git flor fetch when the clone has a remote (--no-fetch: not)' },
   json: { type: 'boolean', describe: 'with --plan --shards: print the saved plan as JSON (its id in .id)' },
 } satisfies Record<string, Options>;
@@ -41,6 +42,7 @@ export const command: CommandModule<object, Args> = {
       .example('$0 replay grad_norm --allow-writer 3f2a9c0d1e4b5a67', "also runs fetched from that clone (replay runs their writer's code)")
       .example('$0 replay acc --plan --shards 4 && git flor push', "a pinned plan for 4 machines from HEAD's code: prints its id, each shard's tasks and time")
       .example('$0 replay --plan 1a2b3c4d5e6f --shard 2/4 && git flor push', 'on machine 2 of 4 (--shard auto in a Kubernetes Indexed Job or a Slurm array): its share, pushed to its own ledger')
+      .example('$0 checkpoints push /mnt/shared/ckpt && $0 replay acc --plan --shards 4 --checkpoints /mnt/shared/ckpt', 'a plan that may cut runs at the checkpoints the shards will fetch from there')
       .epilog(
         'One replay at a time per clone: a second one says whose replay it waits for, then replays only what is still missing. ' +
           "Runs written by another clone are replayed only when their writer is trusted (--allow-writer, git config flor.trustedWriters): replay runs that writer's code. " +
@@ -48,6 +50,14 @@ export const command: CommandModule<object, Args> = {
           '(the others are still written); 2 bad input. Details: docs/replay.md',
       ),
   handler: async (argv) => {
+    if (argv.checkpoints !== undefined && argv.plan !== '' && (argv.plan !== undefined || argv.shard === undefined)) {
+      throw new UsageError(
+        argv.plan === undefined
+          ? '--checkpoints DIR is read when planning for shards (--plan --shards N, or --shard without a plan); a replay here uses this clone\'s checkpoints (git flor checkpoints fetch DIR adds others)'
+          : `--checkpoints is read when a plan is made; plan ${argv.plan} keeps its own cuts (fetch the checkpoints with git flor checkpoints fetch DIR --plan ${argv.plan})`,
+        'replay',
+      );
+    }
     if (argv.plan !== undefined || argv.shard !== undefined) {
       if (argv.version?.length) throw new UsageError('--version does not apply to --plan/--shard (a plan names its runs)', 'replay');
       const { shardHandler } = await import('./replay-shard.js');
