@@ -60,7 +60,7 @@ async function timeReplay(dir: string, names: string[], workers: number, runs?: 
 }
 
 function line(name: string, figure: string, ratio: number, baseline: string, target: number): void {
-  console.log(`BENCH ${name}: ${figure} (${ratio.toFixed(1)}x vs ${baseline}, target >= ${target}x) ${ratio >= target ? 'PASS' : 'FAIL'}`);
+  console.log(`BENCH ${name}: ${figure} (${ratio.toFixed(2)}x vs ${baseline}, target >= ${target}x) ${ratio >= target ? 'PASS' : 'FAIL'}`);
 }
 
 export async function run(): Promise<void> {
