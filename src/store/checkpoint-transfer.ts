@@ -12,7 +12,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { FlorError } from '../errors.js';
-import { checkpointDir, checkpointKey, listCheckpoints } from './checkpoints.js';
+import { checkpointDir, checkpointKey, keyPath, listCheckpoints } from './checkpoints.js';
 
 const KEY = /^[0-9a-f]{64}$/;
 
@@ -70,8 +70,7 @@ async function copyAll(from: string, to: string, keys: string[], verify: boolean
   const lane = async (): Promise<void> => {
     while (next < keys.length) {
       const key = keys[next++]!;
-      const rel = join(key.slice(0, 2), key.slice(2));
-      const dest = join(to, rel);
+      const dest = keyPath(to, key);
       try {
         await fs.access(dest, constants.F_OK);
         t.present++;
@@ -81,7 +80,7 @@ async function copyAll(from: string, to: string, keys: string[], verify: boolean
       }
       let data: Buffer;
       try {
-        data = await fs.readFile(join(from, rel));
+        data = await fs.readFile(keyPath(from, key));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         t.missing.push(key);

@@ -16,18 +16,23 @@ export function checkpointDir(commonDir: string): string {
   return join(commonDir, 'flor', 'ckpt');
 }
 
+/** Where `key` lives under `dir`, this store's or a directory of its layout (checkpoint-transfer.ts): `<k[0:2]>/<k[2:]>`. */
+export function keyPath(dir: string, key: string): string {
+  return join(dir, key.slice(0, 2), key.slice(2));
+}
+
 export function checkpointPath(commonDir: string, key: string): string {
   if (!KEY.test(key)) throw new FlorError('BAD_CKPT_KEY', `not a checkpoint key: ${JSON.stringify(key)}`, { hint: 'keys are 64 hex digits (sha256)' });
-  return join(checkpointDir(commonDir), key.slice(0, 2), key.slice(2));
+  return keyPath(checkpointDir(commonDir), key);
 }
 
 export function checkpointKey(bytes: Uint8Array): string {
   return nodeCrypto().createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Whether `dir`, a directory of the store's layout (checkpoint-transfer.ts), holds a file under `key`: not read, a fetch checks it. */
+/** Whether `dir`, a directory of the store's layout, holds a file under `key`: not read, a fetch checks it. */
 export function checkpointInDir(dir: string, key: string): boolean {
-  return KEY.test(key) && existsSync(join(dir, key.slice(0, 2), key.slice(2)));
+  return KEY.test(key) && existsSync(keyPath(dir, key));
 }
 
 export function hasCheckpoint(commonDir: string, key: string): boolean {

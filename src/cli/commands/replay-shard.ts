@@ -59,10 +59,14 @@ export async function shardHandler(argv: ShardArgs, hooks: Pick<ReplayOptions, '
   }
   if (argv.shard === undefined) throw new UsageError(`--plan ${argv.plan} runs one shard of that plan: add --shard I/N (0-based) or --shard auto`, 'replay');
   const shard = parseShard(argv.shard, process.env, argv.shards);
+  // Refused before the fetch: what a saved plan already decided.
+  if (argv.plan !== undefined && argv.from !== undefined) throw new UsageError('--from is read when the plan is made; a saved plan keeps its own', 'replay');
+  if (argv.plan !== undefined && argv.checkpoints !== undefined) {
+    throw new UsageError(`--checkpoints is read when a plan is made; plan ${argv.plan} keeps its own cuts (fetch the checkpoints with git flor checkpoints fetch DIR --plan ${argv.plan})`, 'replay');
+  }
   if (argv.fetch) await fetchFirst(repo);
   let plan: StoredPlan;
   if (argv.plan !== undefined) {
-    if (argv.from !== undefined) throw new UsageError('--from is read when the plan is made; a saved plan keeps its own', 'replay');
     const found = await findPlan(repo, argv.plan);
     if (!found) {
       throw new FlorError('PLAN_NOT_FOUND', `no replay plan ${argv.plan} in this clone`, {

@@ -50,18 +50,13 @@ export const command: CommandModule<object, Args> = {
           '(the others are still written); 2 bad input. Details: docs/replay.md',
       ),
   handler: async (argv) => {
-    if (argv.checkpoints !== undefined && argv.plan !== '' && (argv.plan !== undefined || argv.shard === undefined)) {
-      throw new UsageError(
-        argv.plan === undefined
-          ? '--checkpoints DIR is read when planning for shards (--plan --shards N, or --shard without a plan); a replay here uses this clone\'s checkpoints (git flor checkpoints fetch DIR adds others)'
-          : `--checkpoints is read when a plan is made; plan ${argv.plan} keeps its own cuts (fetch the checkpoints with git flor checkpoints fetch DIR --plan ${argv.plan})`,
-        'replay',
-      );
-    }
     if (argv.plan !== undefined || argv.shard !== undefined) {
       if (argv.version?.length) throw new UsageError('--version does not apply to --plan/--shard (a plan names its runs)', 'replay');
       const { shardHandler } = await import('./replay-shard.js');
       return shardHandler(argv, { onProgress: progressPrinter(), onWait: printWait });
+    }
+    if (argv.checkpoints !== undefined) {
+      throw new UsageError("--checkpoints DIR is read when planning for shards (--plan --shards N, or --shard without a plan); a replay here uses this clone's checkpoints (git flor checkpoints fetch DIR adds others)", 'replay');
     }
     const repo = requireRepoSync(process.cwd());
     let runs = argv.run;
